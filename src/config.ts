@@ -1,0 +1,135 @@
+/**
+ * Configuration, read once from the environment and validated as a whole: one error names every bad
+ * variable. Nothing else in the code reads process.env.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const bytes = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(b|kb|mb)?$/i, 'expected a size such as 1mb, 512kb or 1048576')
+  .transform((v) => {
+    const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb)?$/i.exec(v)!;
+    const unit = (m[2] ?? 'b').toLowerCase();
+    return Math.round(Number(m[1]) * (unit === 'mb' ? 1024 * 1024 : unit === 'kb' ? 1024 : 1));
+  });
+
+const providerList = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))
+  .pipe(z.array(z.enum(['cuda', 'webgpu', 'cpu'])).min(1, 'name at least one provider'));
+
+const envSchema = z.object({
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: int(0, 65535).default(8080),
+  DATABASE_URL: z.string().url().optional(),
+  DATABASE_POOL_SIZE: int(1, 200).default(10),
+  DATA_DIR: z.string().min(1).default('./data'),
+  MODEL_DIR: z.string().min(1).default('./models/default'),
+  MODEL_AUTO_BUILD: bool.default(true),
+  POLICY_DIR: z.string().min(1).default('./policies'),
+  DEFAULT_POLICY: z.string().min(1).default('default'),
+  EXECUTION_PROVIDERS: providerList.default(['cuda', 'webgpu', 'cpu']),
+  INFERENCE_WORKERS: int(0, 64).default(0),
+  ORT_THREADS: int(0, 256).default(0),
+  MAX_SEQUENCE_LENGTH: int(8, 8192).default(256),
+  BATCH_MAX_SIZE: int(1, 1024).default(32),
+  BATCH_MAX_WAIT_MS: z.coerce.number().min(0).max(1000).default(2),
+  MAX_TEXT_LENGTH: int(1, 1_000_000).default(20_000),
+  MAX_CONTEXT_LENGTH: int(1, 1_000_000).default(20_000),
+  MAX_INPUTS: int(1, 10_000).default(64),
+  MAX_BODY_SIZE: bytes.default(1024 * 1024),
+  MODTUNE_ADMIN_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_CONTENT: bool.default(false),
+  REQUEST_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(15_000),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  host: string;
+  port: number;
+  database: { url?: string; poolSize: number; dataDir: string };
+  model: { dir: string; autoBuild: boolean };
+  policy: { dir: string; defaultName: string };
+  inference: {
+    providers: ('cuda' | 'webgpu' | 'cpu')[];
+    workers: number;
+    threadsPerWorker: number;
+    maxSequenceLength: number;
+    batchMaxSize: number;
+    batchMaxWaitMs: number;
+  };
+  limits: { maxTextLength: number; maxContextLength: number; maxInputs: number; maxBodyBytes: number };
+  adminKey?: string;
+  log: { level: Env['LOG_LEVEL']; content: boolean };
+  requestTimeoutMs: number;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Empty strings count as unset, as `FOO= npm start` intends. */
+function present(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') out[k] = v;
+  return out;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const parsed = envSchema.safeParse(present(env));
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => {
+        const name = String(i.path[0] ?? '?');
+        const value = env[name];
+        const shown = name === 'MODTUNE_ADMIN_KEY' || name === 'DATABASE_URL' ? '' : ` (got ${JSON.stringify(value)})`;
+        return `${name}: ${i.message}${shown}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  const cores = Math.max(1, os.availableParallelism());
+  // Each worker owns an ORT session; with few cores one worker using all of them batches best.
+  const workers = e.INFERENCE_WORKERS || Math.max(1, Math.floor(cores / 4));
+  const threads = e.ORT_THREADS || Math.max(1, Math.floor(cores / workers));
+  return {
+    host: e.HOST,
+    port: e.PORT,
+    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, dataDir: path.resolve(cwd, e.DATA_DIR) },
+    model: { dir: path.resolve(cwd, e.MODEL_DIR), autoBuild: e.MODEL_AUTO_BUILD },
+    policy: { dir: path.resolve(cwd, e.POLICY_DIR), defaultName: e.DEFAULT_POLICY },
+    inference: {
+      providers: e.EXECUTION_PROVIDERS,
+      workers,
+      threadsPerWorker: threads,
+      maxSequenceLength: e.MAX_SEQUENCE_LENGTH,
+      batchMaxSize: e.BATCH_MAX_SIZE,
+      batchMaxWaitMs: e.BATCH_MAX_WAIT_MS,
+    },
+    limits: {
+      maxTextLength: e.MAX_TEXT_LENGTH,
+      maxContextLength: e.MAX_CONTEXT_LENGTH,
+      maxInputs: e.MAX_INPUTS,
+      maxBodyBytes: e.MAX_BODY_SIZE,
+    },
+    adminKey: e.MODTUNE_ADMIN_KEY,
+    log: { level: e.LOG_LEVEL, content: e.LOG_CONTENT },
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,122 @@
+/**
+ * Everything the service needs, wired by hand once at start-up. Tests pass overrides (an in-memory
+ * database, a quiet logger, their own policies or model directory) instead of patching globals.
+ */
+import { AuthService } from './auth/auth.service.js';
+import type { Config } from './config.js';
+import { openDatabase, type Database } from './db/connect.js';
+import { migrateToLatest } from './db/migrator.js';
+import { createLogger, type Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { ModelService } from './models/model.service.js';
+import { ModerationService } from './moderation/moderation.service.js';
+import { loadPolicies } from './policy/loader.js';
+import type { Policy } from './policy/policy.js';
+import { PolicyRegistry } from './policy/registry.js';
+
+export interface ContextOverrides {
+  logger?: Logger;
+  /** A database opened by the caller; the context will not destroy it. */
+  database?: Database;
+  policies?: Map<string, Policy>;
+  /** Where a generated first admin key is shown (default: stderr, once). */
+  announceAdminKey?: (key: string) => void;
+}
+
+export class AppContext {
+  /** Set while shutting down: /readyz turns red so load balancers stop sending traffic. */
+  draining = false;
+
+  private constructor(
+    readonly config: Config,
+    readonly logger: Logger,
+    readonly database: Database,
+    private readonly ownsDatabase: boolean,
+    readonly metrics: Metrics,
+    readonly policies: PolicyRegistry,
+    readonly models: ModelService,
+    readonly auth: AuthService,
+    readonly moderation: ModerationService,
+  ) {}
+
+  static async fromConfig(config: Config, overrides: ContextOverrides = {}): Promise<AppContext> {
+    const logger = overrides.logger ?? createLogger(config.log.level, { logContent: config.log.content });
+    const dbLog = logger.child({ subsystem: 'db' });
+    const database =
+      overrides.database ??
+      (await openDatabase({ url: config.database.url, dataDir: config.database.dataDir, poolSize: config.database.poolSize, logger: dbLog }));
+    const cleanup: (() => Promise<void>)[] = overrides.database ? [] : [() => database.destroy()];
+    try {
+      const applied = await migrateToLatest(database.db);
+      dbLog.info({ kind: database.kind, location: database.location, applied }, 'database ready');
+
+      const policies = new PolicyRegistry(overrides.policies ?? (await loadPolicies(config.policy.dir)), config.policy.defaultName);
+      await policies.record(database.db);
+
+      const metrics = new Metrics();
+      const models = new ModelService(
+        database.db,
+        {
+          bootstrapDir: config.model.dir,
+          autoBuild: config.model.autoBuild,
+          runtime: {
+            ...config.inference,
+            onBatch: (s) => {
+              metrics.batchSize.observe(s.size);
+              metrics.batchWait.observe(s.waitMs / 1000);
+              metrics.batchRun.observe(s.runMs / 1000);
+            },
+          },
+        },
+        logger.child({ subsystem: 'inference' }),
+      );
+      const active = await models.start();
+      cleanup.unshift(() => models.stop(0));
+      const unmapped = policies.bind(active.runtime.model.labels, active.runtime.model.problemType);
+      for (const [policy, labels] of Object.entries(unmapped)) {
+        logger.warn({ policy, labels }, 'model labels not mapped to any category of this policy; their scores are ignored');
+      }
+
+      metrics.provider.set({ provider: active.runtime.provider }, 1);
+      metrics.activeHead.set({ backbone: active.backbone.name, head_id: active.head.id, head_version: String(active.head.version) }, 1);
+      metrics.queueSource = () => (models.loaded ? models.active.runtime.queueLength : 0);
+
+      const auth = new AuthService(database.db, logger.child({ subsystem: 'auth' }));
+      const { generated } = await auth.bootstrapAdmin(config.adminKey);
+      if (generated) {
+        (overrides.announceAdminKey ?? announceOnStderr)(generated);
+        logger.warn('generated the first admin key and printed it once on stderr; store it now, it is not kept anywhere');
+      }
+
+      const moderation = new ModerationService(database.db, models, policies, metrics);
+      return new AppContext(config, logger, database, !overrides.database, metrics, policies, models, auth, moderation);
+    } catch (err) {
+      for (const c of cleanup) await c().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Stops background work, then closes the database (if this context opened it). */
+  async destroy(graceMs = this.config.shutdownTimeoutMs): Promise<void> {
+    this.draining = true;
+    await this.models.stop(graceMs);
+    if (this.ownsDatabase) await this.database.destroy();
+  }
+}
+
+function announceOnStderr(key: string): void {
+  process.stderr.write(
+    [
+      '',
+      '================================================================',
+      ' modtune generated the first admin API key (shown only this once):',
+      '',
+      `   ${key}`,
+      '',
+      ' Use it as:  Authorization: Bearer <key>',
+      ' Or set MODTUNE_ADMIN_KEY yourself before the first start.',
+      '================================================================',
+      '',
+    ].join('\n'),
+  );
+}

@@ -1,0 +1,23 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { ApiKeysTable } from './schema/api-keys.js';
+import type { AuditEventsTable } from './schema/audit-events.js';
+import type { BackbonesTable } from './schema/backbones.js';
+import type { ContentItemsTable } from './schema/content-items.js';
+import type { DecisionsTable } from './schema/decisions.js';
+import type { HeadActivationsTable, HeadVersionsTable } from './schema/head-versions.js';
+import type { PolicyVersionsTable } from './schema/policy-versions.js';
+
+export interface DatabaseSchema {
+  api_keys: ApiKeysTable;
+  audit_events: AuditEventsTable;
+  policy_versions: PolicyVersionsTable;
+  backbones: BackbonesTable;
+  head_versions: HeadVersionsTable;
+  head_activations: HeadActivationsTable;
+  content_items: ContentItemsTable;
+  decisions: DecisionsTable;
+}
+
+export type DB = Kysely<DatabaseSchema>;
+/** A kysely handle that may or may not be inside a transaction; repositories accept either. */
+export type Executor = Kysely<DatabaseSchema> | Transaction<DatabaseSchema>;

@@ -1,0 +1,16 @@
+import type { ColumnType, Generated } from 'kysely';
+
+export type Role = 'client' | 'moderator' | 'admin';
+
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  role: Role;
+  prefix: string;
+  key_hash: string;
+  created_at: Generated<Date>;
+  created_by: string | null;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  last_used_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}

@@ -1,0 +1,13 @@
+import type { Generated } from 'kysely';
+
+export interface ContentItemsTable {
+  id: string;
+  external_id: string | null;
+  text: string | null;
+  context: string | null;
+  text_sha256: string;
+  text_length: number;
+  client_key_id: string | null;
+  created_at: Generated<Date>;
+  text_purged_at: Date | null;
+}

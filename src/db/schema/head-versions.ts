@@ -1,0 +1,34 @@
+import type { ColumnType, Generated } from 'kysely';
+
+export type HeadStatus = 'base' | 'candidate' | 'active' | 'retired' | 'rejected';
+
+type Json = ColumnType<Record<string, unknown>, string | undefined, string>;
+
+export interface HeadVersionsTable {
+  id: string;
+  backbone_id: string;
+  version: number;
+  parent_id: string | null;
+  status: HeadStatus;
+  source: string;
+  num_labels: number;
+  feature_dim: number;
+  weight: Uint8Array;
+  bias: Uint8Array;
+  hyperparameters: Json;
+  data_snapshot: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  metrics: Json;
+  training_run_id: string | null;
+  created_at: Generated<Date>;
+  promoted_at: Date | null;
+  retired_at: Date | null;
+}
+
+export interface HeadActivationsTable {
+  id: Generated<number>;
+  head_id: string;
+  previous_head_id: string | null;
+  reason: string;
+  actor: string;
+  at: Generated<Date>;
+}

@@ -1,0 +1,67 @@
+/**
+ * The one error handler: AppErrors become {"error":{"code","message"}} with their status; body-parser
+ * failures become the 4xx they are; database outages become 503; anything else is a 500 that carries
+ * the request id and never a stack trace.
+ */
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { AppError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+
+const DB_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
+
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | null;
+  if (!e) return false;
+  if (e.code && DB_DOWN_CODES.has(e.code)) return true;
+  return /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|the database system is (starting up|shutting down)/i.test(
+    e.message ?? '',
+  );
+}
+
+function fromBodyParser(err: { type?: string; status?: number; message?: string; limit?: number }): AppError | null {
+  switch (err.type) {
+    case 'entity.too.large':
+      return new AppError(413, 'payload_too_large', `request body is larger than the ${err.limit} byte limit (MAX_BODY_SIZE)`);
+    case 'entity.parse.failed':
+      return new AppError(400, 'invalid_json', `request body is not valid JSON: ${err.message}`);
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new AppError(415, 'unsupported_media_type', err.message ?? 'unsupported body encoding');
+    case 'request.aborted':
+      return new AppError(400, 'request_aborted', 'the client closed the request before its body arrived');
+    case 'request.size.invalid':
+      return new AppError(400, 'invalid_request', 'request body size does not match Content-Length');
+    default:
+      return typeof err.status === 'number' && err.status >= 400 && err.status < 500
+        ? new AppError(err.status, 'invalid_request', err.message ?? 'bad request')
+        : null;
+  }
+}
+
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    let e: AppError | null = err instanceof AppError ? err : fromBodyParser(err);
+    if (!e && isDatabaseUnavailable(err)) {
+      log.warn({ requestId: res.locals.requestId, err: (err as Error).message }, 'database unavailable');
+      e = new AppError(503, 'database_unavailable', 'the database is unavailable; retry shortly');
+      res.setHeader('Retry-After', '1');
+    }
+    if (!e) {
+      log.error({ requestId: res.locals.requestId, err }, 'unhandled error');
+      res.status(500).json({
+        error: { code: 'internal_error', message: `internal error (request id ${res.locals.requestId})` },
+      });
+      return;
+    }
+    if (e.status >= 500) log.warn({ requestId: res.locals.requestId, code: e.code, msg: e.message }, 'request failed');
+    res.status(e.status).json({ error: { code: e.code, message: e.message } });
+  };
+}
+
+export const notFoundHandler: RequestHandler = (req, res) => {
+  res.status(404).json({ error: { code: 'not_found', message: `no route for ${req.method} ${req.path}` } });
+};

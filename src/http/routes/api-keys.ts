@@ -1,0 +1,52 @@
+import { Router, type RequestHandler } from 'express';
+import { z } from 'zod';
+import type { ApiKeyRow } from '../../auth/api-key.repository.js';
+import type { AppContext } from '../../context.js';
+import { badRequest, notFound } from '../../errors.js';
+import { requireRole } from '../middleware/auth.js';
+import { parseBody } from '../validation.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const createBody = z.strictObject({
+  name: z.string().trim().min(1).max(100).refine((s) => !s.includes('\u0000'), 'must not contain NUL'),
+  role: z.enum(['client', 'moderator', 'admin']),
+  expires_at: z.iso.datetime({ offset: true }).nullable().optional(),
+});
+
+const view = (k: ApiKeyRow) => ({
+  id: k.id,
+  name: k.name,
+  role: k.role,
+  prefix: k.prefix,
+  created_at: k.createdAt,
+  created_by: k.createdBy,
+  expires_at: k.expiresAt,
+  revoked_at: k.revokedAt,
+  last_used_at: k.lastUsedAt,
+});
+
+export function apiKeyRoutes(ctx: AppContext, json: RequestHandler[]): Router {
+  const r = Router();
+  const admin = requireRole(ctx.auth, 'admin');
+
+  r.post('/v1/admin/api-keys', admin, ...json, async (req, res) => {
+    const b = parseBody(createBody, req.body);
+    const expiresAt = b.expires_at ? new Date(b.expires_at) : null;
+    if (expiresAt && expiresAt.getTime() <= Date.now()) throw badRequest('invalid_request', 'expires_at must be in the future');
+    const { key, row } = await ctx.auth.createKey({ name: b.name, role: b.role, expiresAt }, res.locals.principal!, res.locals.requestId);
+    // The key itself is in this response and nowhere else, ever.
+    res.status(201).json({ ...view(row), key });
+  });
+
+  r.get('/v1/admin/api-keys', admin, async (_req, res) => {
+    res.json({ data: (await ctx.auth.listKeys()).map(view) });
+  });
+
+  r.delete('/v1/admin/api-keys/:id', admin, async (req, res) => {
+    const id = String(req.params.id);
+    if (!UUID.test(id)) throw notFound('API key', id);
+    res.json(view(await ctx.auth.revokeKey(id, res.locals.principal!, res.locals.requestId)));
+  });
+  return r;
+}

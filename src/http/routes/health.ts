@@ -1,0 +1,47 @@
+import { Router } from 'express';
+import type { AppContext } from '../../context.js';
+
+export function healthRoutes(ctx: AppContext): Router {
+  const r = Router();
+  r.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  r.get('/readyz', async (_req, res) => {
+    const database: Record<string, unknown> = { kind: ctx.database.kind };
+    try {
+      await ctx.database.ping(1_000);
+      database.ok = true;
+    } catch (err) {
+      database.ok = false;
+      database.error = (err as Error).message;
+    }
+    const loaded = ctx.models.loaded;
+    const model: Record<string, unknown> = { loaded };
+    if (loaded) {
+      const m = ctx.models.active;
+      Object.assign(model, {
+        id: m.id,
+        backbone: m.backbone.name,
+        backbone_id: m.backbone.id,
+        head_id: m.head.id,
+        head_version: m.head.version,
+        provider: m.runtime.provider,
+        workers: m.runtime.workers,
+      });
+    }
+    const ready = database.ok === true && loaded && !ctx.draining;
+    res.status(ready ? 200 : 503).json({
+      status: ready ? 'ready' : ctx.draining ? 'draining' : 'unavailable',
+      database,
+      model,
+      policies: ctx.policies.all.map((p) => ({ name: p.name, version: p.version })),
+    });
+  });
+
+  r.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', ctx.metrics.registry.contentType);
+    res.send(await ctx.metrics.registry.metrics());
+  });
+  return r;
+}

@@ -1,0 +1,43 @@
+/** OpenAI-compatible moderation endpoint: same request and response schema as /v1/moderations. */
+import { Router, type RequestHandler } from 'express';
+import { z } from 'zod';
+import type { AppContext } from '../../context.js';
+import { OPENAI_CATEGORIES } from '../../policy/categories.js';
+import { requireRole } from '../middleware/auth.js';
+import { parseOpenAIInput } from '../inputs.js';
+import { parseBody } from '../validation.js';
+
+const body = z.object({
+  input: z.unknown(),
+  model: z.string().max(256).optional(),
+});
+
+export function moderationsRoutes(ctx: AppContext, json: RequestHandler[]): Router {
+  const r = Router();
+  r.post('/v1/moderations', requireRole(ctx.auth, 'client'), ...json, async (req, res) => {
+    const b = parseBody(body, req.body);
+    const inputs = parseOpenAIInput(b.input, ctx.config.limits);
+    const out = await ctx.moderation.moderate({
+      inputs,
+      requestId: res.locals.requestId,
+      clientKeyId: res.locals.principal!.keyId,
+    });
+    res.json({
+      id: `modr-${out.requestId}`,
+      model: out.model,
+      results: out.results.map((x) => {
+        const categories: Record<string, boolean> = {};
+        const scores: Record<string, number> = {};
+        const applied: Record<string, string[]> = {};
+        // OpenAI's schema always has all 13; a category the policy leaves out is never flagged.
+        for (const c of OPENAI_CATEGORIES) {
+          categories[c] = x.categories[c] ?? false;
+          scores[c] = x.categoryScores[c] ?? 0;
+          applied[c] = ['text'];
+        }
+        return { flagged: x.flagged, categories, category_scores: scores, category_applied_input_types: applied };
+      }),
+    });
+  });
+  return r;
+}

@@ -1,0 +1,37 @@
+/** Turning untrusted request bodies into typed values, with 400s that name the offending field. */
+import type { ZodType } from 'zod';
+import { AppError, badRequest } from '../errors.js';
+
+export function fieldPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+    .join('') || 'body';
+}
+
+export function parseBody<T>(schema: ZodType<T>, body: unknown): T {
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw badRequest('invalid_request', 'request body must be a JSON object');
+  }
+  const r = schema.safeParse(body);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const more = r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more problem${r.error.issues.length > 2 ? 's' : ''})` : '';
+  throw badRequest('invalid_request', `${fieldPath(issue.path)}: ${issue.message}${more}`);
+}
+
+/**
+ * Strings that will be stored and tokenized: no NUL (PostgreSQL text cannot hold it) and no lone
+ * surrogates (replaced, so the stored, hashed and scored text are the same string).
+ */
+export function cleanText(value: string, field: string): string {
+  if (value.includes('\u0000')) {
+    throw badRequest('invalid_text', `${field} contains a NUL character (U+0000), which cannot be stored; remove it`);
+  }
+  return value.isWellFormed() ? value : value.toWellFormed();
+}
+
+export function requireJson(contentType: string | undefined): void {
+  if (!contentType || !/^application\/(.+\+)?json\b/i.test(contentType)) {
+    throw new AppError(415, 'unsupported_media_type', 'send the request body as JSON with Content-Type: application/json');
+  }
+}

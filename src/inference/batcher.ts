@@ -1,0 +1,110 @@
+/**
+ * Dynamic batching: single encoded sequences from concurrent requests are merged into padded batches.
+ * A batch leaves when it is full, or when the oldest waiting sequence has waited `maxWaitMs` and a
+ * worker is free; while all workers are busy, sequences keep accumulating, so batches grow with load.
+ */
+import { SequenceEncoder, type Encoded } from './tokenizer.js';
+import type { RunResult } from './pool.js';
+import type { Batch } from './tokenizer.js';
+
+export interface BatchRunner {
+  run(batch: Batch): Promise<RunResult>;
+  readonly size: number;
+}
+
+export interface BatchStats {
+  size: number;
+  waitMs: number;
+  runMs: number;
+  seqLen: number;
+}
+
+interface Waiting {
+  enc: Encoded;
+  enqueuedAt: number;
+  resolve: (features: Float32Array) => void;
+  reject: (err: Error) => void;
+}
+
+export interface BatcherOptions {
+  maxBatch: number;
+  maxWaitMs: number;
+  /** Batches in flight at once; default one per worker. */
+  maxInFlight?: number;
+  padId: number;
+  onBatch?: (s: BatchStats) => void;
+}
+
+export class DynamicBatcher {
+  private queue: Waiting[] = [];
+  private inFlight = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly maxInFlight: number;
+
+  constructor(
+    private readonly runner: BatchRunner,
+    private readonly opts: BatcherOptions,
+  ) {
+    this.maxInFlight = opts.maxInFlight ?? Math.max(1, runner.size);
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  get active(): number {
+    return this.inFlight;
+  }
+
+  /** Resolves with this sequence's feature vector. */
+  submit(enc: Encoded): Promise<Float32Array> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ enc, enqueuedAt: performance.now(), resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
+      const oldestWait = performance.now() - this.queue[0].enqueuedAt;
+      if (this.queue.length < this.opts.maxBatch && oldestWait < this.opts.maxWaitMs) {
+        this.arm(this.opts.maxWaitMs - oldestWait);
+        return;
+      }
+      this.dispatch(this.queue.splice(0, this.opts.maxBatch));
+    }
+  }
+
+  private arm(ms: number): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.pump();
+    }, Math.max(0, ms));
+  }
+
+  private dispatch(items: Waiting[]): void {
+    this.inFlight++;
+    const started = performance.now();
+    const waitMs = started - items[0].enqueuedAt;
+    const batch = SequenceEncoder.pad(
+      items.map((i) => i.enc),
+      this.opts.padId,
+    );
+    const seqLen = batch.seqLen;
+    this.runner
+      .run(batch)
+      .then(
+        (res) => {
+          const d = res.featureDim;
+          items.forEach((it, r) => it.resolve(res.features.slice(r * d, (r + 1) * d)));
+          this.opts.onBatch?.({ size: items.length, waitMs, runMs: res.runMs, seqLen });
+        },
+        (err: Error) => items.forEach((it) => it.reject(err)),
+      )
+      .finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+  }
+}

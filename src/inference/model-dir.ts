@@ -1,0 +1,180 @@
+/**
+ * Reads a model directory in the Hugging Face / optimum layout (model.onnx or onnx/model.onnx,
+ * tokenizer.json, config.json) and the `modtune` section of config.json that says which graph output
+ * holds the features and which initializers are the classifier, so the base head can be read from the
+ * graph itself.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import type { HeadWeights } from './head.js';
+import { decodeModel, tensorToFloat32 } from './onnx/model.js';
+
+export class ModelError extends Error {
+  constructor(dir: string, message: string) {
+    super(`model ${dir}: ${message}`);
+    this.name = 'ModelError';
+  }
+}
+
+const modtuneSection = z.object({
+  features_output: z.string().min(1),
+  logits_output: z.string().min(1),
+  head: z.object({
+    weight: z.string().min(1),
+    bias: z.string().min(1).nullable().default(null),
+    /** out_in: [numLabels, dim] like torch.nn.Linear; in_out: [dim, numLabels] like a Gemm without transB. */
+    layout: z.enum(['out_in', 'in_out']).default('out_in'),
+  }),
+  max_length: z.number().int().positive().optional(),
+});
+
+const configSchema = z.looseObject({
+  id2label: z.record(z.string().regex(/^\d+$/, 'id2label keys are label indices'), z.string().min(1)),
+  problem_type: z.enum(['multi_label_classification', 'single_label_classification']).optional(),
+  max_position_embeddings: z.number().int().positive().optional(),
+  modtune: modtuneSection.optional(),
+});
+
+export type ProblemType = 'multi_label' | 'single_label';
+
+export interface ModelDir {
+  dir: string;
+  onnxPath: string;
+  sha256: string;
+  name: string;
+  config: Record<string, unknown>;
+  labels: string[];
+  problemType: ProblemType;
+  featuresOutput: string;
+  logitsOutput: string;
+  /** The classifier as it is in the graph: what head(features) must reproduce. */
+  baseHead: HeadWeights;
+  tokenizerJson: Record<string, unknown>;
+  /** Longest sequence the model accepts, if it says. */
+  maxLength?: number;
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fs.access(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function readJson(dir: string, file: string): Promise<unknown> {
+  const p = path.join(dir, file);
+  let text: string;
+  try {
+    text = await fs.readFile(p, 'utf8');
+  } catch {
+    throw new ModelError(dir, `${file} is missing (expected the Hugging Face layout: model.onnx, tokenizer.json, config.json)`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ModelError(dir, `${file} is not valid JSON (${(err as Error).message})`);
+  }
+}
+
+export async function findOnnxFile(dir: string): Promise<string> {
+  for (const candidate of ['model.onnx', path.join('onnx', 'model.onnx')]) {
+    if (await exists(path.join(dir, candidate))) return path.join(dir, candidate);
+  }
+  throw new ModelError(dir, 'no model.onnx (looked for model.onnx and onnx/model.onnx)');
+}
+
+export async function loadModelDir(dirIn: string): Promise<ModelDir> {
+  const dir = path.resolve(dirIn);
+  const onnxPath = await findOnnxFile(dir);
+  const rawConfig = await readJson(dir, 'config.json');
+  const tokenizerJson = (await readJson(dir, 'tokenizer.json')) as Record<string, unknown>;
+  const parsed = configSchema.safeParse(rawConfig);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new ModelError(dir, `config.json: ${first.path.join('.') || '(top level)'}: ${first.message}`);
+  }
+  const config = parsed.data;
+  if (!config.modtune) {
+    throw new ModelError(
+      dir,
+      "config.json has no 'modtune' section naming the features output and the classifier; " +
+        'bring a Hugging Face export in with `npm run model:import`, which finds them and writes it',
+    );
+  }
+  const ids = Object.keys(config.id2label).map(Number).sort((a, b) => a - b);
+  if (ids.some((id, i) => id !== i)) {
+    throw new ModelError(dir, `config.json: id2label must number its labels 0..${ids.length - 1} without gaps`);
+  }
+  const labels = ids.map((i) => config.id2label[String(i)]);
+  if (new Set(labels).size !== labels.length) throw new ModelError(dir, 'config.json: id2label repeats a label');
+
+  const bytes = await fs.readFile(onnxPath);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const baseHead = readBaseHead(dir, bytes, config.modtune.head, labels.length);
+
+  const tokenizerModel = (tokenizerJson as { model?: unknown }).model;
+  if (!tokenizerModel || typeof tokenizerModel !== 'object') {
+    throw new ModelError(dir, "tokenizer.json has no 'model' section; is it a Hugging Face tokenizers file?");
+  }
+  return {
+    dir,
+    onnxPath,
+    sha256,
+    name: path.basename(dir),
+    config: parsed.data as Record<string, unknown>,
+    labels,
+    problemType: config.problem_type === 'single_label_classification' ? 'single_label' : 'multi_label',
+    featuresOutput: config.modtune.features_output,
+    logitsOutput: config.modtune.logits_output,
+    baseHead,
+    tokenizerJson,
+    maxLength: config.modtune.max_length ?? config.max_position_embeddings,
+  };
+}
+
+function readBaseHead(
+  dir: string,
+  onnxBytes: Uint8Array,
+  spec: z.infer<typeof modtuneSection>['head'],
+  numLabels: number,
+): HeadWeights {
+  let model;
+  try {
+    model = decodeModel(onnxBytes);
+  } catch (err) {
+    throw new ModelError(dir, `model.onnx cannot be parsed as ONNX (${(err as Error).message})`);
+  }
+  const init = new Map(model.graph.initializer.map((t) => [t.name ?? '', t]));
+  const wt = init.get(spec.weight);
+  if (!wt) throw new ModelError(dir, `the classifier weight '${spec.weight}' named in config.json is not an initializer of the graph`);
+  const w = tensorToFloat32(wt);
+  if (w.dims.length !== 2) throw new ModelError(dir, `classifier weight '${spec.weight}' has dims [${w.dims}], expected a matrix`);
+  const [rows, cols] = w.dims;
+  const outIn = spec.layout === 'out_in';
+  const C = outIn ? rows : cols;
+  const D = outIn ? cols : rows;
+  if (C !== numLabels) {
+    throw new ModelError(
+      dir,
+      `classifier weight '${spec.weight}' [${w.dims}] (${spec.layout}) has ${C} outputs but config.json id2label has ${numLabels} labels`,
+    );
+  }
+  const weight = outIn ? w.data : transpose(w.data, rows, cols);
+  let bias: Float32Array = new Float32Array(C);
+  if (spec.bias) {
+    const bt = init.get(spec.bias);
+    if (!bt) throw new ModelError(dir, `the classifier bias '${spec.bias}' named in config.json is not an initializer of the graph`);
+    const b = tensorToFloat32(bt);
+    if (b.data.length !== C) throw new ModelError(dir, `classifier bias '${spec.bias}' has ${b.data.length} values, expected ${C}`);
+    bias = b.data;
+  }
+  return { numLabels: C, dim: D, weight, bias };
+}
+
+function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
+  return out;
+}

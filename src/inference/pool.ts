@@ -1,0 +1,156 @@
+/**
+ * A pool of inference workers. The first worker finds an execution provider by trying the configured
+ * list in order; the others start with what it found, so a host never ends up half on GPU, half on CPU
+ * without saying so. A worker that dies is replaced and only the batches it held fail.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../logger.js';
+import type { FromWorker, InputSpec, Provider, ToWorker, WorkerInit } from './protocol.js';
+import type { Batch } from './tokenizer.js';
+
+const BOOT = new URL('./worker-boot.mjs', import.meta.url);
+
+export interface RunResult {
+  features: Float32Array;
+  featureDim: number;
+  logits?: Float32Array;
+  runMs: number;
+}
+
+interface Pending {
+  resolve: (r: RunResult) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  inFlight: Map<number, Pending>;
+  ready: boolean;
+}
+
+export class InferenceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InferenceError';
+  }
+}
+
+export class WorkerPool {
+  private readonly slots: Slot[] = [];
+  private nextId = 1;
+  private closing = false;
+  provider: Provider = 'cpu';
+  inputs: InputSpec[] = [];
+  attempts: { provider: Provider; error: string }[] = [];
+
+  private constructor(
+    private readonly init: WorkerInit,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(init: WorkerInit, size: number, log: Logger): Promise<WorkerPool> {
+    const pool = new WorkerPool(init, log);
+    const first = await pool.spawn(init.providers);
+    pool.provider = first.provider;
+    pool.inputs = first.inputs;
+    pool.attempts = first.attempts;
+    const rest = init.providers.slice(init.providers.indexOf(first.provider));
+    try {
+      await Promise.all(Array.from({ length: size - 1 }, () => pool.spawn(rest)));
+    } catch (err) {
+      await pool.stop();
+      throw err;
+    }
+    return pool;
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** Batches currently sent to workers and not yet answered. */
+  get busy(): number {
+    return this.slots.reduce((n, s) => n + s.inFlight.size, 0);
+  }
+
+  private spawn(providers: Provider[]): Promise<{ provider: Provider; inputs: InputSpec[]; attempts: WorkerPool['attempts'] }> {
+    return new Promise((resolve, reject) => {
+      const worker = new Worker(BOOT, { workerData: { ...this.init, providers } satisfies WorkerInit });
+      const slot: Slot = { worker, inFlight: new Map(), ready: false };
+      worker.on('message', (msg: FromWorker) => {
+        switch (msg.type) {
+          case 'ready':
+            slot.ready = true;
+            this.slots.push(slot);
+            resolve(msg);
+            return;
+          case 'init-failed':
+            void worker.terminate();
+            reject(new InferenceError(msg.message));
+            return;
+          case 'result': {
+            const p = slot.inFlight.get(msg.id);
+            slot.inFlight.delete(msg.id);
+            p?.resolve({ features: msg.features, featureDim: msg.featureDim, logits: msg.logits, runMs: msg.runMs });
+            return;
+          }
+          case 'error': {
+            const p = slot.inFlight.get(msg.id);
+            slot.inFlight.delete(msg.id);
+            p?.reject(new InferenceError(`inference failed: ${msg.message}`));
+            return;
+          }
+        }
+      });
+      worker.on('error', (err) => {
+        if (!slot.ready) reject(new InferenceError(`inference worker failed to start: ${err.message}`));
+        this.log.error({ err: err.message }, 'inference worker crashed');
+      });
+      worker.on('exit', (code) => {
+        const idx = this.slots.indexOf(slot);
+        if (idx >= 0) this.slots.splice(idx, 1);
+        for (const p of slot.inFlight.values()) p.reject(new InferenceError(`inference worker exited (code ${code})`));
+        slot.inFlight.clear();
+        if (!slot.ready) {
+          reject(new InferenceError(`inference worker exited during start-up (code ${code})`));
+          return;
+        }
+        if (!this.closing) {
+          this.log.warn({ code }, 'inference worker exited; starting a replacement');
+          this.spawn([this.provider]).catch((err: Error) =>
+            this.log.error({ err: err.message }, 'could not replace an inference worker'),
+          );
+        }
+      });
+    });
+  }
+
+  run(batch: Batch, wantLogits = false): Promise<RunResult> {
+    if (this.closing) return Promise.reject(new InferenceError('the inference pool is shutting down'));
+    const slot = this.slots.reduce<Slot | undefined>((best, s) => (!best || s.inFlight.size < best.inFlight.size ? s : best), undefined);
+    if (!slot) return Promise.reject(new InferenceError('no inference worker is running'));
+    const id = this.nextId++;
+    return new Promise<RunResult>((resolve, reject) => {
+      slot.inFlight.set(id, { resolve, reject });
+      const msg: ToWorker = { type: 'run', id, batch, wantLogits };
+      slot.worker.postMessage(msg, [batch.inputIds.buffer, batch.attentionMask.buffer, batch.tokenTypeIds.buffer]);
+    });
+  }
+
+  /** Lets in-flight batches finish (up to `graceMs`), then ends every worker. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.closing = true;
+    const deadline = Date.now() + graceMs;
+    while (this.busy > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await Promise.all(
+      this.slots.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.worker.once('exit', () => resolve());
+            s.worker.postMessage({ type: 'close' } satisfies ToWorker);
+            setTimeout(() => void s.worker.terminate(), 2_000).unref();
+          }),
+      ),
+    );
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Turns text (and an optional context, as a sequence pair) into model inputs. @huggingface/tokenizers
+ * has no truncation, padding or batching, so those live here: truncation keeps the text and gives the
+ * context whatever room is left, then the tokenizer's own post-processor adds the special tokens.
+ */
+import { Tokenizer } from '@huggingface/tokenizers';
+
+export interface Encoded {
+  ids: number[];
+  typeIds: number[];
+  /** Tokens before truncation, specials excluded. */
+  tokenCount: number;
+  truncated: boolean;
+}
+
+export interface Batch {
+  size: number;
+  seqLen: number;
+  inputIds: BigInt64Array<ArrayBuffer>;
+  attentionMask: BigInt64Array<ArrayBuffer>;
+  tokenTypeIds: BigInt64Array<ArrayBuffer>;
+}
+
+interface PostProcessed {
+  tokens: string[];
+  token_type_ids?: number[];
+}
+type PostProcessor = (a: string[], b: string[] | null, addSpecial: boolean) => PostProcessed;
+
+export class SequenceEncoder {
+  private readonly tokenizer: Tokenizer;
+  private readonly post: PostProcessor | null;
+  private readonly unkId: number;
+  readonly padId: number;
+  /** Special tokens the post-processor adds around one sequence and around a pair. */
+  readonly specialsSingle: number;
+  readonly specialsPair: number;
+
+  constructor(
+    tokenizerJson: Record<string, unknown>,
+    readonly maxLength: number,
+  ) {
+    const unk = findToken(tokenizerJson, ['[UNK]', '<unk>']);
+    this.tokenizer = new Tokenizer(tokenizerJson, unk ? { unk_token: unk } : {});
+    this.post = (this.tokenizer.post_processor as unknown as PostProcessor | null) ?? null;
+    this.unkId = unk !== undefined ? (this.tokenizer.token_to_id(unk) ?? 0) : 0;
+    this.padId = padTokenId(tokenizerJson, this.tokenizer);
+    this.specialsSingle = this.assemble([], null).tokens.length;
+    this.specialsPair = this.assemble([], []).tokens.length;
+    if (maxLength <= this.specialsPair + 1) {
+      throw new Error(`max sequence length ${maxLength} leaves no room for text after ${this.specialsPair} special tokens`);
+    }
+  }
+
+  private assemble(a: string[], b: string[] | null): PostProcessed {
+    if (this.post) return this.post(a, b, true);
+    return { tokens: b ? [...a, ...b] : [...a] };
+  }
+
+  encode(text: string, context?: string | null): Encoded {
+    const a = this.tokenizer.tokenize(text, { add_special_tokens: false });
+    const b = context ? this.tokenizer.tokenize(context, { add_special_tokens: false }) : null;
+    const tokenCount = a.length + (b?.length ?? 0);
+    const budget = this.maxLength - (b ? this.specialsPair : this.specialsSingle);
+    // The text keeps priority: it takes what it needs, the context gets what is left.
+    const keepA = Math.min(a.length, budget);
+    const keepB = b ? Math.min(b.length, budget - keepA) : 0;
+    const truncated = keepA < a.length || (b !== null && keepB < b.length);
+    const out = this.assemble(a.slice(0, keepA), b && keepB > 0 ? b.slice(0, keepB) : b ? [] : null);
+    const ids = out.tokens.map((t) => this.tokenizer.token_to_id(t) ?? this.unkId);
+    const typeIds = out.token_type_ids ?? new Array<number>(ids.length).fill(0);
+    return { ids, typeIds, tokenCount, truncated };
+  }
+
+  /** Pads a batch to its longest sequence (at least 1, so an empty text is still a valid input). */
+  static pad(encoded: Encoded[], padId: number): Batch {
+    const size = encoded.length;
+    const seqLen = Math.max(1, ...encoded.map((e) => e.ids.length));
+    const inputIds = new BigInt64Array(size * seqLen).fill(BigInt(padId));
+    const attentionMask = new BigInt64Array(size * seqLen);
+    const tokenTypeIds = new BigInt64Array(size * seqLen);
+    encoded.forEach((e, r) => {
+      const o = r * seqLen;
+      for (let i = 0; i < e.ids.length; i++) {
+        inputIds[o + i] = BigInt(e.ids[i]);
+        attentionMask[o + i] = 1n;
+        tokenTypeIds[o + i] = BigInt(e.typeIds[i] ?? 0);
+      }
+    });
+    return { size, seqLen, inputIds, attentionMask, tokenTypeIds };
+  }
+}
+
+function addedTokens(json: Record<string, unknown>): { id: number; content: string }[] {
+  const t = json.added_tokens;
+  return Array.isArray(t) ? (t as { id: number; content: string }[]) : [];
+}
+
+function findToken(json: Record<string, unknown>, candidates: string[]): string | undefined {
+  const model = json.model as { unk_token?: string } | undefined;
+  if (model?.unk_token) return model.unk_token;
+  return candidates.find((c) => addedTokens(json).some((t) => t.content === c));
+}
+
+function padTokenId(json: Record<string, unknown>, tok: Tokenizer): number {
+  const padding = json.padding as { pad_id?: number } | null | undefined;
+  if (padding && typeof padding.pad_id === 'number') return padding.pad_id;
+  for (const c of ['[PAD]', '<pad>']) {
+    const id = tok.token_to_id(c);
+    if (id !== undefined) return id;
+  }
+  return 0;
+}

@@ -1,0 +1,84 @@
+/**
+ * An inference worker: owns one ORT session and runs batches sent by the pool. session.run blocks the
+ * thread it runs on, which is why this is not on the main thread.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import ort from 'onnxruntime-node';
+import type { FromWorker, InputSpec, ToWorker, WorkerInit } from './protocol.js';
+import { createWithFallback, sessionProviderOptions } from './providers.js';
+import type { Batch } from './tokenizer.js';
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+// Hide ORT's native error line for providers that are missing; the pool logs the attempts itself.
+ort.env.logLevel = 'fatal';
+
+const post = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
+
+function tensor(type: string, data: BigInt64Array, dims: number[]): ort.Tensor {
+  if (type === 'int32') return new ort.Tensor('int32', Int32Array.from(data, Number), dims);
+  return new ort.Tensor('int64', data, dims);
+}
+
+function feeds(inputs: InputSpec[], b: Batch): Record<string, ort.Tensor> {
+  const dims = [b.size, b.seqLen];
+  const out: Record<string, ort.Tensor> = {};
+  for (const { name, type } of inputs) {
+    if (name === 'input_ids') out[name] = tensor(type, b.inputIds, dims);
+    else if (name === 'attention_mask') out[name] = tensor(type, b.attentionMask, dims);
+    else if (name === 'token_type_ids') out[name] = tensor(type, b.tokenTypeIds, dims);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  let created;
+  try {
+    created = await createWithFallback(init.providers, (p) =>
+      ort.InferenceSession.create(init.onnxPath, {
+        executionProviders: sessionProviderOptions(p) as ort.InferenceSession.ExecutionProviderConfig[],
+        intraOpNumThreads: init.threads,
+        interOpNumThreads: 1,
+        graphOptimizationLevel: 'all',
+      }),
+    );
+  } catch (err) {
+    const attempts = (err as { attempts?: { provider: 'cpu'; error: string }[] }).attempts ?? [];
+    post({ type: 'init-failed', message: (err as Error).message, attempts });
+    return;
+  }
+  const session = created.value;
+  const meta = (session as unknown as { inputMetadata?: { name: string; type?: string }[] }).inputMetadata ?? [];
+  const inputs: InputSpec[] = session.inputNames.map((name) => ({
+    name,
+    type: meta.find((m) => m.name === name)?.type ?? 'int64',
+  }));
+  post({ type: 'ready', provider: created.provider, attempts: created.attempts, inputs });
+
+  port.on('message', async (msg: ToWorker) => {
+    if (msg.type === 'close') {
+      await session.release().catch(() => undefined);
+      port.close();
+      return;
+    }
+    const started = performance.now();
+    try {
+      const fetches = msg.wantLogits ? [init.featuresOutput, init.logitsOutput] : [init.featuresOutput];
+      const out = await session.run(feeds(inputs, msg.batch), fetches);
+      const f = out[init.featuresOutput];
+      // Copy into buffers this thread owns so they can be transferred rather than cloned.
+      const features = Float32Array.from(f.data as Float32Array);
+      const featureDim = Number(f.dims[f.dims.length - 1]);
+      const logits = msg.wantLogits ? Float32Array.from(out[init.logitsOutput].data as Float32Array) : undefined;
+      const runMs = performance.now() - started;
+      post({ type: 'result', id: msg.id, features, featureDim, logits, runMs }, [
+        features.buffer,
+        ...(logits ? [logits.buffer] : []),
+      ]);
+    } catch (err) {
+      post({ type: 'error', id: msg.id, message: (err as Error).message.split('\n')[0] });
+    }
+  });
+}
+
+void main();

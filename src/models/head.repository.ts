@@ -1,0 +1,228 @@
+/**
+ * Backbones (ONNX feature extractors) and head versions (the classifiers the database holds).
+ * The only code that touches those tables.
+ */
+import { sql } from 'kysely';
+import type { Executor } from '../db/database.js';
+import type { HeadStatus } from '../db/schema/head-versions.js';
+import { bytesToFloat32, float32ToBytes, type HeadWeights } from '../inference/head.js';
+
+export interface BackboneRow {
+  id: string;
+  name: string;
+  sha256: string;
+  path: string;
+  featureDim: number;
+  labels: string[];
+  problemType: string;
+  createdAt: Date;
+}
+
+export interface HeadRow extends HeadWeights {
+  id: string;
+  backboneId: string;
+  version: number;
+  parentId: string | null;
+  status: HeadStatus;
+  source: string;
+  hyperparameters: Record<string, unknown>;
+  metrics: Record<string, unknown>;
+  dataSnapshot: Record<string, unknown> | null;
+  trainingRunId: string | null;
+  createdAt: Date;
+  promotedAt: Date | null;
+  retiredAt: Date | null;
+}
+
+export async function findBackboneBySha(db: Executor, sha256: string): Promise<BackboneRow | undefined> {
+  const r = await db.selectFrom('backbones').selectAll().where('sha256', '=', sha256).executeTakeFirst();
+  return r && toBackbone(r);
+}
+
+export async function getBackbone(db: Executor, id: string): Promise<BackboneRow | undefined> {
+  const r = await db.selectFrom('backbones').selectAll().where('id', '=', id).executeTakeFirst();
+  return r && toBackbone(r);
+}
+
+export async function insertBackbone(
+  db: Executor,
+  b: Omit<BackboneRow, 'createdAt'> & { config: Record<string, unknown> },
+): Promise<void> {
+  await db
+    .insertInto('backbones')
+    .values({
+      id: b.id,
+      name: b.name,
+      sha256: b.sha256,
+      path: b.path,
+      feature_dim: b.featureDim,
+      labels: JSON.stringify(b.labels),
+      problem_type: b.problemType,
+      config: JSON.stringify(b.config),
+    })
+    .execute();
+}
+
+export async function insertHead(
+  db: Executor,
+  h: {
+    id: string;
+    backboneId: string;
+    parentId: string | null;
+    status: HeadStatus;
+    source: string;
+    head: HeadWeights;
+    hyperparameters?: Record<string, unknown>;
+    metrics?: Record<string, unknown>;
+    dataSnapshot?: Record<string, unknown> | null;
+    trainingRunId?: string | null;
+  },
+): Promise<number> {
+  const next = await db
+    .selectFrom('head_versions')
+    .select(sql<number>`coalesce(max(version), 0) + 1`.as('v'))
+    .where('backbone_id', '=', h.backboneId)
+    .executeTakeFirstOrThrow();
+  await db
+    .insertInto('head_versions')
+    .values({
+      id: h.id,
+      backbone_id: h.backboneId,
+      version: next.v,
+      parent_id: h.parentId,
+      status: h.status,
+      source: h.source,
+      num_labels: h.head.numLabels,
+      feature_dim: h.head.dim,
+      weight: float32ToBytes(h.head.weight),
+      bias: float32ToBytes(h.head.bias),
+      hyperparameters: JSON.stringify(h.hyperparameters ?? {}),
+      metrics: JSON.stringify(h.metrics ?? {}),
+      data_snapshot: h.dataSnapshot ? JSON.stringify(h.dataSnapshot) : null,
+      training_run_id: h.trainingRunId ?? null,
+    })
+    .execute();
+  return next.v;
+}
+
+export async function getHead(db: Executor, id: string): Promise<HeadRow | undefined> {
+  const r = await db.selectFrom('head_versions').selectAll().where('id', '=', id).executeTakeFirst();
+  return r && toHead(r);
+}
+
+export async function getActiveHead(db: Executor): Promise<HeadRow | undefined> {
+  const r = await db.selectFrom('head_versions').selectAll().where('status', '=', 'active').executeTakeFirst();
+  return r && toHead(r);
+}
+
+export async function findBaseHead(db: Executor, backboneId: string): Promise<HeadRow | undefined> {
+  const r = await db
+    .selectFrom('head_versions')
+    .selectAll()
+    .where('backbone_id', '=', backboneId)
+    .where('parent_id', 'is', null)
+    .orderBy('version')
+    .executeTakeFirst();
+  return r && toHead(r);
+}
+
+/**
+ * Makes `headId` the one active head. Runs inside the caller's transaction; the partial unique index
+ * on status = 'active' makes a concurrent second activation fail instead of leaving two.
+ */
+export async function activateHead(
+  db: Executor,
+  headId: string,
+  opts: { reason: string; actor: string },
+): Promise<{ previousId: string | null }> {
+  const current = await db
+    .selectFrom('head_versions')
+    .select('id')
+    .where('status', '=', 'active')
+    .forUpdate()
+    .executeTakeFirst();
+  if (current?.id === headId) return { previousId: headId };
+  if (current) {
+    await db
+      .updateTable('head_versions')
+      .set({ status: 'retired', retired_at: sql`now()` })
+      .where('id', '=', current.id)
+      .execute();
+  }
+  await db
+    .updateTable('head_versions')
+    .set({ status: 'active', promoted_at: sql`now()`, retired_at: null })
+    .where('id', '=', headId)
+    .execute();
+  await db
+    .insertInto('head_activations')
+    .values({ head_id: headId, previous_head_id: current?.id ?? null, reason: opts.reason, actor: opts.actor })
+    .execute();
+  return { previousId: current?.id ?? null };
+}
+
+type BackboneDb = {
+  id: string;
+  name: string;
+  sha256: string;
+  path: string;
+  feature_dim: number;
+  labels: string[];
+  problem_type: string;
+  created_at: Date;
+};
+
+function toBackbone(r: BackboneDb): BackboneRow {
+  return {
+    id: r.id,
+    name: r.name,
+    sha256: r.sha256,
+    path: r.path,
+    featureDim: r.feature_dim,
+    labels: r.labels,
+    problemType: r.problem_type,
+    createdAt: r.created_at,
+  };
+}
+
+type HeadDb = {
+  id: string;
+  backbone_id: string;
+  version: number;
+  parent_id: string | null;
+  status: HeadStatus;
+  source: string;
+  num_labels: number;
+  feature_dim: number;
+  weight: Uint8Array;
+  bias: Uint8Array;
+  hyperparameters: Record<string, unknown>;
+  metrics: Record<string, unknown>;
+  data_snapshot: Record<string, unknown> | null;
+  training_run_id: string | null;
+  created_at: Date;
+  promoted_at: Date | null;
+  retired_at: Date | null;
+};
+
+function toHead(r: HeadDb): HeadRow {
+  return {
+    id: r.id,
+    backboneId: r.backbone_id,
+    version: r.version,
+    parentId: r.parent_id,
+    status: r.status,
+    source: r.source,
+    numLabels: r.num_labels,
+    dim: r.feature_dim,
+    weight: bytesToFloat32(r.weight),
+    bias: bytesToFloat32(r.bias),
+    hyperparameters: r.hyperparameters,
+    metrics: r.metrics,
+    dataSnapshot: r.data_snapshot,
+    trainingRunId: r.training_run_id,
+    createdAt: r.created_at,
+    promotedAt: r.promoted_at,
+    retiredAt: r.retired_at,
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * Scoring: text → features (ONNX backbone) → logits (active head) → per-label probabilities →
+ * policy categories → action. Every decision is committed before the caller gets it.
+ */
+import { createHash } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import type { DB } from '../db/database.js';
+import { applyHead, float32ToBytes, probabilities } from '../inference/head.js';
+import type { TextInput } from '../inference/runtime.js';
+import type { Metrics } from '../metrics.js';
+import type { ModelService } from '../models/model.service.js';
+import { categoryScores } from '../policy/label-mapping.js';
+import { decide, type Action } from '../policy/policy.js';
+import type { PolicyRegistry } from '../policy/registry.js';
+import { getDecision, insertItemsAndDecisions, type NewDecision, type NewItem } from './moderation.repository.js';
+import { notFound } from '../errors.js';
+
+export interface ModerationInput extends TextInput {
+  externalId?: string | null;
+}
+
+export interface ModerationRequest {
+  inputs: ModerationInput[];
+  policy?: string;
+  requestId: string;
+  clientKeyId: string | null;
+}
+
+export interface ModerationResult {
+  decisionId: string;
+  itemId: string;
+  externalId: string | null;
+  action: Action;
+  flagged: boolean;
+  categories: Record<string, boolean>;
+  categoryScores: Record<string, number>;
+  truncated: boolean;
+}
+
+export interface ModerationOutcome {
+  requestId: string;
+  model: string;
+  policy: { name: string; version: string };
+  results: ModerationResult[];
+}
+
+export class ModerationService {
+  constructor(
+    private readonly db: DB,
+    private readonly models: ModelService,
+    private readonly policies: PolicyRegistry,
+    private readonly metrics: Metrics,
+  ) {}
+
+  async moderate(req: ModerationRequest): Promise<ModerationOutcome> {
+    const { policy, mapping } = this.policies.resolve(req.policy);
+    // One snapshot of the serving model for the whole request, even if a new head is activated meanwhile.
+    const { backbone, head, runtime, id: model } = this.models.active;
+    const n = req.inputs.length;
+    const embedded = await runtime.embed(req.inputs);
+    const logits = applyHead(head, embedded.features, n);
+    const kind = backbone.problemType === 'single_label' ? 'softmax' : 'sigmoid';
+    const items: NewItem[] = [];
+    const decisions: NewDecision[] = [];
+    const results: ModerationResult[] = [];
+    for (let r = 0; r < n; r++) {
+      const input = req.inputs[r];
+      const probs = probabilities(logits, r * head.numLabels, head.numLabels, kind);
+      const d = decide(policy, categoryScores(mapping, probs));
+      const itemId = uuidv7();
+      const decisionId = uuidv7();
+      items.push({
+        id: itemId,
+        externalId: input.externalId ?? null,
+        text: input.text,
+        context: input.context ?? null,
+        textSha256: createHash('sha256').update(input.text).digest('hex'),
+        clientKeyId: req.clientKeyId,
+      });
+      decisions.push({
+        id: decisionId,
+        itemId,
+        requestId: req.requestId,
+        policyName: policy.name,
+        policyVersion: policy.version,
+        backboneId: backbone.id,
+        headId: head.id,
+        action: d.action,
+        flagged: d.flagged,
+        categoryScores: d.categoryScores,
+        categories: d.categories,
+        features: float32ToBytes(embedded.features.subarray(r * embedded.dim, (r + 1) * embedded.dim)),
+        tokenCount: embedded.tokenCounts[r],
+        truncated: embedded.truncated[r],
+        clientKeyId: req.clientKeyId,
+      });
+      results.push({
+        decisionId,
+        itemId,
+        externalId: input.externalId ?? null,
+        action: d.action,
+        flagged: d.flagged,
+        categories: d.categories,
+        categoryScores: d.categoryScores,
+        truncated: embedded.truncated[r],
+      });
+    }
+    await this.db.transaction().execute((trx) => insertItemsAndDecisions(trx, items, decisions));
+    for (const r of results) this.metrics.decisions.inc({ policy: policy.name, action: r.action });
+    return { requestId: req.requestId, model, policy: { name: policy.name, version: policy.version }, results };
+  }
+
+  async getDecision(id: string) {
+    const d = await getDecision(this.db, id);
+    if (!d) throw notFound('decision', id);
+    return d;
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Reads every policies/*.yaml, validates it, and reports problems as "file: field: reason" so that a
+ * bad policy stops start-up with a message that says exactly what to fix.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import type { ZodError } from 'zod';
+import type { Policy } from './policy.js';
+import { policyFileSchema } from './schema.js';
+
+export class PolicyError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`invalid policy:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'PolicyError';
+  }
+}
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+function describeZod(file: string, err: ZodError): string[] {
+  return err.issues.map((i) => {
+    const field = i.path.length ? i.path.map(String).join('.') : '(top level)';
+    return `${file}: ${field}: ${i.message}`;
+  });
+}
+
+export function parsePolicy(name: string, source: string, file = `${name}.yaml`): Policy {
+  if (!NAME.test(name)) {
+    throw new PolicyError([`${file}: the policy name '${name}' (from the file name) must match ${NAME}`]);
+  }
+  const doc = parseDocument(source, { uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new PolicyError(doc.errors.map((e) => `${file}: YAML: ${e.message.split('\n')[0]}`));
+  }
+  const parsed = policyFileSchema.safeParse(doc.toJS() ?? {});
+  if (!parsed.success) throw new PolicyError(describeZod(file, parsed.error));
+  const settings = parsed.data;
+  const categories = Object.keys(settings.categories);
+  const rules: Policy['rules'] = {};
+  for (const cat of categories) {
+    const c = settings.categories[cat];
+    rules[cat] = {
+      flag: c.flag,
+      block: c.block,
+      uncertaintyMargin: c.uncertainty_margin ?? settings.review.uncertainty_margin,
+    };
+  }
+  const labelMap: Record<string, string[]> = {};
+  for (const [label, target] of Object.entries(settings.labels)) {
+    labelMap[label] = target === null ? [] : Array.isArray(target) ? target : [target];
+  }
+  return {
+    name,
+    version: createHash('sha256').update(source).digest('hex').slice(0, 16),
+    file,
+    source,
+    categories,
+    rules,
+    labelMap,
+    settings,
+  };
+}
+
+/** Loads every .yaml/.yml policy in `dir`; all problems across all files are reported together. */
+export async function loadPolicies(dir: string): Promise<Map<string, Policy>> {
+  let entries: string[];
+  try {
+    entries = await fs.readdir(dir);
+  } catch (err) {
+    throw new PolicyError([`${dir}: cannot read the policy directory (${(err as Error).message})`]);
+  }
+  const files = entries.filter((f) => /\.ya?ml$/.test(f)).sort();
+  const policies = new Map<string, Policy>();
+  const problems: string[] = [];
+  for (const f of files) {
+    const file = path.join(dir, f);
+    const name = f.replace(/\.ya?ml$/, '');
+    if (policies.has(name)) {
+      problems.push(`${file}: a policy named '${name}' is already defined by another file`);
+      continue;
+    }
+    try {
+      policies.set(name, parsePolicy(name, await fs.readFile(file, 'utf8'), file));
+    } catch (err) {
+      if (err instanceof PolicyError) problems.push(...err.problems);
+      else throw err;
+    }
+  }
+  if (problems.length > 0) throw new PolicyError(problems);
+  if (policies.size === 0) throw new PolicyError([`${dir}: no policy files (*.yaml) found`]);
+  return policies;
+}

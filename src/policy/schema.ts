@@ -1,0 +1,123 @@
+/**
+ * The policy file format (policies/*.yaml), validated strictly: an unknown key is an error, because a
+ * typo in a moderation policy (`blok: 0.9`) must not silently fall back to a default.
+ */
+import { Cron } from 'croner';
+import { z } from 'zod';
+
+const probability = z.number().min(0).max(1);
+const categoryName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9/_-]{0,63}$/, 'category names are lowercase letters, digits, "/", "_" and "-"');
+
+const categorySchema = z
+  .strictObject({
+    flag: probability,
+    /** null: never block automatically on this category. */
+    block: probability.nullable().default(null),
+    /** Overrides review.uncertainty_margin for this category. */
+    uncertainty_margin: z.number().min(0).max(0.5).optional(),
+  })
+  .refine((c) => c.block === null || c.block >= c.flag, {
+    message: 'block threshold must be at least the flag threshold',
+    path: ['block'],
+  });
+
+const reviewSchema = z.strictObject({
+  /** A score within this distance of a category's flag threshold is "uncertain" and goes to review. */
+  uncertainty_margin: z.number().min(0).max(0.5).default(0.1),
+  /** Fraction of all decisions sampled for review regardless of score: keeps the eval set unbiased. */
+  audit_rate: probability.default(0.01),
+  /** Fraction of block decisions sampled for a moderator's confirmation. */
+  confirm_block_rate: probability.default(0),
+  reviews_per_task: z.number().int().min(1).max(10).default(1),
+  audit_reviews_per_task: z.number().int().min(1).max(10).default(2),
+  lease_seconds: z.number().int().min(10).max(86_400).default(600),
+  /** How verdicts that disagree with each other become one label. */
+  conflict_resolution: z.enum(['majority', 'drop_ties']).default('majority'),
+  /** Fraction of reviewed items held out (by a hash of the item id) for the accuracy gate. */
+  eval_fraction: z.number().gt(0).lt(1).default(0.2),
+});
+
+const cronExpression = z.string().refine(
+  (expr) => {
+    try {
+      new Cron(expr, { paused: true });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'not a valid cron expression' },
+);
+
+const trainingSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  schedule: cronExpression.default('0 3 * * *'),
+  timezone: z.string().default('UTC'),
+  loss: z.enum(['sigmoid', 'ipo', 'hinge', 'robust']).default('sigmoid'),
+  beta: z.number().gt(0).max(100).default(0.1),
+  label_smoothing: z.number().min(0).lt(0.5).default(0),
+  learning_rate: z.number().gt(0).max(10).default(0.01),
+  weight_decay: z.number().min(0).max(1).default(0),
+  epochs: z.number().int().min(1).max(1000).default(10),
+  batch_size: z.number().int().min(1).max(1 << 20).default(64),
+  anchor_weight: z.number().min(0).max(100).default(0),
+  min_pairs: z.number().int().min(1).default(50),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
+  /** Score the newest candidate head alongside the active one on live traffic. */
+  shadow: z.boolean().default(false),
+});
+
+const gateSchema = z.strictObject({
+  min_improvement: z.number().min(-1).max(1).default(0),
+  max_recall_drop: probability.default(0.05),
+  min_eval_items: z.number().int().min(1).default(100),
+  /** When set, McNemar's exact test on paired outcomes must reach this p-value. */
+  max_p_value: z.number().gt(0).max(1).nullable().default(null),
+});
+
+const guardSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  window_verdicts: z.number().int().min(10).default(200),
+  max_agreement_drop: probability.default(0.05),
+});
+
+const retentionSchema = z.strictObject({
+  /** Purge raw text (keeping labels, features and pairs) this many days after it arrived; null keeps it. */
+  text_days: z.number().int().min(1).nullable().default(null),
+});
+
+export const policyFileSchema = z
+  .strictObject({
+    description: z.string().optional(),
+    categories: z.record(categoryName, categorySchema).refine((c) => Object.keys(c).length > 0, {
+      message: 'a policy needs at least one category',
+    }),
+    /**
+     * Model label → policy categories. A label named like a category maps to it by default; null
+     * ignores a label on purpose (e.g. a single-label model's "neutral").
+     */
+    labels: z.record(z.string().min(1), z.union([categoryName, z.array(categoryName).min(1), z.null()])).default({}),
+    review: reviewSchema.default(reviewSchema.parse({})),
+    training: trainingSchema.default(trainingSchema.parse({})),
+    gate: gateSchema.default(gateSchema.parse({})),
+    guard: guardSchema.default(guardSchema.parse({})),
+    retention: retentionSchema.default(retentionSchema.parse({})),
+  })
+  .superRefine((p, ctx) => {
+    for (const [label, target] of Object.entries(p.labels)) {
+      const cats = target === null ? [] : Array.isArray(target) ? target : [target];
+      for (const c of cats) {
+        if (!(c in p.categories)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['labels', label],
+            message: `maps to category '${c}', which this policy does not define`,
+          });
+        }
+      }
+    }
+  });
+
+export type PolicyFile = z.infer<typeof policyFileSchema>;

@@ -1,0 +1,64 @@
+/**
+ * The HTTP server's life cycle: create (context + app), start (listen), destroy (stop accepting,
+ * drain in-flight requests, drain inference, close the database), in that order.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type express from 'express';
+import type { Config } from './config.js';
+import { AppContext, type ContextOverrides } from './context.js';
+import { createApp } from './http/app.js';
+
+export class ModtuneServer {
+  private server: http.Server | null = null;
+
+  private constructor(
+    readonly ctx: AppContext,
+    readonly app: express.Express,
+  ) {}
+
+  static async create(config: Config, overrides: ContextOverrides = {}): Promise<ModtuneServer> {
+    const ctx = await AppContext.fromConfig(config, overrides);
+    return new ModtuneServer(ctx, createApp(ctx));
+  }
+
+  async start(): Promise<AddressInfo> {
+    const server = http.createServer(this.app);
+    // Slow or stalled clients must not hold sockets forever.
+    server.requestTimeout = this.ctx.config.requestTimeoutMs + 5_000;
+    server.headersTimeout = 20_000;
+    server.keepAliveTimeout = 65_000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.ctx.config.port, this.ctx.config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = server.address() as AddressInfo;
+    this.ctx.logger.info({ host: addr.address, port: addr.port }, 'listening');
+    return addr;
+  }
+
+  async destroy(): Promise<void> {
+    const log = this.ctx.logger;
+    const grace = this.ctx.config.shutdownTimeoutMs;
+    this.ctx.draining = true;
+    const server = this.server;
+    if (server) {
+      log.info('shutting down: no new connections, draining in-flight requests');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => {
+        log.warn({ graceMs: grace }, 'requests still in flight after the grace period; closing their connections');
+        server.closeAllConnections();
+      }, grace);
+      timer.unref();
+      await closed;
+      clearTimeout(timer);
+    }
+    await this.ctx.destroy(grace);
+    log.info('shut down cleanly');
+  }
+}
