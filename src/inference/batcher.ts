@@ -85,26 +85,38 @@ export class DynamicBatcher {
 
   private dispatch(items: Waiting[]): void {
     this.inFlight++;
-    const started = performance.now();
-    const waitMs = started - items[0].enqueuedAt;
+    const waitMs = performance.now() - items[0].enqueuedAt;
+    void this.runIsolating(items, waitMs).finally(() => {
+      this.inFlight--;
+      this.pump();
+    });
+  }
+
+  /**
+   * Runs a batch; if it fails, splits it in halves and retries each, so one input that breaks the
+   * backbone fails alone instead of taking its batch-mates with it (log2(n) extra runs, failures only).
+   */
+  private async runIsolating(items: Waiting[], waitMs: number): Promise<void> {
     const batch = SequenceEncoder.pad(
       items.map((i) => i.enc),
       this.opts.padId,
     );
     const seqLen = batch.seqLen;
-    this.runner
-      .run(batch)
-      .then(
-        (res) => {
-          const d = res.featureDim;
-          items.forEach((it, r) => it.resolve(res.features.slice(r * d, (r + 1) * d)));
-          this.opts.onBatch?.({ size: items.length, waitMs, runMs: res.runMs, seqLen });
-        },
-        (err: Error) => items.forEach((it) => it.reject(err)),
-      )
-      .finally(() => {
-        this.inFlight--;
-        this.pump();
-      });
+    let res: RunResult;
+    try {
+      res = await this.runner.run(batch);
+    } catch (err) {
+      if (items.length === 1) {
+        items[0].reject(err as Error);
+        return;
+      }
+      const mid = items.length >> 1;
+      await this.runIsolating(items.slice(0, mid), waitMs);
+      await this.runIsolating(items.slice(mid), waitMs);
+      return;
+    }
+    const d = res.featureDim;
+    items.forEach((it, r) => it.resolve(res.features.slice(r * d, (r + 1) * d)));
+    this.opts.onBatch?.({ size: items.length, waitMs, runMs: res.runMs, seqLen });
   }
 }

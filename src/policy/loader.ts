@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { ZodError } from 'zod';
 import type { Policy } from './policy.js';
-import { policyFileSchema } from './schema.js';
+import { labelTargetProblems, policyFileSchema } from './schema.js';
 
 export class PolicyError extends Error {
   constructor(public readonly problems: string[]) {
@@ -34,8 +34,12 @@ export function parsePolicy(name: string, source: string, file = `${name}.yaml`)
   if (doc.errors.length > 0) {
     throw new PolicyError(doc.errors.map((e) => `${file}: YAML: ${e.message.split('\n')[0]}`));
   }
-  const parsed = policyFileSchema.safeParse(doc.toJS() ?? {});
-  if (!parsed.success) throw new PolicyError(describeZod(file, parsed.error));
+  const raw: unknown = doc.toJS() ?? {};
+  const parsed = policyFileSchema.safeParse(raw);
+  const crossProblems = labelTargetProblems(raw).map((p) => `${file}: ${p.path}: ${p.message}`);
+  if (!parsed.success || crossProblems.length) {
+    throw new PolicyError([...(parsed.success ? [] : describeZod(file, parsed.error)), ...crossProblems]);
+  }
   const settings = parsed.data;
   const categories = Object.keys(settings.categories);
   const rules: Policy['rules'] = {};

@@ -54,7 +54,20 @@ const cronExpression = z.string().refine(
 const trainingSchema = z.strictObject({
   enabled: z.boolean().default(true),
   schedule: cronExpression.default('0 3 * * *'),
-  timezone: z.string().default('UTC'),
+  timezone: z
+    .string()
+    .refine(
+      (tz) => {
+        try {
+          new Intl.DateTimeFormat('en', { timeZone: tz });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { message: 'not a known IANA time zone (e.g. UTC, Europe/Berlin)' },
+    )
+    .default('UTC'),
   loss: z.enum(['sigmoid', 'ipo', 'hinge', 'robust']).default('sigmoid'),
   beta: z.number().gt(0).max(100).default(0.1),
   label_smoothing: z.number().min(0).lt(0.5).default(0),
@@ -104,20 +117,27 @@ export const policyFileSchema = z
     gate: gateSchema.default(gateSchema.parse({})),
     guard: guardSchema.default(guardSchema.parse({})),
     retention: retentionSchema.default(retentionSchema.parse({})),
-  })
-  .superRefine((p, ctx) => {
-    for (const [label, target] of Object.entries(p.labels)) {
-      const cats = target === null ? [] : Array.isArray(target) ? target : [target];
-      for (const c of cats) {
-        if (!(c in p.categories)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['labels', label],
-            message: `maps to category '${c}', which this policy does not define`,
-          });
-        }
-      }
-    }
   });
 
 export type PolicyFile = z.infer<typeof policyFileSchema>;
+
+/**
+ * Label targets must be categories of the same policy. Checked on the raw document, apart from the
+ * schema, so that it is reported together with schema problems rather than only after they are fixed.
+ */
+export function labelTargetProblems(raw: unknown): { path: string; message: string }[] {
+  const doc = raw as { categories?: unknown; labels?: unknown } | null;
+  if (!doc || typeof doc.categories !== 'object' || doc.categories === null) return [];
+  if (typeof doc.labels !== 'object' || doc.labels === null) return [];
+  const cats = new Set(Object.keys(doc.categories));
+  const out: { path: string; message: string }[] = [];
+  for (const [label, target] of Object.entries(doc.labels)) {
+    const targets = typeof target === 'string' ? [target] : Array.isArray(target) ? target : [];
+    for (const c of targets) {
+      if (typeof c === 'string' && !cats.has(c)) {
+        out.push({ path: `labels.${label}`, message: `maps to category '${c}', which this policy does not define` });
+      }
+    }
+  }
+  return out;
+}

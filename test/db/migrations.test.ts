@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
+import type { Database } from '../../src/db/connect.js';
+import { migrateDownAll, migrateToLatest } from '../../src/db/migrator.js';
+import { testDatabases } from '../helpers/db.js';
+
+const TABLES = ['api_keys', 'audit_events', 'backbones', 'content_items', 'decisions', 'head_activations', 'head_versions', 'policy_versions'];
+
+async function tables(d: Database): Promise<string[]> {
+  const r = await sql<{ table_name: string }>`
+    select table_name from information_schema.tables
+    where table_schema = 'public' and table_name not like 'kysely_%' order by table_name`.execute(d.db);
+  return r.rows.map((x) => x.table_name);
+}
+
+for (const kind of testDatabases()) {
+  describe(`migrations on ${kind.name}`, { skip: kind.skip }, () => {
+    let d: Database;
+    before(async () => {
+      d = await kind.empty();
+    });
+    after(async () => {
+      await d?.destroy();
+    });
+
+    test('up creates every table, is idempotent, down removes them, up again works', async () => {
+      assert.deepEqual(await tables(d), []);
+      assert.deepEqual(await migrateToLatest(d.db), ['0001_initial']);
+      assert.deepEqual(await tables(d), TABLES);
+      assert.deepEqual(await migrateToLatest(d.db), [], 'a second run applies nothing');
+      assert.deepEqual(await migrateDownAll(d.db), ['0001_initial']);
+      assert.deepEqual(await tables(d), []);
+      await migrateToLatest(d.db);
+      assert.deepEqual(await tables(d), TABLES);
+    });
+
+    test('the schema enforces one active head and valid enums', async () => {
+      const bb = crypto.randomUUID();
+      await d.db
+        .insertInto('backbones')
+        .values({ id: bb, name: 'b', sha256: 'x', path: '/m', feature_dim: 2, labels: '["a"]', problem_type: 'multi_label', config: '{}' })
+        .execute();
+      const head = (version: number, status: 'active' | 'base') => ({
+        id: crypto.randomUUID(),
+        backbone_id: bb,
+        version,
+        parent_id: null,
+        status,
+        source: 'test',
+        num_labels: 1,
+        feature_dim: 2,
+        weight: new Uint8Array(8),
+        bias: new Uint8Array(4),
+        training_run_id: null,
+        promoted_at: null,
+        retired_at: null,
+      });
+      await d.db.insertInto('head_versions').values(head(1, 'active')).execute();
+      await assert.rejects(d.db.insertInto('head_versions').values(head(2, 'active')).execute(), /head_versions_one_active|duplicate key/);
+      await assert.rejects(
+        d.db.insertInto('head_versions').values({ ...head(3, 'base'), status: 'bogus' as 'base' }).execute(),
+        /check constraint/,
+      );
+    });
+
+    test('bytea and jsonb round-trip through the driver', async () => {
+      const bytes = new Uint8Array([0, 1, 2, 250, 255]);
+      const r = await sql<{ b: Uint8Array; j: { a: number[] }; n: number }>`
+        select ${bytes}::bytea as b, ${JSON.stringify({ a: [1, 2] })}::jsonb as j, count(*) as n from api_keys`.execute(d.db);
+      assert.deepEqual([...r.rows[0].b], [...bytes]);
+      assert.deepEqual(r.rows[0].j, { a: [1, 2] });
+      assert.equal(r.rows[0].n, 0, 'count(*) comes back as a number on both drivers');
+    });
+  });
+}

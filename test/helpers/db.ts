@@ -1,0 +1,117 @@
+/**
+ * Databases for tests: PGlite always (started from a migrated template cached on disk, since a fresh
+ * PGlite takes seconds to initialise), and PostgreSQL when TEST_DATABASE_URL is set, each suite in a
+ * database of its own that is dropped afterwards.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely } from 'kysely';
+import pg from 'pg';
+import { openDatabase, type Database } from '../../src/db/connect.js';
+import { PGliteDialect } from '../../src/db/pglite-dialect.js';
+import { MIGRATIONS_DIR, migrateToLatest } from '../../src/db/migrator.js';
+import { createLogger } from '../../src/logger.js';
+
+export const quietLogger = () => createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+
+export interface TestDatabaseKind {
+  name: 'pglite' | 'postgres';
+  /** A fresh, empty (unmigrated) database. */
+  empty(): Promise<Database>;
+  /** A fresh database with every migration applied. */
+  migrated(): Promise<Database>;
+}
+
+async function migrationsHash(): Promise<string> {
+  const h = createHash('sha256');
+  for (const f of (await fs.readdir(MIGRATIONS_DIR)).sort()) h.update(f).update(await fs.readFile(path.join(MIGRATIONS_DIR, f)));
+  return h.digest('hex').slice(0, 16);
+}
+
+let templateBlob: Promise<Blob> | null = null;
+
+/** A dump of a migrated PGlite data directory, built once and cached under the OS temp dir. */
+function pgliteTemplate(): Promise<Blob> {
+  templateBlob ??= (async () => {
+    const dir = path.join(os.tmpdir(), 'modtune-test-pglite');
+    const file = path.join(dir, `${await migrationsHash()}.tar`);
+    try {
+      return new Blob([await fs.readFile(file)]);
+    } catch {
+      const pgl = await PGlite.create();
+      const db = new Kysely<any>({ dialect: new PGliteDialect(pgl) });
+      await migrateToLatest(db);
+      const blob = (await pgl.dumpDataDir('none')) as Blob;
+      await db.destroy();
+      await fs.mkdir(dir, { recursive: true });
+      const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+      await fs.writeFile(tmp, Buffer.from(await blob.arrayBuffer()));
+      await fs.rename(tmp, file);
+      return blob;
+    }
+  })();
+  return templateBlob;
+}
+
+const pglite: TestDatabaseKind = {
+  name: 'pglite',
+  empty: () => openDatabase({ dataDir: 'memory://', logger: quietLogger() }),
+  migrated: async () => openDatabase({ dataDir: 'memory://', loadDataDir: await pgliteTemplate(), logger: quietLogger() }),
+};
+
+function postgres(url: string): TestDatabaseKind {
+  const create = async (): Promise<Database> => {
+    const name = `modtune_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      await admin.query(`create database ${name}`);
+    } finally {
+      await admin.end();
+    }
+    const u = new URL(url);
+    u.pathname = `/${name}`;
+    const database = await openDatabase({ url: u.toString(), dataDir: 'unused', poolSize: 20, logger: quietLogger() });
+    const destroy = database.destroy;
+    database.destroy = async () => {
+      await destroy();
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        await c.query(`drop database if exists ${name} with (force)`);
+      } finally {
+        await c.end();
+      }
+    };
+    return database;
+  };
+  return {
+    name: 'postgres',
+    empty: create,
+    migrated: async () => {
+      const d = await create();
+      await migrateToLatest(d.db);
+      return d;
+    },
+  };
+}
+
+/**
+ * PGlite, and PostgreSQL when TEST_DATABASE_URL is set (CI sets it). Without it the PostgreSQL entry
+ * carries a skip reason, so `describe(kind.name, { skip: kind.skip }, ...)` reports what was not run.
+ */
+export function testDatabases(): (TestDatabaseKind & { skip: string | false })[] {
+  const url = process.env.TEST_DATABASE_URL;
+  const skipped: TestDatabaseKind = {
+    name: 'postgres',
+    empty: () => Promise.reject(new Error('TEST_DATABASE_URL is not set')),
+    migrated: () => Promise.reject(new Error('TEST_DATABASE_URL is not set')),
+  };
+  return [
+    { ...pglite, skip: false },
+    url ? { ...postgres(url), skip: false } : { ...skipped, skip: 'TEST_DATABASE_URL is not set: PostgreSQL part skipped' },
+  ];
+}

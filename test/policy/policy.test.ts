@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { OPENAI_CATEGORIES } from '../../src/policy/categories.js';
+import { loadPolicies, parsePolicy, PolicyError } from '../../src/policy/loader.js';
+import { decide } from '../../src/policy/policy.js';
+
+const problems = (fn: () => unknown): string[] => {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof PolicyError, `expected a PolicyError, got ${String(err)}`);
+    return err.problems;
+  }
+  assert.fail('expected the policy to be refused');
+};
+
+test('the shipped default policy is valid and covers the 13 OpenAI categories', async () => {
+  const policies = await loadPolicies(path.resolve('policies'));
+  const p = policies.get('default')!;
+  assert.deepEqual([...p.categories].sort(), [...OPENAI_CATEGORIES].sort());
+  assert.match(p.version, /^[0-9a-f]{16}$/);
+  assert.equal(p.settings.training.schedule, '0 3 * * *');
+});
+
+test('version is the content hash: same text same version, any edit a new one', () => {
+  const src = 'categories:\n  hate: { flag: 0.5, block: 0.9 }\n';
+  assert.equal(parsePolicy('a', src).version, parsePolicy('a', src).version);
+  assert.notEqual(parsePolicy('a', src).version, parsePolicy('a', src.replace('0.9', '0.8')).version);
+});
+
+test('invalid policies name the file, the field and the reason', () => {
+  const got = problems(() =>
+    parsePolicy(
+      'strict',
+      [
+        'categories:',
+        '  hate: { flag: 0.5, blok: 0.9 }',
+        '  violence: { flag: 1.5 }',
+        '  sexual: { flag: 0.6, block: 0.4 }',
+        'labels: { toxic: harrassment }',
+        'training: { schedule: "61 * * * *", loss: bce }',
+        'gate: { min_eval_items: 0 }',
+      ].join('\n'),
+      'policies/strict.yaml',
+    ),
+  );
+  const has = (re: RegExp) => assert.ok(got.some((p) => re.test(p)), `no problem matching ${re} in:\n${got.join('\n')}`);
+  has(/^policies\/strict\.yaml: categories\.hate: Unrecognized key: "blok"/);
+  has(/^policies\/strict\.yaml: categories\.violence\.flag: .*<=1/);
+  has(/^policies\/strict\.yaml: categories\.sexual\.block: block threshold must be at least the flag threshold/);
+  has(/^policies\/strict\.yaml: labels\.toxic: maps to category 'harrassment', which this policy does not define/);
+  has(/^policies\/strict\.yaml: training\.schedule: not a valid cron expression/);
+  has(/^policies\/strict\.yaml: training\.loss: /);
+  has(/^policies\/strict\.yaml: gate\.min_eval_items: /);
+});
+
+test('YAML syntax errors and duplicate keys are refused', () => {
+  assert.match(problems(() => parsePolicy('x', 'categories: [\n'))[0], /^x\.yaml: YAML: /);
+  assert.match(problems(() => parsePolicy('x', 'categories:\n  hate: { flag: 0.5 }\n  hate: { flag: 0.6 }\n'))[0], /YAML: .*[Mm]ap keys must be unique/);
+  assert.match(problems(() => parsePolicy('x', ''))[0], /categories: /);
+  assert.match(problems(() => parsePolicy('Bad Name', 'categories: { hate: { flag: 0.5 } }'))[0], /policy name 'Bad Name'/);
+});
+
+test('loadPolicies reports problems across files together and finds every policy', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-pol-'));
+  await fs.writeFile(path.join(dir, 'a.yaml'), 'categories: { hate: { flag: 0.5 } }\n');
+  await fs.writeFile(path.join(dir, 'b.yml'), 'categories: { hate: { flag: 0.5 } }\n');
+  assert.deepEqual([...(await loadPolicies(dir)).keys()], ['a', 'b']);
+  await fs.writeFile(path.join(dir, 'c.yaml'), 'categories: { hate: { flag: 2 } }\n');
+  await fs.writeFile(path.join(dir, 'd.yaml'), 'nope: 1\ncategories: { hate: { flag: 0.5 } }\n');
+  await assert.rejects(loadPolicies(dir), (err: PolicyError) => {
+    assert.equal(err.problems.length, 2);
+    assert.match(err.problems[0], /c\.yaml: categories\.hate\.flag/);
+    assert.match(err.problems[1], /d\.yaml: \(top level\): Unrecognized key: "nope"/);
+    return true;
+  });
+  await assert.rejects(loadPolicies(path.join(dir, 'missing')), /cannot read the policy directory/);
+});
+
+test('decide: block beats review beats allow; uncertainty band around the flag threshold', () => {
+  const p = parsePolicy(
+    'p',
+    'categories:\n  hate: { flag: 0.5, block: 0.9 }\n  violence: { flag: 0.4, block: null, uncertainty_margin: 0.05 }\nreview: { uncertainty_margin: 0.1 }\n',
+  );
+  const allow = decide(p, { hate: 0.1, violence: 0.2 });
+  assert.equal(allow.action, 'allow');
+  assert.equal(allow.flagged, false);
+  assert.deepEqual(allow.categories, { hate: false, violence: false });
+  const review = decide(p, { hate: 0.55, violence: 0.99 });
+  assert.equal(review.action, 'review', 'violence never blocks (block: null), hate is flagged only');
+  assert.deepEqual(review.uncertain, ['hate']);
+  assert.equal(decide(p, { hate: 0.9, violence: 0 }).action, 'block', 'the block threshold is inclusive');
+  assert.deepEqual(decide(p, { hate: 0.3, violence: 0.36 }).uncertain, ['violence']);
+  assert.deepEqual(decide(p, { hate: 0.3, violence: 0.34 }).uncertain, []);
+  assert.deepEqual(decide(p, {}).categoryScores, { hate: 0, violence: 0 });
+});

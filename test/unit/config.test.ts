@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+test('defaults: loopback, port 8080, embedded database under ./data, GPU providers first', () => {
+  const c = loadConfig({}, '/srv/app');
+  assert.equal(c.host, '127.0.0.1');
+  assert.equal(c.port, 8080);
+  assert.equal(c.database.url, undefined);
+  assert.equal(c.database.dataDir, path.resolve('/srv/app/data'));
+  assert.deepEqual(c.inference.providers, ['cuda', 'webgpu', 'cpu']);
+  assert.ok(c.inference.workers >= 1 && c.inference.threadsPerWorker >= 1);
+  assert.equal(c.limits.maxBodyBytes, 1024 * 1024);
+});
+
+test('values are parsed: sizes, lists, booleans; empty strings count as unset', () => {
+  const c = loadConfig({ MAX_BODY_SIZE: '512kb', EXECUTION_PROVIDERS: ' CPU ', LOG_CONTENT: 'true', PORT: '', DATA_DIR: '/var/lib/modtune' });
+  assert.equal(c.limits.maxBodyBytes, 512 * 1024);
+  assert.deepEqual(c.inference.providers, ['cpu']);
+  assert.equal(c.log.content, true);
+  assert.equal(c.port, 8080);
+  assert.equal(c.database.dataDir, '/var/lib/modtune');
+});
+
+test('every bad variable is named in one error, secrets are not echoed', () => {
+  try {
+    loadConfig({ PORT: 'eighty', EXECUTION_PROVIDERS: 'tpu,cpu', MAX_BODY_SIZE: 'huge', MODTUNE_ADMIN_KEY: 'short', LOG_LEVEL: 'loud' });
+    assert.fail('expected a ConfigError');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    const names = err.problems.map((p) => p.split(':')[0]).sort();
+    assert.deepEqual(names, ['EXECUTION_PROVIDERS', 'LOG_LEVEL', 'MAX_BODY_SIZE', 'MODTUNE_ADMIN_KEY', 'PORT']);
+    assert.ok(!err.message.includes('"short"'), 'the admin key value is not printed');
+    assert.match(err.message, /PORT: .*\(got "eighty"\)/);
+  }
+});
