@@ -99,8 +99,9 @@ export async function loadModelDir(dirIn: string): Promise<ModelDir> {
   if (!config.modtune) {
     throw new ModelError(
       dir,
-      "config.json has no 'modtune' section naming the features output and the classifier; " +
-        'bring a Hugging Face export in with `npm run model:import`, which finds them and writes it',
+      "config.json has no 'modtune' section; it must name the graph output with the classifier's input " +
+        "features and the classifier's initializers: {\"features_output\", \"logits_output\", \"head\": {\"weight\", \"bias\"}} " +
+        "(see the README, 'Model directory')",
     );
   }
   const ids = Object.keys(config.id2label).map(Number).sort((a, b) => a - b);

@@ -6,7 +6,7 @@ import { parseModerateInput } from '../inputs.js';
 import { parseBody } from '../validation.js';
 
 const body = z.strictObject({
-  input: z.unknown(),
+  input: z.unknown().optional(),
   policy: z.string().min(1).max(64).optional(),
 });
 

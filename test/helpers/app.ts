@@ -1,0 +1,74 @@
+/**
+ * A modtune server for tests: the tiny starter model, a fresh migrated database (PGlite by default),
+ * the shipped policies, a known admin key, silent logs. `listen: true` also opens a real port (for the
+ * OpenAI SDK and other real HTTP clients); otherwise supertest drives the express app directly.
+ */
+import path from 'node:path';
+import supertest from 'supertest';
+import { loadConfig } from '../../src/config.js';
+import type { Database } from '../../src/db/connect.js';
+import type { Policy } from '../../src/policy/policy.js';
+import { ModtuneServer } from '../../src/server.js';
+import { quietLogger, testDatabases, type TestDatabaseKind } from './db.js';
+import { tinyModelDir } from './tiny-model.js';
+
+export const ADMIN_KEY = 'mt_test_admin_key_0123456789abcdefghijkl';
+
+export interface TestApp {
+  server: ModtuneServer;
+  database: Database;
+  request: ReturnType<typeof supertest>;
+  baseUrl?: string;
+  /** Creates a key with the given role through the admin API and returns it. */
+  key(role: 'client' | 'moderator' | 'admin'): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startTestApp(
+  opts: { db?: TestDatabaseKind; env?: Record<string, string>; policies?: Map<string, Policy>; listen?: boolean } = {},
+): Promise<TestApp> {
+  const database = await (opts.db ?? testDatabases()[0]).migrated();
+  const config = loadConfig({
+    MODEL_DIR: await tinyModelDir(),
+    MODEL_AUTO_BUILD: 'false',
+    POLICY_DIR: path.resolve('policies'),
+    MODTUNE_ADMIN_KEY: ADMIN_KEY,
+    INFERENCE_WORKERS: '1',
+    ORT_THREADS: '1',
+    EXECUTION_PROVIDERS: 'cpu',
+    PORT: '0',
+    SHUTDOWN_TIMEOUT_MS: '2000',
+    ...opts.env,
+  });
+  let server: ModtuneServer;
+  try {
+    server = await ModtuneServer.create(config, { database, logger: quietLogger(), policies: opts.policies });
+  } catch (err) {
+    await database.destroy();
+    throw err;
+  }
+  let baseUrl: string | undefined;
+  if (opts.listen) {
+    const addr = await server.start();
+    baseUrl = `http://127.0.0.1:${addr.port}`;
+  }
+  const request = supertest(baseUrl ?? server.app);
+  return {
+    server,
+    database,
+    request,
+    baseUrl,
+    async key(role) {
+      const res = await request
+        .post('/v1/admin/api-keys')
+        .set('Authorization', `Bearer ${ADMIN_KEY}`)
+        .send({ name: `test ${role}`, role });
+      if (res.status !== 201) throw new Error(`could not create a ${role} key: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body.key as string;
+    },
+    async close() {
+      await server.destroy();
+      await database.destroy();
+    },
+  };
+}

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { hashKey } from '../../src/auth/keys.js';
+import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
+
+describe('admin API keys', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp();
+  });
+  after(async () => {
+    await app?.close();
+  });
+  const admin = { Authorization: `Bearer ${ADMIN_KEY}` };
+
+  test('a created key is shown once, stored only as a hash, works for its role, and is audited', async () => {
+    const res = await app.request.post('/v1/admin/api-keys').set(admin).send({ name: 'platform A', role: 'client' });
+    assert.equal(res.status, 201);
+    assert.match(res.body.key, /^mt_[A-Za-z0-9_-]{43}$/);
+    assert.equal(res.body.role, 'client');
+    assert.equal(res.body.prefix, res.body.key.slice(0, 9));
+    const row = await app.database.db.selectFrom('api_keys').selectAll().where('id', '=', res.body.id).executeTakeFirstOrThrow();
+    assert.equal(row.key_hash, hashKey(res.body.key));
+    assert.ok(!JSON.stringify(row).includes(res.body.key), 'the key itself is not stored');
+    const listed = await app.request.get('/v1/admin/api-keys').set(admin);
+    assert.ok(listed.body.data.some((k: { id: string; key?: string }) => k.id === res.body.id && k.key === undefined));
+    const use = await app.request.post('/v1/moderate').set('Authorization', `Bearer ${res.body.key}`).send({ input: 'hi' });
+    assert.equal(use.status, 200);
+    const audit = await app.database.db.selectFrom('audit_events').selectAll().where('subject_id', '=', res.body.id).execute();
+    assert.deepEqual(audit.map((a) => a.action), ['api_key.created']);
+    assert.equal(audit[0].actor, 'bootstrap admin (MODTUNE_ADMIN_KEY)');
+  });
+
+  test('a revoked key stops working at once; an expired key is refused', async () => {
+    const created = await app.request.post('/v1/admin/api-keys').set(admin).send({ name: 'short-lived', role: 'client' });
+    const key = created.body.key as string;
+    assert.equal((await app.request.post('/v1/moderate').set('Authorization', `Bearer ${key}`).send({ input: 'hi' })).status, 200);
+    const revoked = await app.request.delete(`/v1/admin/api-keys/${created.body.id}`).set(admin);
+    assert.equal(revoked.status, 200);
+    assert.ok(revoked.body.revoked_at);
+    const after = await app.request.post('/v1/moderate').set('Authorization', `Bearer ${key}`).send({ input: 'hi' });
+    assert.equal(after.status, 401);
+    assert.match(after.body.error.message, /revoked/);
+
+    const soon = new Date(Date.now() + 1500).toISOString();
+    const expiring = await app.request.post('/v1/admin/api-keys').set(admin).send({ name: 'expiring', role: 'client', expires_at: soon });
+    assert.equal(expiring.status, 201);
+    await app.database.db.updateTable('api_keys').set({ expires_at: new Date(Date.now() - 1000) }).where('id', '=', expiring.body.id).execute();
+    const expired = await app.request.post('/v1/moderate').set('Authorization', `Bearer ${expiring.body.key}`).send({ input: 'hi' });
+    assert.equal(expired.status, 401);
+    assert.match(expired.body.error.message, /expired/);
+  });
+});

@@ -1,0 +1,44 @@
+/** The official OpenAI SDK (v6), pointed at modtune, must work unchanged. */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import OpenAI from 'openai';
+import { OPENAI_CATEGORIES } from '../../src/policy/categories.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+
+describe('OpenAI SDK round trip', () => {
+  let app: TestApp;
+  let openai: OpenAI;
+  before(async () => {
+    app = await startTestApp({ listen: true });
+    openai = new OpenAI({ apiKey: await app.key('client'), baseURL: `${app.baseUrl}/v1`, maxRetries: 0 });
+  });
+  after(async () => {
+    await app?.close();
+  });
+
+  test('moderations.create with a string and with strings', async () => {
+    const one = await openai.moderations.create({ model: 'omni-moderation-latest', input: 'I will find you and kill you' });
+    assert.match(one.id, /^modr-/);
+    assert.match(one.model, /^modtune\//);
+    assert.equal(one.results.length, 1);
+    const r = one.results[0];
+    assert.deepEqual(Object.keys(r.categories).sort(), [...OPENAI_CATEGORIES].sort());
+    assert.deepEqual(Object.keys(r.category_scores).sort(), [...OPENAI_CATEGORIES].sort());
+    assert.deepEqual(r.category_applied_input_types.violence, ['text']);
+    assert.equal(r.flagged, true);
+    assert.equal(r.categories.violence, true);
+
+    const many = await openai.moderations.create({ input: ['have a nice day', 'thanks for the help, see you tomorrow'] });
+    assert.equal(many.results.length, 2);
+    assert.ok(many.results.every((x) => x.flagged === false));
+  });
+
+  test('SDK errors carry our status and message', async () => {
+    const bad = new OpenAI({ apiKey: 'mt_wrong', baseURL: `${app.baseUrl}/v1`, maxRetries: 0 });
+    await assert.rejects(bad.moderations.create({ input: 'hi' }), (err: InstanceType<typeof OpenAI.APIError>) => {
+      assert.equal(err.status, 401);
+      assert.match(err.message, /API key not recognised/);
+      return true;
+    });
+  });
+});

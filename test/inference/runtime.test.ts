@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import ort from 'onnxruntime-node';
+import { applyHead, maxAbsDiff } from '../../src/inference/head.js';
+import { loadModelDir, ModelError } from '../../src/inference/model-dir.js';
+import { ModelRuntime, type RuntimeOptions } from '../../src/inference/runtime.js';
+import { SequenceEncoder } from '../../src/inference/tokenizer.js';
+import { quietLogger } from '../helpers/db.js';
+import { TINY_MODEL_TEXTS, tinyModelDir } from '../helpers/tiny-model.js';
+
+const opts: RuntimeOptions = {
+  providers: ['cuda', 'webgpu', 'cpu'],
+  workers: 2,
+  threadsPerWorker: 1,
+  maxSequenceLength: 64,
+  batchMaxSize: 8,
+  batchMaxWaitMs: 2,
+};
+
+describe('model runtime', () => {
+  let runtime: ModelRuntime;
+  before(async () => {
+    runtime = await ModelRuntime.start(await loadModelDir(await tinyModelDir()), opts, quietLogger());
+  });
+  after(async () => {
+    await runtime?.stop();
+  });
+
+  test('falls back to the CPU provider where no GPU provider can start', () => {
+    assert.equal(runtime.provider, 'cpu');
+    assert.equal(runtime.workers, 2);
+  });
+
+  test('head(features) from the workers equals the logits of an independent ORT session', async () => {
+    const texts = [...TINY_MODEL_TEXTS];
+    const emb = await runtime.embed(texts.map((text) => ({ text })));
+    const ours = applyHead(runtime.model.baseHead, emb.features, texts.length);
+
+    ort.env.logLevel = 'fatal';
+    const session = await ort.InferenceSession.create(runtime.model.onnxPath, { executionProviders: ['cpu'] });
+    const batch = SequenceEncoder.pad(texts.map((t) => runtime.encoder.encode(t)), runtime.encoder.padId);
+    const dims = [batch.size, batch.seqLen];
+    const out = await session.run({
+      input_ids: new ort.Tensor('int64', batch.inputIds, dims),
+      attention_mask: new ort.Tensor('int64', batch.attentionMask, dims),
+    });
+    await session.release();
+    const diff = maxAbsDiff(ours, out.logits.data as Float32Array);
+    assert.ok(diff.value <= 1e-4, `max |head(features) - logits| = ${diff.value}`);
+    assert.equal(emb.dim, runtime.model.baseHead.dim);
+    assert.equal(emb.tokenCounts.length, texts.length);
+  });
+
+  test('many concurrent single requests are batched and each gets its own features', async () => {
+    const texts = TINY_MODEL_TEXTS.slice(0, 12);
+    const together = await runtime.embed(texts.map((text) => ({ text })));
+    const separately = await Promise.all(texts.map((text) => runtime.embed([{ text }])));
+    separately.forEach((s, i) => {
+      const row = together.features.subarray(i * together.dim, (i + 1) * together.dim);
+      assert.ok(maxAbsDiff(s.features, row).value < 1e-6, `row ${i} differs between batched and single runs`);
+    });
+  });
+});
+
+describe('model refusal', () => {
+  test('a model whose head does not reproduce the graph logits is refused, naming the mismatch', async () => {
+    const dir = await tinyModelDir({ logitOffset: 0.5 });
+    await assert.rejects(
+      ModelRuntime.start(await loadModelDir(dir), { ...opts, workers: 1 }, quietLogger()),
+      (err: Error) => {
+        assert.ok(err instanceof ModelError);
+        assert.match(err.message, /head verification failed: head\(features\) differs from the graph's logits by up to 5\.000e-1/);
+        assert.match(err.message, /tolerance 0\.0001/);
+        return true;
+      },
+    );
+  });
+
+  async function brokenCopy(edit: (config: Record<string, any>) => void): Promise<string> {
+    const src = await tinyModelDir();
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-broken-'));
+    for (const f of ['model.onnx', 'tokenizer.json']) await fs.copyFile(path.join(src, f), path.join(dir, f));
+    const config = JSON.parse(await fs.readFile(path.join(src, 'config.json'), 'utf8'));
+    edit(config);
+    await fs.writeFile(path.join(dir, 'config.json'), JSON.stringify(config));
+    return dir;
+  }
+
+  test('config problems are refused with what was found and what was expected', async () => {
+    await assert.rejects(loadModelDir(await brokenCopy((c) => delete c.modtune)), /no 'modtune' section; it must name the graph output .*features_output/);
+    await assert.rejects(loadModelDir(await brokenCopy((c) => (c.modtune.head.weight = 'nope'))), /classifier weight 'nope' named in config.json is not an initializer/);
+    await assert.rejects(loadModelDir(await brokenCopy((c) => (c.id2label = { 0: 'a', 1: 'b' }))), /has 13 outputs but config.json id2label has 2 labels/);
+    await assert.rejects(loadModelDir(await brokenCopy((c) => (c.id2label = { 0: 'a', 2: 'b' }))), /without gaps/);
+    await assert.rejects(loadModelDir(await brokenCopy((c) => (c.modtune.head.layout = 'in_out'))), /has 100 outputs but config.json id2label has 13/);
+    await assert.rejects(loadModelDir(path.join(os.tmpdir(), 'no-such-model-dir')), /no model\.onnx/);
+  });
+
+  test('a features output that is not what the classifier sees is refused', async () => {
+    // Point "features" at the raw token vectors' output name to break the contract.
+    const dir = await brokenCopy((c) => (c.modtune.features_output = 'logits'));
+    await assert.rejects(
+      ModelRuntime.start(await loadModelDir(dir), { ...opts, workers: 1 }, quietLogger()),
+      /the features output 'logits' has 13 values per item but the classifier expects 100/,
+    );
+  });
+});
