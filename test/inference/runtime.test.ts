@@ -46,6 +46,7 @@ describe('model runtime', () => {
     const out = await session.run({
       input_ids: new ort.Tensor('int64', batch.inputIds, dims),
       attention_mask: new ort.Tensor('int64', batch.attentionMask, dims),
+      token_type_ids: new ort.Tensor('int64', batch.tokenTypeIds, dims),
     });
     await session.release();
     const diff = maxAbsDiff(ours, out.logits.data as Float32Array);

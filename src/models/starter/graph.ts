@@ -1,6 +1,6 @@
 /**
- * The starter model's ONNX graph: Gather → masked mean pool → features → Gemm head → logits.
- * `features` is a graph output so the runtime can apply heads stored in the database.
+ * The starter model's ONNX graph: Gather → masked mean pool → (optional L2 normalisation) → features →
+ * Gemm head → logits. `features` is a graph output so the runtime can apply heads stored in the database.
  */
 import { DataType, } from '../../inference/onnx/schema.js';
 import { encodeModel, floatTensor, int64Tensor, node, valueInfo, type ModelProto } from '../../inference/onnx/model.js';
@@ -16,16 +16,40 @@ export interface PooledClassifierSpec {
   numLabels: number;
   /** Extra constant added to the graph's logits only; used by tests to build a model whose head cannot be verified. */
   logitOffset?: number;
+  /**
+   * When set, features are the pooled vector divided by sqrt(‖pooled‖² + ε²): its direction, whatever the
+   * text's length. A linear head on raw means extrapolates wildly on short texts (one rare word pools to a
+   * whole, long embedding row); ε keeps all-unknown text, which pools to zero, at zero.
+   */
+  normalizeEpsilon?: number;
+  /**
+   * When set, the graph takes `token_type_ids`, pools the text (type 0) and the context (type 1, the
+   * second sequence of a pair) separately and adds the context's mean at this weight.
+   */
+  contextWeight?: number;
 }
 
 export const STARTER_NAMES = {
   inputIds: 'input_ids',
   attentionMask: 'attention_mask',
+  tokenTypeIds: 'token_type_ids',
   features: 'features',
   logits: 'logits',
   weight: 'classifier.weight',
   bias: 'classifier.bias',
 } as const;
+
+/** Σ mask·vectors / max(Σ mask, tiny): an all-masked row pools to the zero vector. */
+function maskedMean(mask: string, out: string) {
+  return [
+    node('Unsqueeze', [mask, 'axis_last'], [`${mask}_3d`]),
+    node('Mul', ['token_vectors', `${mask}_3d`], [`${mask}_vectors`]),
+    node('ReduceSum', [`${mask}_vectors`, 'axis_seq'], [`${mask}_sum`], { keepdims: 0 }),
+    node('ReduceSum', [mask, 'axis_seq'], [`${mask}_count`], { keepdims: 1 }),
+    node('Max', [`${mask}_count`, 'min_count'], [`${mask}_count_safe`]),
+    node('Div', [`${mask}_sum`, `${mask}_count_safe`], [out]),
+  ];
+}
 
 export function buildPooledClassifierModel(spec: PooledClassifierSpec): Uint8Array {
   const { vocabSize, dim, numLabels } = spec;
@@ -33,16 +57,42 @@ export function buildPooledClassifierModel(spec: PooledClassifierSpec): Uint8Arr
   if (spec.weight.length !== numLabels * dim) throw new Error('weight size does not match numLabels × dim');
   if (spec.bias.length !== numLabels) throw new Error('bias size does not match numLabels');
   const n = STARTER_NAMES;
+  const weighted = spec.contextWeight !== undefined;
+  if (weighted && !(spec.contextWeight! > 0 && spec.contextWeight! <= 1)) throw new Error('contextWeight must be in (0, 1]');
+  const eps = spec.normalizeEpsilon !== undefined;
+  // x / sqrt(‖x‖² + ε²) when normalisation is on, else x itself.
+  const direction = (x: string, out: string) =>
+    eps
+      ? [
+          node('Mul', [x, x], [`${x}_squared`]),
+          node('ReduceSum', [`${x}_squared`, 'axis_last'], [`${x}_norm_squared`], { keepdims: 1 }),
+          node('Add', [`${x}_norm_squared`, 'epsilon_squared'], [`${x}_norm_squared_safe`]),
+          node('Sqrt', [`${x}_norm_squared_safe`], [`${x}_norm`]),
+          node('Div', [x, `${x}_norm`], [out]),
+        ]
+      : [node('Identity', [x], [out])];
   const nodes = [
     node('Gather', ['embeddings.weight', n.inputIds], ['token_vectors'], { axis: 0 }),
     node('Cast', [n.attentionMask], ['mask_f'], { to: DataType.FLOAT }),
-    node('Unsqueeze', ['mask_f', 'axis_last'], ['mask_3d']),
-    node('Mul', ['token_vectors', 'mask_3d'], ['masked_vectors']),
-    node('ReduceSum', ['masked_vectors', 'axis_seq'], ['vector_sum'], { keepdims: 0 }),
-    node('ReduceSum', ['mask_f', 'axis_seq'], ['token_count'], { keepdims: 1 }),
-    // An all-padding row would divide by zero; clamp the count to 1 so it pools to the zero vector.
-    node('Max', ['token_count', 'one'], ['token_count_safe']),
-    node('Div', ['vector_sum', 'token_count_safe'], [n.features]),
+    ...(weighted
+      ? [
+          // Text (type 0) and context (type 1) are pooled apart and combined as
+          // features = dir(dir(text_mean) + contextWeight · dir(context_mean)): the context turns the
+          // result by a bounded angle whatever its length or its words' norms, so a threat followed by
+          // a paragraph of small talk still reads as a threat. Without a context this is
+          // dir(dir(text_mean)), which features.ts computes for the head's training data.
+          node('Cast', [n.tokenTypeIds], ['type_f'], { to: DataType.FLOAT }),
+          node('Mul', ['mask_f', 'type_f'], ['context_mask']),
+          node('Sub', ['mask_f', 'context_mask'], ['text_mask']),
+          ...maskedMean('text_mask', 'text_mean'),
+          ...maskedMean('context_mask', 'context_mean'),
+          ...direction('text_mean', 'text_dir'),
+          ...direction('context_mean', 'context_dir'),
+          node('Mul', ['context_dir', 'context_weight'], ['context_part']),
+          node('Add', ['text_dir', 'context_part'], ['combined']),
+          ...direction('combined', n.features),
+        ]
+      : [...maskedMean('mask_f', 'pooled'), ...direction('pooled', n.features)]),
     node('Gemm', [n.features, n.weight, n.bias], spec.logitOffset ? ['head_logits'] : [n.logits], {
       transB: 1,
       alpha: { float: 1 },
@@ -53,10 +103,14 @@ export function buildPooledClassifierModel(spec: PooledClassifierSpec): Uint8Arr
     floatTensor('embeddings.weight', [vocabSize, dim], spec.embeddings),
     int64Tensor('axis_last', [1], [-1]),
     int64Tensor('axis_seq', [1], [1]),
-    floatTensor('one', [], [1]),
+    floatTensor('min_count', [], [1e-6]),
     floatTensor(n.weight, [numLabels, dim], spec.weight),
     floatTensor(n.bias, [numLabels], spec.bias),
   ];
+  if (weighted) initializer.push(floatTensor('context_weight', [], [spec.contextWeight!]));
+  if (spec.normalizeEpsilon !== undefined) {
+    initializer.push(floatTensor('epsilon_squared', [], [spec.normalizeEpsilon * spec.normalizeEpsilon]));
+  }
   if (spec.logitOffset) {
     initializer.push(floatTensor('logit_offset', [], [spec.logitOffset]));
     nodes.push(node('Add', ['head_logits', 'logit_offset'], [n.logits]));
@@ -73,6 +127,7 @@ export function buildPooledClassifierModel(spec: PooledClassifierSpec): Uint8Arr
       input: [
         valueInfo(n.inputIds, DataType.INT64, ['batch', 'sequence']),
         valueInfo(n.attentionMask, DataType.INT64, ['batch', 'sequence']),
+        ...(weighted ? [valueInfo(n.tokenTypeIds, DataType.INT64, ['batch', 'sequence'])] : []),
       ],
       output: [
         valueInfo(n.logits, DataType.FLOAT, ['batch', numLabels]),
