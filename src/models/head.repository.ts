@@ -2,9 +2,10 @@
  * Backbones (ONNX feature extractors) and head versions (the classifiers the database holds).
  * The only code that touches those tables.
  */
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { Executor } from '../db/database.js';
-import type { HeadStatus } from '../db/schema/head-versions.js';
+import type { BackbonesTable } from '../db/schema/backbones.js';
+import type { HeadStatus, HeadVersionsTable } from '../db/schema/head-versions.js';
 import { bytesToFloat32, float32ToBytes, type HeadWeights } from '../inference/head.js';
 
 export interface BackboneRow {
@@ -161,16 +162,7 @@ export async function activateHead(
   return { previousId: current?.id ?? null };
 }
 
-type BackboneDb = {
-  id: string;
-  name: string;
-  sha256: string;
-  path: string;
-  feature_dim: number;
-  labels: string[];
-  problem_type: string;
-  created_at: Date;
-};
+type BackboneDb = Selectable<BackbonesTable>;
 
 function toBackbone(r: BackboneDb): BackboneRow {
   return {
@@ -185,25 +177,7 @@ function toBackbone(r: BackboneDb): BackboneRow {
   };
 }
 
-type HeadDb = {
-  id: string;
-  backbone_id: string;
-  version: number;
-  parent_id: string | null;
-  status: HeadStatus;
-  source: string;
-  num_labels: number;
-  feature_dim: number;
-  weight: Uint8Array;
-  bias: Uint8Array;
-  hyperparameters: Record<string, unknown>;
-  metrics: Record<string, unknown>;
-  data_snapshot: Record<string, unknown> | null;
-  training_run_id: string | null;
-  created_at: Date;
-  promoted_at: Date | null;
-  retired_at: Date | null;
-};
+type HeadDb = Selectable<HeadVersionsTable>;
 
 function toHead(r: HeadDb): HeadRow {
   return {

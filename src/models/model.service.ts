@@ -11,6 +11,7 @@ import { sql } from 'kysely';
 import type { DB, Executor } from '../db/database.js';
 import { unavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { checkHeadShape } from '../inference/head.js';
 import { loadModelDir, ModelError, type ModelDir } from '../inference/model-dir.js';
 import { ModelRuntime, type RuntimeOptions } from '../inference/runtime.js';
 import { recordAudit } from '../audit/audit.repository.js';
@@ -205,6 +206,7 @@ export function modelId(backbone: repo.BackboneRow, head: repo.HeadRow): string 
 }
 
 function checkHeadFits(head: repo.HeadRow, model: ModelDir): void {
+  checkHeadShape(head);
   if (head.dim !== model.baseHead.dim || head.numLabels !== model.labels.length) {
     throw new ModelError(
       model.dir,

@@ -163,13 +163,3 @@ export function valueInfo(name: string, elemType: number, dims: (number | string
     },
   };
 }
-
-export function attrInt(n: NodeProto, name: string, fallback: number): number {
-  const a = n.attribute?.find((x) => x.name === name);
-  return a?.i === undefined ? fallback : toNumber(a.i);
-}
-
-export function attrFloat(n: NodeProto, name: string, fallback: number): number {
-  const a = n.attribute?.find((x) => x.name === name);
-  return a?.f === undefined ? fallback : a.f;
-}
