@@ -13,6 +13,7 @@ import { ModerationService } from './moderation/moderation.service.js';
 import { loadPolicies } from './policy/loader.js';
 import type { Policy } from './policy/policy.js';
 import { PolicyRegistry } from './policy/registry.js';
+import { ReviewService } from './review/review.service.js';
 
 export interface ContextOverrides {
   logger?: Logger;
@@ -21,6 +22,8 @@ export interface ContextOverrides {
   policies?: Map<string, Policy>;
   /** Where a generated first admin key is shown (default: stderr, once). */
   announceAdminKey?: (key: string) => void;
+  /** Random source for review routing (audit and confirmation samples). */
+  random?: () => number;
 }
 
 export class AppContext {
@@ -37,6 +40,7 @@ export class AppContext {
     readonly models: ModelService,
     readonly auth: AuthService,
     readonly moderation: ModerationService,
+    readonly review: ReviewService,
   ) {}
 
   static async fromConfig(config: Config, overrides: ContextOverrides = {}): Promise<AppContext> {
@@ -88,8 +92,9 @@ export class AppContext {
         logger.warn('generated the first admin key and printed it once on stderr; store it now, it is not kept anywhere');
       }
 
-      const moderation = new ModerationService(database.db, models, policies, metrics);
-      return new AppContext(config, logger, database, !overrides.database, metrics, policies, models, auth, moderation);
+      const moderation = new ModerationService(database.db, models, policies, metrics, overrides.random);
+      const review = new ReviewService(database.db, policies);
+      return new AppContext(config, logger, database, !overrides.database, metrics, policies, models, auth, moderation, review);
     } catch (err) {
       for (const c of cleanup) await c().catch(() => undefined);
       throw err;

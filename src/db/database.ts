@@ -6,6 +6,7 @@ import type { ContentItemsTable } from './schema/content-items.js';
 import type { DecisionsTable } from './schema/decisions.js';
 import type { HeadActivationsTable, HeadVersionsTable } from './schema/head-versions.js';
 import type { PolicyVersionsTable } from './schema/policy-versions.js';
+import type { ItemSplitsTable, PreferencePairsTable, ReviewLabelsTable, ReviewsTable, ReviewTasksTable } from './schema/review.js';
 
 export interface DatabaseSchema {
   api_keys: ApiKeysTable;
@@ -16,6 +17,11 @@ export interface DatabaseSchema {
   head_activations: HeadActivationsTable;
   content_items: ContentItemsTable;
   decisions: DecisionsTable;
+  review_tasks: ReviewTasksTable;
+  reviews: ReviewsTable;
+  item_splits: ItemSplitsTable;
+  review_labels: ReviewLabelsTable;
+  preference_pairs: PreferencePairsTable;
 }
 
 export type DB = Kysely<DatabaseSchema>;

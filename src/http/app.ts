@@ -1,4 +1,5 @@
 /** The express application: middleware order, routes, and the one error handler. */
+import { fileURLToPath } from 'node:url';
 import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { AppContext } from '../context.js';
@@ -10,7 +11,11 @@ import { decisionRoutes } from './routes/decisions.js';
 import { healthRoutes } from './routes/health.js';
 import { moderateRoutes } from './routes/moderate.js';
 import { moderationsRoutes } from './routes/moderations.js';
+import { preferencePairRoutes } from './routes/preference-pairs.js';
+import { reviewRoutes } from './routes/review.js';
 import { requireJson } from './validation.js';
+
+const PAGES_DIR = fileURLToPath(new URL('./pages', import.meta.url));
 
 export function createApp(ctx: AppContext): express.Express {
   const app = express();
@@ -19,7 +24,25 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(requestId);
   app.use(accessLog(ctx.logger.child({ subsystem: 'http' })));
   app.use(httpMetrics(ctx.metrics));
-  app.use(helmet());
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          connectSrc: ["'self'"],
+          fontSrc: ["'self'"],
+          objectSrc: ["'none'"],
+          baseUri: ["'none'"],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+        },
+      },
+    }),
+  );
   app.use(deadline(ctx.config.requestTimeoutMs));
 
   // Bodies are parsed after authentication, per route: an anonymous caller cannot make us read 1 MB.
@@ -31,11 +54,15 @@ export function createApp(ctx: AppContext): express.Express {
     express.json({ limit: ctx.config.limits.maxBodyBytes, strict: true }),
   ];
 
+  // The review page: static files only; everything it shows comes from the API as JSON.
+  app.use('/review', express.static(PAGES_DIR + '/review', { index: 'index.html', maxAge: '5m' }));
   app.use(healthRoutes(ctx));
   app.use(moderateRoutes(ctx, json));
   app.use(moderationsRoutes(ctx, json));
   app.use(decisionRoutes(ctx));
   app.use(apiKeyRoutes(ctx, json));
+  app.use(reviewRoutes(ctx, json));
+  app.use(preferencePairRoutes(ctx));
   app.use(notFoundHandler);
   app.use(errorHandler(ctx.logger.child({ subsystem: 'http' })));
   return app;

@@ -93,6 +93,7 @@ export async function getDecision(db: Executor, id: string) {
       'd.token_count',
       'd.truncated',
       'd.created_at',
+      'd.client_key_id',
     ])
     .where('d.id', '=', id)
     .executeTakeFirst();

@@ -14,6 +14,8 @@ import { decide, type Action } from '../policy/policy.js';
 import type { PolicyRegistry } from '../policy/registry.js';
 import { getDecision, insertItemsAndDecisions, type NewDecision, type NewItem } from './moderation.repository.js';
 import { notFound } from '../errors.js';
+import { insertTasks, type NewTask } from '../review/review.repository.js';
+import { routeDecision } from '../review/routing.js';
 
 export interface ModerationInput extends TextInput {
   externalId?: string | null;
@@ -35,6 +37,8 @@ export interface ModerationResult {
   categories: Record<string, boolean>;
   categoryScores: Record<string, number>;
   truncated: boolean;
+  /** Set when the decision was routed to human review. */
+  reviewTaskId: string | null;
 }
 
 export interface ModerationOutcome {
@@ -50,6 +54,8 @@ export class ModerationService {
     private readonly models: ModelService,
     private readonly policies: PolicyRegistry,
     private readonly metrics: Metrics,
+    /** The audit and confirmation draws; injectable so tests can route deterministically. */
+    private readonly random: () => number = Math.random,
   ) {}
 
   async moderate(req: ModerationRequest): Promise<ModerationOutcome> {
@@ -63,6 +69,7 @@ export class ModerationService {
     const items: NewItem[] = [];
     const decisions: NewDecision[] = [];
     const results: ModerationResult[] = [];
+    const tasks: NewTask[] = [];
     for (let r = 0; r < n; r++) {
       const input = req.inputs[r];
       const probs = probabilities(logits, r * head.numLabels, head.numLabels, kind);
@@ -94,8 +101,25 @@ export class ModerationService {
         truncated: embedded.truncated[r],
         clientKeyId: req.clientKeyId,
       });
+      const route = routeDecision(d, policy, this.random);
+      const reviewTaskId = route ? uuidv7() : null;
+      if (route) {
+        tasks.push({
+          id: reviewTaskId!,
+          itemId,
+          decisionId,
+          reason: route.reason,
+          priority: route.priority,
+          policyName: policy.name,
+          policyVersion: policy.version,
+          categories: policy.categories,
+          requiredReviews: route.requiredReviews,
+          leaseSeconds: policy.settings.review.lease_seconds,
+        });
+      }
       results.push({
         decisionId,
+        reviewTaskId,
         itemId,
         externalId: input.externalId ?? null,
         action: d.action,
@@ -105,14 +129,18 @@ export class ModerationService {
         truncated: embedded.truncated[r],
       });
     }
-    await this.db.transaction().execute((trx) => insertItemsAndDecisions(trx, items, decisions));
+    await this.db.transaction().execute(async (trx) => {
+      await insertItemsAndDecisions(trx, items, decisions);
+      await insertTasks(trx, tasks);
+    });
     for (const r of results) this.metrics.decisions.inc({ policy: policy.name, action: r.action });
     return { requestId: req.requestId, model, policy: { name: policy.name, version: policy.version }, results };
   }
 
-  async getDecision(id: string) {
+  /** A stored decision; a client sees only the decisions it asked for. */
+  async getDecision(id: string, viewer: { keyId: string; role: string }) {
     const d = await getDecision(this.db, id);
-    if (!d) throw notFound('decision', id);
+    if (!d || (viewer.role === 'client' && d.client_key_id !== viewer.keyId)) throw notFound('decision', id);
     return d;
   }
 }

@@ -64,6 +64,11 @@ export class PolicyRegistry {
     return b;
   }
 
+  /** A policy's settings by name; the default policy's if that name is no longer loaded. */
+  settingsFor(name: string): Policy['settings'] {
+    return (this.policies.get(name) ?? this.policies.get(this.defaultName)!).settings;
+  }
+
   /** Stores each policy's exact source under its version, so decisions can be traced to the rules used. */
   async record(db: Executor): Promise<void> {
     for (const p of this.policies.values()) {

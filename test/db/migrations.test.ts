@@ -2,10 +2,30 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import type { Database } from '../../src/db/connect.js';
-import { migrateDownAll, migrateToLatest } from '../../src/db/migrator.js';
+import fs from 'node:fs';
+import { MIGRATIONS_DIR, migrateDownAll, migrateToLatest } from '../../src/db/migrator.js';
 import { testDatabases } from '../helpers/db.js';
 
-const TABLES = ['api_keys', 'audit_events', 'backbones', 'content_items', 'decisions', 'head_activations', 'head_versions', 'policy_versions'];
+const TABLES = [
+  'api_keys',
+  'audit_events',
+  'backbones',
+  'content_items',
+  'decisions',
+  'head_activations',
+  'head_versions',
+  'item_splits',
+  'policy_versions',
+  'preference_pairs',
+  'review_labels',
+  'review_tasks',
+  'reviews',
+];
+const MIGRATIONS = fs
+  .readdirSync(MIGRATIONS_DIR)
+  .filter((f) => f.endsWith('.ts'))
+  .map((f) => f.replace(/\.ts$/, ''))
+  .sort();
 
 async function tables(d: Database): Promise<string[]> {
   const r = await sql<{ table_name: string }>`
@@ -26,10 +46,11 @@ for (const kind of testDatabases()) {
 
     test('up creates every table, is idempotent, down removes them, up again works', async () => {
       assert.deepEqual(await tables(d), []);
-      assert.deepEqual(await migrateToLatest(d.db), ['0001_initial']);
+      assert.deepEqual(await migrateToLatest(d.db), MIGRATIONS);
+      assert.ok(MIGRATIONS.length >= 2);
       assert.deepEqual(await tables(d), TABLES);
       assert.deepEqual(await migrateToLatest(d.db), [], 'a second run applies nothing');
-      assert.deepEqual(await migrateDownAll(d.db), ['0001_initial']);
+      assert.deepEqual(await migrateDownAll(d.db), [...MIGRATIONS].reverse());
       assert.deepEqual(await tables(d), []);
       await migrateToLatest(d.db);
       assert.deepEqual(await tables(d), TABLES);

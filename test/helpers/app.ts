@@ -25,7 +25,14 @@ export interface TestApp {
 }
 
 export async function startTestApp(
-  opts: { db?: TestDatabaseKind; env?: Record<string, string>; policies?: Map<string, Policy>; listen?: boolean } = {},
+  opts: {
+    db?: TestDatabaseKind;
+    env?: Record<string, string>;
+    policies?: Map<string, Policy>;
+    listen?: boolean;
+    /** Review routing's random draws; by default never audits or samples blocks, so tests are deterministic. */
+    random?: () => number;
+  } = {},
 ): Promise<TestApp> {
   const database = await (opts.db ?? testDatabases()[0]).migrated();
   const config = loadConfig({
@@ -42,7 +49,12 @@ export async function startTestApp(
   });
   let server: ModtuneServer;
   try {
-    server = await ModtuneServer.create(config, { database, logger: quietLogger(), policies: opts.policies });
+    server = await ModtuneServer.create(config, {
+      database,
+      logger: quietLogger(),
+      policies: opts.policies,
+      random: opts.random ?? (() => 0.5),
+    });
   } catch (err) {
     await database.destroy();
     throw err;

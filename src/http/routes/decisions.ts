@@ -10,7 +10,7 @@ export function decisionRoutes(ctx: AppContext): Router {
   r.get('/v1/decisions/:id', requireRole(ctx.auth, 'client', 'moderator'), async (req, res) => {
     const id = String(req.params.id);
     if (!UUID.test(id)) throw notFound('decision', id);
-    const d = await ctx.moderation.getDecision(id);
+    const d = await ctx.moderation.getDecision(id, res.locals.principal!);
     res.json({
       id: d.id,
       item_id: d.item_id,

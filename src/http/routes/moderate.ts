@@ -34,6 +34,7 @@ export function moderateRoutes(ctx: AppContext, json: RequestHandler[]): Router 
         categories: x.categories,
         category_scores: x.categoryScores,
         truncated: x.truncated,
+        review_task_id: x.reviewTaskId,
       })),
     });
   });

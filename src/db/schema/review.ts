@@ -1,0 +1,75 @@
+import type { ColumnType, Generated } from 'kysely';
+
+export type ReviewReason = 'uncertain' | 'flagged' | 'audit' | 'confirm' | 'appeal';
+export type TaskStatus = 'open' | 'done' | 'cancelled';
+export type Split = 'train' | 'eval';
+
+export interface ReviewTasksTable {
+  id: string;
+  item_id: string;
+  decision_id: string;
+  reason: ReviewReason;
+  priority: number;
+  status: Generated<TaskStatus>;
+  policy_name: string;
+  policy_version: string;
+  categories: ColumnType<string[], string, string>;
+  required_reviews: number;
+  reviews_done: Generated<number>;
+  lease_seconds: number;
+  leased_to: string | null;
+  leased_at: Date | null;
+  lease_expires_at: Date | null;
+  appeal_reason: string | null;
+  appealed_by: string | null;
+  conflict: Generated<boolean>;
+  created_at: Generated<Date>;
+  completed_at: Date | null;
+}
+
+export interface ReviewsTable {
+  id: string;
+  task_id: string;
+  item_id: string;
+  decision_id: string;
+  moderator_key_id: string;
+  labels: ColumnType<Record<string, boolean>, string, string>;
+  notes: string | null;
+  handling_ms: number | null;
+  created_at: Generated<Date>;
+}
+
+export interface ItemSplitsTable {
+  item_id: string;
+  split: Split;
+  eval_fraction: number;
+  assigned_at: Generated<Date>;
+}
+
+export interface ReviewLabelsTable {
+  task_id: string;
+  category: string;
+  item_id: string;
+  decision_id: string;
+  label: boolean | null;
+  model_label: boolean;
+  votes_yes: number;
+  votes_total: number;
+  split: Split;
+  created_at: Generated<Date>;
+}
+
+export interface PreferencePairsTable {
+  id: Generated<number>;
+  item_id: string;
+  decision_id: string;
+  task_id: string;
+  review_id: string;
+  category: string;
+  chosen: boolean;
+  rejected: boolean;
+  split: Split;
+  backbone_id: string;
+  head_id: string;
+  created_at: Generated<Date>;
+}

@@ -1,0 +1,263 @@
+// The review page. Everything that comes from the server (content, context, notes, policy and
+// category names) is hostile until proven otherwise: it is only ever put into the page as text
+// (textContent / createTextNode), never as HTML, and the CSP forbids inline script anyway.
+
+const $ = (id) => document.getElementById(id);
+const KEY_STORAGE = 'modtune.review.key';
+
+const state = { key: sessionStorage.getItem(KEY_STORAGE), task: null, selected: 0, busy: false };
+
+function show(id, visible) {
+  $(id).hidden = !visible;
+}
+
+function status(message, isError = false) {
+  const s = $('status');
+  s.textContent = message;
+  s.classList.toggle('error', isError);
+}
+
+async function api(method, path, body) {
+  const res = await fetch(path, {
+    method,
+    headers: { Authorization: `Bearer ${state.key}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const err = new Error(data?.error?.message ?? `HTTP ${res.status}`);
+    err.status = res.status;
+    throw err;
+  }
+  return data;
+}
+
+function signedIn() {
+  show('login', false);
+  show('signout', true);
+  idle('No task in hand.');
+}
+
+function signOut() {
+  sessionStorage.removeItem(KEY_STORAGE);
+  state.key = null;
+  state.task = null;
+  show('task', false);
+  show('idle', false);
+  show('signout', false);
+  show('login', true);
+  $('key').value = '';
+  $('key').focus();
+  status('Signed out.');
+}
+
+function idle(message) {
+  state.task = null;
+  show('task', false);
+  show('idle', true);
+  $('idle-message').textContent = message;
+  $('claim').focus();
+}
+
+async function claim() {
+  if (state.busy || !state.key) return;
+  state.busy = true;
+  status('Claiming…');
+  try {
+    const { data } = await api('POST', '/v1/review/claim', { limit: 1 });
+    if (data.length === 0) {
+      idle('The queue is empty. Press N to try again.');
+      status('Queue empty.');
+    } else {
+      render(data[0]);
+      status(`Task ${data[0].id} claimed; lease until ${new Date(data[0].lease.expires_at).toLocaleTimeString()}.`);
+    }
+  } catch (err) {
+    if (err.status === 401) {
+      signOut();
+      status(`Key refused: ${err.message}`, true);
+    } else {
+      status(`Could not claim: ${err.message}`, true);
+    }
+  } finally {
+    state.busy = false;
+  }
+}
+
+function cell(text) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  return td;
+}
+
+function render(task) {
+  state.task = task;
+  state.selected = 0;
+  show('idle', false);
+  show('task', true);
+  const reason = $('reason');
+  reason.textContent = task.reason;
+  reason.className = `badge ${task.reason}`;
+  $('meta-line').textContent =
+    ` policy ${task.policy.name} (${task.policy.version}) · review ${task.reviews.done + 1} of ${task.reviews.required} · decided ${new Date(task.decision.created_at).toLocaleString()}`;
+  show('appeal', Boolean(task.appeal_reason));
+  $('appeal').textContent = task.appeal_reason ? `Appeal: ${task.appeal_reason}` : '';
+  $('content').textContent = task.item.text_purged ? '[text purged by the retention policy]' : (task.item.text ?? '');
+  show('context-block', Boolean(task.item.context));
+  $('context').textContent = task.item.context ?? '';
+  $('model-action').textContent = task.decision.action;
+  $('notes').value = '';
+
+  const body = $('categories').tBodies[0];
+  body.replaceChildren();
+  task.policy.categories.forEach((category, i) => {
+    const tr = document.createElement('tr');
+    tr.dataset.index = String(i);
+    tr.appendChild(cell(i < 10 ? String((i + 1) % 10) : ''));
+    const label = document.createElement('label');
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.name = 'category';
+    box.value = category;
+    box.checked = task.decision.categories[category] === true;
+    box.addEventListener('change', () => markChanged(tr, box, category));
+    box.addEventListener('focus', () => select(i));
+    label.append(box, document.createTextNode(` ${category}`));
+    const td = document.createElement('td');
+    td.appendChild(label);
+    tr.appendChild(td);
+    const score = task.decision.category_scores[category] ?? 0;
+    const scoreTd = document.createElement('td');
+    const bar = document.createElement('span');
+    bar.className = 'bar';
+    bar.style.width = `${Math.round(score * 120)}px`;
+    scoreTd.append(bar, document.createTextNode(score.toFixed(3)));
+    tr.appendChild(scoreTd);
+    tr.appendChild(cell(task.decision.categories[category] ? 'flagged' : '—'));
+    body.appendChild(tr);
+  });
+  select(0);
+}
+
+function rows() {
+  return [...$('categories').tBodies[0].rows];
+}
+
+function select(i) {
+  const all = rows();
+  if (all.length === 0) return;
+  state.selected = (i + all.length) % all.length;
+  all.forEach((r, j) => r.classList.toggle('selected', j === state.selected));
+  all[state.selected].scrollIntoView({ block: 'nearest' });
+}
+
+function markChanged(tr, box, category) {
+  tr.classList.toggle('changed', box.checked !== (state.task.decision.categories[category] === true));
+}
+
+function toggle(i) {
+  const tr = rows()[i];
+  if (!tr) return;
+  const box = tr.querySelector('input');
+  box.checked = !box.checked;
+  markChanged(tr, box, box.value);
+  select(i);
+}
+
+async function submit() {
+  if (!state.task || state.busy) return;
+  state.busy = true;
+  const categories = {};
+  for (const box of $('categories').querySelectorAll('input[type=checkbox]')) categories[box.value] = box.checked;
+  const notes = $('notes').value.trim();
+  try {
+    const out = await api('POST', `/v1/review/tasks/${state.task.id}/verdict`, { categories, ...(notes ? { notes } : {}) });
+    status(`Verdict saved${out.preference_pairs ? ` (${out.preference_pairs} disagreement${out.preference_pairs > 1 ? 's' : ''} with the model)` : ''}.`);
+    state.busy = false;
+    await claim();
+  } catch (err) {
+    state.busy = false;
+    status(`Verdict not saved: ${err.message}`, true);
+  }
+}
+
+async function release() {
+  if (!state.task || state.busy) return;
+  state.busy = true;
+  try {
+    await api('POST', `/v1/review/tasks/${state.task.id}/release`);
+    idle('Task given back. Press N to claim the next one.');
+    status('Task given back to the queue.');
+  } catch (err) {
+    status(`Could not give the task back: ${err.message}`, true);
+  } finally {
+    state.busy = false;
+  }
+}
+
+function onKey(e) {
+  const inText = e.target instanceof HTMLTextAreaElement || (e.target instanceof HTMLInputElement && e.target.type !== 'checkbox');
+  if (e.key === 'Enter' && (e.ctrlKey || e.metaKey) && state.task) {
+    e.preventDefault();
+    void submit();
+    return;
+  }
+  if (inText) {
+    if (e.key === 'Escape') e.target.blur();
+    return;
+  }
+  if (e.ctrlKey || e.metaKey || e.altKey || !state.key) return;
+  const k = e.key;
+  // Space on a focused checkbox or button is the browser's own toggle or click.
+  if (k === ' ' && (e.target instanceof HTMLInputElement || e.target instanceof HTMLButtonElement)) return;
+  if (k === '?') {
+    $('help').classList.toggle('hidden');
+  } else if (!state.task) {
+    if (k === 'n' || k === 'N') void claim();
+    else return;
+  } else if (k === 'j' || k === 'ArrowDown') {
+    select(state.selected + 1);
+  } else if (k === 'k' || k === 'ArrowUp') {
+    select(state.selected - 1);
+  } else if (k === 'x' || k === 'X' || k === ' ') {
+    toggle(state.selected);
+  } else if (/^[0-9]$/.test(k)) {
+    toggle(k === '0' ? 9 : Number(k) - 1);
+  } else if (k === 's' || k === 'S') {
+    void submit();
+  } else if (k === 'r' || k === 'R') {
+    void release();
+  } else if (k === 'e' || k === 'E') {
+    $('notes').focus();
+  } else {
+    return;
+  }
+  e.preventDefault();
+}
+
+function start() {
+  $('login').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const key = $('key').value.trim();
+    if (!key) return;
+    state.key = key;
+    sessionStorage.setItem(KEY_STORAGE, key);
+    signedIn();
+    status('Signed in. Press N to claim a task.');
+  });
+  $('task').addEventListener('submit', (e) => {
+    e.preventDefault();
+    void submit();
+  });
+  $('claim').addEventListener('click', () => void claim());
+  $('release').addEventListener('click', () => void release());
+  $('signout').addEventListener('click', signOut);
+  document.addEventListener('keydown', onKey);
+  if (state.key) signedIn();
+  else {
+    show('login', true);
+    $('key').focus();
+  }
+}
+
+start();

@@ -1,0 +1,71 @@
+import { Router, type RequestHandler } from 'express';
+import { z } from 'zod';
+import type { AppContext } from '../../context.js';
+import { badRequest, notFound } from '../../errors.js';
+import { REVIEW_REASONS } from '../../review/review.service.js';
+import { requireRole } from '../middleware/auth.js';
+import { cleanText, parseBody } from '../validation.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const claimBody = z.strictObject({
+  reasons: z.array(z.enum(REVIEW_REASONS as [string, ...string[]])).min(1).optional(),
+  limit: z.number().int().min(1).max(50).default(1),
+});
+
+const verdictBody = z.strictObject({
+  categories: z.record(z.string(), z.unknown()),
+  notes: z.string().max(5000).nullable().optional(),
+});
+
+const appealBody = z.strictObject({
+  reason: z.string().trim().min(1, 'reason must say why the decision is appealed').max(2000),
+});
+
+function taskId(raw: unknown): string {
+  const id = String(raw);
+  if (!UUID.test(id)) throw notFound('review task', id);
+  return id;
+}
+
+export function reviewRoutes(ctx: AppContext, json: RequestHandler[]): Router {
+  const r = Router();
+  const moderator = requireRole(ctx.auth, 'moderator');
+
+  r.post('/v1/review/claim', moderator, ...json, async (req, res) => {
+    const b = parseBody(claimBody, req.body);
+    const tasks = await ctx.review.claim(res.locals.principal!, { reasons: b.reasons as never, limit: b.limit }, res.locals.requestId);
+    res.json({ data: tasks });
+  });
+
+  r.get('/v1/review/tasks/:id', moderator, async (req, res) => {
+    res.json(await ctx.review.getTask(taskId(req.params.id)));
+  });
+
+  r.post('/v1/review/tasks/:id/verdict', moderator, ...json, async (req, res) => {
+    const id = taskId(req.params.id);
+    const b = parseBody(verdictBody, req.body);
+    const notes = b.notes ? cleanText(b.notes, 'notes') : null;
+    res.json(await ctx.review.verdict(res.locals.principal!, id, { categories: b.categories, notes }, res.locals.requestId));
+  });
+
+  r.post('/v1/review/tasks/:id/release', moderator, async (req, res) => {
+    await ctx.review.release(res.locals.principal!, taskId(req.params.id), res.locals.requestId);
+    res.json({ released: true });
+  });
+
+  r.get('/v1/review/stats', moderator, async (req, res) => {
+    const days = req.query.days === undefined ? 30 : Number(req.query.days);
+    if (!Number.isInteger(days) || days < 1 || days > 3650) throw badRequest('invalid_request', 'days must be a whole number from 1 to 3650');
+    res.json(await ctx.review.stats(days));
+  });
+
+  r.post('/v1/decisions/:id/appeal', requireRole(ctx.auth, 'client'), ...json, async (req, res) => {
+    const id = String(req.params.id);
+    if (!UUID.test(id)) throw notFound('decision', id);
+    const b = parseBody(appealBody, req.body);
+    const { taskId: task } = await ctx.review.appeal(res.locals.principal!, id, cleanText(b.reason, 'reason'), res.locals.requestId);
+    res.status(201).json({ review_task_id: task, reason: 'appeal', status: 'open' });
+  });
+  return r;
+}

@@ -1,0 +1,47 @@
+/**
+ * Turning a task's verdicts into one label per category. With one reviewer it is their verdict. With
+ * several, the majority; a tie is settled by the policy: `majority` takes the flagging side (a split
+ * panel of moderators is reason enough to act), `drop_ties` records no label for that category.
+ */
+export type ConflictResolution = 'majority' | 'drop_ties';
+
+export interface ResolvedLabel {
+  category: string;
+  /** null: a dropped tie. */
+  label: boolean | null;
+  modelLabel: boolean;
+  votesYes: number;
+  votesTotal: number;
+  /** The verdicts disagreed with each other on this category. */
+  conflict: boolean;
+}
+
+export function resolveLabels(
+  categories: string[],
+  verdicts: Record<string, boolean>[],
+  modelLabels: Record<string, boolean>,
+  mode: ConflictResolution,
+): ResolvedLabel[] {
+  if (verdicts.length === 0) throw new Error('no verdicts to resolve');
+  return categories.map((category) => {
+    const votesYes = verdicts.filter((v) => v[category] === true).length;
+    const votesTotal = verdicts.length;
+    const votesNo = votesTotal - votesYes;
+    let label: boolean | null;
+    if (votesYes !== votesNo) label = votesYes > votesNo;
+    else label = mode === 'majority' ? true : null;
+    return {
+      category,
+      label,
+      modelLabel: modelLabels[category] ?? false,
+      votesYes,
+      votesTotal,
+      conflict: votesYes > 0 && votesNo > 0,
+    };
+  });
+}
+
+/** Categories where the settled label differs from the model's: each becomes a preference pair. */
+export function disagreements(labels: ResolvedLabel[]): ResolvedLabel[] {
+  return labels.filter((l) => l.label !== null && l.label !== l.modelLabel);
+}

@@ -1,0 +1,228 @@
+/** The only code that touches the review tables. */
+import { sql } from 'kysely';
+import type { Executor } from '../db/database.js';
+import type { ReviewReason, Split } from '../db/schema/review.js';
+import type { ResolvedLabel } from './labels.js';
+
+export interface NewTask {
+  id: string;
+  itemId: string;
+  decisionId: string;
+  reason: ReviewReason;
+  priority: number;
+  policyName: string;
+  policyVersion: string;
+  categories: string[];
+  requiredReviews: number;
+  leaseSeconds: number;
+  appealReason?: string | null;
+  appealedBy?: string | null;
+}
+
+export async function insertTasks(db: Executor, tasks: NewTask[]): Promise<void> {
+  if (tasks.length === 0) return;
+  await db
+    .insertInto('review_tasks')
+    .values(
+      tasks.map((t) => ({
+        id: t.id,
+        item_id: t.itemId,
+        decision_id: t.decisionId,
+        reason: t.reason,
+        priority: t.priority,
+        policy_name: t.policyName,
+        policy_version: t.policyVersion,
+        categories: JSON.stringify(t.categories),
+        required_reviews: t.requiredReviews,
+        lease_seconds: t.leaseSeconds,
+        leased_to: null,
+        leased_at: null,
+        lease_expires_at: null,
+        appeal_reason: t.appealReason ?? null,
+        appealed_by: t.appealedBy ?? null,
+        completed_at: null,
+      })),
+    )
+    .execute();
+}
+
+/** Tasks this moderator already holds (an unexpired lease), so a reload does not strand them. */
+export async function heldTaskIds(db: Executor, moderator: string, limit: number, reasons?: ReviewReason[]): Promise<string[]> {
+  const rows = await db
+    .selectFrom('review_tasks')
+    .select('id')
+    .where('status', '=', 'open')
+    .where('leased_to', '=', moderator)
+    .where('lease_expires_at', '>', sql<Date>`now()`)
+    .$if(!!reasons?.length, (qb) => qb.where('reason', 'in', reasons!))
+    .orderBy('priority', 'desc')
+    .orderBy('created_at')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Leases up to `limit` open tasks to `moderator`: not leased (or the lease expired), not already
+ * reviewed by them, highest priority then oldest first. SKIP LOCKED lets concurrent claimers pass over
+ * rows another transaction is taking instead of waiting for them or taking them too.
+ */
+export async function leaseTasks(db: Executor, moderator: string, limit: number, reasons?: ReviewReason[]): Promise<string[]> {
+  const candidates = await db
+    .selectFrom('review_tasks as t')
+    .select('t.id')
+    .where('t.status', '=', 'open')
+    .where((eb) => eb.or([eb('t.leased_to', 'is', null), eb('t.lease_expires_at', '<=', sql<Date>`now()`)]))
+    .$if(!!reasons?.length, (qb) => qb.where('t.reason', 'in', reasons!))
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('reviews as r')
+            .select(sql`1`.as('one'))
+            .whereRef('r.task_id', '=', 't.id')
+            .where('r.moderator_key_id', '=', moderator),
+        ),
+      ),
+    )
+    .orderBy('t.priority', 'desc')
+    .orderBy('t.created_at')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+  if (candidates.length === 0) return [];
+  const ids = candidates.map((c) => c.id);
+  await db
+    .updateTable('review_tasks')
+    .set({
+      leased_to: moderator,
+      leased_at: sql`now()`,
+      lease_expires_at: sql`now() + lease_seconds * interval '1 second'`,
+    })
+    .where('id', 'in', ids)
+    .execute();
+  return ids;
+}
+
+export async function taskDetails(db: Executor, ids: string[]) {
+  if (ids.length === 0) return [];
+  return db
+    .selectFrom('review_tasks as t')
+    .innerJoin('decisions as d', 'd.id', 't.decision_id')
+    .innerJoin('content_items as i', 'i.id', 't.item_id')
+    .select([
+      't.id',
+      't.item_id',
+      't.decision_id',
+      't.reason',
+      't.priority',
+      't.status',
+      't.policy_name',
+      't.policy_version',
+      't.categories as task_categories',
+      't.required_reviews',
+      't.reviews_done',
+      't.leased_to',
+      't.leased_at',
+      't.lease_expires_at',
+      't.appeal_reason',
+      't.conflict',
+      't.created_at',
+      't.completed_at',
+      'i.text',
+      'i.context',
+      'i.external_id',
+      'i.text_purged_at',
+      'd.action',
+      'd.flagged',
+      'd.categories as model_categories',
+      'd.category_scores',
+      'd.head_id',
+      'd.created_at as decided_at',
+    ])
+    .where('t.id', 'in', ids)
+    .orderBy('t.priority', 'desc')
+    .orderBy('t.created_at')
+    .execute();
+}
+
+export async function lockTask(db: Executor, id: string) {
+  return db.selectFrom('review_tasks').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+}
+
+export async function insertReview(
+  db: Executor,
+  r: { id: string; taskId: string; itemId: string; decisionId: string; moderator: string; labels: Record<string, boolean>; notes: string | null; handlingMs: number | null },
+): Promise<void> {
+  await db
+    .insertInto('reviews')
+    .values({
+      id: r.id,
+      task_id: r.taskId,
+      item_id: r.itemId,
+      decision_id: r.decisionId,
+      moderator_key_id: r.moderator,
+      labels: JSON.stringify(r.labels),
+      notes: r.notes,
+      handling_ms: r.handlingMs,
+    })
+    .execute();
+}
+
+export async function taskVerdicts(db: Executor, taskId: string): Promise<Record<string, boolean>[]> {
+  const rows = await db.selectFrom('reviews').select('labels').where('task_id', '=', taskId).orderBy('created_at').execute();
+  return rows.map((r) => r.labels);
+}
+
+/** The item's split: assigned on first review, then read back unchanged. */
+export async function ensureSplit(db: Executor, itemId: string, split: Split, evalFraction: number): Promise<Split> {
+  await db
+    .insertInto('item_splits')
+    .values({ item_id: itemId, split, eval_fraction: evalFraction })
+    .onConflict((oc) => oc.column('item_id').doNothing())
+    .execute();
+  const row = await db.selectFrom('item_splits').select('split').where('item_id', '=', itemId).executeTakeFirstOrThrow();
+  return row.split;
+}
+
+export async function insertLabelsAndPairs(
+  db: Executor,
+  t: { taskId: string; itemId: string; decisionId: string; reviewId: string; backboneId: string; headId: string; split: Split },
+  labels: ResolvedLabel[],
+  pairs: ResolvedLabel[],
+): Promise<void> {
+  await db
+    .insertInto('review_labels')
+    .values(
+      labels.map((l) => ({
+        task_id: t.taskId,
+        category: l.category,
+        item_id: t.itemId,
+        decision_id: t.decisionId,
+        label: l.label,
+        model_label: l.modelLabel,
+        votes_yes: l.votesYes,
+        votes_total: l.votesTotal,
+        split: t.split,
+      })),
+    )
+    .execute();
+  if (pairs.length === 0) return;
+  await db
+    .insertInto('preference_pairs')
+    .values(
+      pairs.map((p) => ({
+        item_id: t.itemId,
+        decision_id: t.decisionId,
+        task_id: t.taskId,
+        review_id: t.reviewId,
+        category: p.category,
+        chosen: p.label!,
+        rejected: p.modelLabel,
+        split: t.split,
+        backbone_id: t.backboneId,
+        head_id: t.headId,
+      })),
+    )
+    .execute();
+}

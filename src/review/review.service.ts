@@ -1,0 +1,403 @@
+/**
+ * The moderator review queue: leasing tasks, verdicts, the labels and preference pairs they produce,
+ * appeals, agreement statistics and the pair export.
+ */
+import { sql } from 'kysely';
+import { v7 as uuidv7 } from 'uuid';
+import { recordAudit } from '../audit/audit.repository.js';
+import type { Principal } from '../auth/auth.service.js';
+import type { DB } from '../db/database.js';
+import type { ReviewReason, Split } from '../db/schema/review.js';
+import { badRequest, conflict, notFound } from '../errors.js';
+import type { PolicyRegistry } from '../policy/registry.js';
+import { cohenKappa, krippendorffAlpha, median } from './agreement.js';
+import { disagreements, resolveLabels } from './labels.js';
+import * as repo from './review.repository.js';
+import { PRIORITY } from './routing.js';
+import { splitFor } from './split.js';
+
+export const REVIEW_REASONS: ReviewReason[] = ['appeal', 'flagged', 'confirm', 'uncertain', 'audit'];
+
+type TaskRow = Awaited<ReturnType<typeof repo.taskDetails>>[number];
+
+export interface TaskView {
+  id: string;
+  reason: ReviewReason;
+  priority: number;
+  status: string;
+  item: { id: string; external_id: string | null; text: string | null; context: string | null; text_purged: boolean };
+  decision: {
+    id: string;
+    action: string;
+    flagged: boolean;
+    categories: Record<string, boolean>;
+    category_scores: Record<string, number>;
+    head_id: string;
+    created_at: Date;
+  };
+  policy: { name: string; version: string; categories: string[] };
+  appeal_reason: string | null;
+  reviews: { required: number; done: number };
+  lease: { moderator_key_id: string | null; leased_at: Date | null; expires_at: Date | null };
+  created_at: Date;
+  completed_at: Date | null;
+}
+
+function view(t: TaskRow): TaskView {
+  return {
+    id: t.id,
+    reason: t.reason,
+    priority: t.priority,
+    status: t.status,
+    item: { id: t.item_id, external_id: t.external_id, text: t.text, context: t.context, text_purged: t.text_purged_at !== null },
+    decision: {
+      id: t.decision_id,
+      action: t.action,
+      flagged: t.flagged,
+      categories: t.model_categories,
+      category_scores: t.category_scores,
+      head_id: t.head_id,
+      created_at: t.decided_at,
+    },
+    policy: { name: t.policy_name, version: t.policy_version, categories: t.task_categories },
+    appeal_reason: t.appeal_reason,
+    reviews: { required: t.required_reviews, done: t.reviews_done },
+    lease: { moderator_key_id: t.leased_to, leased_at: t.leased_at, expires_at: t.lease_expires_at },
+    created_at: t.created_at,
+    completed_at: t.completed_at,
+  };
+}
+
+export interface PairRow {
+  id: number;
+  item_id: string;
+  decision_id: string;
+  task_id: string;
+  review_id: string;
+  category: string;
+  chosen: boolean;
+  rejected: boolean;
+  split: Split;
+  backbone_id: string;
+  head_id: string;
+  created_at: Date;
+  external_id: string | null;
+  text?: string | null;
+  context?: string | null;
+}
+
+export interface VerdictOutcome {
+  review_id: string;
+  task_status: 'open' | 'done';
+  labels?: { category: string; label: boolean | null; model_label: boolean; conflict: boolean }[];
+  preference_pairs: number;
+  split?: Split;
+}
+
+export class ReviewService {
+  constructor(
+    private readonly db: DB,
+    private readonly policies: PolicyRegistry,
+  ) {}
+
+  async claim(p: Principal, opts: { reasons?: ReviewReason[]; limit: number }, requestId: string): Promise<TaskView[]> {
+    const ids = await this.db.transaction().execute(async (trx) => {
+      const held = await repo.heldTaskIds(trx, p.keyId, opts.limit, opts.reasons);
+      const fresh = held.length < opts.limit ? await repo.leaseTasks(trx, p.keyId, opts.limit - held.length, opts.reasons) : [];
+      for (const id of fresh) {
+        await recordAudit(trx, { actor: p.name, actorKeyId: p.keyId, action: 'review.claimed', subjectType: 'review_task', subjectId: id, requestId });
+      }
+      return [...held, ...fresh];
+    });
+    return (await repo.taskDetails(this.db, ids)).map(view);
+  }
+
+  async getTask(id: string): Promise<TaskView> {
+    const [t] = await repo.taskDetails(this.db, [id]);
+    if (!t) throw notFound('review task', id);
+    return view(t);
+  }
+
+  async verdict(
+    p: Principal,
+    taskId: string,
+    input: { categories: Record<string, unknown>; notes?: string | null },
+    requestId: string,
+  ): Promise<VerdictOutcome> {
+    return this.db.transaction().execute(async (trx) => {
+      const task = await repo.lockTask(trx, taskId);
+      if (!task) throw notFound('review task', taskId);
+      if (task.status !== 'open') throw conflict('task_closed', `review task ${taskId} is ${task.status}; it takes no more verdicts`);
+      if (task.leased_to !== p.keyId) {
+        throw conflict(
+          'not_leaseholder',
+          task.leased_to
+            ? `review task ${taskId} is leased to another moderator`
+            : `you do not hold a lease on review task ${taskId}; claim it first`,
+        );
+      }
+      const labels = checkLabels(task.categories, input.categories);
+      const reviewId = uuidv7();
+      await repo.insertReview(trx, {
+        id: reviewId,
+        taskId,
+        itemId: task.item_id,
+        decisionId: task.decision_id,
+        moderator: p.keyId,
+        labels,
+        notes: input.notes ?? null,
+        handlingMs: task.leased_at ? Math.max(0, Date.now() - task.leased_at.getTime()) : null,
+      });
+      const done = task.reviews_done + 1;
+      const outcome: VerdictOutcome = { review_id: reviewId, task_status: 'open', preference_pairs: 0 };
+      let conflictSeen = false;
+      if (done >= task.required_reviews) {
+        const settings = this.policies.settingsFor(task.policy_name);
+        const decision = await trx
+          .selectFrom('decisions')
+          .select(['categories', 'backbone_id', 'head_id'])
+          .where('id', '=', task.decision_id)
+          .executeTakeFirstOrThrow();
+        const split = await repo.ensureSplit(trx, task.item_id, splitFor(task.item_id, settings.review.eval_fraction), settings.review.eval_fraction);
+        const resolved = resolveLabels(task.categories, await repo.taskVerdicts(trx, taskId), decision.categories, settings.review.conflict_resolution);
+        const pairs = disagreements(resolved);
+        await repo.insertLabelsAndPairs(
+          trx,
+          { taskId, itemId: task.item_id, decisionId: task.decision_id, reviewId, backboneId: decision.backbone_id, headId: decision.head_id, split },
+          resolved,
+          pairs,
+        );
+        conflictSeen = resolved.some((l) => l.conflict);
+        Object.assign(outcome, {
+          task_status: 'done',
+          split,
+          preference_pairs: pairs.length,
+          labels: resolved.map((l) => ({ category: l.category, label: l.label, model_label: l.modelLabel, conflict: l.conflict })),
+        });
+      }
+      await trx
+        .updateTable('review_tasks')
+        .set({
+          reviews_done: done,
+          leased_to: null,
+          leased_at: null,
+          lease_expires_at: null,
+          ...(outcome.task_status === 'done' ? { status: 'done' as const, completed_at: sql<Date>`now()`, conflict: conflictSeen } : {}),
+        })
+        .where('id', '=', taskId)
+        .execute();
+      await recordAudit(trx, {
+        actor: p.name,
+        actorKeyId: p.keyId,
+        action: 'review.verdict',
+        subjectType: 'review_task',
+        subjectId: taskId,
+        requestId,
+        details: { review_id: reviewId, labels, task_status: outcome.task_status, preference_pairs: outcome.preference_pairs, conflict: conflictSeen },
+      });
+      if (conflictSeen) {
+        await recordAudit(trx, {
+          actor: 'system',
+          action: 'review.conflict',
+          subjectType: 'review_task',
+          subjectId: taskId,
+          requestId,
+          details: { categories: outcome.labels!.filter((l) => l.conflict).map((l) => l.category) },
+        });
+      }
+      return outcome;
+    });
+  }
+
+  async release(p: Principal, taskId: string, requestId: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const task = await repo.lockTask(trx, taskId);
+      if (!task) throw notFound('review task', taskId);
+      if (task.status !== 'open') throw conflict('task_closed', `review task ${taskId} is ${task.status}`);
+      if (task.leased_to !== p.keyId) throw conflict('not_leaseholder', `you do not hold a lease on review task ${taskId}`);
+      await trx
+        .updateTable('review_tasks')
+        .set({ leased_to: null, leased_at: null, lease_expires_at: null })
+        .where('id', '=', taskId)
+        .execute();
+      await recordAudit(trx, { actor: p.name, actorKeyId: p.keyId, action: 'review.released', subjectType: 'review_task', subjectId: taskId, requestId });
+    });
+  }
+
+  /** An appeal of a decision opens a high-priority task; one open appeal per decision. */
+  async appeal(p: Principal, decisionId: string, reason: string, requestId: string): Promise<{ taskId: string }> {
+    return this.db.transaction().execute(async (trx) => {
+      const d = await trx
+        .selectFrom('decisions')
+        .select(['id', 'item_id', 'policy_name', 'policy_version', 'categories', 'client_key_id'])
+        .where('id', '=', decisionId)
+        .executeTakeFirst();
+      // Clients see only their own decisions; to anyone else this one does not exist.
+      if (!d || (p.role === 'client' && d.client_key_id !== p.keyId)) throw notFound('decision', decisionId);
+      const open = await trx
+        .selectFrom('review_tasks')
+        .select('id')
+        .where('decision_id', '=', decisionId)
+        .where('reason', '=', 'appeal')
+        .where('status', '=', 'open')
+        .executeTakeFirst();
+      if (open) throw conflict('appeal_open', `decision ${decisionId} already has an open appeal (review task ${open.id})`);
+      const settings = this.policies.settingsFor(d.policy_name);
+      const taskId = uuidv7();
+      await repo.insertTasks(trx, [
+        {
+          id: taskId,
+          itemId: d.item_id,
+          decisionId,
+          reason: 'appeal',
+          priority: PRIORITY.appeal,
+          policyName: d.policy_name,
+          policyVersion: d.policy_version,
+          categories: Object.keys(d.categories),
+          requiredReviews: settings.review.reviews_per_task,
+          leaseSeconds: settings.review.lease_seconds,
+          appealReason: reason,
+          appealedBy: p.keyId,
+        },
+      ]);
+      await recordAudit(trx, {
+        actor: p.name,
+        actorKeyId: p.keyId,
+        action: 'review.appealed',
+        subjectType: 'decision',
+        subjectId: decisionId,
+        requestId,
+        details: { review_task_id: taskId },
+      });
+      return { taskId };
+    });
+  }
+
+  /** Queue depth, handling time and agreement over the last `days` days of reviews. */
+  async stats(days: number) {
+    const since = sql<Date>`now() - ${days} * interval '1 day'`;
+    const queue = await this.db
+      .selectFrom('review_tasks')
+      .select((eb) => [
+        'reason',
+        eb.fn.countAll<number>().as('open'),
+        sql<number>`count(*) filter (where leased_to is not null and lease_expires_at > now())`.as('leased'),
+      ])
+      .where('status', '=', 'open')
+      .groupBy('reason')
+      .execute();
+    const handling = await this.db
+      .selectFrom('reviews as r')
+      .innerJoin('review_tasks as t', 't.id', 'r.task_id')
+      .select(['t.reason', 'r.handling_ms'])
+      .where('r.created_at', '>', since)
+      .where('r.handling_ms', 'is not', null)
+      .execute();
+    const multi = await this.db
+      .selectFrom('reviews as r')
+      .innerJoin('review_tasks as t', 't.id', 'r.task_id')
+      .select(['r.task_id', 'r.labels', 't.categories'])
+      .where('t.reviews_done', '>=', 2)
+      .where('r.created_at', '>', since)
+      .orderBy('r.task_id')
+      .orderBy('r.created_at')
+      .execute();
+    const settled = await this.db
+      .selectFrom('review_labels')
+      .select(['category', 'label', 'model_label'])
+      .where('label', 'is not', null)
+      .where('created_at', '>', since)
+      .execute();
+
+    const byReason: Record<string, { open: number; leased: number }> = {};
+    for (const r of REVIEW_REASONS) byReason[r] = { open: 0, leased: 0 };
+    for (const q of queue) byReason[q.reason] = { open: Number(q.open), leased: Number(q.leased) };
+
+    const handlingByReason: Record<string, number | null> = {};
+    for (const r of REVIEW_REASONS) handlingByReason[r] = median(handling.filter((h) => h.reason === r).map((h) => h.handling_ms!));
+
+    // Moderator vs moderator: per category, the ratings each multi-reviewed task received.
+    const tasks = new Map<string, { categories: string[]; verdicts: Record<string, boolean>[] }>();
+    for (const r of multi) {
+      const t = tasks.get(r.task_id) ?? { categories: r.categories, verdicts: [] };
+      t.verdicts.push(r.labels);
+      tasks.set(r.task_id, t);
+    }
+    const categories = [...new Set([...[...tasks.values()].flatMap((t) => t.categories), ...settled.map((s) => s.category)])].sort();
+    const moderators: Record<string, unknown> = {};
+    const model: Record<string, unknown> = {};
+    for (const c of categories) {
+      const units = [...tasks.values()].filter((t) => t.categories.includes(c)).map((t) => t.verdicts.map((v) => v[c] === true));
+      const twoRaters = units.length > 0 && units.every((u) => u.length === 2);
+      moderators[c] = {
+        items: units.length,
+        cohen_kappa: twoRaters ? cohenKappa(units.map((u) => [u[0], u[1]] as [boolean, boolean])).kappa : null,
+        krippendorff_alpha: krippendorffAlpha(units).alpha,
+      };
+      const rows = settled.filter((s) => s.category === c);
+      const k = cohenKappa(rows.map((s) => [s.label!, s.model_label] as [boolean, boolean]));
+      model[c] = { items: rows.length, agreement: rows.length ? k.observed : null, cohen_kappa: k.kappa };
+    }
+    return {
+      window_days: days,
+      queue: byReason,
+      queue_total: Object.values(byReason).reduce((n, q) => n + q.open, 0),
+      median_handling_ms: { all: median(handling.map((h) => h.handling_ms!)), by_reason: handlingByReason },
+      agreement: { moderators, moderators_vs_model: model },
+    };
+  }
+
+  /** Preference pairs in id order, a page at a time (keyset pagination works the same on both drivers). */
+  async *pairs(filter: { split?: Split; category?: string; afterId?: number; limit?: number; withText: boolean }): AsyncGenerator<PairRow> {
+    let after = filter.afterId ?? 0;
+    let left = filter.limit ?? Infinity;
+    const page = 1000;
+    while (left > 0) {
+      const rows = await this.db
+        .selectFrom('preference_pairs as p')
+        .innerJoin('content_items as i', 'i.id', 'p.item_id')
+        .select([
+          'p.id',
+          'p.item_id',
+          'p.decision_id',
+          'p.task_id',
+          'p.review_id',
+          'p.category',
+          'p.chosen',
+          'p.rejected',
+          'p.split',
+          'p.backbone_id',
+          'p.head_id',
+          'p.created_at',
+          'i.external_id',
+        ])
+        .$if(filter.withText, (qb) => qb.select(['i.text', 'i.context']))
+        .where('p.id', '>', after)
+        .$if(!!filter.split, (qb) => qb.where('p.split', '=', filter.split!))
+        .$if(!!filter.category, (qb) => qb.where('p.category', '=', filter.category!))
+        .orderBy('p.id')
+        .limit(Math.min(page, left))
+        .execute();
+      yield* rows as PairRow[];
+      if (rows.length < page) return;
+      after = rows[rows.length - 1].id;
+      left -= rows.length;
+    }
+  }
+}
+
+/** A verdict must give a boolean for exactly the task's categories. */
+function checkLabels(categories: string[], given: Record<string, unknown>): Record<string, boolean> {
+  const missing = categories.filter((c) => !(c in given));
+  const unknown = Object.keys(given).filter((c) => !categories.includes(c));
+  const notBool = Object.entries(given).filter(([c, v]) => categories.includes(c) && typeof v !== 'boolean').map(([c]) => c);
+  const problems: string[] = [];
+  if (missing.length) problems.push(`missing ${missing.map((c) => `'${c}'`).join(', ')}`);
+  if (unknown.length) problems.push(`unknown ${unknown.map((c) => `'${c}'`).join(', ')}`);
+  if (notBool.length) problems.push(`not true/false: ${notBool.map((c) => `'${c}'`).join(', ')}`);
+  if (problems.length) {
+    throw badRequest('invalid_verdict', `categories must give true or false for every category of the task's policy (${categories.join(', ')}): ${problems.join('; ')}`);
+  }
+  return Object.fromEntries(categories.map((c) => [c, given[c] as boolean]));
+}
+

@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parsePolicy } from '../../src/policy/loader.js';
+import { decide } from '../../src/policy/policy.js';
+import { cohenKappa, krippendorffAlpha, median } from '../../src/review/agreement.js';
+import { disagreements, resolveLabels } from '../../src/review/labels.js';
+import { routeDecision } from '../../src/review/routing.js';
+import { splitFor } from '../../src/review/split.js';
+
+test("Cohen's kappa matches hand-computed tables", () => {
+  // A/B: yes/yes 20, yes/no 5, no/yes 10, no/no 15 (n = 50).
+  // p_o = 35/50 = 0.7; p_A = 25/50, p_B = 30/50; p_e = 0.5·0.6 + 0.5·0.4 = 0.5; κ = 0.2/0.5 = 0.4.
+  const pairs: [boolean, boolean][] = [
+    ...Array(20).fill([true, true]),
+    ...Array(5).fill([true, false]),
+    ...Array(10).fill([false, true]),
+    ...Array(15).fill([false, false]),
+  ];
+  const k = cohenKappa(pairs);
+  assert.equal(k.n, 50);
+  assert.ok(Math.abs(k.observed - 0.7) < 1e-12);
+  assert.ok(Math.abs(k.expected - 0.5) < 1e-12);
+  assert.ok(Math.abs(k.kappa! - 0.4) < 1e-12);
+  // Perfect agreement with both labels present: κ = 1. Perfect disagreement: κ = −1.
+  assert.equal(cohenKappa([[true, true], [false, false]]).kappa, 1);
+  assert.equal(cohenKappa([[true, false], [false, true]]).kappa, -1);
+  // Undefined cases.
+  assert.equal(cohenKappa([]).kappa, null);
+  assert.equal(cohenKappa([[true, true], [true, true]]).kappa, null, 'p_e = 1: chance explains everything');
+});
+
+test("Krippendorff's alpha (nominal) matches hand-computed values", () => {
+  // Two raters, units (1,1) (0,0) (1,0) (1,1): o11 = 4, o00 = 2, o01 = 1, n = 8.
+  // D_o = 2/8, D_e = 2·3·5/(8·7) = 30/56, α = 1 − (1/4)/(30/56) = 1 − 56/120 = 0.5333…
+  const a = krippendorffAlpha([[true, true], [false, false], [true, false], [true, true]]);
+  assert.ok(Math.abs(a.alpha! - (1 - 56 / 120)) < 1e-12, String(a.alpha));
+  assert.equal(a.units, 4);
+  assert.equal(a.ratings, 8);
+  // Three raters, units (1,1,1) (1,1,0) (0,0,0): o11 = 4, o00 = 3, o01 = 1, n = 9.
+  // D_o = 2/9, D_e = 2·4·5/(9·8) = 40/72, α = 1 − (2/9)/(40/72) = 1 − 0.4 = 0.6.
+  const b = krippendorffAlpha([[true, true, true], [true, true, false], [false, false, false]]);
+  assert.ok(Math.abs(b.alpha! - 0.6) < 1e-12, String(b.alpha));
+  // Units with a single rating are ignored; missing ratings are fine.
+  const c = krippendorffAlpha([[true, true], [false, false], [true, false], [true, true], [true], []]);
+  assert.ok(Math.abs(c.alpha! - a.alpha!) < 1e-12);
+  assert.equal(krippendorffAlpha([[true], [false]]).alpha, null);
+  assert.equal(krippendorffAlpha([[true, true], [true, true]]).alpha, null, 'no variation: undefined');
+});
+
+test('median', () => {
+  assert.equal(median([]), null);
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+});
+
+test('labels: one reviewer; majority; ties by policy; pairs only where the settled label differs', () => {
+  const cats = ['violence', 'hate'];
+  const model = { violence: true, hate: false };
+  const one = resolveLabels(cats, [{ violence: false, hate: false }], model, 'majority');
+  assert.deepEqual(
+    one.map((l) => [l.category, l.label, l.conflict]),
+    [['violence', false, false], ['hate', false, false]],
+  );
+  assert.deepEqual(disagreements(one).map((l) => l.category), ['violence']);
+
+  const three = resolveLabels(cats, [{ violence: true, hate: true }, { violence: false, hate: true }, { violence: true, hate: false }], model, 'majority');
+  assert.deepEqual(three.map((l) => [l.label, l.votesYes, l.votesTotal, l.conflict]), [[true, 2, 3, true], [true, 2, 3, true]]);
+  assert.deepEqual(disagreements(three).map((l) => l.category), ['hate']);
+
+  const tie = [{ violence: true, hate: false }, { violence: false, hate: false }];
+  assert.equal(resolveLabels(cats, tie, model, 'majority')[0].label, true, 'majority: a tie flags');
+  const dropped = resolveLabels(cats, tie, model, 'drop_ties');
+  assert.equal(dropped[0].label, null, 'drop_ties: no label');
+  assert.equal(dropped[0].conflict, true);
+  assert.deepEqual(disagreements(dropped), [], 'a dropped tie makes no pair');
+});
+
+test('split: stable by item id and close to the eval fraction', () => {
+  const ids = Array.from({ length: 4000 }, (_, i) => `01a2188c-0000-7000-8000-${String(i).padStart(12, '0')}`);
+  const evalShare = ids.filter((id) => splitFor(id, 0.2) === 'eval').length / ids.length;
+  assert.ok(Math.abs(evalShare - 0.2) < 0.03, `eval share ${evalShare}`);
+  assert.equal(splitFor(ids[7], 0.2), splitFor(ids[7], 0.2));
+  assert.ok(ids.every((id) => splitFor(id, 0) === 'train'));
+});
+
+test('routing: audit first and independent of scores, then confirm, uncertain, flagged', () => {
+  const policy = parsePolicy(
+    'p',
+    'categories:\n  violence: { flag: 0.5, block: 0.9 }\nreview: { audit_rate: 0.1, confirm_block_rate: 0.5, uncertainty_margin: 0.1, audit_reviews_per_task: 2 }\n',
+  );
+  const seq = (...xs: number[]) => () => xs.shift()!;
+  const allow = decide(policy, { violence: 0.1 });
+  assert.deepEqual(routeDecision(allow, policy, seq(0.05)), { reason: 'audit', priority: 20, requiredReviews: 2 });
+  assert.equal(routeDecision(allow, policy, seq(0.5)), null);
+  const block = decide(policy, { violence: 0.95 });
+  assert.equal(routeDecision(block, policy, seq(0.5, 0.4))?.reason, 'confirm');
+  assert.equal(routeDecision(block, policy, seq(0.5, 0.6)), null, 'an unsampled block is final');
+  assert.equal(routeDecision(decide(policy, { violence: 0.55 }), policy, seq(0.5))?.reason, 'uncertain');
+  assert.equal(routeDecision(decide(policy, { violence: 0.45 }), policy, seq(0.5))?.reason, 'uncertain');
+  const flagged = routeDecision(decide(policy, { violence: 0.75 }), policy, seq(0.5));
+  assert.deepEqual(flagged, { reason: 'flagged', priority: 50, requiredReviews: 1 });
+});

@@ -1,0 +1,288 @@
+/** The review queue end to end through the HTTP API, on PGlite and (when configured) PostgreSQL. */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
+import { bytesToFloat32 } from '../../src/inference/head.js';
+import { splitFor } from '../../src/review/split.js';
+import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
+import { testDatabases } from '../helpers/db.js';
+import { policies, reviewPolicy } from '../helpers/policies.js';
+
+for (const kind of testDatabases()) {
+  describe(`review queue (${kind.name})`, { skip: kind.skip }, () => {
+    let app: TestApp;
+    let client: string;
+    let modA: string;
+    let modB: string;
+    let modC: string;
+    before(async () => {
+      app = await startTestApp({
+        db: kind,
+        policies: policies(reviewPolicy('default'), reviewPolicy('panel', { audit_reviews_per_task: 3 }), reviewPolicy('ties', { audit_reviews_per_task: 2, conflict_resolution: 'drop_ties' })),
+      });
+      client = await app.key('client');
+      [modA, modB, modC] = [await app.key('moderator'), await app.key('moderator'), await app.key('moderator')];
+    });
+    after(async () => {
+      await app?.close();
+    });
+
+    const as = (key: string) => ({ Authorization: `Bearer ${key}` });
+    const moderate = async (input: unknown, policy = 'default') => {
+      const r = await app.request.post('/v1/moderate').set(as(client)).send({ input, policy });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return r.body.results as { decision_id: string; item_id: string; review_task_id: string | null; categories: Record<string, boolean> }[];
+    };
+    const claim = async (key: string, body: object = {}) => {
+      const r = await app.request.post('/v1/review/claim').set(as(key)).send(body);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return r.body.data as { id: string; reason: string; item: { text: string }; decision: { id: string; categories: Record<string, boolean> } }[];
+    };
+    const verdict = (key: string, id: string, categories: Record<string, unknown>, notes?: string) =>
+      app.request.post(`/v1/review/tasks/${id}/verdict`).set(as(key)).send({ categories, ...(notes ? { notes } : {}) });
+    /** Claims until `taskId` is in hand (other tasks claimed on the way are given back). */
+    const claimTask = async (key: string, taskId: string) => {
+      for (let i = 0; i < 50; i++) {
+        const got = await claim(key, { limit: 50 });
+        const others = got.filter((t) => t.id !== taskId);
+        for (const o of others) await app.request.post(`/v1/review/tasks/${o.id}/release`).set(as(key));
+        if (got.some((t) => t.id === taskId)) return;
+      }
+      assert.fail(`could not claim ${taskId}`);
+    };
+
+    test('a routed decision carries its review task id; the task shows content, scores, policy and reason', async () => {
+      const [r] = await moderate([{ text: 'I will find you and kill you', context: 'the weather is lovely today' }]);
+      assert.ok(r.review_task_id, 'audit_rate 1 routes every decision');
+      const t = await app.request.get(`/v1/review/tasks/${r.review_task_id}`).set(as(modA));
+      assert.equal(t.status, 200);
+      assert.equal(t.body.reason, 'audit');
+      assert.equal(t.body.status, 'open');
+      assert.equal(t.body.item.text, 'I will find you and kill you');
+      assert.equal(t.body.item.context, 'the weather is lovely today');
+      assert.equal(t.body.decision.id, r.decision_id);
+      assert.deepEqual(t.body.policy.categories, ['violence', 'harassment', 'hate']);
+      assert.equal(typeof t.body.decision.category_scores.violence, 'number');
+      assert.deepEqual(t.body.reviews, { required: 1, done: 0 });
+    });
+
+    test('verdict → labels and exactly the expected preference pairs, with the decision’s features, in the item’s split', async () => {
+      const [r] = await moderate('I will find you and kill you');
+      assert.equal(r.categories.violence, true, 'the model flags violence');
+      await claimTask(modA, r.review_task_id!);
+      // The moderator disagrees on violence (not a threat) and on harassment (it is), agrees on hate.
+      const v = await verdict(modA, r.review_task_id!, { violence: false, harassment: true, hate: r.categories.hate }, 'quote from a film');
+      assert.equal(v.status, 200, JSON.stringify(v.body));
+      assert.equal(v.body.task_status, 'done');
+      const expectedSplit = splitFor(r.item_id, 0.2);
+      assert.equal(v.body.split, expectedSplit);
+      const expected = [
+        { category: 'violence', chosen: false, rejected: true },
+        ...(r.categories.harassment ? [] : [{ category: 'harassment', chosen: true, rejected: false }]),
+      ];
+      assert.equal(v.body.preference_pairs, expected.length);
+
+      const pairs = await app.database.db
+        .selectFrom('preference_pairs as p')
+        .innerJoin('decisions as d', 'd.id', 'p.decision_id')
+        .select(['p.category', 'p.chosen', 'p.rejected', 'p.split', 'p.review_id', 'p.item_id', 'p.backbone_id', 'p.head_id', 'd.features', 'd.head_id as decision_head'])
+        .where('p.decision_id', '=', r.decision_id)
+        .orderBy('p.category', 'desc')
+        .execute();
+      assert.deepEqual(
+        pairs.map((p) => ({ category: p.category, chosen: p.chosen, rejected: p.rejected })).sort((a, b) => b.category.localeCompare(a.category)),
+        expected.sort((a, b) => b.category.localeCompare(a.category)),
+      );
+      const stored = await app.database.db.selectFrom('decisions').select('features').where('id', '=', r.decision_id).executeTakeFirstOrThrow();
+      for (const p of pairs) {
+        assert.equal(p.split, expectedSplit);
+        assert.equal(p.review_id, v.body.review_id);
+        assert.equal(p.item_id, r.item_id);
+        assert.equal(p.head_id, p.decision_head);
+        assert.deepEqual([...bytesToFloat32(p.features)], [...bytesToFloat32(stored.features)], 'the pair references the features the model scored');
+      }
+      const labels = await app.database.db.selectFrom('review_labels').selectAll().where('decision_id', '=', r.decision_id).orderBy('category').execute();
+      assert.deepEqual(
+        labels.map((l) => [l.category, l.label, l.model_label]),
+        [['harassment', true, r.categories.harassment], ['hate', r.categories.hate, r.categories.hate], ['violence', false, true]],
+        'agreements are stored as labels too',
+      );
+      const split = await app.database.db.selectFrom('item_splits').selectAll().where('item_id', '=', r.item_id).executeTakeFirstOrThrow();
+      assert.equal(split.split, expectedSplit);
+      const review = await app.database.db.selectFrom('reviews').selectAll().where('id', '=', v.body.review_id).executeTakeFirstOrThrow();
+      assert.equal(review.notes, 'quote from a film');
+      assert.ok(review.handling_ms !== null && review.handling_ms >= 0);
+    });
+
+    test('a task is leased to one moderator at a time: others get 409, release returns it, expiry too', async () => {
+      const [r] = await moderate('you are a stupid idiot');
+      const id = r.review_task_id!;
+      await claimTask(modA, id);
+      const other = await claim(modB, { limit: 50 });
+      assert.ok(!other.some((t) => t.id === id), 'a leased task is not handed to a second moderator');
+      for (const o of other) await app.request.post(`/v1/review/tasks/${o.id}/release`).set(as(modB));
+      const stolen = await verdict(modB, id, { violence: false, harassment: true, hate: false });
+      assert.equal(stolen.status, 409);
+      assert.equal(stolen.body.error.code, 'not_leaseholder');
+      assert.match(stolen.body.error.message, /leased to another moderator/);
+      const releaseOther = await app.request.post(`/v1/review/tasks/${id}/release`).set(as(modB));
+      assert.equal(releaseOther.status, 409);
+
+      // modA's claim again returns the task it already holds.
+      assert.ok((await claim(modA, { limit: 50 })).some((t) => t.id === id));
+      assert.equal((await app.request.post(`/v1/review/tasks/${id}/release`).set(as(modA))).status, 200);
+      await claimTask(modB, id);
+      // The lease runs out: the task goes back to the queue and modC may take it; modB may not submit.
+      await app.database.db.updateTable('review_tasks').set({ lease_expires_at: sql<Date>`now() - interval '1 second'` }).where('id', '=', id).execute();
+      await claimTask(modC, id);
+      assert.equal((await verdict(modB, id, { violence: false, harassment: true, hate: false })).status, 409);
+      const ok = await verdict(modC, id, { violence: false, harassment: true, hate: false });
+      assert.equal(ok.status, 200);
+      const closed = await verdict(modC, id, { violence: false, harassment: true, hate: false });
+      assert.equal(closed.status, 409);
+      assert.equal(closed.body.error.code, 'task_closed');
+
+      const audit = await app.database.db.selectFrom('audit_events').select(['action', 'actor_key_id']).where('subject_id', '=', id).orderBy('id').execute();
+      const actions = audit.map((a) => a.action);
+      assert.ok(actions.includes('review.claimed') && actions.includes('review.released') && actions.includes('review.verdict'), actions.join(','));
+      assert.ok(audit.every((a) => a.actor_key_id), 'every event names its actor');
+    });
+
+    test('a verdict must cover exactly the task’s categories with booleans', async () => {
+      const [r] = await moderate('have a nice day');
+      await claimTask(modA, r.review_task_id!);
+      const bad = async (categories: Record<string, unknown>, re: RegExp) => {
+        const res = await verdict(modA, r.review_task_id!, categories);
+        assert.equal(res.status, 400, JSON.stringify(res.body));
+        assert.equal(res.body.error.code, 'invalid_verdict');
+        assert.match(res.body.error.message, re);
+      };
+      await bad({ violence: false, harassment: false }, /missing 'hate'/);
+      await bad({ violence: false, harassment: false, hate: false, sexual: true }, /unknown 'sexual'/);
+      await bad({ violence: 'no', harassment: false, hate: false }, /not true\/false: 'violence'/);
+      const nul = await verdict(modA, r.review_task_id!, { violence: false, harassment: false, hate: false }, 'a\u0000b');
+      assert.equal(nul.status, 400);
+      assert.equal((await verdict(modA, r.review_task_id!, { violence: false, harassment: false, hate: false })).status, 200);
+      assert.equal((await app.request.post('/v1/review/tasks/not-a-task/verdict').set(as(modA)).send({ categories: {} })).status, 404);
+    });
+
+    test('a task needing three reviewers takes verdicts from distinct moderators; conflicts are recorded', async () => {
+      const [r] = await moderate('I will find you and kill you', 'panel');
+      const id = r.review_task_id!;
+      await claimTask(modA, id);
+      assert.equal((await verdict(modA, id, { violence: true, harassment: true, hate: false })).body.task_status, 'open');
+      assert.ok(!(await claim(modA, { limit: 50 })).some((t) => t.id === id), 'the same moderator does not get it twice');
+      await claimTask(modB, id);
+      assert.equal((await verdict(modB, id, { violence: false, harassment: true, hate: false })).body.task_status, 'open');
+      await claimTask(modC, id);
+      const last = await verdict(modC, id, { violence: true, harassment: false, hate: false });
+      assert.equal(last.body.task_status, 'done');
+      const byCat = Object.fromEntries(last.body.labels.map((l: { category: string }) => [l.category, l]));
+      assert.deepEqual(byCat.violence, { category: 'violence', label: true, model_label: r.categories.violence, conflict: true });
+      assert.equal(byCat.harassment.label, true);
+      assert.equal(byCat.hate.conflict, false);
+      const task = await app.database.db.selectFrom('review_tasks').select(['conflict', 'reviews_done', 'status']).where('id', '=', id).executeTakeFirstOrThrow();
+      assert.deepEqual(task, { conflict: true, reviews_done: 3, status: 'done' });
+      const conflictEvent = await app.database.db.selectFrom('audit_events').select('details').where('subject_id', '=', id).where('action', '=', 'review.conflict').executeTakeFirst();
+      assert.deepEqual(conflictEvent?.details, { categories: ['violence', 'harassment'] });
+    });
+
+    test('drop_ties: a split panel leaves that category without a label and without a pair', async () => {
+      const [r] = await moderate('I will find you and kill you', 'ties');
+      const id = r.review_task_id!;
+      await claimTask(modA, id);
+      await verdict(modA, id, { violence: true, harassment: true, hate: true });
+      await claimTask(modB, id);
+      const v = await verdict(modB, id, { violence: false, harassment: true, hate: true });
+      assert.equal(v.body.task_status, 'done');
+      const violence = v.body.labels.find((l: { category: string }) => l.category === 'violence');
+      assert.equal(violence.label, null);
+      const pairs = await app.database.db.selectFrom('preference_pairs').select('category').where('task_id', '=', id).execute();
+      assert.ok(!pairs.some((p) => p.category === 'violence'));
+    });
+
+    test('appeals: the client that asked opens a high-priority task; one open appeal per decision', async () => {
+      const [r] = await moderate('have a nice day');
+      const res = await app.request.post(`/v1/decisions/${r.decision_id}/appeal`).set(as(client)).send({ reason: 'My post was <b>wrongly</b> blocked' });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      const again = await app.request.post(`/v1/decisions/${r.decision_id}/appeal`).set(as(client)).send({ reason: 'again' });
+      assert.equal(again.status, 409);
+      assert.equal(again.body.error.code, 'appeal_open');
+      const otherClient = await app.key('client');
+      assert.equal((await app.request.post(`/v1/decisions/${r.decision_id}/appeal`).set(as(otherClient)).send({ reason: 'x' })).status, 404);
+      assert.equal((await app.request.post(`/v1/decisions/${r.decision_id}/appeal`).set(as(client)).send({ reason: '  ' })).status, 400);
+      assert.equal((await app.request.post(`/v1/decisions/${r.decision_id}/appeal`).set(as(modA)).send({ reason: 'x' })).status, 403);
+      // Highest priority: the next claim returns it first.
+      const next = await claim(modB);
+      assert.equal(next[0].id, res.body.review_task_id);
+      assert.equal(next[0].reason, 'appeal');
+      await app.request.post(`/v1/review/tasks/${next[0].id}/release`).set(as(modB));
+      const t = await app.request.get(`/v1/review/tasks/${res.body.review_task_id}`).set(as(modA));
+      assert.equal(t.body.appeal_reason, 'My post was <b>wrongly</b> blocked');
+      const ev = await app.database.db.selectFrom('audit_events').select('action').where('subject_id', '=', r.decision_id).execute();
+      assert.deepEqual(ev.map((e) => e.action), ['review.appealed']);
+    });
+
+    test('claim filters by reason and honours limit; bad claim bodies are 400', async () => {
+      await moderate(['have a nice day', 'thanks for the help, see you tomorrow', 'the weather is lovely today']);
+      const two = await claim(modC, { reasons: ['audit'], limit: 2 });
+      assert.equal(two.length, 2);
+      assert.ok(two.every((t) => t.reason === 'audit'));
+      for (const t of two) await app.request.post(`/v1/review/tasks/${t.id}/release`).set(as(modC));
+      assert.deepEqual(await claim(modC, { reasons: ['confirm'] }), []);
+      for (const body of [{ limit: 0 }, { limit: 51 }, { reasons: ['nope'] }, { reasons: [] }, { limt: 1 }]) {
+        const r = await app.request.post('/v1/review/claim').set(as(modC)).send(body);
+        assert.equal(r.status, 400, JSON.stringify(body));
+      }
+    });
+
+    test('role checks: clients cannot claim or review; moderators cannot create keys or export', async () => {
+      assert.equal((await app.request.post('/v1/review/claim').set(as(client)).send({})).status, 403);
+      assert.equal((await app.request.get('/v1/review/stats').set(as(client))).status, 403);
+      assert.equal((await app.request.post('/v1/review/tasks/01a2188c-0000-7000-8000-000000000000/verdict').set(as(client)).send({ categories: {} })).status, 403);
+      assert.equal((await app.request.post('/v1/review/claim').send({})).status, 401);
+      assert.equal((await app.request.post('/v1/admin/api-keys').set(as(modA)).send({ name: 'x', role: 'admin' })).status, 403);
+      assert.equal((await app.request.get('/v1/preference-pairs').set(as(modA))).status, 403);
+      assert.equal((await app.request.post('/v1/review/claim').set(as(ADMIN_KEY)).send({ limit: 1 })).status, 200, 'admins may review');
+    });
+
+    test('stats: queue depth per reason, handling time, agreement between moderators and with the model', async () => {
+      const r = await app.request.get('/v1/review/stats').set(as(modA));
+      assert.equal(r.status, 200);
+      assert.ok(r.body.queue.audit.open >= 1);
+      assert.equal(r.body.queue_total, Object.values(r.body.queue as Record<string, { open: number }>).reduce((n, q) => n + q.open, 0));
+      assert.equal(typeof r.body.median_handling_ms.all, 'number');
+      // The 3-reviewer panel: violence yes/no/yes, so alpha is computable; kappa is null (three raters).
+      const v = r.body.agreement.moderators.violence;
+      assert.ok(v.items >= 2);
+      assert.equal(typeof v.krippendorff_alpha, 'number');
+      const m = r.body.agreement.moderators_vs_model.violence;
+      assert.ok(m.items >= 3 && m.agreement >= 0 && m.agreement <= 1);
+      assert.equal((await app.request.get('/v1/review/stats?days=0').set(as(modA))).status, 400);
+    });
+
+    test('export: pairs as JSON lines and in TRL form (prompt, chosen, rejected)', async () => {
+      const jsonl = await app.request.get('/v1/preference-pairs?format=jsonl').set(as(ADMIN_KEY));
+      assert.equal(jsonl.status, 200);
+      assert.match(jsonl.headers['content-type'], /application\/x-ndjson/);
+      const rows = jsonl.text.trim().split('\n').map((l) => JSON.parse(l));
+      const count = Number((await sql<{ n: number }>`select count(*) as n from preference_pairs`.execute(app.database.db)).rows[0].n);
+      assert.equal(rows.length, count);
+      assert.ok(rows.length > 0);
+      assert.ok(rows.every((p, i) => (i === 0 || p.id > rows[i - 1].id) && p.chosen !== p.rejected && !('text' in p)));
+
+      const trl = await app.request.get('/v1/preference-pairs?format=trl&split=train').set(as(ADMIN_KEY));
+      assert.equal(trl.status, 200);
+      const t = trl.text.trim() ? trl.text.trim().split('\n').map((l) => JSON.parse(l)) : [];
+      assert.equal(t.length, rows.filter((p) => p.split === 'train').length);
+      for (const x of t) {
+        assert.deepEqual(Object.keys(x).sort(), ['chosen', 'pair_id', 'prompt', 'rejected', 'split']);
+        assert.ok(['yes', 'no'].includes(x.chosen) && x.chosen !== x.rejected);
+        assert.match(x.prompt, /^Moderation category: \S+\nContent: /);
+      }
+      const paged = await app.request.get(`/v1/preference-pairs?after_id=${rows[0].id}&limit=1`).set(as(ADMIN_KEY));
+      assert.equal(JSON.parse(paged.text.trim()).id, rows[1]?.id ?? undefined);
+      assert.equal((await app.request.get('/v1/preference-pairs?format=csv').set(as(ADMIN_KEY))).status, 400);
+    });
+  });
+}
