@@ -1,4 +1,5 @@
 /// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 /**
  * The review page in a real browser: sign in with a key, claim, toggle with the keyboard, submit, get
  * the next task. Hostile content (XSS payloads in text, context and appeal reasons) must render as
