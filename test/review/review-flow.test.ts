@@ -210,6 +210,8 @@ for (const kind of testDatabases()) {
       assert.equal(again.body.error.code, 'appeal_open');
       const otherClient = await app.key('client');
       assert.equal((await app.request.post(`/v1/decisions/${r.decision_id}/appeal`).set(as(otherClient)).send({ reason: 'x' })).status, 404);
+      assert.equal((await app.request.get(`/v1/decisions/${r.decision_id}`).set(as(otherClient))).status, 404, 'clients see only their own decisions');
+      assert.equal((await app.request.get(`/v1/decisions/${r.decision_id}`).set(as(modA))).status, 200, 'moderators see every decision');
       assert.equal((await app.request.post(`/v1/decisions/${r.decision_id}/appeal`).set(as(client)).send({ reason: '  ' })).status, 400);
       assert.equal((await app.request.post(`/v1/decisions/${r.decision_id}/appeal`).set(as(modA)).send({ reason: 'x' })).status, 403);
       // Highest priority: the next claim returns it first.
