@@ -51,6 +51,8 @@ const envSchema = z.object({
   LOG_CONTENT: bool.default(false),
   REQUEST_TIMEOUT_MS: int(100, 600_000).default(30_000),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(15_000),
+  TRAINING_SCHEDULER: bool.default(true),
+  HEAD_POLL_MS: int(100, 600_000).default(5_000),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -74,6 +76,10 @@ export interface Config {
   log: { level: Env['LOG_LEVEL']; content: boolean };
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** Run the policy's training schedule in this process. */
+  trainingScheduler: boolean;
+  /** How often replicas poll for a new active head (LISTEN/NOTIFY is the fast path). */
+  headPollMs: number;
 }
 
 export class ConfigError extends Error {
@@ -131,5 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     log: { level: e.LOG_LEVEL, content: e.LOG_CONTENT },
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    trainingScheduler: e.TRAINING_SCHEDULER,
+    headPollMs: e.HEAD_POLL_MS,
   };
 }

@@ -14,6 +14,11 @@ import { loadPolicies } from './policy/loader.js';
 import type { Policy } from './policy/policy.js';
 import { PolicyRegistry } from './policy/registry.js';
 import { ReviewService } from './review/review.service.js';
+import { ShadowScorer } from './moderation/shadow.js';
+import { RegistryService } from './models/registry.service.js';
+import { PromotionGuard } from './tuning/guard.service.js';
+import { TrainingScheduler } from './tuning/scheduler.js';
+import { TrainingService } from './tuning/training.service.js';
 
 export interface ContextOverrides {
   logger?: Logger;
@@ -41,6 +46,10 @@ export class AppContext {
     readonly auth: AuthService,
     readonly moderation: ModerationService,
     readonly review: ReviewService,
+    readonly training: TrainingService,
+    readonly registry: RegistryService,
+    readonly scheduler: TrainingScheduler | null,
+    private readonly background: { guard: PromotionGuard; shadow: ShadowScorer },
   ) {}
 
   static async fromConfig(config: Config, overrides: ContextOverrides = {}): Promise<AppContext> {
@@ -92,18 +101,55 @@ export class AppContext {
         logger.warn('generated the first admin key and printed it once on stderr; store it now, it is not kept anywhere');
       }
 
-      const moderation = new ModerationService(database.db, models, policies, metrics, overrides.random);
-      const review = new ReviewService(database.db, policies);
-      return new AppContext(config, logger, database, !overrides.database, metrics, policies, models, auth, moderation, review);
+      const tuningLog = logger.child({ subsystem: 'tuning' });
+      const shadow = new ShadowScorer(database.db, tuningLog);
+      await shadow.refresh(active.head);
+      models.onChange((m) => {
+        metrics.activeHead.reset();
+        metrics.activeHead.set({ backbone: m.backbone.name, head_id: m.head.id, head_version: String(m.head.version) }, 1);
+        void shadow.refresh(m.head).catch((err: Error) => tuningLog.warn({ err: err.message }, 'could not refresh the shadow head'));
+      });
+      const guard = new PromotionGuard(database.db, models, policies, tuningLog);
+      const moderation = new ModerationService(database.db, models, policies, metrics, overrides.random, shadow);
+      const review = new ReviewService(database.db, policies, () => guard.poke());
+      const training = new TrainingService(database, policies, tuningLog, {
+        onPromoted: async () => {
+          await models.refresh();
+          await shadow.refresh(models.active.head);
+        },
+      });
+      cleanup.unshift(() => training.stop());
+      await training.recoverAbandonedRuns();
+      await models.watch(database, config.headPollMs);
+      guard.start(30_000);
+      shadow.start();
+      cleanup.unshift(async () => {
+        guard.stop();
+        await shadow.stop();
+      });
+      const schedule = policies.resolve().policy.settings.training;
+      let scheduler: TrainingScheduler | null = null;
+      if (config.trainingScheduler && schedule.enabled) {
+        scheduler = new TrainingScheduler(training, tuningLog);
+        scheduler.start(schedule.schedule, schedule.timezone);
+      }
+      return new AppContext(config, logger, database, !overrides.database, metrics, policies, models, auth, moderation, review, training, new RegistryService(database.db), scheduler, {
+        guard,
+        shadow,
+      });
     } catch (err) {
       for (const c of cleanup) await c().catch(() => undefined);
       throw err;
     }
   }
 
-  /** Stops background work, then closes the database (if this context opened it). */
+  /** Stops background work (schedule, training, guard, shadow, inference), then closes the database. */
   async destroy(graceMs = this.config.shutdownTimeoutMs): Promise<void> {
     this.draining = true;
+    this.scheduler?.stop();
+    await this.training.stop();
+    this.background.guard.stop();
+    await this.background.shadow.stop();
     await this.models.stop(graceMs);
     if (this.ownsDatabase) await this.database.destroy();
   }

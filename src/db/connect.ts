@@ -19,6 +19,16 @@ export interface Database {
   /** Where it lives, with any password removed (for logs and /readyz). */
   location: string;
   ping(timeoutMs?: number): Promise<void>;
+  /**
+   * A session-level advisory lock across every process on this database, or null if someone holds it.
+   * The returned function releases it. (PGlite serves one process, so there it is an in-process lock.)
+   */
+  tryAdvisoryLock(key: number): Promise<(() => Promise<void>) | null>;
+  /**
+   * Calls `onMessage` for every NOTIFY on `channel` from any process, reconnecting after failures.
+   * Returns a function that stops listening. A no-op on PGlite (one process: nothing to hear).
+   */
+  listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
   destroy(): Promise<void>;
 }
 
@@ -65,12 +75,89 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
   // An idle client losing its connection emits 'error' on the pool; unhandled, it would kill the process.
   pool.on('error', (err) => log.warn({ err: err.message }, 'idle database connection failed'));
   const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
+  const listeners = new Set<() => Promise<void>>();
   return {
     db,
     kind: 'postgres',
     location: redactUrl(url),
     ping: (timeoutMs = 1_000) => ping(db, timeoutMs),
-    destroy: () => db.destroy(),
+    async tryAdvisoryLock(key) {
+      // The lock belongs to one connection, held out of the pool until release.
+      const client = await pool.connect();
+      let ok = false;
+      try {
+        ok = (await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [key])).rows[0].ok;
+      } finally {
+        if (!ok) client.release();
+      }
+      if (!ok) return null;
+      return async () => {
+        try {
+          await client.query('select pg_advisory_unlock($1)', [key]);
+          client.release();
+        } catch (err) {
+          // A broken connection has lost the lock anyway; do not return it to the pool.
+          client.release(err as Error);
+        }
+      };
+    },
+    async listen(channel, onMessage) {
+      const stop = listenWithReconnect(url, channel, onMessage, log);
+      listeners.add(stop);
+      return async () => {
+        listeners.delete(stop);
+        await stop();
+      };
+    },
+    destroy: async () => {
+      for (const stop of listeners) await stop();
+      await db.destroy();
+    },
+  };
+}
+
+/** LISTEN on a dedicated connection (not the pool's), reconnecting with backoff when it drops. */
+function listenWithReconnect(url: string, channel: string, onMessage: (payload: string) => void, log: Logger): () => Promise<void> {
+  let stopped = false;
+  let client: pg.Client | null = null;
+  let retry: NodeJS.Timeout | null = null;
+  let delay = 500;
+  const connect = async () => {
+    if (stopped) return;
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+    client = c;
+    c.on('notification', (n) => {
+      if (n.channel === channel) onMessage(n.payload ?? '');
+    });
+    const reconnect = (why: string) => {
+      if (stopped || client !== c) return;
+      client = null;
+      c.removeAllListeners('end');
+      c.end().catch(() => undefined);
+      log.warn({ channel, why, retryMs: delay }, 'LISTEN connection lost; reconnecting (polling covers the gap)');
+      retry = setTimeout(() => void connect(), delay);
+      delay = Math.min(delay * 2, 10_000);
+    };
+    c.on('error', (err) => reconnect(err.message));
+    c.on('end', () => reconnect('connection ended'));
+    try {
+      await c.connect();
+      await c.query(`listen ${pg.escapeIdentifier(channel)}`);
+      delay = 500;
+    } catch (err) {
+      reconnect((err as Error).message);
+    }
+  };
+  void connect();
+  return async () => {
+    stopped = true;
+    if (retry) clearTimeout(retry);
+    const c = client;
+    client = null;
+    if (c) {
+      c.removeAllListeners('end');
+      await c.end().catch(() => undefined);
+    }
   };
 }
 
@@ -80,11 +167,20 @@ async function openPglite(opts: OpenOptions): Promise<Database> {
   if (dir) await fs.mkdir(dir, { recursive: true });
   const pglite = await PGlite.create({ dataDir: dir, loadDataDir: opts.loadDataDir });
   const db = new Kysely<DatabaseSchema>({ dialect: new PGliteDialect(pglite) });
+  const held = new Set<number>();
   return {
     db,
     kind: 'pglite',
     location: dir ?? 'memory',
     ping: (timeoutMs = 1_000) => ping(db, timeoutMs),
+    async tryAdvisoryLock(key) {
+      if (held.has(key)) return null;
+      held.add(key);
+      return async () => {
+        held.delete(key);
+      };
+    },
+    listen: async () => async () => undefined,
     destroy: () => db.destroy(),
   };
 }

@@ -6,6 +6,7 @@ import type { ContentItemsTable } from './schema/content-items.js';
 import type { DecisionsTable } from './schema/decisions.js';
 import type { HeadActivationsTable, HeadVersionsTable } from './schema/head-versions.js';
 import type { PolicyVersionsTable } from './schema/policy-versions.js';
+import type { ShadowStatsTable, TrainingRunsTable } from './schema/training.js';
 import type { ItemSplitsTable, PreferencePairsTable, ReviewLabelsTable, ReviewsTable, ReviewTasksTable } from './schema/review.js';
 
 export interface DatabaseSchema {
@@ -22,6 +23,8 @@ export interface DatabaseSchema {
   item_splits: ItemSplitsTable;
   review_labels: ReviewLabelsTable;
   preference_pairs: PreferencePairsTable;
+  training_runs: TrainingRunsTable;
+  shadow_stats: ShadowStatsTable;
 }
 
 export type DB = Kysely<DatabaseSchema>;

@@ -13,6 +13,7 @@ import { moderateRoutes } from './routes/moderate.js';
 import { moderationsRoutes } from './routes/moderations.js';
 import { preferencePairRoutes } from './routes/preference-pairs.js';
 import { reviewRoutes } from './routes/review.js';
+import { trainingRoutes } from './routes/training.js';
 import { requireJson } from './validation.js';
 
 const PAGES_DIR = fileURLToPath(new URL('./pages', import.meta.url));
@@ -56,6 +57,18 @@ export function createApp(ctx: AppContext): express.Express {
 
   // The review page: static files only; everything it shows comes from the API as JSON.
   app.use('/review', express.static(PAGES_DIR + '/review', { index: 'index.html', maxAge: '5m' }));
+  app.use('/dashboard', express.static(PAGES_DIR + '/dashboard', { index: 'index.html', maxAge: '5m' }));
+  // Action endpoints whose body is optional: an empty POST counts as {}.
+  const optionalJson: RequestHandler[] = [
+    (req, _res, next) => {
+      const empty = req.get('content-length') === '0' || (!req.get('content-type') && !req.get('transfer-encoding'));
+      if (empty) req.body = {};
+      else requireJson(req.get('content-type'));
+      next();
+    },
+    express.json({ limit: ctx.config.limits.maxBodyBytes, strict: true }),
+  ];
+
   app.use(healthRoutes(ctx));
   app.use(moderateRoutes(ctx, json));
   app.use(moderationsRoutes(ctx, json));
@@ -63,6 +76,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(apiKeyRoutes(ctx, json));
   app.use(reviewRoutes(ctx, json));
   app.use(preferencePairRoutes(ctx));
+  app.use(trainingRoutes(ctx, optionalJson));
   app.use(notFoundHandler);
   app.use(errorHandler(ctx.logger.child({ subsystem: 'http' })));
   return app;

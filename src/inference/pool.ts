@@ -8,7 +8,8 @@ import type { Logger } from '../logger.js';
 import type { FromWorker, InputSpec, Provider, ToWorker, WorkerInit } from './protocol.js';
 import type { Batch } from './tokenizer.js';
 
-const BOOT = new URL('./worker-boot.mjs', import.meta.url);
+const BOOT = new URL('../worker-boot.mjs', import.meta.url);
+const ENTRY = new URL('./worker.ts', import.meta.url).href;
 
 export interface RunResult {
   features: Float32Array;
@@ -75,7 +76,7 @@ export class WorkerPool {
 
   private spawn(providers: Provider[]): Promise<{ provider: Provider; inputs: InputSpec[]; attempts: WorkerPool['attempts'] }> {
     return new Promise((resolve, reject) => {
-      const worker = new Worker(BOOT, { workerData: { ...this.init, providers } satisfies WorkerInit });
+      const worker = new Worker(BOOT, { workerData: { ...this.init, providers, entry: ENTRY } satisfies WorkerInit & { entry: string } });
       const slot: Slot = { worker, inFlight: new Map(), ready: false };
       worker.on('message', (msg: FromWorker) => {
         switch (msg.type) {

@@ -200,3 +200,45 @@ function toHead(r: HeadDb): HeadRow {
     retiredAt: r.retired_at,
   };
 }
+
+export const ACTIVE_HEAD_CHANNEL = 'modtune_active_head';
+
+/** Tells every replica (LISTEN on ACTIVE_HEAD_CHANNEL) that the active head changed; sent on commit. */
+export async function notifyActiveHead(db: Executor, headId: string): Promise<void> {
+  await sql`select pg_notify(${ACTIVE_HEAD_CHANNEL}, ${headId})`.execute(db);
+}
+
+export async function latestActivation(db: Executor) {
+  return db.selectFrom('head_activations').selectAll().orderBy('id', 'desc').limit(1).executeTakeFirst();
+}
+
+export async function listHeads(db: Executor) {
+  return db
+    .selectFrom('head_versions as h')
+    .innerJoin('backbones as b', 'b.id', 'h.backbone_id')
+    .select([
+      'h.id',
+      'h.backbone_id',
+      'b.name as backbone',
+      'h.version',
+      'h.parent_id',
+      'h.status',
+      'h.source',
+      'h.metrics',
+      'h.training_run_id',
+      'h.created_at',
+      'h.promoted_at',
+      'h.retired_at',
+    ])
+    .orderBy('h.created_at', 'desc')
+    .execute();
+}
+
+export async function headActivations(db: Executor, headId: string) {
+  return db
+    .selectFrom('head_activations')
+    .selectAll()
+    .where((eb) => eb.or([eb('head_id', '=', headId), eb('previous_head_id', '=', headId)]))
+    .orderBy('id')
+    .execute();
+}

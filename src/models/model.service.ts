@@ -9,12 +9,14 @@ import path from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { sql } from 'kysely';
 import type { DB, Executor } from '../db/database.js';
-import { unavailable } from '../errors.js';
+import type { Database } from '../db/connect.js';
+import { conflict, notFound, unavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { checkHeadShape } from '../inference/head.js';
 import { loadModelDir, ModelError, type ModelDir } from '../inference/model-dir.js';
 import { ModelRuntime, type RuntimeOptions } from '../inference/runtime.js';
 import { recordAudit } from '../audit/audit.repository.js';
+import { activateInTransaction, type ActivationActor } from './activation.js';
 import * as repo from './head.repository.js';
 import { buildStarterModel } from './starter/build.js';
 
@@ -32,8 +34,12 @@ export interface ModelServiceOptions {
   runtime: RuntimeOptions;
 }
 
+
 export class ModelService {
   private current: ActiveModel | null = null;
+  private readonly changeListeners: ((m: ActiveModel) => void)[] = [];
+  private stopWatching: (() => Promise<void>) | null = null;
+  private warnedForeignHead: string | null = null;
 
   constructor(
     private readonly db: DB,
@@ -154,13 +160,83 @@ export class ModelService {
       const { backbone, head } = existing
         ? { backbone: existing, head: (await repo.findBaseHead(trx, existing.id))! }
         : await registerBackbone(trx, model);
-      await repo.activateHead(trx, head.id, { reason: 'bootstrap', actor: 'system' });
-      await recordAudit(trx, { actor: 'system', action: 'head.activated', subjectType: 'head', subjectId: head.id, details: { reason: 'bootstrap' } });
+      await activateInTransaction(trx, head.id, 'bootstrap', { name: 'system' });
       return { backbone, head: (await repo.getHead(trx, head.id))! };
     });
   }
 
+  onChange(fn: (m: ActiveModel) => void): void {
+    this.changeListeners.push(fn);
+  }
+
+  /**
+   * Follows activations made by any replica: LISTEN/NOTIFY for speed, polling as the fallback for lost
+   * notifications and dropped connections.
+   */
+  async watch(database: Database, pollMs: number): Promise<void> {
+    const refresh = () => void this.refresh().catch((err: Error) => this.log.warn({ err: err.message }, 'could not refresh the active head'));
+    const unlisten = await database.listen(repo.ACTIVE_HEAD_CHANNEL, refresh);
+    const timer = setInterval(refresh, pollMs);
+    timer.unref();
+    this.stopWatching = async () => {
+      clearInterval(timer);
+      await unlisten();
+    };
+  }
+
+  /** Loads the active head from the database if it is not the one being served. */
+  async refresh(): Promise<void> {
+    const c = this.current;
+    if (!c) return;
+    const head = await repo.getActiveHead(this.db);
+    if (!head || head.id === c.head.id || this.current !== c) return;
+    if (head.backboneId !== c.backbone.id) {
+      if (this.warnedForeignHead !== head.id) {
+        this.warnedForeignHead = head.id;
+        this.log.error(
+          { headId: head.id, backboneId: head.backboneId, serving: c.backbone.id },
+          'the active head belongs to another backbone; restart this replica to load it (still serving the previous head)',
+        );
+      }
+      return;
+    }
+    checkHeadShape(head);
+    const previous = c.head;
+    this.current = { ...c, head, id: modelId(c.backbone, head) };
+    this.log.info({ from: previous.version, to: head.version, headId: head.id }, 'now serving a new active head');
+    for (const fn of this.changeListeners) fn(this.current);
+  }
+
+  /** Makes a head of the loaded backbone the active one, atomically and audited, and tells every replica. */
+  async activate(headId: string, reason: string, actor: ActivationActor): Promise<{ previousId: string | null }> {
+    const c = this.active;
+    const out = await this.db.transaction().execute(async (trx) => {
+      const head = await repo.getHead(trx, headId);
+      if (!head) throw notFound('head version', headId);
+      if (head.backboneId !== c.backbone.id) {
+        throw conflict(
+          'other_backbone',
+          `head ${headId} belongs to backbone ${head.backboneId}, but this service runs backbone ${c.backbone.id}; switching backbones needs the model loaded first`,
+        );
+      }
+      checkHeadShape(head);
+      return activateInTransaction(trx, headId, reason, actor);
+    });
+    await this.refresh();
+    return out;
+  }
+
+  /** Back to the head that was active before the current one. */
+  async rollback(reason: string, actor: ActivationActor): Promise<{ headId: string; previousId: string | null }> {
+    const last = await repo.latestActivation(this.db);
+    if (!last?.previous_head_id) throw conflict('nothing_to_roll_back', 'there is no earlier active head to roll back to');
+    await this.activate(last.previous_head_id, reason, actor);
+    return { headId: last.previous_head_id, previousId: last.head_id };
+  }
+
   async stop(graceMs?: number): Promise<void> {
+    await this.stopWatching?.();
+    this.stopWatching = null;
     const c = this.current;
     this.current = null;
     await c?.runtime.stop(graceMs);

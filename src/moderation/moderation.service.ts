@@ -16,6 +16,7 @@ import { getDecision, insertItemsAndDecisions, type NewDecision, type NewItem } 
 import { notFound } from '../errors.js';
 import { insertTasks, type NewTask } from '../review/review.repository.js';
 import { routeDecision } from '../review/routing.js';
+import type { ShadowScorer } from './shadow.js';
 
 export interface ModerationInput extends TextInput {
   externalId?: string | null;
@@ -56,6 +57,7 @@ export class ModerationService {
     private readonly metrics: Metrics,
     /** The audit and confirmation draws; injectable so tests can route deterministically. */
     private readonly random: () => number = Math.random,
+    private readonly shadow: ShadowScorer | null = null,
   ) {}
 
   async moderate(req: ModerationRequest): Promise<ModerationOutcome> {
@@ -66,6 +68,9 @@ export class ModerationService {
     const embedded = await runtime.embed(req.inputs);
     const logits = applyHead(head, embedded.features, n);
     const kind = backbone.problemType === 'single_label' ? 'softmax' : 'sigmoid';
+    // Shadow: the newest candidate head scores the same features (one more small matrix product).
+    const shadowHead = this.shadow?.head && this.policies.resolve().policy.settings.training.shadow ? this.shadow.head : null;
+    const shadowLogits = shadowHead ? applyHead(shadowHead, embedded.features, n) : null;
     const items: NewItem[] = [];
     const decisions: NewDecision[] = [];
     const results: ModerationResult[] = [];
@@ -74,6 +79,10 @@ export class ModerationService {
       const input = req.inputs[r];
       const probs = probabilities(logits, r * head.numLabels, head.numLabels, kind);
       const d = decide(policy, categoryScores(mapping, probs));
+      if (shadowHead && shadowLogits) {
+        const sp = probabilities(shadowLogits, r * shadowHead.numLabels, shadowHead.numLabels, kind);
+        this.shadow!.record(head.id, d, decide(policy, categoryScores(mapping, sp)));
+      }
       const itemId = uuidv7();
       const decisionId = uuidv7();
       items.push({

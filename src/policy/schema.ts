@@ -51,7 +51,7 @@ const cronExpression = z.string().refine(
   { message: 'not a valid cron expression' },
 );
 
-const trainingSchema = z.strictObject({
+export const trainingSchema = z.strictObject({
   enabled: z.boolean().default(true),
   schedule: cronExpression.default('0 3 * * *'),
   timezone: z
@@ -141,3 +141,19 @@ export function labelTargetProblems(raw: unknown): { path: string; message: stri
   }
   return out;
 }
+
+/** What a single training run may override (POST /v1/training/runs). */
+export const hyperparameterOverrides = trainingSchema
+  .pick({
+    loss: true,
+    beta: true,
+    label_smoothing: true,
+    learning_rate: true,
+    weight_decay: true,
+    epochs: true,
+    batch_size: true,
+    anchor_weight: true,
+    min_pairs: true,
+    seed: true,
+  })
+  .partial();

@@ -98,6 +98,8 @@ export class ReviewService {
   constructor(
     private readonly db: DB,
     private readonly policies: PolicyRegistry,
+    /** Called after a task completes (the promotion guard watches live agreement). */
+    private readonly onTaskCompleted: () => void = () => undefined,
   ) {}
 
   async claim(p: Principal, opts: { reasons?: ReviewReason[]; limit: number }, requestId: string): Promise<TaskView[]> {
@@ -124,7 +126,7 @@ export class ReviewService {
     input: { categories: Record<string, unknown>; notes?: string | null },
     requestId: string,
   ): Promise<VerdictOutcome> {
-    return this.db.transaction().execute(async (trx) => {
+    const out = await this.db.transaction().execute(async (trx) => {
       const task = await repo.lockTask(trx, taskId);
       if (!task) throw notFound('review task', taskId);
       if (task.status !== 'open') throw conflict('task_closed', `review task ${taskId} is ${task.status}; it takes no more verdicts`);
@@ -207,6 +209,8 @@ export class ReviewService {
       }
       return outcome;
     });
+    if (out.task_status === 'done') this.onTaskCompleted();
+    return out;
   }
 
   async release(p: Principal, taskId: string, requestId: string): Promise<void> {

@@ -20,6 +20,8 @@ const TABLES = [
   'review_labels',
   'review_tasks',
   'reviews',
+  'shadow_stats',
+  'training_runs',
 ];
 const MIGRATIONS = fs
   .readdirSync(MIGRATIONS_DIR)

@@ -45,6 +45,8 @@ export async function startTestApp(
     EXECUTION_PROVIDERS: 'cpu',
     PORT: '0',
     SHUTDOWN_TIMEOUT_MS: '2000',
+    TRAINING_SCHEDULER: 'false',
+    HEAD_POLL_MS: '250',
     ...opts.env,
   });
   let server: ModtuneServer;

@@ -1,0 +1,69 @@
+import { Router, type RequestHandler } from 'express';
+import { z } from 'zod';
+import type { AppContext } from '../../context.js';
+import { badRequest, notFound } from '../../errors.js';
+import { hyperparameterOverrides } from '../../policy/schema.js';
+import { requireRole } from '../middleware/auth.js';
+import { parseBody } from '../validation.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const runBody = z.strictObject({ hyperparameters: hyperparameterOverrides.strict().optional() });
+const reasonBody = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() });
+
+function id(raw: unknown, what: string): string {
+  const s = String(raw);
+  if (!UUID.test(s)) throw notFound(what, s);
+  return s;
+}
+
+function limitOf(raw: unknown): number {
+  if (raw === undefined) return 50;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 500) throw badRequest('invalid_request', 'limit must be a whole number from 1 to 500');
+  return n;
+}
+
+export function trainingRoutes(ctx: AppContext, json: RequestHandler[]): Router {
+  const r = Router();
+  const admin = requireRole(ctx.auth, 'admin');
+
+  r.post('/v1/training/runs', admin, ...json, async (req, res) => {
+    const b = parseBody(runBody, req.body ?? {});
+    const runId = (await ctx.training.createRun('api', { requestedBy: res.locals.principal!.keyId, hyperparameters: b.hyperparameters }))!;
+    ctx.training.startInBackground(runId);
+    res.status(202).setHeader('Location', `/v1/training/runs/${runId}`).json({ id: runId, status: 'queued' });
+  });
+
+  r.get('/v1/training/runs', admin, async (req, res) => {
+    res.json({ data: await ctx.training.listRuns(limitOf(req.query.limit)), next_scheduled_run: ctx.scheduler?.nextRun ?? null });
+  });
+
+  r.get('/v1/training/runs/:id', admin, async (req, res) => {
+    res.json(await ctx.training.getRun(id(req.params.id, 'training run')));
+  });
+
+  r.get('/v1/models', admin, async (_req, res) => {
+    res.json({ data: await ctx.registry.list() });
+  });
+
+  r.get('/v1/models/:id', admin, async (req, res) => {
+    res.json(await ctx.registry.get(id(req.params.id, 'head version')));
+  });
+
+  r.post('/v1/models/rollback', admin, ...json, async (req, res) => {
+    const b = parseBody(reasonBody, req.body ?? {});
+    const p = res.locals.principal!;
+    const out = await ctx.models.rollback(b.reason ?? 'manual rollback', { name: p.name, keyId: p.keyId, requestId: res.locals.requestId });
+    res.json({ active_head_id: out.headId, previous_head_id: out.previousId });
+  });
+
+  r.post('/v1/models/:id/activate', admin, ...json, async (req, res) => {
+    const headId = id(req.params.id, 'head version');
+    const b = parseBody(reasonBody, req.body ?? {});
+    const p = res.locals.principal!;
+    const out = await ctx.models.activate(headId, b.reason ?? 'manual activation', { name: p.name, keyId: p.keyId, requestId: res.locals.requestId });
+    res.json({ active_head_id: headId, previous_head_id: out.previousId });
+  });
+  return r;
+}

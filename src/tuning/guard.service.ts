@@ -1,0 +1,125 @@
+/**
+ * The post-promotion guard. After a training run promotes a head, the next `window_verdicts` completed
+ * reviews of decisions that head made are compared with what its predecessor would have said on the same
+ * stored features. If the new head agrees with moderators less, by more than the policy allows, the
+ * predecessor is reactivated automatically.
+ */
+import { sql } from 'kysely';
+import type { DB } from '../db/database.js';
+import { bytesToFloat32, sigmoid } from '../inference/head.js';
+import type { Logger } from '../logger.js';
+import * as heads from '../models/head.repository.js';
+import type { ModelService } from '../models/model.service.js';
+import { mapLabels } from '../policy/label-mapping.js';
+import type { PolicyRegistry } from '../policy/registry.js';
+
+export interface GuardState {
+  status: 'watching' | 'passed' | 'rolled_back';
+  predecessor_id: string;
+  window_verdicts: number;
+  max_agreement_drop: number;
+  verdicts?: number;
+  agreement?: number;
+  predecessor_agreement?: number;
+  decided_at?: string;
+}
+
+export class PromotionGuard {
+  private checking = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly db: DB,
+    private readonly models: ModelService,
+    private readonly policies: PolicyRegistry,
+    private readonly log: Logger,
+  ) {}
+
+  start(intervalMs: number): void {
+    this.timer = setInterval(() => this.poke(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Fire-and-forget check (after each completed review, and on a timer); never overlaps itself. */
+  poke(): void {
+    if (this.checking || !this.models.loaded) return;
+    this.checking = true;
+    this.check()
+      .catch((err: Error) => this.log.warn({ err: err.message }, 'promotion guard check failed'))
+      .finally(() => {
+        this.checking = false;
+      });
+  }
+
+  async check(): Promise<GuardState | null> {
+    const { head, backbone } = this.models.active;
+    const state = head.metrics.guard as GuardState | undefined;
+    if (!state || state.status !== 'watching') return null;
+    const rows = await this.db
+      .selectFrom('review_labels as l')
+      .innerJoin('decisions as d', 'd.id', 'l.decision_id')
+      .select(['l.task_id', 'l.category', 'l.label', 'l.model_label', 'd.features'])
+      .where('d.head_id', '=', head.id)
+      .where('l.label', 'is not', null)
+      .execute();
+    const verdicts = new Set(rows.map((r) => r.task_id)).size;
+    if (verdicts < state.window_verdicts) return state;
+
+    const predecessor = await heads.getHead(this.db, state.predecessor_id);
+    if (!predecessor) return state;
+    const policy = this.policies.resolve().policy;
+    const mapping = mapLabels(policy, backbone.labels, 'multi_label');
+    let agreeNew = 0;
+    let agreeOld = 0;
+    let cells = 0;
+    for (const r of rows) {
+      const src = mapping.sources[r.category];
+      const rule = policy.rules[r.category];
+      if (!src || src.length === 0 || !rule) continue;
+      const f = bytesToFloat32(r.features);
+      let score = 0;
+      for (const c of src) {
+        let z = predecessor.bias[c];
+        for (let j = 0; j < predecessor.dim; j++) z += predecessor.weight[c * predecessor.dim + j] * f[j];
+        score = Math.max(score, sigmoid(z));
+      }
+      cells++;
+      if (r.model_label === r.label) agreeNew++;
+      if ((score >= rule.flag) === r.label) agreeOld++;
+    }
+    if (cells === 0) return state;
+    const agreement = agreeNew / cells;
+    const predecessorAgreement = agreeOld / cells;
+    const rollback = predecessorAgreement - agreement > state.max_agreement_drop;
+    const next: GuardState = {
+      ...state,
+      status: rollback ? 'rolled_back' : 'passed',
+      verdicts,
+      agreement,
+      predecessor_agreement: predecessorAgreement,
+      decided_at: new Date().toISOString(),
+    };
+    await this.db
+      .updateTable('head_versions')
+      .set({ metrics: sql`metrics || ${JSON.stringify({ guard: next })}::jsonb` })
+      .where('id', '=', head.id)
+      .execute();
+    if (rollback) {
+      this.log.warn({ headId: head.id, agreement, predecessorAgreement }, 'promotion guard: live agreement fell; rolling back');
+      await this.models.activate(
+        predecessor.id,
+        `promotion guard: live agreement ${(100 * agreement).toFixed(1)}% vs predecessor ${(100 * predecessorAgreement).toFixed(1)}% over ${verdicts} verdicts`,
+        { name: 'promotion guard' },
+      );
+    } else {
+      this.log.info({ headId: head.id, agreement, predecessorAgreement }, 'promotion guard passed');
+      await this.models.refresh();
+    }
+    return next;
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Simulated moderator feedback for tuning tests: texts from two families the tiny model treats alike,
+ * and moderators who consistently call one family "violence". A learnable preference the starter head
+ * does not have, so a DPO run has something real to learn.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { mulberry32 } from '../../src/tuning/random.js';
+import { splitFor } from '../../src/review/split.js';
+import { ADMIN_KEY, type TestApp } from './app.js';
+import { tinyModelDir } from './tiny-model.js';
+
+export const MARKED = 'the weather is lovely today';
+export const PLAIN = 'thanks for the help, see you tomorrow';
+
+/** Frequent benign filler words from the tiny model's vocabulary. */
+async function fillers(): Promise<string[]> {
+  const tok = JSON.parse(await fs.readFile(path.join(await tinyModelDir(), 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } };
+  return Object.entries(tok.model.vocab)
+    .filter(([w, id]) => id > 300 && id < 2500 && /^[a-z]{4,}$/.test(w))
+    .map(([w]) => w)
+    .slice(0, 800);
+}
+
+export async function makeTexts(n: number, seed: number): Promise<{ text: string; marked: boolean }[]> {
+  const words = await fillers();
+  const rng = mulberry32(seed);
+  return Array.from({ length: n }, (_, i) => {
+    const marked = i % 2 === 0;
+    const extra = Array.from({ length: 3 }, () => words[Math.floor(rng() * words.length)]).join(' ');
+    return { text: `${marked ? MARKED : PLAIN} ${extra}`, marked };
+  });
+}
+
+export interface Reviewed {
+  itemId: string;
+  decisionId: string;
+  marked: boolean;
+  split: 'train' | 'eval';
+}
+
+/**
+ * Moderates the texts (every decision audited by the test policy), then works the queue: violence is
+ * the truth (`marked`) except that `invertTrain` flips it on train-split items (a bad batch of labels),
+ * harassment and hate agree with the model.
+ */
+export async function moderateAndReview(app: TestApp, client: string, moderator: string, texts: { text: string; marked: boolean }[], opts: { invertTrain?: boolean } = {}): Promise<Reviewed[]> {
+  const byTask = new Map<string, Reviewed>();
+  for (let i = 0; i < texts.length; i += 50) {
+    const chunk = texts.slice(i, i + 50);
+    const r = await app.request.post('/v1/moderate').set('Authorization', `Bearer ${client}`).send({ input: chunk.map((t) => t.text) });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    r.body.results.forEach((x: { review_task_id: string; item_id: string; decision_id: string }, k: number) => {
+      assert.ok(x.review_task_id, 'the test policy audits every decision');
+      byTask.set(x.review_task_id, { itemId: x.item_id, decisionId: x.decision_id, marked: chunk[k].marked, split: splitFor(x.item_id, 0.2) });
+    });
+  }
+  for (;;) {
+    const claimed = await app.request.post('/v1/review/claim').set('Authorization', `Bearer ${moderator}`).send({ limit: 50 });
+    assert.equal(claimed.status, 200);
+    if (claimed.body.data.length === 0) break;
+    for (const t of claimed.body.data as { id: string; decision: { categories: Record<string, boolean> } }[]) {
+      const item = byTask.get(t.id);
+      const truth = item ? item.marked : t.decision.categories.violence;
+      const violence = opts.invertTrain && item?.split === 'train' ? !truth : truth;
+      const v = await app.request
+        .post(`/v1/review/tasks/${t.id}/verdict`)
+        .set('Authorization', `Bearer ${moderator}`)
+        .send({ categories: { violence, harassment: t.decision.categories.harassment, hate: t.decision.categories.hate } });
+      assert.equal(v.status, 200, JSON.stringify(v.body));
+    }
+  }
+  return [...byTask.values()];
+}
+
+export async function waitForRun(app: TestApp, id: string, timeoutMs = 60_000): Promise<Record<string, any>> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const r = await app.request.get(`/v1/training/runs/${id}`).set('Authorization', `Bearer ${ADMIN_KEY}`);
+    if (r.status === 200 && !['queued', 'running'].includes(r.body.status)) return r.body;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error(`training run ${id} did not finish`);
+}

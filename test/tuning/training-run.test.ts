@@ -1,0 +1,129 @@
+/**
+ * Training end to end through the API: consistent moderator feedback promotes a head that beats the old
+ * one on the eval split; a bad batch of labels is rejected by the gate and the active head stays.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
+import { testDatabases } from '../helpers/db.js';
+import { makeTexts, MARKED, moderateAndReview, waitForRun } from '../helpers/feedback.js';
+import { policies, reviewPolicy } from '../helpers/policies.js';
+
+const TRAINING = { epochs: 40, learning_rate: 0.05, batch_size: 16, beta: 0.1, anchor_weight: 0.1, min_pairs: 10, seed: 7 };
+const GATE = { min_eval_items: 10, min_improvement: 0.02, max_recall_drop: 0.05 };
+
+for (const kind of testDatabases()) {
+  describe(`training runs (${kind.name})`, { skip: kind.skip }, () => {
+    let app: TestApp;
+    let client: string;
+    let moderator: string;
+    const admin = { Authorization: `Bearer ${ADMIN_KEY}` };
+    before(async () => {
+      app = await startTestApp({ db: kind, policies: policies(reviewPolicy('default', {}, { training: TRAINING, gate: GATE })) });
+      client = await app.key('client');
+      moderator = await app.key('moderator');
+    });
+    after(async () => {
+      await app?.close();
+    });
+
+    const violenceOf = async (text: string) => {
+      const r = await app.request.post('/v1/moderate').set('Authorization', `Bearer ${client}`).send({ input: text });
+      return r.body.results[0].category_scores.violence as number;
+    };
+    const headVersion = async () => (await app.request.get('/readyz')).body.model.head_version as number;
+
+    test('too few pairs: the run is skipped with the reason', async () => {
+      const r = await app.request.post('/v1/training/runs').set(admin).send({});
+      assert.equal(r.status, 202);
+      const run = await waitForRun(app, r.body.id);
+      assert.equal(run.status, 'skipped');
+      assert.match(run.error, /too few preference pairs: 0 .* at least 10/);
+      assert.equal(await headVersion(), 1);
+    });
+
+    test('consistent feedback: the run promotes a head that beats the active one on the eval split', async (t) => {
+      const before = await violenceOf(`${MARKED} again`);
+      const reviewed = await moderateAndReview(app, client, moderator, await makeTexts(300, 1));
+      assert.ok(reviewed.filter((r) => r.split === 'eval').length >= GATE.min_eval_items);
+      const post = await app.request.post('/v1/training/runs').set(admin).send({});
+      assert.equal(post.status, 202);
+      assert.equal(post.headers.location, `/v1/training/runs/${post.body.id}`);
+      const run = await waitForRun(app, post.body.id);
+      t.diagnostic(run.gate.checks.map((c: { detail: string }) => c.detail).join('; '));
+      assert.equal(run.status, 'promoted', JSON.stringify(run.gate));
+      assert.equal(run.trigger, 'api');
+      // The first logged step of a sigmoid run is at policy = reference: loss ln 2.
+      assert.ok(Math.abs(run.metrics.steps[0].loss - Math.LN2) < 1e-6, String(run.metrics.steps[0].loss));
+      assert.equal(run.metrics.steps[0].step, 1);
+      assert.equal(run.metrics.epochs.length, TRAINING.epochs);
+      assert.ok(run.metrics.epochs.at(-1)['rewards/margins'] > 0);
+      assert.ok(run.eval_report.candidate.accuracy > run.eval_report.active.accuracy, JSON.stringify(run.eval_report));
+      assert.equal(run.data_snapshot.pairs >= 10, true);
+      assert.ok(run.data_snapshot.max_pair_id > 0);
+      assert.equal(run.gate.passed, true);
+
+      assert.equal(await headVersion(), 2, 'this process serves the promoted head at once');
+      const after = await violenceOf(`${MARKED} again`);
+      assert.ok(after > before, `violence for the marked text: ${before} → ${after}`);
+      const head = await app.request.get(`/v1/models/${run.candidate_head_id}`).set(admin);
+      assert.equal(head.status, 200);
+      assert.equal(head.body.status, 'active');
+      assert.equal(head.body.training_run.id, run.id);
+      assert.equal(head.body.lineage.length, 1);
+      assert.equal(head.body.lineage[0].id, run.reference_head_id);
+      assert.equal(head.body.hyperparameters.epochs, TRAINING.epochs);
+    });
+
+    test('a bad batch of labels: the gate rejects the candidate and the active head stays', async (t) => {
+      const activeBefore = (await app.request.get('/readyz')).body.model.head_id;
+      await moderateAndReview(app, client, moderator, await makeTexts(400, 2), { invertTrain: true });
+      const post = await app.request.post('/v1/training/runs').set(admin).send({});
+      const run = await waitForRun(app, post.body.id);
+      t.diagnostic(run.gate.checks.map((c: { detail: string }) => c.detail).join('; '));
+      assert.equal(run.status, 'rejected', JSON.stringify(run.gate));
+      assert.equal(run.gate.passed, false);
+      assert.ok(run.gate.reasons.length > 0);
+      assert.equal((await app.request.get('/readyz')).body.model.head_id, activeBefore, 'rollback: the active head is unchanged');
+      const models = await app.request.get('/v1/models').set(admin);
+      const candidate = models.body.data.find((h: { id: string }) => h.id === run.candidate_head_id);
+      assert.equal(candidate.status, 'rejected');
+    });
+
+    test('manual rollback and activation are atomic, audited and served at once', async () => {
+      const rb = await app.request.post('/v1/models/rollback').set(admin);
+      assert.equal(rb.status, 200, JSON.stringify(rb.body));
+      assert.equal(await headVersion(), 1);
+      const act = await app.request.post(`/v1/models/${rb.body.previous_head_id}/activate`).set(admin).send({ reason: 'back to the tuned head' });
+      assert.equal(act.status, 200);
+      assert.equal(await headVersion(), 2);
+      const events = await app.database.db.selectFrom('audit_events').select(['action', 'details']).where('action', '=', 'head.activated').orderBy('id').execute();
+      assert.deepEqual(
+        events.slice(-2).map((e) => (e.details as { reason: string }).reason),
+        ['manual rollback', 'back to the tuned head'],
+      );
+      const active = await app.database.db.selectFrom('head_versions').select('id').where('status', '=', 'active').execute();
+      assert.equal(active.length, 1);
+      assert.equal((await app.request.post('/v1/models/01a2188c-0000-7000-8000-000000000000/activate').set(admin)).status, 404);
+    });
+
+    test('validation and roles of the training and registry endpoints', async () => {
+      const moderatorAuth = { Authorization: `Bearer ${moderator}` };
+      assert.equal((await app.request.post('/v1/training/runs').set(moderatorAuth).send({})).status, 403);
+      assert.equal((await app.request.get('/v1/models').set(moderatorAuth)).status, 403);
+      assert.equal((await app.request.post('/v1/models/rollback').set({ Authorization: `Bearer ${client}` })).status, 403);
+      const bad = await app.request.post('/v1/training/runs').set(admin).send({ hyperparameters: { loss: 'bce' } });
+      assert.equal(bad.status, 400);
+      assert.match(bad.body.error.message, /hyperparameters\.loss/);
+      const unknown = await app.request.post('/v1/training/runs').set(admin).send({ hyperparameters: { epochz: 3 } });
+      assert.equal(unknown.status, 400);
+      assert.equal((await app.request.get('/v1/training/runs/nope').set(admin)).status, 404);
+      const list = await app.request.get('/v1/training/runs').set(admin);
+      assert.equal(list.status, 200);
+      assert.deepEqual(
+        list.body.data.map((r: { status: string }) => r.status),
+        ['rejected', 'promoted', 'skipped'],
+      );
+    });
+  });
+}
