@@ -49,7 +49,8 @@ export class AppContext {
     readonly training: TrainingService,
     readonly registry: RegistryService,
     readonly scheduler: TrainingScheduler | null,
-    private readonly background: { guard: PromotionGuard; shadow: ShadowScorer },
+    readonly guard: PromotionGuard,
+    readonly shadow: ShadowScorer,
   ) {}
 
   static async fromConfig(config: Config, overrides: ContextOverrides = {}): Promise<AppContext> {
@@ -133,10 +134,7 @@ export class AppContext {
         scheduler = new TrainingScheduler(training, tuningLog);
         scheduler.start(schedule.schedule, schedule.timezone);
       }
-      return new AppContext(config, logger, database, !overrides.database, metrics, policies, models, auth, moderation, review, training, new RegistryService(database.db), scheduler, {
-        guard,
-        shadow,
-      });
+      return new AppContext(config, logger, database, !overrides.database, metrics, policies, models, auth, moderation, review, training, new RegistryService(database.db), scheduler, guard, shadow);
     } catch (err) {
       for (const c of cleanup) await c().catch(() => undefined);
       throw err;
@@ -148,8 +146,8 @@ export class AppContext {
     this.draining = true;
     this.scheduler?.stop();
     await this.training.stop();
-    this.background.guard.stop();
-    await this.background.shadow.stop();
+    this.guard.stop();
+    await this.shadow.stop();
     await this.models.stop(graceMs);
     if (this.ownsDatabase) await this.database.destroy();
   }

@@ -27,10 +27,15 @@ try {
   const started = performance.now();
   let epoch = 0;
   let last: StepMetrics | null = null;
+  let lastPost = 0;
   const result = trainDpo(job.reference, job.pairs, job.anchors, {
     ...job.options,
     onStep: (m) => {
-      if (last && m.epoch !== epoch) port.postMessage({ type: 'epoch', epoch, epochs: job.options.epochs, last } satisfies TrainMessage);
+      // Progress at epoch ends, at most four times a second (runs of tiny epochs would flood the port).
+      if (last && m.epoch !== epoch && performance.now() - lastPost >= 250) {
+        lastPost = performance.now();
+        port.postMessage({ type: 'epoch', epoch, epochs: job.options.epochs, last } satisfies TrainMessage);
+      }
       epoch = m.epoch;
       last = m;
     },

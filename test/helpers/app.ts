@@ -27,6 +27,8 @@ export interface TestApp {
 export async function startTestApp(
   opts: {
     db?: TestDatabaseKind;
+    /** A database opened by the caller (kept open by close()). */
+    database?: Database;
     env?: Record<string, string>;
     policies?: Map<string, Policy>;
     listen?: boolean;
@@ -34,7 +36,8 @@ export async function startTestApp(
     random?: () => number;
   } = {},
 ): Promise<TestApp> {
-  const database = await (opts.db ?? testDatabases()[0]).migrated();
+  const database = opts.database ?? (await (opts.db ?? testDatabases()[0]).migrated());
+  const ownsDatabase = !opts.database;
   const config = loadConfig({
     MODEL_DIR: await tinyModelDir(),
     MODEL_AUTO_BUILD: 'false',
@@ -58,7 +61,7 @@ export async function startTestApp(
       random: opts.random ?? (() => 0.5),
     });
   } catch (err) {
-    await database.destroy();
+    if (ownsDatabase) await database.destroy();
     throw err;
   }
   let baseUrl: string | undefined;
@@ -82,7 +85,7 @@ export async function startTestApp(
     },
     async close() {
       await server.destroy();
-      await database.destroy();
+      if (ownsDatabase) await database.destroy();
     },
   };
 }

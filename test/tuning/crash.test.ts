@@ -1,0 +1,133 @@
+/**
+ * Killing the process in the middle of a training run: the active head is unchanged and, after a
+ * restart, the run is `failed`. The run is the real `npm run train` in a child process, killed with
+ * SIGKILL while it trains.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { openDatabase, type Database } from '../../src/db/connect.js';
+import { migrateToLatest } from '../../src/db/migrator.js';
+import { startTestApp } from '../helpers/app.js';
+import { quietLogger } from '../helpers/db.js';
+import { makeTexts, moderateAndReview } from '../helpers/feedback.js';
+import { tinyModelDir } from '../helpers/tiny-model.js';
+
+const POLICY = [
+  'categories:',
+  '  violence: { flag: 0.5, block: 0.9 }',
+  '  harassment: { flag: 0.5, block: 0.95 }',
+  '  hate: { flag: 0.5, block: 0.95 }',
+  'review: { audit_rate: 1, audit_reviews_per_task: 1 }',
+  'training: { min_pairs: 10, batch_size: 8, beta: 0.1 }',
+  'gate: { min_eval_items: 1 }',
+].join('\n');
+
+const kinds = [
+  { name: 'pglite', skip: false as const, url: undefined as string | undefined },
+  process.env.TEST_DATABASE_URL
+    ? { name: 'postgres', skip: false as const, url: process.env.TEST_DATABASE_URL }
+    : { name: 'postgres', skip: 'TEST_DATABASE_URL is not set: PostgreSQL part skipped', url: undefined },
+];
+
+for (const kind of kinds) {
+  describe(`a training run killed mid-way (${kind.name})`, { skip: kind.skip }, () => {
+    let dir: string;
+    let env: Record<string, string>;
+    let dbUrl: string | undefined;
+    const dbName = `modtune_crash_${process.pid}`;
+
+    const open = (): Promise<Database> => openDatabase({ url: dbUrl, dataDir: path.join(dir, 'data'), logger: quietLogger() });
+
+    before(async () => {
+      dir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-crash-'));
+      await fs.mkdir(path.join(dir, 'policies'));
+      await fs.writeFile(path.join(dir, 'policies', 'default.yaml'), POLICY);
+      if (kind.url) {
+        const pg = (await import('pg')).default;
+        const c = new pg.Client({ connectionString: kind.url });
+        await c.connect();
+        await c.query(`drop database if exists ${dbName} with (force)`);
+        await c.query(`create database ${dbName}`);
+        await c.end();
+        const u = new URL(kind.url);
+        u.pathname = `/${dbName}`;
+        dbUrl = u.toString();
+      }
+      env = {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        DATA_DIR: path.join(dir, 'data'),
+        MODEL_DIR: await tinyModelDir(),
+        MODEL_AUTO_BUILD: 'false',
+        POLICY_DIR: path.join(dir, 'policies'),
+        LOG_LEVEL: 'warn',
+        ...(dbUrl ? { DATABASE_URL: dbUrl } : {}),
+      };
+      // Seed: a server in this process scores and reviews enough items for a run, then closes.
+      const database = await open();
+      await migrateToLatest(database.db);
+      const { loadPolicies } = await import('../../src/policy/loader.js');
+      const app = await startTestApp({ database, policies: await loadPolicies(path.join(dir, 'policies')), env: { MODEL_DIR: env.MODEL_DIR } });
+      await moderateAndReview(app, await app.key('client'), await app.key('moderator'), await makeTexts(400, 3));
+      await app.close();
+      await database.destroy();
+    });
+    after(async () => {
+      await fs.rm(dir, { recursive: true, force: true });
+      if (kind.url) {
+        const pg = (await import('pg')).default;
+        const c = new pg.Client({ connectionString: kind.url });
+        await c.connect();
+        await c.query(`drop database if exists ${dbName} with (force)`);
+        await c.end();
+      }
+    });
+
+    test('SIGKILL during training: active head unchanged, the run is failed after restart', async () => {
+      const database = await open();
+      const activeBefore = await database.db.selectFrom('head_versions').select(['id', 'version']).where('status', '=', 'active').executeTakeFirstOrThrow();
+      const headsBefore = await database.db.selectFrom('head_versions').select('id').execute();
+      await database.destroy();
+
+      // Enough epochs that the run is still training when it is killed.
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/train.ts', '--epochs', '1000', '--batch-size', '1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+      const deadline = Date.now() + 60_000;
+      while (!/training: epoch \d+\/1000/.test(out)) {
+        if (Date.now() > deadline || child.exitCode !== null) assert.fail(`the run did not start training:\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      child.kill('SIGKILL');
+      assert.equal(await exited, 'SIGKILL');
+
+      // The restart: the service marks the run it finds `running` as failed.
+      const restarted = await open();
+      try {
+        const { TrainingService } = await import('../../src/tuning/training.service.js');
+        const { PolicyRegistry } = await import('../../src/policy/registry.js');
+        const { loadPolicies } = await import('../../src/policy/loader.js');
+        const registry = new PolicyRegistry(await loadPolicies(path.join(dir, 'policies')), 'default');
+        const before = await restarted.db.selectFrom('training_runs').select(['id', 'status']).execute();
+        assert.deepEqual(before.map((r) => r.status), ['running'], 'the killed run was left running');
+        const recovered = await new TrainingService(restarted, registry, quietLogger()).recoverAbandonedRuns();
+        assert.deepEqual(recovered, [before[0].id]);
+        const run = await restarted.db.selectFrom('training_runs').selectAll().executeTakeFirstOrThrow();
+        assert.equal(run.status, 'failed');
+        assert.match(run.error ?? '', /stopped before it finished/);
+        assert.equal(run.candidate_head_id, null);
+        const activeAfter = await restarted.db.selectFrom('head_versions').select(['id', 'version']).where('status', '=', 'active').executeTakeFirstOrThrow();
+        assert.deepEqual(activeAfter, activeBefore, 'the active head is unchanged');
+        assert.equal((await restarted.db.selectFrom('head_versions').select('id').execute()).length, headsBefore.length, 'no half-made head');
+      } finally {
+        await restarted.destroy();
+      }
+    });
+  });
+}
