@@ -114,10 +114,8 @@ export class AppContext {
       const moderation = new ModerationService(database.db, models, policies, metrics, overrides.random, shadow);
       const review = new ReviewService(database.db, policies, () => guard.poke());
       const training = new TrainingService(database, policies, tuningLog, {
-        onPromoted: async () => {
-          await models.refresh();
-          await shadow.refresh(models.active.head);
-        },
+        onPromoted: () => models.refresh(),
+        onCandidate: () => shadow.refresh(models.active.head),
       });
       cleanup.unshift(() => training.stop());
       await training.recoverAbandonedRuns();

@@ -47,6 +47,8 @@ export interface RunProgress {
 export interface TrainingServiceOptions {
   /** Called after a promotion so this process serves the new head at once (others hear NOTIFY). */
   onPromoted?: (headId: string) => Promise<void>;
+  /** Called after every run that produced a candidate (shadow scoring picks up the newest). */
+  onCandidate?: (headId: string) => Promise<void>;
 }
 
 function hyperparametersOf(policy: Policy, overrides: Partial<Hyperparameters> = {}): Hyperparameters {
@@ -289,6 +291,7 @@ export class TrainingService {
     });
     say(outcome, decision.passed ? `promoted head ${candidateId}` : `rejected: ${decision.reasons.join('; ')}`);
     if (decision.passed) await this.opts.onPromoted?.(candidateId);
+    await this.opts.onCandidate?.(candidateId);
     return outcome;
   }
 

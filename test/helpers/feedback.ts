@@ -42,10 +42,16 @@ export interface Reviewed {
 
 /**
  * Moderates the texts (every decision audited by the test policy), then works the queue: violence is
- * the truth (`marked`) except that `invertTrain` flips it on train-split items (a bad batch of labels),
- * harassment and hate agree with the model.
+ * the truth (`marked`) except that `invertTrain` flips it on train-split items (a bad batch of labels)
+ * and `invertAll` everywhere; harassment and hate agree with the model.
  */
-export async function moderateAndReview(app: TestApp, client: string, moderator: string, texts: { text: string; marked: boolean }[], opts: { invertTrain?: boolean } = {}): Promise<Reviewed[]> {
+export async function moderateAndReview(
+  app: TestApp,
+  client: string,
+  moderator: string,
+  texts: { text: string; marked: boolean }[],
+  opts: { invertTrain?: boolean; invertAll?: boolean } = {},
+): Promise<Reviewed[]> {
   const byTask = new Map<string, Reviewed>();
   for (let i = 0; i < texts.length; i += 50) {
     const chunk = texts.slice(i, i + 50);
@@ -63,7 +69,7 @@ export async function moderateAndReview(app: TestApp, client: string, moderator:
     for (const t of claimed.body.data as { id: string; decision: { categories: Record<string, boolean> } }[]) {
       const item = byTask.get(t.id);
       const truth = item ? item.marked : t.decision.categories.violence;
-      const violence = opts.invertTrain && item?.split === 'train' ? !truth : truth;
+      const violence = opts.invertAll || (opts.invertTrain && item?.split === 'train') ? !truth : truth;
       const v = await app.request
         .post(`/v1/review/tasks/${t.id}/verdict`)
         .set('Authorization', `Bearer ${moderator}`)

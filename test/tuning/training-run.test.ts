@@ -9,7 +9,7 @@ import { testDatabases } from '../helpers/db.js';
 import { makeTexts, MARKED, moderateAndReview, waitForRun } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
-const TRAINING = { epochs: 40, learning_rate: 0.05, batch_size: 16, beta: 0.1, anchor_weight: 0.1, min_pairs: 10, seed: 7 };
+const TRAINING = { epochs: 40, learning_rate: 0.05, batch_size: 16, beta: 0.1, anchor_weight: 0.1, min_pairs: 10, seed: 7, shadow: true };
 const GATE = { min_eval_items: 10, min_improvement: 0.02, max_recall_drop: 0.05 };
 
 for (const kind of testDatabases()) {
@@ -88,6 +88,17 @@ for (const kind of testDatabases()) {
       const models = await app.request.get('/v1/models').set(admin);
       const candidate = models.body.data.find((h: { id: string }) => h.id === run.candidate_head_id);
       assert.equal(candidate.status, 'rejected');
+
+      // Shadow scoring: the rejected candidate scores live traffic next to the active head.
+      assert.equal(app.server.ctx.shadow.head?.id, run.candidate_head_id);
+      const texts = await makeTexts(20, 9);
+      await app.request.post('/v1/moderate').set('Authorization', `Bearer ${client}`).send({ input: texts.map((x) => x.text) });
+      await app.server.ctx.shadow.flush();
+      const detail = await app.request.get(`/v1/models/${run.candidate_head_id}`).set(admin);
+      assert.equal(detail.body.shadow.decisions, 20);
+      assert.equal(detail.body.shadow.against_head_id, activeBefore);
+      assert.ok(detail.body.shadow.action_differs >= 0 && detail.body.shadow.action_differs <= 20);
+      assert.equal(typeof detail.body.shadow.action_difference_rate, 'number');
     });
 
     test('manual rollback and activation are atomic, audited and served at once', async () => {
