@@ -92,8 +92,11 @@ export async function listRuns(db: Executor, limit: number) {
       'created_at',
       'started_at',
       'finished_at',
-      sql<Record<string, unknown> | null>`eval_report -> 'candidate' -> 'accuracy'`.as('candidate_accuracy'),
-      sql<Record<string, unknown> | null>`eval_report -> 'active' -> 'accuracy'`.as('active_accuracy'),
+      sql<number | null>`(eval_report -> 'candidate' ->> 'accuracy')::float8`.as('candidate_accuracy'),
+      sql<number | null>`(eval_report -> 'active' ->> 'accuracy')::float8`.as('active_accuracy'),
+      sql<number | null>`jsonb_array_length(metrics -> 'steps')`.as('logged_steps'),
+      sql<number | null>`(metrics -> 'epochs' -> -1 ->> 'loss')::float8`.as('final_loss'),
+      sql<number | null>`(metrics -> 'epochs' -> -1 ->> 'rewards/margins')::float8`.as('final_margin'),
     ])
     .orderBy('created_at', 'desc')
     .limit(limit)

@@ -36,7 +36,11 @@ export function trainingRoutes(ctx: AppContext, json: RequestHandler[]): Router 
   });
 
   r.get('/v1/training/runs', admin, async (req, res) => {
-    res.json({ data: await ctx.training.listRuns(limitOf(req.query.limit)), next_scheduled_run: ctx.scheduler?.nextRun ?? null });
+    res.json({
+      data: await ctx.training.listRuns(limitOf(req.query.limit)),
+      scheduler: { enabled: ctx.scheduler !== null, next_run: ctx.scheduler?.nextRun ?? null },
+      next_scheduled_run: ctx.scheduler?.nextRun ?? null,
+    });
   });
 
   r.get('/v1/training/runs/:id', admin, async (req, res) => {

@@ -1,0 +1,602 @@
+// The admin dashboard: training runs, their curves, accuracy per head version, the review queue.
+// Everything that comes from the server (run errors, gate reasons, category and backbone names) is
+// hostile until proven otherwise: it only ever reaches the page as text (textContent, createTextNode,
+// <title> text, non-URL attributes), never as HTML, and the CSP forbids inline script anyway.
+// Charts are inline SVG drawn here; the page loads nothing from anywhere else.
+
+const $ = (id) => document.getElementById(id);
+const KEY_STORAGE = 'modtune.dashboard.key';
+const SVG = 'http://www.w3.org/2000/svg';
+const RUN_STATUSES = ['queued', 'running', 'promoted', 'rejected', 'failed', 'skipped'];
+const HEAD_STATUSES = ['base', 'candidate', 'active', 'retired', 'rejected'];
+
+const state = { key: sessionStorage.getItem(KEY_STORAGE), runs: [], selectedId: null, loading: 0, detail: 0 };
+
+function show(id, visible) {
+  $(id).hidden = !visible;
+}
+
+function status(message, isError = false) {
+  const s = $('status');
+  s.textContent = message;
+  s.classList.toggle('error', isError);
+}
+
+async function api(path) {
+  const res = await fetch(path, { headers: { Authorization: `Bearer ${state.key}` } });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const err = new Error(data?.error?.message ?? `HTTP ${res.status}`);
+    err.status = res.status;
+    throw err;
+  }
+  return data;
+}
+
+// ---------------------------------------------------------------- formatting
+
+const isNum = (v) => typeof v === 'number' && Number.isFinite(v);
+const pct = (v) => (isNum(v) ? `${(v * 100).toFixed(1)}%` : '—');
+const fixed = (v, digits = 3) => (isNum(v) ? v.toFixed(digits) : '—');
+const when = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
+
+function duration(startIso, endIso) {
+  if (!startIso || !endIso) return '—';
+  const s = (new Date(endIso).getTime() - new Date(startIso).getTime()) / 1000;
+  if (!Number.isFinite(s) || s < 0) return '—';
+  return s < 90 ? `${s.toFixed(1)} s` : `${(s / 60).toFixed(1)} min`;
+}
+
+function el(tag, text, className) {
+  const e = document.createElement(tag);
+  if (text !== undefined) e.textContent = text;
+  if (className) e.className = className;
+  return e;
+}
+
+function cell(text, className) {
+  return el('td', text, className);
+}
+
+/** A badge whose class is only ever one of the known values: the server's string is text, not a class. */
+function badge(value, known) {
+  return el('span', String(value), `badge ${known.includes(value) ? value : 'unknown'}`);
+}
+
+// ---------------------------------------------------------------- charts
+
+function svgEl(tag, attrs = {}, text) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+/** About `count` round tick values (1, 2 or 5 times a power of ten) covering [lo, hi]. */
+function ticks(lo, hi, count, integer = false) {
+  const raw = (hi - lo) / Math.max(1, count);
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  let step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  if (integer) step = Math.max(1, Math.round(step));
+  const out = [];
+  for (let t = Math.ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step) out.push(Math.abs(t) < step * 1e-9 ? 0 : t);
+  return { values: out, step };
+}
+
+function tickLabel(v, step) {
+  const digits = Math.max(0, Math.min(6, -Math.floor(Math.log10(step) + 1e-9)));
+  return v.toFixed(digits);
+}
+
+function extent(values, pad) {
+  let lo = Math.min(...values);
+  let hi = Math.max(...values);
+  if (lo === hi) {
+    lo -= pad;
+    hi += pad;
+  }
+  return [lo, hi];
+}
+
+const W = 600;
+const H = 260;
+const M = { left: 56, right: 16, top: 30, bottom: 42 };
+
+/** The frame shared by both chart kinds: grid, y ticks and labels, axis titles. Returns the y scale. */
+function frame(svg, { yDomain, yLabel, xLabel, yFormat }) {
+  svg.replaceChildren();
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  svg.setAttribute('preserveAspectRatio', 'xMidYMid meet');
+  const [y0, y1] = yDomain;
+  const yt = ticks(y0, y1, 5);
+  const lo = Math.min(y0, yt.values[0] ?? y0);
+  const hi = Math.max(y1, yt.values.at(-1) ?? y1);
+  const y = (v) => M.top + (H - M.top - M.bottom) * (1 - (v - lo) / (hi - lo || 1));
+  const grid = svgEl('g', { class: 'grid' });
+  for (const t of yt.values) {
+    grid.append(
+      svgEl('line', { x1: M.left, x2: W - M.right, y1: y(t), y2: y(t), class: t === 0 && lo < 0 ? 'zero' : '' }),
+      svgEl('text', { x: M.left - 6, y: y(t), class: 'tick y' }, yFormat ? yFormat(t) : tickLabel(t, yt.step)),
+    );
+  }
+  svg.append(
+    grid,
+    svgEl('line', { x1: M.left, x2: M.left, y1: M.top, y2: H - M.bottom, class: 'axis' }),
+    svgEl('line', { x1: M.left, x2: W - M.right, y1: H - M.bottom, y2: H - M.bottom, class: 'axis' }),
+    svgEl('text', { x: (M.left + W - M.right) / 2, y: H - 6, class: 'axis-title x' }, xLabel),
+    svgEl('text', { x: 14, y: (M.top + H - M.bottom) / 2, class: 'axis-title y', transform: `rotate(-90 14 ${(M.top + H - M.bottom) / 2})` }, yLabel),
+  );
+  return y;
+}
+
+/** A row of legend entries across the top: {label, cls, shape: 'line' | 'dot' | 'box'}. */
+function legend(svg, entries) {
+  const g = svgEl('g', { class: 'legend' });
+  let x = M.left;
+  for (const e of entries) {
+    const item = svgEl('g', { class: `legend-item ${e.cls}` });
+    if (e.shape === 'dot') item.append(svgEl('circle', { cx: x + 9, cy: 12, r: 4, class: `legend-mark ${e.cls}` }));
+    else if (e.shape === 'box') item.append(svgEl('rect', { x: x + 3, y: 7, width: 12, height: 10, class: `legend-mark ${e.cls}` }));
+    else item.append(svgEl('line', { x1: x, x2: x + 18, y1: 12, y2: 12, class: `line ${e.cls}` }));
+    const label = svgEl('text', { x: x + 24, y: 12, class: 'legend-label' }, e.label);
+    item.append(label);
+    g.append(item);
+    x += 24 + 7 * e.label.length + 18;
+  }
+  svg.append(g);
+}
+
+/**
+ * Draws a line chart into `svg` from series {label, cls, points: [{x, y, cls?, title?}], dots?}:
+ * axes with round ticks, a legend, one path per series, and a dot per point where `dots` is set
+ * (with a <title> as its tooltip). `extraLegend` adds legend entries for the dot classes.
+ */
+function lineChart(svg, { series, xLabel, yLabel, xInteger = false, yDomain, yFormat, extraLegend = [] }) {
+  const points = series.flatMap((s) => s.points).filter((p) => isNum(p.x) && isNum(p.y));
+  if (points.length === 0) {
+    svg.replaceChildren();
+    return;
+  }
+  // Dots sit half a step inside the frame, not on its edges.
+  const pad = series.some((s) => s.dots) && xInteger ? 0.5 : 0;
+  const [e0, e1] = extent(points.map((p) => p.x), 1);
+  const [x0, x1] = [e0 - pad, e1 + pad];
+  const [d0, d1] = yDomain ?? extent(points.map((p) => p.y), 0.5);
+  const y = frame(svg, { yDomain: [d0, d1], yLabel, xLabel, yFormat });
+  const xt = ticks(x0, x1, 6, xInteger);
+  const x = (v) => M.left + (W - M.left - M.right) * ((v - x0) / (x1 - x0));
+  const xg = svgEl('g', { class: 'grid' });
+  for (const t of xt.values) xg.append(svgEl('text', { x: x(t), y: H - M.bottom + 16, class: 'tick x' }, xInteger ? String(t) : tickLabel(t, xt.step)));
+  svg.append(xg);
+  for (const s of series) {
+    const pts = s.points.filter((p) => isNum(p.x) && isNum(p.y));
+    if (pts.length === 0) continue;
+    const g = svgEl('g', { class: `series ${s.cls}` });
+    const d = pts.map((p, i) => `${i ? 'L' : 'M'}${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join('');
+    g.append(svgEl('path', { d, class: `line ${s.cls}` }));
+    if (s.dots) {
+      for (const p of pts) {
+        const dot = svgEl('circle', { cx: x(p.x).toFixed(1), cy: y(p.y).toFixed(1), r: 5, class: `mark ${s.cls} ${p.cls ?? ''}` });
+        if (p.title) dot.append(svgEl('title', {}, p.title));
+        if (p.id) dot.setAttribute('data-id', p.id);
+        g.append(dot);
+      }
+    }
+    svg.append(g);
+  }
+  legend(svg, [...series.map((s) => ({ label: s.label, cls: s.cls, shape: 'line' })), ...extraLegend]);
+}
+
+/** A bar chart of {label, value, part?, title?}: `part` (≤ value) is drawn darker inside the bar. */
+function barChart(svg, { bars, yLabel, xLabel, legendEntries = [] }) {
+  const max = Math.max(1, ...bars.map((b) => b.value));
+  const y = frame(svg, { yDomain: [0, max], yLabel, xLabel, yFormat: (t) => (Number.isInteger(t) ? String(t) : '') });
+  const band = (W - M.left - M.right) / Math.max(1, bars.length);
+  const width = Math.min(60, band * 0.6);
+  bars.forEach((b, i) => {
+    const cx = M.left + band * (i + 0.5);
+    const g = svgEl('g', { class: 'bar-group' });
+    const top = y(b.value);
+    const rect = svgEl('rect', { x: (cx - width / 2).toFixed(1), y: top.toFixed(1), width: width.toFixed(1), height: Math.max(0, y(0) - top).toFixed(1), class: 'bar open' });
+    if (b.title) rect.append(svgEl('title', {}, b.title));
+    g.append(rect);
+    if (b.part) {
+      const ptop = y(b.part);
+      g.append(svgEl('rect', { x: (cx - width / 2).toFixed(1), y: ptop.toFixed(1), width: width.toFixed(1), height: Math.max(0, y(0) - ptop).toFixed(1), class: 'bar leased' }));
+    }
+    g.append(
+      svgEl('text', { x: cx, y: top - 5, class: 'value' }, String(b.value)),
+      svgEl('text', { x: cx, y: H - M.bottom + 16, class: 'tick x' }, b.label),
+    );
+    svg.append(g);
+  });
+  legend(svg, legendEntries);
+}
+
+// ---------------------------------------------------------------- training runs
+
+function gateCell(run) {
+  const td = document.createElement('td');
+  td.className = 'gate';
+  if (run.gate) {
+    const checks = Array.isArray(run.gate.checks) ? run.gate.checks : [];
+    const reasons = Array.isArray(run.gate.reasons) ? run.gate.reasons : [];
+    td.append(el('span', run.gate.passed ? 'passed' : 'failed', `verdict ${run.gate.passed ? 'passed' : 'failed'}`));
+    if (reasons.length) {
+      const ul = el('ul', undefined, 'reasons');
+      for (const r of reasons) ul.append(el('li', String(r)));
+      td.append(ul);
+    } else if (checks.length) {
+      td.append(document.createTextNode(` all ${checks.length} checks`));
+    }
+    if (checks.length) {
+      const details = document.createElement('details');
+      details.append(el('summary', 'checks'));
+      const ul = el('ul', undefined, 'checks');
+      for (const c of checks) ul.append(el('li', `${c.passed ? '✓' : '✗'} ${c.check}: ${c.detail}`, c.passed ? 'ok' : 'bad'));
+      details.append(ul);
+      td.append(details);
+    }
+  } else if (run.error) {
+    td.append(el('span', String(run.error), 'error-text'));
+  } else {
+    td.textContent = run.status === 'queued' || run.status === 'running' ? 'in progress' : '—';
+  }
+  return td;
+}
+
+function renderRuns(body) {
+  state.runs = Array.isArray(body.data) ? body.data : [];
+  const scheduler = body.scheduler ?? {};
+  $('next-run').textContent = scheduler.next_run
+    ? `Next scheduled run: ${when(scheduler.next_run)}.`
+    : scheduler.enabled
+      ? 'The training schedule has no further run.'
+      : 'No scheduled run (the training schedule is off on this server).';
+  const tbody = $('runs-table').tBodies[0];
+  tbody.replaceChildren();
+  show('runs-empty', state.runs.length === 0);
+  show('runs-table', state.runs.length > 0);
+  for (const run of state.runs) {
+    const tr = document.createElement('tr');
+    tr.tabIndex = 0;
+    tr.setAttribute('data-run-id', String(run.id));
+    tr.setAttribute('data-status', RUN_STATUSES.includes(run.status) ? run.status : 'unknown');
+    const statusTd = document.createElement('td');
+    statusTd.append(badge(run.status, RUN_STATUSES));
+    const accuracy = isNum(run.candidate_accuracy) || isNum(run.active_accuracy) ? `${pct(run.candidate_accuracy)} / ${pct(run.active_accuracy)}` : '—';
+    tr.append(
+      statusTd,
+      cell(String(run.trigger ?? '—')),
+      cell(when(run.created_at)),
+      cell(duration(run.started_at, run.finished_at)),
+      cell(isNum(run.data_snapshot?.pairs) ? String(run.data_snapshot.pairs) : '—', 'num'),
+      cell(accuracy, 'num'),
+      gateCell(run),
+    );
+    tr.addEventListener('click', (e) => {
+      // Opening the checks list is not a selection.
+      if (e.target instanceof Element && e.target.closest('details')) return;
+      void selectRun(run.id);
+    });
+    tbody.append(tr);
+  }
+  // Keep the selection across refreshes; otherwise the newest run that got as far as training.
+  if (!state.runs.some((r) => r.id === state.selectedId)) {
+    const trained = state.runs.find((r) => (r.logged_steps ?? 0) > 0);
+    state.selectedId = (trained ?? state.runs[0])?.id ?? null;
+  }
+  markSelected();
+  if (state.selectedId) void selectRun(state.selectedId, false);
+  else renderNoRun();
+}
+
+function markSelected() {
+  for (const tr of $('runs-table').tBodies[0].rows) {
+    const on = tr.getAttribute('data-run-id') === state.selectedId;
+    tr.classList.toggle('selected', on);
+    if (on) tr.setAttribute('aria-current', 'true');
+    else tr.removeAttribute('aria-current');
+  }
+}
+
+function renderNoRun() {
+  $('run-title').textContent = 'Selected run';
+  $('run-summary').textContent = '';
+  show('run-numbers', false);
+  show('run-charts', false);
+  show('metrics-empty', true);
+  $('metrics-empty').textContent = 'No run to show yet: loss and reward-margin curves appear here after the first training run.';
+}
+
+async function selectRun(id, announce = true) {
+  state.selectedId = id;
+  markSelected();
+  const token = ++state.detail;
+  try {
+    const run = await api(`/v1/training/runs/${encodeURIComponent(id)}`);
+    if (token !== state.detail) return;
+    renderRun(run);
+    if (announce) status(`Showing run ${id}.`);
+  } catch (err) {
+    if (token !== state.detail) return;
+    if (refused(err)) return;
+    status(`Could not load run ${id}: ${err.message}`, true);
+  }
+}
+
+function renderRun(run) {
+  $('run-title').textContent = `Selected run · ${run.status} · ${when(run.created_at)}`;
+  const parts = [`Run ${run.id}`, `trigger ${run.trigger}`, `policy ${run.policy_name} (${run.policy_version})`];
+  if (run.data_snapshot) parts.push(`${run.data_snapshot.pairs ?? '?'} pairs, ${run.data_snapshot.eval_items ?? '?'} eval items`);
+  $('run-summary').textContent = parts.join(' · ');
+
+  const report = run.eval_report;
+  show('run-numbers', Boolean(report));
+  if (report) {
+    $('n-candidate').textContent = pct(report.candidate?.accuracy);
+    $('n-active').textContent = pct(report.active?.accuracy);
+    $('n-p').textContent = isNum(report.mcnemar?.p_value) ? report.mcnemar.p_value.toPrecision(3) : '—';
+    $('n-items').textContent = isNum(report.items) ? String(report.items) : '—';
+    const m = run.metrics ?? {};
+    $('n-seconds').textContent = isNum(m.seconds) ? `${m.seconds.toFixed(1)} s${isNum(m.pairs_per_second) ? ` (${Math.round(m.pairs_per_second)} pairs/s)` : ''}` : '—';
+  }
+
+  const steps = Array.isArray(run.metrics?.steps) ? run.metrics.steps : [];
+  show('run-charts', steps.length > 0);
+  show('metrics-empty', steps.length === 0);
+  if (steps.length === 0) {
+    $('metrics-empty').textContent = run.error ? `No training metrics for this run. ${run.status}: ${run.error}` : `No training metrics for this run (${run.status}).`;
+    return;
+  }
+  const series = (key, label, cls) => ({ label, cls, points: steps.map((s) => ({ x: s.step, y: s[key] })) });
+  lineChart(document.querySelector('svg[data-chart=loss]'), {
+    series: [series('loss', 'loss', 's0')],
+    xLabel: 'step',
+    yLabel: 'loss',
+    xInteger: true,
+  });
+  lineChart(document.querySelector('svg[data-chart=margins]'), {
+    series: [series('rewards/margins', 'margin', 's0'), series('rewards/chosen', 'chosen', 's1'), series('rewards/rejected', 'rejected', 's2')],
+    xLabel: 'step',
+    yLabel: 'reward',
+    xInteger: true,
+  });
+}
+
+// ---------------------------------------------------------------- head versions
+
+function headKind(h) {
+  if (h.status === 'rejected') return 'rejected';
+  if (h.promoted_at || h.status === 'active' || h.status === 'retired') return 'promoted';
+  return 'candidate';
+}
+
+function renderHeads(body) {
+  const all = Array.isArray(body.data) ? body.data : [];
+  const evaluated = all
+    .filter((h) => isNum(h.metrics?.eval_accuracy))
+    .sort((a, b) => new Date(a.created_at).getTime() - new Date(b.created_at).getTime());
+  show('heads-empty', evaluated.length === 0);
+  show('accuracy-figure', evaluated.length > 0);
+  if (evaluated.length) {
+    lineChart(document.querySelector('svg[data-chart=accuracy]'), {
+      series: [
+        {
+          label: 'head',
+          cls: 's0',
+          dots: true,
+          points: evaluated.map((h) => ({
+            x: h.version,
+            y: h.metrics.eval_accuracy,
+            cls: headKind(h),
+            id: String(h.id),
+            title: `v${h.version} (${h.status}): ${pct(h.metrics.eval_accuracy)} on ${h.metrics.eval_items ?? '?'} eval items`,
+          })),
+        },
+        {
+          label: 'active head then',
+          cls: 's3',
+          points: evaluated.map((h) => ({ x: h.version, y: h.metrics.reference_eval_accuracy })),
+        },
+      ],
+      xLabel: 'head version',
+      yLabel: 'eval accuracy',
+      xInteger: true,
+      yDomain: accuracyDomain(evaluated),
+      yFormat: (t) => `${Math.round(t * 100)}%`,
+      extraLegend: [
+        { label: 'promoted', cls: 'promoted', shape: 'dot' },
+        { label: 'rejected', cls: 'rejected', shape: 'dot' },
+      ],
+    });
+  }
+
+  const tbody = $('heads-table').tBodies[0];
+  tbody.replaceChildren();
+  show('heads-table', all.length > 0);
+  for (const h of all) {
+    const tr = document.createElement('tr');
+    if (h.active) tr.className = 'active';
+    const statusTd = document.createElement('td');
+    statusTd.append(badge(h.status, HEAD_STATUSES));
+    tr.append(
+      cell(`v${h.version}`, 'num'),
+      statusTd,
+      cell(String(h.source ?? '—')),
+      cell(String(h.backbone ?? '—')),
+      cell(pct(h.metrics?.eval_accuracy), 'num'),
+      cell(pct(h.metrics?.reference_eval_accuracy), 'num'),
+      cell(when(h.created_at)),
+      cell(when(h.promoted_at)),
+    );
+    tbody.append(tr);
+  }
+}
+
+/** Accuracy lives in [0, 1]; zoom to the data but keep a little room and never leave that range. */
+function accuracyDomain(heads) {
+  const ys = heads.flatMap((h) => [h.metrics.eval_accuracy, h.metrics.reference_eval_accuracy]).filter(isNum);
+  const lo = Math.max(0, Math.floor((Math.min(...ys) - 0.05) * 10) / 10);
+  const hi = Math.min(1, Math.ceil((Math.max(...ys) + 0.02) * 10) / 10);
+  return [lo, Math.max(hi, lo + 0.1)];
+}
+
+// ---------------------------------------------------------------- review queue and agreement
+
+function renderReview(stats) {
+  const queue = stats.queue ?? {};
+  const bars = Object.entries(queue).map(([reason, q]) => ({
+    label: reason,
+    value: Number(q?.open) || 0,
+    part: Number(q?.leased) || 0,
+    title: `${reason}: ${q?.open ?? 0} open, ${q?.leased ?? 0} leased`,
+  }));
+  barChart(document.querySelector('svg[data-chart=queue]'), {
+    bars,
+    xLabel: 'reason',
+    yLabel: 'open tasks',
+    legendEntries: [
+      { label: 'open', cls: 'open', shape: 'box' },
+      { label: 'of which leased', cls: 'leased', shape: 'box' },
+    ],
+  });
+  const total = Number(stats.queue_total) || 0;
+  $('queue-caption').textContent = total ? `Open review tasks per reason (${total} in all)` : 'Open review tasks per reason: the queue is empty';
+  const median = stats.median_handling_ms?.all;
+  $('queue-summary').textContent = `Median handling time over the last ${stats.window_days} days: ${isNum(median) ? `${(median / 1000).toFixed(1)} s` : 'no reviews yet'}.`;
+
+  const mods = stats.agreement?.moderators ?? {};
+  const model = stats.agreement?.moderators_vs_model ?? {};
+  const categories = [...new Set([...Object.keys(mods), ...Object.keys(model)])].sort();
+  const tbody = $('agreement-table').tBodies[0];
+  tbody.replaceChildren();
+  show('agreement-table', categories.length > 0);
+  show('agreement-empty', categories.length === 0);
+  for (const c of categories) {
+    const a = mods[c] ?? {};
+    const b = model[c] ?? {};
+    const tr = document.createElement('tr');
+    tr.append(
+      cell(c),
+      cell(isNum(a.items) ? String(a.items) : '—', 'num'),
+      cell(fixed(a.cohen_kappa), 'num'),
+      cell(fixed(a.krippendorff_alpha), 'num'),
+      cell(isNum(b.items) ? String(b.items) : '—', 'num'),
+      cell(pct(b.agreement), 'num'),
+      cell(fixed(b.cohen_kappa), 'num'),
+    );
+    tbody.append(tr);
+  }
+}
+
+// ---------------------------------------------------------------- loading, signing in and out
+
+/** A refused key (401) or one without the admin role (403) sends the admin back to the key form. */
+function refused(err) {
+  if (err.status !== 401 && err.status !== 403) return false;
+  signOut();
+  status(`Key refused: ${err.message}`, true);
+  return true;
+}
+
+async function refresh() {
+  if (!state.key) return;
+  const token = ++state.loading;
+  status('Loading…');
+  const sections = [
+    ['training runs', '/v1/training/runs?limit=50', renderRuns],
+    ['head versions', '/v1/models', renderHeads],
+    ['review stats', '/v1/review/stats', renderReview],
+  ];
+  const results = await Promise.allSettled(sections.map(([, path]) => api(path)));
+  if (token !== state.loading || !state.key) return;
+  const denied = results.find((r) => r.status === 'rejected' && (r.reason.status === 401 || r.reason.status === 403));
+  if (denied) {
+    refused(denied.reason);
+    return;
+  }
+  showDashboard();
+  const errors = [];
+  results.forEach((r, i) => {
+    const [name, , render] = sections[i];
+    if (r.status === 'rejected') errors.push(`${name}: ${r.reason.message}`);
+    else {
+      try {
+        render(r.value);
+      } catch (err) {
+        errors.push(`${name}: ${err.message}`);
+      }
+    }
+  });
+  if (errors.length) status(`Could not load ${errors.join('; ')}`, true);
+  else status(`Updated ${new Date().toLocaleTimeString()}.`);
+}
+
+function showDashboard() {
+  show('login', false);
+  show('dashboard', true);
+  show('refresh', true);
+  show('signout', true);
+}
+
+function signOut() {
+  sessionStorage.removeItem(KEY_STORAGE);
+  state.key = null;
+  state.selectedId = null;
+  state.loading++;
+  state.detail++;
+  show('dashboard', false);
+  show('refresh', false);
+  show('signout', false);
+  show('login', true);
+  $('key').value = '';
+  $('key').focus();
+  status('Signed out.');
+}
+
+function moveSelection(from, delta) {
+  const rows = [...$('runs-table').tBodies[0].rows];
+  const next = rows[rows.indexOf(from) + delta];
+  if (next) next.focus();
+}
+
+function onKey(e) {
+  const t = e.target;
+  if (t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement) return;
+  if (e.ctrlKey || e.metaKey || e.altKey || !state.key) return;
+  const row = t instanceof HTMLTableRowElement && t.hasAttribute('data-run-id') ? t : null;
+  if (row && (e.key === 'Enter' || e.key === ' ')) {
+    void selectRun(row.getAttribute('data-run-id'));
+  } else if (row && e.key === 'ArrowDown') {
+    moveSelection(row, 1);
+  } else if (row && e.key === 'ArrowUp') {
+    moveSelection(row, -1);
+  } else if (e.key === 'r' || e.key === 'R') {
+    void refresh();
+  } else {
+    return;
+  }
+  e.preventDefault();
+}
+
+function start() {
+  $('login').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const key = $('key').value.trim();
+    if (!key) return;
+    state.key = key;
+    sessionStorage.setItem(KEY_STORAGE, key);
+    void refresh();
+  });
+  $('refresh').addEventListener('click', () => void refresh());
+  $('signout').addEventListener('click', signOut);
+  document.addEventListener('keydown', onKey);
+  if (state.key) void refresh();
+  else {
+    show('login', true);
+    $('key').focus();
+  }
+}
+
+start();

@@ -1,0 +1,203 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+/**
+ * The admin dashboard in a real browser: a moderator key is refused with the server's message; an
+ * admin key shows the training runs (promoted, rejected, skipped) with gate decisions, the loss and
+ * reward-margin curves of the selected run, eval accuracy per head version and the review queue, all
+ * as inline SVG. A hostile run error renders as inert text; the page survives a failing endpoint.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
+import { browserSkip, launchBrowser } from '../helpers/browser.js';
+import { makeTexts, moderateAndReview, waitForRun } from '../helpers/feedback.js';
+import { policies, reviewPolicy } from '../helpers/policies.js';
+
+const TRAINING = { epochs: 40, learning_rate: 0.05, batch_size: 16, beta: 0.1, anchor_weight: 0.1, min_pairs: 10, seed: 7 };
+const GATE = { min_eval_items: 10, min_improvement: 0.02, max_recall_drop: 0.05 };
+const PAYLOAD = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>';
+
+const xss = () => (window as unknown as { __xss?: number }).__xss;
+
+describe('admin dashboard', { skip: browserSkip }, () => {
+  let app: TestApp;
+  let browser: Browser;
+  let page: Page;
+  let moderator: string;
+  const admin = { Authorization: `Bearer ${ADMIN_KEY}` };
+  const runs: Record<'skipped' | 'promoted' | 'rejected', Record<string, any>> = {} as never;
+  const dialogs: string[] = [];
+  const consoleErrors: string[] = [];
+
+  const startRun = async (body: object = {}) => {
+    const r = await app.request.post('/v1/training/runs').set(admin).send(body);
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    return waitForRun(app, r.body.id);
+  };
+
+  before(async () => {
+    app = await startTestApp({ listen: true, policies: policies(reviewPolicy('default', {}, { training: TRAINING, gate: GATE })) });
+    const client = await app.key('client');
+    moderator = await app.key('moderator');
+
+    // 1. No pairs yet: skipped. Its error column then carries markup, as a hostile value would.
+    runs.skipped = await startRun();
+    assert.equal(runs.skipped.status, 'skipped');
+    await app.database.db.updateTable('training_runs').set({ error: PAYLOAD }).where('id', '=', runs.skipped.id).execute();
+
+    // 2. Consistent feedback: promoted, with metrics.
+    await moderateAndReview(app, client, moderator, await makeTexts(200, 1));
+    runs.promoted = await startRun();
+    assert.equal(runs.promoted.status, 'promoted', JSON.stringify(runs.promoted.gate));
+
+    // 3. One epoch at a tiny learning rate cannot improve on the promoted head: the gate says why.
+    runs.rejected = await startRun({ hyperparameters: { epochs: 1, learning_rate: 0.0001 } });
+    assert.equal(runs.rejected.status, 'rejected', JSON.stringify(runs.rejected.gate));
+    assert.ok(runs.rejected.gate.reasons.length > 0);
+
+    // Open review tasks for the queue chart: three audits, one of them leased.
+    const m = await app.request.post('/v1/moderate').set('Authorization', `Bearer ${client}`).send({ input: ['one more', 'and another', 'a third'] });
+    assert.equal(m.status, 200);
+    const claimed = await app.request.post('/v1/review/claim').set('Authorization', `Bearer ${moderator}`).send({ limit: 1 });
+    assert.equal(claimed.body.data.length, 1);
+
+    browser = await launchBrowser();
+    page = await browser.newPage();
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') consoleErrors.push(msg.text());
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+  });
+
+  test('the page is served with a strict CSP, no inline script and no inline style', async () => {
+    const res = await page.goto(`${app.baseUrl}/dashboard`);
+    assert.equal(res?.status(), 200);
+    const csp = res!.headers()['content-security-policy'];
+    assert.match(csp, /script-src 'self'/);
+    assert.match(csp, /style-src 'self'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    assert.equal(await page.evaluate(() => [...document.scripts].filter((s) => !s.src).length), 0);
+    assert.equal(await page.locator('[style], style').count(), 0);
+    assert.equal(await page.locator('#login').isVisible(), true);
+  });
+
+  test('a moderator key is refused with the server message and the key form stays', async () => {
+    await page.locator('#key').fill(moderator);
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => /Key refused/.test(document.getElementById('status')?.textContent ?? ''));
+    assert.match((await page.locator('#status').textContent()) ?? '', /needs the admin role; this key has the moderator role/);
+    assert.equal(await page.locator('#status.error').count(), 1);
+    assert.equal(await page.locator('#login').isVisible(), true);
+    assert.equal(await page.locator('#dashboard').isVisible(), false);
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  });
+
+  test('an admin sees the runs, their gate decisions and the four charts; the hostile error is text', async () => {
+    await page.locator('#key').fill(ADMIN_KEY);
+    await page.keyboard.press('Enter');
+    await page.locator('#dashboard').waitFor({ state: 'visible' });
+    await page.locator('svg[data-chart=loss] path').first().waitFor();
+
+    const rows = page.locator('#runs-table tbody tr');
+    assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-status'))), ['rejected', 'promoted', 'skipped']);
+    assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-run-id'))), [runs.rejected.id, runs.promoted.id, runs.skipped.id]);
+    const rejectedRow = rows.nth(0);
+    assert.match((await rejectedRow.locator('td').first().textContent()) ?? '', /rejected/);
+    assert.deepEqual(await rejectedRow.locator('ul.reasons li').allTextContents(), runs.rejected.gate.reasons);
+    assert.match((await rows.nth(1).locator('.verdict').textContent()) ?? '', /passed/);
+    assert.match((await rows.nth(1).textContent()) ?? '', new RegExp(String(runs.promoted.data_snapshot.pairs)));
+    assert.equal(await rows.nth(2).locator('.error-text').textContent(), PAYLOAD);
+    assert.equal(await page.locator('#runs-table img, #runs-table script').count(), 0);
+
+    // The default selection is the newest run that trained: the rejected one, with its curves.
+    assert.equal(await page.locator('#runs-table tr.selected').getAttribute('data-run-id'), runs.rejected.id);
+    assert.ok((await page.locator('svg[data-chart=loss] path.line').count()) >= 1);
+    assert.equal(await page.locator('svg[data-chart=margins] path.line').count(), 3);
+    assert.equal(await page.locator('#n-candidate').textContent(), `${(runs.rejected.eval_report.candidate.accuracy * 100).toFixed(1)}%`);
+    assert.equal(await page.locator('#n-active').textContent(), `${(runs.rejected.eval_report.active.accuracy * 100).toFixed(1)}%`);
+    assert.equal(await page.locator('#n-p').textContent(), runs.rejected.eval_report.mcnemar.p_value.toPrecision(3));
+
+    // Accuracy per head version: a dot for the promoted head and one for the rejected head.
+    const promotedDot = page.locator(`svg[data-chart=accuracy] circle.promoted[data-id="${runs.promoted.candidate_head_id}"]`);
+    assert.equal(await promotedDot.count(), 1);
+    assert.equal(await page.locator(`svg[data-chart=accuracy] circle.rejected[data-id="${runs.rejected.candidate_head_id}"]`).count(), 1);
+    assert.deepEqual(await page.locator('#heads-table tbody tr td:first-child').allTextContents(), ['v3', 'v2', 'v1']);
+
+    // The queue: three open audit tasks, one leased; agreement rows per category.
+    const auditBar = page.locator('svg[data-chart=queue] .bar-group').filter({ hasText: 'audit' });
+    assert.equal(await auditBar.locator('rect.open').count(), 1);
+    assert.equal(await auditBar.locator('text.value').textContent(), '3');
+    assert.equal(await auditBar.locator('rect.leased').count(), 1);
+    assert.deepEqual(await page.locator('#agreement-table tbody tr td:first-child').allTextContents(), ['harassment', 'hate', 'violence']);
+
+    assert.equal(await page.evaluate(xss), undefined);
+  });
+
+  test('select runs with the mouse and the keyboard; a run without metrics says so', async () => {
+    const before = await page.locator('svg[data-chart=loss] path.line').getAttribute('d');
+    await page.locator(`#runs-table tr[data-run-id="${runs.promoted.id}"] td:nth-child(2)`).click();
+    await page.waitForFunction((prev) => document.querySelector('svg[data-chart=loss] path.line')?.getAttribute('d') !== prev, before);
+    assert.equal(await page.locator('#runs-table tr.selected').getAttribute('data-run-id'), runs.promoted.id);
+    assert.equal(await page.locator('#n-candidate').textContent(), `${(runs.promoted.eval_report.candidate.accuracy * 100).toFixed(1)}%`);
+
+    // Focus stays on the clicked row: ↓ moves to the skipped run, Enter selects it.
+    await page.locator(`#runs-table tr[data-run-id="${runs.promoted.id}"]`).focus();
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-run-id')), runs.skipped.id);
+    await page.keyboard.press('Enter');
+    await page.locator('#metrics-empty').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#run-charts').isVisible(), false);
+    assert.equal(await page.locator('#metrics-empty').textContent(), `No training metrics for this run. skipped: ${PAYLOAD}`);
+    assert.equal(await page.locator('#metrics-empty *').count(), 0);
+    assert.equal(await page.evaluate(xss), undefined);
+  });
+
+  test('R refreshes; a failing endpoint is reported and the rest of the page keeps working', async () => {
+    const client = await app.key('client');
+    await app.request.post('/v1/moderate').set('Authorization', `Bearer ${client}`).send({ input: ['a fourth'] });
+    await page.route('**/v1/models', (route) =>
+      route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: { code: 'internal', message: 'the registry is down <b>x</b>' } }) }),
+    );
+    await page.locator('body').focus();
+    await page.keyboard.press('r');
+    await page.waitForFunction(() => /Could not load/.test(document.getElementById('status')?.textContent ?? ''));
+    assert.equal(await page.locator('#status').textContent(), 'Could not load head versions: the registry is down <b>x</b>');
+    assert.equal(
+      await page.locator('svg[data-chart=queue] .bar-group').filter({ hasText: 'audit' }).locator('text.value').textContent(),
+      '4',
+      'the queue was refreshed',
+    );
+    assert.equal(await page.locator('#runs-table tr.selected').getAttribute('data-run-id'), runs.skipped.id, 'the selection survives a refresh');
+    assert.equal(await page.locator('#dashboard').isVisible(), true);
+    await page.unroute('**/v1/models');
+
+    await page.locator('#refresh').click();
+    await page.waitForFunction(() => /^Updated/.test(document.getElementById('status')?.textContent ?? ''));
+    assert.equal(await page.locator('svg[data-chart=accuracy] circle.mark.promoted').count(), 1);
+  });
+
+  test('sign out forgets the key; a bad key is refused with the 401 message', async () => {
+    await page.locator('#signout').click();
+    assert.equal(await page.locator('#login').isVisible(), true);
+    assert.equal(await page.locator('#dashboard').isVisible(), false);
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    await page.locator('#key').fill('mt_not_a_real_key');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => /Key refused/.test(document.getElementById('status')?.textContent ?? ''));
+    assert.match((await page.locator('#status').textContent()) ?? '', /API key not recognised/);
+    assert.equal(await page.locator('#login').isVisible(), true);
+
+    assert.equal(await page.evaluate(xss), undefined);
+    assert.deepEqual(dialogs, []);
+    // The browser logs each refused or failed fetch as a console error; nothing else may appear.
+    assert.deepEqual(consoleErrors.filter((e) => !/Failed to load resource: the server responded with a status of (401|403|500)/.test(e)), []);
+  });
+});
