@@ -70,6 +70,7 @@ export class AppContext {
       const metrics = new Metrics();
       const models = new ModelService(
         database.db,
+        policies,
         {
           bootstrapDir: config.model.dir,
           autoBuild: config.model.autoBuild,
@@ -86,8 +87,7 @@ export class AppContext {
       );
       const active = await models.start();
       cleanup.unshift(() => models.stop(0));
-      const unmapped = policies.bind(active.runtime.model.labels, active.runtime.model.problemType);
-      for (const [policy, labels] of Object.entries(unmapped)) {
+      for (const [policy, labels] of Object.entries(active.policies.unmapped)) {
         logger.warn({ policy, labels }, 'model labels not mapped to any category of this policy; their scores are ignored');
       }
 
@@ -126,7 +126,7 @@ export class AppContext {
         guard.stop();
         await shadow.stop();
       });
-      const schedule = policies.resolve().policy.settings.training;
+      const schedule = policies.get().settings.training;
       let scheduler: TrainingScheduler | null = null;
       if (config.trainingScheduler && schedule.enabled) {
         scheduler = new TrainingScheduler(training, tuningLog);

@@ -56,7 +56,6 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
     const backbone = (await getBackbone(database.db, active.backboneId))!;
-    policies.bind(backbone.labels, backbone.problemType === 'single_label' ? 'single_label' : 'multi_label');
     const training = new TrainingService(database, policies, logger);
     await training.recoverAbandonedRuns();
     const runId = (await training.createRun('cli', { hyperparameters: overrides.data }))!;

@@ -26,8 +26,13 @@ const modtuneSection = z.object({
     bias: z.string().min(1).nullable().default(null),
     /** out_in: [numLabels, dim] like torch.nn.Linear; in_out: [dim, numLabels] like a Gemm without transB. */
     layout: z.enum(['out_in', 'in_out']).default('out_in'),
+    /** A Gemm's alpha and beta, folded into the head: logits = alpha·W·f + beta·b. */
+    alpha: z.number().default(1),
+    beta: z.number().default(1),
   }),
   max_length: z.number().int().positive().optional(),
+  /** Model label → policy categories (written by `npm run model:import --label-map`); null ignores a label. */
+  label_map: z.record(z.string(), z.union([z.string(), z.array(z.string()), z.null()])).default({}),
 });
 
 const configSchema = z.looseObject({
@@ -54,6 +59,12 @@ export interface ModelDir {
   tokenizerJson: Record<string, unknown>;
   /** Longest sequence the model accepts, if it says. */
   maxLength?: number;
+  /** The model's own label → categories map (policies may override it). */
+  labelMap: Record<string, string[]>;
+}
+
+export function labelMapOf(raw: Record<string, string | string[] | null> | undefined): Record<string, string[]> {
+  return Object.fromEntries(Object.entries(raw ?? {}).map(([k, v]) => [k, v === null ? [] : Array.isArray(v) ? v : [v]]));
 }
 
 async function exists(p: string): Promise<boolean> {
@@ -132,6 +143,7 @@ export async function loadModelDir(dirIn: string): Promise<ModelDir> {
     baseHead,
     tokenizerJson,
     maxLength: config.modtune.max_length ?? config.max_position_embeddings,
+    labelMap: labelMapOf(config.modtune.label_map),
   };
 }
 
@@ -163,6 +175,7 @@ function readBaseHead(
     );
   }
   const weight = outIn ? w.data : transpose(w.data, rows, cols);
+  if (spec.alpha !== 1) for (let i = 0; i < weight.length; i++) weight[i] *= spec.alpha;
   let bias: Float32Array = new Float32Array(C);
   if (spec.bias) {
     const bt = init.get(spec.bias);
@@ -170,6 +183,7 @@ function readBaseHead(
     const b = tensorToFloat32(bt);
     if (b.data.length !== C) throw new ModelError(dir, `classifier bias '${spec.bias}' has ${b.data.length} values, expected ${C}`);
     bias = b.data;
+    if (spec.beta !== 1) for (let i = 0; i < bias.length; i++) bias[i] *= spec.beta;
   }
   return { numLabels: C, dim: D, weight, bias };
 }

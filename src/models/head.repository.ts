@@ -7,6 +7,8 @@ import type { Executor } from '../db/database.js';
 import type { BackbonesTable } from '../db/schema/backbones.js';
 import type { HeadStatus, HeadVersionsTable } from '../db/schema/head-versions.js';
 import { bytesToFloat32, float32ToBytes, type HeadWeights } from '../inference/head.js';
+import { labelMapOf } from '../inference/model-dir.js';
+import type { LabelSpace } from '../policy/label-mapping.js';
 
 export interface BackboneRow {
   id: string;
@@ -16,7 +18,14 @@ export interface BackboneRow {
   featureDim: number;
   labels: string[];
   problemType: string;
+  /** The model's own label map (config.json modtune.label_map). */
+  labelMap: Record<string, string[]>;
   createdAt: Date;
+}
+
+/** What policies map onto: a backbone's labels. */
+export function labelSpace(b: BackboneRow): LabelSpace {
+  return { labels: b.labels, problemType: b.problemType === 'single_label' ? 'single_label' : 'multi_label', labelMap: b.labelMap };
 }
 
 export interface HeadRow extends HeadWeights {
@@ -47,7 +56,7 @@ export async function getBackbone(db: Executor, id: string): Promise<BackboneRow
 
 export async function insertBackbone(
   db: Executor,
-  b: Omit<BackboneRow, 'createdAt'> & { config: Record<string, unknown> },
+  b: Omit<BackboneRow, 'createdAt' | 'labelMap'> & { config: Record<string, unknown> },
 ): Promise<void> {
   await db
     .insertInto('backbones')
@@ -173,6 +182,7 @@ function toBackbone(r: BackboneDb): BackboneRow {
     featureDim: r.feature_dim,
     labels: r.labels,
     problemType: r.problem_type,
+    labelMap: labelMapOf((r.config as { modtune?: { label_map?: Record<string, string | string[] | null> } }).modtune?.label_map),
     createdAt: r.created_at,
   };
 }

@@ -1,21 +1,25 @@
 /**
  * Which model serves: the active head from the database and the backbone it belongs to, running in a
- * ModelRuntime. On the very first start there is no active head, so the bootstrap model directory
- * (MODEL_DIR; the starter model, built on first use) is registered and its own classifier becomes
- * head version 1.
+ * ModelRuntime, with the policies bound to that backbone's labels. On the very first start there is no
+ * active head, so the bootstrap model directory (MODEL_DIR; the starter model, built on first use) is
+ * registered and its own classifier becomes head version 1.
+ *
+ * Activating a head of another backbone loads and verifies that backbone first, then swaps runtime,
+ * head and policy binding together; replicas do the same when they hear of it.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { v7 as uuidv7 } from 'uuid';
 import { sql } from 'kysely';
-import type { DB, Executor } from '../db/database.js';
+import { v7 as uuidv7 } from 'uuid';
+import { recordAudit } from '../audit/audit.repository.js';
 import type { Database } from '../db/connect.js';
+import type { DB, Executor } from '../db/database.js';
 import { conflict, notFound, unavailable } from '../errors.js';
-import type { Logger } from '../logger.js';
 import { checkHeadShape } from '../inference/head.js';
 import { loadModelDir, ModelError, type ModelDir } from '../inference/model-dir.js';
 import { ModelRuntime, type RuntimeOptions } from '../inference/runtime.js';
-import { recordAudit } from '../audit/audit.repository.js';
+import type { Logger } from '../logger.js';
+import type { PolicyBinding, PolicyRegistry } from '../policy/registry.js';
 import { activateInTransaction, type ActivationActor } from './activation.js';
 import * as repo from './head.repository.js';
 import { buildStarterModel } from './starter/build.js';
@@ -24,6 +28,8 @@ export interface ActiveModel {
   backbone: repo.BackboneRow;
   head: repo.HeadRow;
   runtime: ModelRuntime;
+  /** The policies bound to this backbone's labels. */
+  policies: PolicyBinding;
   /** How responses name the model: backbone and head version. */
   id: string;
 }
@@ -34,15 +40,21 @@ export interface ModelServiceOptions {
   runtime: RuntimeOptions;
 }
 
+/** How long a replaced runtime keeps serving requests that already hold it. */
+const RETIRE_AFTER_MS = 3_000;
 
 export class ModelService {
   private current: ActiveModel | null = null;
   private readonly changeListeners: ((m: ActiveModel) => void)[] = [];
   private stopWatching: (() => Promise<void>) | null = null;
   private warnedForeignHead: string | null = null;
+  private readonly retiring = new Set<Promise<void>>();
+  /** Serialises swaps: an activation and a refresh never load backbones at the same time. */
+  private swapping: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly db: DB,
+    private readonly policies: PolicyRegistry,
     private readonly opts: ModelServiceOptions,
     private readonly log: Logger,
   ) {}
@@ -70,14 +82,36 @@ export class ModelService {
       model = await this.loadBootstrapDir();
       ({ backbone, head } = await this.registerAndActivate(model));
     }
-    checkHeadFits(head, model);
-    const runtime = await ModelRuntime.start(model, this.opts.runtime, this.log);
-    this.current = { backbone, head, runtime, id: modelId(backbone, head) };
+    this.current = await this.prepare(backbone, head, model);
+    return this.current;
+  }
+
+  /** Loads, verifies and binds a backbone with one of its heads, without serving it yet. */
+  private async prepare(backbone: repo.BackboneRow, head: repo.HeadRow, model?: ModelDir): Promise<ActiveModel> {
+    const dir = model ?? (await this.loadRegistered(backbone));
+    checkHeadFits(head, dir);
+    const policies = this.policies.bind(repo.labelSpace(backbone));
+    const runtime = await ModelRuntime.start(dir, this.opts.runtime, this.log);
     this.log.info(
-      { backbone: backbone.name, backboneId: backbone.id, head: head.id, headVersion: head.version, labels: model.labels.length, dim: model.baseHead.dim },
+      { backbone: backbone.name, backboneId: backbone.id, head: head.id, headVersion: head.version, labels: dir.labels.length, dim: dir.baseHead.dim },
       'model ready',
     );
-    return this.current;
+    return { backbone, head, runtime, policies, id: modelId(backbone, head) };
+  }
+
+  private serve(next: ActiveModel): void {
+    const previous = this.current;
+    this.current = next;
+    if (previous && previous.runtime !== next.runtime) {
+      // Requests that took the old snapshot finish on it; then it stops.
+      const retire = new Promise<void>((resolve) => setTimeout(resolve, RETIRE_AFTER_MS))
+        .then(() => previous.runtime.stop())
+        .catch((err: Error) => this.log.warn({ err: err.message }, 'stopping the previous runtime failed'));
+      this.retiring.add(retire);
+      void retire.finally(() => this.retiring.delete(retire));
+    }
+    this.log.info({ from: previous?.id, to: next.id, headId: next.head.id }, 'now serving a new active head');
+    for (const fn of this.changeListeners) fn(next);
   }
 
   private async loadBootstrapDir(): Promise<ModelDir> {
@@ -105,7 +139,7 @@ export class ModelService {
       if (path.resolve(backbone.path) === path.resolve(this.opts.bootstrapDir) && this.opts.autoBuild) {
         model = await this.loadBootstrapDir();
       } else {
-        throw new ModelError(backbone.path, `the active backbone '${backbone.name}' cannot be loaded: ${(err as Error).message}`);
+        throw new ModelError(backbone.path, `backbone '${backbone.name}' cannot be loaded: ${(err as Error).message}`);
       }
     }
     if (model.sha256 !== backbone.sha256) {
@@ -130,15 +164,11 @@ export class ModelService {
       return;
     }
     if (await repo.findBackboneBySha(this.db, model.sha256)) return;
-    const { backbone, head } = await this.register(model);
+    const { backbone, head } = await this.db.transaction().execute((trx) => registerBackbone(trx, model, 'model-dir'));
     this.log.warn(
       { backboneId: backbone.id, headId: head.id, dir },
       'MODEL_DIR holds a model that is not the active one; registered it, activate one of its heads to switch',
     );
-  }
-
-  private register(model: ModelDir): Promise<{ backbone: repo.BackboneRow; head: repo.HeadRow }> {
-    return this.db.transaction().execute((trx) => registerBackbone(trx, model));
   }
 
   /**
@@ -159,7 +189,7 @@ export class ModelService {
       const existing = await repo.findBackboneBySha(trx, model.sha256);
       const { backbone, head } = existing
         ? { backbone: existing, head: (await repo.findBaseHead(trx, existing.id))! }
-        : await registerBackbone(trx, model);
+        : await registerBackbone(trx, model, 'model-dir');
       await activateInTransaction(trx, head.id, 'bootstrap', { name: 'system' });
       return { backbone, head: (await repo.getHead(trx, head.id))! };
     });
@@ -184,46 +214,71 @@ export class ModelService {
     };
   }
 
-  /** Loads the active head from the database if it is not the one being served. */
-  async refresh(): Promise<void> {
-    const c = this.current;
-    if (!c) return;
-    const head = await repo.getActiveHead(this.db);
-    if (!head || head.id === c.head.id || this.current !== c) return;
-    if (head.backboneId !== c.backbone.id) {
-      if (this.warnedForeignHead !== head.id) {
-        this.warnedForeignHead = head.id;
-        this.log.error(
-          { headId: head.id, backboneId: head.backboneId, serving: c.backbone.id },
-          'the active head belongs to another backbone; restart this replica to load it (still serving the previous head)',
-        );
-      }
-      return;
-    }
-    checkHeadShape(head);
-    const previous = c.head;
-    this.current = { ...c, head, id: modelId(c.backbone, head) };
-    this.log.info({ from: previous.version, to: head.version, headId: head.id }, 'now serving a new active head');
-    for (const fn of this.changeListeners) fn(this.current);
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.swapping.then(fn, fn);
+    this.swapping = run.catch(() => undefined);
+    return run;
   }
 
-  /** Makes a head of the loaded backbone the active one, atomically and audited, and tells every replica. */
-  async activate(headId: string, reason: string, actor: ActivationActor): Promise<{ previousId: string | null }> {
-    const c = this.active;
-    const out = await this.db.transaction().execute(async (trx) => {
-      const head = await repo.getHead(trx, headId);
-      if (!head) throw notFound('head version', headId);
-      if (head.backboneId !== c.backbone.id) {
-        throw conflict(
-          'other_backbone',
-          `head ${headId} belongs to backbone ${head.backboneId}, but this service runs backbone ${c.backbone.id}; switching backbones needs the model loaded first`,
-        );
+  /** Serves the database's active head if it is not the one being served (loading its backbone if needed). */
+  refresh(): Promise<void> {
+    return this.exclusive(async () => {
+      const c = this.current;
+      if (!c) return;
+      const head = await repo.getActiveHead(this.db);
+      if (!head || head.id === c.head.id) return;
+      if (head.backboneId === c.backbone.id) {
+        checkHeadShape(head);
+        this.serve({ ...c, head, id: modelId(c.backbone, head) });
+        return;
       }
-      checkHeadShape(head);
-      return activateInTransaction(trx, headId, reason, actor);
+      try {
+        const backbone = (await repo.getBackbone(this.db, head.backboneId))!;
+        this.serve(await this.prepare(backbone, head));
+        this.warnedForeignHead = null;
+      } catch (err) {
+        if (this.warnedForeignHead !== head.id) {
+          this.warnedForeignHead = head.id;
+          this.log.error(
+            { headId: head.id, backboneId: head.backboneId, err: (err as Error).message },
+            "the active head's backbone cannot be loaded on this replica; still serving the previous head",
+          );
+        }
+      }
     });
-    await this.refresh();
-    return out;
+  }
+
+  /**
+   * Makes a head the active one, atomically and audited, and tells every replica. A head of another
+   * backbone is loaded, verified and bound to the policies before anything changes.
+   */
+  activate(headId: string, reason: string, actor: ActivationActor): Promise<{ previousId: string | null }> {
+    return this.exclusive(async () => {
+      const c = this.active;
+      const head = await repo.getHead(this.db, headId);
+      if (!head) throw notFound('head version', headId);
+      checkHeadShape(head);
+      let next: ActiveModel;
+      if (head.backboneId === c.backbone.id) {
+        next = { ...c, head, id: modelId(c.backbone, head) };
+      } else {
+        const backbone = (await repo.getBackbone(this.db, head.backboneId))!;
+        try {
+          next = await this.prepare(backbone, head);
+        } catch (err) {
+          throw conflict('backbone_unusable', `head ${headId} cannot be served: ${(err as Error).message}`);
+        }
+      }
+      let out: { previousId: string | null };
+      try {
+        out = await this.db.transaction().execute((trx) => activateInTransaction(trx, headId, reason, actor));
+      } catch (err) {
+        if (next.runtime !== c.runtime) await next.runtime.stop(0);
+        throw err;
+      }
+      if (this.current?.head.id !== headId) this.serve(next);
+      return out;
+    });
   }
 
   /** Back to the head that was active before the current one. */
@@ -237,24 +292,33 @@ export class ModelService {
   async stop(graceMs?: number): Promise<void> {
     await this.stopWatching?.();
     this.stopWatching = null;
+    await this.swapping;
     const c = this.current;
     this.current = null;
     await c?.runtime.stop(graceMs);
+    await Promise.allSettled([...this.retiring]);
   }
 }
 
 /** Arbitrary constant key for the bootstrap advisory lock. */
 const BOOTSTRAP_LOCK = 0x6d6f6474;
 
-async function registerBackbone(trx: Executor, model: ModelDir): Promise<{ backbone: repo.BackboneRow; head: repo.HeadRow }> {
+/** Registers a model directory as a backbone with its own classifier as the base head (version 1). */
+export async function registerBackbone(
+  trx: Executor,
+  model: ModelDir,
+  source: string,
+  name = model.name,
+): Promise<{ backbone: repo.BackboneRow; head: repo.HeadRow }> {
   const backbone: repo.BackboneRow = {
     id: uuidv7(),
-    name: model.name,
+    name,
     sha256: model.sha256,
     path: model.dir,
     featureDim: model.baseHead.dim,
     labels: model.labels,
     problemType: model.problemType,
+    labelMap: model.labelMap,
     createdAt: new Date(),
   };
   await repo.insertBackbone(trx, { ...backbone, config: model.config });
@@ -264,7 +328,7 @@ async function registerBackbone(trx: Executor, model: ModelDir): Promise<{ backb
     backboneId: backbone.id,
     parentId: null,
     status: 'base',
-    source: 'model-dir',
+    source,
     head: model.baseHead,
   });
   await recordAudit(trx, {
@@ -272,7 +336,7 @@ async function registerBackbone(trx: Executor, model: ModelDir): Promise<{ backb
     action: 'backbone.registered',
     subjectType: 'backbone',
     subjectId: backbone.id,
-    details: { name: backbone.name, sha256: backbone.sha256, path: backbone.path, base_head: headId },
+    details: { name: backbone.name, sha256: backbone.sha256, path: backbone.path, base_head: headId, source },
   });
   return { backbone, head: (await repo.getHead(trx, headId))! };
 }
@@ -286,7 +350,7 @@ function checkHeadFits(head: repo.HeadRow, model: ModelDir): void {
   if (head.dim !== model.baseHead.dim || head.numLabels !== model.labels.length) {
     throw new ModelError(
       model.dir,
-      `active head ${head.id} is [${head.numLabels} × ${head.dim}] but the model has ${model.labels.length} labels × ${model.baseHead.dim} features`,
+      `head ${head.id} is [${head.numLabels} × ${head.dim}] but the model has ${model.labels.length} labels × ${model.baseHead.dim} features`,
     );
   }
 }

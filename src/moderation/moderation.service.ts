@@ -61,15 +61,15 @@ export class ModerationService {
   ) {}
 
   async moderate(req: ModerationRequest): Promise<ModerationOutcome> {
-    const { policy, mapping } = this.policies.resolve(req.policy);
     // One snapshot of the serving model for the whole request, even if a new head is activated meanwhile.
-    const { backbone, head, runtime, id: model } = this.models.active;
+    const { backbone, head, runtime, id: model, policies } = this.models.active;
+    const { policy, mapping } = policies.resolve(req.policy);
     const n = req.inputs.length;
     const embedded = await runtime.embed(req.inputs);
     const logits = applyHead(head, embedded.features, n);
     const kind = backbone.problemType === 'single_label' ? 'softmax' : 'sigmoid';
     // Shadow: the newest candidate head scores the same features (one more small matrix product).
-    const shadowHead = this.shadow?.head && this.policies.resolve().policy.settings.training.shadow ? this.shadow.head : null;
+    const shadowHead = this.shadow?.head && this.policies.get().settings.training.shadow ? this.shadow.head : null;
     const shadowLogits = shadowHead ? applyHead(shadowHead, embedded.features, n) : null;
     const items: NewItem[] = [];
     const decisions: NewDecision[] = [];

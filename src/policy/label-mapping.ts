@@ -13,6 +13,14 @@ export interface LabelMapping {
   combine: 'max' | 'sum';
 }
 
+/** The model side of a mapping: its labels, how they combine, and the model's own label map (import). */
+export interface LabelSpace {
+  labels: string[];
+  problemType: 'multi_label' | 'single_label';
+  /** Model label → categories, from `config.json` (`modtune.label_map`); a policy's `labels:` wins. */
+  labelMap?: Record<string, string[]>;
+}
+
 export class LabelMappingError extends Error {
   constructor(message: string) {
     super(message);
@@ -20,13 +28,15 @@ export class LabelMappingError extends Error {
   }
 }
 
-export function mapLabels(policy: Policy, labels: string[], problemType: 'multi_label' | 'single_label'): LabelMapping {
+export function mapLabels(policy: Policy, space: LabelSpace): LabelMapping {
+  const { labels, problemType } = space;
   const sources: Record<string, number[]> = Object.fromEntries(policy.categories.map((c) => [c, []]));
   const unmapped: string[] = [];
   labels.forEach((label, i) => {
-    const explicit = policy.labelMap[label];
-    const targets = explicit ?? (label in sources ? [label] : undefined);
-    if (targets === undefined) {
+    const explicit = policy.labelMap[label] ?? space.labelMap?.[label];
+    // A model label map may name categories this policy does not have; those are simply not used here.
+    const targets = explicit ? explicit.filter((c) => c in sources) : label in sources ? [label] : undefined;
+    if (targets === undefined || (explicit && explicit.length > 0 && targets.length === 0)) {
       unmapped.push(label);
       return;
     }

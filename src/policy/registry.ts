@@ -1,10 +1,11 @@
 /**
- * The loaded policies, each bound to the serving model's labels. Binding happens at start and again
- * whenever the serving backbone changes; a policy with a category no label feeds is refused then.
+ * The loaded policies. A policy becomes usable for scoring once bound to a model's label space; the
+ * binding (one per serving backbone) travels with the model snapshot, so a request never combines one
+ * backbone's scores with another's label mapping.
  */
 import type { Executor } from '../db/database.js';
 import { badRequest } from '../errors.js';
-import { mapLabels, type LabelMapping } from './label-mapping.js';
+import { mapLabels, type LabelMapping, type LabelSpace } from './label-mapping.js';
 import type { Policy } from './policy.js';
 
 export interface BoundPolicy {
@@ -12,9 +13,23 @@ export interface BoundPolicy {
   mapping: LabelMapping;
 }
 
-export class PolicyRegistry {
-  private bound = new Map<string, BoundPolicy>();
+export class PolicyBinding {
+  constructor(
+    private readonly bound: Map<string, BoundPolicy>,
+    private readonly defaultName: string,
+    /** Model labels no category uses, per policy. */
+    readonly unmapped: Record<string, string[]>,
+  ) {}
 
+  resolve(name?: string): BoundPolicy {
+    const key = name ?? this.defaultName;
+    const b = this.bound.get(key);
+    if (!b) throw badRequest('unknown_policy', `policy '${key}' does not exist; available: ${[...this.bound.keys()].join(', ')}`);
+    return b;
+  }
+}
+
+export class PolicyRegistry {
   constructor(
     private readonly policies: Map<string, Policy>,
     readonly defaultName: string,
@@ -32,41 +47,35 @@ export class PolicyRegistry {
     return [...this.policies.values()];
   }
 
-  /** Binds every policy to a model's labels; all problems are reported together. Returns unmapped labels per policy. */
-  bind(labels: string[], problemType: 'multi_label' | 'single_label'): Record<string, string[]> {
-    const next = new Map<string, BoundPolicy>();
+  /** The named policy (the default when omitted), or a 400 listing the ones that exist. */
+  get(name?: string): Policy {
+    const key = name ?? this.defaultName;
+    const p = this.policies.get(key);
+    if (!p) throw badRequest('unknown_policy', `policy '${key}' does not exist; available: ${this.names.join(', ')}`);
+    return p;
+  }
+
+  /** A policy's settings by name; the default policy's if that name is no longer loaded. */
+  settingsFor(name: string): Policy['settings'] {
+    return (this.policies.get(name) ?? this.policies.get(this.defaultName)!).settings;
+  }
+
+  /** Binds every policy to a model's labels; all problems are reported together. */
+  bind(space: LabelSpace): PolicyBinding {
+    const bound = new Map<string, BoundPolicy>();
     const problems: string[] = [];
     const unmapped: Record<string, string[]> = {};
     for (const policy of this.policies.values()) {
       try {
-        const mapping = mapLabels(policy, labels, problemType);
-        next.set(policy.name, { policy, mapping });
+        const mapping = mapLabels(policy, space);
+        bound.set(policy.name, { policy, mapping });
         if (mapping.unmapped.length) unmapped[policy.name] = mapping.unmapped;
       } catch (err) {
         problems.push((err as Error).message);
       }
     }
     if (problems.length) throw new Error(problems.join('\n'));
-    this.bound = next;
-    return unmapped;
-  }
-
-  /** The named policy (default when omitted), or a 400 that lists the ones that exist. */
-  resolve(name?: string): BoundPolicy {
-    const key = name ?? this.defaultName;
-    const b = this.bound.get(key);
-    if (!b) {
-      if (!this.policies.has(key)) {
-        throw badRequest('unknown_policy', `policy '${key}' does not exist; available: ${this.names.join(', ')}`);
-      }
-      throw new Error(`policy '${key}' is not bound to the model`);
-    }
-    return b;
-  }
-
-  /** A policy's settings by name; the default policy's if that name is no longer loaded. */
-  settingsFor(name: string): Policy['settings'] {
-    return (this.policies.get(name) ?? this.policies.get(this.defaultName)!).settings;
+    return new PolicyBinding(bound, this.defaultName, unmapped);
   }
 
   /** Stores each policy's exact source under its version, so decisions can be traced to the rules used. */

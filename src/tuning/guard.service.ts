@@ -72,8 +72,8 @@ export class PromotionGuard {
 
     const predecessor = await heads.getHead(this.db, state.predecessor_id);
     if (!predecessor) return state;
-    const policy = this.policies.resolve().policy;
-    const mapping = mapLabels(policy, backbone.labels, 'multi_label');
+    const policy = this.policies.get();
+    const mapping = mapLabels(policy, heads.labelSpace(backbone));
     let agreeNew = 0;
     let agreeOld = 0;
     let cells = 0;

@@ -106,7 +106,7 @@ export class TrainingService {
       const running = await repo.runningRun(this.db);
       if (running) throw conflict('run_in_progress', `training run ${running.id} is already running (on ${running.replica})`);
     }
-    const policy = this.policies.resolve().policy;
+    const policy = this.policies.get();
     const id = uuidv7();
     const inserted = await repo.insertRun(this.db, {
       id,
@@ -160,7 +160,7 @@ export class TrainingService {
   }
 
   private async train(runId: string, hp: Hyperparameters, say: (phase: string, message: string, step?: StepMetrics) => void): Promise<RunOutcome> {
-    const policy = this.policies.resolve().policy;
+    const policy = this.policies.get();
     const reference = await heads.getActiveHead(this.db);
     if (!reference) throw new Error('there is no active head to tune');
     const backbone = (await heads.getBackbone(this.db, reference.backboneId))!;
@@ -170,7 +170,7 @@ export class TrainingService {
     }
 
     // Category → head row: the policy's label mapping; a category fed by several labels is ambiguous.
-    const mapping = mapLabels(policy, backbone.labels, 'multi_label');
+    const mapping = mapLabels(policy, heads.labelSpace(backbone));
     const rowOf = new Map<string, number>();
     const ambiguous: string[] = [];
     for (const [cat, rows] of Object.entries(mapping.sources)) {

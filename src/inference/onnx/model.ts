@@ -2,7 +2,7 @@
  * Typed helpers over the ONNX protobuf schema: decode/encode whole models, read initializers as typed
  * arrays, and build nodes, tensors and value infos for graphs that modtune writes itself.
  */
-import { AttributeType, DataType, ModelProtoType } from './schema.js';
+import { AttributeType, DataType, ModelProtoType, TensorProtoType, ValueInfoProtoType } from './schema.js';
 
 type Int64 = number | { toNumber(): number };
 
@@ -162,4 +162,12 @@ export function valueInfo(name: string, elemType: number, dims: (number | string
       },
     },
   };
+}
+
+export function encodeValueInfo(v: ValueInfoProto): Uint8Array {
+  return ValueInfoProtoType.encode(ValueInfoProtoType.fromObject(v)).finish();
+}
+
+export function encodeTensor(t: TensorProto): Uint8Array {
+  return TensorProtoType.encode(TensorProtoType.fromObject(t)).finish();
 }

@@ -147,6 +147,8 @@ const descriptor = {
 const root = protobuf.Root.fromJSON(descriptor);
 
 export const ModelProtoType = root.lookupType('onnx.ModelProto');
+export const ValueInfoProtoType = root.lookupType('onnx.ValueInfoProto');
+export const TensorProtoType = root.lookupType('onnx.TensorProto');
 
 export const DataType = {
   FLOAT: 1,
