@@ -47,6 +47,9 @@ const VERIFY_SAMPLES: TextInput[] = [
 ];
 
 export class ModelRuntime {
+  /** The largest |head(features) − logits| seen by the load-time check. */
+  verifiedMaxAbsDiff = NaN;
+
   private constructor(
     readonly model: ModelDir,
     readonly encoder: SequenceEncoder,
@@ -133,6 +136,7 @@ export class ModelRuntime {
       throw new ModelError(this.model.dir, `the logits output has ${graph.length / enc.length} values per item, expected ${head.numLabels}`);
     }
     const diff = maxAbsDiff(ours, graph);
+    this.verifiedMaxAbsDiff = diff.value;
     if (!(diff.value <= HEAD_TOLERANCE)) {
       const label = this.model.labels[diff.index % head.numLabels];
       const sample = Math.floor(diff.index / head.numLabels);
