@@ -114,6 +114,11 @@ export class AppContext {
       const moderation = new ModerationService(database.db, models, policies, metrics, overrides.random, shadow);
       const review = new ReviewService(database.db, policies, () => guard.poke());
       const training = new TrainingService(database, policies, tuningLog, {
+        embed: async (backboneId, inputs) => {
+          const m = models.active;
+          if (m.backbone.id !== backboneId) throw new Error(`this replica serves backbone ${m.backbone.id}, not ${backboneId}`);
+          return m.runtime.embed(inputs);
+        },
         onPromoted: () => models.refresh(),
         onCandidate: () => shadow.refresh(models.active.head),
       });

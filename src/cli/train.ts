@@ -13,6 +13,8 @@ import { loadPolicies } from '../policy/loader.js';
 import { PolicyRegistry } from '../policy/registry.js';
 import { hyperparameterOverrides } from '../policy/schema.js';
 import { TrainingService } from '../tuning/training.service.js';
+import { loadModelDir } from '../inference/model-dir.js';
+import { ModelRuntime } from '../inference/runtime.js';
 
 const NUMERIC = ['beta', 'label_smoothing', 'learning_rate', 'weight_decay', 'epochs', 'batch_size', 'anchor_weight', 'min_pairs', 'seed'] as const;
 
@@ -56,7 +58,18 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
     const backbone = (await getBackbone(database.db, active.backboneId))!;
-    const training = new TrainingService(database, policies, logger);
+    // Items scored by an earlier backbone need features from the active one: start its runtime if so.
+    let runtime: ModelRuntime | null = null;
+    const training = new TrainingService(database, policies, logger, {
+      embed: async (backboneId, inputs) => {
+        if (!runtime) {
+          const b = (await getBackbone(database.db, backboneId))!;
+          process.stdout.write(`computing features on backbone '${b.name}' for items another backbone scored\n`);
+          runtime = await ModelRuntime.start(await loadModelDir(b.path), { ...config.inference, workers: 1 }, logger);
+        }
+        return runtime.embed(inputs);
+      },
+    });
     await training.recoverAbandonedRuns();
     const runId = (await training.createRun('cli', { hyperparameters: overrides.data }))!;
     process.stdout.write(`training run ${runId} (active head v${active.version}, backbone ${backbone.name})\n`);
@@ -66,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
     const gate = run.gate as { passed: boolean; checks: { check: string; passed: boolean; detail: string }[] } | null;
     for (const c of gate?.checks ?? []) process.stdout.write(`  ${c.passed ? 'pass' : 'FAIL'}  ${c.check}: ${c.detail}\n`);
     process.stdout.write(`outcome: ${outcome}${run.error ? ` (${run.error})` : ''}\n`);
+    await (runtime as ModelRuntime | null)?.stop();
     return outcome === 'failed' ? 1 : 0;
   } catch (err) {
     process.stderr.write(`modtune train: ${(err as Error).message}\n`);

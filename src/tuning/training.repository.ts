@@ -122,23 +122,30 @@ export async function failAbandonedRuns(db: Executor): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-export interface PairRow {
-  id: number;
+interface WithFeatures {
   item_id: string;
   category: string;
-  chosen: boolean;
   features: Uint8Array;
+  /** The backbone whose features these are; other backbones' need recomputing from the text. */
+  backbone_id: string;
+  text: string | null;
+  context: string | null;
 }
 
-/** Train-split pairs on one backbone's features, the latest per (item, category), up to a snapshot id. */
-export async function loadTrainPairs(db: Executor, backboneId: string, maxId: number): Promise<PairRow[]> {
+export interface PairRow extends WithFeatures {
+  id: number;
+  chosen: boolean;
+}
+
+/** Train-split pairs, the latest per (item, category), up to a snapshot id, on any backbone. */
+export async function loadTrainPairs(db: Executor, maxId: number): Promise<PairRow[]> {
   return db
     .selectFrom('preference_pairs as p')
     .innerJoin('decisions as d', 'd.id', 'p.decision_id')
+    .innerJoin('content_items as i', 'i.id', 'p.item_id')
     .distinctOn(['p.item_id', 'p.category'])
-    .select(['p.id', 'p.item_id', 'p.category', 'p.chosen', 'd.features'])
+    .select(['p.id', 'p.item_id', 'p.category', 'p.chosen', 'd.features', 'd.backbone_id', 'i.text', 'i.context'])
     .where('p.split', '=', 'train')
-    .where('p.backbone_id', '=', backboneId)
     .where('p.id', '<=', maxId)
     .orderBy('p.item_id')
     .orderBy('p.category')
@@ -146,37 +153,30 @@ export async function loadTrainPairs(db: Executor, backboneId: string, maxId: nu
     .execute();
 }
 
-export async function pairSnapshot(db: Executor, backboneId: string) {
+export async function pairSnapshot(db: Executor) {
   const r = await db
     .selectFrom('preference_pairs')
-    .select((eb) => [
-      eb.fn.max('id').as('max_id'),
-      sql<number>`count(*) filter (where backbone_id = ${backboneId})`.as('on_backbone'),
-      eb.fn.countAll<number>().as('all'),
-    ])
+    .select((eb) => [eb.fn.max('id').as('max_id'), eb.fn.countAll<number>().as('all')])
     .where('split', '=', 'train')
     .executeTakeFirstOrThrow();
-  return { maxId: Number(r.max_id ?? 0), onBackbone: Number(r.on_backbone), all: Number(r.all) };
+  return { maxId: Number(r.max_id ?? 0), all: Number(r.all) };
 }
 
-export interface LabelRow {
-  item_id: string;
-  category: string;
+export interface LabelRow extends WithFeatures {
   label: boolean;
   model_label: boolean;
-  features: Uint8Array;
 }
 
-/** Settled labels on one backbone's features, latest per (item, category), for a split. */
-export async function loadLabels(db: Executor, backboneId: string, split: 'train' | 'eval', until: Date): Promise<LabelRow[]> {
+/** Settled labels for a split, latest per (item, category), on any backbone. */
+export async function loadLabels(db: Executor, split: 'train' | 'eval', until: Date): Promise<LabelRow[]> {
   const rows = await db
     .selectFrom('review_labels as l')
     .innerJoin('decisions as d', 'd.id', 'l.decision_id')
+    .innerJoin('content_items as i', 'i.id', 'l.item_id')
     .distinctOn(['l.item_id', 'l.category'])
-    .select(['l.item_id', 'l.category', 'l.label', 'l.model_label', 'd.features'])
+    .select(['l.item_id', 'l.category', 'l.label', 'l.model_label', 'd.features', 'd.backbone_id', 'i.text', 'i.context'])
     .where('l.split', '=', split)
     .where('l.label', 'is not', null)
-    .where('d.backbone_id', '=', backboneId)
     .where('l.created_at', '<=', until)
     .orderBy('l.item_id')
     .orderBy('l.category')

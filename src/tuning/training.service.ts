@@ -9,7 +9,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Database } from '../db/connect.js';
 import type { RunTrigger } from '../db/schema/training.js';
 import { conflict, notFound } from '../errors.js';
-import { bytesToFloat32, type HeadWeights } from '../inference/head.js';
+import { bytesToFloat32, float32ToBytes, type HeadWeights } from '../inference/head.js';
 import type { Logger } from '../logger.js';
 import { activateInTransaction } from '../models/activation.js';
 import * as heads from '../models/head.repository.js';
@@ -44,7 +44,12 @@ export interface RunProgress {
   (event: { runId: string; phase: string; message: string; step?: StepMetrics }): void;
 }
 
+/** Features of texts on the active backbone (the serving runtime, or one the CLI starts). */
+export type Embedder = (backboneId: string, inputs: { text: string; context: string | null }[]) => Promise<{ features: Float32Array; dim: number }>;
+
 export interface TrainingServiceOptions {
+  /** Needed only when reviewed items were scored by another backbone than the active one. */
+  embed?: Embedder;
   /** Called after a promotion so this process serves the new head at once (others hear NOTIFY). */
   onPromoted?: (headId: string) => Promise<void>;
   /** Called after every run that produced a candidate (shadow scoring picks up the newest). */
@@ -69,6 +74,13 @@ function hyperparametersOf(policy: Policy, overrides: Partial<Hyperparameters> =
 }
 
 class SkipRun extends Error {}
+
+interface Foreign {
+  backbone_id: string;
+  text: string | null;
+  context: string | null;
+  features: Uint8Array;
+}
 
 export class TrainingService {
   private worker: Worker | null = null;
@@ -179,19 +191,23 @@ export class TrainingService {
     }
 
     const snapshotAt = new Date();
-    const snap = await repo.pairSnapshot(this.db, backbone.id);
-    const pairRows = (await repo.loadTrainPairs(this.db, backbone.id, snap.maxId)).filter((p) => rowOf.has(p.category));
+    const snap = await repo.pairSnapshot(this.db);
+    const recomputed: Record<string, number> = {};
+    const leftOut: Record<string, number> = {};
+    const onBackbone = <T extends Foreign>(key: string, rows: T[]) => this.onBackbone(backbone.id, reference.dim, key, rows, recomputed, leftOut);
+    const pairRows = await onBackbone('pairs', (await repo.loadTrainPairs(this.db, snap.maxId)).filter((p) => rowOf.has(p.category)));
     const anchorRows =
       hp.anchor_weight > 0
-        ? (await repo.loadLabels(this.db, backbone.id, 'train', snapshotAt)).filter((l) => l.label === l.model_label && rowOf.has(l.category))
+        ? await onBackbone('anchors', (await repo.loadLabels(this.db, 'train', snapshotAt)).filter((l) => l.label === l.model_label && rowOf.has(l.category)))
         : [];
-    const evalRows = (await repo.loadLabels(this.db, backbone.id, 'eval', snapshotAt)).filter((l) => rowOf.has(l.category));
+    const evalRows = await onBackbone('eval', (await repo.loadLabels(this.db, 'eval', snapshotAt)).filter((l) => rowOf.has(l.category)));
     const dataSnapshot = {
       taken_at: snapshotAt.toISOString(),
       max_pair_id: snap.maxId,
       pairs: pairRows.length,
       pairs_in_split: snap.all,
-      pairs_other_backbones: snap.all - snap.onBackbone,
+      features_recomputed: recomputed,
+      left_out_text_purged: leftOut,
       anchors: anchorRows.length,
       eval_cells: evalRows.length,
       eval_items: new Set(evalRows.map((r) => r.item_id)).size,
@@ -293,6 +309,37 @@ export class TrainingService {
     if (decision.passed) await this.opts.onPromoted?.(candidateId);
     await this.opts.onCandidate?.(candidateId);
     return outcome;
+  }
+
+  /**
+   * Rows scored by another backbone get features recomputed from their stored text on this one; rows
+   * whose text retention purged cannot be, and are left out (both counted in the data snapshot).
+   */
+  private async onBackbone<T extends Foreign>(
+    backboneId: string,
+    dim: number,
+    key: string,
+    rows: T[],
+    recomputed: Record<string, number>,
+    leftOut: Record<string, number>,
+  ): Promise<T[]> {
+    const foreign = rows.filter((r) => r.backbone_id !== backboneId);
+    const usable = foreign.filter((r) => r.text !== null);
+    leftOut[key] = foreign.length - usable.length;
+    recomputed[key] = usable.length;
+    if (usable.length > 0 && !this.opts.embed) {
+      throw new Error(`${usable.length} ${key} were scored by another backbone and this process cannot compute features`);
+    }
+    for (let i = 0; i < usable.length; i += 64) {
+      const chunk = usable.slice(i, i + 64);
+      const { features, dim: d } = await this.opts.embed!(backboneId, chunk.map((r) => ({ text: r.text!, context: r.context })));
+      if (d !== dim) throw new Error(`recomputed features have ${d} values, the head expects ${dim}`);
+      chunk.forEach((r, k) => {
+        r.features = float32ToBytes(features.subarray(k * d, (k + 1) * d));
+        r.backbone_id = backboneId;
+      });
+    }
+    return rows.filter((r) => r.backbone_id === backboneId);
   }
 
   private runWorker(job: TrainJob, onEpoch: (m: Extract<TrainMessage, { type: 'epoch' }>) => Promise<void>): Promise<Extract<TrainMessage, { type: 'done' }>> {
