@@ -1,0 +1,197 @@
+/**
+ * Importing Hugging Face-shaped exports: every architecture and classifier form is recognised, the
+ * recovered head reproduces the graph's logits, and what cannot be handled is refused with a message
+ * that says what was found and what was expected.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import ort from 'onnxruntime-node';
+import { loadModelDir } from '../../src/inference/model-dir.js';
+import { decodeModel, encodeModel, node, tensorToFloat32, valueInfo } from '../../src/inference/onnx/model.js';
+import { DataType } from '../../src/inference/onnx/schema.js';
+import { SequenceEncoder } from '../../src/inference/tokenizer.js';
+import { importModel, type ImportOptions } from '../../src/models/import/importer.js';
+import { buildTransformerClassifierFiles, type Arch, type ClassifierForm, type DropoutForm } from '../../src/models/synthetic/index.js';
+import { quietLogger } from '../helpers/db.js';
+import { fixtureModelDir } from '../helpers/fixture-models.js';
+
+ort.env.logLevel = 'fatal';
+
+const CASES: { arch: Arch; classifier: ClassifierForm; dropout: DropoutForm }[] = [
+  { arch: 'bert', classifier: 'gemm', dropout: 'none' },
+  { arch: 'bert', classifier: 'matmul', dropout: 'dropout' },
+  { arch: 'distilbert', classifier: 'matmul', dropout: 'none' },
+  { arch: 'distilbert', classifier: 'gemm-nt', dropout: 'identity' },
+  { arch: 'roberta', classifier: 'gemm', dropout: 'identity' },
+  { arch: 'roberta', classifier: 'matmul', dropout: 'none' },
+  { arch: 'xlm-roberta', classifier: 'gemm-nt', dropout: 'none' },
+  { arch: 'xlm-roberta', classifier: 'matmul', dropout: 'dropout' },
+  { arch: 'deberta-v2', classifier: 'gemm', dropout: 'dropout' },
+  { arch: 'deberta-v2', classifier: 'matmul', dropout: 'identity' },
+];
+
+let work: string;
+before(async () => {
+  work = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-import-'));
+});
+after(async () => {
+  await fs.rm(work, { recursive: true, force: true });
+});
+
+let n = 0;
+const run = (sourceDir: string, extra: Partial<ImportOptions> = {}) =>
+  importModel({ sourceDir, outDir: path.join(work, `out-${n++}`), logger: quietLogger(), ...extra });
+
+/** A copy of a fixture to edit. */
+async function copyFixture(dir: string): Promise<string> {
+  const dest = path.join(work, `src-${n++}`);
+  await fs.cp(dir, dest, { recursive: true });
+  return dest;
+}
+
+describe('import of each architecture', () => {
+  for (const c of CASES) {
+    test(`${c.arch}, classifier ${c.classifier}, dropout ${c.dropout}`, async () => {
+      const src = await fixtureModelDir(c.arch, { classifier: c.classifier, dropout: c.dropout });
+      const expected = (await buildTransformerClassifierFiles({ arch: c.arch, classifier: c.classifier, dropout: c.dropout })).head;
+      const r = await run(src);
+      assert.equal(r.classifier.featuresTensor, expected.featuresTensor);
+      assert.equal(r.classifier.weight, expected.weight);
+      assert.equal(r.classifier.layout, expected.layout);
+      assert.equal(r.classifier.op, c.classifier === 'matmul' ? 'MatMul+Add' : 'Gemm');
+      // Dropout in these exports sits before the classifier: the features are its (identical) output.
+      assert.deepEqual(r.classifier.passedOver, []);
+      assert.ok(r.verifiedMaxAbsDiff <= 1e-4, `head(features) vs logits: ${r.verifiedMaxAbsDiff}`);
+      assert.deepEqual(r.labels, ['toxic', 'severe_toxic', 'obscene', 'threat', 'insult', 'identity_hate']);
+      assert.equal(r.problemType, 'multi_label');
+      const wantInputs = c.arch === 'bert' || c.arch === 'deberta-v2' ? ['input_ids', 'attention_mask', 'token_type_ids'] : ['input_ids', 'attention_mask'];
+      assert.deepEqual([...r.inputs].sort(), [...wantInputs].sort());
+
+      // The imported directory is a modtune model: features exposed, base head = the classifier.
+      const m = await loadModelDir(r.outDir);
+      assert.equal(m.featuresOutput, expected.featuresTensor);
+      const session = await ort.InferenceSession.create(m.onnxPath, { executionProviders: ['cpu'] });
+      assert.deepEqual([...session.outputNames].sort(), ['logits', expected.featuresTensor].sort());
+      // Everything but the added output is the original file byte for byte: the original logits still come out.
+      const original = await ort.InferenceSession.create(path.join(src, 'model.onnx'), { executionProviders: ['cpu'] });
+      const enc = new SequenceEncoder(m.tokenizerJson, 64);
+      const b = SequenceEncoder.pad([enc.encode('the weather is lovely today', 'have a nice day'), enc.encode('you are a stupid idiot')], enc.padId);
+      const dims = [b.size, b.seqLen];
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const name of session.inputNames) {
+        feeds[name] = new ort.Tensor('int64', name === 'input_ids' ? b.inputIds : name === 'attention_mask' ? b.attentionMask : b.tokenTypeIds, dims);
+      }
+      const a = (await session.run(feeds)).logits.data as Float32Array;
+      const o = (await original.run(feeds)).logits.data as Float32Array;
+      assert.deepEqual([...a], [...o]);
+      await session.release();
+      await original.release();
+      const w = decodeModel(await fs.readFile(m.onnxPath)).graph.initializer.find((t) => t.name === expected.weight)!;
+      const raw = tensorToFloat32(w).data;
+      if (expected.layout === 'out_in') assert.deepEqual([...m.baseHead.weight], [...raw]);
+      else assert.equal(m.baseHead.weight[1], raw[m.baseHead.numLabels], 'in_out weights are transposed into [labels, hidden]');
+    });
+  }
+
+  test('no-op nodes between the classifier and the logits output are passed over', async () => {
+    const dir = await copyFixture(await fixtureModelDir('bert', { classifier: 'matmul' }));
+    const model = decodeModel(await fs.readFile(path.join(dir, 'model.onnx')));
+    const last = model.graph.node.find((x) => x.output.includes('logits'))!;
+    last.output = ['classifier_out'];
+    model.graph.node.push(node('Identity', ['classifier_out'], ['logits']));
+    await fs.writeFile(path.join(dir, 'model.onnx'), encodeModel(model));
+    const r = await run(dir);
+    assert.deepEqual(r.classifier.passedOver, ['Identity']);
+    assert.equal(r.classifier.op, 'MatMul+Add');
+    assert.ok(r.verifiedMaxAbsDiff <= 1e-4);
+  });
+
+  test('single-label exports use a softmax; a config without problem_type is multi-label', async () => {
+    const single = await run(await fixtureModelDir('bert', { problemType: 'single_label_classification', labels: ['neutral', 'toxic'] }));
+    assert.equal(single.problemType, 'single_label');
+    const missing = await run(await fixtureModelDir('distilbert', { writeProblemType: false }));
+    assert.equal(missing.problemType, 'multi_label');
+  });
+
+  test('a label map is recorded in the model and reported; labels it does not cover are reported as unmapped', async () => {
+    const r = await run(await fixtureModelDir('bert'), {
+      labelMap: { toxic: 'harassment', insult: ['harassment'], threat: 'violence', identity_hate: ['hate', 'hate/threatening'], obscene: null },
+      knownCategories: ['harassment', 'violence', 'hate', 'hate/threatening', 'sexual'],
+    });
+    assert.deepEqual(r.labelMap.obscene, []);
+    assert.deepEqual(r.labelMap.identity_hate, ['hate', 'hate/threatening']);
+    assert.deepEqual(r.unmappedLabels, ['severe_toxic']);
+    const m = await loadModelDir(r.outDir);
+    assert.deepEqual(m.labelMap.threat, ['violence']);
+  });
+});
+
+describe('import refusals', () => {
+  test('a graph whose last layer is not a recognisable classifier', async () => {
+    const dir = await copyFixture(await fixtureModelDir('bert'));
+    const model = decodeModel(await fs.readFile(path.join(dir, 'model.onnx')));
+    // logits = Softmax(the classifier's output): a probability head, not logits from a linear layer.
+    const last = model.graph.node.find((x) => x.output.includes('logits'))!;
+    last.output = ['raw_logits'];
+    model.graph.node.push(node('Softmax', ['raw_logits'], ['logits'], { axis: -1 }));
+    await fs.writeFile(path.join(dir, 'model.onnx'), encodeModel(model));
+    await assert.rejects(run(dir), /the logits come from a Softmax node .*expected the classification layer: a Gemm, or a MatMul followed by an Add of a bias, with constant weights/);
+
+    const tokenLevel = await copyFixture(await fixtureModelDir('bert'));
+    const m2 = decodeModel(await fs.readFile(path.join(tokenLevel, 'model.onnx')));
+    m2.graph.output = [valueInfo('hidden', DataType.FLOAT, ['b', 's', 32])];
+    m2.graph.node.push(node('Identity', [m2.graph.node.find((x) => x.opType === 'Gather' && x.input.includes('input_ids'))!.output[0]], ['hidden']));
+    await fs.writeFile(path.join(tokenLevel, 'model.onnx'), encodeModel(m2));
+    await assert.rejects(run(tokenLevel), /the logits come from an Identity|no 'logits' output|the logits come from a Gather/);
+  });
+
+  test('a tokenizer that does not belong to the model', async () => {
+    const small = await copyFixture(await fixtureModelDir('bert'));
+    const config = JSON.parse(await fs.readFile(path.join(small, 'config.json'), 'utf8'));
+    config.vocab_size = 500;
+    await fs.writeFile(path.join(small, 'config.json'), JSON.stringify(config));
+    await assert.rejects(run(small), /tokenizer\/config mismatch: tokenizer\.json has token ids up to \d+ .* but config\.json vocab_size 500/);
+
+    const extra = await copyFixture(await fixtureModelDir('bert'));
+    const tok = JSON.parse(await fs.readFile(path.join(extra, 'tokenizer.json'), 'utf8'));
+    const rows = JSON.parse(await fs.readFile(path.join(extra, 'config.json'), 'utf8')).vocab_size;
+    tok.added_tokens.push({ id: rows + 10, content: '<new_token>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+    await fs.writeFile(path.join(extra, 'tokenizer.json'), JSON.stringify(tok));
+    await assert.rejects(run(extra), new RegExp(`tokenizer/config mismatch: tokenizer\\.json has token ids up to ${rows + 10}`));
+
+    const swapped = await copyFixture(await fixtureModelDir('bert'));
+    await fs.copyFile(path.join(await fixtureModelDir('roberta', { vocabSize: 2000 }), 'tokenizer.json'), path.join(swapped, 'tokenizer.json'));
+    await assert.rejects(run(swapped), /tokenizer\/config mismatch/);
+  });
+
+  test('inputs it cannot feed, missing files, several ONNX files, a bad label map, an existing destination', async () => {
+    const extraInput = await copyFixture(await fixtureModelDir('distilbert'));
+    const model = decodeModel(await fs.readFile(path.join(extraInput, 'model.onnx')));
+    model.graph.input.push(valueInfo('position_ids', DataType.INT64, ['batch_size', 'sequence_length']));
+    await fs.writeFile(path.join(extraInput, 'model.onnx'), encodeModel(model));
+    await assert.rejects(run(extraInput), /the graph needs inputs modtune cannot feed: position_ids/);
+
+    const noTok = await copyFixture(await fixtureModelDir('bert'));
+    await fs.rm(path.join(noTok, 'tokenizer.json'));
+    await assert.rejects(run(noTok), /tokenizer\.json is missing/);
+
+    const several = await copyFixture(await fixtureModelDir('bert'));
+    await fs.mkdir(path.join(several, 'onnx'));
+    await fs.rename(path.join(several, 'model.onnx'), path.join(several, 'onnx', 'model_fp16.onnx'));
+    await fs.copyFile(path.join(several, 'onnx', 'model_fp16.onnx'), path.join(several, 'onnx', 'model_quantized.onnx'));
+    await assert.rejects(run(several), /onnx\/ holds several models \(model_fp16\.onnx, model_quantized\.onnx\); choose one with --onnx/);
+    const chosen = await run(several, { onnxFile: 'onnx/model_fp16.onnx' });
+    assert.equal(chosen.sourceOnnx, path.join('onnx', 'model_fp16.onnx'));
+
+    await assert.rejects(run(await fixtureModelDir('bert'), { labelMap: { toxicity: 'harassment' } }), /label map names 'toxicity', which is not one of the model's labels/);
+    await assert.rejects(
+      run(await fixtureModelDir('bert'), { labelMap: { toxic: 'harrassment' }, knownCategories: ['harassment'] }),
+      /label map sends 'toxic' to 'harrassment', which no policy defines/,
+    );
+    const r = await run(await fixtureModelDir('bert'));
+    await assert.rejects(importModel({ sourceDir: await fixtureModelDir('bert'), outDir: r.outDir, logger: quietLogger() }), /already exists/);
+  });
+});
