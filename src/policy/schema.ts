@@ -30,6 +30,11 @@ const reviewSchema = z.strictObject({
   audit_rate: probability.default(0.01),
   /** Fraction of block decisions sampled for a moderator's confirmation. */
   confirm_block_rate: probability.default(0),
+  /**
+   * Open a task for every decision the policy flagged (action "review"). Turn off for a policy whose
+   * "review" action the platform handles in its own tooling.
+   */
+  queue_flagged: z.boolean().default(true),
   reviews_per_task: z.number().int().min(1).max(10).default(1),
   audit_reviews_per_task: z.number().int().min(1).max(10).default(2),
   lease_seconds: z.number().int().min(10).max(86_400).default(600),

@@ -32,6 +32,6 @@ export function routeDecision(d: Decision, policy: Policy, random: () => number)
   if (random() < r.audit_rate) return route('audit', r.audit_reviews_per_task);
   if (d.action === 'block' && random() < r.confirm_block_rate) return route('confirm');
   if (d.uncertain.length > 0) return route('uncertain');
-  if (d.action === 'review') return route('flagged');
+  if (d.action === 'review' && r.queue_flagged) return route('flagged');
   return null;
 }

@@ -184,3 +184,16 @@ export async function loadLabels(db: Executor, split: 'train' | 'eval', until: D
     .execute();
   return rows as LabelRow[];
 }
+
+/** The last run that trained (promoted or rejected) on a backbone: its snapshot's highest pair id. */
+export async function lastTrainedSnapshot(db: Executor, backboneId: string): Promise<{ id: string; maxPairId: number } | undefined> {
+  const r = await db
+    .selectFrom('training_runs')
+    .select(['id', sql<number>`(data_snapshot ->> 'max_pair_id')::bigint`.as('max_pair_id')])
+    .where('status', 'in', ['promoted', 'rejected'])
+    .where(sql`data_snapshot ->> 'backbone_id'`, '=', backboneId)
+    .orderBy('finished_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return r ? { id: r.id, maxPairId: Number(r.max_pair_id) } : undefined;
+}

@@ -192,6 +192,12 @@ export class TrainingService {
 
     const snapshotAt = new Date();
     const snap = await repo.pairSnapshot(this.db);
+    // Training again on the same pairs from a head they already moved would only push it further the
+    // same way (each run's reference is the head the previous run made): wait for new feedback.
+    const last = await repo.lastTrainedSnapshot(this.db, backbone.id);
+    if (last && snap.maxId <= last.maxPairId) {
+      throw new SkipRun(`no new preference pairs since training run ${last.id} (highest pair id ${last.maxPairId})`);
+    }
     const recomputed: Record<string, number> = {};
     const leftOut: Record<string, number> = {};
     const onBackbone = <T extends Foreign>(key: string, rows: T[]) => this.onBackbone(backbone.id, reference.dim, key, rows, recomputed, leftOut);

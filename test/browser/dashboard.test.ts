@@ -51,7 +51,9 @@ describe('admin dashboard', { skip: browserSkip }, () => {
     runs.promoted = await startRun();
     assert.equal(runs.promoted.status, 'promoted', JSON.stringify(runs.promoted.gate));
 
-    // 3. One epoch at a tiny learning rate cannot improve on the promoted head: the gate says why.
+    // 3. More feedback, then one epoch at a tiny learning rate cannot improve on the promoted head:
+    //    the gate says why.
+    await moderateAndReview(app, client, moderator, await makeTexts(40, 2), { invertAll: true });
     runs.rejected = await startRun({ hyperparameters: { epochs: 1, learning_rate: 0.0001 } });
     assert.equal(runs.rejected.status, 'rejected', JSON.stringify(runs.rejected.gate));
     assert.ok(runs.rejected.gate.reasons.length > 0);

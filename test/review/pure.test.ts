@@ -99,4 +99,6 @@ test('routing: audit first and independent of scores, then confirm, uncertain, f
   assert.equal(routeDecision(decide(policy, { violence: 0.45 }), policy, seq(0.5))?.reason, 'uncertain');
   const flagged = routeDecision(decide(policy, { violence: 0.75 }), policy, seq(0.5));
   assert.deepEqual(flagged, { reason: 'flagged', priority: 50, requiredReviews: 1 });
+  const quiet = parsePolicy('q', 'categories:\n  violence: { flag: 0.5, block: null }\nreview: { audit_rate: 0, uncertainty_margin: 0, queue_flagged: false }\n');
+  assert.equal(routeDecision(decide(quiet, { violence: 0.75 }), quiet, seq(0.5)), null, 'queue_flagged: false leaves "review" to the platform');
 });

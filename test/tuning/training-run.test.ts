@@ -101,6 +101,13 @@ for (const kind of testDatabases()) {
       assert.equal(typeof detail.body.shadow.action_difference_rate, 'number');
     });
 
+    test('no new pairs since the last run: the next run is skipped instead of drifting further', async () => {
+      const post = await app.request.post('/v1/training/runs').set(admin).send({});
+      const run = await waitForRun(app, post.body.id);
+      assert.equal(run.status, 'skipped');
+      assert.match(run.error, /no new preference pairs since training run /);
+    });
+
     test('manual rollback and activation are atomic, audited and served at once', async () => {
       const rb = await app.request.post('/v1/models/rollback').set(admin);
       assert.equal(rb.status, 200, JSON.stringify(rb.body));
@@ -133,7 +140,7 @@ for (const kind of testDatabases()) {
       assert.equal(list.status, 200);
       assert.deepEqual(
         list.body.data.map((r: { status: string }) => r.status),
-        ['rejected', 'promoted', 'skipped'],
+        ['skipped', 'rejected', 'promoted', 'skipped'],
       );
     });
   });
