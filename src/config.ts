@@ -42,6 +42,8 @@ const envSchema = z.object({
   MAX_SEQUENCE_LENGTH: int(8, 8192).default(256),
   BATCH_MAX_SIZE: int(1, 1024).default(32),
   BATCH_MAX_WAIT_MS: z.coerce.number().min(0).max(1000).default(2),
+  BATCH_BUCKET_BY_LENGTH: bool.default(true),
+  INFERENCE_TIMEOUT_MS: int(100, 600_000).default(30_000),
   MAX_TEXT_LENGTH: int(1, 1_000_000).default(20_000),
   MAX_CONTEXT_LENGTH: int(1, 1_000_000).default(20_000),
   MAX_INPUTS: int(1, 10_000).default(64),
@@ -70,6 +72,8 @@ export interface Config {
     maxSequenceLength: number;
     batchMaxSize: number;
     batchMaxWaitMs: number;
+    bucketByLength: boolean;
+    inferenceTimeoutMs: number;
   };
   limits: { maxTextLength: number; maxContextLength: number; maxInputs: number; maxBodyBytes: number };
   adminKey?: string;
@@ -126,6 +130,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       maxSequenceLength: e.MAX_SEQUENCE_LENGTH,
       batchMaxSize: e.BATCH_MAX_SIZE,
       batchMaxWaitMs: e.BATCH_MAX_WAIT_MS,
+      bucketByLength: e.BATCH_BUCKET_BY_LENGTH,
+      inferenceTimeoutMs: e.INFERENCE_TIMEOUT_MS,
     },
     limits: {
       maxTextLength: e.MAX_TEXT_LENGTH,

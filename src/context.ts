@@ -9,6 +9,7 @@ import { migrateToLatest } from './db/migrator.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { ModelService } from './models/model.service.js';
+import { DecisionWriter } from './moderation/decision-writer.js';
 import { ModerationService } from './moderation/moderation.service.js';
 import { loadPolicies } from './policy/loader.js';
 import type { Policy } from './policy/policy.js';
@@ -111,7 +112,13 @@ export class AppContext {
         void shadow.refresh(m.head).catch((err: Error) => tuningLog.warn({ err: err.message }, 'could not refresh the shadow head'));
       });
       const guard = new PromotionGuard(database.db, models, policies, tuningLog);
-      const moderation = new ModerationService(database.db, models, policies, metrics, overrides.random, shadow);
+      const writer = new DecisionWriter(database.db, {
+        onCommit: (c) => {
+          metrics.commitRequests.observe(c.requests);
+          metrics.commitSeconds.observe(c.ms / 1000);
+        },
+      });
+      const moderation = new ModerationService(database.db, models, policies, metrics, overrides.random, shadow, writer);
       const review = new ReviewService(database.db, policies, () => guard.poke());
       const training = new TrainingService(database, policies, tuningLog, {
         embed: async (backboneId, inputs) => {

@@ -50,6 +50,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly commitRequests = new Histogram({
+    name: 'modtune_decision_commit_requests',
+    help: 'Requests whose decisions were committed together in one transaction (group commit)',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    registers: [this.registry],
+  });
+
+  readonly commitSeconds = new Histogram({
+    name: 'modtune_decision_commit_seconds',
+    help: 'Time to commit one group of decisions',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+
   /** Set by whoever owns the batcher; read at scrape time. */
   queueSource: () => number = () => 0;
 

@@ -29,10 +29,24 @@ interface Waiting {
 export interface BatcherOptions {
   maxBatch: number;
   maxWaitMs: number;
+  /**
+   * When more sequences wait than fit in a batch, fill it with those closest in length to the oldest
+   * one, so less of the batch is padding. The oldest always goes first.
+   */
+  bucketByLength?: boolean;
+  /** A batch that has not come back after this long fails its sequences (a hung worker). */
+  runTimeoutMs?: number;
   /** Batches in flight at once; default one per worker. */
   maxInFlight?: number;
   padId: number;
   onBatch?: (s: BatchStats) => void;
+}
+
+export class BatchTimeout extends Error {
+  constructor(ms: number) {
+    super(`inference did not finish within ${ms} ms`);
+    this.name = 'BatchTimeout';
+  }
 }
 
 export class DynamicBatcher {
@@ -71,8 +85,24 @@ export class DynamicBatcher {
         this.arm(this.opts.maxWaitMs - oldestWait);
         return;
       }
-      this.dispatch(this.queue.splice(0, this.opts.maxBatch));
+      this.dispatch(this.take());
     }
+  }
+
+  private take(): Waiting[] {
+    const max = this.opts.maxBatch;
+    if (!this.opts.bucketByLength || this.queue.length <= max) return this.queue.splice(0, max);
+    const target = this.queue[0].enc.ids.length;
+    const order = this.queue
+      .map((w, i) => ({ i, d: i === 0 ? -1 : Math.abs(w.enc.ids.length - target) }))
+      .sort((a, b) => a.d - b.d || a.i - b.i)
+      .slice(0, max)
+      .map((x) => x.i)
+      .sort((a, b) => a - b);
+    const picked = order.map((i) => this.queue[i]);
+    const chosen = new Set(order);
+    this.queue = this.queue.filter((_, i) => !chosen.has(i));
+    return picked;
   }
 
   private arm(ms: number): void {
@@ -92,6 +122,18 @@ export class DynamicBatcher {
     });
   }
 
+  private withTimeout<T>(p: Promise<T>): Promise<T> {
+    const ms = this.opts.runTimeoutMs;
+    if (!ms) return p;
+    let timer: NodeJS.Timeout;
+    return Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new BatchTimeout(ms)), ms);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
   /**
    * Runs a batch; if it fails, splits it in halves and retries each, so one input that breaks the
    * backbone fails alone instead of taking its batch-mates with it (log2(n) extra runs, failures only).
@@ -104,8 +146,12 @@ export class DynamicBatcher {
     const seqLen = batch.seqLen;
     let res: RunResult;
     try {
-      res = await this.runner.run(batch);
+      res = await this.withTimeout(this.runner.run(batch));
     } catch (err) {
+      if (err instanceof BatchTimeout) {
+        for (const it of items) it.reject(err);
+        return;
+      }
       if (items.length === 1) {
         items[0].reject(err as Error);
         return;

@@ -126,13 +126,27 @@ export class WorkerPool {
     });
   }
 
+  /** A batch not answered within this many ms is failed and its worker replaced (a hung session). */
+  runTimeoutMs = 60_000;
+
   run(batch: Batch, wantLogits = false): Promise<RunResult> {
     if (this.closing) return Promise.reject(new InferenceError('the inference pool is shutting down'));
     const slot = this.slots.reduce<Slot | undefined>((best, s) => (!best || s.inFlight.size < best.inFlight.size ? s : best), undefined);
     if (!slot) return Promise.reject(new InferenceError('no inference worker is running'));
     const id = this.nextId++;
     return new Promise<RunResult>((resolve, reject) => {
-      slot.inFlight.set(id, { resolve, reject });
+      const timer = setTimeout(() => {
+        if (!slot.inFlight.has(id)) return;
+        this.log.error({ ms: this.runTimeoutMs }, 'an inference batch timed out; replacing its worker');
+        // Terminating rejects everything the worker held and starts a replacement (see 'exit').
+        void slot.worker.terminate();
+      }, this.runTimeoutMs);
+      timer.unref();
+      const done = <T>(fn: (v: T) => void) => (v: T) => {
+        clearTimeout(timer);
+        fn(v);
+      };
+      slot.inFlight.set(id, { resolve: done(resolve), reject: done(reject) });
       const msg: ToWorker = { type: 'run', id, batch, wantLogits };
       slot.worker.postMessage(msg, [batch.inputIds.buffer, batch.attentionMask.buffer, batch.tokenTypeIds.buffer]);
     });

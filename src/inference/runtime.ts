@@ -19,6 +19,9 @@ export interface RuntimeOptions {
   maxSequenceLength: number;
   batchMaxSize: number;
   batchMaxWaitMs: number;
+  bucketByLength?: boolean;
+  /** A batch that has not come back after this long fails (and its worker is replaced). */
+  inferenceTimeoutMs?: number;
   onBatch?: (s: BatchStats) => void;
 }
 
@@ -78,9 +81,12 @@ export class ModelRuntime {
       `inference running on the ${pool.provider} execution provider`,
     );
     const unknown = pool.inputs.filter((i) => !KNOWN_INPUTS.has(i.name));
+    if (opts.inferenceTimeoutMs) pool.runTimeoutMs = opts.inferenceTimeoutMs;
     const batcher = new DynamicBatcher(pool, {
       maxBatch: opts.batchMaxSize,
       maxWaitMs: opts.batchMaxWaitMs,
+      bucketByLength: opts.bucketByLength ?? true,
+      runTimeoutMs: opts.inferenceTimeoutMs,
       padId: encoder.padId,
       onBatch: opts.onBatch,
     });

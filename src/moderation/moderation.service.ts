@@ -12,9 +12,10 @@ import type { ModelService } from '../models/model.service.js';
 import { categoryScores } from '../policy/label-mapping.js';
 import { decide, type Action } from '../policy/policy.js';
 import type { PolicyRegistry } from '../policy/registry.js';
-import { getDecision, insertItemsAndDecisions, type NewDecision, type NewItem } from './moderation.repository.js';
+import { DecisionWriter } from './decision-writer.js';
+import { getDecision, type NewDecision, type NewItem } from './moderation.repository.js';
 import { notFound } from '../errors.js';
-import { insertTasks, type NewTask } from '../review/review.repository.js';
+import type { NewTask } from '../review/review.repository.js';
 import { routeDecision } from '../review/routing.js';
 import type { ShadowScorer } from './shadow.js';
 
@@ -58,6 +59,7 @@ export class ModerationService {
     /** The audit and confirmation draws; injectable so tests can route deterministically. */
     private readonly random: () => number = Math.random,
     private readonly shadow: ShadowScorer | null = null,
+    private readonly writer: DecisionWriter = new DecisionWriter(db),
   ) {}
 
   async moderate(req: ModerationRequest): Promise<ModerationOutcome> {
@@ -138,10 +140,7 @@ export class ModerationService {
         truncated: embedded.truncated[r],
       });
     }
-    await this.db.transaction().execute(async (trx) => {
-      await insertItemsAndDecisions(trx, items, decisions);
-      await insertTasks(trx, tasks);
-    });
+    await this.writer.write({ items, decisions, tasks });
     for (const r of results) this.metrics.decisions.inc({ policy: policy.name, action: r.action });
     return { requestId: req.requestId, model, policy: { name: policy.name, version: policy.version }, results };
   }

@@ -69,3 +69,45 @@ test('one input that breaks the backbone fails alone; its batch-mates and later 
   assert.equal(batches[0].size, 4, 'they were one batch first');
   assert.deepEqual([...(await b.submit(enc(3)))], [3, 1]);
 });
+
+test('under load a request waits at most the wait bound plus the batch ahead of it', async () => {
+  const { runner } = fakeRunner(40);
+  const b = new DynamicBatcher(runner, { maxBatch: 4, maxWaitMs: 5, padId: 0 });
+  const first = b.submit(enc(1)); // occupies the only worker for ~40 ms
+  await new Promise((r) => setTimeout(r, 10));
+  const t0 = performance.now();
+  const late = Array.from({ length: 3 }, (_, i) => b.submit(enc(10 + i)).then(() => performance.now() - t0));
+  await first;
+  const waits = await Promise.all(late);
+  // They waited for the running batch (≤ 40 ms) and then ran as one batch (40 ms).
+  for (const w of waits) assert.ok(w < 40 + 5 + 40 + 40, `answered after ${w} ms`);
+  assert.ok(Math.max(...waits) - Math.min(...waits) < 5, 'the three ran together');
+});
+
+test('a batch that never comes back fails its requests after runTimeoutMs; the batcher keeps working', async () => {
+  let hang = true;
+  const runner: BatchRunner = {
+    size: 1,
+    run: (batch) =>
+      hang
+        ? new Promise(() => undefined)
+        : Promise.resolve({ features: new Float32Array(batch.size), featureDim: 1, runMs: 0 }),
+  };
+  const b = new DynamicBatcher(runner, { maxBatch: 2, maxWaitMs: 0, padId: 0, runTimeoutMs: 30 });
+  const t0 = performance.now();
+  await assert.rejects(b.submit(enc(1)), /inference did not finish within 30 ms/);
+  assert.ok(performance.now() - t0 < 200);
+  hang = false;
+  assert.equal((await b.submit(enc(2))).length, 1);
+});
+
+test('bucketing by length: a full queue is batched with neighbours in length, oldest first', async () => {
+  const { runner, batches } = fakeRunner(5);
+  const b = new DynamicBatcher(runner, { maxBatch: 2, maxWaitMs: 0, padId: 0, bucketByLength: true });
+  const blocker = b.submit(enc(1)); // takes the worker while the queue fills
+  const lens = [10, 2, 9, 3];
+  const rest = lens.map((n, i) => b.submit(enc(...Array(n).fill(20 + i))));
+  await Promise.all([blocker, ...rest]);
+  const shapes = batches.slice(1).map((x) => x.seqLen);
+  assert.deepEqual(shapes, [10, 3], 'the 10 went with the 9, the 2 with the 3');
+});
