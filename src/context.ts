@@ -2,7 +2,7 @@
  * Everything the service needs, wired by hand once at start-up. Tests pass overrides (an in-memory
  * database, a quiet logger, their own policies or model directory) instead of patching globals.
  */
-import { AuthService } from './auth/auth.service.js';
+import { API_KEYS_CHANNEL, AuthService } from './auth/auth.service.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/connect.js';
 import { migrateToLatest } from './db/migrator.js';
@@ -97,6 +97,9 @@ export class AppContext {
       metrics.queueSource = () => (models.loaded ? models.active.runtime.queueLength : 0);
 
       const auth = new AuthService(database.db, logger.child({ subsystem: 'auth' }));
+      // Revocations on any replica reach this one's key cache at once.
+      const unlistenKeys = await database.listen(API_KEYS_CHANNEL, (keyId) => auth.forget(keyId || undefined));
+      cleanup.unshift(unlistenKeys);
       const { generated } = await auth.bootstrapAdmin(config.adminKey);
       if (generated) {
         (overrides.announceAdminKey ?? announceOnStderr)(generated);

@@ -1,6 +1,7 @@
 /**
  * API keys: authentication of bearer keys, the role check, key management and the first admin key.
  */
+import { sql } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { DB } from '../db/database.js';
 import type { Role } from '../db/schema/api-keys.js';
@@ -22,21 +23,47 @@ export function allows(role: Role, allowed: readonly Role[]): boolean {
 }
 
 const TOUCH_INTERVAL_MS = 60_000;
+/**
+ * Known keys are cached briefly so scoring does not pay a query per request. A revocation clears the
+ * entry here at once and, through NOTIFY, on every replica; the TTL bounds the delay if a notification
+ * is lost. Unknown keys are never cached.
+ */
+const CACHE_TTL_MS = 5_000;
+export const API_KEYS_CHANNEL = 'modtune_api_keys';
 
 export class AuthService {
   private readonly touched = new Map<string, number>();
+  private readonly cache = new Map<string, { key: keys.ApiKeyRow; at: number }>();
 
   constructor(
     private readonly db: DB,
     private readonly log: Logger,
   ) {}
 
+  /** Drops cached keys (all, or the one with this id); called on NOTIFY from any replica. */
+  forget(keyId?: string): void {
+    if (!keyId) {
+      this.cache.clear();
+      return;
+    }
+    for (const [hash, entry] of this.cache) if (entry.key.id === keyId) this.cache.delete(hash);
+  }
+
+  private async lookup(hash: string): Promise<keys.ApiKeyRow | undefined> {
+    const hit = this.cache.get(hash);
+    if (hit && Date.now() - hit.at < CACHE_TTL_MS) return hit.key;
+    const key = await keys.findKeyByHash(this.db, hash);
+    if (key) this.cache.set(hash, { key, at: Date.now() });
+    else this.cache.delete(hash);
+    return key;
+  }
+
   /** Resolves an Authorization header to a principal, or throws 401 saying what is wrong. */
   async authenticate(header: string | undefined): Promise<Principal> {
     if (!header) throw unauthorized('missing Authorization header; send "Authorization: Bearer <api key>"');
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!m) throw unauthorized('Authorization header must be "Bearer <api key>"');
-    const key = await keys.findKeyByHash(this.db, hashKey(m[1]));
+    const key = await this.lookup(hashKey(m[1]));
     if (!key) throw unauthorized('API key not recognised');
     if (key.revokedAt) throw unauthorized('API key has been revoked');
     if (key.expiresAt && key.expiresAt.getTime() <= Date.now()) throw unauthorized('API key has expired');
@@ -96,6 +123,7 @@ export class AuthService {
     return this.db.transaction().execute(async (trx) => {
       const row = await keys.revokeKey(trx, id);
       if (!row) throw notFound('API key', id);
+      await sql`select pg_notify(${API_KEYS_CHANNEL}, ${id})`.execute(trx);
       await recordAudit(trx, {
         actor: actor.name,
         actorKeyId: actor.keyId,
@@ -105,7 +133,7 @@ export class AuthService {
         requestId,
       });
       return row;
-    });
+    }).finally(() => this.forget(id));
   }
 
   /**

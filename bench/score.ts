@@ -1,0 +1,376 @@
+/**
+ * `npm run bench:score [-- --models starter,minilm --clients 1,8,32,64 --duration 10 --no-peer]`
+ *
+ * Scoring throughput and latency, every ratio measured in one run on one machine:
+ *   1. raw onnxruntime-node, batched (the limit: no HTTP, no tokenizer, no database);
+ *   2. the service (`node --import tsx src/main.ts`, embedded PGlite) over loopback HTTP at each client
+ *      count, one text per request, with dynamic batching (defaults);
+ *   3. the same with batching off (BATCH_MAX_SIZE=1);
+ *   4. a peer: a minimal express server around transformers.js' text-classification pipeline on the same
+ *      ONNX model (bench/peer, installed on demand);
+ *   5. p99 at half the service's saturation throughput, against the bound wait + two batch times;
+ * for the starter model and a MiniLM-L6-shaped BERT (random weights, built and imported on first use).
+ * Texts are tweets from ../shared/datasets/davidson-2017 when present (never printed), otherwise
+ * generated sentences. The load generator (autocannon) runs in this process, on the same 2 cores.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import ort from 'onnxruntime-node';
+import { loadModelDir, type ModelDir } from '../src/inference/model-dir.js';
+import { SequenceEncoder } from '../src/inference/tokenizer.js';
+import { createLogger } from '../src/logger.js';
+import { importModel } from '../src/models/import/importer.js';
+import { buildTransformerClassifier } from '../src/models/synthetic/index.js';
+import { mulberry32 } from '../src/tuning/random.js';
+import { loadDavidson } from './davidson.js';
+
+const { values } = parseArgs({
+  options: {
+    models: { type: 'string', default: 'starter,minilm' },
+    clients: { type: 'string', default: '1,8,32,64' },
+    duration: { type: 'string', default: '10' },
+    'no-peer': { type: 'boolean', default: false },
+    'max-length': { type: 'string', default: '128' },
+  },
+});
+const MODELS = values.models!.split(',');
+const CLIENTS = values.clients!.split(',').map(Number);
+const DURATION = Number(values.duration);
+const MAX_LENGTH = Number(values['max-length']);
+const CORES = os.availableParallelism();
+const ROOT = path.resolve('.');
+const ADMIN = `mt_bench_${'k'.repeat(40)}`;
+const WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'modtune-bench-score-'));
+const log = createLogger('warn');
+ort.env.logLevel = 'fatal';
+
+// ---------------------------------------------------------------- texts
+async function texts(): Promise<{ texts: string[]; source: string }> {
+  const csv = path.resolve(process.env.DAVIDSON_CSV ?? '../shared/datasets/davidson-2017/labeled_data.csv');
+  const rng = mulberry32(7);
+  const rows = await loadDavidson(csv);
+  if (rows) {
+    const picked = Array.from({ length: 3000 }, () => rows[Math.floor(rng() * rows.length)].text);
+    return { texts: picked, source: `${picked.length} tweets sampled from davidson-2017` };
+  }
+  const words = 'the a you we they people weather today tomorrow help thanks great terrible stupid idea movie game team city night morning news'.split(' ');
+  const out = Array.from({ length: 3000 }, () => Array.from({ length: 6 + Math.floor(rng() * 20) }, () => words[Math.floor(rng() * words.length)]).join(' '));
+  return { texts: out, source: 'generated sentences (davidson-2017 not found)' };
+}
+
+// ---------------------------------------------------------------- models
+interface BenchModel {
+  name: string;
+  dir: string;
+  /** A directory laid out for transformers.js (models root, model name). */
+  peerRoot: string;
+  policyDir: string;
+}
+
+function run(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed`);
+}
+
+async function prepare(name: string): Promise<BenchModel> {
+  const peerRoot = path.join(WORK, 'peer-models');
+  const peerDir = path.join(peerRoot, name);
+  await fsp.mkdir(path.join(peerDir, 'onnx'), { recursive: true });
+  const policyDir = path.join(WORK, `policies-${name}`);
+  await fsp.mkdir(policyDir, { recursive: true });
+  if (name === 'starter') {
+    const dir = path.join(ROOT, 'models/default');
+    if (!fs.existsSync(path.join(dir, 'config.json'))) run(process.execPath, ['--import', 'tsx', 'src/cli/build-model.ts', '--out', dir]);
+    // transformers.js knows architectures by model_type; the starter's graph is fed like a BERT's.
+    const config = JSON.parse(await fsp.readFile(path.join(dir, 'config.json'), 'utf8'));
+    await fsp.writeFile(path.join(peerDir, 'config.json'), JSON.stringify({ ...config, model_type: 'bert', architectures: ['BertForSequenceClassification'] }));
+    await fsp.writeFile(path.join(peerDir, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'BertTokenizer', do_lower_case: true, model_max_length: MAX_LENGTH }));
+    await fsp.copyFile(path.join(dir, 'tokenizer.json'), path.join(peerDir, 'tokenizer.json'));
+    await fsp.symlink(path.join(dir, 'model.onnx'), path.join(peerDir, 'onnx', 'model.onnx'));
+    await fsp.copyFile(path.join(ROOT, 'policies/default.yaml'), path.join(policyDir, 'default.yaml'));
+    return { name, dir, peerRoot, policyDir };
+  }
+  if (name === 'minilm') {
+    const exportDir = path.join(ROOT, 'models/minilm-l6-export');
+    const dir = path.join(ROOT, 'models/minilm-l6');
+    if (!fs.existsSync(path.join(exportDir, 'config.json'))) {
+      process.stdout.write('building the MiniLM-L6-shaped BERT (random weights)…\n');
+      await buildTransformerClassifier({ arch: 'bert', preset: 'minilm-l6', classifier: 'gemm' }, exportDir);
+    }
+    if (!fs.existsSync(path.join(dir, 'config.json'))) {
+      await importModel({ sourceDir: exportDir, outDir: dir, logger: log });
+    }
+    for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) await fsp.copyFile(path.join(exportDir, f), path.join(peerDir, f));
+    await fsp.symlink(path.join(exportDir, 'model.onnx'), path.join(peerDir, 'onnx', 'model.onnx'));
+    // Its labels are Jigsaw-style; the policy maps them onto four categories.
+    await fsp.writeFile(
+      path.join(policyDir, 'default.yaml'),
+      [
+        'categories:',
+        '  harassment: { flag: 0.5, block: 0.95 }',
+        '  violence: { flag: 0.5, block: 0.9 }',
+        '  hate: { flag: 0.5, block: 0.95 }',
+        '  sexual: { flag: 0.5, block: 0.95 }',
+        'labels: { toxic: harassment, severe_toxic: harassment, insult: harassment, threat: violence, identity_hate: hate, obscene: sexual }',
+      ].join('\n'),
+    );
+    return { name, dir, peerRoot, policyDir };
+  }
+  throw new Error(`unknown model '${name}' (starter, minilm)`);
+}
+
+// ---------------------------------------------------------------- raw onnxruntime
+async function rawThroughput(model: ModelDir, corpus: string[], batch: number): Promise<{ perSecond: number; batchMs: number }> {
+  const session = await ort.InferenceSession.create(model.onnxPath, {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: CORES,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
+  const enc = new SequenceEncoder(model.tokenizerJson, Math.min(MAX_LENGTH, model.maxLength ?? Infinity));
+  const encoded = corpus.map((t) => enc.encode(t));
+  const feedsOf = (i: number) => {
+    const b = SequenceEncoder.pad(encoded.slice(i, i + batch), enc.padId);
+    const dims = [b.size, b.seqLen];
+    const f: Record<string, ort.Tensor> = {};
+    for (const n of session.inputNames) f[n] = new ort.Tensor('int64', n === 'input_ids' ? b.inputIds : n === 'attention_mask' ? b.attentionMask : b.tokenTypeIds, dims);
+    return { f, size: b.size };
+  };
+  for (let i = 0; i < 3; i++) await session.run(feedsOf(i * batch).f); // warm-up
+  let done = 0;
+  let batches = 0;
+  let i = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < DURATION * 1000) {
+    const { f, size } = feedsOf(i);
+    await session.run(f);
+    done += size;
+    batches++;
+    i = (i + batch) % (encoded.length - batch);
+  }
+  const s = (performance.now() - t0) / 1000;
+  await session.release();
+  return { perSecond: done / s, batchMs: (s * 1000) / batches };
+}
+
+// ---------------------------------------------------------------- servers
+async function startProcess(cmd: string, args: string[], env: Record<string, string>, portLine: RegExp | null): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out = (out + d).slice(-20_000)));
+  child.stderr!.on('data', (d) => (out = (out + d).slice(-20_000)));
+  if (!portLine) return { child, port: 0 };
+  const port = await new Promise<number>((resolve, reject) => {
+    const t = setInterval(() => {
+      const m = portLine.exec(out);
+      if (m) {
+        clearInterval(t);
+        resolve(Number(m[1]));
+      } else if (child.exitCode !== null) {
+        clearInterval(t);
+        reject(new Error(`${args.join(' ')} exited:\n${out.slice(-2000)}`));
+      }
+    }, 50);
+  });
+  return { child, port };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+  });
+}
+
+/** A free port on loopback, chosen here: the service logs at warn level, so it does not announce one. */
+async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function startService(m: BenchModel, env: Record<string, string>) {
+  const dataDir = await fsp.mkdtemp(path.join(WORK, 'data-'));
+  const port = await freePort();
+  const started = startProcess(
+    process.execPath,
+    ['--import', 'tsx', 'src/main.ts'],
+    {
+      MODEL_DIR: m.dir,
+      MODEL_AUTO_BUILD: 'false',
+      POLICY_DIR: m.policyDir,
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      MODTUNE_ADMIN_KEY: ADMIN,
+      LOG_LEVEL: 'warn',
+      MAX_SEQUENCE_LENGTH: String(MAX_LENGTH),
+      TRAINING_SCHEDULER: 'false',
+      ...env,
+    },
+    null,
+  );
+  const { child } = await started;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error('the service exited during start-up');
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+    if (ok) return { child, port };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// ---------------------------------------------------------------- load
+interface LoadResult {
+  clients: number;
+  perSecond: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  errors: number;
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
+}
+
+async function load(port: number, corpus: string[], clients: number, opts: { rate?: number; seconds?: number; auth?: boolean } = {}): Promise<LoadResult> {
+  let k = Math.floor(Math.random() * corpus.length);
+  const latencies: number[] = [];
+  let errors = 0;
+  let finish!: (r: autocannon.Result) => void;
+  const finished = new Promise<autocannon.Result>((resolve) => (finish = resolve));
+  const instance = autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: clients,
+    duration: opts.seconds ?? DURATION,
+    ...(opts.rate ? { overallRate: opts.rate } : {}),
+    requests: [
+      {
+        method: 'POST',
+        path: '/v1/moderate',
+        headers: { 'content-type': 'application/json', ...(opts.auth === false ? {} : { authorization: `Bearer ${ADMIN}` }) },
+        setupRequest: (req) => ({ ...req, body: JSON.stringify({ input: corpus[k++ % corpus.length] }) }),
+      },
+    ],
+  }, (err, result) => finish(err ? ({ errors: 1, timeouts: 0, duration: 1 } as autocannon.Result) : result));
+  instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+    if (status >= 200 && status < 300) latencies.push(ms);
+    else errors++;
+  });
+  const result = await finished;
+  errors += result.errors + result.timeouts;
+  latencies.sort((a, b) => a - b);
+  return { clients, perSecond: latencies.length / result.duration, p50: pct(latencies, 50), p95: pct(latencies, 95), p99: pct(latencies, 99), errors };
+}
+
+async function scrape(port: number): Promise<{ batchCount: number; batchSum: number; sizeSum: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const num = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { batchCount: num('modtune_inference_batch_seconds_count'), batchSum: num('modtune_inference_batch_seconds_sum'), sizeSum: num('modtune_inference_batch_size_sum') };
+}
+
+async function warm(port: number, corpus: string[], auth = true) {
+  await load(port, corpus, 8, { seconds: 2, auth });
+}
+
+// ---------------------------------------------------------------- main
+const f1 = (x: number) => x.toFixed(1);
+const row = (label: string, r: LoadResult) =>
+  `| ${label} | ${r.clients} | ${f1(r.perSecond)} | ${f1(r.p50)} | ${f1(r.p95)} | ${f1(r.p99)} | ${r.errors} |`;
+
+async function benchModel(name: string, corpus: string[]): Promise<string[]> {
+  const m = await prepare(name);
+  const model = await loadModelDir(m.dir);
+  const lines: string[] = [`### ${name} (${model.labels.length} labels, ${model.baseHead.dim}-d features, ${path.relative(ROOT, m.dir)})`, ''];
+  process.stdout.write(`\n== ${name}: raw onnxruntime\n`);
+  const raw32 = await rawThroughput(model, corpus, 32);
+  const raw64 = await rawThroughput(model, corpus, 64);
+  const raw = raw64.perSecond > raw32.perSecond ? { ...raw64, batch: 64 } : { ...raw32, batch: 32 };
+  lines.push(`Raw onnxruntime-node (${CORES} intra-op threads, main thread, pre-tokenized): ${f1(raw32.perSecond)} texts/s at batch 32 (${f1(raw32.batchMs)} ms/batch), ${f1(raw64.perSecond)} at batch 64 (${f1(raw64.batchMs)} ms/batch).`, '');
+  lines.push('| server | clients | texts/s | p50 ms | p95 ms | p99 ms | errors |', '|---|---|---|---|---|---|---|');
+
+  process.stdout.write(`== ${name}: service, batching on\n`);
+  const on = await startService(m, {});
+  await warm(on.port, corpus);
+  const onResults: LoadResult[] = [];
+  let batchTimeMs = NaN;
+  for (const c of CLIENTS) {
+    const before = await scrape(on.port);
+    const r = await load(on.port, corpus, c);
+    const after = await scrape(on.port);
+    if (c === Math.max(...CLIENTS)) batchTimeMs = ((after.batchSum - before.batchSum) / (after.batchCount - before.batchCount)) * 1000;
+    onResults.push(r);
+    lines.push(row('modtune (batching on)', r));
+    process.stdout.write(`  ${c} clients: ${f1(r.perSecond)}/s p99 ${f1(r.p99)} ms\n`);
+  }
+  const saturation = Math.max(...onResults.map((r) => r.perSecond));
+  process.stdout.write(`== ${name}: half of saturation (${f1(saturation / 2)}/s)\n`);
+  const half = await load(on.port, corpus, Math.max(...CLIENTS), { rate: saturation / 2 });
+  lines.push(row(`modtune at half saturation (${f1(saturation / 2)}/s offered)`, half));
+  await stop(on.child);
+
+  process.stdout.write(`== ${name}: service, batching off\n`);
+  const off = await startService(m, { BATCH_MAX_SIZE: '1', BATCH_MAX_WAIT_MS: '0' });
+  await warm(off.port, corpus);
+  const offResults: LoadResult[] = [];
+  for (const c of CLIENTS.filter((x) => x >= 32)) {
+    const r = await load(off.port, corpus, c);
+    offResults.push(r);
+    lines.push(row('modtune (batching off)', r));
+  }
+  await stop(off.child);
+
+  const peerResults: LoadResult[] = [];
+  if (!values['no-peer']) {
+    process.stdout.write(`== ${name}: transformers.js peer\n`);
+    const peerDir = path.join(ROOT, 'bench/peer');
+    if (!fs.existsSync(path.join(peerDir, 'node_modules/@huggingface/transformers'))) run('npm', ['ci', '--prefix', peerDir, '--no-audit', '--no-fund']);
+    const peer = await startProcess(process.execPath, [path.join(peerDir, 'server.mjs'), m.peerRoot, name, String(CORES)], {}, /"port":(\d+)/);
+    await warm(peer.port, corpus, false);
+    for (const c of CLIENTS) {
+      const r = await load(peer.port, corpus, c, { auth: false });
+      peerResults.push(r);
+      lines.push(row('transformers.js pipeline (peer)', r));
+    }
+    await stop(peer.child);
+  }
+
+  const at = (rs: LoadResult[], c: number) => rs.find((r) => r.clients === c)?.perSecond ?? NaN;
+  const waitMs = 2;
+  const bound = waitMs + 2 * batchTimeMs;
+  lines.push(
+    '',
+    `Ratios (this run): service at saturation / raw onnxruntime = ${(saturation / raw.perSecond).toFixed(2)} (raw at batch ${raw.batch}); ` +
+      `service / peer at 32 clients = ${(at(onResults, 32) / at(peerResults, 32)).toFixed(2)}; ` +
+      `batching on / off at 64 clients = ${(at(onResults, 64) / at(offResults, 64)).toFixed(2)}; ` +
+      `p99 at half saturation = ${f1(half.p99)} ms against the bound wait (${waitMs} ms) + 2 × batch time (${f1(batchTimeMs)} ms at saturation) = ${f1(bound)} ms.`,
+    '',
+  );
+  return lines;
+}
+
+async function main() {
+  const { texts: corpus, source } = await texts();
+  const out: string[] = [
+    `bench:score — ${new Date().toISOString()} — ${os.cpus()[0]?.model ?? 'cpu'} × ${CORES}, Node ${process.version}, ${DURATION} s per load, max length ${MAX_LENGTH}, texts: ${source}`,
+    '',
+  ];
+  try {
+    for (const name of MODELS) out.push(...(await benchModel(name, corpus)));
+  } finally {
+    await fsp.rm(WORK, { recursive: true, force: true });
+  }
+  process.stdout.write(`\n${out.join('\n')}\n`);
+}
+
+await main();
