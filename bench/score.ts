@@ -20,8 +20,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import ort from 'onnxruntime-node';
 import { loadModelDir, type ModelDir } from '../src/inference/model-dir.js';
+import { WorkerPool } from '../src/inference/pool.js';
+import type { Provider } from '../src/inference/protocol.js';
 import { SequenceEncoder } from '../src/inference/tokenizer.js';
 import { createLogger } from '../src/logger.js';
 import { importModel } from '../src/models/import/importer.js';
@@ -47,7 +48,7 @@ const ROOT = path.resolve('.');
 const ADMIN = `mt_bench_${'k'.repeat(40)}`;
 const WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'modtune-bench-score-'));
 const log = createLogger('warn');
-ort.env.logLevel = 'fatal';
+const PROVIDERS = (process.env.EXECUTION_PROVIDERS ?? 'cpu').split(',').map((p) => p.trim()) as Provider[];
 
 // ---------------------------------------------------------------- texts
 async function texts(): Promise<{ texts: string[]; source: string }> {
@@ -125,37 +126,49 @@ async function prepare(name: string): Promise<BenchModel> {
 }
 
 // ---------------------------------------------------------------- raw onnxruntime
-async function rawThroughput(model: ModelDir, corpus: string[], batch: number): Promise<{ perSecond: number; batchMs: number }> {
-  const session = await ort.InferenceSession.create(model.onnxPath, {
-    executionProviders: ['cpu'],
-    intraOpNumThreads: CORES,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-  });
+interface RawResult {
+  label: string;
+  perSecond: number;
+  batchMs: number;
+}
+
+/**
+ * onnxruntime alone on pre-tokenized text: no HTTP, no tokenizer, no database. `sorted` batches texts of
+ * similar length together (what the service's length bucketing approximates under load); `workers` runs
+ * that many sessions in worker threads, as the service does, each with `threads` intra-op threads.
+ */
+async function rawThroughput(model: ModelDir, corpus: string[], o: { batch: number; sorted: boolean; workers: number; threads: number }): Promise<RawResult> {
   const enc = new SequenceEncoder(model.tokenizerJson, Math.min(MAX_LENGTH, model.maxLength ?? Infinity));
-  const encoded = corpus.map((t) => enc.encode(t));
-  const feedsOf = (i: number) => {
-    const b = SequenceEncoder.pad(encoded.slice(i, i + batch), enc.padId);
-    const dims = [b.size, b.seqLen];
-    const f: Record<string, ort.Tensor> = {};
-    for (const n of session.inputNames) f[n] = new ort.Tensor('int64', n === 'input_ids' ? b.inputIds : n === 'attention_mask' ? b.attentionMask : b.tokenTypeIds, dims);
-    return { f, size: b.size };
-  };
-  for (let i = 0; i < 3; i++) await session.run(feedsOf(i * batch).f); // warm-up
-  let done = 0;
-  let batches = 0;
-  let i = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < DURATION * 1000) {
-    const { f, size } = feedsOf(i);
-    await session.run(f);
-    done += size;
-    batches++;
-    i = (i + batch) % (encoded.length - batch);
+  let encoded = corpus.map((t) => enc.encode(t));
+  if (o.sorted) encoded = [...encoded].sort((a, b) => a.ids.length - b.ids.length);
+  const batches = Array.from({ length: Math.floor(encoded.length / o.batch) }, (_, i) => encoded.slice(i * o.batch, (i + 1) * o.batch));
+  const pool = await WorkerPool.start(
+    { onnxPath: model.onnxPath, providers: PROVIDERS, threads: o.threads, featuresOutput: model.featuresOutput, logitsOutput: model.logitsOutput },
+    o.workers,
+    log,
+  );
+  try {
+    let next = 0;
+    const one = () => pool.run(SequenceEncoder.pad(batches[next++ % batches.length], enc.padId));
+    await Promise.all(Array.from({ length: o.workers }, one)); // warm-up
+    let done = 0;
+    let runs = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: o.workers }, async () => {
+        while (performance.now() - t0 < DURATION * 1000) {
+          await one();
+          done += o.batch;
+          runs++;
+        }
+      }),
+    );
+    const s = (performance.now() - t0) / 1000;
+    const label = `${o.workers} session${o.workers > 1 ? 's' : ''} × ${o.threads} thread${o.threads > 1 ? 's' : ''}, batch ${o.batch}, ${o.sorted ? 'length-sorted' : 'arrival order'}`;
+    return { label, perSecond: done / s, batchMs: (s * 1000 * o.workers) / runs };
+  } finally {
+    await pool.stop();
   }
-  const s = (performance.now() - t0) / 1000;
-  await session.release();
-  return { perSecond: done / s, batchMs: (s * 1000) / batches };
 }
 
 // ---------------------------------------------------------------- servers
@@ -200,9 +213,28 @@ async function freePort(): Promise<number> {
   });
 }
 
+const PG_URL = process.env.BENCH_DATABASE_URL;
+
+/** A fresh PostgreSQL database per service start when BENCH_DATABASE_URL is set, else embedded PGlite. */
+async function databaseEnv(): Promise<Record<string, string>> {
+  if (!PG_URL) return {};
+  const pg = (await import('pg')).default;
+  const name = `modtune_bench_${Math.random().toString(36).slice(2, 10)}`;
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  await c.query(`create database ${name}`);
+  await c.end();
+  const u = new URL(PG_URL);
+  u.pathname = `/${name}`;
+  return { DATABASE_URL: u.toString() };
+}
+
+let provider = 'unknown';
+
 async function startService(m: BenchModel, env: Record<string, string>) {
   const dataDir = await fsp.mkdtemp(path.join(WORK, 'data-'));
   const port = await freePort();
+  const db = await databaseEnv();
   const started = startProcess(
     process.execPath,
     ['--import', 'tsx', 'src/main.ts'],
@@ -216,6 +248,7 @@ async function startService(m: BenchModel, env: Record<string, string>) {
       LOG_LEVEL: 'warn',
       MAX_SEQUENCE_LENGTH: String(MAX_LENGTH),
       TRAINING_SCHEDULER: 'false',
+      ...db,
       ...env,
     },
     null,
@@ -223,8 +256,11 @@ async function startService(m: BenchModel, env: Record<string, string>) {
   const { child } = await started;
   for (;;) {
     if (child.exitCode !== null) throw new Error('the service exited during start-up');
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
-    if (ok) return { child, port };
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => (r.ok ? (r.json() as Promise<{ model: { provider: string } }>) : null), () => null);
+    if (ready) {
+      provider = ready.model.provider;
+      return { child, port };
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -291,12 +327,25 @@ const row = (label: string, r: LoadResult) =>
 async function benchModel(name: string, corpus: string[]): Promise<string[]> {
   const m = await prepare(name);
   const model = await loadModelDir(m.dir);
-  const lines: string[] = [`### ${name} (${model.labels.length} labels, ${model.baseHead.dim}-d features, ${path.relative(ROOT, m.dir)})`, ''];
+  const lines: string[] = [];
   process.stdout.write(`\n== ${name}: raw onnxruntime\n`);
-  const raw32 = await rawThroughput(model, corpus, 32);
-  const raw64 = await rawThroughput(model, corpus, 64);
-  const raw = raw64.perSecond > raw32.perSecond ? { ...raw64, batch: 64 } : { ...raw32, batch: 32 };
-  lines.push(`Raw onnxruntime-node (${CORES} intra-op threads, main thread, pre-tokenized): ${f1(raw32.perSecond)} texts/s at batch 32 (${f1(raw32.batchMs)} ms/batch), ${f1(raw64.perSecond)} at batch 64 (${f1(raw64.batchMs)} ms/batch).`, '');
+  const layout = { workers: Math.min(CORES, 4), threads: Math.max(1, Math.floor(CORES / Math.min(CORES, 4))) };
+  const raws: RawResult[] = [];
+  for (const o of [
+    { batch: 32, sorted: false, workers: 1, threads: CORES },
+    { batch: 1, sorted: false, workers: 1, threads: CORES },
+    { batch: 8, sorted: true, workers: 1, threads: CORES },
+    { batch: 1, sorted: false, ...layout },
+    { batch: 8, sorted: true, ...layout },
+    { batch: 32, sorted: true, ...layout },
+  ]) {
+    raws.push(await rawThroughput(model, corpus, o));
+  }
+  const rawArrival = raws[0];
+  const raw = raws.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
+  lines.push('Raw onnxruntime-node on pre-tokenized text (worker threads, no HTTP, tokenizer or database):', '', '| configuration | texts/s | ms per batch |', '|---|---|---|');
+  for (const r of raws) lines.push(`| ${r.label} | ${f1(r.perSecond)} | ${f1(r.batchMs)} |`);
+  lines.push('');
   lines.push('| server | clients | texts/s | p50 ms | p95 ms | p99 ms | errors |', '|---|---|---|---|---|---|---|');
 
   process.stdout.write(`== ${name}: service, batching on\n`);
@@ -318,6 +367,10 @@ async function benchModel(name: string, corpus: string[]): Promise<string[]> {
   const half = await load(on.port, corpus, Math.max(...CLIENTS), { rate: saturation / 2 });
   lines.push(row(`modtune at half saturation (${f1(saturation / 2)}/s offered)`, half));
   await stop(on.child);
+  lines.unshift(
+    `### ${name} (${model.labels.length} labels, ${model.baseHead.dim}-d features, ${path.relative(ROOT, m.dir)}; execution provider: ${provider}; database: ${PG_URL ? 'PostgreSQL' : 'embedded PGlite'})`,
+    '',
+  );
 
   process.stdout.write(`== ${name}: service, batching off\n`);
   const off = await startService(m, { BATCH_MAX_SIZE: '1', BATCH_MAX_WAIT_MS: '0' });
@@ -350,7 +403,8 @@ async function benchModel(name: string, corpus: string[]): Promise<string[]> {
   const bound = waitMs + 2 * batchTimeMs;
   lines.push(
     '',
-    `Ratios (this run): service at saturation / raw onnxruntime = ${(saturation / raw.perSecond).toFixed(2)} (raw at batch ${raw.batch}); ` +
+    `Ratios (this run): service at saturation / best raw onnxruntime = ${(saturation / raw.perSecond).toFixed(2)} (${raw.label}); ` +
+      `service / raw in arrival-order batches of 32 = ${(saturation / rawArrival.perSecond).toFixed(2)}; ` +
       `service / peer at 32 clients = ${(at(onResults, 32) / at(peerResults, 32)).toFixed(2)}; ` +
       `batching on / off at 64 clients = ${(at(onResults, 64) / at(offResults, 64)).toFixed(2)}; ` +
       `p99 at half saturation = ${f1(half.p99)} ms against the bound wait (${waitMs} ms) + 2 × batch time (${f1(batchTimeMs)} ms at saturation) = ${f1(bound)} ms.`,

@@ -43,6 +43,7 @@ const envSchema = z.object({
   BATCH_MAX_SIZE: int(1, 1024).default(32),
   BATCH_MAX_WAIT_MS: z.coerce.number().min(0).max(1000).default(2),
   BATCH_BUCKET_BY_LENGTH: bool.default(true),
+  BATCH_LENGTH_RATIO: z.coerce.number().min(1).max(100).default(1.25),
   INFERENCE_TIMEOUT_MS: int(100, 600_000).default(30_000),
   MAX_TEXT_LENGTH: int(1, 1_000_000).default(20_000),
   MAX_CONTEXT_LENGTH: int(1, 1_000_000).default(20_000),
@@ -73,6 +74,7 @@ export interface Config {
     batchMaxSize: number;
     batchMaxWaitMs: number;
     bucketByLength: boolean;
+    lengthRatio: number;
     inferenceTimeoutMs: number;
   };
   limits: { maxTextLength: number; maxContextLength: number; maxInputs: number; maxBodyBytes: number };
@@ -114,8 +116,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
   const e = parsed.data;
   const cores = Math.max(1, os.availableParallelism());
-  // Each worker owns an ORT session; with few cores one worker using all of them batches best.
-  const workers = e.INFERENCE_WORKERS || Math.max(1, Math.floor(cores / 4));
+  // Each worker owns an ORT session. Parallel sessions with few threads each beat one session with many
+  // on CPU for the small batches a moderation service sees (measured: docs/PERFORMANCE.md); more than
+  // four sessions mostly costs memory (each holds the model).
+  const workers = e.INFERENCE_WORKERS || Math.min(cores, 4);
   const threads = e.ORT_THREADS || Math.max(1, Math.floor(cores / workers));
   return {
     host: e.HOST,
@@ -131,6 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       batchMaxSize: e.BATCH_MAX_SIZE,
       batchMaxWaitMs: e.BATCH_MAX_WAIT_MS,
       bucketByLength: e.BATCH_BUCKET_BY_LENGTH,
+      lengthRatio: e.BATCH_LENGTH_RATIO,
       inferenceTimeoutMs: e.INFERENCE_TIMEOUT_MS,
     },
     limits: {

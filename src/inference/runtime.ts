@@ -20,6 +20,7 @@ export interface RuntimeOptions {
   batchMaxSize: number;
   batchMaxWaitMs: number;
   bucketByLength?: boolean;
+  lengthRatio?: number;
   /** A batch that has not come back after this long fails (and its worker is replaced). */
   inferenceTimeoutMs?: number;
   onBatch?: (s: BatchStats) => void;
@@ -86,6 +87,7 @@ export class ModelRuntime {
       maxBatch: opts.batchMaxSize,
       maxWaitMs: opts.batchMaxWaitMs,
       bucketByLength: opts.bucketByLength ?? true,
+      lengthRatio: opts.lengthRatio,
       runTimeoutMs: opts.inferenceTimeoutMs,
       padId: encoder.padId,
       onBatch: opts.onBatch,
