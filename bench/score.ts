@@ -309,6 +309,52 @@ async function load(port: number, corpus: string[], clients: number, opts: { rat
   return { clients, perSecond: latencies.length / result.duration, p50: pct(latencies, 50), p95: pct(latencies, 95), p99: pct(latencies, 99), errors };
 }
 
+/**
+ * Open-loop load at a fixed rate, evenly spaced (autocannon's rate limit sends each second's requests in
+ * a burst). Latency counts from the scheduled send time, so a slow server cannot hide its queue
+ * (no coordinated omission).
+ */
+async function openLoop(port: number, corpus: string[], rate: number, seconds: number): Promise<LoadResult> {
+  const http = await import('node:http');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
+  const latencies: number[] = [];
+  let errors = 0;
+  let k = Math.floor(Math.random() * corpus.length);
+  const total = Math.floor(rate * seconds);
+  const t0 = performance.now();
+  const pending: Promise<void>[] = [];
+  const send = (due: number) =>
+    new Promise<void>((resolve) => {
+      const body = JSON.stringify({ input: corpus[k++ % corpus.length] });
+      const req = http.request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/v1/moderate', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}`, 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode && res.statusCode < 300) latencies.push(performance.now() - due);
+            else errors++;
+            resolve();
+          });
+        },
+      );
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end(body);
+    });
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait - 0.5));
+    pending.push(send(due));
+  }
+  await Promise.all(pending);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return { clients: 0, perSecond: latencies.length / ((performance.now() - t0) / 1000), p50: pct(latencies, 50), p95: pct(latencies, 95), p99: pct(latencies, 99), errors };
+}
+
 async function scrape(port: number): Promise<{ batchCount: number; batchSum: number; sizeSum: number }> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const num = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? 0);
@@ -364,8 +410,8 @@ async function benchModel(name: string, corpus: string[]): Promise<string[]> {
   }
   const saturation = Math.max(...onResults.map((r) => r.perSecond));
   process.stdout.write(`== ${name}: half of saturation (${f1(saturation / 2)}/s)\n`);
-  const half = await load(on.port, corpus, Math.max(...CLIENTS), { rate: saturation / 2 });
-  lines.push(row(`modtune at half saturation (${f1(saturation / 2)}/s offered)`, half));
+  const half = await openLoop(on.port, corpus, saturation / 2, DURATION);
+  lines.push(row(`modtune at half saturation, open loop (${f1(saturation / 2)}/s evenly spaced)`, half).replace('| 0 |', '| – |'));
   await stop(on.child);
   lines.unshift(
     `### ${name} (${model.labels.length} labels, ${model.baseHead.dim}-d features, ${path.relative(ROOT, m.dir)}; execution provider: ${provider}; database: ${PG_URL ? 'PostgreSQL' : 'embedded PGlite'})`,
@@ -399,7 +445,7 @@ async function benchModel(name: string, corpus: string[]): Promise<string[]> {
   }
 
   const at = (rs: LoadResult[], c: number) => rs.find((r) => r.clients === c)?.perSecond ?? NaN;
-  const waitMs = 2;
+  const waitMs = Number(process.env.BATCH_MAX_WAIT_MS ?? 0);
   const bound = waitMs + 2 * batchTimeMs;
   lines.push(
     '',

@@ -41,7 +41,7 @@ const envSchema = z.object({
   ORT_THREADS: int(0, 256).default(0),
   MAX_SEQUENCE_LENGTH: int(8, 8192).default(256),
   BATCH_MAX_SIZE: int(1, 1024).default(32),
-  BATCH_MAX_WAIT_MS: z.coerce.number().min(0).max(1000).default(2),
+  BATCH_MAX_WAIT_MS: z.coerce.number().min(0).max(1000).default(0),
   BATCH_BUCKET_BY_LENGTH: bool.default(true),
   BATCH_LENGTH_RATIO: z.coerce.number().min(1).max(100).default(1.25),
   INFERENCE_TIMEOUT_MS: int(100, 600_000).default(30_000),
