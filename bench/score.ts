@@ -248,6 +248,8 @@ async function startService(m: BenchModel, env: Record<string, string>) {
       LOG_LEVEL: 'warn',
       MAX_SEQUENCE_LENGTH: String(MAX_LENGTH),
       TRAINING_SCHEDULER: 'false',
+      // One key drives all the load here; the per-key limit would measure itself.
+      RATE_LIMIT_PER_SECOND: '0',
       ...db,
       ...env,
     },

@@ -53,6 +53,10 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_CONTENT: bool.default(false),
   REQUEST_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).max(1_000_000).default(500),
+  RATE_LIMIT_BURST: int(1, 10_000_000).default(1_000),
+  RETENTION_INTERVAL_MS: int(1_000, 86_400_000).default(3_600_000),
+  IDEMPOTENCY_TTL_HOURS: int(1, 24 * 365).default(24),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(15_000),
   TRAINING_SCHEDULER: bool.default(true),
   HEAD_POLL_MS: int(100, 600_000).default(5_000),
@@ -82,6 +86,8 @@ export interface Config {
   log: { level: Env['LOG_LEVEL']; content: boolean };
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
+  rateLimit: { perSecond: number; burst: number };
+  retention: { intervalMs: number; idempotencyTtlHours: number };
   /** Run the policy's training schedule in this process. */
   trainingScheduler: boolean;
   /** How often replicas poll for a new active head (LISTEN/NOTIFY is the fast path). */
@@ -147,6 +153,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     adminKey: e.MODTUNE_ADMIN_KEY,
     log: { level: e.LOG_LEVEL, content: e.LOG_CONTENT },
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
+    retention: { intervalMs: e.RETENTION_INTERVAL_MS, idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     trainingScheduler: e.TRAINING_SCHEDULER,
     headPollMs: e.HEAD_POLL_MS,

@@ -3,6 +3,7 @@
  * database, a quiet logger, their own policies or model directory) instead of patching globals.
  */
 import { API_KEYS_CHANNEL, AuthService } from './auth/auth.service.js';
+import { RateLimiter } from './auth/rate-limit.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/connect.js';
 import { migrateToLatest } from './db/migrator.js';
@@ -18,6 +19,7 @@ import { ReviewService } from './review/review.service.js';
 import { ShadowScorer } from './moderation/shadow.js';
 import { RegistryService } from './models/registry.service.js';
 import { PromotionGuard } from './tuning/guard.service.js';
+import { RetentionService } from './privacy/retention.js';
 import { TrainingScheduler } from './tuning/scheduler.js';
 import { TrainingService } from './tuning/training.service.js';
 
@@ -52,6 +54,7 @@ export class AppContext {
     readonly scheduler: TrainingScheduler | null,
     readonly guard: PromotionGuard,
     readonly shadow: ShadowScorer,
+    readonly retention: RetentionService,
   ) {}
 
   static async fromConfig(config: Config, overrides: ContextOverrides = {}): Promise<AppContext> {
@@ -96,7 +99,7 @@ export class AppContext {
       metrics.activeHead.set({ backbone: active.backbone.name, head_id: active.head.id, head_version: String(active.head.version) }, 1);
       metrics.queueSource = () => (models.loaded ? models.active.runtime.queueLength : 0);
 
-      const auth = new AuthService(database.db, logger.child({ subsystem: 'auth' }));
+      const auth = new AuthService(database.db, logger.child({ subsystem: 'auth' }), new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst));
       // Revocations on any replica reach this one's key cache at once.
       const unlistenKeys = await database.listen(API_KEYS_CHANNEL, (keyId) => auth.forget(keyId || undefined));
       cleanup.unshift(unlistenKeys);
@@ -121,7 +124,10 @@ export class AppContext {
           metrics.commitSeconds.observe(c.ms / 1000);
         },
       });
-      const moderation = new ModerationService(database.db, models, policies, metrics, overrides.random, shadow, writer);
+      const moderation = new ModerationService(database.db, models, policies, metrics, overrides.random, shadow, writer, {
+        logger: logger.child({ subsystem: 'moderation' }),
+        content: config.log.content,
+      });
       const review = new ReviewService(database.db, policies, () => guard.poke());
       const training = new TrainingService(database, policies, tuningLog, {
         embed: async (backboneId, inputs) => {
@@ -141,13 +147,16 @@ export class AppContext {
         guard.stop();
         await shadow.stop();
       });
+      const retention = new RetentionService(database.db, policies, { idempotencyTtlHours: config.retention.idempotencyTtlHours }, logger.child({ subsystem: 'privacy' }));
+      retention.start(config.retention.intervalMs);
+      cleanup.unshift(() => retention.stop());
       const schedule = policies.get().settings.training;
       let scheduler: TrainingScheduler | null = null;
       if (config.trainingScheduler && schedule.enabled) {
         scheduler = new TrainingScheduler(training, tuningLog);
         scheduler.start(schedule.schedule, schedule.timezone);
       }
-      return new AppContext(config, logger, database, !overrides.database, metrics, policies, models, auth, moderation, review, training, new RegistryService(database.db), scheduler, guard, shadow);
+      return new AppContext(config, logger, database, !overrides.database, metrics, policies, models, auth, moderation, review, training, new RegistryService(database.db), scheduler, guard, shadow, retention);
     } catch (err) {
       for (const c of cleanup) await c().catch(() => undefined);
       throw err;
@@ -161,6 +170,7 @@ export class AppContext {
     await this.training.stop();
     this.guard.stop();
     await this.shadow.stop();
+    await this.retention.stop();
     await this.models.stop(graceMs);
     if (this.ownsDatabase) await this.database.destroy();
   }

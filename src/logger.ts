@@ -16,7 +16,7 @@ export function createLogger(level: string, opts: { logContent?: boolean } = {})
       paths: [
         'req.headers.authorization',
         'req.headers.cookie',
-        ...(opts.logContent ? [] : ['text', 'context', 'input', '*.text', '*.context', '*.input']),
+        ...(opts.logContent ? [] : ['text', 'context', 'input', '*.text', '*.context', '*.input', 'decisions[*].text', 'decisions[*].context']),
       ],
       censor: '[redacted]',
     },

@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import { recordAudit } from '../audit/audit.repository.js';
 import * as keys from './api-key.repository.js';
 import { displayPrefix, generateKey, hashKey } from './keys.js';
+import { RateLimiter } from './rate-limit.js';
 
 export interface Principal {
   keyId: string;
@@ -38,6 +39,7 @@ export class AuthService {
   constructor(
     private readonly db: DB,
     private readonly log: Logger,
+    readonly limiter: RateLimiter = new RateLimiter(0, 0),
   ) {}
 
   /** Drops cached keys (all, or the one with this id); called on NOTIFY from any replica. */

@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { ApiKeysTable } from './schema/api-keys.js';
+import type { ApiKeysTable, IdempotencyKeysTable } from './schema/api-keys.js';
 import type { AuditEventsTable } from './schema/audit-events.js';
 import type { BackbonesTable } from './schema/backbones.js';
 import type { ContentItemsTable } from './schema/content-items.js';
@@ -25,6 +25,7 @@ export interface DatabaseSchema {
   preference_pairs: PreferencePairsTable;
   training_runs: TrainingRunsTable;
   shadow_stats: ShadowStatsTable;
+  idempotency_keys: IdempotencyKeysTable;
 }
 
 export type DB = Kysely<DatabaseSchema>;

@@ -9,6 +9,7 @@ import { accessLog, deadline, httpMetrics, requestId } from './middleware/reques
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { decisionRoutes } from './routes/decisions.js';
 import { healthRoutes } from './routes/health.js';
+import { itemRoutes } from './routes/items.js';
 import { moderateRoutes } from './routes/moderate.js';
 import { moderationsRoutes } from './routes/moderations.js';
 import { preferencePairRoutes } from './routes/preference-pairs.js';
@@ -77,6 +78,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(reviewRoutes(ctx, json));
   app.use(preferencePairRoutes(ctx));
   app.use(trainingRoutes(ctx, optionalJson));
+  app.use(itemRoutes(ctx));
   app.use(notFoundHandler);
   app.use(errorHandler(ctx.logger.child({ subsystem: 'http' })));
   return app;

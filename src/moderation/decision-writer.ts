@@ -5,6 +5,7 @@
  * If a batch fails, its requests are retried one by one, so a bad row fails only its own request.
  */
 import type { DB, Executor } from '../db/database.js';
+import { store, type IdempotencyRef, type StoredResponse } from '../idempotency/idempotency.js';
 import type { NewTask } from '../review/review.repository.js';
 import { insertTasks } from '../review/review.repository.js';
 import { insertItemsAndDecisions, type NewDecision, type NewItem } from './moderation.repository.js';
@@ -13,6 +14,8 @@ export interface DecisionRows {
   items: NewItem[];
   decisions: NewDecision[];
   tasks: NewTask[];
+  /** An Idempotency-Key's stored response, committed with the decisions. */
+  idempotency?: { ref: IdempotencyRef; response: StoredResponse };
 }
 
 interface Pending {
@@ -85,6 +88,7 @@ export class DecisionWriter {
 }
 
 async function insert(trx: Executor, all: DecisionRows[]): Promise<void> {
+  for (const r of all) if (r.idempotency) await store(trx, r.idempotency.ref, r.idempotency.response);
   await insertItemsAndDecisions(
     trx,
     all.flatMap((r) => r.items),

@@ -7,12 +7,14 @@ import { v7 as uuidv7 } from 'uuid';
 import type { DB } from '../db/database.js';
 import { applyHead, float32ToBytes, probabilities } from '../inference/head.js';
 import type { TextInput } from '../inference/runtime.js';
+import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { ModelService } from '../models/model.service.js';
 import { categoryScores } from '../policy/label-mapping.js';
 import { decide, type Action } from '../policy/policy.js';
 import type { PolicyRegistry } from '../policy/registry.js';
-import { DecisionWriter } from './decision-writer.js';
+import { DecisionWriter, type DecisionRows } from './decision-writer.js';
+import { findStored, isUniqueViolation, type IdempotencyRef, type StoredResponse } from '../idempotency/idempotency.js';
 import { getDecision, type NewDecision, type NewItem } from './moderation.repository.js';
 import { notFound } from '../errors.js';
 import type { NewTask } from '../review/review.repository.js';
@@ -60,9 +62,51 @@ export class ModerationService {
     private readonly random: () => number = Math.random,
     private readonly shadow: ShadowScorer | null = null,
     private readonly writer: DecisionWriter = new DecisionWriter(db),
+    private readonly log: { logger: Logger; content: boolean } | null = null,
   ) {}
 
-  async moderate(req: ModerationRequest): Promise<ModerationOutcome> {
+  /**
+   * Scores and commits. With an Idempotency-Key, `shape` turns the outcome into the HTTP response, which
+   * is committed with the decisions; a retry (same key, same request) gets that response back and
+   * nothing is scored or stored again.
+   */
+  async moderate(req: ModerationRequest): Promise<ModerationOutcome>;
+  async moderate(req: ModerationRequest, idem: { ref: IdempotencyRef; shape: (o: ModerationOutcome) => StoredResponse }): Promise<StoredResponse & { replayed: boolean }>;
+  async moderate(
+    req: ModerationRequest,
+    idem?: { ref: IdempotencyRef; shape: (o: ModerationOutcome) => StoredResponse },
+  ): Promise<ModerationOutcome | (StoredResponse & { replayed: boolean })> {
+    if (idem) {
+      const stored = await findStored(this.db, idem.ref);
+      if (stored) return { ...stored, replayed: true };
+    }
+    const { outcome, rows } = await this.score(req);
+    const response = idem ? idem.shape(outcome) : null;
+    try {
+      await this.writer.write(idem ? { ...rows, idempotency: { ref: idem.ref, response: response! } } : rows);
+    } catch (err) {
+      // The same key raced in from a retry that committed first: answer with what it stored.
+      if (idem && isUniqueViolation(err)) {
+        const stored = await findStored(this.db, idem.ref);
+        if (stored) return { ...stored, replayed: true };
+      }
+      throw err;
+    }
+    for (const r of outcome.results) this.metrics.decisions.inc({ policy: outcome.policy.name, action: r.action });
+    if (this.log?.logger.isLevelEnabled('debug')) {
+      // Moderated text reaches the logs only when an operator turned LOG_CONTENT on.
+      this.log.logger.debug(
+        {
+          requestId: req.requestId,
+          decisions: outcome.results.map((r, i) => ({ id: r.decisionId, action: r.action, ...(this.log!.content ? { text: req.inputs[i].text, context: req.inputs[i].context } : {}) })),
+        },
+        'moderated',
+      );
+    }
+    return idem ? { ...response!, replayed: false } : outcome;
+  }
+
+  private async score(req: ModerationRequest): Promise<{ outcome: ModerationOutcome; rows: DecisionRows }> {
     // One snapshot of the serving model for the whole request, even if a new head is activated meanwhile.
     const { backbone, head, runtime, id: model, policies } = this.models.active;
     const { policy, mapping } = policies.resolve(req.policy);
@@ -140,9 +184,10 @@ export class ModerationService {
         truncated: embedded.truncated[r],
       });
     }
-    await this.writer.write({ items, decisions, tasks });
-    for (const r of results) this.metrics.decisions.inc({ policy: policy.name, action: r.action });
-    return { requestId: req.requestId, model, policy: { name: policy.name, version: policy.version }, results };
+    return {
+      outcome: { requestId: req.requestId, model, policy: { name: policy.name, version: policy.version }, results },
+      rows: { items, decisions, tasks },
+    };
   }
 
   /** A stored decision; a client sees only the decisions it asked for. */

@@ -11,6 +11,7 @@ import type { ReviewReason, Split } from '../db/schema/review.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import type { PolicyRegistry } from '../policy/registry.js';
 import { cohenKappa, krippendorffAlpha, median } from './agreement.js';
+import { findStored, store, type IdempotencyRef } from '../idempotency/idempotency.js';
 import { disagreements, resolveLabels } from './labels.js';
 import * as repo from './review.repository.js';
 import { PRIORITY } from './routing.js';
@@ -125,10 +126,16 @@ export class ReviewService {
     taskId: string,
     input: { categories: Record<string, unknown>; notes?: string | null },
     requestId: string,
-  ): Promise<VerdictOutcome> {
-    const out = await this.db.transaction().execute(async (trx) => {
+    idempotency?: IdempotencyRef,
+  ): Promise<VerdictOutcome & { replayed?: boolean }> {
+    const out = await this.db.transaction().execute(async (trx): Promise<VerdictOutcome & { replayed?: boolean }> => {
       const task = await repo.lockTask(trx, taskId);
       if (!task) throw notFound('review task', taskId);
+      // Checked under the task's row lock: a retry racing its original sees the original's answer.
+      if (idempotency) {
+        const stored = await findStored(trx, idempotency);
+        if (stored) return { ...(stored.body as VerdictOutcome), replayed: true };
+      }
       if (task.status !== 'open') throw conflict('task_closed', `review task ${taskId} is ${task.status}; it takes no more verdicts`);
       if (task.leased_to !== p.keyId) {
         throw conflict(
@@ -197,6 +204,7 @@ export class ReviewService {
         requestId,
         details: { review_id: reviewId, labels, task_status: outcome.task_status, preference_pairs: outcome.preference_pairs, conflict: conflictSeen },
       });
+      if (idempotency) await store(trx, idempotency, { statusCode: 200, body: outcome });
       if (conflictSeen) {
         await recordAudit(trx, {
           actor: 'system',
@@ -209,7 +217,7 @@ export class ReviewService {
       }
       return outcome;
     });
-    if (out.task_status === 'done') this.onTaskCompleted();
+    if (out.task_status === 'done' && !out.replayed) this.onTaskCompleted();
     return out;
   }
 

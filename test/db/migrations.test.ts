@@ -14,6 +14,7 @@ const TABLES = [
   'decisions',
   'head_activations',
   'head_versions',
+  'idempotency_keys',
   'item_splits',
   'policy_versions',
   'preference_pairs',

@@ -101,13 +101,23 @@ test('a batch that never comes back fails its requests after runTimeoutMs; the b
   assert.equal((await b.submit(enc(2))).length, 1);
 });
 
-test('bucketing by length: a full queue is batched with neighbours in length, oldest first', async () => {
+test('bucketing by length: the oldest goes first, with waiting sequences of similar length only', async () => {
   const { runner, batches } = fakeRunner(5);
-  const b = new DynamicBatcher(runner, { maxBatch: 2, maxWaitMs: 0, padId: 0, bucketByLength: true });
+  const b = new DynamicBatcher(runner, { maxBatch: 3, maxWaitMs: 0, padId: 0, bucketByLength: true, lengthRatio: 1.25 });
   const blocker = b.submit(enc(1)); // takes the worker while the queue fills
-  const lens = [10, 2, 9, 3];
+  const lens = [10, 2, 9, 40, 11, 12, 8];
   const rest = lens.map((n, i) => b.submit(enc(...Array(n).fill(20 + i))));
-  await Promise.all([blocker, ...rest]);
-  const shapes = batches.slice(1).map((x) => x.seqLen);
-  assert.deepEqual(shapes, [10, 3], 'the 10 went with the 9, the 2 with the 3');
+  const out = await Promise.all(rest);
+  await blocker;
+  assert.deepEqual(out.map((f) => f[1]), lens, 'every sequence got its own row back');
+  const groups = batches.slice(1).map((x) => {
+    const lengths: number[] = [];
+    for (let r = 0; r < x.size; r++) {
+      let n = 0;
+      for (let i = 0; i < x.seqLen; i++) n += Number(x.attentionMask[r * x.seqLen + i]);
+      lengths.push(n);
+    }
+    return lengths;
+  });
+  assert.deepEqual(groups, [[10, 9, 11], [2], [40], [12], [8]], 'at most 3 per batch, lengths within 1.25× of the oldest');
 });

@@ -14,3 +14,13 @@ export interface ApiKeysTable {
   revoked_at: Date | null;
   last_used_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
+
+export interface IdempotencyKeysTable {
+  api_key_id: string;
+  endpoint: string;
+  key: string;
+  request_hash: string;
+  status_code: number;
+  response: ColumnType<unknown, string, string>;
+  created_at: Generated<Date>;
+}

@@ -1,6 +1,8 @@
-import { Router, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
+import { idempotencyKeyOf, requestHash } from '../../idempotency/idempotency.js';
+import type { ModerationOutcome, ModerationRequest } from '../../moderation/moderation.service.js';
 import { requireRole } from '../middleware/auth.js';
 import { parseModerateInput } from '../inputs.js';
 import { parseBody } from '../validation.js';
@@ -10,33 +12,55 @@ const body = z.strictObject({
   policy: z.string().min(1).max(64).optional(),
 });
 
+function toResponse(out: ModerationOutcome) {
+  return {
+    id: out.requestId,
+    model: out.model,
+    policy: out.policy,
+    results: out.results.map((x) => ({
+      decision_id: x.decisionId,
+      item_id: x.itemId,
+      external_id: x.externalId,
+      action: x.action,
+      flagged: x.flagged,
+      categories: x.categories,
+      category_scores: x.categoryScores,
+      truncated: x.truncated,
+      review_task_id: x.reviewTaskId,
+    })),
+  };
+}
+
+/**
+ * Runs a moderation request and answers it, through the Idempotency-Key path when the request has a key
+ * (shared by /v1/moderate and /v1/moderations).
+ */
+export async function answerModeration(
+  ctx: AppContext,
+  req: Request,
+  res: Response,
+  endpoint: string,
+  request: ModerationRequest,
+  shape: (o: ModerationOutcome) => unknown,
+): Promise<void> {
+  const key = idempotencyKeyOf(req.get('idempotency-key'));
+  if (!key) {
+    res.json(shape(await ctx.moderation.moderate(request)));
+    return;
+  }
+  const ref = { apiKeyId: res.locals.principal!.keyId, endpoint, key, requestHash: requestHash({ endpoint, body: req.body }) };
+  const out = await ctx.moderation.moderate(request, { ref, shape: (o) => ({ statusCode: 200, body: shape(o) }) });
+  res.setHeader('Idempotent-Replayed', String(out.replayed));
+  res.status(out.statusCode).json(out.body);
+}
+
 export function moderateRoutes(ctx: AppContext, json: RequestHandler[]): Router {
   const r = Router();
   r.post('/v1/moderate', requireRole(ctx.auth, 'client'), ...json, async (req, res) => {
     const b = parseBody(body, req.body);
     const inputs = parseModerateInput(b.input, ctx.config.limits);
-    const out = await ctx.moderation.moderate({
-      inputs,
-      policy: b.policy,
-      requestId: res.locals.requestId,
-      clientKeyId: res.locals.principal!.keyId,
-    });
-    res.json({
-      id: out.requestId,
-      model: out.model,
-      policy: out.policy,
-      results: out.results.map((x) => ({
-        decision_id: x.decisionId,
-        item_id: x.itemId,
-        external_id: x.externalId,
-        action: x.action,
-        flagged: x.flagged,
-        categories: x.categories,
-        category_scores: x.categoryScores,
-        truncated: x.truncated,
-        review_task_id: x.reviewTaskId,
-      })),
-    });
+    const request = { inputs, policy: b.policy, requestId: res.locals.requestId, clientKeyId: res.locals.principal!.keyId };
+    await answerModeration(ctx, req, res, 'moderate', request, toResponse);
   });
   return r;
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import { OPENAI_CATEGORIES } from '../../policy/categories.js';
 import { requireRole } from '../middleware/auth.js';
+import { answerModeration } from './moderate.js';
 import { parseOpenAIInput } from '../inputs.js';
 import { parseBody } from '../validation.js';
 
@@ -17,12 +18,8 @@ export function moderationsRoutes(ctx: AppContext, json: RequestHandler[]): Rout
   r.post('/v1/moderations', requireRole(ctx.auth, 'client'), ...json, async (req, res) => {
     const b = parseBody(body, req.body);
     const inputs = parseOpenAIInput(b.input, ctx.config.limits);
-    const out = await ctx.moderation.moderate({
-      inputs,
-      requestId: res.locals.requestId,
-      clientKeyId: res.locals.principal!.keyId,
-    });
-    res.json({
+    const request = { inputs, requestId: res.locals.requestId, clientKeyId: res.locals.principal!.keyId };
+    await answerModeration(ctx, req, res, 'moderations', request, (out) => ({
       id: `modr-${out.requestId}`,
       model: out.model,
       results: out.results.map((x) => {
@@ -37,7 +34,7 @@ export function moderationsRoutes(ctx: AppContext, json: RequestHandler[]): Rout
         }
         return { flagged: x.flagged, categories, category_scores: scores, category_applied_input_types: applied };
       }),
-    });
+    }));
   });
   return r;
 }

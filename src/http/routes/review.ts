@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import { badRequest, notFound } from '../../errors.js';
 import { REVIEW_REASONS } from '../../review/review.service.js';
+import { idempotencyKeyOf, requestHash } from '../../idempotency/idempotency.js';
 import { requireRole } from '../middleware/auth.js';
 import { cleanText, parseBody } from '../validation.js';
 
@@ -46,7 +47,11 @@ export function reviewRoutes(ctx: AppContext, json: RequestHandler[]): Router {
     const id = taskId(req.params.id);
     const b = parseBody(verdictBody, req.body);
     const notes = b.notes ? cleanText(b.notes, 'notes') : null;
-    res.json(await ctx.review.verdict(res.locals.principal!, id, { categories: b.categories, notes }, res.locals.requestId));
+    const key = idempotencyKeyOf(req.get('idempotency-key'));
+    const ref = key ? { apiKeyId: res.locals.principal!.keyId, endpoint: `verdict:${id}`, key, requestHash: requestHash(req.body) } : undefined;
+    const { replayed, ...outcome } = await ctx.review.verdict(res.locals.principal!, id, { categories: b.categories, notes }, res.locals.requestId, ref);
+    if (ref) res.setHeader('Idempotent-Replayed', String(replayed === true));
+    res.json(outcome);
   });
 
   r.post('/v1/review/tasks/:id/release', moderator, async (req, res) => {

@@ -1,0 +1,68 @@
+/**
+ * Idempotency-Key support: the first request with a key does the work and stores its response in the
+ * same transaction; a retry with the same key and body gets that response back (and nothing is stored
+ * twice); the same key with a different body is refused.
+ */
+import { createHash } from 'node:crypto';
+import type { Executor } from '../db/database.js';
+import { AppError, badRequest } from '../errors.js';
+
+export interface IdempotencyRef {
+  apiKeyId: string;
+  endpoint: string;
+  key: string;
+  requestHash: string;
+}
+
+export interface StoredResponse {
+  statusCode: number;
+  body: unknown;
+}
+
+const KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** The header's value, checked; undefined when the request has none. */
+export function idempotencyKeyOf(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (!KEY.test(header)) {
+    throw badRequest('invalid_idempotency_key', 'Idempotency-Key must be 1 to 255 visible ASCII characters');
+  }
+  return header;
+}
+
+export function requestHash(parts: unknown): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+}
+
+export async function findStored(db: Executor, ref: IdempotencyRef): Promise<StoredResponse | undefined> {
+  const row = await db
+    .selectFrom('idempotency_keys')
+    .select(['request_hash', 'status_code', 'response'])
+    .where('api_key_id', '=', ref.apiKeyId)
+    .where('endpoint', '=', ref.endpoint)
+    .where('key', '=', ref.key)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  if (row.request_hash !== ref.requestHash) {
+    throw new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different request; use a new key for a new request');
+  }
+  return { statusCode: row.status_code, body: row.response };
+}
+
+export async function store(db: Executor, ref: IdempotencyRef, response: StoredResponse): Promise<void> {
+  await db
+    .insertInto('idempotency_keys')
+    .values({
+      api_key_id: ref.apiKeyId,
+      endpoint: ref.endpoint,
+      key: ref.key,
+      request_hash: ref.requestHash,
+      status_code: response.statusCode,
+      response: JSON.stringify(response.body),
+    })
+    .execute();
+}
+
+export function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string } | null)?.code === '23505';
+}
