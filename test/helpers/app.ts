@@ -7,6 +7,7 @@ import path from 'node:path';
 import supertest from 'supertest';
 import { loadConfig } from '../../src/config.js';
 import type { Database } from '../../src/db/connect.js';
+import type { Logger } from '../../src/logger.js';
 import type { Policy } from '../../src/policy/policy.js';
 import { ModtuneServer } from '../../src/server.js';
 import { quietLogger, testDatabases, type TestDatabaseKind } from './db.js';
@@ -32,6 +33,8 @@ export async function startTestApp(
     env?: Record<string, string>;
     policies?: Map<string, Policy>;
     listen?: boolean;
+    /** Logs go nowhere unless a test brings its own logger. */
+    logger?: Logger;
     /** Review routing's random draws; by default never audits or samples blocks, so tests are deterministic. */
     random?: () => number;
   } = {},
@@ -56,7 +59,7 @@ export async function startTestApp(
   try {
     server = await ModtuneServer.create(config, {
       database,
-      logger: quietLogger(),
+      logger: opts.logger ?? quietLogger(),
       policies: opts.policies,
       random: opts.random ?? (() => 0.5),
     });

@@ -1,0 +1,153 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+/**
+ * Hostile content everywhere a page shows stored strings: a catalogue of XSS payloads in moderated
+ * text, context and appeal reasons (review page) and in run errors, gate text and backbone names
+ * (dashboard). Every payload must show as the exact text and execute nothing. (Moderator notes are
+ * stored and returned by the API as JSON, but no page renders them.)
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { v7 as uuidv7 } from 'uuid';
+import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
+import { browserSkip, launchBrowser } from '../helpers/browser.js';
+import { policies, reviewPolicy } from '../helpers/policies.js';
+
+const MARK = 'window.__xss=(window.__xss||0)+1';
+export const PAYLOADS = [
+  `<script>${MARK}</script>`,
+  `<img src=x onerror="${MARK}">`,
+  `<svg onload="${MARK}"></svg>`,
+  `<svg><script>${MARK}</script></svg>`,
+  `<iframe srcdoc="<script>parent.${MARK}</script>"></iframe>`,
+  `<a href="javascript:${MARK}">click</a>`,
+  `"><img src=x onerror=${MARK}>`,
+  `'><script>${MARK}</script>`,
+  `</textarea><script>${MARK}</script>`,
+  `</pre><img src=x onerror=${MARK}>`,
+  `<details open ontoggle="${MARK}">`,
+  `<body onload="${MARK}">`,
+  `<input autofocus onfocus="${MARK}">`,
+  `<math><mtext><table><mglyph><style><img src=x onerror=${MARK}>`,
+  `<object data="javascript:${MARK}"></object>`,
+  `<style>@import 'javascript:${MARK}';</style>`,
+  `{{constructor.constructor('${MARK}')()}}`,
+  `\${${MARK}}`,
+  `&lt;script&gt;${MARK}&lt;/script&gt;`,
+  `<scr<script>ipt>${MARK}</scr</script>ipt>`,
+  `\u202e<img src=x onerror=${MARK}>\u200b`,
+];
+
+describe('XSS catalogue', { skip: browserSkip }, () => {
+  let app: TestApp;
+  let browser: Browser;
+  let page: Page;
+  const dialogs: string[] = [];
+  const executed = () => page.evaluate(() => (window as unknown as { __xss?: number }).__xss);
+
+  before(async () => {
+    app = await startTestApp({ listen: true, policies: policies(reviewPolicy('default')), env: { RATE_LIMIT_PER_SECOND: '0' } });
+    browser = await launchBrowser();
+    page = await browser.newPage();
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+  });
+
+  test('review page: every payload in text, context and appeal reason shows as text; nothing runs', async (t) => {
+    const client = await app.key('client');
+    const moderator = await app.key('moderator');
+    // One item per payload: the payload as the text, its reverse as the context.
+    const m = await app.request
+      .post('/v1/moderate')
+      .set('Authorization', `Bearer ${client}`)
+      .send({ input: PAYLOADS.map((p) => ({ text: p, context: [...p].reverse().join('') })) });
+    assert.equal(m.status, 200);
+    // And one appeal carrying a payload as its reason.
+    const appealed = await app.request.post('/v1/moderate').set('Authorization', `Bearer ${client}`).send({ input: 'have a nice day' });
+    const ap = await app.request.post(`/v1/decisions/${appealed.body.results[0].decision_id}/appeal`).set('Authorization', `Bearer ${client}`).send({ reason: PAYLOADS[1] });
+    assert.equal(ap.status, 201);
+
+    await page.goto(`${app.baseUrl}/review`);
+    await page.locator('#key').fill(moderator);
+    await page.keyboard.press('Enter');
+    await page.locator('#idle').waitFor({ state: 'visible' });
+    const seen = new Set<string>();
+    for (let i = 0; i < PAYLOADS.length + 2; i++) {
+      await page.keyboard.press('n');
+      await page.locator('#task').waitFor({ state: 'visible' });
+      const text = (await page.locator('#content').textContent()) ?? '';
+      if ((await page.locator('#reason').textContent()) === 'appeal') {
+        assert.equal(await page.locator('#appeal').textContent(), `Appeal: ${PAYLOADS[1]}`);
+      } else if (PAYLOADS.includes(text)) {
+        seen.add(text);
+        assert.equal(await page.locator('#context').textContent(), [...text].reverse().join(''));
+      }
+      // Nothing but text inside the content boxes.
+      assert.equal(await page.locator('#content *, #context *, #appeal *').count(), 0, `elements injected for ${JSON.stringify(text)}`);
+      assert.equal(await executed(), undefined, `executed: ${JSON.stringify(text)}`);
+      await page.keyboard.press('Control+Enter');
+      await page.waitForFunction((prev) => document.getElementById('content')?.textContent !== prev || !document.getElementById('idle')!.hidden, text);
+      if (!(await page.locator('#idle').isHidden())) break;
+    }
+    assert.equal(seen.size, PAYLOADS.length, `saw ${seen.size} of ${PAYLOADS.length} payloads`);
+    assert.deepEqual(dialogs, []);
+    t.diagnostic(`${PAYLOADS.length} payloads in text and context, 1 in an appeal reason: 0 executed`);
+  });
+
+  test('dashboard: payloads in run errors, gate reasons and backbone names show as text', async () => {
+    const admin = { Authorization: `Bearer ${ADMIN_KEY}` };
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await app.request.post('/v1/training/runs').set(admin).send({});
+      assert.equal(r.status, 202);
+      ids.push(r.body.id);
+      for (let k = 0; k < 100; k++) {
+        const s = await app.request.get(`/v1/training/runs/${r.body.id}`).set(admin);
+        if (!['queued', 'running'].includes(s.body.status)) break;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    }
+    for (let i = 0; i < ids.length; i++) {
+      await app.database.db
+        .updateTable('training_runs')
+        .set({
+          error: PAYLOADS[i],
+          gate: JSON.stringify({ passed: false, checks: [{ check: PAYLOADS[i + 4], passed: false, detail: PAYLOADS[i + 8] }], reasons: [PAYLOADS[i + 8]] }),
+        })
+        .where('id', '=', ids[i])
+        .execute();
+    }
+    // A backbone named by a hostile operator, with a head that has an accuracy to chart.
+    const bb = uuidv7();
+    await app.database.db.insertInto('backbones').values({ id: bb, name: PAYLOADS[12], sha256: 'x'.repeat(64), path: '/nowhere', feature_dim: 1, labels: '["violence"]', problem_type: 'multi_label', config: '{}' }).execute();
+    await app.database.db
+      .insertInto('head_versions')
+      .values({ id: uuidv7(), backbone_id: bb, version: 1, parent_id: null, status: 'rejected', source: PAYLOADS[13], num_labels: 1, feature_dim: 1, weight: new Uint8Array(4), bias: new Uint8Array(4), metrics: JSON.stringify({ eval_accuracy: 0.5 }), training_run_id: null, promoted_at: null, retired_at: null })
+      .execute();
+
+    const dash = await browser.newPage();
+    dash.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    await dash.goto(`${app.baseUrl}/dashboard`);
+    await dash.locator('input[type=password]').fill(ADMIN_KEY);
+    await dash.keyboard.press('Enter');
+    await dash.waitForFunction(() => /Updated/.test(document.body.textContent ?? ''));
+    await dash.waitForTimeout(300);
+    const body = (await dash.locator('body').textContent()) ?? '';
+    for (const p of [PAYLOADS[0], PAYLOADS[8], PAYLOADS[12], PAYLOADS[13]]) assert.ok(body.includes(p), `not shown as text: ${p}`);
+    const injected = await dash.evaluate(() => document.querySelectorAll('body script:not([src]), body img[src="x"], body iframe, body object, body svg[onload], details[ontoggle], input[onfocus]').length);
+    assert.equal(injected, 0);
+    assert.equal(await dash.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
+    assert.deepEqual(dialogs, []);
+    await dash.close();
+  });
+});

@@ -1,0 +1,137 @@
+/**
+ * Privacy: retention purges raw text but keeps labels, features and pairs (training still works);
+ * moderated text stays out of logs unless LOG_CONTENT is on; data-subject lookup and deletion.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
+import { createLogger } from '../../src/logger.js';
+import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
+import { makeTexts, moderateAndReview, waitForRun } from '../helpers/feedback.js';
+import { policies, reviewPolicy } from '../helpers/policies.js';
+
+const admin = { Authorization: `Bearer ${ADMIN_KEY}` };
+
+describe('retention and data-subject requests', () => {
+  let app: TestApp;
+  let client: string;
+  let moderator: string;
+  before(async () => {
+    app = await startTestApp({
+      policies: policies(
+        reviewPolicy('default', {}, {
+          retention: { text_days: 30 },
+          training: { epochs: 20, learning_rate: 0.05, batch_size: 16, beta: 0.1, anchor_weight: 0.1, min_pairs: 10, seed: 7 },
+          gate: { min_eval_items: 5, min_improvement: -1 },
+        }),
+      ),
+      env: { RATE_LIMIT_PER_SECOND: '0' },
+    });
+    client = await app.key('client');
+    moderator = await app.key('moderator');
+  });
+  after(async () => {
+    await app?.close();
+  });
+
+  test('text older than text_days is purged; labels, features and pairs stay; training still runs', async () => {
+    const reviewed = await moderateAndReview(app, client, moderator, await makeTexts(160, 1));
+    const fresh = await app.request.post('/v1/moderate').set('Authorization', `Bearer ${client}`).send({ input: 'have a nice day' });
+    // Age everything but the fresh item past the retention window.
+    await app.database.db
+      .updateTable('content_items')
+      .set({ created_at: sql`now() - interval '31 days'` })
+      .where('id', '!=', fresh.body.results[0].item_id)
+      .execute();
+    const pairsBefore = Number((await sql<{ n: number }>`select count(*) as n from preference_pairs`.execute(app.database.db)).rows[0].n);
+    const out = await app.server.ctx.retention.run();
+    assert.equal(out.purged.default, reviewed.length);
+    const old = await app.database.db.selectFrom('content_items').select(['text', 'context', 'text_purged_at', 'text_sha256']).where('id', '=', reviewed[0].itemId).executeTakeFirstOrThrow();
+    assert.equal(old.text, null);
+    assert.equal(old.context, null);
+    assert.ok(old.text_purged_at);
+    assert.match(old.text_sha256, /^[0-9a-f]{64}$/, 'the hash stays (duplicate detection, audit)');
+    const kept = await app.database.db.selectFrom('content_items').select('text').where('id', '=', fresh.body.results[0].item_id).executeTakeFirstOrThrow();
+    assert.equal(kept.text, 'have a nice day');
+    assert.equal(Number((await sql<{ n: number }>`select count(*) as n from preference_pairs`.execute(app.database.db)).rows[0].n), pairsBefore);
+    const audit = await app.database.db.selectFrom('audit_events').select('details').where('action', '=', 'retention.purged').executeTakeFirstOrThrow();
+    assert.deepEqual(audit.details, { days: 30, items: reviewed.length });
+
+    // Training reads the stored features, so purged text costs it nothing.
+    const post = await app.request.post('/v1/training/runs').set(admin).send({});
+    const run = await waitForRun(app, post.body.id);
+    assert.ok(['promoted', 'rejected'].includes(run.status), `${run.status}: ${run.error}`);
+    assert.equal(run.data_snapshot.left_out_text_purged.pairs, 0);
+    assert.ok(run.data_snapshot.pairs >= 10);
+    // The review page shows purged text as such.
+    const task = await app.request.get(`/v1/review/tasks/${(await app.database.db.selectFrom('review_tasks').select('id').where('item_id', '=', reviewed[0].itemId).executeTakeFirstOrThrow()).id}`).set('Authorization', `Bearer ${moderator}`);
+    assert.equal(task.body.item.text_purged, true);
+    assert.equal(task.body.item.text, null);
+  });
+
+  test('GET /v1/items/:id shows everything held about an item; DELETE removes it and what derives from it', async () => {
+    const m = await app.request.post('/v1/moderate').set('Authorization', `Bearer ${client}`).send({ input: [{ text: 'I will find you and kill you', context: 'a reply', external_id: 'post-9' }] });
+    const itemId = m.body.results[0].item_id;
+    const taskId = m.body.results[0].review_task_id;
+    for (let i = 0; i < 20; i++) {
+      const c = await app.request.post('/v1/review/claim').set('Authorization', `Bearer ${moderator}`).send({ limit: 50 });
+      if (c.body.data.some((t: { id: string }) => t.id === taskId)) break;
+    }
+    await app.request.post(`/v1/review/tasks/${taskId}/verdict`).set('Authorization', `Bearer ${moderator}`).send({ categories: { violence: false, harassment: true, hate: false }, notes: 'quoted' });
+    const got = await app.request.get(`/v1/items/${itemId}`).set(admin);
+    assert.equal(got.status, 200);
+    assert.equal(got.body.text, 'I will find you and kill you');
+    assert.equal(got.body.external_id, 'post-9');
+    assert.equal(got.body.decisions.length, 1);
+    assert.equal(got.body.reviews[0].notes, 'quoted');
+    assert.equal(got.body.labels.length, 3);
+    assert.ok(got.body.preference_pairs.length >= 1);
+    assert.equal((await app.request.get(`/v1/items/${itemId}`).set('Authorization', `Bearer ${client}`)).status, 403);
+
+    const del = await app.request.delete(`/v1/items/${itemId}`).set(admin);
+    assert.equal(del.status, 200);
+    assert.equal(del.body.decisions, 1);
+    for (const table of ['content_items', 'decisions', 'review_tasks', 'reviews', 'review_labels', 'preference_pairs', 'item_splits'] as const) {
+      const n = await sql<{ n: number }>`select count(*) as n from ${sql.table(table)} where ${sql.ref(table === 'content_items' ? 'id' : 'item_id')} = ${itemId}`.execute(app.database.db);
+      assert.equal(Number(n.rows[0].n), 0, `${table} still holds the item`);
+    }
+    const audit = await app.database.db.selectFrom('audit_events').select(['actor', 'details']).where('action', '=', 'item.deleted').where('subject_id', '=', itemId).executeTakeFirstOrThrow();
+    assert.ok(!JSON.stringify(audit).includes('kill you'), 'the audit record keeps no text');
+    assert.equal((await app.request.get(`/v1/items/${itemId}`).set(admin)).status, 404);
+    assert.equal((await app.request.delete(`/v1/items/${itemId}`).set(admin)).status, 404);
+    assert.equal((await app.request.get(`/v1/decisions/${m.body.results[0].decision_id}`).set('Authorization', `Bearer ${client}`)).status, 404);
+  });
+});
+
+describe('moderated text in logs', () => {
+  const capture = async (logContent: boolean) => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    });
+    const logger = createLogger('debug', { logContent }, sink);
+    const app = await startTestApp({ env: { LOG_LEVEL: 'debug', LOG_CONTENT: String(logContent), RATE_LIMIT_PER_SECOND: '0' }, logger });
+    try {
+      const key = await app.key('client');
+      await app.request.post('/v1/moderate').set('Authorization', `Bearer ${key}`).send({ input: [{ text: 'SECRET-TEXT-42 you are a stupid idiot', context: 'SECRET-CONTEXT-7' }] });
+    } finally {
+      await app.close();
+    }
+    return lines.join('');
+  };
+
+  test('off by default: debug logs of every subsystem carry no moderated text', async () => {
+    const logs = await capture(false);
+    assert.match(logs, /"msg":"moderated"/, 'the debug line is there');
+    assert.ok(!logs.includes('SECRET-TEXT-42') && !logs.includes('SECRET-CONTEXT-7'));
+  });
+
+  test('LOG_CONTENT=true lets it into the debug log', async () => {
+    const logs = await capture(true);
+    assert.ok(logs.includes('SECRET-TEXT-42'));
+  });
+});
