@@ -19,6 +19,11 @@ import { requireJson } from './validation.js';
 
 const PAGES_DIR = fileURLToPath(new URL('./pages', import.meta.url));
 
+/** Keeps the request's bytes for Idempotency-Key hashing. */
+const keepRawBody = (req: unknown, _res: unknown, buf: Buffer) => {
+  (req as { rawBody?: Uint8Array }).rawBody = buf;
+};
+
 export function createApp(ctx: AppContext): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -53,7 +58,7 @@ export function createApp(ctx: AppContext): express.Express {
       requireJson(req.get('content-type'));
       next();
     },
-    express.json({ limit: ctx.config.limits.maxBodyBytes, strict: true }),
+    express.json({ limit: ctx.config.limits.maxBodyBytes, strict: true, verify: keepRawBody }),
   ];
 
   // The review page: static files only; everything it shows comes from the API as JSON.
@@ -67,7 +72,7 @@ export function createApp(ctx: AppContext): express.Express {
       else requireJson(req.get('content-type'));
       next();
     },
-    express.json({ limit: ctx.config.limits.maxBodyBytes, strict: true }),
+    express.json({ limit: ctx.config.limits.maxBodyBytes, strict: true, verify: keepRawBody }),
   ];
 
   app.use(healthRoutes(ctx));

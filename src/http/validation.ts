@@ -1,5 +1,5 @@
 /** Turning untrusted request bodies into typed values, with 400s that name the offending field. */
-import type { ZodType } from 'zod';
+import { z, type ZodType } from 'zod';
 import { AppError, badRequest } from '../errors.js';
 
 export function fieldPath(path: readonly PropertyKey[]): string {
@@ -28,6 +28,18 @@ export function cleanText(value: string, field: string): string {
     throw badRequest('invalid_text', `${field} contains a NUL character (U+0000), which cannot be stored; remove it`);
   }
   return value.isWellFormed() ? value : value.toWellFormed();
+}
+
+/**
+ * A free-text string field for zod schemas, held to the same rules as cleanText: a NUL is refused
+ * (PostgreSQL text and jsonb cannot store it) and lone surrogates become U+FFFD.
+ */
+export function safeText(max: number) {
+  return z
+    .string()
+    .max(max)
+    .refine((s) => !s.includes('\u0000'), 'must not contain a NUL character (U+0000)')
+    .transform((s) => (s.isWellFormed() ? s : s.toWellFormed()));
 }
 
 export function requireJson(contentType: string | undefined): void {

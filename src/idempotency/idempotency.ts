@@ -30,8 +30,17 @@ export function idempotencyKeyOf(header: string | undefined): string | undefined
   return header;
 }
 
-export function requestHash(parts: unknown): string {
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+/**
+ * The identity of a request: its endpoint and the exact bytes of its body (not a re-serialisation, which
+ * would have to walk arbitrarily deep JSON). A retry sends the same bytes.
+ */
+export function requestHash(endpoint: string, body: Uint8Array): string {
+  return createHash('sha256').update(endpoint).update('\0').update(body).digest('hex');
+}
+
+/** The raw body the JSON parser kept (see `verify` in http/app.ts). */
+export function rawBody(req: object): Uint8Array {
+  return (req as { rawBody?: Uint8Array }).rawBody ?? new Uint8Array();
 }
 
 export async function findStored(db: Executor, ref: IdempotencyRef): Promise<StoredResponse | undefined> {

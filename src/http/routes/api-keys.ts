@@ -4,12 +4,12 @@ import type { ApiKeyRow } from '../../auth/api-key.repository.js';
 import type { AppContext } from '../../context.js';
 import { badRequest, notFound } from '../../errors.js';
 import { requireRole } from '../middleware/auth.js';
-import { parseBody } from '../validation.js';
+import { parseBody, safeText } from '../validation.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const createBody = z.strictObject({
-  name: z.string().trim().min(1).max(100).refine((s) => !s.includes('\u0000'), 'must not contain NUL'),
+  name: safeText(100).pipe(z.string().trim().min(1, 'name must not be empty')),
   role: z.enum(['client', 'moderator', 'admin']),
   expires_at: z.iso.datetime({ offset: true }).nullable().optional(),
 });

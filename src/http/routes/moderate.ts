@@ -1,7 +1,7 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
-import { idempotencyKeyOf, requestHash } from '../../idempotency/idempotency.js';
+import { idempotencyKeyOf, rawBody, requestHash } from '../../idempotency/idempotency.js';
 import type { ModerationOutcome, ModerationRequest } from '../../moderation/moderation.service.js';
 import { requireRole } from '../middleware/auth.js';
 import { parseModerateInput } from '../inputs.js';
@@ -48,7 +48,7 @@ export async function answerModeration(
     res.json(shape(await ctx.moderation.moderate(request)));
     return;
   }
-  const ref = { apiKeyId: res.locals.principal!.keyId, endpoint, key, requestHash: requestHash({ endpoint, body: req.body }) };
+  const ref = { apiKeyId: res.locals.principal!.keyId, endpoint, key, requestHash: requestHash(endpoint, rawBody(req)) };
   const out = await ctx.moderation.moderate(request, { ref, shape: (o) => ({ statusCode: 200, body: shape(o) }) });
   res.setHeader('Idempotent-Replayed', String(out.replayed));
   res.status(out.statusCode).json(out.body);

@@ -9,12 +9,12 @@ import type { AppContext } from '../../context.js';
 import { badRequest } from '../../errors.js';
 import type { PairRow } from '../../review/review.service.js';
 import { requireRole } from '../middleware/auth.js';
-import { fieldPath } from '../validation.js';
+import { fieldPath, safeText } from '../validation.js';
 
 const query = z.strictObject({
   format: z.enum(['jsonl', 'trl']).default('jsonl'),
   split: z.enum(['train', 'eval']).optional(),
-  category: z.string().min(1).max(64).optional(),
+  category: safeText(64).pipe(z.string().min(1)).optional(),
   after_id: z.coerce.number().int().min(0).optional(),
   limit: z.coerce.number().int().min(1).optional(),
 });

@@ -3,9 +3,9 @@ import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import { badRequest, notFound } from '../../errors.js';
 import { REVIEW_REASONS } from '../../review/review.service.js';
-import { idempotencyKeyOf, requestHash } from '../../idempotency/idempotency.js';
+import { idempotencyKeyOf, rawBody, requestHash } from '../../idempotency/idempotency.js';
 import { requireRole } from '../middleware/auth.js';
-import { cleanText, parseBody } from '../validation.js';
+import { parseBody, safeText } from '../validation.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -16,11 +16,11 @@ const claimBody = z.strictObject({
 
 const verdictBody = z.strictObject({
   categories: z.record(z.string(), z.unknown()),
-  notes: z.string().max(5000).nullable().optional(),
+  notes: safeText(5000).nullable().optional(),
 });
 
 const appealBody = z.strictObject({
-  reason: z.string().trim().min(1, 'reason must say why the decision is appealed').max(2000),
+  reason: safeText(2000).pipe(z.string().trim().min(1, 'reason must say why the decision is appealed')),
 });
 
 function taskId(raw: unknown): string {
@@ -46,9 +46,9 @@ export function reviewRoutes(ctx: AppContext, json: RequestHandler[]): Router {
   r.post('/v1/review/tasks/:id/verdict', moderator, ...json, async (req, res) => {
     const id = taskId(req.params.id);
     const b = parseBody(verdictBody, req.body);
-    const notes = b.notes ? cleanText(b.notes, 'notes') : null;
+    const notes = b.notes ?? null;
     const key = idempotencyKeyOf(req.get('idempotency-key'));
-    const ref = key ? { apiKeyId: res.locals.principal!.keyId, endpoint: `verdict:${id}`, key, requestHash: requestHash(req.body) } : undefined;
+    const ref = key ? { apiKeyId: res.locals.principal!.keyId, endpoint: `verdict:${id}`, key, requestHash: requestHash(`verdict:${id}`, rawBody(req)) } : undefined;
     const { replayed, ...outcome } = await ctx.review.verdict(res.locals.principal!, id, { categories: b.categories, notes }, res.locals.requestId, ref);
     if (ref) res.setHeader('Idempotent-Replayed', String(replayed === true));
     res.json(outcome);
@@ -69,7 +69,7 @@ export function reviewRoutes(ctx: AppContext, json: RequestHandler[]): Router {
     const id = String(req.params.id);
     if (!UUID.test(id)) throw notFound('decision', id);
     const b = parseBody(appealBody, req.body);
-    const { taskId: task } = await ctx.review.appeal(res.locals.principal!, id, cleanText(b.reason, 'reason'), res.locals.requestId);
+    const { taskId: task } = await ctx.review.appeal(res.locals.principal!, id, b.reason, res.locals.requestId);
     res.status(201).json({ review_task_id: task, reason: 'appeal', status: 'open' });
   });
   return r;

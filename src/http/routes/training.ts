@@ -4,12 +4,12 @@ import type { AppContext } from '../../context.js';
 import { badRequest, notFound } from '../../errors.js';
 import { hyperparameterOverrides } from '../../policy/schema.js';
 import { requireRole } from '../middleware/auth.js';
-import { parseBody } from '../validation.js';
+import { parseBody, safeText } from '../validation.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const runBody = z.strictObject({ hyperparameters: hyperparameterOverrides.strict().optional() });
-const reasonBody = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() });
+const reasonBody = z.strictObject({ reason: safeText(500).pipe(z.string().trim().min(1, 'reason must not be empty')).optional() });
 
 function id(raw: unknown, what: string): string {
   const s = String(raw);
