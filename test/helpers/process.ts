@@ -1,0 +1,124 @@
+/**
+ * The real service process (`node --import tsx src/main.ts`, as `npm start` runs it) for reliability
+ * tests and soak benchmarks: start it, learn its port from the `listening` log line, kill it with any
+ * signal, and keep what it logged (a bounded tail, plus every warn-or-worse line) for failure messages
+ * and reports. Its logs are JSON lines on stdout, one per request at `info`, so only a tail is kept.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const TAIL_LINES = 200;
+const PROBLEM_LINES = 1_000;
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  baseUrl: string;
+  /** Resolves when the process is gone: its exit code, or the signal that ended it. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The last lines of stdout and stderr, interleaved as they arrived. */
+  tail(): string;
+  /** Log lines at warn (40) or above, and any stderr line that is not JSON, in order (the first 1,000). */
+  problems(): string[];
+  /** Every such line counted by what it says: its message, error code and error text, not its ids and times. */
+  problemCounts(): Map<string, number>;
+  /** Sends the signal and waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** PATH and HOME from this process, nothing else: the service reads its whole configuration from env. */
+export function baseEnv(extra: Record<string, string | undefined>): Record<string, string> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
+  return env;
+}
+
+/**
+ * Spawns the service and resolves once it logged `listening` (LOG_LEVEL must be info or lower for
+ * that line). Rejects with its output if it exits first or is not up within `timeoutMs`.
+ */
+export async function startService(env: Record<string, string>, opts: { timeoutMs?: number } = {}): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const tail: string[] = [];
+  const problems: string[] = [];
+  const problemCounts = new Map<string, number>();
+  let port: number | null = null;
+  const push = (line: string, stderr: boolean) => {
+    if (!line) return;
+    tail.push(line);
+    if (tail.length > TAIL_LINES) tail.shift();
+    // Only the listening line and warnings need parsing; at info every request logs a line.
+    const head = /^\{"level":(\d+)/.exec(line);
+    if (head && Number(head[1]) < 40 && (port !== null || !line.includes('"listening"'))) return;
+    let level = 0;
+    let what = line.slice(0, 160);
+    try {
+      const parsed = JSON.parse(line) as { level?: number; msg?: string; port?: number; code?: string; err?: unknown };
+      level = parsed.level ?? 0;
+      if (port === null && parsed.msg === 'listening' && typeof parsed.port === 'number') port = parsed.port;
+      const err = typeof parsed.err === 'string' ? parsed.err : (parsed.err as { message?: string } | undefined)?.message;
+      what = `${parsed.msg}${parsed.code ? ` (${parsed.code})` : ''}${err ? `: ${err.slice(0, 120)}` : ''}`;
+    } catch {
+      level = stderr ? 50 : 0;
+    }
+    if (level < 40) return;
+    if (problems.length < PROBLEM_LINES) problems.push(line);
+    problemCounts.set(what, (problemCounts.get(what) ?? 0) + 1);
+  };
+  const reader = (stderr: boolean) => {
+    let partial = '';
+    return (chunk: Buffer) => {
+      partial += chunk.toString('utf8');
+      const lines = partial.split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) push(l, stderr);
+    };
+  };
+  child.stdout!.on('data', reader(false));
+  child.stderr!.on('data', reader(true));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const deadline = Date.now() + timeoutMs;
+  while (port === null) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`the service exited (${child.exitCode ?? child.signalCode}) before listening:\n${tail.join('\n')}`);
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`the service did not listen within ${timeoutMs} ms:\n${tail.join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const listening = port;
+  return {
+    child,
+    pid: child.pid!,
+    port: listening,
+    baseUrl: `http://127.0.0.1:${listening}`,
+    exited,
+    tail: () => tail.join('\n'),
+    problems: () => [...problems],
+    problemCounts: () => new Map(problemCounts),
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Waits until `cond` holds, polling every `everyMs`; throws naming `what` after `ms`. */
+export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 30_000, everyMs = 50): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
