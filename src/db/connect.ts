@@ -74,6 +74,12 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
   });
   // An idle client losing its connection emits 'error' on the pool; unhandled, it would kill the process.
   pool.on('error', (err) => log.warn({ err: err.message }, 'idle database connection failed'));
+  // A checked-out client whose socket dies (a reset, `pg_ctl stop -m immediate`) emits 'error' on
+  // itself, and pg-pool listens only while the client is idle: without this listener the process
+  // would crash. Its queries are rejected anyway and the pool drops it on release (not queryable).
+  pool.on('connect', (client) => {
+    client.on('error', (err) => log.warn({ err: err.message }, 'database connection failed while in use'));
+  });
   const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
   const listeners = new Set<() => Promise<void>>();
   return {

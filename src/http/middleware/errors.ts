@@ -13,7 +13,7 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   const e = err as { code?: string; message?: string } | null;
   if (!e) return false;
   if (e.code && DB_DOWN_CODES.has(e.code)) return true;
-  return /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|the database system is (starting up|shutting down)/i.test(
+  return /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|read ECONNRESET|is not queryable|the database system is (starting up|shutting down|not yet accepting connections|in recovery mode)/i.test(
     e.message ?? '',
   );
 }
