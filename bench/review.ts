@@ -7,7 +7,6 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import type { Principal } from '../src/auth/auth.service.js';
 import { openDatabase, type Database } from '../src/db/connect.js';
@@ -17,6 +16,7 @@ import { createLogger } from '../src/logger.js';
 import { parsePolicy } from '../src/policy/loader.js';
 import { PolicyRegistry } from '../src/policy/registry.js';
 import { ReviewService } from '../src/review/review.service.js';
+import { createScratchDatabase } from '../test/helpers/scratch-database.js';
 
 const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
 if (!url) {
@@ -31,23 +31,14 @@ const POOL = Number(values.pool);
 const CATEGORIES = ['violence', 'harassment', 'hate'];
 
 async function freshDatabase(): Promise<{ database: Database; drop: () => Promise<void> }> {
-  const name = `modtune_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const u = new URL(url!);
-  u.pathname = `/${name}`;
-  const database = await openDatabase({ url: u.toString(), dataDir: 'unused', poolSize: POOL, logger: createLogger('warn') });
+  const scratch = await createScratchDatabase(url!, 'modtune_bench_review');
+  const database = await openDatabase({ url: scratch.url, dataDir: 'unused', poolSize: POOL, logger: createLogger('warn') });
   await migrateToLatest(database.db);
   return {
     database,
     drop: async () => {
       await database.destroy();
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
+      await scratch.drop();
     },
   };
 }

@@ -28,6 +28,7 @@ import { createLogger } from '../src/logger.js';
 import { importModel } from '../src/models/import/importer.js';
 import { buildTransformerClassifier } from '../src/models/synthetic/index.js';
 import { mulberry32 } from '../src/tuning/random.js';
+import { createScratchDatabase } from '../test/helpers/scratch-database.js';
 import { loadDavidson } from './davidson.js';
 
 const { values } = parseArgs({
@@ -215,18 +216,11 @@ async function freePort(): Promise<number> {
 
 const PG_URL = process.env.BENCH_DATABASE_URL;
 
-/** A fresh PostgreSQL database per service start when BENCH_DATABASE_URL is set, else embedded PGlite. */
-async function databaseEnv(): Promise<Record<string, string>> {
-  if (!PG_URL) return {};
-  const pg = (await import('pg')).default;
-  const name = `modtune_bench_${Math.random().toString(36).slice(2, 10)}`;
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  await c.query(`create database ${name}`);
-  await c.end();
-  const u = new URL(PG_URL);
-  u.pathname = `/${name}`;
-  return { DATABASE_URL: u.toString() };
+/** A fresh PostgreSQL database per service start when BENCH_DATABASE_URL is set (dropped when it stops), else embedded PGlite. */
+async function databaseEnv(): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
+  if (!PG_URL) return { env: {}, drop: async () => undefined };
+  const scratch = await createScratchDatabase(PG_URL, 'modtune_bench_score');
+  return { env: { DATABASE_URL: scratch.url }, drop: () => scratch.drop() };
 }
 
 let provider = 'unknown';
@@ -250,18 +244,28 @@ async function startService(m: BenchModel, env: Record<string, string>) {
       TRAINING_SCHEDULER: 'false',
       // One key drives all the load here; the per-key limit would measure itself.
       RATE_LIMIT_PER_SECOND: '0',
-      ...db,
+      ...db.env,
       ...env,
     },
     null,
   );
   const { child } = await started;
   for (;;) {
-    if (child.exitCode !== null) throw new Error('the service exited during start-up');
+    if (child.exitCode !== null) {
+      await db.drop();
+      throw new Error('the service exited during start-up');
+    }
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => (r.ok ? (r.json() as Promise<{ model: { provider: string } }>) : null), () => null);
     if (ready) {
       provider = ready.model.provider;
-      return { child, port };
+      return {
+        child,
+        port,
+        stop: async () => {
+          await stop(child);
+          await db.drop();
+        },
+      };
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -414,7 +418,7 @@ async function benchModel(name: string, corpus: string[]): Promise<string[]> {
   process.stdout.write(`== ${name}: half of saturation (${f1(saturation / 2)}/s)\n`);
   const half = await openLoop(on.port, corpus, saturation / 2, DURATION);
   lines.push(row(`modtune at half saturation, open loop (${f1(saturation / 2)}/s evenly spaced)`, half).replace('| 0 |', '| – |'));
-  await stop(on.child);
+  await on.stop();
   lines.unshift(
     `### ${name} (${model.labels.length} labels, ${model.baseHead.dim}-d features, ${path.relative(ROOT, m.dir)}; execution provider: ${provider}; database: ${PG_URL ? 'PostgreSQL' : 'embedded PGlite'})`,
     '',
@@ -429,7 +433,7 @@ async function benchModel(name: string, corpus: string[]): Promise<string[]> {
     offResults.push(r);
     lines.push(row('modtune (batching off)', r));
   }
-  await stop(off.child);
+  await off.stop();
 
   const peerResults: LoadResult[] = [];
   if (!values['no-peer']) {

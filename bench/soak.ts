@@ -1,9 +1,10 @@
 /**
  * `npm run bench:soak [-- --minutes 10 --database-url postgres://... --clients 16 --moderators 2
- *                        --train-every 2 --sample-every 15 --warmup 2 --out results.json]`
+ *                        --train-every 2 --sample-every 30 --warmup 2 --out results.json]`
  *
  * A mixed-load soak against the real server process (`node --import tsx src/main.ts`, the starter model
- * in models/default, embedded PGlite in a fresh temporary directory unless --database-url is given,
+ * in models/default, embedded PGlite in a fresh temporary directory, or with --database-url a fresh
+ * database on that PostgreSQL server, dropped at the end,
  * the shipped policies): moderation from `--clients` concurrent clients with mixed batch sizes,
  * moderators claiming and submitting verdicts, appeals now and then, and a training run every
  * `--train-every` minutes. It reads the server's resident memory and used V8 heap from /metrics
@@ -13,16 +14,20 @@
  *
  * Memory verdict: /metrics is read once a second; each --sample-every window keeps its last RSS and
  * the floor (lowest reading) of the used V8 heap. A single heap reading is nearly meaningless: under
- * this load it swings between ~50 and ~250 MB within seconds (the GC sawtooth), while window floors
- * vary by about 7 MB (standard deviation, measured). The verdict is the least-squares slope (MB/min)
- * of RSS and heap floor over the windows after the warm-up, with its standard error. The heap is
- * "flat" when |slope| ≤ 1 MB/min. Why 1 MB/min: with 7 MB of noise per window, a 10-minute run's 32
- * post-warm-up windows fix the slope to about ±0.5 MB/min (one standard error), so 1 MB/min is the
- * smallest trend it can resolve (two standard errors); a leak below that adds under 1.5 GB a day and
- * needs a longer soak to see. A slope above the bound is "GROWING" only if it is more than two standard
- * errors above it, otherwise "inconclusive" (short runs: a 3-minute run has 5 windows and an error of
- * several MB/min). RSS is reported, not judged: it includes the ONNX sessions' arenas and, with PGlite,
- * the embedded database's WebAssembly memory, which grows with its cache and never shrinks.
+ * this load it swings between ~50 and ~350 MB within seconds (the GC sawtooth). The floor is what the
+ * last major GC left, so a window must be long enough to hold one: with 15-s windows, a window during a
+ * training run (which loads its pairs on the main thread) sometimes held no major GC and its "floor" was
+ * 130-220 MB, so 15-s floors had a standard deviation of ~30 MB and the slope an error of ±2.3 MB/min;
+ * 30-s windows (the default) always held one in the 10-minute runs recorded in docs/RELIABILITY.md, and
+ * their floors vary by about 5 MB. The verdict is the least-squares slope (MB/min) of RSS and heap floor
+ * over the windows after the warm-up, with its standard error. The heap is "flat" when |slope| ≤ 1
+ * MB/min. Why 1 MB/min: with 5 MB of noise per window, a 10-minute run's 16 post-warm-up windows fix
+ * the slope to about ±0.5 MB/min (one standard error), so 1 MB/min is the smallest trend it can resolve
+ * (two standard errors); a leak below that adds under 1.5 GB a day and needs a longer soak to see. A
+ * slope above the bound is "GROWING" only if it is more than two standard errors above it, otherwise
+ * "inconclusive" (short runs have few windows and an error of several MB/min). RSS is reported, not
+ * judged: it includes the ONNX sessions' arenas and, with PGlite, the embedded database's WebAssembly
+ * memory, which grows with its cache and never shrinks.
  *
  * Texts are tweets from ../shared/datasets/davidson-2017 when present (never printed), otherwise
  * generated sentences. Exits 1 if any request answered 5xx or hung, the server died, or the heap grew.
@@ -35,6 +40,7 @@ import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { mulberry32 } from '../src/tuning/random.js';
 import { baseEnv, sleep, startService, type ServiceProcess } from '../test/helpers/process.js';
+import { createScratchDatabase } from '../test/helpers/scratch-database.js';
 import { loadDavidson } from './davidson.js';
 
 const { values } = parseArgs({
@@ -44,7 +50,7 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '16' },
     moderators: { type: 'string', default: '2' },
     'train-every': { type: 'string', default: '2' },
-    'sample-every': { type: 'string', default: '15' },
+    'sample-every': { type: 'string', default: '30' },
     warmup: { type: 'string', default: '2' },
     'model-dir': { type: 'string', default: 'models/default' },
     out: { type: 'string' },
@@ -267,7 +273,9 @@ async function main(): Promise<void> {
   }
   const { texts: pool, source } = await texts();
   const work = await fsp.mkdtemp(path.join(os.tmpdir(), 'modtune-soak-'));
-  const dbUrl = values['database-url'];
+  // A fresh database on the given server, dropped at the end: the soak writes hundreds of thousands of rows.
+  const scratch = values['database-url'] ? await createScratchDatabase(values['database-url'], 'modtune_soak') : null;
+  const dbUrl = scratch?.url;
   const started = Date.now();
   const server: ServiceProcess = await startService(
     baseEnv({
@@ -362,6 +370,7 @@ async function main(): Promise<void> {
   const exit = await server.stop('SIGTERM');
   const shutdownMs = Date.now() - stopT;
   await fsp.rm(work, { recursive: true, force: true });
+  await scratch?.drop();
 
   // ------------------------------------------------------------ report
   const tally = ctx.tally;

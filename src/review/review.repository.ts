@@ -146,6 +146,21 @@ export async function taskDetails(db: Executor, ids: string[]) {
     .execute();
 }
 
+/**
+ * The verdicts given on each decision's earlier tasks, oldest first: an appeal's reviewer sees what the
+ * first reviewers decided and wrote. (Other tasks do not: double review stays independent.)
+ */
+export async function earlierReviews(db: Executor, decisionIds: string[]) {
+  if (decisionIds.length === 0) return [];
+  return db
+    .selectFrom('reviews as r')
+    .innerJoin('review_tasks as t', 't.id', 'r.task_id')
+    .select(['r.decision_id', 'r.task_id', 't.reason', 'r.labels', 'r.notes', 'r.created_at'])
+    .where('r.decision_id', 'in', decisionIds)
+    .orderBy('r.created_at')
+    .execute();
+}
+
 export async function lockTask(db: Executor, id: string) {
   return db.selectFrom('review_tasks').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }

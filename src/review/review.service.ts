@@ -38,13 +38,17 @@ export interface TaskView {
   };
   policy: { name: string; version: string; categories: string[] };
   appeal_reason: string | null;
+  /** Appeals only: the verdicts on this decision's earlier tasks, oldest first (empty otherwise). */
+  earlier_reviews: { task_id: string; reason: ReviewReason; categories: Record<string, boolean>; notes: string | null; created_at: Date }[];
   reviews: { required: number; done: number };
   lease: { moderator_key_id: string | null; leased_at: Date | null; expires_at: Date | null };
   created_at: Date;
   completed_at: Date | null;
 }
 
-function view(t: TaskRow): TaskView {
+type EarlierRow = Awaited<ReturnType<typeof repo.earlierReviews>>[number];
+
+function view(t: TaskRow, earlier: EarlierRow[] = []): TaskView {
   return {
     id: t.id,
     reason: t.reason,
@@ -62,6 +66,12 @@ function view(t: TaskRow): TaskView {
     },
     policy: { name: t.policy_name, version: t.policy_version, categories: t.task_categories },
     appeal_reason: t.appeal_reason,
+    earlier_reviews:
+      t.reason === 'appeal'
+        ? earlier
+            .filter((r) => r.decision_id === t.decision_id && r.task_id !== t.id)
+            .map((r) => ({ task_id: r.task_id, reason: r.reason, categories: r.labels, notes: r.notes, created_at: r.created_at }))
+        : [],
     reviews: { required: t.required_reviews, done: t.reviews_done },
     lease: { moderator_key_id: t.leased_to, leased_at: t.leased_at, expires_at: t.lease_expires_at },
     created_at: t.created_at,
@@ -112,13 +122,19 @@ export class ReviewService {
       }
       return [...held, ...fresh];
     });
-    return (await repo.taskDetails(this.db, ids)).map(view);
+    return this.views(await repo.taskDetails(this.db, ids));
   }
 
   async getTask(id: string): Promise<TaskView> {
     const [t] = await repo.taskDetails(this.db, [id]);
     if (!t) throw notFound('review task', id);
-    return view(t);
+    return (await this.views([t]))[0];
+  }
+
+  private async views(tasks: TaskRow[]): Promise<TaskView[]> {
+    const appealed = tasks.filter((t) => t.reason === 'appeal').map((t) => t.decision_id);
+    const earlier = await repo.earlierReviews(this.db, appealed);
+    return tasks.map((t) => view(t, earlier));
   }
 
   async verdict(

@@ -2,9 +2,10 @@
 /// <reference lib="dom.iterable" />
 /**
  * Hostile content everywhere a page shows stored strings: a catalogue of XSS payloads in moderated
- * text, context and appeal reasons (review page) and in run errors, gate text and backbone names
- * (dashboard). Every payload must show as the exact text and execute nothing. (Moderator notes are
- * stored and returned by the API as JSON, but no page renders them.)
+ * text, context, appeal reasons and moderator notes (an appeal shows the earlier verdicts' notes) on the
+ * review page, and in run errors, gate text and backbone names on the dashboard. Every payload must show
+ * as the exact text and execute nothing. Policy names cannot carry markup: the loader accepts only
+ * [a-z0-9_-] names (test/policy), and the page shows them as text anyway.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -60,45 +61,60 @@ describe('XSS catalogue', { skip: browserSkip }, () => {
     await app?.close();
   });
 
-  test('review page: every payload in text, context and appeal reason shows as text; nothing runs', async (t) => {
+  test('review page: every payload in text, context, appeal reason and notes shows as text; nothing runs', async (t) => {
     const client = await app.key('client');
     const moderator = await app.key('moderator');
+    // A decision reviewed by another moderator with every payload in the notes, then appealed with a
+    // payload as the reason: the appeal's reviewer sees both.
+    const notes = PAYLOADS.join('\n');
+    const appealed = await app.request.post('/v1/moderate').set('Authorization', `Bearer ${client}`).send({ input: 'have a nice day' });
+    const firstReviewer = await app.key('moderator');
+    const first = await app.request.post('/v1/review/claim').set('Authorization', `Bearer ${firstReviewer}`).send({ limit: 1 });
+    assert.equal(first.body.data[0]?.decision.id, appealed.body.results[0].decision_id, 'the first reviewer got the decision to appeal');
+    const v = await app.request
+      .post(`/v1/review/tasks/${first.body.data[0].id}/verdict`)
+      .set('Authorization', `Bearer ${firstReviewer}`)
+      .send({ categories: { violence: false, harassment: false, hate: false }, notes });
+    assert.equal(v.status, 200, JSON.stringify(v.body));
+    const ap = await app.request.post(`/v1/decisions/${appealed.body.results[0].decision_id}/appeal`).set('Authorization', `Bearer ${client}`).send({ reason: PAYLOADS[1] });
+    assert.equal(ap.status, 201);
     // One item per payload: the payload as the text, its reverse as the context.
     const m = await app.request
       .post('/v1/moderate')
       .set('Authorization', `Bearer ${client}`)
       .send({ input: PAYLOADS.map((p) => ({ text: p, context: [...p].reverse().join('') })) });
     assert.equal(m.status, 200);
-    // And one appeal carrying a payload as its reason.
-    const appealed = await app.request.post('/v1/moderate').set('Authorization', `Bearer ${client}`).send({ input: 'have a nice day' });
-    const ap = await app.request.post(`/v1/decisions/${appealed.body.results[0].decision_id}/appeal`).set('Authorization', `Bearer ${client}`).send({ reason: PAYLOADS[1] });
-    assert.equal(ap.status, 201);
 
     await page.goto(`${app.baseUrl}/review`);
     await page.locator('#key').fill(moderator);
     await page.keyboard.press('Enter');
     await page.locator('#idle').waitFor({ state: 'visible' });
     const seen = new Set<string>();
+    let sawNotes = false;
     for (let i = 0; i < PAYLOADS.length + 2; i++) {
       await page.keyboard.press('n');
       await page.locator('#task').waitFor({ state: 'visible' });
       const text = (await page.locator('#content').textContent()) ?? '';
       if ((await page.locator('#reason').textContent()) === 'appeal') {
         assert.equal(await page.locator('#appeal').textContent(), `Appeal: ${PAYLOADS[1]}`);
+        assert.equal(await page.locator('#earlier li').count(), 1);
+        assert.equal(await page.locator('#earlier q').textContent(), notes);
+        sawNotes = true;
       } else if (PAYLOADS.includes(text)) {
         seen.add(text);
         assert.equal(await page.locator('#context').textContent(), [...text].reverse().join(''));
       }
       // Nothing but text inside the content boxes.
-      assert.equal(await page.locator('#content *, #context *, #appeal *').count(), 0, `elements injected for ${JSON.stringify(text)}`);
+      assert.equal(await page.locator('#content *, #context *, #appeal *, #earlier q *').count(), 0, `elements injected for ${JSON.stringify(text)}`);
       assert.equal(await executed(), undefined, `executed: ${JSON.stringify(text)}`);
       await page.keyboard.press('Control+Enter');
       await page.waitForFunction((prev) => document.getElementById('content')?.textContent !== prev || !document.getElementById('idle')!.hidden, text);
       if (!(await page.locator('#idle').isHidden())) break;
     }
     assert.equal(seen.size, PAYLOADS.length, `saw ${seen.size} of ${PAYLOADS.length} payloads`);
+    assert.ok(sawNotes, 'the appeal, with the earlier notes, was shown');
     assert.deepEqual(dialogs, []);
-    t.diagnostic(`${PAYLOADS.length} payloads in text and context, 1 in an appeal reason: 0 executed`);
+    t.diagnostic(`${PAYLOADS.length} payloads in text, context and notes, 1 in an appeal reason: 0 executed`);
   });
 
   test('dashboard: payloads in run errors, gate reasons and backbone names show as text', async () => {

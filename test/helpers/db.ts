@@ -9,11 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely } from 'kysely';
-import pg from 'pg';
 import { openDatabase, type Database } from '../../src/db/connect.js';
 import { PGliteDialect } from '../../src/db/pglite-dialect.js';
 import { MIGRATIONS_DIR, migrateToLatest } from '../../src/db/migrator.js';
 import { createLogger } from '../../src/logger.js';
+import { createScratchDatabase } from './scratch-database.js';
 
 export const quietLogger = () => createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
 
@@ -64,27 +64,12 @@ const pglite: TestDatabaseKind = {
 
 function postgres(url: string): TestDatabaseKind {
   const create = async (): Promise<Database> => {
-    const name = `modtune_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: url });
-    await admin.connect();
-    try {
-      await admin.query(`create database ${name}`);
-    } finally {
-      await admin.end();
-    }
-    const u = new URL(url);
-    u.pathname = `/${name}`;
-    const database = await openDatabase({ url: u.toString(), dataDir: 'unused', poolSize: 20, logger: quietLogger() });
+    const scratch = await createScratchDatabase(url, 'modtune_test');
+    const database = await openDatabase({ url: scratch.url, dataDir: 'unused', poolSize: 20, logger: quietLogger() });
     const destroy = database.destroy;
     database.destroy = async () => {
       await destroy();
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      try {
-        await c.query(`drop database if exists ${name} with (force)`);
-      } finally {
-        await c.end();
-      }
+      await scratch.drop();
     };
     return database;
   };

@@ -15,12 +15,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { openDatabase, type Database } from '../../src/db/connect.js';
 import { mulberry32 } from '../../src/tuning/random.js';
 import { quietLogger } from '../helpers/db.js';
 import { makeTexts } from '../helpers/feedback.js';
 import { baseEnv, sleep, startService, type ServiceProcess } from '../helpers/process.js';
+import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
 import { TINY_MODEL_TEXTS, tinyModelDir } from '../helpers/tiny-model.js';
 
 const ADMIN = 'mt_crash_admin_key_0123456789abcdefghijk';
@@ -152,7 +152,7 @@ for (const kind of kinds) {
     let dir: string;
     let dbUrl: string | undefined;
     let env: Record<string, string>;
-    const dbName = `modtune_reliability_crash_${process.pid}`;
+    let scratch: ScratchDatabase | undefined;
     const started: ServiceProcess[] = [];
 
     before(async () => {
@@ -160,14 +160,8 @@ for (const kind of kinds) {
       await fs.mkdir(path.join(dir, 'policies'));
       await fs.writeFile(path.join(dir, 'policies', 'default.yaml'), POLICY);
       if (kind.url) {
-        const c = new pg.Client({ connectionString: kind.url });
-        await c.connect();
-        await c.query(`drop database if exists ${dbName} with (force)`);
-        await c.query(`create database ${dbName}`);
-        await c.end();
-        const u = new URL(kind.url);
-        u.pathname = `/${dbName}`;
-        dbUrl = u.toString();
+        scratch = await createScratchDatabase(kind.url, 'modtune_reliability_crash');
+        dbUrl = scratch.url;
       }
       env = baseEnv({
         DATA_DIR: path.join(dir, 'data'),
@@ -189,12 +183,7 @@ for (const kind of kinds) {
     after(async () => {
       for (const s of started) await s.stop('SIGKILL');
       await fs.rm(dir, { recursive: true, force: true });
-      if (kind.url) {
-        const c = new pg.Client({ connectionString: kind.url });
-        await c.connect();
-        await c.query(`drop database if exists ${dbName} with (force)`);
-        await c.end();
-      }
+      await scratch?.drop();
     });
 
     test(`${CYCLES} SIGKILLs under load: every acknowledged decision and verdict is stored intact`, { timeout: 240_000 }, async (t) => {

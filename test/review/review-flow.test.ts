@@ -36,7 +36,7 @@ for (const kind of testDatabases()) {
     const claim = async (key: string, body: object = {}) => {
       const r = await app.request.post('/v1/review/claim').set(as(key)).send(body);
       assert.equal(r.status, 200, JSON.stringify(r.body));
-      return r.body.data as { id: string; reason: string; item: { text: string }; decision: { id: string; categories: Record<string, boolean> } }[];
+      return r.body.data as { id: string; reason: string; item: { text: string }; decision: { id: string; categories: Record<string, boolean> }; earlier_reviews: unknown[] }[];
     };
     const verdict = (key: string, id: string, categories: Record<string, unknown>, notes?: string) =>
       app.request.post(`/v1/review/tasks/${id}/verdict`).set(as(key)).send({ categories, ...(notes ? { notes } : {}) });
@@ -223,6 +223,29 @@ for (const kind of testDatabases()) {
       assert.equal(t.body.appeal_reason, 'My post was <b>wrongly</b> blocked');
       const ev = await app.database.db.selectFrom('audit_events').select('action').where('subject_id', '=', r.decision_id).execute();
       assert.deepEqual(ev.map((e) => e.action), ['review.appealed']);
+    });
+
+    test('an appeal shows the earlier verdicts on its decision, notes included; other tasks show none', async () => {
+      const [r] = await moderate('have a nice day');
+      await claimTask(modA, r.review_task_id!);
+      const own = await app.request.get(`/v1/review/tasks/${r.review_task_id}`).set(as(modA));
+      assert.deepEqual(own.body.earlier_reviews, [], 'a first review sees no one else’s verdict');
+      assert.equal((await verdict(modA, r.review_task_id!, { violence: false, harassment: true, hate: false }, 'borderline <i>insult</i>')).status, 200);
+      const ap = await app.request.post(`/v1/decisions/${r.decision_id}/appeal`).set(as(client)).send({ reason: 'it was a joke' });
+      assert.equal(ap.status, 201);
+      const t = await app.request.get(`/v1/review/tasks/${ap.body.review_task_id}`).set(as(modB));
+      assert.equal(t.body.earlier_reviews.length, 1);
+      const [e] = t.body.earlier_reviews;
+      assert.equal(e.task_id, r.review_task_id);
+      assert.equal(e.reason, 'audit');
+      assert.deepEqual(e.categories, { violence: false, harassment: true, hate: false });
+      assert.equal(e.notes, 'borderline <i>insult</i>');
+      const fresh = await app.key('moderator');
+      const claimed = await claim(fresh, { limit: 50 });
+      const mine = claimed.find((x) => x.id === ap.body.review_task_id);
+      assert.ok(mine, 'the appeal was claimed');
+      assert.deepEqual(mine.earlier_reviews, t.body.earlier_reviews, 'claim shows the same');
+      for (const c of claimed) await app.request.post(`/v1/review/tasks/${c.id}/release`).set(as(fresh));
     });
 
     test('claim filters by reason and honours limit; bad claim bodies are 400', async () => {

@@ -14,6 +14,7 @@ import { migrateToLatest } from '../../src/db/migrator.js';
 import { startTestApp } from '../helpers/app.js';
 import { quietLogger } from '../helpers/db.js';
 import { makeTexts, moderateAndReview } from '../helpers/feedback.js';
+import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
 
 const POLICY = [
@@ -38,7 +39,7 @@ for (const kind of kinds) {
     let dir: string;
     let env: Record<string, string>;
     let dbUrl: string | undefined;
-    const dbName = `modtune_crash_${process.pid}`;
+    let scratch: ScratchDatabase | undefined;
 
     const open = (): Promise<Database> => openDatabase({ url: dbUrl, dataDir: path.join(dir, 'data'), logger: quietLogger() });
 
@@ -47,15 +48,8 @@ for (const kind of kinds) {
       await fs.mkdir(path.join(dir, 'policies'));
       await fs.writeFile(path.join(dir, 'policies', 'default.yaml'), POLICY);
       if (kind.url) {
-        const pg = (await import('pg')).default;
-        const c = new pg.Client({ connectionString: kind.url });
-        await c.connect();
-        await c.query(`drop database if exists ${dbName} with (force)`);
-        await c.query(`create database ${dbName}`);
-        await c.end();
-        const u = new URL(kind.url);
-        u.pathname = `/${dbName}`;
-        dbUrl = u.toString();
+        scratch = await createScratchDatabase(kind.url, 'modtune_crash');
+        dbUrl = scratch.url;
       }
       env = {
         PATH: process.env.PATH ?? '',
@@ -78,13 +72,7 @@ for (const kind of kinds) {
     });
     after(async () => {
       await fs.rm(dir, { recursive: true, force: true });
-      if (kind.url) {
-        const pg = (await import('pg')).default;
-        const c = new pg.Client({ connectionString: kind.url });
-        await c.connect();
-        await c.query(`drop database if exists ${dbName} with (force)`);
-        await c.end();
-      }
+      await scratch?.drop();
     });
 
     test('SIGKILL during training: active head unchanged, the run is failed after restart', async () => {

@@ -8,13 +8,13 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { openDatabase, type Database } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import { loadPolicies } from '../../src/policy/loader.js';
 import { startTestApp } from '../helpers/app.js';
 import { quietLogger } from '../helpers/db.js';
 import { makeTexts, moderateAndReview } from '../helpers/feedback.js';
+import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
 
 const url = process.env.TEST_DATABASE_URL;
@@ -32,21 +32,15 @@ function policyYaml(schedule: string): string {
 }
 
 describe('two replicas on one PostgreSQL', { skip: url ? false : 'TEST_DATABASE_URL is not set: PostgreSQL-only test skipped' }, () => {
-  const dbName = `modtune_replicas_${process.pid}`;
+  let scratch: ScratchDatabase;
   let dbUrl: string;
   let dir: string;
   let database: Database;
   const children: ChildProcess[] = [];
 
   before(async () => {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    await c.query(`drop database if exists ${dbName} with (force)`);
-    await c.query(`create database ${dbName}`);
-    await c.end();
-    const u = new URL(url!);
-    u.pathname = `/${dbName}`;
-    dbUrl = u.toString();
+    scratch = await createScratchDatabase(url!, 'modtune_replicas');
+    dbUrl = scratch.url;
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-replicas-'));
     database = await openDatabase({ url: dbUrl, dataDir: 'unused', logger: quietLogger() });
     await migrateToLatest(database.db);
@@ -55,10 +49,7 @@ describe('two replicas on one PostgreSQL', { skip: url ? false : 'TEST_DATABASE_
     for (const c of children) c.kill('SIGKILL');
     await database?.destroy();
     await fs.rm(dir, { recursive: true, force: true });
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    await c.query(`drop database if exists ${dbName} with (force)`);
-    await c.end();
+    await scratch?.drop();
   });
 
   test('one run per scheduled slot; both replicas switch to the promoted head', async (t) => {

@@ -102,6 +102,22 @@ function render(task) {
     ` policy ${task.policy.name} (${task.policy.version}) · review ${task.reviews.done + 1} of ${task.reviews.required} · decided ${new Date(task.decision.created_at).toLocaleString()}`;
   show('appeal', Boolean(task.appeal_reason));
   $('appeal').textContent = task.appeal_reason ? `Appeal: ${task.appeal_reason}` : '';
+  const earlier = task.earlier_reviews ?? [];
+  show('earlier-block', earlier.length > 0);
+  $('earlier').replaceChildren(
+    ...earlier.map((r) => {
+      const li = document.createElement('li');
+      const flagged = Object.keys(r.categories).filter((c) => r.categories[c] === true);
+      li.textContent = `${new Date(r.created_at).toLocaleString()} (${r.reason}): ${flagged.length ? flagged.join(', ') : 'nothing flagged'}`;
+      if (r.notes) {
+        const q = document.createElement('q');
+        q.className = 'earlier-notes';
+        q.textContent = r.notes;
+        li.append(' — ', q);
+      }
+      return li;
+    }),
+  );
   $('content').textContent = task.item.text_purged ? '[text purged by the retention policy]' : (task.item.text ?? '');
   show('context-block', Boolean(task.item.context));
   $('context').textContent = task.item.context ?? '';
