@@ -6,8 +6,13 @@ import type { Policy } from '../../src/policy/policy.js';
  * (so every scored item becomes a task) unless `review` says otherwise.
  */
 export function reviewPolicy(name = 'default', review: Record<string, unknown> = {}, sections: Record<string, Record<string, unknown>> = {}): Policy {
+  return parsePolicy(name, reviewPolicyYaml(review, sections));
+}
+
+/** The same policy as YAML, for a policy directory that a server process reads. */
+export function reviewPolicyYaml(review: Record<string, unknown> = {}, sections: Record<string, Record<string, unknown>> = {}): string {
   const settings = { audit_rate: 1, reviews_per_task: 1, audit_reviews_per_task: 1, ...review };
-  const yaml = [
+  return [
     'categories:',
     '  violence: { flag: 0.5, block: 0.9 }',
     '  harassment: { flag: 0.5, block: 0.95 }',
@@ -15,7 +20,6 @@ export function reviewPolicy(name = 'default', review: Record<string, unknown> =
     `review: ${JSON.stringify(settings)}`,
     ...Object.entries(sections).map(([k, v]) => `${k}: ${JSON.stringify(v)}`),
   ].join('\n');
-  return parsePolicy(name, yaml);
 }
 
 export const policies = (...ps: Policy[]) => new Map(ps.map((p) => [p.name, p]));

@@ -42,3 +42,15 @@ export async function createScratchDatabase(serverUrl: string, prefix: string): 
     },
   };
 }
+
+/**
+ * The databases a test runs a server process on: PGlite on disk always, and a scratch PostgreSQL
+ * database on the TEST_DATABASE_URL server when it is set (skipped with a message otherwise).
+ */
+export function serverDatabaseKinds(): { name: string; skip: string | false; url: string | undefined }[] {
+  const url = process.env.TEST_DATABASE_URL;
+  return [
+    { name: 'pglite', skip: false, url: undefined },
+    url ? { name: 'postgres', skip: false, url } : { name: 'postgres', skip: 'TEST_DATABASE_URL is not set: PostgreSQL part skipped', url: undefined },
+  ];
+}

@@ -20,27 +20,16 @@ import { mulberry32 } from '../../src/tuning/random.js';
 import { quietLogger } from '../helpers/db.js';
 import { makeTexts } from '../helpers/feedback.js';
 import { baseEnv, sleep, startService, type ServiceProcess } from '../helpers/process.js';
-import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
+import { reviewPolicyYaml } from '../helpers/policies.js';
+import { createScratchDatabase, serverDatabaseKinds, type ScratchDatabase } from '../helpers/scratch-database.js';
 import { TINY_MODEL_TEXTS, tinyModelDir } from '../helpers/tiny-model.js';
 
 const ADMIN = 'mt_crash_admin_key_0123456789abcdefghijk';
 const SEED = Number(process.env.CRASH_SEED ?? 20240611);
 const CYCLES = Number(process.env.CRASH_CYCLES ?? 10);
 const MODERATION_CLIENTS = 4;
-const POLICY = [
-  'categories:',
-  '  violence: { flag: 0.5, block: 0.9 }',
-  '  harassment: { flag: 0.5, block: 0.95 }',
-  '  hate: { flag: 0.5, block: 0.95 }',
-  'review: { audit_rate: 1, audit_reviews_per_task: 1 }',
-].join('\n');
-
-const kinds = [
-  { name: 'pglite', skip: false as const, url: undefined as string | undefined },
-  process.env.TEST_DATABASE_URL
-    ? { name: 'postgres', skip: false as const, url: process.env.TEST_DATABASE_URL }
-    : { name: 'postgres', skip: 'TEST_DATABASE_URL is not set: PostgreSQL part skipped', url: undefined },
-];
+const POLICY = reviewPolicyYaml();
+const kinds = serverDatabaseKinds();
 
 interface AckedDecision {
   decisionId: string;

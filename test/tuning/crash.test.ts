@@ -14,25 +14,12 @@ import { migrateToLatest } from '../../src/db/migrator.js';
 import { startTestApp } from '../helpers/app.js';
 import { quietLogger } from '../helpers/db.js';
 import { makeTexts, moderateAndReview } from '../helpers/feedback.js';
-import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
+import { reviewPolicyYaml } from '../helpers/policies.js';
+import { createScratchDatabase, serverDatabaseKinds, type ScratchDatabase } from '../helpers/scratch-database.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
 
-const POLICY = [
-  'categories:',
-  '  violence: { flag: 0.5, block: 0.9 }',
-  '  harassment: { flag: 0.5, block: 0.95 }',
-  '  hate: { flag: 0.5, block: 0.95 }',
-  'review: { audit_rate: 1, audit_reviews_per_task: 1 }',
-  'training: { min_pairs: 10, batch_size: 8, beta: 0.1 }',
-  'gate: { min_eval_items: 1 }',
-].join('\n');
-
-const kinds = [
-  { name: 'pglite', skip: false as const, url: undefined as string | undefined },
-  process.env.TEST_DATABASE_URL
-    ? { name: 'postgres', skip: false as const, url: process.env.TEST_DATABASE_URL }
-    : { name: 'postgres', skip: 'TEST_DATABASE_URL is not set: PostgreSQL part skipped', url: undefined },
-];
+const POLICY = reviewPolicyYaml({}, { training: { min_pairs: 10, batch_size: 8, beta: 0.1 }, gate: { min_eval_items: 1 } });
+const kinds = serverDatabaseKinds();
 
 for (const kind of kinds) {
   describe(`a training run killed mid-way (${kind.name})`, { skip: kind.skip }, () => {
