@@ -21,7 +21,7 @@ import { createLogger } from '../src/logger.js';
 import { parsePolicy } from '../src/policy/loader.js';
 import type { Policy } from '../src/policy/policy.js';
 import { ModtuneServer } from '../src/server.js';
-import { mulberry32 } from '../src/tuning/random.js';
+import { mulberry32 } from '../src/random.js';
 import { DAVIDSON_PATH, HATE, labelsFor, loadDavidson, moderatorClass, NEITHER, OFFENSIVE, type DavidsonClass, type PolicyLabels, type Tweet } from './davidson.js';
 
 const USAGE = `usage: npm run bench:loop -- [--rounds N] [--per-round N] [--heldout N] [--seed N]

@@ -27,7 +27,7 @@ import { SequenceEncoder } from '../src/inference/tokenizer.js';
 import { createLogger } from '../src/logger.js';
 import { importModel } from '../src/models/import/importer.js';
 import { buildTransformerClassifier } from '../src/models/synthetic/index.js';
-import { mulberry32 } from '../src/tuning/random.js';
+import { mulberry32 } from '../src/random.js';
 import { createScratchDatabase } from '../test/helpers/scratch-database.js';
 import { loadDavidson } from './davidson.js';
 

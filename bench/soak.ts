@@ -38,7 +38,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { mulberry32 } from '../src/tuning/random.js';
+import { mulberry32 } from '../src/random.js';
 import { baseEnv, sleep, startService, type ServiceProcess } from '../test/helpers/process.js';
 import { createScratchDatabase } from '../test/helpers/scratch-database.js';
 import { loadDavidson } from './davidson.js';

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { trainDpo } from '../src/tuning/trainer.js';
-import { mulberry32 } from '../src/tuning/random.js';
+import { mulberry32 } from '../src/random.js';
 
 const { values } = parseArgs({ options: { pairs: { type: 'string', default: '100000,1000000' }, batch: { type: 'string', default: '64,1024' }, dim: { type: 'string', default: '384' } } });
 const D = Number(values.dim);

@@ -160,3 +160,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     headPollMs: e.HEAD_POLL_MS,
   };
 }
+
+/**
+ * loadConfig for a command (`npm start` and the CLIs): an invalid configuration is printed to stderr as
+ * `<program>: invalid configuration: ...` and gives null, for the caller to exit with code 2.
+ */
+export function loadConfigOrReport(program: string): Config | null {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${program}: ${err.message}\n`);
+    return null;
+  }
+}

@@ -1,18 +1,10 @@
 /** `npm start`: configuration from the environment, start, and shut down cleanly on SIGTERM/SIGINT. */
-import { ConfigError, loadConfig } from './config.js';
+import { loadConfigOrReport } from './config.js';
 import { ModtuneServer } from './server.js';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`modtune: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = loadConfigOrReport('modtune');
+  if (!config) process.exit(2);
   let server: ModtuneServer;
   try {
     server = await ModtuneServer.create(config);

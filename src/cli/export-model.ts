@@ -2,7 +2,7 @@
  * `npm run model:export -- <head-id | version> <out-dir>`: writes a standalone model directory with a
  * head's weights baked into the classifier (a version number means that version of the active backbone).
  */
-import { ConfigError, loadConfig } from '../config.js';
+import { loadConfigOrReport } from '../config.js';
 import { openDatabase } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrator.js';
 import { loadModelDir } from '../inference/model-dir.js';
@@ -16,16 +16,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write('usage: npm run model:export -- <head-id | version> <out-dir>\n');
     return 2;
   }
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`modtune export: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  const config = loadConfigOrReport('modtune export');
+  if (!config) return 2;
   const database = await openDatabase({ url: config.database.url, dataDir: config.database.dataDir, logger: createLogger('warn') });
   try {
     await migrateToLatest(database.db);

@@ -1,20 +1,12 @@
 /** `npm run migrate`: applies pending migrations to DATABASE_URL (or the embedded PGlite in DATA_DIR). */
-import { ConfigError, loadConfig } from '../config.js';
+import { loadConfigOrReport } from '../config.js';
 import { openDatabase } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrator.js';
 import { createLogger } from '../logger.js';
 
 async function main(): Promise<number> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`modtune migrate: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  const config = loadConfigOrReport('modtune migrate');
+  if (!config) return 2;
   const logger = createLogger('warn');
   const database = await openDatabase({ url: config.database.url, dataDir: config.database.dataDir, logger });
   try {

@@ -4,7 +4,7 @@
  * CronJob next to replicas that run with TRAINING_SCHEDULER=false.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config.js';
+import { loadConfigOrReport } from '../config.js';
 import { openDatabase } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrator.js';
 import { createLogger } from '../logger.js';
@@ -19,16 +19,8 @@ import { ModelRuntime } from '../inference/runtime.js';
 const NUMERIC = ['beta', 'label_smoothing', 'learning_rate', 'weight_decay', 'epochs', 'batch_size', 'anchor_weight', 'min_pairs', 'seed'] as const;
 
 async function main(argv: string[]): Promise<number> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`modtune train: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  const config = loadConfigOrReport('modtune train');
+  if (!config) return 2;
   const { values } = parseArgs({
     args: argv,
     options: { loss: { type: 'string' }, ...Object.fromEntries(NUMERIC.map((k) => [k.replace(/_/g, '-'), { type: 'string' as const }])) },

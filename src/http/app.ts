@@ -64,6 +64,8 @@ export function createApp(ctx: AppContext): express.Express {
   // The review page: static files only; everything it shows comes from the API as JSON.
   app.use('/review', express.static(PAGES_DIR + '/review', { index: 'index.html', maxAge: '5m' }));
   app.use('/dashboard', express.static(PAGES_DIR + '/dashboard', { index: 'index.html', maxAge: '5m' }));
+  // Their shared module, served next to each so both import it as ./page.js.
+  app.use(['/review', '/dashboard'], express.static(PAGES_DIR + '/shared', { index: false, maxAge: '5m' }));
   // Action endpoints whose body is optional: an empty POST counts as {}.
   const optionalJson: RequestHandler[] = [
     (req, _res, next) => {

@@ -7,7 +7,8 @@ import { v7 as uuidv7 } from 'uuid';
 import { recordAudit } from '../audit/audit.repository.js';
 import type { Principal } from '../auth/auth.service.js';
 import type { DB } from '../db/database.js';
-import type { ReviewReason, Split } from '../db/schema/review.js';
+import type { Selectable } from 'kysely';
+import type { PreferencePairsTable, ReviewReason, Split } from '../db/schema/review.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import type { PolicyRegistry } from '../policy/registry.js';
 import { cohenKappa, krippendorffAlpha, median } from './agreement.js';
@@ -79,23 +80,12 @@ function view(t: TaskRow, earlier: EarlierRow[] = []): TaskView {
   };
 }
 
-export interface PairRow {
-  id: number;
-  item_id: string;
-  decision_id: string;
-  task_id: string;
-  review_id: string;
-  category: string;
-  chosen: boolean;
-  rejected: boolean;
-  split: Split;
-  backbone_id: string;
-  head_id: string;
-  created_at: Date;
+/** A stored pair as the export returns it: its row, the item's external id, and text/context on request. */
+export type PairRow = Selectable<PreferencePairsTable> & {
   external_id: string | null;
   text?: string | null;
   context?: string | null;
-}
+};
 
 export interface VerdictOutcome {
   review_id: string;

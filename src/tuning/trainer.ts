@@ -9,7 +9,7 @@
  */
 import type { HeadWeights } from '../inference/head.js';
 import { pairLoss, pairLossGrad, pairRewards, type LossParams } from './dpo.js';
-import { mulberry32, shuffleInPlace } from './random.js';
+import { mulberry32, shuffleInPlace } from '../random.js';
 
 export interface PairSet {
   /** Row-major [n, dim]. */

@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { waitFor } from '../helpers/process.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
 
 interface Running {
@@ -28,15 +29,6 @@ function run(env: Record<string, string>): Running {
   child.stderr!.on('data', (d) => (err += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, stdout: () => out, stderr: () => err, exited };
-}
-
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 function listeningPort(stdout: string): number | null {
@@ -67,7 +59,7 @@ describe('the service process', () => {
 
   test('first start prints an admin key once, serves, and shuts down cleanly; a restart keeps the data', async () => {
     const first = run(env);
-    await waitFor(() => listeningPort(first.stdout()) !== null || first.child.exitCode !== null, 'the server to listen');
+    await waitFor(() => listeningPort(first.stdout()) !== null || first.child.exitCode !== null, 'the server to listen', 60_000);
     const port = listeningPort(first.stdout());
     assert.ok(port, `did not start:\n${first.stderr()}`);
     const key = /^\s+(mt_[A-Za-z0-9_-]{43})$/m.exec(first.stderr())?.[1];
@@ -88,7 +80,7 @@ describe('the service process', () => {
     assert.match(first.stdout(), /shut down cleanly/);
 
     const second = run(env);
-    await waitFor(() => listeningPort(second.stdout()) !== null || second.child.exitCode !== null, 'the restart to listen');
+    await waitFor(() => listeningPort(second.stdout()) !== null || second.child.exitCode !== null, 'the restart to listen', 60_000);
     const port2 = listeningPort(second.stdout());
     assert.ok(port2, `restart failed:\n${second.stderr()}`);
     assert.ok(!/mt_[A-Za-z0-9_-]{43}/.test(second.stderr()), 'no new admin key on a restart');

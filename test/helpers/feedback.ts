@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { mulberry32 } from '../../src/tuning/random.js';
+import { mulberry32 } from '../../src/random.js';
 import { splitFor } from '../../src/review/split.js';
 import { ADMIN_KEY, type TestApp } from './app.js';
 import { tinyModelDir } from './tiny-model.js';

@@ -14,7 +14,7 @@ import { loadModelDir } from '../../src/inference/model-dir.js';
 import { SequenceEncoder } from '../../src/inference/tokenizer.js';
 import { exportHead } from '../../src/models/export/exporter.js';
 import { getBackbone, getHead, insertHead } from '../../src/models/head.repository.js';
-import { mulberry32 } from '../../src/tuning/random.js';
+import { mulberry32 } from '../../src/random.js';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
 
 ort.env.logLevel = 'fatal';

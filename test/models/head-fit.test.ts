@@ -9,7 +9,7 @@ import {
   logisticLoss,
   sigmoid,
 } from '../../src/models/starter/head-fit.js';
-import { mulberry32 } from '../../src/models/starter/synthetic.js';
+import { mulberry32 } from '../../src/random.js';
 
 function close(actual: number, expected: number, tol: number, what = ''): void {
   assert.ok(Math.abs(actual - expected) <= tol, `${what} ${actual} is not within ${tol} of ${expected}`);

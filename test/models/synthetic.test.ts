@@ -7,10 +7,10 @@ import {
   DEFAULT_SYNTHETIC,
   expandTemplate,
   labelMatrix,
-  mulberry32,
   syntheticTrainingSet,
   toxicSeedWords,
 } from '../../src/models/starter/synthetic.js';
+import { mulberry32 } from '../../src/random.js';
 
 const FILLER = {
   common: Array.from({ length: 300 }, (_, i) => `common${i}`),

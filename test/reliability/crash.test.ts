@@ -16,7 +16,7 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { openDatabase, type Database } from '../../src/db/connect.js';
-import { mulberry32 } from '../../src/tuning/random.js';
+import { mulberry32 } from '../../src/random.js';
 import { quietLogger } from '../helpers/db.js';
 import { makeTexts } from '../helpers/feedback.js';
 import { baseEnv, sleep, startService, type ServiceProcess } from '../helpers/process.js';

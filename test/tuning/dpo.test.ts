@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { logSigmoid, pairLoss, pairLossGrad, pairRewards, type LossParams, type LossType } from '../../src/tuning/dpo.js';
 import { batchObjective, trainDpo, type AnchorSet, type PairSet } from '../../src/tuning/trainer.js';
-import { mulberry32 } from '../../src/tuning/random.js';
+import { mulberry32 } from '../../src/random.js';
 
 const LOSSES: LossType[] = ['sigmoid', 'ipo', 'hinge', 'robust'];
 const params = (type: LossType, beta = 0.5, labelSmoothing = 0.1): LossParams => ({ type, beta, labelSmoothing });

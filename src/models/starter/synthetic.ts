@@ -5,6 +5,7 @@
  * same seeds and the same word list always give the same phrases, and therefore the same head.
  */
 import { OPENAI_CATEGORIES, type OpenAICategory } from '../../policy/categories.js';
+import { mulberry32 } from '../../random.js';
 import { BENIGN_GROUPS, BENIGN_PHRASES, SLOTS, TOXIC_GROUPS, withParents, type SeedGroup } from './seeds.js';
 import { preTokenize } from './tokenizer-json.js';
 
@@ -66,18 +67,6 @@ export function chooseFillerWords(allWords: readonly string[], usable: (w: strin
   while (picked.size < count) picked.add(Math.floor(rand() * tail.length));
   const rare = [...picked].sort((a, b) => a - b).map((i) => tail[i]);
   return { common, rare };
-}
-
-/** mulberry32: tiny, fast and good enough to pick template combinations reproducibly. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const SLOT = /\{(\w+)\}/g;

@@ -39,7 +39,7 @@ export function isIntactToken(word: string): boolean {
   return SINGLE_PUNCTUATION.test(word) && word.normalize('NFKC') === word && word.toLowerCase() === word;
 }
 
-interface AddedTokenJson {
+export interface AddedTokenJson {
   id: number;
   content: string;
   single_word: boolean;

@@ -13,6 +13,7 @@
  * SentencePiece models normalise with a precompiled nmt_nfkc charsmap; these files use the NFKC normalizer
  * instead, which is what that charsmap mostly does.
  */
+import type { AddedTokenJson } from '../starter/tokenizer-json.js';
 import { trainBpe, type BpeWord } from './bpe.js';
 import type { Arch } from './spec.js';
 import { englishWords } from './words.js';
@@ -37,17 +38,8 @@ export interface BuiltTokenizer {
   ids: Record<string, number>;
 }
 
-interface AddedToken {
-  id: number;
-  content: string;
-  single_word: boolean;
-  lstrip: boolean;
-  rstrip: boolean;
-  normalized: boolean;
-  special: boolean;
-}
 
-function added(id: number, content: string, opts: Partial<AddedToken> = {}): AddedToken {
+function added(id: number, content: string, opts: Partial<AddedTokenJson> = {}): AddedTokenJson {
   return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true, ...opts };
 }
 

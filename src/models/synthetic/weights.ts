@@ -2,18 +2,7 @@
  * Seeded random weights for synthetic models: reproducible across runs and machines (no Math.random), and
  * drawn like BERT's initialisation, N(0, σ) (σ = 0.02 in BERT).
  */
-
-/** mulberry32: a small, fast 32-bit PRNG; the same seed gives the same stream everywhere. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../random.js';
 
 /** Derives an independent stream per tensor, so adding a tensor does not shift every later one. */
 export function streamSeed(seed: number, name: string): number {

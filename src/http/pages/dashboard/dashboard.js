@@ -4,7 +4,8 @@
 // <title> text, non-URL attributes), never as HTML, and the CSP forbids inline script anyway.
 // Charts are inline SVG drawn here; the page loads nothing from anywhere else.
 
-const $ = (id) => document.getElementById(id);
+import { $, apiCall, show, status } from './page.js';
+
 const KEY_STORAGE = 'modtune.dashboard.key';
 const SVG = 'http://www.w3.org/2000/svg';
 const RUN_STATUSES = ['queued', 'running', 'promoted', 'rejected', 'failed', 'skipped'];
@@ -12,26 +13,7 @@ const HEAD_STATUSES = ['base', 'candidate', 'active', 'retired', 'rejected'];
 
 const state = { key: sessionStorage.getItem(KEY_STORAGE), runs: [], selectedId: null, loading: 0, detail: 0 };
 
-function show(id, visible) {
-  $(id).hidden = !visible;
-}
-
-function status(message, isError = false) {
-  const s = $('status');
-  s.textContent = message;
-  s.classList.toggle('error', isError);
-}
-
-async function api(path) {
-  const res = await fetch(path, { headers: { Authorization: `Bearer ${state.key}` } });
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) {
-    const err = new Error(data?.error?.message ?? `HTTP ${res.status}`);
-    err.status = res.status;
-    throw err;
-  }
-  return data;
-}
+const api = (path) => apiCall(state.key, 'GET', path);
 
 // ---------------------------------------------------------------- formatting
 

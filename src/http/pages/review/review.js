@@ -2,35 +2,13 @@
 // category names) is hostile until proven otherwise: it is only ever put into the page as text
 // (textContent / createTextNode), never as HTML, and the CSP forbids inline script anyway.
 
-const $ = (id) => document.getElementById(id);
+import { $, apiCall, show, status } from './page.js';
+
 const KEY_STORAGE = 'modtune.review.key';
 
 const state = { key: sessionStorage.getItem(KEY_STORAGE), task: null, selected: 0, busy: false };
 
-function show(id, visible) {
-  $(id).hidden = !visible;
-}
-
-function status(message, isError = false) {
-  const s = $('status');
-  s.textContent = message;
-  s.classList.toggle('error', isError);
-}
-
-async function api(method, path, body) {
-  const res = await fetch(path, {
-    method,
-    headers: { Authorization: `Bearer ${state.key}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) {
-    const err = new Error(data?.error?.message ?? `HTTP ${res.status}`);
-    err.status = res.status;
-    throw err;
-  }
-  return data;
-}
+const api = (method, path, body) => apiCall(state.key, method, path, body);
 
 function signedIn() {
   show('login', false);

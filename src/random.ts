@@ -1,4 +1,7 @@
-/** A small seeded PRNG (mulberry32) and a Fisher–Yates shuffle: reproducible training, no Math.random. */
+/**
+ * A small seeded PRNG (mulberry32: the same seed gives the same stream on every machine) and a
+ * Fisher–Yates shuffle: reproducible training, synthetic models and benchmarks, no Math.random.
+ */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
