@@ -1,20 +1,24 @@
 /**
- * `npm run bench:loop [-- --rounds 5 --per-round 2000 --heldout 1000 --seed 1]`: the feedback loop on
- * real data. Davidson et al. (2017) tweets go through the running service (in-process, real HTTP on a
- * loopback port, models/default or $MODEL_DIR (the starter model is built there if missing), in-memory
- * PGlite): moderate → simulated moderators review
- * every decision → a DPO training run → the gate's decision → accuracy of the active head on a fixed
- * held-out set that never trains. Then one round of inverted labels, which the gate should reject; a
- * rejected candidate is also scored on the held-out set (activated briefly, then rolled back) so the
- * table shows whether rejecting it was right. `--all-data-first` is the control for "more runs on the
- * same pairs" versus "more feedback". Results and discussion: docs/EXPERIMENTS.md.
+ * `npm run bench:loop [-- --dataset davidson|ethos --rounds N --per-round N --heldout N --seed N --set key=value]`:
+ * the feedback loop on real data, on the shipped defaults. Labelled texts go through the running service
+ * (in-process, real HTTP on a loopback port, models/default or $MODEL_DIR (the starter model is built
+ * there if missing), in-memory PGlite): moderate → simulated moderators review every decision → a
+ * training run → the gate's decision → quality of the active head on a fixed held-out set that never
+ * trains. Then (Davidson) one round of inverted labels. A rejected candidate is also scored on the held-out
+ * set (activated briefly, then rolled back) so the table shows whether rejecting it was right.
  *
- * Needs ../shared/datasets/davidson-2017/labeled_data.csv (outside the repository; exits with code 2
- * when it is absent). Never prints a tweet: only counts and metrics.
+ * Training and gate settings are the shipped policies/default.yaml's; `--set key=value` overrides one
+ * (`--set rpo_alpha=0`, `--set lexical=false`, `--set gate.min_improvement=0.005`) for ablations.
+ * Results and discussion: docs/EXPERIMENTS.md.
+ *
+ * Needs ../shared/datasets (outside the repository; exits with code 2 when the dataset is absent). Never
+ * prints a text: only counts and metrics.
  */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/connect.js';
 import { createLogger } from '../src/logger.js';
@@ -22,33 +26,32 @@ import { parsePolicy } from '../src/policy/loader.js';
 import type { Policy } from '../src/policy/policy.js';
 import { ModtuneServer } from '../src/server.js';
 import { mulberry32 } from '../src/random.js';
-import { DAVIDSON_PATH, HATE, labelsFor, loadDavidson, moderatorClass, NEITHER, OFFENSIVE, type DavidsonClass, type PolicyLabels, type Tweet } from './davidson.js';
+import { auroc } from '../src/tuning/stats.js';
+import { DAVIDSON_PATH, HATE, labelsFor, loadDavidson, moderatorClass, NEITHER, OFFENSIVE, type DavidsonClass } from './davidson.js';
+import { ETHOS_DIR, loadEthos } from './ethos.js';
 
-const USAGE = `usage: npm run bench:loop -- [--rounds N] [--per-round N] [--heldout N] [--seed N]
-  [--epochs N] [--learning-rate X] [--beta X] [--batch-size N] [--anchor-weight X] [--min-improvement X] [--no-inverted]
-  [--all-data-first]   control: round 1 reviews all the rounds' tweets at once, later rounds only retrain
-  [--inverted-tweets N] size of the inverted round (default: --per-round)`;
-
-const CATEGORIES = ['hate', 'harassment'] as const;
-type Category = (typeof CATEGORIES)[number];
+const USAGE = `usage: npm run bench:loop -- [--dataset davidson|ethos] [--rounds N] [--per-round N] [--heldout N] [--seed N]
+  [--set key=value]...   override a training setting of policies/default.yaml (gate.key for the gate), e.g.
+                         --set rpo_alpha=0  --set lexical=false  --set pairs=disagreements  --set select=false
+                         --set beta=0.1,1 (a list)  --set gate.min_improvement=0.005
+  [--no-inverted] [--inverted-items N]   the bad-batch round (Davidson only by default)
+  [--all-data-first]     control: round 1 reviews all the rounds' items at once, later rounds only retrain
+  [--force]              later control rounds retrain on the same labels ({"force": true})`;
 
 function parseCli() {
   try {
     return parseArgs({
       options: {
-        rounds: { type: 'string', default: '5' },
-        'per-round': { type: 'string', default: '2000' },
-        heldout: { type: 'string', default: '1000' },
+        dataset: { type: 'string', default: 'davidson' },
+        rounds: { type: 'string' },
+        'per-round': { type: 'string' },
+        heldout: { type: 'string' },
         seed: { type: 'string', default: '1' },
-        epochs: { type: 'string', default: '30' },
-        'learning-rate': { type: 'string', default: '0.05' },
-        beta: { type: 'string', default: '0.1' },
-        'batch-size': { type: 'string', default: '32' },
-        'anchor-weight': { type: 'string', default: '0.1' },
-        'min-improvement': { type: 'string', default: '0.005' },
+        set: { type: 'string', multiple: true, default: [] },
         'no-inverted': { type: 'boolean', default: false },
+        'inverted-items': { type: 'string' },
         'all-data-first': { type: 'boolean', default: false },
-        'inverted-tweets': { type: 'string' },
+        force: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -63,49 +66,115 @@ if (args.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const num = (name: keyof typeof args, integer = false): number => {
-  const v = Number(args[name]);
-  if (!Number.isFinite(v) || (integer && (!Number.isInteger(v) || v < 1))) {
-    console.error(`--${name} must be a ${integer ? 'positive whole number' : 'number'}, got '${String(args[name])}'\n${USAGE}`);
-    process.exit(2);
+const fail = (msg: string): never => {
+  console.error(`${msg}\n${USAGE}`);
+  process.exit(2);
+};
+const whole = (name: string, v: string | undefined, dflt: number): number => {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) fail(`--${name} must be a positive whole number, got '${v}'`);
+  return n;
+};
+
+// ---------------------------------------------------------------- datasets
+
+/** One labelled text: its truth per category, and how a simulated moderator labels it. */
+interface Item {
+  text: string;
+  truth: Record<string, boolean>;
+  /** A moderator's labels, from seeded uniform draws (the annotators' disagreement becomes the queue's). */
+  draw: (rng: () => number) => Record<string, boolean>;
+  /** The held-out set is stratified by this. */
+  stratum: string;
+}
+
+interface BenchDataset {
+  name: string;
+  file: string;
+  categories: string[];
+  items: Item[];
+  defaults: { heldout: number; perRound: number; rounds: number; inverted: boolean };
+  /** A reading of the category decisions as one class, where the data has classes (Davidson). */
+  classOf?: (flags: Record<string, boolean>) => string;
+  describe: string;
+}
+
+async function loadDataset(name: string): Promise<BenchDataset | null> {
+  if (name === 'davidson') {
+    const file = process.env.DAVIDSON_CSV ? path.resolve(process.env.DAVIDSON_CSV) : DAVIDSON_PATH;
+    const tweets = await loadDavidson(file);
+    if (!tweets) return null;
+    const className = (c: DavidsonClass) => (c === HATE ? 'hate' : c === OFFENSIVE ? 'offensive' : 'neither');
+    return {
+      name,
+      file,
+      categories: ['hate', 'harassment'],
+      items: tweets.map((t) => ({
+        text: t.text,
+        truth: { ...labelsFor(t.cls) },
+        draw: (rng) => ({ ...labelsFor(moderatorClass(t.votes, rng())) }),
+        stratum: className(t.cls),
+      })),
+      defaults: { heldout: 1000, perRound: 2000, rounds: 5, inverted: true },
+      classOf: (f) => (f.hate ? 'hate' : f.harassment ? 'offensive' : 'neither'),
+      describe:
+        'Davidson et al. (2017) tweets; hate speech → hate and harassment, offensive language → harassment, neither → nothing; ' +
+        'each moderator draws a class with the annotators’ proportions',
+    };
   }
-  return v;
-};
-const ROUNDS = num('rounds', true);
-const PER_ROUND = num('per-round', true);
-const HELDOUT = num('heldout', true);
-const SEED = num('seed');
-const INVERTED = args['no-inverted'] ? 0 : args['inverted-tweets'] === undefined ? PER_ROUND : num('inverted-tweets', true);
-const TRAINING = {
-  loss: 'sigmoid',
-  beta: num('beta'),
-  learning_rate: num('learning-rate'),
-  epochs: num('epochs', true),
-  batch_size: num('batch-size', true),
-  anchor_weight: num('anchor-weight'),
-  min_pairs: 50,
-  seed: 42,
-};
-const GATE = { min_eval_items: 50, min_improvement: num('min-improvement'), max_recall_drop: 0.05, max_p_value: null };
-const CHUNK = 64; // MAX_INPUTS default
-const MODEL_DIR = path.resolve(process.env.MODEL_DIR ?? 'models/default');
+  if (name === 'ethos') {
+    const dir = process.env.ETHOS_DIR ? path.resolve(process.env.ETHOS_DIR) : ETHOS_DIR;
+    const comments = await loadEthos(dir);
+    if (!comments) return null;
+    return {
+      name,
+      file: dir,
+      categories: ['hate', 'violence'],
+      items: comments.map((c) => ({
+        text: c.text,
+        truth: { hate: c.hate >= 0.5, violence: c.hate >= 0.5 && c.violence >= 0.5 },
+        draw: (rng) => {
+          const hate = rng() < c.hate;
+          const u = rng();
+          return { hate, violence: hate && u < c.violence };
+        },
+        stratum: c.hate >= 0.5 ? 'hate' : 'not hate',
+      })),
+      defaults: { heldout: 298, perRound: 175, rounds: 4, inverted: false },
+      describe:
+        'ETHOS (Mollas et al. 2022) YouTube and Reddit comments; hate = isHate ≥ 0.5, violence = hate and violence ≥ 0.5; ' +
+        'each moderator flags hate with the annotators’ fraction, and violence (given hate) with theirs',
+    };
+  }
+  return fail(`--dataset must be davidson or ethos, got '${name}'`);
+}
 
-// ---------------------------------------------------------------- data
-
-const DATA_FILE = process.env.DAVIDSON_CSV ? path.resolve(process.env.DAVIDSON_CSV) : DAVIDSON_PATH;
-const tweets = await loadDavidson(DATA_FILE);
-if (!tweets) {
+const dataset = await loadDataset(args.dataset!);
+if (!dataset) {
   console.error(
-    `bench:loop needs the Davidson et al. (2017) dataset at ${DATA_FILE} (outside the repository; see ` +
-      '../shared/datasets/README.md). It is not there, so the experiment cannot run.',
+    `bench:loop needs the ${args.dataset} dataset (outside the repository; see ../shared/datasets/README.md). ` +
+      'It is not there, so the experiment cannot run.',
   );
   process.exit(2);
 }
+const D = dataset;
+const ROUNDS = whole('rounds', args.rounds, D.defaults.rounds);
+const PER_ROUND = whole('per-round', args['per-round'], D.defaults.perRound);
+const HELDOUT = whole('heldout', args.heldout, D.defaults.heldout);
+const SEED = Number(args.seed);
+if (!Number.isFinite(SEED)) fail(`--seed must be a number, got '${args.seed}'`);
+const INVERTED = args['no-inverted']
+  ? 0
+  : args['inverted-items'] !== undefined
+    ? whole('inverted-items', args['inverted-items'], 0)
+    : D.defaults.inverted
+      ? PER_ROUND
+      : 0;
+const CHUNK = 64; // MAX_INPUTS default
+const MODEL_DIR = path.resolve(process.env.MODEL_DIR ?? 'models/default');
 const needed = HELDOUT + ROUNDS * PER_ROUND + INVERTED;
-if (needed > tweets.length) {
-  console.error(`the experiment needs ${needed} tweets (held-out + rounds) but the dataset has ${tweets.length}; use fewer rounds or smaller rounds`);
-  process.exit(2);
-}
+if (needed > D.items.length) fail(`the experiment needs ${needed} items (held-out + rounds) but ${D.name} has ${D.items.length}; use fewer or smaller rounds`);
 
 function shuffled<T>(xs: T[], rng: () => number): T[] {
   const a = xs.slice();
@@ -116,35 +185,56 @@ function shuffled<T>(xs: T[], rng: () => number): T[] {
   return a;
 }
 
-/** A held-out set stratified by majority class (so the rare hate class is represented as in the data), the rest shuffled. */
-function split(all: Tweet[], heldout: number, seed: number): { heldout: Tweet[]; pool: Tweet[] } {
+/** A held-out set stratified like the data (so a rare class is represented as it is), the rest shuffled. */
+function split(all: Item[], heldout: number, seed: number): { heldout: Item[]; pool: Item[] } {
   const rng = mulberry32(seed);
-  const byClass = [HATE, OFFENSIVE, NEITHER].map((c) => shuffled(all.filter((t) => t.cls === c), rng));
-  const take = byClass.map((ts) => Math.round((heldout * ts.length) / all.length));
-  take[OFFENSIVE] += heldout - take.reduce((a, b) => a + b, 0);
-  const held = byClass.flatMap((ts, c) => ts.slice(0, take[c]));
-  const rest = byClass.flatMap((ts, c) => ts.slice(take[c]));
-  return { heldout: held, pool: shuffled(rest, rng) };
+  const strata = [...new Set(all.map((x) => x.stratum))].sort();
+  const by = strata.map((s) => shuffled(all.filter((x) => x.stratum === s), rng));
+  const take = by.map((xs) => Math.round((heldout * xs.length) / all.length));
+  const biggest = take.indexOf(Math.max(...take));
+  take[biggest] += heldout - take.reduce((a, b) => a + b, 0);
+  return { heldout: by.flatMap((xs, k) => xs.slice(0, take[k])), pool: shuffled(by.flatMap((xs, k) => xs.slice(take[k])), rng) };
 }
 
-const { heldout, pool } = split(tweets, HELDOUT, SEED);
+const { heldout, pool } = split(D.items, HELDOUT, SEED);
 
 // ---------------------------------------------------------------- policies
 
+/** `--set key=value`: numbers, lists of numbers (a,b), true/false, or words. */
+function overrides(): { training: Record<string, unknown>; gate: Record<string, unknown> } {
+  const out = { training: {} as Record<string, unknown>, gate: {} as Record<string, unknown> };
+  for (const s of args.set as string[]) {
+    const eq = s.indexOf('=');
+    if (eq < 1) fail(`--set takes key=value, got '${s}'`);
+    const key = s.slice(0, eq);
+    const raw = s.slice(eq + 1);
+    const value = raw === 'true' ? true : raw === 'false' ? false : raw.includes(',') ? raw.split(',').map(Number) : Number.isFinite(Number(raw)) && raw !== '' ? Number(raw) : raw;
+    if (key.startsWith('gate.')) out.gate[key.slice(5)] = value;
+    else out.training[key] = value;
+  }
+  return out;
+}
+
+const shipped = parseYaml(await fs.readFile(path.resolve('policies/default.yaml'), 'utf8')) as { training: Record<string, unknown>; gate: Record<string, unknown> };
+const SET = overrides();
+const TRAINING = { ...shipped.training, ...SET.training };
+const GATE = { ...shipped.gate, ...SET.gate };
+
 const policyYaml = (o: { review: Record<string, unknown>; block: number | null; extra?: string[] }) =>
   [
-    'description: bench:loop (Davidson et al. 2017 replay)',
+    `description: bench:loop (${D.name} replay)`,
     'categories:',
-    ...CATEGORIES.map((c) => `  ${c}: { flag: 0.5, block: ${o.block === null ? 'null' : o.block} }`),
+    ...D.categories.map((c) => `  ${c}: { flag: 0.5, block: ${o.block === null ? 'null' : o.block} }`),
     `review: ${JSON.stringify(o.review)}`,
     ...(o.extra ?? []),
   ].join('\n');
 
-// Every decision is audited (and so reviewed) once; 20% of reviewed items form the gate's eval split.
+// Every decision is audited (and so reviewed) once; the default eval_fraction (20%) of reviewed items
+// form the gate's eval split. Training and gate: the shipped defaults, plus any --set.
 const mainPolicy = parsePolicy(
   'default',
   policyYaml({
-    review: { audit_rate: 1, reviews_per_task: 1, audit_reviews_per_task: 1, eval_fraction: 0.2 },
+    review: { audit_rate: 1, reviews_per_task: 1, audit_reviews_per_task: 1 },
     block: null,
     extra: [`training: ${JSON.stringify(TRAINING)}`, `gate: ${JSON.stringify(GATE)}`],
   }),
@@ -152,10 +242,7 @@ const mainPolicy = parsePolicy(
 // Held-out scoring must open no review task: no audit, no uncertainty band, and block = flag so that a
 // flagged item is "block" (with confirm_block_rate 0: no confirmation task) rather than "review", which
 // the service always routes to a human.
-const heldoutPolicy = parsePolicy(
-  'heldout',
-  policyYaml({ review: { audit_rate: 0, uncertainty_margin: 0, confirm_block_rate: 0 }, block: 0.5 }),
-);
+const heldoutPolicy = parsePolicy('heldout', policyYaml({ review: { audit_rate: 0, uncertainty_margin: 0, confirm_block_rate: 0 }, block: 0.5 }));
 
 // ---------------------------------------------------------------- the service
 
@@ -179,7 +266,7 @@ const config = loadConfig({
 
 const say = (msg: string) => process.stderr.write(`[bench:loop] ${msg}\n`);
 const t0 = performance.now();
-say(`${tweets.length} tweets read; held-out ${heldout.length}, ${ROUNDS} rounds of ${PER_ROUND}${INVERTED ? ` + 1 inverted round of ${INVERTED}` : ''}`);
+say(`${D.name}: ${D.items.length} items; held-out ${heldout.length}, ${ROUNDS} rounds of ${PER_ROUND}${INVERTED ? ` + 1 inverted round of ${INVERTED}` : ''}`);
 say(`starting the service (model ${path.relative(process.cwd(), MODEL_DIR) || MODEL_DIR}, in-memory PGlite)`);
 const database = await openDatabase({ dataDir: 'memory://', logger: logger.child({ subsystem: 'db' }) });
 const server = await ModtuneServer.create(config, {
@@ -228,7 +315,7 @@ async function moderate(texts: string[], policy: string): Promise<ModerateResult
 
 const activeHead = async () => (await call<{ model: { head_id: string; head_version: number } }>('GET', '/readyz', ADMIN_KEY)).model;
 
-// ---------------------------------------------------------------- held-out accuracy
+// ---------------------------------------------------------------- held-out quality
 
 interface CategoryMetrics {
   accuracy: number;
@@ -240,32 +327,12 @@ interface CategoryMetrics {
   auroc: number | null;
 }
 interface HeldOut {
-  /** Three-way: predicted class (hate if hate is flagged, else offensive if harassment is, else neither) vs majority class. */
-  classAccuracy: number;
-  /** Mean over the two category decisions (comparable to the gate's cell accuracy). */
+  /** Where the data has classes: the decisions read back as a class (Davidson) against the majority class. */
+  classAccuracy: number | null;
+  /** Mean over the category decisions (comparable to the gate's cell accuracy). */
   cellAccuracy: number;
-  categories: Record<Category, CategoryMetrics>;
+  categories: Record<string, CategoryMetrics>;
   openedTasks: number;
-}
-
-/** Area under the ROC curve by ranks (ties share their mean rank). */
-function auroc(truth: boolean[], score: number[]): number | null {
-  const idx = score.map((_, i) => i).sort((a, b) => score[a] - score[b]);
-  const rank = new Float64Array(score.length);
-  for (let i = 0; i < idx.length; ) {
-    let j = i;
-    while (j + 1 < idx.length && score[idx[j + 1]] === score[idx[i]]) j++;
-    for (let k = i; k <= j; k++) rank[idx[k]] = (i + j) / 2 + 1;
-    i = j + 1;
-  }
-  const pos = truth.filter(Boolean).length;
-  const neg = truth.length - pos;
-  if (pos === 0 || neg === 0) return null;
-  let sum = 0;
-  truth.forEach((t, i) => {
-    if (t) sum += rank[i];
-  });
-  return (sum - (pos * (pos + 1)) / 2) / (pos * neg);
 }
 
 function categoryMetrics(truth: boolean[], pred: boolean[], score: number[]): CategoryMetrics {
@@ -290,22 +357,25 @@ async function scoreHeldout(): Promise<HeldOut> {
     heldout.map((t) => t.text),
     heldoutPolicy.name,
   );
-  const categories = {} as Record<Category, CategoryMetrics>;
-  for (const c of CATEGORIES) {
+  const categories: Record<string, CategoryMetrics> = {};
+  for (const c of D.categories) {
     categories[c] = categoryMetrics(
-      heldout.map((t) => labelsFor(t.cls)[c]),
+      heldout.map((t) => t.truth[c]),
       results.map((r) => r.categories[c]),
       results.map((r) => r.category_scores[c]),
     );
   }
-  let right = 0;
-  results.forEach((r, i) => {
-    const predicted: DavidsonClass = r.categories.hate ? HATE : r.categories.harassment ? OFFENSIVE : NEITHER;
-    if (predicted === heldout[i].cls) right++;
-  });
+  let classAccuracy: number | null = null;
+  if (D.classOf) {
+    let right = 0;
+    results.forEach((r, i) => {
+      if (D.classOf!(r.categories) === D.classOf!(heldout[i].truth)) right++;
+    });
+    classAccuracy = right / heldout.length;
+  }
   return {
-    classAccuracy: right / heldout.length,
-    cellAccuracy: (categories.hate.accuracy + categories.harassment.accuracy) / 2,
+    classAccuracy,
+    cellAccuracy: D.categories.reduce((s, c) => s + categories[c].accuracy, 0) / D.categories.length,
     categories,
     openedTasks: results.filter((r) => r.review_task_id !== null).length,
   };
@@ -314,22 +384,24 @@ async function scoreHeldout(): Promise<HeldOut> {
 // ---------------------------------------------------------------- one round
 
 interface RoundStats {
-  tweets: number;
-  /** Verdict cells and how they compare with the majority class and with the model's decision. */
+  items: number;
+  /** Verdict cells and how they compare with the truth and with the model's decision. */
   cells: number;
-  moderatorMatchesMajority: number;
+  moderatorMatchesTruth: number;
   moderatorMatchesModel: number;
-  newPairs: number;
-  /** New pairs per category and direction: "+" the moderator flagged what the model did not, "−" the reverse. */
-  pairsBy: Record<Category, { up: number; down: number }>;
+  /** Settled labels (training pairs) and, of those, where moderators overruled the model. */
+  labels: number;
+  disagreements: number;
+  /** Disagreements per category and direction: "+" the moderator flagged what the model did not, "−" the reverse. */
+  disagreementsBy: Record<string, { up: number; down: number }>;
   evalItems: number;
   seconds: { moderate: number; review: number };
 }
 
-async function moderateAndReview(batch: Tweet[], round: number, invert: boolean): Promise<RoundStats> {
+async function moderateAndReview(batch: Item[], round: number, invert: boolean): Promise<RoundStats> {
   // The moderators' draws are made here, in batch order, so the queue's order cannot change them.
   const rng = mulberry32((SEED * 7919 + round) >>> 0);
-  const labels = new Map<string, { mod: PolicyLabels; majority: PolicyLabels }>();
+  const labels = new Map<string, { mod: Record<string, boolean>; truth: Record<string, boolean> }>();
   let t = performance.now();
   const results = await moderate(
     batch.map((x) => x.text),
@@ -338,12 +410,22 @@ async function moderateAndReview(batch: Tweet[], round: number, invert: boolean)
   const moderateSeconds = (performance.now() - t) / 1000;
   results.forEach((r, i) => {
     if (!r.review_task_id) throw new Error('the main policy audits every decision, yet a decision opened no review task');
-    const drawn = labelsFor(moderatorClass(batch[i].votes, rng()));
-    const mod = invert ? { hate: !drawn.hate, harassment: !drawn.harassment } : drawn;
-    labels.set(r.review_task_id, { mod, majority: labelsFor(batch[i].cls) });
+    const drawn = batch[i].draw(rng);
+    const mod = invert ? Object.fromEntries(D.categories.map((c) => [c, !drawn[c]])) : drawn;
+    labels.set(r.review_task_id, { mod, truth: batch[i].truth });
   });
 
-  const stats: RoundStats = { tweets: batch.length, cells: 0, moderatorMatchesMajority: 0, moderatorMatchesModel: 0, newPairs: 0, pairsBy: { hate: { up: 0, down: 0 }, harassment: { up: 0, down: 0 } }, evalItems: 0, seconds: { moderate: moderateSeconds, review: 0 } };
+  const stats: RoundStats = {
+    items: batch.length,
+    cells: 0,
+    moderatorMatchesTruth: 0,
+    moderatorMatchesModel: 0,
+    labels: 0,
+    disagreements: 0,
+    disagreementsBy: Object.fromEntries(D.categories.map((c) => [c, { up: 0, down: 0 }])),
+    evalItems: 0,
+    seconds: { moderate: moderateSeconds, review: 0 },
+  };
   t = performance.now();
   for (;;) {
     // Only audit tasks: the ones this round's moderation opened (held-out scoring opens none).
@@ -353,18 +435,24 @@ async function moderateAndReview(batch: Tweet[], round: number, invert: boolean)
       const l = labels.get(task.id);
       if (!l) throw new Error(`claimed review task ${task.id}, which this round did not open`);
       labels.delete(task.id);
-      const v = await call<{ preference_pairs: number; split?: string; labels?: { category: string; label: boolean | null; model_label: boolean }[] }>('POST', `/v1/review/tasks/${task.id}/verdict`, MODERATOR, { categories: l.mod });
-      stats.newPairs += v.preference_pairs;
+      const v = await call<{ preference_pairs: number; disagreements: number; split?: string; labels?: { category: string; label: boolean | null; model_label: boolean }[] }>(
+        'POST',
+        `/v1/review/tasks/${task.id}/verdict`,
+        MODERATOR,
+        { categories: l.mod },
+      );
+      stats.labels += v.preference_pairs;
+      stats.disagreements += v.disagreements;
       for (const x of v.labels ?? []) {
         if (x.label === null || x.label === x.model_label) continue;
-        const by = stats.pairsBy[x.category as Category];
+        const by = stats.disagreementsBy[x.category];
         if (x.label) by.up++;
         else by.down++;
       }
       if (v.split === 'eval') stats.evalItems++;
-      for (const c of CATEGORIES) {
+      for (const c of D.categories) {
         stats.cells++;
-        if (l.mod[c] === l.majority[c]) stats.moderatorMatchesMajority++;
+        if (l.mod[c] === l.truth[c]) stats.moderatorMatchesTruth++;
         if (l.mod[c] === task.decision.categories[c]) stats.moderatorMatchesModel++;
       }
     }
@@ -380,8 +468,14 @@ interface Run {
   error: string | null;
   candidate_head_id: string | null;
   reference_head_id: string | null;
-  data_snapshot: { pairs: number; anchors: number; eval_items: number } | null;
-  metrics: { seconds: number; pairs_per_second: number } | null;
+  data_snapshot: { pairs: number; eval_items: number; lexical_vocabulary?: number } | null;
+  metrics: {
+    seconds: number;
+    pairs_per_second: number;
+    chosen?: { beta: number; rpo_alpha: number; l2: number; lexical_l2: number; learning_rate: number; epochs: number };
+    selection?: { metric: string; winner: { validation: number } } | null;
+    lexical_tokens?: number;
+  } | null;
   eval_report: {
     active: { accuracy: number | null; categories: Record<string, { recall: number | null }> };
     candidate: { accuracy: number | null; categories: Record<string, { recall: number | null }> };
@@ -390,9 +484,9 @@ interface Run {
   gate: { passed: boolean; checks: { check: string; passed: boolean; detail: string }[]; reasons: string[] } | null;
 }
 
-async function train(): Promise<Run> {
-  const { id } = await call<{ id: string }>('POST', '/v1/training/runs', ADMIN_KEY, {}, [202]);
-  const deadline = Date.now() + 15 * 60_000;
+async function train(force: boolean): Promise<Run> {
+  const { id } = await call<{ id: string }>('POST', '/v1/training/runs', ADMIN_KEY, force ? { force: true } : {}, [202]);
+  const deadline = Date.now() + 30 * 60_000;
   for (;;) {
     const run = await call<Run>('GET', `/v1/training/runs/${id}`, ADMIN_KEY);
     if (!['queued', 'running'].includes(run.status)) {
@@ -405,14 +499,15 @@ async function train(): Promise<Run> {
       }
       return run;
     }
-    if (Date.now() > deadline) throw new Error(`training run ${id} did not finish in 15 minutes`);
+    if (Date.now() > deadline) throw new Error(`training run ${id} did not finish in 30 minutes`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
 const pct = (x: number | null | undefined, digits = 1) => (x === null || x === undefined ? 'n/a' : `${(100 * x).toFixed(digits)}%`);
+const auc = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : x.toFixed(3));
 
-/** The failed gate checks, short: "acc 80.1<80.6", "harassment recall −7.2pp", "eval items 40". */
+/** The failed gate checks, short: "acc 80.1 < 80.6", "hate recall −7.2pp", "eval items < 100". */
 function shortReasons(run: Run): string {
   if (!run.gate) return run.error ? run.error.slice(0, 60) : '';
   const failed = run.gate.checks.filter((c) => !c.passed);
@@ -420,7 +515,7 @@ function shortReasons(run: Run): string {
   const r = run.eval_report!;
   return failed
     .map((c) => {
-      if (c.check === 'min_improvement') return `acc ${pct(r.candidate.accuracy)} < ${pct(r.active.accuracy)}${GATE.min_improvement ? ` + ${pct(GATE.min_improvement)}` : ''}`;
+      if (c.check === 'min_improvement') return `acc ${pct(r.candidate.accuracy)} < ${pct(r.active.accuracy)}${GATE.min_improvement ? ` + ${pct(Number(GATE.min_improvement))}` : ''}`;
       if (c.check.startsWith('max_recall_drop:')) {
         const cat = c.check.slice('max_recall_drop:'.length);
         const drop = (r.candidate.categories[cat]?.recall ?? 0) - (r.active.categories[cat]?.recall ?? 0);
@@ -432,6 +527,12 @@ function shortReasons(run: Run): string {
     .join('; ');
 }
 
+function chosen(run: Run | null): string {
+  const c = run?.metrics?.chosen;
+  if (!c) return '—';
+  return `β ${c.beta}, α ${c.rpo_alpha}, λlex ${c.lexical_l2}, ${c.epochs} ep`;
+}
+
 // ---------------------------------------------------------------- the experiment
 
 interface Row {
@@ -441,31 +542,44 @@ interface Row {
   heldout: HeldOut;
   headVersion: number;
   heldoutSeconds: number;
-  /** A rejected candidate's held-out accuracy (what promoting it would have done); null otherwise. */
+  /** A rejected candidate's held-out quality (what promoting it would have done); null otherwise. */
   rejectedCandidate: HeldOut | null;
 }
 
 const rows: Row[] = [];
-const HEADER = ['round', 'tweets', 'new pairs', 'train pairs', 'run', 'gate reasons', 'eval acc cand / active', 'held-out class acc', 'hate acc', 'harassment acc', 'rejected cand. held-out class / harassment acc', 'train s', 'pairs/s'];
+const summary = (h: HeldOut) => [h.classAccuracy !== null ? pct(h.classAccuracy) : null, ...D.categories.map((c) => auc(h.categories[c].auroc))].filter((x) => x !== null).join(' / ');
+const summaryName = [...(D.classOf ? ['class acc'] : []), ...D.categories.map((c) => `${c} AUROC`)].join(' / ');
+const HEADER = [
+  'round',
+  'items',
+  'new labels (disagreements)',
+  'train pairs',
+  'run',
+  'gate reasons',
+  'eval acc cand / active',
+  `held-out ${summaryName}`,
+  ...D.categories.map((c) => `${c} acc`),
+  `rejected cand. held-out ${summaryName}`,
+  'chosen',
+  'train s',
+];
 
 function cells(row: Row): string[] {
   const s = row.stats;
   const run = row.run;
-  const m = run?.metrics;
   return [
     row.round,
-    s ? String(s.tweets) : run ? '0' : '—',
-    s ? String(s.newPairs) : run ? '0' : '—',
+    s ? String(s.items) : run ? '0' : '—',
+    s ? `${s.labels} (${s.disagreements})` : run ? '0' : '—',
     run?.data_snapshot ? String(run.data_snapshot.pairs) : '—',
     run ? run.status : '—',
     run ? shortReasons(run) : '—',
     run?.eval_report ? `${pct(run.eval_report.candidate.accuracy)} / ${pct(run.eval_report.active.accuracy)}` : '—',
-    pct(row.heldout.classAccuracy),
-    pct(row.heldout.categories.hate.accuracy),
-    pct(row.heldout.categories.harassment.accuracy),
-    row.rejectedCandidate ? `${pct(row.rejectedCandidate.classAccuracy)} / ${pct(row.rejectedCandidate.categories.harassment.accuracy)}` : '—',
-    m ? m.seconds.toFixed(2) : '—',
-    m ? Math.round(m.pairs_per_second).toLocaleString('en-US') : '—',
+    summary(row.heldout),
+    ...D.categories.map((c) => pct(row.heldout.categories[c].accuracy)),
+    row.rejectedCandidate ? summary(row.rejectedCandidate) : '—',
+    chosen(run),
+    run?.metrics ? run.metrics.seconds.toFixed(1) : '—',
   ];
 }
 
@@ -476,8 +590,7 @@ async function activate(headId: string, reason: string): Promise<void> {
 
 /**
  * What if the gate had promoted a rejected candidate? Activate it through the admin API, score the
- * held-out set, and put the reference head back. (A side effect: the candidate's registry status
- * becomes "retired" instead of "rejected"; the run keeps its "rejected" outcome.)
+ * held-out set, and put the head the run started from back.
  */
 async function heldoutIfPromoted(run: Run): Promise<HeldOut | null> {
   if (run.status !== 'rejected' || !run.candidate_head_id || !run.reference_head_id) return null;
@@ -504,8 +617,8 @@ async function record(round: string, stats: RoundStats | null, run: Run | null):
 console.log(HEADER.join(' | '));
 await record('0 (starter head)', null, null);
 
-// The control (--all-data-first) sees the same tweets and makes as many training runs, but all the
-// feedback arrives before the first run: it separates "more feedback" from "more runs on the same pairs".
+// The control (--all-data-first) sees the same items and makes as many training runs, but all the
+// feedback arrives before the first run: it separates "more feedback" from "more runs on the same labels".
 const ALL_FIRST = args['all-data-first'];
 let offset = 0;
 const totalRounds = ROUNDS + (INVERTED ? 1 : 0);
@@ -516,16 +629,13 @@ for (let round = 1; round <= totalRounds; round++) {
   offset += size;
   let stats: RoundStats | null = null;
   if (batch.length > 0) {
-    say(`round ${round}${invert ? ' (inverted labels)' : ''}: moderating and reviewing ${batch.length} tweets`);
+    say(`round ${round}${invert ? ' (inverted labels)' : ''}: moderating and reviewing ${batch.length} items`);
     stats = await moderateAndReview(batch, round, invert);
-    say(
-      `round ${round}: moderate ${stats.seconds.moderate.toFixed(1)} s, review ${stats.seconds.review.toFixed(1)} s, ` +
-        `${stats.newPairs} new pairs; training`,
-    );
+    say(`round ${round}: moderate ${stats.seconds.moderate.toFixed(1)} s, review ${stats.seconds.review.toFixed(1)} s, ${stats.labels} new labels; training`);
   } else {
-    say(`round ${round}: no new feedback (control); training again on the same pairs`);
+    say(`round ${round}: no new feedback (control); training again on the same labels`);
   }
-  const run = await train();
+  const run = await train(batch.length === 0 && args.force);
   if (run.error) say(`round ${round}: run ${run.status}: ${run.error}`);
   await record(invert ? `${round} (inverted)` : String(round), stats, run);
 }
@@ -537,54 +647,42 @@ const md = (header: string[], body: string[][]) =>
 
 const totalSeconds = (performance.now() - t0) / 1000;
 const out: string[] = [];
-out.push('', '## bench:loop results', '');
+out.push('', `## bench:loop results (${D.name})`, '');
+const strata = [...new Set(heldout.map((x) => x.stratum))].sort();
 out.push(
-  `Held-out: ${heldout.length} tweets, stratified by majority class (${[HATE, OFFENSIVE, NEITHER].map((c) => heldout.filter((t) => t.cls === c).length).join(' / ')} ` +
-    `hate / offensive / neither), never moderated for training. Rounds: ${ALL_FIRST ? `control, all ${ROUNDS * PER_ROUND} tweets reviewed before run 1, then ${ROUNDS - 1} more runs on the same pairs` : `${ROUNDS} × ${PER_ROUND} tweets`}` +
+  `${D.describe}. Held-out: ${heldout.length} items, stratified (${strata.map((s) => `${heldout.filter((x) => x.stratum === s).length} ${s}`).join(' / ')}), ` +
+    `never moderated for training. Rounds: ${ALL_FIRST ? `control, all ${ROUNDS * PER_ROUND} items reviewed before run 1, then ${ROUNDS - 1} more runs` : `${ROUNDS} × ${PER_ROUND} items`}` +
     `${INVERTED ? ` + 1 inverted round of ${INVERTED}` : ''}. Seed ${SEED}.`,
 );
-out.push(`Training: ${JSON.stringify(TRAINING)}; gate: ${JSON.stringify(GATE)}.`, '');
-{
-  // What no model at all would score on this held-out set: the bar the tuned head has to clear.
-  const n = heldout.length;
-  const count = (c: DavidsonClass) => heldout.filter((t) => t.cls === c).length;
-  out.push(
-    `Trivial baselines on this held-out set: always "offensive" (harassment, not hate) scores class acc ${pct(count(OFFENSIVE) / n)}, ` +
-      `hate acc ${pct(1 - count(HATE) / n)}, harassment acc ${pct((count(HATE) + count(OFFENSIVE)) / n)}.`,
-    '',
-  );
-}
+out.push(`Training and gate: policies/default.yaml${(args.set as string[]).length ? `, with ${(args.set as string[]).map((s) => `--set ${s}`).join(' ')}` : ' as shipped'}.`, '');
 out.push(md(HEADER, rows.map(cells)), '');
-out.push('Held-out per category (precision / recall / F1 at the flag threshold, how many of the held-out tweets the head flags, AUROC of its scores):', '');
+out.push('Held-out per category (precision / recall / F1 at the flag threshold, how many held-out items the head flags, AUROC of its scores):', '');
 out.push(
   md(
-    ['round', 'head v', 'hate P / R / F1', 'hate flagged', 'hate AUROC', 'harassment P / R / F1', 'harassment flagged', 'harassment AUROC', 'cell acc'],
+    ['round', 'head v', ...D.categories.flatMap((c) => [`${c} P / R / F1`, `${c} flagged`, `${c} AUROC`]), 'cell acc'],
     rows.map((r) => {
-      const h = r.heldout.categories;
       const prf = (m: CategoryMetrics) => `${pct(m.precision)} / ${pct(m.recall)} / ${pct(m.f1)}`;
-      const auc = (m: CategoryMetrics) => (m.auroc === null ? 'n/a' : m.auroc.toFixed(3));
-      return [r.round, String(r.headVersion), prf(h.hate), String(h.hate.flagged), auc(h.hate), prf(h.harassment), String(h.harassment.flagged), auc(h.harassment), pct(r.heldout.cellAccuracy)];
+      return [r.round, String(r.headVersion), ...D.categories.flatMap((c) => [prf(r.heldout.categories[c]), String(r.heldout.categories[c].flagged), auc(r.heldout.categories[c].auroc)]), pct(r.heldout.cellAccuracy)];
     }),
   ),
   '',
 );
-out.push('The queue per round (verdict cells = tweets × 2 categories):', '');
+out.push(`The queue per round (verdict cells = items × ${D.categories.length} categories; "+": the moderator flagged what the model did not):`, '');
 out.push(
   md(
-    ['round', 'moderator = majority class', 'moderator = model decision', 'new pairs hate +/−', 'new pairs harassment +/−', 'eval-split items', 'anchors', 'McNemar p', 'moderate s', 'review s', 'held-out scoring s'],
+    ['round', 'moderator = truth', 'moderator = model decision', ...D.categories.map((c) => `disagreements ${c} +/−`), 'eval-split items', 'McNemar p', 'lexical tokens', 'moderate s', 'review s', 'held-out scoring s'],
     rows
       .filter((r) => r.stats)
       .map((r) => {
         const s = r.stats!;
         return [
           r.round,
-          pct(s.moderatorMatchesMajority / s.cells),
+          pct(s.moderatorMatchesTruth / s.cells),
           pct(s.moderatorMatchesModel / s.cells),
-          `${s.pairsBy.hate.up} / ${s.pairsBy.hate.down}`,
-          `${s.pairsBy.harassment.up} / ${s.pairsBy.harassment.down}`,
+          ...D.categories.map((c) => `${s.disagreementsBy[c].up} / ${s.disagreementsBy[c].down}`),
           String(s.evalItems),
-          r.run?.data_snapshot ? String(r.run.data_snapshot.anchors) : '—',
           r.run?.eval_report ? r.run.eval_report.mcnemar.p_value.toPrecision(3) : '—',
+          r.run?.metrics?.lexical_tokens !== undefined ? String(r.run.metrics.lexical_tokens) : '—',
           s.seconds.moderate.toFixed(1),
           s.seconds.review.toFixed(1),
           r.heldoutSeconds.toFixed(1),

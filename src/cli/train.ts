@@ -16,27 +16,61 @@ import { TrainingService } from '../tuning/training.service.js';
 import { loadModelDir } from '../inference/model-dir.js';
 import { ModelRuntime } from '../inference/runtime.js';
 
-const NUMERIC = ['beta', 'label_smoothing', 'learning_rate', 'weight_decay', 'epochs', 'batch_size', 'anchor_weight', 'min_pairs', 'seed'] as const;
+/** Flags, as the policy's training keys with dashes; searched ones take a comma-separated list. */
+const NUMBERS = ['label_smoothing', 'epochs', 'patience', 'batch_size', 'validation_fraction', 'min_pairs', 'seed'] as const;
+const SEARCHED = ['beta', 'rpo_alpha', 'l2', 'lexical_l2', 'learning_rate'] as const;
+const CHOICES = ['loss', 'class_weights', 'pairs'] as const;
+const flag = (k: string) => k.replace(/_/g, '-');
 
-async function main(argv: string[]): Promise<number> {
-  const config = loadConfigOrReport('modtune train');
-  if (!config) return 2;
-  const { values } = parseArgs({
-    args: argv,
-    options: { loss: { type: 'string' }, ...Object.fromEntries(NUMERIC.map((k) => [k.replace(/_/g, '-'), { type: 'string' as const }])) },
-    strict: true,
-  });
-  const raw: Record<string, unknown> = {};
-  if (values.loss) raw.loss = values.loss;
-  for (const k of NUMERIC) {
-    const v = (values as Record<string, string | undefined>)[k.replace(/_/g, '-')];
-    if (v !== undefined) raw[k] = Number(v);
+const USAGE = `usage: npm run train -- [options]
+Runs one training run in this process (the policy's training settings, with these overrides), prints
+progress and the gate's checks, and exits 0 unless the run failed.
+  --force                         train even if no label arrived since the last run
+  --loss sigmoid|ipo|hinge|robust --class-weights none|balanced --pairs all|disagreements
+  --lexical true|false
+${SEARCHED.map((k) => `  --${flag(k)} X[,Y,...]`).join('\n')}   (a list is searched on the validation split)
+${NUMBERS.map((k) => `  --${flag(k)} X`).join('\n')}
+  --help`;
+
+function parseFlags(argv: string[]): { overrides: Record<string, unknown>; force: boolean } | { exit: number } {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        force: { type: 'boolean' },
+        lexical: { type: 'string' },
+        ...Object.fromEntries([...NUMBERS, ...SEARCHED, ...CHOICES].map((k) => [flag(k), { type: 'string' as const }])),
+      },
+      strict: true,
+    }).values;
+  } catch (err) {
+    process.stderr.write(`modtune train: ${(err as Error).message}\n${USAGE}\n`);
+    return { exit: 2 };
   }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return { exit: 0 };
+  }
+  const raw: Record<string, unknown> = {};
+  for (const k of CHOICES) if (values[flag(k)] !== undefined) raw[k] = values[flag(k)];
+  for (const k of NUMBERS) if (values[flag(k)] !== undefined) raw[k] = Number(values[flag(k)]);
+  for (const k of SEARCHED) if (values[flag(k)] !== undefined) raw[k] = String(values[flag(k)]).split(',').map(Number);
+  if (values.lexical !== undefined) raw.lexical = values.lexical === 'true' ? true : values.lexical === 'false' ? false : values.lexical;
   const overrides = hyperparameterOverrides.strict().safeParse(raw);
   if (!overrides.success) {
-    process.stderr.write(`modtune train: ${overrides.error.issues.map((i) => `--${String(i.path[0]).replace(/_/g, '-')}: ${i.message}`).join('; ')}\n`);
-    return 2;
+    process.stderr.write(`modtune train: ${overrides.error.issues.map((i) => `--${flag(String(i.path[0]))}: ${i.message}`).join('; ')}\n`);
+    return { exit: 2 };
   }
+  return { overrides: overrides.data, force: values.force === true };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const parsed = parseFlags(argv);
+  if ('exit' in parsed) return parsed.exit;
+  const config = loadConfigOrReport('modtune train');
+  if (!config) return 2;
 
   const logger = createLogger(config.log.level === 'info' ? 'warn' : config.log.level);
   const database = await openDatabase({ url: config.database.url, dataDir: config.database.dataDir, poolSize: 4, logger });
@@ -63,7 +97,7 @@ async function main(argv: string[]): Promise<number> {
       },
     });
     await training.recoverAbandonedRuns();
-    const runId = (await training.createRun('cli', { hyperparameters: overrides.data }))!;
+    const runId = (await training.createRun('cli', { hyperparameters: parsed.overrides, force: parsed.force }))!;
     process.stdout.write(`training run ${runId} (active head v${active.version}, backbone ${backbone.name})\n`);
     const started = Date.now();
     const outcome = await training.execute(runId, (e) => process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${e.phase}: ${e.message}\n`));

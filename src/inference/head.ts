@@ -1,6 +1,7 @@
 /**
- * The classification head in TypeScript: logits = W·f + b over features from the ONNX backbone.
- * Pure functions; the hot path of scoring, so plain loops over typed arrays.
+ * The classification head in TypeScript: logits = W·f + b over features from the ONNX backbone, plus an
+ * optional lexical part, (1/L) Σ_t V[t] over the item's L token ids. Pure functions; the hot path of
+ * scoring, so plain loops over typed arrays.
  */
 
 export interface HeadWeights {
@@ -11,15 +12,99 @@ export interface HeadWeights {
   bias: Float32Array;
 }
 
-export function checkHeadShape(h: HeadWeights): void {
+/**
+ * Per-label weights over the backbone's token ids, stored sparsely: only tokens some training item had.
+ * A text's lexical logits are the mean of its tokens' rows (every attended token counts, unknown ones
+ * with weight 0), which is what the exported graph computes with Gather → masked mean.
+ */
+export interface LexicalHead {
+  /** Token ids, strictly ascending. */
+  tokens: Int32Array;
+  /** Row-major [tokens.length, numLabels]. */
+  weight: Float32Array;
+}
+
+/** A head as the database stores it and every scorer applies it. */
+export interface Head extends HeadWeights {
+  lexical: LexicalHead | null;
+}
+
+/** Token ids per row (CSR): row r's ids are ids[offsets[r] .. offsets[r + 1]]. */
+export interface TokenRows {
+  ids: Int32Array;
+  offsets: Int32Array;
+}
+
+export function tokenRows(rows: ArrayLike<number>[]): TokenRows {
+  const offsets = new Int32Array(rows.length + 1);
+  let total = 0;
+  rows.forEach((r, i) => {
+    total += r.length;
+    offsets[i + 1] = total;
+  });
+  const ids = new Int32Array(total);
+  rows.forEach((r, i) => ids.set(r, offsets[i]));
+  return { ids, offsets };
+}
+
+export function checkLexicalShape(lex: LexicalHead, numLabels: number): void {
+  if (lex.weight.length !== lex.tokens.length * numLabels) {
+    throw new Error(`lexical head has ${lex.weight.length} weights, expected ${lex.tokens.length} tokens × ${numLabels} labels`);
+  }
+  for (let i = 1; i < lex.tokens.length; i++) {
+    if (!(lex.tokens[i] > lex.tokens[i - 1])) throw new Error('lexical head token ids must be strictly ascending');
+  }
+  if (lex.tokens.length > 0 && lex.tokens[0] < 0) throw new Error('lexical head token ids must not be negative');
+}
+
+/** Index of `id` in the ascending `tokens`, or −1. */
+export function lexicalIndex(tokens: Int32Array, id: number): number {
+  let lo = 0;
+  let hi = tokens.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const t = tokens[mid];
+    if (t === id) return mid;
+    if (t < id) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/** Adds each row's lexical logits (the mean of its tokens' weights) into `out` ([n, numLabels]). */
+export function addLexicalLogits(lex: LexicalHead, numLabels: number, tokens: TokenRows, n: number, out: Float64Array): void {
+  const C = numLabels;
+  if (tokens.offsets.length < n + 1) throw new Error(`token rows hold ${tokens.offsets.length - 1} rows, need ${n}`);
+  const acc = new Float64Array(C);
+  for (let r = 0; r < n; r++) {
+    const a = tokens.offsets[r];
+    const b = tokens.offsets[r + 1];
+    if (b <= a) continue;
+    acc.fill(0);
+    for (let k = a; k < b; k++) {
+      const i = lexicalIndex(lex.tokens, tokens.ids[k]);
+      if (i < 0) continue;
+      const wo = i * C;
+      for (let c = 0; c < C; c++) acc[c] += lex.weight[wo + c];
+    }
+    const inv = 1 / (b - a);
+    for (let c = 0; c < C; c++) out[r * C + c] += acc[c] * inv;
+  }
+}
+
+export function checkHeadShape(h: HeadWeights & { lexical?: LexicalHead | null }): void {
   if (h.weight.length !== h.numLabels * h.dim) {
     throw new Error(`head weight has ${h.weight.length} values, expected ${h.numLabels} × ${h.dim}`);
   }
   if (h.bias.length !== h.numLabels) throw new Error(`head bias has ${h.bias.length} values, expected ${h.numLabels}`);
+  if (h.lexical) checkLexicalShape(h.lexical, h.numLabels);
 }
 
-/** Logits for `n` feature rows stored row-major in `features` ([n, dim]); returns [n, numLabels]. */
-export function applyHead(h: HeadWeights, features: Float32Array, n = features.length / h.dim): Float64Array {
+/**
+ * Logits for `n` feature rows stored row-major in `features` ([n, dim]); returns [n, numLabels]. A head
+ * with a lexical part needs the rows' token ids too.
+ */
+export function applyHead(h: HeadWeights & { lexical?: LexicalHead | null }, features: Float32Array, n = features.length / h.dim, tokens?: TokenRows | null): Float64Array {
   const { numLabels: C, dim: D, weight: W, bias: b } = h;
   if (features.length < n * D) throw new Error(`features hold ${features.length} values, need ${n} × ${D}`);
   const out = new Float64Array(n * C);
@@ -31,6 +116,10 @@ export function applyHead(h: HeadWeights, features: Float32Array, n = features.l
       for (let j = 0; j < D; j++) s += W[wo + j] * features[fo + j];
       out[r * C + c] = s;
     }
+  }
+  if (h.lexical) {
+    if (!tokens) throw new Error('this head has a lexical part: scoring it needs the token ids');
+    addLexicalLogits(h.lexical, C, tokens, n, out);
   }
   return out;
 }
@@ -86,5 +175,21 @@ export function bytesToFloat32(b: Uint8Array): Float32Array {
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const out = new Float32Array(b.byteLength / 4);
   for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
+  return out;
+}
+
+/** Int32 little-endian bytes ↔ arrays (token ids as stored in bytea columns). */
+export function int32ToBytes(a: ArrayLike<number>): Uint8Array {
+  const out = new Uint8Array(a.length * 4);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < a.length; i++) view.setInt32(i * 4, a[i], true);
+  return out;
+}
+
+export function bytesToInt32(b: Uint8Array): Int32Array {
+  if (b.byteLength % 4 !== 0) throw new Error(`${b.byteLength} bytes is not a whole number of int32 values`);
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const out = new Int32Array(b.byteLength / 4);
+  for (let i = 0; i < out.length; i++) out[i] = view.getInt32(i * 4, true);
   return out;
 }

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import type { HeadWeights } from './head.js';
+import type { Head } from './head.js';
 import { decodeModel, tensorToFloat32 } from './onnx/model.js';
 
 export class ModelError extends Error {
@@ -31,6 +31,11 @@ const modtuneSection = z.object({
     beta: z.number().default(1),
   }),
   max_length: z.number().int().positive().optional(),
+  /**
+   * A lexical part already in the graph (a modtune export): the [vocabulary, labels + 1] table whose
+   * rows the graph averages over the text's tokens and adds to the logits (the last column counts).
+   */
+  lexical: z.object({ table: z.string().min(1) }).optional(),
   /** Model label → policy categories (written by `npm run model:import --label-map`); null ignores a label. */
   label_map: z.record(z.string(), z.union([z.string(), z.array(z.string()), z.null()])).default({}),
 });
@@ -54,8 +59,8 @@ export interface ModelDir {
   problemType: ProblemType;
   featuresOutput: string;
   logitsOutput: string;
-  /** The classifier as it is in the graph: what head(features) must reproduce. */
-  baseHead: HeadWeights;
+  /** The classifier as it is in the graph (with its lexical part, if it has one): what the head must reproduce. */
+  baseHead: Head;
   tokenizerJson: Record<string, unknown>;
   /** Longest sequence the model accepts, if it says. */
   maxLength?: number;
@@ -124,7 +129,7 @@ export async function loadModelDir(dirIn: string): Promise<ModelDir> {
 
   const bytes = await fs.readFile(onnxPath);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const baseHead = readBaseHead(dir, bytes, config.modtune.head, labels.length);
+  const baseHead = readBaseHead(dir, bytes, config.modtune.head, labels.length, config.modtune.lexical?.table);
 
   const tokenizerModel = (tokenizerJson as { model?: unknown }).model;
   if (!tokenizerModel || typeof tokenizerModel !== 'object') {
@@ -152,7 +157,8 @@ function readBaseHead(
   onnxBytes: Uint8Array,
   spec: z.infer<typeof modtuneSection>['head'],
   numLabels: number,
-): HeadWeights {
+  lexicalTable?: string,
+): Head {
   let model;
   try {
     model = decodeModel(onnxBytes);
@@ -185,7 +191,24 @@ function readBaseHead(
     bias = b.data;
     if (spec.beta !== 1) for (let i = 0; i < bias.length; i++) bias[i] *= spec.beta;
   }
-  return { numLabels: C, dim: D, weight, bias };
+  let lexical: Head['lexical'] = null;
+  if (lexicalTable) {
+    const lt = init.get(lexicalTable);
+    if (!lt) throw new ModelError(dir, `the lexical table '${lexicalTable}' named in config.json is not an initializer of the graph`);
+    const t = tensorToFloat32(lt);
+    if (t.dims.length !== 2 || t.dims[1] !== C + 1) throw new ModelError(dir, `lexical table '${lexicalTable}' has dims [${t.dims}], expected [vocabulary, ${C + 1}]`);
+    const tokens: number[] = [];
+    const rows: number[] = [];
+    for (let v = 0; v < t.dims[0]; v++) {
+      const row = t.data.subarray(v * (C + 1), v * (C + 1) + C);
+      if (row.some((x) => x !== 0)) {
+        tokens.push(v);
+        rows.push(...row);
+      }
+    }
+    lexical = tokens.length ? { tokens: Int32Array.from(tokens), weight: Float32Array.from(rows) } : null;
+  }
+  return { numLabels: C, dim: D, weight, bias, lexical };
 }
 
 function transpose(a: Float32Array, rows: number, cols: number): Float32Array {

@@ -4,7 +4,7 @@
  */
 import type { Logger } from '../logger.js';
 import { DynamicBatcher, type BatchStats } from './batcher.js';
-import { applyHead, maxAbsDiff } from './head.js';
+import { applyHead, maxAbsDiff, tokenRows, type TokenRows } from './head.js';
 import { ModelError, type ModelDir } from './model-dir.js';
 import { WorkerPool } from './pool.js';
 import type { Provider } from './protocol.js';
@@ -35,6 +35,8 @@ export interface Embedded {
   /** Row-major [n, dim]. */
   features: Float32Array;
   dim: number;
+  /** The ids each row was scored with (specials included, padding not): what a lexical part reads. */
+  tokens: TokenRows;
   tokenCounts: number[];
   truncated: boolean[];
 }
@@ -138,7 +140,7 @@ export class ModelRuntime {
         `the features output '${this.model.featuresOutput}' has ${res.featureDim} values per item but the classifier expects ${head.dim}`,
       );
     }
-    const ours = applyHead(head, res.features, enc.length);
+    const ours = applyHead(head, res.features, enc.length, tokenRows(enc.map((e) => e.ids)));
     const graph = res.logits!;
     if (graph.length !== ours.length) {
       throw new ModelError(this.model.dir, `the logits output has ${graph.length / enc.length} values per item, expected ${head.numLabels}`);
@@ -163,7 +165,13 @@ export class ModelRuntime {
     const dim = this.dim;
     const features = new Float32Array(rows.length * dim);
     rows.forEach((r, i) => features.set(r, i * dim));
-    return { features, dim, tokenCounts: encoded.map((e) => e.tokenCount), truncated: encoded.map((e) => e.truncated) };
+    return {
+      features,
+      dim,
+      tokens: tokenRows(encoded.map((e) => e.ids)),
+      tokenCounts: encoded.map((e) => e.tokenCount),
+      truncated: encoded.map((e) => e.truncated),
+    };
   }
 
   async stop(graceMs?: number): Promise<void> {

@@ -6,7 +6,7 @@ import { sql, type Selectable } from 'kysely';
 import type { Executor } from '../db/database.js';
 import type { BackbonesTable } from '../db/schema/backbones.js';
 import type { HeadStatus, HeadVersionsTable } from '../db/schema/head-versions.js';
-import { bytesToFloat32, float32ToBytes, type HeadWeights } from '../inference/head.js';
+import { bytesToFloat32, bytesToInt32, float32ToBytes, int32ToBytes, type Head, type HeadWeights } from '../inference/head.js';
 import { labelMapOf } from '../inference/model-dir.js';
 import type { LabelSpace } from '../policy/label-mapping.js';
 
@@ -28,7 +28,7 @@ export function labelSpace(b: BackboneRow): LabelSpace {
   return { labels: b.labels, problemType: b.problemType === 'single_label' ? 'single_label' : 'multi_label', labelMap: b.labelMap };
 }
 
-export interface HeadRow extends HeadWeights {
+export interface HeadRow extends Head {
   id: string;
   backboneId: string;
   version: number;
@@ -81,7 +81,7 @@ export async function insertHead(
     parentId: string | null;
     status: HeadStatus;
     source: string;
-    head: HeadWeights;
+    head: HeadWeights & { lexical?: Head['lexical'] };
     hyperparameters?: Record<string, unknown>;
     metrics?: Record<string, unknown>;
     dataSnapshot?: Record<string, unknown> | null;
@@ -106,6 +106,8 @@ export async function insertHead(
       feature_dim: h.head.dim,
       weight: float32ToBytes(h.head.weight),
       bias: float32ToBytes(h.head.bias),
+      lexical_tokens: h.head.lexical ? int32ToBytes(h.head.lexical.tokens) : null,
+      lexical_weight: h.head.lexical ? float32ToBytes(h.head.lexical.weight) : null,
       hyperparameters: JSON.stringify(h.hyperparameters ?? {}),
       metrics: JSON.stringify(h.metrics ?? {}),
       data_snapshot: h.dataSnapshot ? JSON.stringify(h.dataSnapshot) : null,
@@ -201,6 +203,7 @@ function toHead(r: HeadDb): HeadRow {
     dim: r.feature_dim,
     weight: bytesToFloat32(r.weight),
     bias: bytesToFloat32(r.bias),
+    lexical: r.lexical_tokens && r.lexical_weight ? { tokens: bytesToInt32(r.lexical_tokens), weight: bytesToFloat32(r.lexical_weight) } : null,
     hyperparameters: r.hyperparameters,
     metrics: r.metrics,
     dataSnapshot: r.data_snapshot,

@@ -23,6 +23,8 @@ export interface NewDecision {
   categoryScores: Record<string, number>;
   categories: Record<string, boolean>;
   features: Uint8Array;
+  /** Int32 LE token ids the text was scored with (a lexical part reads them; retention purges them). */
+  tokenIds: Uint8Array;
   tokenCount: number;
   truncated: boolean;
   clientKeyId: string | null;
@@ -61,6 +63,7 @@ export async function insertItemsAndDecisions(db: Executor, items: NewItem[], de
         category_scores: JSON.stringify(d.categoryScores),
         categories: JSON.stringify(d.categories),
         features: d.features,
+        token_ids: d.tokenIds,
         token_count: d.tokenCount,
         truncated: d.truncated,
         client_key_id: d.clientKeyId,

@@ -5,12 +5,12 @@
 import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { DB } from '../db/database.js';
-import { applyHead, float32ToBytes, probabilities } from '../inference/head.js';
+import { float32ToBytes, int32ToBytes } from '../inference/head.js';
 import type { TextInput } from '../inference/runtime.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { ModelService } from '../models/model.service.js';
-import { categoryScores } from '../policy/label-mapping.js';
+import { probabilityKind, Scorer } from '../models/scorer.js';
 import { decide, type Action } from '../policy/policy.js';
 import type { PolicyRegistry } from '../policy/registry.js';
 import { DecisionWriter, type DecisionRows } from './decision-writer.js';
@@ -112,23 +112,22 @@ export class ModerationService {
     const { policy, mapping } = policies.resolve(req.policy);
     const n = req.inputs.length;
     const embedded = await runtime.embed(req.inputs);
-    const logits = applyHead(head, embedded.features, n);
-    const kind = backbone.problemType === 'single_label' ? 'softmax' : 'sigmoid';
+    const kind = probabilityKind(backbone.problemType);
+    const input = { features: embedded.features, tokens: embedded.tokens, n };
+    const scorer = new Scorer(head, kind, mapping);
+    const logits = scorer.logits(input);
     // Shadow: the newest candidate head scores the same features (one more small matrix product).
     const shadowHead = this.shadow?.head && this.policies.get().settings.training.shadow ? this.shadow.head : null;
-    const shadowLogits = shadowHead ? applyHead(shadowHead, embedded.features, n) : null;
+    const shadowScorer = shadowHead ? new Scorer(shadowHead, kind, mapping) : null;
+    const shadowLogits = shadowScorer ? shadowScorer.logits(input) : null;
     const items: NewItem[] = [];
     const decisions: NewDecision[] = [];
     const results: ModerationResult[] = [];
     const tasks: NewTask[] = [];
     for (let r = 0; r < n; r++) {
       const input = req.inputs[r];
-      const probs = probabilities(logits, r * head.numLabels, head.numLabels, kind);
-      const d = decide(policy, categoryScores(mapping, probs));
-      if (shadowHead && shadowLogits) {
-        const sp = probabilities(shadowLogits, r * shadowHead.numLabels, shadowHead.numLabels, kind);
-        this.shadow!.record(head.id, d, decide(policy, categoryScores(mapping, sp)));
-      }
+      const d = decide(policy, scorer.categoryScoresAt(logits, r));
+      if (shadowScorer && shadowLogits) this.shadow!.record(head.id, d, decide(policy, shadowScorer.categoryScoresAt(shadowLogits, r)));
       const itemId = uuidv7();
       const decisionId = uuidv7();
       items.push({
@@ -152,6 +151,7 @@ export class ModerationService {
         categoryScores: d.categoryScores,
         categories: d.categories,
         features: float32ToBytes(embedded.features.subarray(r * embedded.dim, (r + 1) * embedded.dim)),
+        tokenIds: int32ToBytes(embedded.tokens.ids.subarray(embedded.tokens.offsets[r], embedded.tokens.offsets[r + 1])),
         tokenCount: embedded.tokenCounts[r],
         truncated: embedded.truncated[r],
         clientKeyId: req.clientKeyId,

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { ZodError } from 'zod';
 import type { Policy } from './policy.js';
-import { labelTargetProblems, policyFileSchema } from './schema.js';
+import { labelTargetProblems, policyFileSchema, removedKeyProblems } from './schema.js';
 
 export class PolicyError extends Error {
   constructor(public readonly problems: string[]) {
@@ -35,8 +35,14 @@ export function parsePolicy(name: string, source: string, file = `${name}.yaml`)
     throw new PolicyError(doc.errors.map((e) => `${file}: YAML: ${e.message.split('\n')[0]}`));
   }
   const raw: unknown = doc.toJS() ?? {};
+  // Settings that were removed get a message naming what replaced them (not just "unrecognized key").
+  const removed = removedKeyProblems((raw as { training?: unknown } | null)?.training);
+  for (const key of removed.keys) delete ((raw as { training: Record<string, unknown> }).training)[key];
   const parsed = policyFileSchema.safeParse(raw);
-  const crossProblems = labelTargetProblems(raw).map((p) => `${file}: ${p.path}: ${p.message}`);
+  const crossProblems = [
+    ...removed.problems.map((m, i) => `${file}: training.${removed.keys[i]}: ${m}`),
+    ...labelTargetProblems(raw).map((p) => `${file}: ${p.path}: ${p.message}`),
+  ];
   if (!parsed.success || crossProblems.length) {
     throw new PolicyError([...(parsed.success ? [] : describeZod(file, parsed.error)), ...crossProblems]);
   }

@@ -56,6 +56,25 @@ const cronExpression = z.string().refine(
   { message: 'not a valid cron expression' },
 );
 
+/** A hyperparameter the run may search: one value, or a non-empty list of values (kept as a list). */
+function searched(value: z.ZodNumber) {
+  return z.union([value, z.array(value).min(1).max(10)]).transform((v) => (Array.isArray(v) ? v : [v]));
+}
+
+/** Settings earlier versions had, and what replaced them: named in the error instead of "unrecognized key". */
+export const REMOVED_TRAINING_KEYS: Record<string, string> = {
+  anchor_weight:
+    'anchor_weight was removed: runs now train on every settled label (agreements too) and pull the weights toward the reference head (l2, lexical_l2); delete the key',
+  weight_decay: 'weight_decay was removed: l2 now pulls the weights toward the reference head rather than toward zero; delete the key (or set l2)',
+};
+
+/** Removed keys present in a training section (or hyperparameter overrides), with their messages. */
+export function removedKeyProblems(training: unknown): { keys: string[]; problems: string[] } {
+  if (typeof training !== 'object' || training === null || Array.isArray(training)) return { keys: [], problems: [] };
+  const keys = Object.keys(training).filter((k) => Object.hasOwn(REMOVED_TRAINING_KEYS, k));
+  return { keys, problems: keys.map((k) => REMOVED_TRAINING_KEYS[k]) };
+}
+
 export const trainingSchema = z.strictObject({
   enabled: z.boolean().default(true),
   schedule: cronExpression.default('0 3 * * *'),
@@ -74,13 +93,35 @@ export const trainingSchema = z.strictObject({
     )
     .default('UTC'),
   loss: z.enum(['sigmoid', 'ipo', 'hinge', 'robust']).default('sigmoid'),
-  beta: z.number().gt(0).max(100).default(0.1),
+  /** DPO's β. A number, or a list the run chooses from on its validation split (so are the others marked "searched"). */
+  beta: searched(z.number().gt(0).max(100)).default([0.1, 1]),
   label_smoothing: z.number().min(0).lt(0.5).default(0),
-  learning_rate: z.number().gt(0).max(10).default(0.01),
-  weight_decay: z.number().min(0).max(1).default(0),
-  epochs: z.number().int().min(1).max(1000).default(10),
+  /** Weight of the chosen label's NLL next to the DPO loss (TRL's rpo_alpha); 0 is plain DPO. Searched. */
+  rpo_alpha: searched(z.number().min(0).max(100)).default([1]),
+  /** L2-SP: λ‖W − W_ref‖², pulling the linear weights toward the reference head's, not toward zero. Searched. */
+  l2: searched(z.number().min(0).max(100)).default([1e-6]),
+  /** Train a lexical part: per-label weights over the backbone's token ids (the mean over a text's tokens). */
+  lexical: z.boolean().default(true),
+  /** L2-SP on the lexical weights. Searched. */
+  lexical_l2: searched(z.number().min(0).max(100)).default([1e-6, 1e-5, 1e-4, 1e-3]),
+  /** How far one step may move a logit. Searched. */
+  learning_rate: searched(z.number().gt(0).max(10)).default([0.2]),
+  /** `balanced`: each category's positives and negatives weigh the same in total; `none`: every cell weighs 1. */
+  class_weights: z.enum(['none', 'balanced']).default('none'),
+  /** `all`: every settled label is a pair; `disagreements`: only where moderators overruled the model (for comparison). */
+  pairs: z.enum(['all', 'disagreements']).default('all'),
+  /** The most epochs a configuration trains; early stopping on the validation split usually ends it sooner. */
+  epochs: z.number().int().min(1).max(1000).default(60),
+  /** Epochs without a better validation score before a configuration stops. */
+  patience: z.number().int().min(1).max(1000).default(5),
   batch_size: z.number().int().min(1).max(1 << 20).default(64),
-  anchor_weight: z.number().min(0).max(100).default(0),
+  /**
+   * Choose hyperparameters and epochs on a validation split of the train items. false: train the first
+   * value of each list for `epochs` epochs on all of them (for comparison).
+   */
+  select: z.boolean().default(true),
+  /** Share of train items held out to choose hyperparameters and epochs (never the gate's eval split). */
+  validation_fraction: z.number().gt(0).lt(1).default(0.2),
   min_pairs: z.number().int().min(1).default(50),
   seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
   /** Score the newest candidate head alongside the active one on live traffic. */
@@ -91,8 +132,13 @@ const gateSchema = z.strictObject({
   min_improvement: z.number().min(-1).max(1).default(0),
   max_recall_drop: probability.default(0.05),
   min_eval_items: z.number().int().min(1).default(100),
-  /** When set, McNemar's exact test on paired outcomes must reach this p-value. */
+  /** When set, McNemar's exact test on paired outcomes must reach this p-value, in the candidate's favour. */
   max_p_value: z.number().gt(0).max(1).nullable().default(null),
+  /**
+   * Coverage of the intervals behind the accuracy and recall checks: a check fails only when the
+   * candidate is worse beyond what this much confidence allows for noise.
+   */
+  confidence: z.number().min(0.5).lt(1).default(0.95),
 });
 
 const guardSchema = z.strictObject({
@@ -147,17 +193,24 @@ export function labelTargetProblems(raw: unknown): { path: string; message: stri
   return out;
 }
 
-/** What a single training run may override (POST /v1/training/runs). */
+/** What a single training run may override (POST /v1/training/runs, npm run train). */
 export const hyperparameterOverrides = trainingSchema
   .pick({
     loss: true,
     beta: true,
     label_smoothing: true,
+    rpo_alpha: true,
+    l2: true,
+    lexical: true,
+    lexical_l2: true,
     learning_rate: true,
-    weight_decay: true,
+    class_weights: true,
+    pairs: true,
     epochs: true,
+    patience: true,
     batch_size: true,
-    anchor_weight: true,
+    select: true,
+    validation_fraction: true,
     min_pairs: true,
     seed: true,
   })

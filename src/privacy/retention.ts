@@ -55,6 +55,13 @@ export class RetentionService {
         .where((eb) => eb.exists(eb.selectFrom('decisions as d').select(sql`1`.as('one')).whereRef('d.item_id', '=', 'content_items.id').where('d.policy_name', '=', p.name)))
         .executeTakeFirst();
       purged[p.name] = Number(r.numUpdatedRows);
+      // Token ids are the text in another form: they go with it. (Features, a mean of vectors, stay.)
+      await this.db
+        .updateTable('decisions')
+        .set({ token_ids: null })
+        .where('token_ids', 'is not', null)
+        .where((eb) => eb.exists(eb.selectFrom('content_items as i').select(sql`1`.as('one')).whereRef('i.id', '=', 'decisions.item_id').where('i.text_purged_at', 'is not', null)))
+        .execute();
       if (purged[p.name] > 0) {
         this.log.info({ policy: p.name, days, items: purged[p.name] }, 'retention purged raw text');
         await recordAudit(this.db, { actor: 'retention', action: 'retention.purged', subjectType: 'policy', subjectId: p.name, details: { days, items: purged[p.name] } });
@@ -89,8 +96,17 @@ export class RetentionService {
       .where('item_id', '=', id)
       .orderBy('created_at')
       .execute();
-    const labels = await this.db.selectFrom('review_labels').select(['task_id', 'category', 'label', 'model_label', 'split']).where('item_id', '=', id).execute();
-    const pairs = await this.db.selectFrom('preference_pairs').select(['id', 'category', 'chosen', 'rejected', 'split']).where('item_id', '=', id).execute();
+    const labels = await this.db
+      .selectFrom('review_labels')
+      .select(['id', 'task_id', 'category', 'label', 'model_label', 'split', 'created_at'])
+      .where('item_id', '=', id)
+      .orderBy('id')
+      .execute();
+    // Training pairs are the settled labels (the latest per category), not a separate copy.
+    const latest = new Map(labels.map((l) => [l.category, l]));
+    const pairs = [...latest.values()]
+      .filter((l) => l.label !== null)
+      .map((l) => ({ id: Number(l.id), category: l.category, chosen: l.label!, rejected: !l.label, split: l.split }));
     return {
       id: item.id,
       external_id: item.external_id,
@@ -112,11 +128,11 @@ export class RetentionService {
     return this.db.transaction().execute(async (trx) => {
       const item = await trx.selectFrom('content_items').select('id').where('id', '=', id).forUpdate().executeTakeFirst();
       if (!item) throw notFound('item', id);
-      const count = async (table: 'decisions' | 'preference_pairs') =>
+      const count = async (table: 'decisions' | 'review_labels') =>
         Number((await trx.selectFrom(table).select(sql<number>`count(*)`.as('n')).where('item_id', '=', id).executeTakeFirstOrThrow()).n);
       const decisions = await count('decisions');
-      const pairs = await count('preference_pairs');
-      // Decisions, tasks, reviews, labels, splits and pairs go with it (ON DELETE CASCADE).
+      const pairs = await count('review_labels');
+      // Decisions, tasks, reviews, labels (the training pairs) and splits go with it (ON DELETE CASCADE).
       await trx.deleteFrom('content_items').where('id', '=', id).execute();
       await recordAudit(trx, {
         actor: actor.name,

@@ -200,11 +200,10 @@ export async function ensureSplit(db: Executor, itemId: string, split: Split, ev
   return row.split;
 }
 
-export async function insertLabelsAndPairs(
+export async function insertLabels(
   db: Executor,
-  t: { taskId: string; itemId: string; decisionId: string; reviewId: string; backboneId: string; headId: string; split: Split },
+  t: { taskId: string; itemId: string; decisionId: string; split: Split },
   labels: ResolvedLabel[],
-  pairs: ResolvedLabel[],
 ): Promise<void> {
   await db
     .insertInto('review_labels')
@@ -222,22 +221,75 @@ export async function insertLabelsAndPairs(
       })),
     )
     .execute();
-  if (pairs.length === 0) return;
-  await db
-    .insertInto('preference_pairs')
-    .values(
-      pairs.map((p) => ({
-        item_id: t.itemId,
-        decision_id: t.decisionId,
-        task_id: t.taskId,
-        review_id: t.reviewId,
-        category: p.category,
-        chosen: p.label!,
-        rejected: p.modelLabel,
-        split: t.split,
-        backbone_id: t.backboneId,
-        head_id: t.headId,
-      })),
+}
+
+/** The highest settled-label id: a training run's snapshot of the labels. */
+export async function labelSnapshot(db: Executor): Promise<number> {
+  const r = await db.selectFrom('review_labels').select((eb) => eb.fn.max('id').as('max_id')).executeTakeFirstOrThrow();
+  return Number(r.max_id ?? 0);
+}
+
+export interface SettledLabelFilter {
+  /** Only labels settled up to this id (a snapshot); later ones neither count nor replace. */
+  maxId?: number;
+  /** Keyset pagination: labels after this id. */
+  afterId?: number;
+  limit?: number;
+  split?: Split;
+  category?: string;
+  /** Also the item's external id, text and context. */
+  withItem?: boolean;
+}
+
+/**
+ * The one dataset: the latest settled label per item × category (an appeal's later label replaces the
+ * earlier one; a later dropped tie leaves the cell without a label), with where it came from: the task's
+ * routing reason, its reviewers in order, the votes, the split and the decision's backbone and head.
+ * In settlement order. Training and the preference-pair export both read it.
+ */
+export async function settledLabels(db: Executor, f: SettledLabelFilter = {}) {
+  return db
+    .selectFrom('review_labels as l')
+    .innerJoin('review_tasks as t', 't.id', 'l.task_id')
+    .innerJoin('decisions as d', 'd.id', 'l.decision_id')
+    .$if(!!f.withItem, (qb) => qb.innerJoin('content_items as i', 'i.id', 'l.item_id').select(['i.external_id', 'i.text', 'i.context']))
+    .select([
+      'l.id',
+      'l.item_id',
+      'l.task_id',
+      'l.decision_id',
+      'l.category',
+      sql<boolean>`l.label`.as('label'),
+      'l.model_label',
+      'l.votes_yes',
+      'l.votes_total',
+      'l.split',
+      'l.created_at',
+      't.reason',
+      'd.backbone_id',
+      'd.head_id',
+      sql<string[]>`(select coalesce(json_agg(r.moderator_key_id order by r.created_at, r.id), '[]'::json) from reviews r where r.task_id = l.task_id)`.as('reviewers'),
+    ])
+    .where('l.label', 'is not', null)
+    .$if(f.maxId !== undefined, (qb) => qb.where('l.id', '<=', f.maxId!))
+    .$if(f.afterId !== undefined, (qb) => qb.where('l.id', '>', f.afterId!))
+    .$if(!!f.split, (qb) => qb.where('l.split', '=', f.split!))
+    .$if(!!f.category, (qb) => qb.where('l.category', '=', f.category!))
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('review_labels as n')
+            .select(sql`1`.as('one'))
+            .whereRef('n.item_id', '=', 'l.item_id')
+            .whereRef('n.category', '=', 'l.category')
+            .whereRef('n.id', '>', 'l.id')
+            .$if(f.maxId !== undefined, (qb) => qb.where('n.id', '<=', f.maxId!)),
+        ),
+      ),
     )
+    .orderBy('l.id')
+    .$if(f.limit !== undefined, (qb) => qb.limit(f.limit!))
     .execute();
 }
+
+export type SettledLabelRow = Awaited<ReturnType<typeof settledLabels>>[number];

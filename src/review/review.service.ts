@@ -7,8 +7,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { recordAudit } from '../audit/audit.repository.js';
 import type { Principal } from '../auth/auth.service.js';
 import type { DB } from '../db/database.js';
-import type { Selectable } from 'kysely';
-import type { PreferencePairsTable, ReviewReason, Split } from '../db/schema/review.js';
+import type { ReviewReason, Split } from '../db/schema/review.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import type { PolicyRegistry } from '../policy/registry.js';
 import { cohenKappa, krippendorffAlpha, median } from './agreement.js';
@@ -80,18 +79,42 @@ function view(t: TaskRow, earlier: EarlierRow[] = []): TaskView {
   };
 }
 
-/** A stored pair as the export returns it: its row, the item's external id, and text/context on request. */
-export type PairRow = Selectable<PreferencePairsTable> & {
+/**
+ * A preference pair as the export returns it: one per settled label (chosen = the moderators' label,
+ * rejected = its negation), agreements with the model and disagreements alike.
+ */
+export interface PairRow {
+  id: number;
+  item_id: string;
+  decision_id: string;
+  task_id: string;
+  category: string;
+  chosen: boolean;
+  rejected: boolean;
+  /** What the model had decided; `agrees` says whether the moderators confirmed it. */
+  model_label: boolean;
+  agrees: boolean;
+  split: Split;
+  reason: ReviewReason;
+  reviewers: string[];
+  votes_yes: number;
+  votes_total: number;
+  backbone_id: string;
+  head_id: string;
+  created_at: Date;
   external_id: string | null;
   text?: string | null;
   context?: string | null;
-};
+}
 
 export interface VerdictOutcome {
   review_id: string;
   task_status: 'open' | 'done';
   labels?: { category: string; label: boolean | null; model_label: boolean; conflict: boolean }[];
+  /** Training pairs the completed task settled: one per category with a label. */
   preference_pairs: number;
+  /** Of those, the categories where the moderators overruled the model. */
+  disagreements: number;
   split?: Split;
 }
 
@@ -164,29 +187,20 @@ export class ReviewService {
         handlingMs: task.leased_at ? Math.max(0, Date.now() - task.leased_at.getTime()) : null,
       });
       const done = task.reviews_done + 1;
-      const outcome: VerdictOutcome = { review_id: reviewId, task_status: 'open', preference_pairs: 0 };
+      const outcome: VerdictOutcome = { review_id: reviewId, task_status: 'open', preference_pairs: 0, disagreements: 0 };
       let conflictSeen = false;
       if (done >= task.required_reviews) {
         const settings = this.policies.settingsFor(task.policy_name);
-        const decision = await trx
-          .selectFrom('decisions')
-          .select(['categories', 'backbone_id', 'head_id'])
-          .where('id', '=', task.decision_id)
-          .executeTakeFirstOrThrow();
+        const decision = await trx.selectFrom('decisions').select(['categories']).where('id', '=', task.decision_id).executeTakeFirstOrThrow();
         const split = await repo.ensureSplit(trx, task.item_id, splitFor(task.item_id, settings.review.eval_fraction), settings.review.eval_fraction);
         const resolved = resolveLabels(task.categories, await repo.taskVerdicts(trx, taskId), decision.categories, settings.review.conflict_resolution);
-        const pairs = disagreements(resolved);
-        await repo.insertLabelsAndPairs(
-          trx,
-          { taskId, itemId: task.item_id, decisionId: task.decision_id, reviewId, backboneId: decision.backbone_id, headId: decision.head_id, split },
-          resolved,
-          pairs,
-        );
+        await repo.insertLabels(trx, { taskId, itemId: task.item_id, decisionId: task.decision_id, split }, resolved);
         conflictSeen = resolved.some((l) => l.conflict);
         Object.assign(outcome, {
           task_status: 'done',
           split,
-          preference_pairs: pairs.length,
+          preference_pairs: resolved.filter((l) => l.label !== null).length,
+          disagreements: disagreements(resolved).length,
           labels: resolved.map((l) => ({ category: l.category, label: l.label, model_label: l.modelLabel, conflict: l.conflict })),
         });
       }
@@ -208,7 +222,7 @@ export class ReviewService {
         subjectType: 'review_task',
         subjectId: taskId,
         requestId,
-        details: { review_id: reviewId, labels, task_status: outcome.task_status, preference_pairs: outcome.preference_pairs, conflict: conflictSeen },
+        details: { review_id: reviewId, labels, task_status: outcome.task_status, preference_pairs: outcome.preference_pairs, disagreements: outcome.disagreements, conflict: conflictSeen },
       });
       if (idempotency) await store(trx, idempotency, { statusCode: 200, body: outcome });
       if (conflictSeen) {
@@ -365,40 +379,41 @@ export class ReviewService {
     };
   }
 
-  /** Preference pairs in id order, a page at a time (keyset pagination works the same on both drivers). */
+  /**
+   * Preference pairs in settlement order, a page at a time (keyset pagination works the same on both
+   * drivers): the latest settled label of each item × category, the same data training reads.
+   */
   async *pairs(filter: { split?: Split; category?: string; afterId?: number; limit?: number; withText: boolean }): AsyncGenerator<PairRow> {
     let after = filter.afterId ?? 0;
     let left = filter.limit ?? Infinity;
     const page = 1000;
     while (left > 0) {
-      const rows = await this.db
-        .selectFrom('preference_pairs as p')
-        .innerJoin('content_items as i', 'i.id', 'p.item_id')
-        .select([
-          'p.id',
-          'p.item_id',
-          'p.decision_id',
-          'p.task_id',
-          'p.review_id',
-          'p.category',
-          'p.chosen',
-          'p.rejected',
-          'p.split',
-          'p.backbone_id',
-          'p.head_id',
-          'p.created_at',
-          'i.external_id',
-        ])
-        .$if(filter.withText, (qb) => qb.select(['i.text', 'i.context']))
-        .where('p.id', '>', after)
-        .$if(!!filter.split, (qb) => qb.where('p.split', '=', filter.split!))
-        .$if(!!filter.category, (qb) => qb.where('p.category', '=', filter.category!))
-        .orderBy('p.id')
-        .limit(Math.min(page, left))
-        .execute();
-      yield* rows as PairRow[];
-      if (rows.length < page) return;
-      after = rows[rows.length - 1].id;
+      const rows = await repo.settledLabels(this.db, { afterId: after, limit: Math.min(page, left), split: filter.split, category: filter.category, withItem: true });
+      for (const r of rows) {
+        yield {
+          id: Number(r.id),
+          item_id: r.item_id,
+          decision_id: r.decision_id,
+          task_id: r.task_id,
+          category: r.category,
+          chosen: r.label,
+          rejected: !r.label,
+          model_label: r.model_label,
+          agrees: r.label === r.model_label,
+          split: r.split,
+          reason: r.reason,
+          reviewers: r.reviewers,
+          votes_yes: r.votes_yes,
+          votes_total: r.votes_total,
+          backbone_id: r.backbone_id,
+          head_id: r.head_id,
+          created_at: r.created_at,
+          external_id: r.external_id ?? null,
+          ...(filter.withText ? { text: r.text, context: r.context } : {}),
+        };
+      }
+      if (rows.length < Math.min(page, left)) return;
+      after = Number(rows[rows.length - 1].id);
       left -= rows.length;
     }
   }

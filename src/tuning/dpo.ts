@@ -85,3 +85,17 @@ export function pairRewards(z: number, zRef: number, s: number, beta: number): {
     rejected: beta * (logSigmoid(-s * z) - logSigmoid(-s * zRef)),
   };
 }
+
+/**
+ * The chosen label's negative log-likelihood, −log π_θ(y_w|x) = −log σ(x) with x = s·z (TRL's
+ * `rpo_alpha` term): it keeps the head's probabilities meaning "moderators would flag this" while DPO
+ * moves the log-ratio margins.
+ */
+export function nllLoss(x: number): number {
+  return -logSigmoid(x);
+}
+
+/** d nll / dx. */
+export function nllGrad(x: number): number {
+  return -sigmoid(-x);
+}

@@ -6,10 +6,11 @@
  */
 import { sql } from 'kysely';
 import type { DB } from '../db/database.js';
-import { bytesToFloat32, sigmoid } from '../inference/head.js';
+import { bytesToFloat32, bytesToInt32, tokenRows } from '../inference/head.js';
 import type { Logger } from '../logger.js';
 import * as heads from '../models/head.repository.js';
 import type { ModelService } from '../models/model.service.js';
+import { probabilityKind, Scorer } from '../models/scorer.js';
 import { mapLabels } from '../policy/label-mapping.js';
 import type { PolicyRegistry } from '../policy/registry.js';
 
@@ -63,7 +64,7 @@ export class PromotionGuard {
     const rows = await this.db
       .selectFrom('review_labels as l')
       .innerJoin('decisions as d', 'd.id', 'l.decision_id')
-      .select(['l.task_id', 'l.category', 'l.label', 'l.model_label', 'd.features'])
+      .select(['l.task_id', 'l.category', 'l.label', 'l.model_label', 'd.features', 'd.token_ids'])
       .where('d.head_id', '=', head.id)
       .where('l.label', 'is not', null)
       .execute();
@@ -73,25 +74,23 @@ export class PromotionGuard {
     const predecessor = await heads.getHead(this.db, state.predecessor_id);
     if (!predecessor) return state;
     const policy = this.policies.get();
-    const mapping = mapLabels(policy, heads.labelSpace(backbone));
+    // What the predecessor would have said, through the scorer that served it (token ids may be purged:
+    // those rows are scored without them only if the predecessor has no lexical part).
+    const usable = rows.filter((r) => policy.rules[r.category] && (predecessor.lexical === null || r.token_ids !== null));
+    const scorer = new Scorer(predecessor, probabilityKind(backbone.problemType), mapLabels(policy, heads.labelSpace(backbone)));
+    const D = predecessor.dim;
+    const features = new Float32Array(usable.length * D);
+    usable.forEach((r, i) => features.set(bytesToFloat32(r.features), i * D));
+    const tokens = tokenRows(usable.map((r) => (r.token_ids ? bytesToInt32(r.token_ids) : new Int32Array(0))));
+    const scores = scorer.score({ features, tokens, n: usable.length });
     let agreeNew = 0;
     let agreeOld = 0;
     let cells = 0;
-    for (const r of rows) {
-      const src = mapping.sources[r.category];
-      const rule = policy.rules[r.category];
-      if (!src || src.length === 0 || !rule) continue;
-      const f = bytesToFloat32(r.features);
-      let score = 0;
-      for (const c of src) {
-        let z = predecessor.bias[c];
-        for (let j = 0; j < predecessor.dim; j++) z += predecessor.weight[c * predecessor.dim + j] * f[j];
-        score = Math.max(score, sigmoid(z));
-      }
+    usable.forEach((r, i) => {
       cells++;
       if (r.model_label === r.label) agreeNew++;
-      if ((score >= rule.flag) === r.label) agreeOld++;
-    }
+      if ((scores[i][r.category] >= policy.rules[r.category].flag) === r.label) agreeOld++;
+    });
     if (cells === 0) return state;
     const agreement = agreeNew / cells;
     const predecessorAgreement = agreeOld / cells;

@@ -1,45 +1,86 @@
 /**
- * The DPO training loop for a linear head: seeded shuffling, mini-batches, analytic gradients, AdamW,
- * the optional anchor term, and TRL's metrics per step and per epoch. Pure: no I/O, no clock, no
- * Math.random, so a seed and the same data give the same head bit for bit.
+ * The DPO training loop for a head: a linear part over the backbone's features and an optional lexical
+ * part over its token ids. Pure: no I/O, no clock, no Math.random, so a seed and the same data give the
+ * same head bit for bit.
  *
- * Hot loop notes: features are one packed Float32Array; every pair touches one row of W, so the cost per
- * pair is two dot-products of length d (forward and gradient). AdamW then updates all C×d parameters
- * once per mini-batch.
+ * Every settled train cell (item × category) is one preference pair: chosen = the moderators' label,
+ * rejected = its negation. Per cell, with s = +1 when the moderators said "flag":
+ *
+ *   z      = b_c + W_c·f + (1/L) Σ_t V[t, c]          (the head's logit; the lexical part is a mean over the
+ *                                                       item's L tokens, as the exported graph computes it)
+ *   h      = s · (z − z_ref)                           (the DPO log-ratio margin against the frozen reference)
+ *   ℓ      = loss(h)                                   (sigmoid: −log σ(βh), the paper's DPO; ipo, hinge, robust)
+ *   nll    = −log σ(s · z)                             (TRL's rpo_alpha term: the chosen label's NLL)
+ *
+ *   J(batch) = Σ_i w_i (ℓ_i + α nll_i) / Σ_i w_i + λ ‖W − W_ref‖² + λ_lex Σ_{(t,c) in the batch} (V − V_ref)²
+ *
+ * w_i are per-category class weights; a weighted mean keeps the first step's loss at ln 2. The L2 terms pull toward the
+ * reference's weights (L2-SP), not toward zero. The lexical term is applied to the (token, row) entries
+ * the batch touches, and Adam updates only those (lazy Adam): a step costs what the batch's tokens cost,
+ * not the whole vocabulary.
+ *
+ * With cells from agreements and disagreements alike, each category sees both sides of its boundary:
+ * for a Bernoulli head this is a logistic regression on all labels with the reference logit as an offset
+ * and β as a temperature.
  */
-import type { HeadWeights } from '../inference/head.js';
-import { pairLoss, pairLossGrad, pairRewards, type LossParams } from './dpo.js';
+import { nllLoss, nllGrad, pairLoss, pairLossGrad, pairRewards, type LossParams } from './dpo.js';
 import { mulberry32, shuffleInPlace } from '../random.js';
 
-export interface PairSet {
-  /** Row-major [n, dim]. */
+/** Items (features, tokens) and the cells that point at them. */
+export interface TrainSet {
+  dim: number;
+  numLabels: number;
+  /** Row-major [items, dim]. */
   features: Float32Array;
-  /** Head row (label index) each pair is about. */
-  label: Int32Array;
-  /** +1 when the moderators' (chosen) label is "flag", −1 when it is "no flag". */
+  /**
+   * Each item's tokens as indices into the job's lexical vocabulary (CSR: item k's tokens are
+   * index[offsets[k] .. offsets[k+1]]); null when the head has no lexical part.
+   */
+  tokens: { offsets: Int32Array; index: Int32Array } | null;
+  /** Per cell: its item, head row, s (±1), class weight and reference logit. */
+  item: Int32Array;
+  row: Int32Array;
   sign: Int8Array;
+  weight: Float32Array;
+  zRef: Float64Array;
 }
 
-export interface AnchorSet {
-  /** Row-major [n, dim]: items where moderators agreed with the model, per label in `label`. */
-  features: Float32Array;
-  label: Int32Array;
+/** The trainable parameters; `lexical` is [vocabulary × numLabels] over the job's lexical vocabulary. */
+export interface Params {
+  weight: Float64Array;
+  bias: Float64Array;
+  lexical: Float64Array | null;
+}
+
+export interface Objective {
+  loss: LossParams;
+  /** α: weight of the chosen label's NLL (TRL's rpo_alpha); 0 turns it off. */
+  rpoAlpha: number;
+  /** λ: L2-SP on the linear weights, toward the reference. */
+  l2: number;
+  /** λ_lex: L2-SP on the lexical weights, toward the reference's. */
+  lexicalL2: number;
 }
 
 export interface TrainOptions {
-  loss: LossParams;
+  objective: Objective;
   learningRate: number;
-  weightDecay: number;
   epochs: number;
   batchSize: number;
-  /** Weight of the anchor term λ·mean((z − z_ref)²) over agreed items; 0 turns it off. */
-  anchorWeight: number;
   seed: number;
   /** Keep every k-th step's metrics (the first and each epoch's last are always kept). */
   logEvery?: number;
   onStep?: (m: StepMetrics) => void;
+  /** After each epoch (with its validation score when training validates). */
+  onEpoch?: (e: EpochMetrics) => void;
   /** Polled between mini-batches; true stops training early (shutdown). */
   shouldStop?: () => boolean;
+  /**
+   * Early stopping: scored after every epoch (higher is better); the parameters of the best epoch are
+   * returned, and training stops after `patience` epochs without improvement.
+   */
+  validate?: (p: Params) => number;
+  patience?: number;
 }
 
 export interface StepMetrics {
@@ -51,18 +92,23 @@ export interface StepMetrics {
   'rewards/margins': number;
   'rewards/accuracies': number;
   grad_norm: number;
-  anchor_loss?: number;
+  nll_loss?: number;
+  l2_loss?: number;
 }
 
 export interface EpochMetrics extends Omit<StepMetrics, 'step' | 'grad_norm'> {
   steps: number;
   grad_norm_mean: number;
+  /** The validation score after this epoch, when training validates. */
+  validation?: number;
 }
 
 export interface TrainResult {
-  head: HeadWeights;
+  params: Params;
   steps: StepMetrics[];
   epochs: EpochMetrics[];
+  /** The epoch whose parameters were returned (the last one without validation). */
+  bestEpoch: number;
   stopped: boolean;
 }
 
@@ -70,191 +116,254 @@ const ADAM_B1 = 0.9;
 const ADAM_B2 = 0.999;
 const ADAM_EPS = 1e-8;
 
-function rowLogits(h: HeadWeights, features: Float32Array, label: Int32Array): Float64Array {
-  const n = label.length;
-  const D = h.dim;
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = label[i];
-    const wo = c * D;
-    const fo = i * D;
-    let z = h.bias[c];
-    for (let j = 0; j < D; j++) z += h.weight[wo + j] * features[fo + j];
-    out[i] = z;
+export function copyParams(p: { weight: ArrayLike<number>; bias: ArrayLike<number>; lexical: ArrayLike<number> | null }): Params {
+  return { weight: Float64Array.from(p.weight), bias: Float64Array.from(p.bias), lexical: p.lexical ? Float64Array.from(p.lexical) : null };
+}
+
+/** z for one cell under `p`. */
+export function cellLogit(p: Params, set: TrainSet, i: number): number {
+  const D = set.dim;
+  const C = set.numLabels;
+  const c = set.row[i];
+  const it = set.item[i];
+  const wo = c * D;
+  const fo = it * D;
+  let z = p.bias[c];
+  for (let j = 0; j < D; j++) z += p.weight[wo + j] * set.features[fo + j];
+  if (p.lexical && set.tokens) {
+    const a = set.tokens.offsets[it];
+    const b = set.tokens.offsets[it + 1];
+    if (b > a) {
+      let s = 0;
+      for (let k = a; k < b; k++) s += p.lexical[set.tokens.index[k] * C + c];
+      z += s / (b - a);
+    }
   }
-  return out;
+  return z;
+}
+
+/** Gradient buffers; the lexical one is dense, with a list of the entries a batch touched. */
+export interface Grads {
+  weight: Float64Array;
+  bias: Float64Array;
+  lexical: Float64Array | null;
+  touched: Int32Array;
+  touchedCount: number;
+  mark: Uint8Array | null;
+}
+
+export function newGrads(set: TrainSet, lexicalSize: number): Grads {
+  const C = set.numLabels;
+  return {
+    weight: new Float64Array(C * set.dim),
+    bias: new Float64Array(C),
+    lexical: lexicalSize > 0 ? new Float64Array(lexicalSize) : null,
+    touched: new Int32Array(lexicalSize > 0 ? 1024 : 0),
+    touchedCount: 0,
+    mark: lexicalSize > 0 ? new Uint8Array(lexicalSize) : null,
+  };
+}
+
+function clearGrads(g: Grads): void {
+  g.weight.fill(0);
+  g.bias.fill(0);
+  if (g.lexical && g.mark) {
+    for (let k = 0; k < g.touchedCount; k++) {
+      const e = g.touched[k];
+      g.lexical[e] = 0;
+      g.mark[e] = 0;
+    }
+  }
+  g.touchedCount = 0;
+}
+
+function touch(g: Grads, e: number): void {
+  if (g.mark![e]) return;
+  g.mark![e] = 1;
+  if (g.touchedCount === g.touched.length) {
+    const grown = new Int32Array(g.touched.length * 2);
+    grown.set(g.touched);
+    g.touched = grown;
+  }
+  g.touched[g.touchedCount++] = e;
 }
 
 export interface BatchResult {
+  /** Weighted mean DPO loss of the batch's cells. */
   loss: number;
-  anchorLoss: number;
+  nll: number;
+  /** The two L2-SP terms, as added to the objective. */
+  l2: number;
   rewardsChosen: number;
   rewardsRejected: number;
   accuracy: number;
-  /** Gradient of the batch objective: [numLabels × dim] then [numLabels]. */
-  gradW: Float64Array;
-  gradB: Float64Array;
 }
 
 /**
- * Objective and gradient on one mini-batch: mean DPO loss over `idx` pairs plus λ·mean((z − z_ref)²) over
- * `anchorIdx` anchors. Exported so tests can check the analytic gradient against finite differences.
+ * Objective and gradient on one mini-batch (J(batch) above), gradients added into `g` (cleared first).
+ * Exported so tests can check every term's analytic gradient against finite differences.
  */
-export function batchObjective(
-  head: { weight: ArrayLike<number>; bias: ArrayLike<number>; dim: number; numLabels: number },
-  pairs: PairSet,
-  zRef: Float64Array,
-  idx: ArrayLike<number>,
-  anchors: AnchorSet | null,
-  anchorRef: Float64Array | null,
-  anchorIdx: ArrayLike<number>,
-  opts: Pick<TrainOptions, 'loss' | 'anchorWeight'>,
-  out?: { gradW: Float64Array; gradB: Float64Array },
-): BatchResult {
-  const D = head.dim;
-  const gradW = out?.gradW ?? new Float64Array(head.numLabels * D);
-  const gradB = out?.gradB ?? new Float64Array(head.numLabels);
-  const W = head.weight;
-  const b = head.bias;
-  const beta = opts.loss.beta;
+export function batchObjective(p: Params, ref: Params, set: TrainSet, idx: ArrayLike<number>, obj: Objective, g: Grads): BatchResult {
+  clearGrads(g);
+  const D = set.dim;
+  const C = set.numLabels;
+  const beta = obj.loss.beta;
   const B = idx.length;
+  let W = 0;
+  for (let k = 0; k < B; k++) W += set.weight[idx[k]];
+  const lex = p.lexical && set.tokens && g.lexical ? p.lexical : null;
   let loss = 0;
+  let nll = 0;
   let chosen = 0;
   let rejected = 0;
   let correct = 0;
   for (let k = 0; k < B; k++) {
     const i = idx[k];
-    const c = pairs.label[i];
-    const s = pairs.sign[i];
-    const wo = c * D;
-    const fo = i * D;
-    let z = b[c];
-    for (let j = 0; j < D; j++) z += W[wo + j] * pairs.features[fo + j];
-    const h = s * (z - zRef[i]);
-    loss += pairLoss(h, opts.loss);
-    const r = pairRewards(z, zRef[i], s, beta);
+    const c = set.row[i];
+    const s = set.sign[i];
+    const w = set.weight[i];
+    const z = cellLogit(p, set, i);
+    const h = s * (z - set.zRef[i]);
+    loss += w * pairLoss(h, obj.loss);
+    const r = pairRewards(z, set.zRef[i], s, beta);
     chosen += r.chosen;
     rejected += r.rejected;
     if (r.chosen > r.rejected) correct++;
-    const dz = (pairLossGrad(h, opts.loss) * s) / B;
-    if (dz !== 0) {
-      for (let j = 0; j < D; j++) gradW[wo + j] += dz * pairs.features[fo + j];
-      gradB[c] += dz;
+    let dz = pairLossGrad(h, obj.loss) * s;
+    if (obj.rpoAlpha > 0) {
+      nll += w * obj.rpoAlpha * nllLoss(s * z);
+      dz += obj.rpoAlpha * nllGrad(s * z) * s;
+    }
+    dz *= w / W;
+    if (dz === 0) continue;
+    const wo = c * D;
+    const fo = set.item[i] * D;
+    for (let j = 0; j < D; j++) g.weight[wo + j] += dz * set.features[fo + j];
+    g.bias[c] += dz;
+    if (lex) {
+      const a = set.tokens!.offsets[set.item[i]];
+      const b = set.tokens!.offsets[set.item[i] + 1];
+      const per = dz / (b - a);
+      for (let t = a; t < b; t++) g.lexical![set.tokens!.index[t] * C + c] += per;
     }
   }
-  let anchorLoss = 0;
-  const A = anchorIdx.length;
-  if (anchors && anchorRef && A > 0 && opts.anchorWeight > 0) {
-    const lam = opts.anchorWeight;
-    for (let k = 0; k < A; k++) {
-      const i = anchorIdx[k];
-      const c = anchors.label[i];
-      const wo = c * D;
-      const fo = i * D;
-      let z = b[c];
-      for (let j = 0; j < D; j++) z += W[wo + j] * anchors.features[fo + j];
-      const d = z - anchorRef[i];
-      anchorLoss += d * d;
-      const dz = (2 * lam * d) / A;
-      if (dz !== 0) {
-        for (let j = 0; j < D; j++) gradW[wo + j] += dz * anchors.features[fo + j];
-        gradB[c] += dz;
+  let l2 = 0;
+  if (obj.l2 > 0) {
+    for (let q = 0; q < p.weight.length; q++) {
+      const d = p.weight[q] - ref.weight[q];
+      l2 += obj.l2 * d * d;
+      g.weight[q] += 2 * obj.l2 * d;
+    }
+  }
+  if (lex) {
+    // Every (token, row) entry of the batch's cells, whether or not its loss gradient was 0.
+    for (let k = 0; k < B; k++) {
+      const i = idx[k];
+      const c = set.row[i];
+      const a = set.tokens!.offsets[set.item[i]];
+      const b = set.tokens!.offsets[set.item[i] + 1];
+      for (let t = a; t < b; t++) touch(g, set.tokens!.index[t] * C + c);
+    }
+    if (obj.lexicalL2 > 0) {
+      for (let k = 0; k < g.touchedCount; k++) {
+        const e = g.touched[k];
+        const d = lex[e] - ref.lexical![e];
+        l2 += obj.lexicalL2 * d * d;
+        g.lexical![e] += 2 * obj.lexicalL2 * d;
       }
     }
-    anchorLoss = (lam * anchorLoss) / A;
   }
   return {
-    loss: B ? loss / B : 0,
-    anchorLoss,
+    loss: W ? loss / W : 0,
+    nll: W ? nll / W : 0,
+    l2,
     rewardsChosen: B ? chosen / B : 0,
     rewardsRejected: B ? rejected / B : 0,
     accuracy: B ? correct / B : 0,
-    gradW,
-    gradB,
   };
 }
 
-export function trainDpo(reference: HeadWeights, pairs: PairSet, anchors: AnchorSet | null, opts: TrainOptions): TrainResult {
-  const n = pairs.label.length;
-  const C = reference.numLabels;
-  const D = reference.dim;
-  if (pairs.features.length !== n * D || pairs.sign.length !== n) throw new Error('pair arrays do not match n × dim');
-  if (anchors && anchors.features.length !== anchors.label.length * D) throw new Error('anchor arrays do not match n × dim');
-  // The policy starts as an exact copy of the frozen reference (so step 1 has h = 0 everywhere).
-  const W = Float64Array.from(reference.weight);
-  const bias = Float64Array.from(reference.bias);
-  const head = { weight: W, bias, dim: D, numLabels: C };
-  const zRef = rowLogits(reference, pairs.features, pairs.label);
-  const anchorRef = anchors && opts.anchorWeight > 0 ? rowLogits(reference, anchors.features, anchors.label) : null;
+function adam(x: Float64Array, m: Float64Array, v: Float64Array, q: number, g: number, lr: number, c1: number, c2: number): void {
+  m[q] = ADAM_B1 * m[q] + (1 - ADAM_B1) * g;
+  v[q] = ADAM_B2 * v[q] + (1 - ADAM_B2) * g * g;
+  x[q] -= (lr * (m[q] / c1)) / (Math.sqrt(v[q] / c2) + ADAM_EPS);
+}
 
+/** Mean ‖f‖₁ over the items (1 when there are none or all are zero). */
+function meanL1(features: Float32Array, dim: number): number {
+  const n = features.length / dim;
+  let s = 0;
+  for (let i = 0; i < features.length; i++) s += Math.abs(features[i]);
+  return n > 0 && s > 0 ? s / n : 1;
+}
+
+export function trainDpo(reference: Params, set: TrainSet, opts: TrainOptions): TrainResult {
+  const n = set.row.length;
+  const C = set.numLabels;
+  const D = set.dim;
+  if (set.features.length % D !== 0) throw new Error('features are not a whole number of items × dim');
+  if (set.item.length !== n || set.sign.length !== n || set.weight.length !== n || set.zRef.length !== n) throw new Error('cell arrays differ in length');
+  if (reference.weight.length !== C * D || reference.bias.length !== C) throw new Error('the reference does not match numLabels × dim');
+  const lexSize = reference.lexical && set.tokens ? reference.lexical.length : 0;
+  // The policy starts as an exact copy of the frozen reference (so step 1 has h = 0 everywhere).
+  const p = copyParams({ ...reference, lexical: lexSize ? reference.lexical : null });
+  const ref = p.lexical ? reference : { ...reference, lexical: null };
+  const g = newGrads(set, lexSize);
   const mW = new Float64Array(C * D);
   const vW = new Float64Array(C * D);
   const mB = new Float64Array(C);
   const vB = new Float64Array(C);
-  const gradW = new Float64Array(C * D);
-  const gradB = new Float64Array(C);
+  const mV = new Float64Array(lexSize);
+  const vV = new Float64Array(lexSize);
+  // Lazy Adam: each lexical entry keeps its own step count, so bias correction stays right for entries
+  // that only some batches touch.
+  const tV = new Int32Array(lexSize);
 
   const rng = mulberry32(opts.seed);
   const order = Int32Array.from({ length: n }, (_, i) => i);
-  const anchorCount = anchorRef ? anchors!.label.length : 0;
-  const anchorOrder = Int32Array.from({ length: anchorCount }, (_, i) => i);
-  let anchorPos = anchorCount;
   const bs = Math.max(1, Math.min(opts.batchSize, n));
   const stepsPerEpoch = Math.ceil(n / bs);
   const totalSteps = stepsPerEpoch * opts.epochs;
   const logEvery = opts.logEvery ?? Math.max(1, Math.ceil(totalSteps / 200));
   const steps: StepMetrics[] = [];
   const epochs: EpochMetrics[] = [];
+  // Adam moves each parameter by about its learning rate per step whatever the gradient's scale. The
+  // rates are set so that `learningRate` bounds how far one step moves a logit, for each group: the bias,
+  // the linear weights (a step moves z by up to lr·‖f‖₁, so they take lr divided by the mean ‖f‖₁ of the
+  // items) and the lexical weights (a mean over tokens: up to lr). One learning rate then suits every
+  // backbone's feature scale and both parts of the head.
+  const lr = opts.learningRate;
+  const lrW = lr / meanL1(set.features, set.dim);
   let step = 0;
   let stopped = false;
-  const anchorBatch = new Int32Array(bs);
+  let best: { score: number; epoch: number; params: Params } | null = null;
+  const patience = opts.patience ?? Infinity;
 
   outer: for (let epoch = 1; epoch <= opts.epochs; epoch++) {
     shuffleInPlace(order, rng);
-    const acc = { loss: 0, anchor: 0, chosen: 0, rejected: 0, accuracy: 0, grad: 0, count: 0, steps: 0 };
+    const acc = { loss: 0, nll: 0, l2: 0, chosen: 0, rejected: 0, accuracy: 0, grad: 0, count: 0, steps: 0 };
     for (let start = 0; start < n; start += bs) {
       if (opts.shouldStop?.()) {
         stopped = true;
         break outer;
       }
       const idx = order.subarray(start, Math.min(n, start + bs));
-      let aIdx: Int32Array = anchorBatch.subarray(0, 0);
-      if (anchorCount > 0) {
-        const take = Math.min(idx.length, anchorCount);
-        for (let k = 0; k < take; k++) {
-          if (anchorPos >= anchorCount) {
-            shuffleInPlace(anchorOrder, rng);
-            anchorPos = 0;
-          }
-          anchorBatch[k] = anchorOrder[anchorPos++];
-        }
-        aIdx = anchorBatch.subarray(0, take);
-      }
-      gradW.fill(0);
-      gradB.fill(0);
-      const r = batchObjective(head, pairs, zRef, idx, anchors, anchorRef, aIdx, opts, { gradW, gradB });
+      const r = batchObjective(p, ref, set, idx, opts.objective, g);
       let g2 = 0;
-      for (let i = 0; i < gradW.length; i++) g2 += gradW[i] * gradW[i];
-      for (let i = 0; i < C; i++) g2 += gradB[i] * gradB[i];
+      for (let q = 0; q < g.weight.length; q++) g2 += g.weight[q] * g.weight[q];
+      for (let q = 0; q < C; q++) g2 += g.bias[q] * g.bias[q];
+      for (let k = 0; k < g.touchedCount; k++) g2 += g.lexical![g.touched[k]] ** 2;
       const gradNorm = Math.sqrt(g2);
 
-      // AdamW: Adam on the gradient, weight decay applied to W directly (decoupled), not to the bias.
       step++;
-      const lr = opts.learningRate;
       const c1 = 1 - ADAM_B1 ** step;
       const c2 = 1 - ADAM_B2 ** step;
-      const decay = 1 - lr * opts.weightDecay;
-      for (let i = 0; i < W.length; i++) {
-        const g = gradW[i];
-        mW[i] = ADAM_B1 * mW[i] + (1 - ADAM_B1) * g;
-        vW[i] = ADAM_B2 * vW[i] + (1 - ADAM_B2) * g * g;
-        W[i] = W[i] * decay - (lr * (mW[i] / c1)) / (Math.sqrt(vW[i] / c2) + ADAM_EPS);
-      }
-      for (let i = 0; i < C; i++) {
-        const g = gradB[i];
-        mB[i] = ADAM_B1 * mB[i] + (1 - ADAM_B1) * g;
-        vB[i] = ADAM_B2 * vB[i] + (1 - ADAM_B2) * g * g;
-        bias[i] -= (lr * (mB[i] / c1)) / (Math.sqrt(vB[i] / c2) + ADAM_EPS);
+      for (let q = 0; q < p.weight.length; q++) adam(p.weight, mW, vW, q, g.weight[q], lrW, c1, c2);
+      for (let q = 0; q < C; q++) adam(p.bias, mB, vB, q, g.bias[q], lr, c1, c2);
+      for (let k = 0; k < g.touchedCount; k++) {
+        const e = g.touched[k];
+        const t = ++tV[e];
+        adam(p.lexical!, mV, vV, e, g.lexical![e], lr, 1 - ADAM_B1 ** t, 1 - ADAM_B2 ** t);
       }
 
       const m: StepMetrics = {
@@ -266,11 +375,13 @@ export function trainDpo(reference: HeadWeights, pairs: PairSet, anchors: Anchor
         'rewards/margins': r.rewardsChosen - r.rewardsRejected,
         'rewards/accuracies': r.accuracy,
         grad_norm: gradNorm,
-        ...(anchorRef ? { anchor_loss: r.anchorLoss } : {}),
+        ...(opts.objective.rpoAlpha > 0 ? { nll_loss: r.nll } : {}),
+        ...(opts.objective.l2 > 0 || opts.objective.lexicalL2 > 0 ? { l2_loss: r.l2 } : {}),
       };
       const w = idx.length;
       acc.loss += r.loss * w;
-      acc.anchor += r.anchorLoss * w;
+      acc.nll += r.nll * w;
+      acc.l2 += r.l2 * w;
       acc.chosen += r.rewardsChosen * w;
       acc.rejected += r.rewardsRejected * w;
       acc.accuracy += r.accuracy * w;
@@ -281,7 +392,7 @@ export function trainDpo(reference: HeadWeights, pairs: PairSet, anchors: Anchor
       if (step === 1 || step % logEvery === 0 || lastOfEpoch) steps.push(m);
       opts.onStep?.(m);
     }
-    epochs.push({
+    const e: EpochMetrics = {
       epoch,
       steps: acc.steps,
       loss: acc.loss / acc.count,
@@ -290,13 +401,25 @@ export function trainDpo(reference: HeadWeights, pairs: PairSet, anchors: Anchor
       'rewards/margins': (acc.chosen - acc.rejected) / acc.count,
       'rewards/accuracies': acc.accuracy / acc.count,
       grad_norm_mean: acc.grad / acc.steps,
-      ...(anchorRef ? { anchor_loss: acc.anchor / acc.count } : {}),
-    });
+      ...(opts.objective.rpoAlpha > 0 ? { nll_loss: acc.nll / acc.count } : {}),
+      ...(opts.objective.l2 > 0 || opts.objective.lexicalL2 > 0 ? { l2_loss: acc.l2 / acc.count } : {}),
+    };
+    epochs.push(e);
+    let stop = false;
+    if (opts.validate) {
+      const score = opts.validate(p);
+      e.validation = score;
+      if (!best || score > best.score) best = { score, epoch, params: copyParams(p) };
+      else stop = epoch - best.epoch >= patience;
+    }
+    opts.onEpoch?.(e);
+    if (stop) break;
   }
   return {
-    head: { numLabels: C, dim: D, weight: Float32Array.from(W), bias: Float32Array.from(bias) },
+    params: best ? best.params : p,
     steps,
     epochs,
+    bestEpoch: best ? best.epoch : epochs.length,
     stopped,
   };
 }

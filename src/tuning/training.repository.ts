@@ -122,78 +122,40 @@ export async function failAbandonedRuns(db: Executor): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-interface WithFeatures {
-  item_id: string;
-  category: string;
-  features: Uint8Array;
-  /** The backbone whose features these are; other backbones' need recomputing from the text. */
-  backbone_id: string;
-  text: string | null;
-  context: string | null;
+/** What a decision was scored with: its features, token ids and backbone, and the item's text (for recomputing). */
+export async function decisionInputs(db: Executor, decisionIds: string[]) {
+  const out: {
+    id: string;
+    item_id: string;
+    backbone_id: string;
+    features: Uint8Array;
+    token_ids: Uint8Array | null;
+    text: string | null;
+    context: string | null;
+  }[] = [];
+  // In chunks: a large IN list is slow to plan and some drivers cap parameters.
+  for (let i = 0; i < decisionIds.length; i += 2000) {
+    const rows = await db
+      .selectFrom('decisions as d')
+      .innerJoin('content_items as i', 'i.id', 'd.item_id')
+      .select(['d.id', 'd.item_id', 'd.backbone_id', 'd.features', 'd.token_ids', 'i.text', 'i.context'])
+      .where('d.id', 'in', decisionIds.slice(i, i + 2000))
+      .execute();
+    out.push(...rows);
+  }
+  return out;
 }
 
-export interface PairRow extends WithFeatures {
-  id: number;
-  chosen: boolean;
-}
-
-/** Train-split pairs, the latest per (item, category), up to a snapshot id, on any backbone. */
-export async function loadTrainPairs(db: Executor, maxId: number): Promise<PairRow[]> {
-  return db
-    .selectFrom('preference_pairs as p')
-    .innerJoin('decisions as d', 'd.id', 'p.decision_id')
-    .innerJoin('content_items as i', 'i.id', 'p.item_id')
-    .distinctOn(['p.item_id', 'p.category'])
-    .select(['p.id', 'p.item_id', 'p.category', 'p.chosen', 'd.features', 'd.backbone_id', 'i.text', 'i.context'])
-    .where('p.split', '=', 'train')
-    .where('p.id', '<=', maxId)
-    .orderBy('p.item_id')
-    .orderBy('p.category')
-    .orderBy('p.id', 'desc')
-    .execute();
-}
-
-export async function pairSnapshot(db: Executor) {
-  const r = await db
-    .selectFrom('preference_pairs')
-    .select((eb) => [eb.fn.max('id').as('max_id'), eb.fn.countAll<number>().as('all')])
-    .where('split', '=', 'train')
-    .executeTakeFirstOrThrow();
-  return { maxId: Number(r.max_id ?? 0), all: Number(r.all) };
-}
-
-export interface LabelRow extends WithFeatures {
-  label: boolean;
-  model_label: boolean;
-}
-
-/** Settled labels for a split, latest per (item, category), on any backbone. */
-export async function loadLabels(db: Executor, split: 'train' | 'eval', until: Date): Promise<LabelRow[]> {
-  const rows = await db
-    .selectFrom('review_labels as l')
-    .innerJoin('decisions as d', 'd.id', 'l.decision_id')
-    .innerJoin('content_items as i', 'i.id', 'l.item_id')
-    .distinctOn(['l.item_id', 'l.category'])
-    .select(['l.item_id', 'l.category', 'l.label', 'l.model_label', 'd.features', 'd.backbone_id', 'i.text', 'i.context'])
-    .where('l.split', '=', split)
-    .where('l.label', 'is not', null)
-    .where('l.created_at', '<=', until)
-    .orderBy('l.item_id')
-    .orderBy('l.category')
-    .orderBy('l.created_at', 'desc')
-    .execute();
-  return rows as LabelRow[];
-}
-
-/** The last run that trained (promoted or rejected) on a backbone: its snapshot's highest pair id. */
-export async function lastTrainedSnapshot(db: Executor, backboneId: string): Promise<{ id: string; maxPairId: number } | undefined> {
+/** The last run that trained (promoted or rejected) on a backbone: the highest label id it saw. */
+export async function lastTrainedSnapshot(db: Executor, backboneId: string): Promise<{ id: string; maxLabelId: number } | undefined> {
   const r = await db
     .selectFrom('training_runs')
-    .select(['id', sql<number>`(data_snapshot ->> 'max_pair_id')::bigint`.as('max_pair_id')])
+    .select(['id', sql<number | null>`(data_snapshot ->> 'max_label_id')::bigint`.as('max_label_id')])
     .where('status', 'in', ['promoted', 'rejected'])
     .where(sql`data_snapshot ->> 'backbone_id'`, '=', backboneId)
     .orderBy('finished_at', 'desc')
     .limit(1)
     .executeTakeFirst();
-  return r ? { id: r.id, maxPairId: Number(r.max_pair_id) } : undefined;
+  // Runs from before labels had ids recorded no max_label_id: they do not hold a new run back.
+  return r && r.max_label_id !== null ? { id: r.id, maxLabelId: Number(r.max_label_id) } : undefined;
 }

@@ -1,42 +1,41 @@
 /**
- * Training runs: snapshot the train-split pairs, tune the active head with DPO in a worker thread,
- * evaluate candidate and active head on the eval split, gate, then promote or reject. One run at a time
- * across all replicas (an advisory lock); a run a crashed process left behind is marked failed.
+ * Training runs: snapshot the settled labels, build the dataset (every settled train cell a pair), let
+ * the run pick its hyperparameters and train the head in a worker thread, evaluate candidate and active
+ * head on the eval split, gate, then promote or reject. One run at a time across all replicas (an
+ * advisory lock); a run a crashed process left behind is marked failed.
+ *
+ * The DPO reference is the backbone's base head, for every run: each run refits from it on all the
+ * labels so far, so DPO's bound on how far the head moves holds over the head's life, not per run.
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { v7 as uuidv7 } from 'uuid';
+import type { z } from 'zod';
 import type { Database } from '../db/connect.js';
 import type { RunTrigger } from '../db/schema/training.js';
 import { conflict, notFound } from '../errors.js';
-import { bytesToFloat32, float32ToBytes, type HeadWeights } from '../inference/head.js';
+import { bytesToFloat32, bytesToInt32, type TokenRows } from '../inference/head.js';
 import type { Logger } from '../logger.js';
 import { activateInTransaction } from '../models/activation.js';
 import * as heads from '../models/head.repository.js';
+import { probabilityKind } from '../models/scorer.js';
 import { mapLabels } from '../policy/label-mapping.js';
 import type { Policy } from '../policy/policy.js';
 import type { PolicyRegistry } from '../policy/registry.js';
-import { gate, type EvalCells, type GateDecision } from './evaluate.js';
+import type { hyperparameterOverrides } from '../policy/schema.js';
+import * as reviews from '../review/review.repository.js';
+import { buildDataset, trainingBinding, type ItemInputs, type SettledCell } from './dataset.js';
+import { gate, type GateDecision } from './evaluate.js';
 import type { TrainJob, TrainMessage } from './train-worker.js';
-import type { AnchorSet, PairSet, StepMetrics } from './trainer.js';
+import type { StepMetrics } from './trainer.js';
 import * as repo from './training.repository.js';
 
 const TRAINING_LOCK = 0x6d74_7472; // "mttr"
 const BOOT = new URL('../worker-boot.mjs', import.meta.url);
 const ENTRY = new URL('./train-worker.ts', import.meta.url).href;
 
-export interface Hyperparameters {
-  loss: 'sigmoid' | 'ipo' | 'hinge' | 'robust';
-  beta: number;
-  label_smoothing: number;
-  learning_rate: number;
-  weight_decay: number;
-  epochs: number;
-  batch_size: number;
-  anchor_weight: number;
-  min_pairs: number;
-  seed: number;
-}
+/** What a run was asked to train with: the policy's training settings, with a request's overrides. */
+export type Hyperparameters = Required<z.infer<typeof hyperparameterOverrides>>;
 
 export type RunOutcome = 'promoted' | 'rejected' | 'failed' | 'skipped';
 
@@ -44,11 +43,14 @@ export interface RunProgress {
   (event: { runId: string; phase: string; message: string; step?: StepMetrics }): void;
 }
 
-/** Features of texts on the active backbone (the serving runtime, or one the CLI starts). */
-export type Embedder = (backboneId: string, inputs: { text: string; context: string | null }[]) => Promise<{ features: Float32Array; dim: number }>;
+/** Features and token ids of texts on a backbone (the serving runtime, or one the CLI starts). */
+export type Embedder = (
+  backboneId: string,
+  inputs: { text: string; context: string | null }[],
+) => Promise<{ features: Float32Array; dim: number; tokens: TokenRows }>;
 
 export interface TrainingServiceOptions {
-  /** Needed only when reviewed items were scored by another backbone than the active one. */
+  /** Needed only when reviewed items were scored by another backbone, or lack token ids. */
   embed?: Embedder;
   /** Called after a promotion so this process serves the new head at once (others hear NOTIFY). */
   onPromoted?: (headId: string) => Promise<void>;
@@ -56,17 +58,24 @@ export interface TrainingServiceOptions {
   onCandidate?: (headId: string) => Promise<void>;
 }
 
-function hyperparametersOf(policy: Policy, overrides: Partial<Hyperparameters> = {}): Hyperparameters {
+export function hyperparametersOf(policy: Policy, overrides: Partial<Hyperparameters> = {}): Hyperparameters {
   const t = policy.settings.training;
   return {
     loss: t.loss,
     beta: t.beta,
     label_smoothing: t.label_smoothing,
+    rpo_alpha: t.rpo_alpha,
+    l2: t.l2,
+    lexical: t.lexical,
+    lexical_l2: t.lexical_l2,
     learning_rate: t.learning_rate,
-    weight_decay: t.weight_decay,
+    class_weights: t.class_weights,
+    pairs: t.pairs,
     epochs: t.epochs,
+    patience: t.patience,
     batch_size: t.batch_size,
-    anchor_weight: t.anchor_weight,
+    select: t.select,
+    validation_fraction: t.validation_fraction,
     min_pairs: t.min_pairs,
     seed: t.seed,
     ...overrides,
@@ -74,13 +83,6 @@ function hyperparametersOf(policy: Policy, overrides: Partial<Hyperparameters> =
 }
 
 class SkipRun extends Error {}
-
-interface Foreign {
-  backbone_id: string;
-  text: string | null;
-  context: string | null;
-  features: Uint8Array;
-}
 
 export class TrainingService {
   private worker: Worker | null = null;
@@ -112,8 +114,14 @@ export class TrainingService {
     }
   }
 
-  /** Creates a queued run. For cron runs, returns null when another replica already took the slot. */
-  async createRun(trigger: RunTrigger, o: { requestedBy?: string | null; scheduledFor?: Date; hyperparameters?: Partial<Hyperparameters> } = {}): Promise<string | null> {
+  /**
+   * Creates a queued run. For cron runs, returns null when another replica already took the slot.
+   * `force` trains even when no label arrived since the last run (to retry with other hyperparameters).
+   */
+  async createRun(
+    trigger: RunTrigger,
+    o: { requestedBy?: string | null; scheduledFor?: Date; hyperparameters?: Partial<Hyperparameters>; force?: boolean } = {},
+  ): Promise<string | null> {
     if (trigger !== 'cron') {
       const running = await repo.runningRun(this.db);
       if (running) throw conflict('run_in_progress', `training run ${running.id} is already running (on ${running.replica})`);
@@ -127,7 +135,7 @@ export class TrainingService {
       requestedBy: o.requestedBy,
       policyName: policy.name,
       policyVersion: policy.version,
-      hyperparameters: { ...hyperparametersOf(policy, o.hyperparameters) },
+      hyperparameters: { ...hyperparametersOf(policy, o.hyperparameters), ...(o.force ? { force: true } : {}) },
     });
     return inserted ? id : null;
   }
@@ -157,7 +165,8 @@ export class TrainingService {
       if (run.status !== 'queued') throw conflict('run_not_queued', `training run ${runId} is ${run.status}`);
       await repo.updateRun(this.db, runId, { status: 'running', started: true, replica: this.replica });
       say('running', `training run started on ${this.replica}`);
-      return await this.train(runId, run.hyperparameters as unknown as Hyperparameters, say);
+      const stored = run.hyperparameters as unknown as Hyperparameters & { force?: boolean };
+      return await this.train(runId, stored, stored.force === true, say);
     } catch (err) {
       const skip = err instanceof SkipRun;
       const message = (err as Error).message;
@@ -171,106 +180,134 @@ export class TrainingService {
     }
   }
 
-  private async train(runId: string, hp: Hyperparameters, say: (phase: string, message: string, step?: StepMetrics) => void): Promise<RunOutcome> {
+  private async train(runId: string, hp: Hyperparameters, force: boolean, say: (phase: string, message: string, step?: StepMetrics) => void): Promise<RunOutcome> {
     const policy = this.policies.get();
-    const reference = await heads.getActiveHead(this.db);
-    if (!reference) throw new Error('there is no active head to tune');
-    const backbone = (await heads.getBackbone(this.db, reference.backboneId))!;
-    await repo.updateRun(this.db, runId, { referenceHeadId: reference.id });
+    const active = await heads.getActiveHead(this.db);
+    if (!active) throw new Error('there is no active head to tune');
+    const backbone = (await heads.getBackbone(this.db, active.backboneId))!;
+    await repo.updateRun(this.db, runId, { referenceHeadId: active.id });
     if (backbone.problemType !== 'multi_label') {
       throw new SkipRun(`backbone '${backbone.name}' is a single-label (softmax) classifier; DPO here tunes per-label Bernoulli (sigmoid) heads`);
     }
-
-    // Category → head row: the policy's label mapping; a category fed by several labels is ambiguous.
+    const reference = (await heads.findBaseHead(this.db, backbone.id))!;
     const mapping = mapLabels(policy, heads.labelSpace(backbone));
-    const rowOf = new Map<string, number>();
-    const ambiguous: string[] = [];
-    for (const [cat, rows] of Object.entries(mapping.sources)) {
-      if (rows.length === 1) rowOf.set(cat, rows[0]);
-      else ambiguous.push(cat);
+    const binding = trainingBinding(mapping, backbone.labels);
+    if (binding.rows.size === 0) {
+      throw new SkipRun(`no category of policy '${policy.name}' can be trained: ${Object.entries(binding.skipped).map(([c, why]) => `'${c}' ${why}`).join('; ')}`);
     }
 
-    const snapshotAt = new Date();
-    const snap = await repo.pairSnapshot(this.db);
-    // Training again on the same pairs from a head they already moved would only push it further the
-    // same way (each run's reference is the head the previous run made): wait for new feedback.
+    // The snapshot: every label settled up to now. No new label since the last run means the same data,
+    // and (training being deterministic) the same candidate: skip, unless asked to retry.
+    const maxLabelId = await reviews.labelSnapshot(this.db);
     const last = await repo.lastTrainedSnapshot(this.db, backbone.id);
-    if (last && snap.maxId <= last.maxPairId) {
-      throw new SkipRun(`no new preference pairs since training run ${last.id} (highest pair id ${last.maxPairId})`);
+    if (!force && last && maxLabelId <= last.maxLabelId) {
+      throw new SkipRun(
+        `no new settled labels since training run ${last.id} (highest label id ${last.maxLabelId}); ` +
+          'retry with {"force": true} to train on the same data with other hyperparameters',
+      );
     }
-    const recomputed: Record<string, number> = {};
-    const leftOut: Record<string, number> = {};
-    const onBackbone = <T extends Foreign>(key: string, rows: T[]) => this.onBackbone(backbone.id, reference.dim, key, rows, recomputed, leftOut);
-    const pairRows = await onBackbone('pairs', (await repo.loadTrainPairs(this.db, snap.maxId)).filter((p) => rowOf.has(p.category)));
-    const anchorRows =
-      hp.anchor_weight > 0
-        ? await onBackbone('anchors', (await repo.loadLabels(this.db, 'train', snapshotAt)).filter((l) => l.label === l.model_label && rowOf.has(l.category)))
-        : [];
-    const evalRows = await onBackbone('eval', (await repo.loadLabels(this.db, 'eval', snapshotAt)).filter((l) => rowOf.has(l.category)));
+    const cells: SettledCell[] = (await reviews.settledLabels(this.db, { maxId: maxLabelId }))
+      .filter((r) => r.category in policy.rules)
+      .map((r) => ({
+        id: Number(r.id),
+        itemId: r.item_id,
+        taskId: r.task_id,
+        decisionId: r.decision_id,
+        category: r.category,
+        label: r.label,
+        modelLabel: r.model_label,
+        split: r.split,
+        reason: r.reason,
+        reviewers: r.reviewers,
+        votesYes: r.votes_yes,
+        votesTotal: r.votes_total,
+      }));
+    const needTokens = hp.lexical || active.lexical !== null || reference.lexical !== null;
+    const { items, recomputed, withoutTokens, leftOut } = await this.itemInputs(backbone.id, reference.dim, cells, needTokens);
+    const dataset = buildDataset(cells, items, reference, binding, {
+      thresholds: Object.fromEntries(Object.entries(policy.rules).map(([c, r]) => [c, r.flag])),
+      classWeights: hp.class_weights,
+      pairs: hp.pairs,
+      lexical: hp.lexical,
+    });
+    const trainPairs = dataset.train.row.length;
     const dataSnapshot = {
-      taken_at: snapshotAt.toISOString(),
-      max_pair_id: snap.maxId,
-      pairs: pairRows.length,
-      pairs_in_split: snap.all,
+      taken_at: new Date().toISOString(),
+      max_label_id: maxLabelId,
+      settled_labels: cells.length,
+      pairs: trainPairs,
+      train_items: dataset.trainItemIds.length,
+      eval_cells: dataset.eval.truth.length,
+      eval_items: dataset.eval.items.n,
+      categories: dataset.counts,
+      categories_skipped: dataset.skipped,
       features_recomputed: recomputed,
-      left_out_text_purged: leftOut,
-      anchors: anchorRows.length,
-      eval_cells: evalRows.length,
-      eval_items: new Set(evalRows.map((r) => r.item_id)).size,
+      without_token_ids: withoutTokens,
+      left_out: leftOut,
+      lexical_vocabulary: dataset.vocabulary.length,
       backbone_id: backbone.id,
-      categories_skipped: ambiguous,
+      dpo_reference_head_id: reference.id,
+      forced: force,
     };
     await repo.updateRun(this.db, runId, { dataSnapshot });
-    say('snapshot', `${pairRows.length} train pairs (max pair id ${snap.maxId}), ${anchorRows.length} anchors, ${evalRows.length} eval cells`);
-    if (pairRows.length < hp.min_pairs) {
-      throw new SkipRun(`too few preference pairs: ${pairRows.length} on the active backbone, the policy asks for at least ${hp.min_pairs}`);
+    say(
+      'snapshot',
+      `${cells.length} settled labels up to id ${maxLabelId}: ${trainPairs} train pairs on ${dataset.trainItemIds.length} items, ` +
+        `${dataset.eval.truth.length} eval cells on ${dataset.eval.items.n} items`,
+    );
+    if (trainPairs < hp.min_pairs) {
+      throw new SkipRun(`too few preference pairs: ${trainPairs} on the active backbone, the policy asks for at least ${hp.min_pairs}`);
     }
 
-    const D = reference.dim;
-    const pack = <T extends { features: Uint8Array }>(rows: T[]) => {
-      const f = new Float32Array(rows.length * D);
-      rows.forEach((r, i) => f.set(bytesToFloat32(r.features), i * D));
-      return f;
-    };
-    const pairs: PairSet = {
-      features: pack(pairRows),
-      label: Int32Array.from(pairRows, (p) => rowOf.get(p.category)!),
-      sign: Int8Array.from(pairRows, (p) => (p.chosen ? 1 : -1)),
-    };
-    const anchors: AnchorSet | null = anchorRows.length
-      ? { features: pack(anchorRows), label: Int32Array.from(anchorRows, (a) => rowOf.get(a.category)!) }
-      : null;
-    const evalCells: EvalCells = {
-      dim: D,
-      features: pack(evalRows),
-      label: Int32Array.from(evalRows, (r) => rowOf.get(r.category)!),
-      category: evalRows.map((r) => r.category),
-      truth: evalRows.map((r) => r.label),
-      threshold: Float64Array.from(evalRows, (r) => policy.rules[r.category].flag),
-      items: dataSnapshot.eval_items,
-    };
-    const refWeights: HeadWeights = { numLabels: reference.numLabels, dim: D, weight: reference.weight, bias: reference.bias };
     const job: TrainJob = {
-      reference: refWeights,
-      pairs,
-      anchors,
-      evalCells,
-      options: {
-        loss: { type: hp.loss, beta: hp.beta, labelSmoothing: hp.label_smoothing },
-        learningRate: hp.learning_rate,
-        weightDecay: hp.weight_decay,
-        epochs: hp.epochs,
+      reference,
+      active,
+      kind: probabilityKind(backbone.problemType),
+      mapping,
+      train: dataset.train,
+      trainItemIds: dataset.trainItemIds,
+      trainCategory: dataset.trainCategory,
+      vocabulary: hp.lexical ? dataset.vocabulary : new Int32Array(0),
+      eval: dataset.eval,
+      settings: {
+        loss: hp.loss,
+        labelSmoothing: hp.label_smoothing,
+        grid: { beta: hp.beta, learningRate: hp.learning_rate, l2: hp.l2, lexicalL2: hp.lexical ? hp.lexical_l2 : [0], rpoAlpha: hp.rpo_alpha },
+        maxEpochs: hp.epochs,
+        patience: hp.patience,
         batchSize: hp.batch_size,
-        anchorWeight: hp.anchor_weight,
         seed: hp.seed,
+        validationFraction: hp.validation_fraction,
+        select: hp.select,
       },
     };
-
-    const result = await this.runWorker(job, async (m) => {
-      say('training', `epoch ${m.epoch}/${m.epochs}: loss ${m.last.loss.toFixed(4)}, margin ${m.last['rewards/margins'].toFixed(4)}`, m.last);
+    if (!hp.lexical) job.train.tokens = null;
+    const result = await this.runWorker(job, (m) => {
+      if (m.type === 'config') {
+        const e = m.entry;
+        say(
+          'selection',
+          `configuration ${m.index}/${m.total} (β ${e.beta}, rpo_alpha ${e.rpo_alpha}, l2 ${e.l2}, lexical_l2 ${e.lexical_l2}, learning rate ${e.learning_rate}): ` +
+            `validation ${e.validation.toFixed(4)} at epoch ${e.best_epoch}`,
+        );
+      } else if (m.type === 'search') {
+        say('selection', `configuration ${m.index}/${m.total}, epoch ${m.epoch}/${m.epochs}: validation ${m.validation.toFixed(4)}`);
+      } else if (m.type === 'epoch') {
+        say('training', `epoch ${m.epoch}/${m.epochs}: loss ${m.last.loss.toFixed(4)}, margin ${m.last['rewards/margins'].toFixed(4)}`, m.last);
+      }
     });
-    const pairsPerSecond = (pairRows.length * hp.epochs) / result.seconds;
-    const metrics = { steps: result.steps, epochs: result.epochs, seconds: result.seconds, pairs_per_second: pairsPerSecond };
+    const chosen = { ...hp, ...result.choice };
+    const pairsPerSecond = (trainPairs * result.choice.epochs) / result.seconds;
+    const metrics = {
+      steps: result.steps,
+      epochs: result.epochs,
+      seconds: result.seconds,
+      pairs_per_second: pairsPerSecond,
+      chosen: result.choice,
+      selection: result.selection,
+      ...(result.note ? { selection_note: result.note } : {}),
+      lexical_tokens: result.head.lexical?.tokens.length ?? 0,
+    };
     const decision: GateDecision = gate(result.report, policy.settings.gate);
     const candidateId = uuidv7();
     const outcome: RunOutcome = decision.passed ? 'promoted' : 'rejected';
@@ -282,18 +319,18 @@ export class TrainingService {
       mcnemar_p: result.report.mcnemar.p_value,
       gate_passed: decision.passed,
       ...(decision.passed && guard.enabled
-        ? { guard: { status: 'watching', predecessor_id: reference.id, window_verdicts: guard.window_verdicts, max_agreement_drop: guard.max_agreement_drop } }
+        ? { guard: { status: 'watching', predecessor_id: active.id, window_verdicts: guard.window_verdicts, max_agreement_drop: guard.max_agreement_drop } }
         : {}),
     };
     await this.db.transaction().execute(async (trx) => {
       await heads.insertHead(trx, {
         id: candidateId,
         backboneId: backbone.id,
-        parentId: reference.id,
+        parentId: active.id,
         status: decision.passed ? 'candidate' : 'rejected',
         source: 'dpo',
         head: result.head,
-        hyperparameters: { ...hp },
+        hyperparameters: chosen,
         metrics: summary,
         dataSnapshot,
         trainingRunId: runId,
@@ -318,54 +355,78 @@ export class TrainingService {
   }
 
   /**
-   * Rows scored by another backbone get features recomputed from their stored text on this one; rows
-   * whose text retention purged cannot be, and are left out (both counted in the data snapshot).
+   * Each labelled item's inputs on the backbone being trained: the stored features and token ids of its
+   * decision. Items scored by another backbone get both recomputed from their stored text, and so do
+   * items lacking the token ids a lexical part needs (decisions from before token ids were stored).
+   * Where retention purged the text: another backbone's item is left out (its features mean nothing
+   * here); this backbone's item still trains the linear part, without tokens (retention purges them
+   * with the text). All counted in the data snapshot.
    */
-  private async onBackbone<T extends Foreign>(
+  private async itemInputs(
     backboneId: string,
     dim: number,
-    key: string,
-    rows: T[],
-    recomputed: Record<string, number>,
-    leftOut: Record<string, number>,
-  ): Promise<T[]> {
-    const foreign = rows.filter((r) => r.backbone_id !== backboneId);
-    const usable = foreign.filter((r) => r.text !== null);
-    leftOut[key] = foreign.length - usable.length;
-    recomputed[key] = usable.length;
-    if (usable.length > 0 && !this.opts.embed) {
-      throw new Error(`${usable.length} ${key} were scored by another backbone and this process cannot compute features`);
+    cells: SettledCell[],
+    needTokens: boolean,
+  ): Promise<{ items: Map<string, ItemInputs>; recomputed: number; withoutTokens: number; leftOut: { text_purged: number } }> {
+    const decisionOf = new Map<string, string>();
+    for (const c of cells) if (!decisionOf.has(c.itemId)) decisionOf.set(c.itemId, c.decisionId);
+    const rows = await repo.decisionInputs(this.db, [...new Set(decisionOf.values())]);
+    const items = new Map<string, ItemInputs>();
+    const redo: typeof rows = [];
+    let purged = 0;
+    let withoutTokens = 0;
+    for (const r of rows) {
+      const here = r.backbone_id === backboneId;
+      if (here && (!needTokens || r.token_ids !== null || r.text === null)) {
+        if (needTokens && r.token_ids === null) withoutTokens++;
+        items.set(r.item_id, { features: bytesToFloat32(r.features), tokens: r.token_ids ? bytesToInt32(r.token_ids) : null });
+      } else if (r.text !== null) redo.push(r);
+      else purged++;
     }
-    for (let i = 0; i < usable.length; i += 64) {
-      const chunk = usable.slice(i, i + 64);
-      const { features, dim: d } = await this.opts.embed!(backboneId, chunk.map((r) => ({ text: r.text!, context: r.context })));
-      if (d !== dim) throw new Error(`recomputed features have ${d} values, the head expects ${dim}`);
-      chunk.forEach((r, k) => {
-        r.features = float32ToBytes(features.subarray(k * d, (k + 1) * d));
-        r.backbone_id = backboneId;
-      });
+    if (redo.length > 0 && !this.opts.embed) {
+      throw new Error(`${redo.length} reviewed items need features or token ids recomputed on this backbone, and this process cannot compute them`);
     }
-    return rows.filter((r) => r.backbone_id === backboneId);
+    for (let i = 0; i < redo.length; i += 64) {
+      const chunk = redo.slice(i, i + 64);
+      const e = await this.opts.embed!(backboneId, chunk.map((r) => ({ text: r.text!, context: r.context })));
+      if (e.dim !== dim) throw new Error(`recomputed features have ${e.dim} values, the head expects ${dim}`);
+      chunk.forEach((r, k) =>
+        items.set(r.item_id, { features: e.features.slice(k * e.dim, (k + 1) * e.dim), tokens: e.tokens.ids.slice(e.tokens.offsets[k], e.tokens.offsets[k + 1]) }),
+      );
+    }
+    return { items, recomputed: redo.length, withoutTokens, leftOut: { text_purged: purged } };
   }
 
-  private runWorker(job: TrainJob, onEpoch: (m: Extract<TrainMessage, { type: 'epoch' }>) => Promise<void>): Promise<Extract<TrainMessage, { type: 'done' }>> {
+  private runWorker(job: TrainJob, onProgress: (m: Exclude<TrainMessage, { type: 'done' | 'error' }>) => void): Promise<Extract<TrainMessage, { type: 'done' }>> {
     if (this.stopping) return Promise.reject(new Error('the service is shutting down'));
     return new Promise((resolve, reject) => {
-      const transfer = [job.pairs.features.buffer, job.evalCells.features.buffer, ...(job.anchors ? [job.anchors.features.buffer] : [])] as ArrayBuffer[];
+      const arrays = [
+        job.train.features,
+        job.train.tokens?.offsets,
+        job.train.tokens?.index,
+        job.train.item,
+        job.train.row,
+        job.train.sign,
+        job.train.weight,
+        job.train.zRef,
+        job.eval.items.features,
+        job.eval.items.tokens?.ids,
+        job.eval.items.tokens?.offsets,
+      ];
+      const transfer = [...new Set(arrays.filter((a) => a !== undefined).map((a) => a!.buffer as ArrayBuffer))];
       const worker = new Worker(BOOT, { workerData: { entry: ENTRY, job }, transferList: transfer });
       this.worker = worker;
       let settled = false;
       worker.on('message', (m: TrainMessage) => {
-        if (m.type === 'epoch') void onEpoch(m);
-        else if (m.type === 'done') {
+        if (m.type === 'done') {
           settled = true;
           resolve(m);
           void worker.terminate();
-        } else {
+        } else if (m.type === 'error') {
           settled = true;
           reject(new Error(`training failed: ${m.message}`));
           void worker.terminate();
-        }
+        } else onProgress(m);
       });
       worker.on('error', (err) => {
         settled = true;

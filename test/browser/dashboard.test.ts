@@ -14,7 +14,7 @@ import { browserSkip, launchBrowser } from '../helpers/browser.js';
 import { makeTexts, moderateAndReview, waitForRun } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
-const TRAINING = { epochs: 40, learning_rate: 0.05, batch_size: 16, beta: 0.1, anchor_weight: 0.1, min_pairs: 10, seed: 7 };
+const TRAINING = { epochs: 40, learning_rate: 0.2, batch_size: 16, beta: 0.1, lexical_l2: 0.0001, min_pairs: 10, seed: 7 };
 const GATE = { min_eval_items: 10, min_improvement: 0.02, max_recall_drop: 0.05 };
 const PAYLOAD = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>';
 

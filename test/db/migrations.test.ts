@@ -17,7 +17,6 @@ const TABLES = [
   'idempotency_keys',
   'item_splits',
   'policy_versions',
-  'preference_pairs',
   'review_labels',
   'review_tasks',
   'reviews',

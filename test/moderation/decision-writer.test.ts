@@ -43,6 +43,7 @@ for (const kind of testDatabases()) {
             flagged: false,
             categoryScores: { x: 0.1 },
             categories: { x: false },
+            tokenIds: new Uint8Array(8),
             features: new Uint8Array(4),
             tokenCount: 1,
             truncated: false,

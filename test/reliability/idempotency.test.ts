@@ -19,7 +19,7 @@ for (const kind of testDatabases()) {
     after(async () => {
       await app?.close();
     });
-    const count = async (table: 'decisions' | 'content_items' | 'review_tasks' | 'reviews' | 'preference_pairs' | 'review_labels') =>
+    const count = async (table: 'decisions' | 'content_items' | 'review_tasks' | 'reviews' | 'review_labels') =>
       Number((await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(app.database.db)).rows[0].n);
     const moderate = (key: string | null, body: object, path = '/v1/moderate') => {
       const r = app.request.post(path).set('Authorization', `Bearer ${client}`);
@@ -86,7 +86,7 @@ for (const kind of testDatabases()) {
       }
       assert.ok(claimed.includes(taskId));
       const reviews = await count('reviews');
-      const pairs = await count('preference_pairs');
+      const labels = await count('review_labels');
       const verdict = () =>
         app.request
           .post(`/v1/review/tasks/${taskId}/verdict`)
@@ -102,7 +102,8 @@ for (const kind of testDatabases()) {
       assert.equal(later.status, 200, 'the task is closed, yet the retry gets its answer, not a 409');
       assert.deepEqual(later.body, a.body);
       assert.equal((await count('reviews')) - reviews, 1);
-      assert.equal((await count('preference_pairs')) - pairs, a.body.preference_pairs);
+      assert.equal((await count('review_labels')) - labels, 3, 'one settled label per category, stored once');
+      assert.equal(a.body.preference_pairs, 3);
       const without = await app.request
         .post(`/v1/review/tasks/${taskId}/verdict`)
         .set('Authorization', `Bearer ${moderator}`)

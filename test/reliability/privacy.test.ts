@@ -22,7 +22,7 @@ describe('retention and data-subject requests', () => {
       policies: policies(
         reviewPolicy('default', {}, {
           retention: { text_days: 30 },
-          training: { epochs: 20, learning_rate: 0.05, batch_size: 16, beta: 0.1, anchor_weight: 0.1, min_pairs: 10, seed: 7 },
+          training: { epochs: 20, learning_rate: 0.2, batch_size: 16, beta: 0.1, lexical_l2: 0.0001, min_pairs: 10, seed: 7 },
           gate: { min_eval_items: 5, min_improvement: -1 },
         }),
       ),
@@ -35,7 +35,7 @@ describe('retention and data-subject requests', () => {
     await app?.close();
   });
 
-  test('text older than text_days is purged; labels, features and pairs stay; training still runs', async () => {
+  test('text older than text_days is purged with its token ids; labels and features stay; training still runs', async () => {
     const reviewed = await moderateAndReview(app, client, moderator, await makeTexts(160, 1));
     const fresh = await app.request.post('/v1/moderate').set('Authorization', `Bearer ${client}`).send({ input: 'have a nice day' });
     // Age everything but the fresh item past the retention window.
@@ -44,7 +44,7 @@ describe('retention and data-subject requests', () => {
       .set({ created_at: sql`now() - interval '31 days'` })
       .where('id', '!=', fresh.body.results[0].item_id)
       .execute();
-    const pairsBefore = Number((await sql<{ n: number }>`select count(*) as n from preference_pairs`.execute(app.database.db)).rows[0].n);
+    const labelsBefore = Number((await sql<{ n: number }>`select count(*) as n from review_labels`.execute(app.database.db)).rows[0].n);
     const out = await app.server.ctx.retention.run();
     assert.equal(out.purged.default, reviewed.length);
     const old = await app.database.db.selectFrom('content_items').select(['text', 'context', 'text_purged_at', 'text_sha256']).where('id', '=', reviewed[0].itemId).executeTakeFirstOrThrow();
@@ -54,15 +54,22 @@ describe('retention and data-subject requests', () => {
     assert.match(old.text_sha256, /^[0-9a-f]{64}$/, 'the hash stays (duplicate detection, audit)');
     const kept = await app.database.db.selectFrom('content_items').select('text').where('id', '=', fresh.body.results[0].item_id).executeTakeFirstOrThrow();
     assert.equal(kept.text, 'have a nice day');
-    assert.equal(Number((await sql<{ n: number }>`select count(*) as n from preference_pairs`.execute(app.database.db)).rows[0].n), pairsBefore);
+    assert.equal(Number((await sql<{ n: number }>`select count(*) as n from review_labels`.execute(app.database.db)).rows[0].n), labelsBefore);
+    // Token ids are the text in another form: purged with it. Features stay.
+    const decision = await app.database.db.selectFrom('decisions').select(['token_ids', 'features']).where('item_id', '=', reviewed[0].itemId).executeTakeFirstOrThrow();
+    assert.equal(decision.token_ids, null);
+    assert.ok(decision.features.byteLength > 0);
+    const freshDecision = await app.database.db.selectFrom('decisions').select('token_ids').where('item_id', '=', fresh.body.results[0].item_id).executeTakeFirstOrThrow();
+    assert.ok(freshDecision.token_ids && freshDecision.token_ids.byteLength > 0, 'the fresh item keeps its token ids');
     const audit = await app.database.db.selectFrom('audit_events').select('details').where('action', '=', 'retention.purged').executeTakeFirstOrThrow();
     assert.deepEqual(audit.details, { days: 30, items: reviewed.length });
 
-    // Training reads the stored features, so purged text costs it nothing.
+    // Training reads the stored features, so purged items still train (the linear part: their tokens are gone).
     const post = await app.request.post('/v1/training/runs').set(admin).send({});
     const run = await waitForRun(app, post.body.id);
     assert.ok(['promoted', 'rejected'].includes(run.status), `${run.status}: ${run.error}`);
-    assert.equal(run.data_snapshot.left_out_text_purged.pairs, 0);
+    assert.equal(run.data_snapshot.left_out.text_purged, 0);
+    assert.equal(run.data_snapshot.without_token_ids, reviewed.length);
     assert.ok(run.data_snapshot.pairs >= 10);
     // The review page shows purged text as such.
     const task = await app.request.get(`/v1/review/tasks/${(await app.database.db.selectFrom('review_tasks').select('id').where('item_id', '=', reviewed[0].itemId).executeTakeFirstOrThrow()).id}`).set('Authorization', `Bearer ${moderator}`);
@@ -92,7 +99,7 @@ describe('retention and data-subject requests', () => {
     const del = await app.request.delete(`/v1/items/${itemId}`).set(admin);
     assert.equal(del.status, 200);
     assert.equal(del.body.decisions, 1);
-    for (const table of ['content_items', 'decisions', 'review_tasks', 'reviews', 'review_labels', 'preference_pairs', 'item_splits'] as const) {
+    for (const table of ['content_items', 'decisions', 'review_tasks', 'reviews', 'review_labels', 'item_splits'] as const) {
       const n = await sql<{ n: number }>`select count(*) as n from ${sql.table(table)} where ${sql.ref(table === 'content_items' ? 'id' : 'item_id')} = ${itemId}`.execute(app.database.db);
       assert.equal(Number(n.rows[0].n), 0, `${table} still holds the item`);
     }

@@ -66,7 +66,7 @@ for (const kind of testDatabases()) {
       assert.deepEqual(t.body.reviews, { required: 1, done: 0 });
     });
 
-    test('verdict → labels and exactly the expected preference pairs, with the decision’s features, in the item’s split', async () => {
+    test('verdict → labels, one preference pair per settled category (agreements too), with the decision’s features, in the item’s split', async () => {
       const [r] = await moderate('I will find you and kill you');
       assert.equal(r.categories.violence, true, 'the model flags violence');
       await claimTask(modA, r.review_task_id!);
@@ -77,29 +77,30 @@ for (const kind of testDatabases()) {
       const expectedSplit = splitFor(r.item_id, 0.2);
       assert.equal(v.body.split, expectedSplit);
       const expected = [
-        { category: 'violence', chosen: false, rejected: true },
-        ...(r.categories.harassment ? [] : [{ category: 'harassment', chosen: true, rejected: false }]),
+        { category: 'violence', chosen: false, rejected: true, agrees: false },
+        { category: 'harassment', chosen: true, rejected: false, agrees: r.categories.harassment },
+        { category: 'hate', chosen: r.categories.hate, rejected: !r.categories.hate, agrees: true },
       ];
-      assert.equal(v.body.preference_pairs, expected.length);
+      assert.equal(v.body.preference_pairs, 3);
+      assert.equal(v.body.disagreements, expected.filter((e) => !e.agrees).length);
 
-      const pairs = await app.database.db
-        .selectFrom('preference_pairs as p')
-        .innerJoin('decisions as d', 'd.id', 'p.decision_id')
-        .select(['p.category', 'p.chosen', 'p.rejected', 'p.split', 'p.review_id', 'p.item_id', 'p.backbone_id', 'p.head_id', 'd.features', 'd.head_id as decision_head'])
-        .where('p.decision_id', '=', r.decision_id)
-        .orderBy('p.category', 'desc')
-        .execute();
+      const exported = await app.request.get('/v1/preference-pairs?format=jsonl').set(as(ADMIN_KEY));
+      const pairs = exported.text
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+        .filter((p) => p.decision_id === r.decision_id);
       assert.deepEqual(
-        pairs.map((p) => ({ category: p.category, chosen: p.chosen, rejected: p.rejected })).sort((a, b) => b.category.localeCompare(a.category)),
+        pairs.map((p) => ({ category: p.category, chosen: p.chosen, rejected: p.rejected, agrees: p.agrees })).sort((a, b) => b.category.localeCompare(a.category)),
         expected.sort((a, b) => b.category.localeCompare(a.category)),
       );
-      const stored = await app.database.db.selectFrom('decisions').select('features').where('id', '=', r.decision_id).executeTakeFirstOrThrow();
+      const reviewer = await app.database.db.selectFrom('reviews').select('moderator_key_id').where('task_id', '=', r.review_task_id!).executeTakeFirstOrThrow();
       for (const p of pairs) {
         assert.equal(p.split, expectedSplit);
-        assert.equal(p.review_id, v.body.review_id);
         assert.equal(p.item_id, r.item_id);
-        assert.equal(p.head_id, p.decision_head);
-        assert.deepEqual([...bytesToFloat32(p.features)], [...bytesToFloat32(stored.features)], 'the pair references the features the model scored');
+        assert.equal(p.task_id, r.review_task_id);
+        assert.equal(p.reason, 'audit');
+        assert.deepEqual(p.reviewers, [reviewer.moderator_key_id], 'provenance: who settled it');
       }
       const labels = await app.database.db.selectFrom('review_labels').selectAll().where('decision_id', '=', r.decision_id).orderBy('category').execute();
       assert.deepEqual(
@@ -197,8 +198,10 @@ for (const kind of testDatabases()) {
       assert.equal(v.body.task_status, 'done');
       const violence = v.body.labels.find((l: { category: string }) => l.category === 'violence');
       assert.equal(violence.label, null);
-      const pairs = await app.database.db.selectFrom('preference_pairs').select('category').where('task_id', '=', id).execute();
-      assert.ok(!pairs.some((p) => p.category === 'violence'));
+      assert.equal(v.body.preference_pairs, 2, 'violence has no label, so no pair');
+      const exported = await app.request.get('/v1/preference-pairs').set(as(ADMIN_KEY));
+      const pairs = exported.text.trim().split('\n').map((l) => JSON.parse(l)).filter((p) => p.task_id === id);
+      assert.deepEqual(pairs.map((p) => p.category).sort(), ['harassment', 'hate']);
     });
 
     test('appeals: the client that asked opens a high-priority task; one open appeal per decision', async () => {
@@ -291,7 +294,10 @@ for (const kind of testDatabases()) {
       assert.equal(jsonl.status, 200);
       assert.match(jsonl.headers['content-type'], /application\/x-ndjson/);
       const rows = jsonl.text.trim().split('\n').map((l) => JSON.parse(l));
-      const count = Number((await sql<{ n: number }>`select count(*) as n from preference_pairs`.execute(app.database.db)).rows[0].n);
+      // One pair per item × category with a label (the latest, where an appeal settled it again).
+      const count = Number(
+        (await sql<{ n: number }>`select count(distinct (item_id, category)) as n from review_labels where label is not null`.execute(app.database.db)).rows[0].n,
+      );
       assert.equal(rows.length, count);
       assert.ok(rows.length > 0);
       assert.ok(rows.every((p, i) => (i === 0 || p.id > rows[i - 1].id) && p.chosen !== p.rejected && !('text' in p)));

@@ -75,7 +75,7 @@ for (const kind of kinds) {
       child.stderr.on('data', (d) => (out += d));
       const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
       const deadline = Date.now() + 60_000;
-      while (!/training: epoch \d+\/1000/.test(out)) {
+      while (!/(selection|training): .*epoch \d+\/1000/.test(out)) {
         if (Date.now() > deadline || child.exitCode !== null) assert.fail(`the run did not start training:\n${out}`);
         await new Promise((r) => setTimeout(r, 50));
       }

@@ -16,7 +16,7 @@ describe('promotion guard', () => {
     app = await startTestApp({
       policies: policies(
         reviewPolicy('default', {}, {
-          training: { epochs: 40, learning_rate: 0.05, batch_size: 16, beta: 0.1, anchor_weight: 0.1, min_pairs: 10, seed: 7 },
+          training: { epochs: 40, learning_rate: 0.2, batch_size: 16, beta: 0.1, lexical_l2: 0.0001, min_pairs: 10, seed: 7 },
           gate: { min_eval_items: 10, min_improvement: 0.02 },
           guard: { enabled: true, window_verdicts: 20, max_agreement_drop: 0.05 },
         }),
@@ -63,7 +63,7 @@ describe('promotion guard', () => {
     const consistent = await startTestApp({
       policies: policies(
         reviewPolicy('default', {}, {
-          training: { epochs: 40, learning_rate: 0.05, batch_size: 16, beta: 0.1, anchor_weight: 0.1, min_pairs: 10, seed: 7 },
+          training: { epochs: 40, learning_rate: 0.2, batch_size: 16, beta: 0.1, lexical_l2: 0.0001, min_pairs: 10, seed: 7 },
           gate: { min_eval_items: 10, min_improvement: 0.02 },
           guard: { enabled: true, window_verdicts: 20, max_agreement_drop: 0.05 },
         }),

@@ -9,7 +9,7 @@ import { testDatabases } from '../helpers/db.js';
 import { makeTexts, MARKED, moderateAndReview, waitForRun } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
-const TRAINING = { epochs: 40, learning_rate: 0.05, batch_size: 16, beta: 0.1, anchor_weight: 0.1, min_pairs: 10, seed: 7, shadow: true };
+const TRAINING = { epochs: 40, learning_rate: 0.2, batch_size: 16, beta: 0.1, lexical_l2: 0.0001, min_pairs: 10, seed: 7, shadow: true };
 const GATE = { min_eval_items: 10, min_improvement: 0.02, max_recall_drop: 0.05 };
 
 for (const kind of testDatabases()) {
@@ -56,11 +56,12 @@ for (const kind of testDatabases()) {
       // The first logged step of a sigmoid run is at policy = reference: loss ln 2.
       assert.ok(Math.abs(run.metrics.steps[0].loss - Math.LN2) < 1e-6, String(run.metrics.steps[0].loss));
       assert.equal(run.metrics.steps[0].step, 1);
-      assert.equal(run.metrics.epochs.length, TRAINING.epochs);
+      assert.equal(run.metrics.epochs.length, run.metrics.chosen.epochs, 'the final fit trains the epochs the search chose');
+      assert.ok(run.metrics.chosen.epochs >= 1 && run.metrics.chosen.epochs <= TRAINING.epochs);
       assert.ok(run.metrics.epochs.at(-1)['rewards/margins'] > 0);
       assert.ok(run.eval_report.candidate.accuracy > run.eval_report.active.accuracy, JSON.stringify(run.eval_report));
       assert.equal(run.data_snapshot.pairs >= 10, true);
-      assert.ok(run.data_snapshot.max_pair_id > 0);
+      assert.ok(run.data_snapshot.max_label_id > 0);
       assert.equal(run.gate.passed, true);
 
       assert.equal(await headVersion(), 2, 'this process serves the promoted head at once');
@@ -72,7 +73,8 @@ for (const kind of testDatabases()) {
       assert.equal(head.body.training_run.id, run.id);
       assert.equal(head.body.lineage.length, 1);
       assert.equal(head.body.lineage[0].id, run.reference_head_id);
-      assert.equal(head.body.hyperparameters.epochs, TRAINING.epochs);
+      assert.equal(head.body.hyperparameters.epochs, run.metrics.chosen.epochs);
+      assert.equal(head.body.hyperparameters.beta, TRAINING.beta);
     });
 
     test('a bad batch of labels: the gate rejects the candidate and the active head stays', async (t) => {
@@ -101,11 +103,18 @@ for (const kind of testDatabases()) {
       assert.equal(typeof detail.body.shadow.action_difference_rate, 'number');
     });
 
-    test('no new pairs since the last run: the next run is skipped instead of drifting further', async () => {
+    test('no new labels since the last run: the next run is skipped (the same data gives the same head) unless forced', async () => {
       const post = await app.request.post('/v1/training/runs').set(admin).send({});
       const run = await waitForRun(app, post.body.id);
       assert.equal(run.status, 'skipped');
-      assert.match(run.error, /no new preference pairs since training run /);
+      assert.match(run.error, /no new settled labels since training run .*retry with \{"force": true\}/);
+      const forced = await app.request.post('/v1/training/runs').set(admin).send({ force: true, hyperparameters: { beta: 1, lexical: false } });
+      assert.equal(forced.status, 202);
+      const again = await waitForRun(app, forced.body.id);
+      assert.ok(['promoted', 'rejected'].includes(again.status), `${again.status}: ${again.error}`);
+      assert.equal(again.data_snapshot.forced, true);
+      assert.equal(again.metrics.chosen.beta, 1);
+      assert.equal(again.metrics.lexical_tokens, 0);
     });
 
     test('manual rollback and activation are atomic, audited and served at once', async () => {
@@ -135,13 +144,17 @@ for (const kind of testDatabases()) {
       assert.match(bad.body.error.message, /hyperparameters\.loss/);
       const unknown = await app.request.post('/v1/training/runs').set(admin).send({ hyperparameters: { epochz: 3 } });
       assert.equal(unknown.status, 400);
+      const removed = await app.request.post('/v1/training/runs').set(admin).send({ hyperparameters: { anchor_weight: 0.1 } });
+      assert.equal(removed.status, 400);
+      assert.match(removed.body.error.message, /hyperparameters\.anchor_weight: anchor_weight was removed: .*l2/);
+      const badList = await app.request.post('/v1/training/runs').set(admin).send({ hyperparameters: { beta: [] } });
+      assert.equal(badList.status, 400);
       assert.equal((await app.request.get('/v1/training/runs/nope').set(admin)).status, 404);
       const list = await app.request.get('/v1/training/runs').set(admin);
       assert.equal(list.status, 200);
-      assert.deepEqual(
-        list.body.data.map((r: { status: string }) => r.status),
-        ['skipped', 'rejected', 'promoted', 'skipped'],
-      );
+      const statuses = list.body.data.map((r: { status: string }) => r.status);
+      assert.ok(['promoted', 'rejected'].includes(statuses[0]), 'the forced run');
+      assert.deepEqual(statuses.slice(1), ['skipped', 'rejected', 'promoted', 'skipped']);
     });
   });
 }

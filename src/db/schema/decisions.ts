@@ -15,6 +15,8 @@ export interface DecisionsTable {
   category_scores: ColumnType<Record<string, number>, string, string>;
   categories: ColumnType<Record<string, boolean>, string, string>;
   features: Uint8Array;
+  /** Int32 LE token ids the text was scored with; null for decisions made before 0005 or purged by retention. */
+  token_ids: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
   token_count: number;
   truncated: boolean;
   client_key_id: string | null;

@@ -15,6 +15,9 @@ export interface HeadVersionsTable {
   feature_dim: number;
   weight: Uint8Array;
   bias: Uint8Array;
+  /** The lexical part: ascending int32 LE token ids and their [tokens, num_labels] float32 LE weights. */
+  lexical_tokens: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
+  lexical_weight: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
   hyperparameters: Json;
   data_snapshot: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
   metrics: Json;

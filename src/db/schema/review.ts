@@ -47,6 +47,8 @@ export interface ItemSplitsTable {
 }
 
 export interface ReviewLabelsTable {
+  /** Settlement order: a later label for the same item × category replaces the earlier one. */
+  id: Generated<number>;
   task_id: string;
   category: string;
   item_id: string;
@@ -56,20 +58,5 @@ export interface ReviewLabelsTable {
   votes_yes: number;
   votes_total: number;
   split: Split;
-  created_at: Generated<Date>;
-}
-
-export interface PreferencePairsTable {
-  id: Generated<number>;
-  item_id: string;
-  decision_id: string;
-  task_id: string;
-  review_id: string;
-  category: string;
-  chosen: boolean;
-  rejected: boolean;
-  split: Split;
-  backbone_id: string;
-  head_id: string;
   created_at: Generated<Date>;
 }

@@ -2,13 +2,17 @@ import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import { badRequest, notFound } from '../../errors.js';
-import { hyperparameterOverrides } from '../../policy/schema.js';
+import { hyperparameterOverrides, removedKeyProblems } from '../../policy/schema.js';
 import { requireRole } from '../middleware/auth.js';
 import { parseBody, safeText } from '../validation.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const runBody = z.strictObject({ hyperparameters: hyperparameterOverrides.strict().optional() });
+const runBody = z.strictObject({
+  hyperparameters: hyperparameterOverrides.strict().optional(),
+  /** Train even when no label arrived since the last run (a retry with other hyperparameters). */
+  force: z.boolean().optional(),
+});
 const reasonBody = z.strictObject({ reason: safeText(500).pipe(z.string().trim().min(1, 'reason must not be empty')).optional() });
 
 function id(raw: unknown, what: string): string {
@@ -29,8 +33,10 @@ export function trainingRoutes(ctx: AppContext, json: RequestHandler[]): Router 
   const admin = requireRole(ctx.auth, 'admin');
 
   r.post('/v1/training/runs', admin, ...json, async (req, res) => {
+    const removed = removedKeyProblems((req.body as { hyperparameters?: unknown } | undefined)?.hyperparameters);
+    if (removed.keys.length) throw badRequest('invalid_request', `hyperparameters.${removed.keys[0]}: ${removed.problems[0]}`);
     const b = parseBody(runBody, req.body ?? {});
-    const runId = (await ctx.training.createRun('api', { requestedBy: res.locals.principal!.keyId, hyperparameters: b.hyperparameters }))!;
+    const runId = (await ctx.training.createRun('api', { requestedBy: res.locals.principal!.keyId, hyperparameters: b.hyperparameters, force: b.force }))!;
     ctx.training.startInBackground(runId);
     res.status(202).setHeader('Location', `/v1/training/runs/${runId}`).json({ id: runId, status: 'queued' });
   });

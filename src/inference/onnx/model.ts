@@ -2,7 +2,7 @@
  * Typed helpers over the ONNX protobuf schema: decode/encode whole models, read initializers as typed
  * arrays, and build nodes, tensors and value infos for graphs that modtune writes itself.
  */
-import { AttributeType, DataType, ModelProtoType, TensorProtoType, ValueInfoProtoType } from './schema.js';
+import { AttributeType, DataType, ModelProtoType, NodeProtoType, TensorProtoType, ValueInfoProtoType } from './schema.js';
 
 type Int64 = number | { toNumber(): number };
 
@@ -170,4 +170,8 @@ export function encodeValueInfo(v: ValueInfoProto): Uint8Array {
 
 export function encodeTensor(t: TensorProto): Uint8Array {
   return TensorProtoType.encode(TensorProtoType.fromObject(t)).finish();
+}
+
+export function encodeNode(n: NodeProto): Uint8Array {
+  return NodeProtoType.encode(NodeProtoType.fromObject(n)).finish();
 }

@@ -149,6 +149,7 @@ const root = protobuf.Root.fromJSON(descriptor);
 export const ModelProtoType = root.lookupType('onnx.ModelProto');
 export const ValueInfoProtoType = root.lookupType('onnx.ValueInfoProto');
 export const TensorProtoType = root.lookupType('onnx.TensorProto');
+export const NodeProtoType = root.lookupType('onnx.NodeProto');
 
 export const DataType = {
   FLOAT: 1,

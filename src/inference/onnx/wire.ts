@@ -17,9 +17,14 @@ export interface WireField {
 }
 
 const MODEL_GRAPH = 7;
+const GRAPH_NODE = 1;
 const GRAPH_INITIALIZER = 5;
+const GRAPH_INPUT = 11;
 const GRAPH_OUTPUT = 12;
 const TENSOR_NAME = 8;
+const NODE_INPUT = 1;
+const NODE_OUTPUT = 2;
+const VALUE_INFO_NAME = 1;
 
 export function fields(bytes: Uint8Array): WireField[] {
   const r = protobuf.Reader.create(bytes);
@@ -100,4 +105,66 @@ export function replaceInitializers(model: Uint8Array, replacements: Map<string,
   const missing = [...replacements.keys()].filter((n) => !found.has(n));
   if (missing.length) throw new Error(`initializers not found in the graph: ${missing.join(', ')}`);
   return out;
+}
+
+const text = (b: Uint8Array, f: WireField) => new TextDecoder().decode(b.subarray(f.valueStart, f.valueEnd));
+
+/** Names in a graph: its inputs, and every node's inputs and outputs (in node order). */
+export function graphNames(model: Uint8Array): { inputs: string[]; nodes: { inputs: string[]; outputs: string[] }[]; initializers: string[] } {
+  const g = fields(model).find((f) => f.field === MODEL_GRAPH && f.wireType === 2);
+  if (!g) throw new Error('expected a graph in the model');
+  const graph = model.subarray(g.valueStart, g.valueEnd);
+  const out = { inputs: [] as string[], nodes: [] as { inputs: string[]; outputs: string[] }[], initializers: [] as string[] };
+  for (const f of fields(graph)) {
+    if (f.wireType !== 2) continue;
+    const value = graph.subarray(f.valueStart, f.valueEnd);
+    if (f.field === GRAPH_INPUT) {
+      const n = fields(value).find((x) => x.field === VALUE_INFO_NAME && x.wireType === 2);
+      if (n) out.inputs.push(text(value, n));
+    } else if (f.field === GRAPH_NODE) {
+      const nf = fields(value);
+      out.nodes.push({
+        inputs: nf.filter((x) => x.field === NODE_INPUT && x.wireType === 2).map((x) => text(value, x)),
+        outputs: nf.filter((x) => x.field === NODE_OUTPUT && x.wireType === 2).map((x) => text(value, x)),
+      });
+    } else if (f.field === GRAPH_INITIALIZER) {
+      const name = tensorName(value);
+      if (name !== undefined) out.initializers.push(name);
+    }
+  }
+  return out;
+}
+
+/**
+ * Renames the output `from` of the one node that produces it to `to` (a wire-level edit of that node's
+ * output field; every other byte is kept), then appends nodes and initializers to the graph. Used to
+ * insert computation between a node and the graph output it produced: the appended nodes read `to` and
+ * write `from`.
+ */
+export function insertAfterOutput(model: Uint8Array, from: string, to: string, add: { nodes: Uint8Array[]; initializers: Uint8Array[] }): Uint8Array {
+  let renamed = 0;
+  return editGraph(model, (graph) => {
+    const parts: Uint8Array[] = [];
+    for (const f of fields(graph)) {
+      if (f.field === GRAPH_NODE && f.wireType === 2) {
+        const node = graph.subarray(f.valueStart, f.valueEnd);
+        const nf = fields(node);
+        if (nf.some((x) => x.field === NODE_OUTPUT && x.wireType === 2 && text(node, x) === from)) {
+          renamed++;
+          const edited = concat(
+            nf.map((x) =>
+              x.field === NODE_OUTPUT && x.wireType === 2 && text(node, x) === from
+                ? lengthDelimited(NODE_OUTPUT, new TextEncoder().encode(to))
+                : node.subarray(x.start, x.end),
+            ),
+          );
+          parts.push(lengthDelimited(GRAPH_NODE, edited));
+          continue;
+        }
+      }
+      parts.push(graph.subarray(f.start, f.end));
+    }
+    if (renamed !== 1) throw new Error(`expected one node producing '${from}', found ${renamed}`);
+    return concat([...parts, ...add.initializers.map((t) => lengthDelimited(GRAPH_INITIALIZER, t)), ...add.nodes.map((n) => lengthDelimited(GRAPH_NODE, n))]);
+  });
 }

@@ -1,15 +1,17 @@
 /**
  * `model:export`: a standalone model directory whose classifier initializers hold a tuned head's
  * weights, so other runtimes (onnxruntime, transformers.js, optimum) serve the tuned model as is.
- * Everything else in the ONNX file is copied byte for byte.
+ * A head's lexical part is written into the graph too (Gather over input_ids → masked mean → Add to the
+ * logits), so the export stays self-contained. Everything else in the ONNX file is copied byte for byte.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { HeadWeights } from '../../inference/head.js';
+import type { Head } from '../../inference/head.js';
 import type { ModelDir } from '../../inference/model-dir.js';
-import { decodeModel, encodeTensor, floatTensor, toNumber } from '../../inference/onnx/model.js';
-import { replaceInitializers } from '../../inference/onnx/wire.js';
+import { decodeModel, encodeNode, encodeTensor, floatTensor, int64Tensor, node, toNumber } from '../../inference/onnx/model.js';
+import { DataType } from '../../inference/onnx/schema.js';
+import { graphNames, insertAfterOutput, replaceInitializers } from '../../inference/onnx/wire.js';
 
 interface HeadSpec {
   weight: string;
@@ -19,7 +21,7 @@ interface HeadSpec {
   beta?: number;
 }
 
-export interface ExportedHead extends HeadWeights {
+export interface ExportedHead extends Head {
   id: string;
   version: number;
 }
@@ -53,7 +55,11 @@ export async function exportHead(model: ModelDir, head: ExportedHead, outDir: st
   } else if (head.bias.some((b) => b !== 0)) {
     throw new Error("this head has a bias but the graph's classifier has none; it cannot be exported into this graph");
   }
-  const out = replaceInitializers(bytes, replacements);
+  // A graph that already has a lexical part (an earlier export) gets its table replaced, not a second one.
+  const existing = (modtune.lexical as { table?: string } | undefined)?.table;
+  if (existing) replacements.set(existing, encodeTensor(lexicalTable(existing, dimsOf(existing)[0], head)));
+  let out = replaceInitializers(bytes, replacements);
+  if (head.lexical && !existing) out = withLexicalPart(out, model, head);
 
   const dest = path.resolve(outDir);
   if (await fs.access(dest).then(() => true, () => false)) throw new Error(`${dest} already exists`);
@@ -64,7 +70,12 @@ export async function exportHead(model: ModelDir, head: ExportedHead, outDir: st
     await fs.writeFile(path.join(tmp, 'tokenizer.json'), JSON.stringify(model.tokenizerJson));
     const config = {
       ...model.config,
-      modtune: { ...modtune, export: { head_id: head.id, head_version: head.version, backbone: backboneName, exported_at: new Date().toISOString() } },
+      modtune: {
+        ...modtune,
+        // The graph's logits include the lexical part: a loader reads it back from this table.
+        ...(head.lexical && !existing ? { lexical: { table: `${LEX}/table` } } : {}),
+        export: { head_id: head.id, head_version: head.version, backbone: backboneName, exported_at: new Date().toISOString() },
+      },
     };
     await fs.writeFile(path.join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
     await fs.rename(tmp, dest);
@@ -73,4 +84,73 @@ export async function exportHead(model: ModelDir, head: ExportedHead, outDir: st
     throw err;
   }
   return dest;
+}
+
+/** Token ids the tokenizer can produce: one past the highest id in its vocabulary and added tokens. */
+export function tokenizerVocabularySize(json: Record<string, unknown>): number {
+  let max = -1;
+  const vocab = (json.model as { vocab?: unknown } | undefined)?.vocab;
+  if (Array.isArray(vocab)) max = vocab.length - 1; // Unigram: [piece, score] pairs, id = position
+  else if (vocab && typeof vocab === 'object') for (const id of Object.values(vocab as Record<string, number>)) max = Math.max(max, id);
+  for (const t of (json.added_tokens as { id: number }[] | undefined) ?? []) max = Math.max(max, t.id);
+  return max + 1;
+}
+
+const LEX = 'modtune_lexical';
+
+/** The dense [vocabulary, labels + 1] table: each token's lexical weights, then a 1 (the count column). */
+function lexicalTable(name: string, vocab: number, head: ExportedHead): ReturnType<typeof floatTensor> {
+  const C = head.numLabels;
+  const table = new Float32Array(vocab * (C + 1));
+  for (let t = 0; t < vocab; t++) table[t * (C + 1) + C] = 1;
+  const lex = head.lexical;
+  lex?.tokens.forEach((t, i) => {
+    if (t >= vocab) throw new Error(`lexical token id ${t} is beyond the graph's table of ${vocab} rows`);
+    for (let c = 0; c < C; c++) table[t * (C + 1) + c] = lex.weight[i * C + c];
+  });
+  return floatTensor(name, [vocab, C + 1], table);
+}
+
+/**
+ * Adds the lexical part to the graph: logits = linear logits + (1/L) Σ_t V[input_ids_t] over the attended
+ * tokens. The table gets one more column of ones, so one batched MatMul of the mask with the gathered
+ * rows gives both the sums and the token count; only ops whose signatures every opset since 13 shares
+ * (Gather, Cast, Reshape, MatMul, Max, Div, Add).
+ */
+function withLexicalPart(bytes: Uint8Array, model: ModelDir, head: ExportedHead): Uint8Array {
+  const lex = head.lexical!;
+  const C = head.numLabels;
+  const names = graphNames(bytes);
+  for (const needed of ['input_ids', 'attention_mask']) {
+    if (!names.inputs.includes(needed)) throw new Error(`this head has a lexical part, which reads '${needed}', but the graph has no such input`);
+  }
+  const logits = model.logitsOutput;
+  if (names.nodes.some((n) => n.inputs.includes(logits))) {
+    throw new Error(`'${logits}' feeds other nodes of the graph; the lexical part can only be added where the logits are a final output`);
+  }
+  const taken = new Set([...names.initializers, ...names.nodes.flatMap((n) => n.outputs)]);
+  if ([...taken].some((n) => n.startsWith(LEX))) throw new Error(`the graph already has names starting with '${LEX}'`);
+  const vocab = Math.max(tokenizerVocabularySize(model.tokenizerJson), lex.tokens.length ? lex.tokens[lex.tokens.length - 1] + 1 : 0);
+  const n = (x: string) => `${LEX}/${x}`;
+  const initializers = [
+    lexicalTable(n('table'), vocab, head),
+    int64Tensor(n('shape_b1l'), [3], [0, 1, -1]),
+    int64Tensor(n('shape_bc'), [2], [0, -1]),
+    int64Tensor(n('labels'), [C], Array.from({ length: C }, (_, c) => c)),
+    int64Tensor(n('count'), [1], [C]),
+    floatTensor(n('min_count'), [], [1e-6]),
+  ].map(encodeTensor);
+  const nodes = [
+    node('Gather', [n('table'), 'input_ids'], [n('rows')], { axis: 0 }, n('gather_rows')),
+    node('Cast', ['attention_mask'], [n('mask')], { to: DataType.FLOAT }, n('cast_mask')),
+    node('Reshape', [n('mask'), n('shape_b1l')], [n('mask_b1l')], {}, n('reshape_mask')),
+    node('MatMul', [n('mask_b1l'), n('rows')], [n('sums_b1c')], {}, n('masked_sum')),
+    node('Reshape', [n('sums_b1c'), n('shape_bc')], [n('sums')], {}, n('reshape_sums')),
+    node('Gather', [n('sums'), n('labels')], [n('label_sums')], { axis: 1 }, n('gather_label_sums')),
+    node('Gather', [n('sums'), n('count')], [n('tokens')], { axis: 1 }, n('gather_count')),
+    node('Max', [n('tokens'), n('min_count')], [n('tokens_safe')], {}, n('count_safe')),
+    node('Div', [n('label_sums'), n('tokens_safe')], [n('logits')], {}, n('mean')),
+    node('Add', [n('linear_logits'), n('logits')], [logits], {}, n('add')),
+  ].map(encodeNode);
+  return insertAfterOutput(bytes, logits, n('linear_logits'), { nodes, initializers });
 }

@@ -1,0 +1,90 @@
+/**
+ * One dataset path: the latest settled label per item × category. An appeal that overturns a label
+ * changes the training data: the earlier label no longer trains (no stale pair), and the cell is used
+ * once (no double use), in training and in the preference-pair export alike.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { settledLabels } from '../../src/review/review.repository.js';
+import { splitFor } from '../../src/review/split.js';
+import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
+import { testDatabases } from '../helpers/db.js';
+import { waitForRun } from '../helpers/feedback.js';
+import { policies, reviewPolicy } from '../helpers/policies.js';
+
+for (const kind of testDatabases()) {
+  describe(`an appeal overturns a settled label (${kind.name})`, { skip: kind.skip }, () => {
+    let app: TestApp;
+    let client: string;
+    let moderator: string;
+    before(async () => {
+      app = await startTestApp({ db: kind, policies: policies(reviewPolicy('default', {}, { training: { min_pairs: 1, epochs: 3, beta: 0.1, lexical_l2: 0.0001 }, gate: { min_eval_items: 1 } })) });
+      client = await app.key('client');
+      moderator = await app.key('moderator');
+    });
+    after(async () => {
+      await app?.close();
+    });
+
+    const as = (key: string) => ({ Authorization: `Bearer ${key}` });
+    const review = async (taskId: string, categories: Record<string, boolean>) => {
+      for (let i = 0; i < 20; i++) {
+        const c = await app.request.post('/v1/review/claim').set(as(moderator)).send({ limit: 50 });
+        if (c.body.data.some((t: { id: string }) => t.id === taskId)) break;
+      }
+      const v = await app.request.post(`/v1/review/tasks/${taskId}/verdict`).set(as(moderator)).send({ categories });
+      assert.equal(v.status, 200, JSON.stringify(v.body));
+      return v.body;
+    };
+
+    test('the appeal’s label replaces the earlier one: one cell, the new label, in training and in the export', async () => {
+      // An item in the train split (the split is a hash of the random item id).
+      let r: { item_id: string; decision_id: string; review_task_id: string; categories: Record<string, boolean> } | undefined;
+      for (let i = 0; i < 40 && !r; i++) {
+        const m = await app.request.post('/v1/moderate').set(as(client)).send({ input: `I will find you and kill you, take ${i}` });
+        const x = m.body.results[0];
+        if (splitFor(x.item_id, 0.2) === 'train') r = x;
+        else await review(x.review_task_id, { violence: false, harassment: false, hate: false });
+      }
+      assert.ok(r, 'found a train-split item');
+      const model = r.categories.violence;
+      // The first reviewer overrules the model on violence (a preference pair against the model)...
+      const first = await review(r.review_task_id, { violence: !model, harassment: r.categories.harassment, hate: r.categories.hate });
+      assert.equal(first.disagreements, 1);
+      // ...and the appeal sides with the model.
+      const appeal = await app.request.post(`/v1/decisions/${r.decision_id}/appeal`).set(as(client)).send({ reason: 'the first review was wrong' });
+      assert.equal(appeal.status, 201, JSON.stringify(appeal.body));
+      const second = await review(appeal.body.review_task_id, { violence: model, harassment: r.categories.harassment, hate: r.categories.hate });
+      assert.equal(second.disagreements, 0);
+
+      const cells = (await settledLabels(app.database.db)).filter((c) => c.item_id === r!.item_id);
+      assert.equal(cells.length, 3, 'one label per category, not one per task');
+      const violence = cells.filter((c) => c.category === 'violence');
+      assert.equal(violence.length, 1);
+      assert.equal(violence[0].label, model, 'the appeal’s label');
+      assert.equal(violence[0].task_id, appeal.body.review_task_id);
+      assert.equal(violence[0].reason, 'appeal');
+
+      const exported = await app.request.get('/v1/preference-pairs').set(as(ADMIN_KEY));
+      const pairs = exported.text.trim().split('\n').map((l) => JSON.parse(l)).filter((p) => p.item_id === r!.item_id && p.category === 'violence');
+      assert.equal(pairs.length, 1, 'the overturned pair is not exported');
+      assert.equal(pairs[0].chosen, model);
+      assert.equal(pairs[0].agrees, true);
+
+      // A snapshot taken before the appeal still sees the first label: snapshots are by settlement order.
+      const beforeAppeal = (await settledLabels(app.database.db, { maxId: Number(violence[0].id) - 1 })).filter((c) => c.item_id === r!.item_id && c.category === 'violence');
+      assert.equal(beforeAppeal.length, 1);
+      assert.equal(beforeAppeal[0].label, !model);
+
+      // The training run counts the cell once.
+      const all = await settledLabels(app.database.db);
+      const run = await waitForRun(app, (await app.request.post('/v1/training/runs').set(as(ADMIN_KEY)).send({})).body.id);
+      assert.ok(['promoted', 'rejected'].includes(run.status), `${run.status}: ${run.error}`);
+      assert.equal(run.data_snapshot.settled_labels, all.length);
+      const rows = await app.database.db.selectFrom('review_labels').select('id').execute();
+      assert.ok(rows.length > all.length, 'the replaced labels are kept in history, just not trained on');
+      const trainCells = all.filter((c) => c.split === 'train').length;
+      assert.equal(run.data_snapshot.pairs, trainCells);
+    });
+  });
+}
