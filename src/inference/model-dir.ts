@@ -72,6 +72,34 @@ export function labelMapOf(raw: Record<string, string | string[] | null> | undef
   return Object.fromEntries(Object.entries(raw ?? {}).map(([k, v]) => [k, v === null ? [] : Array.isArray(v) ? v : [v]]));
 }
 
+/**
+ * Files beside tokenizer.json that other runtimes read to build the tokenizer (transformers.js needs
+ * tokenizer_config.json; Python's transformers, the vocabulary files of slow tokenizers).
+ */
+export const TOKENIZER_SIDE_FILES = [
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'added_tokens.json',
+  'vocab.txt',
+  'vocab.json',
+  'merges.txt',
+  'sentencepiece.bpe.model',
+  'spm.model',
+  'tokenizer.model',
+];
+
+/** Copies whichever of {@link TOKENIZER_SIDE_FILES} `from` has into `to`; returns their names. */
+export async function copyTokenizerSideFiles(from: string, to: string): Promise<string[]> {
+  const copied: string[] = [];
+  for (const f of TOKENIZER_SIDE_FILES) {
+    if (await exists(path.join(from, f))) {
+      await fs.copyFile(path.join(from, f), path.join(to, f));
+      copied.push(f);
+    }
+  }
+  return copied;
+}
+
 async function exists(p: string): Promise<boolean> {
   return fs.access(p).then(
     () => true,

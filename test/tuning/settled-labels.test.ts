@@ -88,3 +88,31 @@ for (const kind of testDatabases()) {
     });
   });
 }
+
+describe('a label map that feeds two categories from one model row', () => {
+  let app: TestApp;
+  before(async () => {
+    const policy = reviewPolicy('default', {}, { training: { min_pairs: 1 }, labels: { violence: ['violence', 'harassment'] } });
+    app = await startTestApp({ policies: policies(policy) });
+  });
+  after(async () => {
+    await app?.close();
+  });
+
+  test('is not trained: the run names the categories and why, and trains the rest', async () => {
+    const client = await app.key('client');
+    const moderator = await app.key('moderator');
+    // Ten items: the chance that the random ids put all of them in the eval split is 1e-7.
+    const m = await app.request.post('/v1/moderate').set('Authorization', `Bearer ${client}`).send({ input: Array.from({ length: 10 }, (_, i) => `item ${i}`) });
+    for (const r of m.body.results) {
+      await app.request.post('/v1/review/claim').set('Authorization', `Bearer ${moderator}`).send({ limit: 50 });
+      await app.request.post(`/v1/review/tasks/${r.review_task_id}/verdict`).set('Authorization', `Bearer ${moderator}`).send({ categories: { violence: true, harassment: false, hate: false } });
+    }
+    const run = await waitForRun(app, (await app.request.post('/v1/training/runs').set('Authorization', `Bearer ${ADMIN_KEY}`).send({})).body.id);
+    const skipped = run.data_snapshot.categories_skipped;
+    assert.match(skipped.violence, /model label 'violence' also feeds 'harassment': their labels would train one head row against each other/);
+    assert.match(skipped.harassment, /fed by 2 model labels \('harassment', 'violence'\)/);
+    assert.equal(skipped.hate, undefined, 'hate trains');
+    assert.ok(run.data_snapshot.pairs > 0 && run.data_snapshot.pairs <= 10, 'only hate cells train');
+  });
+});

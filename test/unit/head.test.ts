@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyHead, bytesToFloat32, float32ToBytes, maxAbsDiff, probabilities, sigmoid } from '../../src/inference/head.js';
+import { applyHead, bytesToFloat32, bytesToInt32, checkHeadShape, float32ToBytes, int32ToBytes, lexicalIndex, maxAbsDiff, probabilities, sigmoid, tokenRows } from '../../src/inference/head.js';
 
 test('applyHead computes W·f + b per row (hand-checked)', () => {
   // W = [[1, 2, 3], [-1, 0, 0.5]], b = [0.5, -1]
@@ -41,4 +41,28 @@ test('float32 bytes round-trip, also from a Buffer that is a view at an odd offs
   pool.set(bytes, 3);
   assert.deepEqual([...bytesToFloat32(pool.subarray(3, 19))], [...a]);
   assert.throws(() => bytesToFloat32(new Uint8Array(5)), /whole number/);
+});
+
+test('lexical part: the mean of the text’s tokens’ weights (unknown tokens count, with weight 0), hand-checked', () => {
+  // 2 labels; token 4 → [1, 2], token 9 → [3, −6].
+  const lexical = { tokens: Int32Array.from([4, 9]), weight: Float32Array.from([1, 2, 3, -6]) };
+  const head = { numLabels: 2, dim: 1, weight: Float32Array.from([0, 0]), bias: Float32Array.from([0.5, 0]), lexical };
+  const tokens = tokenRows([[4, 9, 7], [], [9, 9]]);
+  // row 0: (1 + 3 + 0)/3, (2 − 6 + 0)/3; row 1: no tokens; row 2: 3, −6.
+  const z = applyHead(head, new Float32Array(3), 3, tokens);
+  const want = [0.5 + 4 / 3, -4 / 3, 0.5, 0, 3.5, -6];
+  want.forEach((w, i) => assert.ok(Math.abs(z[i] - w) < 1e-12, `${i}: ${z[i]} vs ${w}`));
+  assert.throws(() => applyHead(head, new Float32Array(3), 3), /needs the token ids/);
+  assert.equal(lexicalIndex(lexical.tokens, 9), 1);
+  assert.equal(lexicalIndex(lexical.tokens, 5), -1);
+  assert.throws(() => checkHeadShape({ ...head, lexical: { tokens: Int32Array.from([9, 4]), weight: new Float32Array(4) } }), /strictly ascending/);
+  assert.throws(() => checkHeadShape({ ...head, lexical: { tokens: Int32Array.from([4]), weight: new Float32Array(3) } }), /expected 1 tokens × 2 labels/);
+});
+
+test('int32 bytes round-trip (token ids as stored)', () => {
+  const ids = Int32Array.from([0, 1, 65535, 2 ** 31 - 1, -1]);
+  const pool = Buffer.alloc(40);
+  pool.set(int32ToBytes(ids), 1);
+  assert.deepEqual([...bytesToInt32(pool.subarray(1, 21))], [...ids]);
+  assert.throws(() => bytesToInt32(new Uint8Array(3)), /whole number/);
 });

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Head } from '../../inference/head.js';
-import type { ModelDir } from '../../inference/model-dir.js';
+import { copyTokenizerSideFiles, type ModelDir } from '../../inference/model-dir.js';
 import { decodeModel, encodeNode, encodeTensor, floatTensor, int64Tensor, node, toNumber } from '../../inference/onnx/model.js';
 import { DataType } from '../../inference/onnx/schema.js';
 import { graphNames, insertAfterOutput, replaceInitializers } from '../../inference/onnx/wire.js';
@@ -68,6 +68,7 @@ export async function exportHead(model: ModelDir, head: ExportedHead, outDir: st
   try {
     await fs.writeFile(path.join(tmp, 'model.onnx'), out);
     await fs.writeFile(path.join(tmp, 'tokenizer.json'), JSON.stringify(model.tokenizerJson));
+    await copyTokenizerSideFiles(model.dir, tmp);
     const config = {
       ...model.config,
       modtune: {

@@ -11,7 +11,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { z } from 'zod';
-import { loadModelDir, type ModelDir } from '../../inference/model-dir.js';
+import { copyTokenizerSideFiles, loadModelDir, type ModelDir } from '../../inference/model-dir.js';
 import { decodeModel, encodeValueInfo, toNumber, valueInfo, type GraphProto } from '../../inference/onnx/model.js';
 import { DataType } from '../../inference/onnx/schema.js';
 import { appendGraphOutputs } from '../../inference/onnx/wire.js';
@@ -235,6 +235,7 @@ export async function importModel(opts: ImportOptions): Promise<ImportReport> {
     await fs.writeFile(path.join(tmp, 'model.onnx'), rewritten);
     await fs.writeFile(path.join(tmp, 'tokenizer.json'), JSON.stringify(tokenizerJson));
     await fs.writeFile(path.join(tmp, 'config.json'), `${JSON.stringify(outConfig, null, 2)}\n`);
+    await copyTokenizerSideFiles(source, tmp);
     // Verification: the runtime refuses a model whose head(features) differs from its logits.
     const loaded = await loadModelDir(tmp);
     const runtime = await ModelRuntime.start(
