@@ -58,7 +58,7 @@ export interface TrainingServiceOptions {
   onCandidate?: (headId: string) => Promise<void>;
 }
 
-export function hyperparametersOf(policy: Policy, overrides: Partial<Hyperparameters> = {}): Hyperparameters {
+function hyperparametersOf(policy: Policy, overrides: Partial<Hyperparameters> = {}): Hyperparameters {
   const t = policy.settings.training;
   return {
     loss: t.loss,

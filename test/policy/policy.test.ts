@@ -97,3 +97,15 @@ test('decide: block beats review beats allow; uncertainty band around the flag t
   assert.deepEqual(decide(p, { hate: 0.3, violence: 0.34 }).uncertain, []);
   assert.deepEqual(decide(p, {}).categoryScores, { hate: 0, violence: 0 });
 });
+
+test('removed training settings are refused with what replaced them; searched settings take a number or a list', () => {
+  const got = problems(() => parsePolicy('old', 'categories:\n  hate: { flag: 0.5 }\ntraining: { anchor_weight: 0.1, weight_decay: 0.01, beta: [] }\n', 'policies/old.yaml'));
+  assert.ok(got.some((p) => /^policies\/old\.yaml: training\.anchor_weight: anchor_weight was removed: .*reference head \(l2, lexical_l2\); delete the key/.test(p)), got.join('\n'));
+  assert.ok(got.some((p) => /^policies\/old\.yaml: training\.weight_decay: weight_decay was removed/.test(p)), got.join('\n'));
+  assert.ok(got.some((p) => /^policies\/old\.yaml: training\.beta/.test(p)), 'an empty list is refused too');
+  const p = parsePolicy('new', 'categories:\n  hate: { flag: 0.5 }\ntraining: { beta: 0.3, lexical_l2: [0.001, 0.01] }\n');
+  assert.deepEqual(p.settings.training.beta, [0.3]);
+  assert.deepEqual(p.settings.training.lexical_l2, [0.001, 0.01]);
+  assert.equal(p.settings.training.pairs, 'all');
+  assert.equal(p.settings.gate.confidence, 0.95);
+});

@@ -166,7 +166,7 @@ async function submit() {
   const notes = $('notes').value.trim();
   try {
     const out = await api('POST', `/v1/review/tasks/${state.task.id}/verdict`, { categories, ...(notes ? { notes } : {}) });
-    status(`Verdict saved${out.preference_pairs ? ` (${out.preference_pairs} disagreement${out.preference_pairs > 1 ? 's' : ''} with the model)` : ''}.`);
+    status(`Verdict saved${out.disagreements ? ` (${out.disagreements} disagreement${out.disagreements > 1 ? 's' : ''} with the model)` : ''}.`);
     state.busy = false;
     await claim();
   } catch (err) {
