@@ -19,12 +19,12 @@ import type { Logger } from '../logger.js';
 import { activateInTransaction } from '../models/activation.js';
 import * as heads from '../models/head.repository.js';
 import { probabilityKind } from '../models/scorer.js';
-import { mapLabels } from '../policy/label-mapping.js';
+import { mapLabels, type LabelMapping } from '../policy/label-mapping.js';
 import type { Policy } from '../policy/policy.js';
 import type { PolicyRegistry } from '../policy/registry.js';
 import type { hyperparameterOverrides } from '../policy/schema.js';
 import * as reviews from '../review/review.repository.js';
-import { buildDataset, trainingBinding, type ItemInputs, type SettledCell } from './dataset.js';
+import { buildDataset, trainingBinding, type Dataset, type ItemInputs, type SettledCell, type TrainingBinding } from './dataset.js';
 import { gate, type GateDecision } from './evaluate.js';
 import type { TrainJob, TrainMessage } from './train-worker.js';
 import type { StepMetrics } from './trainer.js';
@@ -83,6 +83,61 @@ function hyperparametersOf(policy: Policy, overrides: Partial<Hyperparameters> =
 }
 
 class SkipRun extends Error {}
+
+type Say = (phase: string, message: string, step?: StepMetrics) => void;
+
+interface RunSetting {
+  policy: Policy;
+  active: heads.HeadRow;
+  backbone: heads.BackboneRow;
+  reference: heads.HeadRow;
+  mapping: LabelMapping;
+  binding: TrainingBinding;
+}
+
+/** The worker's job: the dataset, both heads, and the search settings from the run's hyperparameters. */
+function jobOf(setting: RunSetting, dataset: Dataset, hp: Hyperparameters): TrainJob {
+  return {
+    reference: setting.reference,
+    active: setting.active,
+    kind: probabilityKind(setting.backbone.problemType),
+    mapping: setting.mapping,
+    train: hp.lexical ? dataset.train : { ...dataset.train, tokens: null },
+    trainItemIds: dataset.trainItemIds,
+    trainCategory: dataset.trainCategory,
+    vocabulary: hp.lexical ? dataset.vocabulary : new Int32Array(0),
+    eval: dataset.eval,
+    settings: {
+      loss: hp.loss,
+      labelSmoothing: hp.label_smoothing,
+      grid: { beta: hp.beta, learningRate: hp.learning_rate, l2: hp.l2, lexicalL2: hp.lexical ? hp.lexical_l2 : [0], rpoAlpha: hp.rpo_alpha },
+      maxEpochs: hp.epochs,
+      patience: hp.patience,
+      batchSize: hp.batch_size,
+      seed: hp.seed,
+      validationFraction: hp.validation_fraction,
+      select: hp.select,
+    },
+  };
+}
+
+/** The worker's progress as run progress lines. */
+function progressTo(say: Say): (m: Exclude<TrainMessage, { type: 'done' | 'error' }>) => void {
+  return (m) => {
+    if (m.type === 'config') {
+      const e = m.entry;
+      say(
+        'selection',
+        `configuration ${m.index}/${m.total} (β ${e.beta}, rpo_alpha ${e.rpo_alpha}, l2 ${e.l2}, lexical_l2 ${e.lexical_l2}, learning rate ${e.learning_rate}): ` +
+          `validation ${e.validation.toFixed(4)} at epoch ${e.best_epoch}`,
+      );
+    } else if (m.type === 'search') {
+      say('selection', `configuration ${m.index}/${m.total}, epoch ${m.epoch}/${m.epochs}: validation ${m.validation.toFixed(4)}`);
+    } else {
+      say('training', `epoch ${m.epoch}/${m.epochs}: loss ${m.last.loss.toFixed(4)}, margin ${m.last['rewards/margins'].toFixed(4)}`, m.last);
+    }
+  };
+}
 
 export class TrainingService {
   private worker: Worker | null = null;
@@ -149,7 +204,7 @@ export class TrainingService {
 
   async execute(runId: string, progress: RunProgress = () => undefined): Promise<RunOutcome> {
     const log = this.log.child({ runId });
-    const say = (phase: string, message: string, step?: StepMetrics) => {
+    const say: Say = (phase, message, step) => {
       log.info({ phase, ...(step ? { step: step.step, loss: step.loss } : {}) }, message);
       progress({ runId, phase, message, step });
     };
@@ -180,7 +235,26 @@ export class TrainingService {
     }
   }
 
-  private async train(runId: string, hp: Hyperparameters, force: boolean, say: (phase: string, message: string, step?: StepMetrics) => void): Promise<RunOutcome> {
+  /** A run: its setting, its data, the search and fit in a worker, then the gate's decision recorded. */
+  private async train(runId: string, hp: Hyperparameters, force: boolean, say: Say): Promise<RunOutcome> {
+    const setting = await this.setting(runId);
+    const data = await this.snapshot(setting, hp, force);
+    await repo.updateRun(this.db, runId, { dataSnapshot: data.snapshot });
+    const d = data.dataset;
+    say(
+      'snapshot',
+      `${data.snapshot.settled_labels} settled labels up to id ${data.snapshot.max_label_id}: ${d.train.row.length} train pairs on ${d.trainItemIds.length} items, ` +
+        `${d.eval.truth.length} eval cells on ${d.eval.items.n} items`,
+    );
+    if (d.train.row.length < hp.min_pairs) {
+      throw new SkipRun(`too few preference pairs: ${d.train.row.length} on the active backbone, the policy asks for at least ${hp.min_pairs}`);
+    }
+    const result = await this.runWorker(jobOf(setting, data.dataset, hp), progressTo(say));
+    return this.record(runId, setting, data.snapshot, hp, result, say);
+  }
+
+  /** What a run trains: the active head's backbone, its base head (the DPO reference), the policy's binding. */
+  private async setting(runId: string): Promise<RunSetting> {
     const policy = this.policies.get();
     const active = await heads.getActiveHead(this.db);
     if (!active) throw new Error('there is no active head to tune');
@@ -195,9 +269,16 @@ export class TrainingService {
     if (binding.rows.size === 0) {
       throw new SkipRun(`no category of policy '${policy.name}' can be trained: ${Object.entries(binding.skipped).map(([c, why]) => `'${c}' ${why}`).join('; ')}`);
     }
+    return { policy, active, backbone, reference, mapping, binding };
+  }
 
-    // The snapshot: every label settled up to now. No new label since the last run means the same data,
-    // and (training being deterministic) the same candidate: skip, unless asked to retry.
+  /**
+   * The run's data: every label settled up to now, as a dataset on this backbone. No new label since the
+   * last run means the same data and (training being deterministic) the same candidate: skip, unless
+   * asked to retry.
+   */
+  private async snapshot(setting: RunSetting, hp: Hyperparameters, force: boolean) {
+    const { policy, active, backbone, reference, binding } = setting;
     const maxLabelId = await reviews.labelSnapshot(this.db);
     const last = await repo.lastTrainedSnapshot(this.db, backbone.id);
     if (!force && last && maxLabelId <= last.maxLabelId) {
@@ -223,86 +304,49 @@ export class TrainingService {
         votesTotal: r.votes_total,
       }));
     const needTokens = hp.lexical || active.lexical !== null || reference.lexical !== null;
-    const { items, recomputed, withoutTokens, leftOut } = await this.itemInputs(backbone.id, reference.dim, cells, needTokens);
-    const dataset = buildDataset(cells, items, reference, binding, {
+    const inputs = await this.itemInputs(backbone.id, reference.dim, cells, needTokens);
+    const dataset = buildDataset(cells, inputs.items, reference, binding, {
       thresholds: Object.fromEntries(Object.entries(policy.rules).map(([c, r]) => [c, r.flag])),
       classWeights: hp.class_weights,
       pairs: hp.pairs,
       lexical: hp.lexical,
     });
-    const trainPairs = dataset.train.row.length;
-    const dataSnapshot = {
+    const snapshot = {
       taken_at: new Date().toISOString(),
       max_label_id: maxLabelId,
       settled_labels: cells.length,
-      pairs: trainPairs,
+      pairs: dataset.train.row.length,
       train_items: dataset.trainItemIds.length,
       eval_cells: dataset.eval.truth.length,
       eval_items: dataset.eval.items.n,
       categories: dataset.counts,
       categories_skipped: dataset.skipped,
-      features_recomputed: recomputed,
-      without_token_ids: withoutTokens,
-      left_out: leftOut,
+      features_recomputed: inputs.recomputed,
+      without_token_ids: inputs.withoutTokens,
+      left_out: inputs.leftOut,
       lexical_vocabulary: dataset.vocabulary.length,
       backbone_id: backbone.id,
       dpo_reference_head_id: reference.id,
       forced: force,
     };
-    await repo.updateRun(this.db, runId, { dataSnapshot });
-    say(
-      'snapshot',
-      `${cells.length} settled labels up to id ${maxLabelId}: ${trainPairs} train pairs on ${dataset.trainItemIds.length} items, ` +
-        `${dataset.eval.truth.length} eval cells on ${dataset.eval.items.n} items`,
-    );
-    if (trainPairs < hp.min_pairs) {
-      throw new SkipRun(`too few preference pairs: ${trainPairs} on the active backbone, the policy asks for at least ${hp.min_pairs}`);
-    }
+    return { dataset, snapshot };
+  }
 
-    const job: TrainJob = {
-      reference,
-      active,
-      kind: probabilityKind(backbone.problemType),
-      mapping,
-      train: dataset.train,
-      trainItemIds: dataset.trainItemIds,
-      trainCategory: dataset.trainCategory,
-      vocabulary: hp.lexical ? dataset.vocabulary : new Int32Array(0),
-      eval: dataset.eval,
-      settings: {
-        loss: hp.loss,
-        labelSmoothing: hp.label_smoothing,
-        grid: { beta: hp.beta, learningRate: hp.learning_rate, l2: hp.l2, lexicalL2: hp.lexical ? hp.lexical_l2 : [0], rpoAlpha: hp.rpo_alpha },
-        maxEpochs: hp.epochs,
-        patience: hp.patience,
-        batchSize: hp.batch_size,
-        seed: hp.seed,
-        validationFraction: hp.validation_fraction,
-        select: hp.select,
-      },
-    };
-    if (!hp.lexical) job.train.tokens = null;
-    const result = await this.runWorker(job, (m) => {
-      if (m.type === 'config') {
-        const e = m.entry;
-        say(
-          'selection',
-          `configuration ${m.index}/${m.total} (β ${e.beta}, rpo_alpha ${e.rpo_alpha}, l2 ${e.l2}, lexical_l2 ${e.lexical_l2}, learning rate ${e.learning_rate}): ` +
-            `validation ${e.validation.toFixed(4)} at epoch ${e.best_epoch}`,
-        );
-      } else if (m.type === 'search') {
-        say('selection', `configuration ${m.index}/${m.total}, epoch ${m.epoch}/${m.epochs}: validation ${m.validation.toFixed(4)}`);
-      } else if (m.type === 'epoch') {
-        say('training', `epoch ${m.epoch}/${m.epochs}: loss ${m.last.loss.toFixed(4)}, margin ${m.last['rewards/margins'].toFixed(4)}`, m.last);
-      }
-    });
-    const chosen = { ...hp, ...result.choice };
-    const pairsPerSecond = (trainPairs * result.choice.epochs) / result.seconds;
+  /** The gate's decision, the candidate head and the run's outcome, in one transaction; then promotion. */
+  private async record(
+    runId: string,
+    setting: RunSetting,
+    dataSnapshot: Record<string, unknown>,
+    hp: Hyperparameters,
+    result: Extract<TrainMessage, { type: 'done' }>,
+    say: Say,
+  ): Promise<RunOutcome> {
+    const { policy, active, backbone } = setting;
     const metrics = {
       steps: result.steps,
       epochs: result.epochs,
       seconds: result.seconds,
-      pairs_per_second: pairsPerSecond,
+      pairs_per_second: ((dataSnapshot.pairs as number) * result.choice.epochs) / result.seconds,
       chosen: result.choice,
       selection: result.selection,
       ...(result.note ? { selection_note: result.note } : {}),
@@ -330,7 +374,7 @@ export class TrainingService {
         status: decision.passed ? 'candidate' : 'rejected',
         source: 'dpo',
         head: result.head,
-        hyperparameters: chosen,
+        hyperparameters: { ...hp, ...result.choice },
         metrics: summary,
         dataSnapshot,
         trainingRunId: runId,
