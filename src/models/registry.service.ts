@@ -38,6 +38,8 @@ export class RegistryService {
       parent_id: head.parentId,
       lineage,
       hyperparameters: head.hyperparameters,
+      /** How many tokens the head's lexical part has weights for (0: none). */
+      lexical_tokens: head.lexical?.tokens.length ?? 0,
       data_snapshot: head.dataSnapshot,
       metrics: head.metrics,
       training_run: run ?? null,

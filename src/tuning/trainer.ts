@@ -235,17 +235,23 @@ export function batchObjective(p: Params, ref: Params, set: TrainSet, idx: Array
       dz += obj.rpoAlpha * nllGrad(s * z) * s;
     }
     dz *= w / W;
+    if (lex) {
+      // Every (token, row) entry of the cell is touched, whether or not its loss gradient is 0: the
+      // penalty and the lazy Adam step apply to all of them.
+      const a = set.tokens!.offsets[set.item[i]];
+      const b = set.tokens!.offsets[set.item[i] + 1];
+      const per = dz / (b - a);
+      for (let t = a; t < b; t++) {
+        const e = set.tokens!.index[t] * C + c;
+        if (!g.mark![e]) touch(g, e);
+        g.lexical![e] += per;
+      }
+    }
     if (dz === 0) continue;
     const wo = c * D;
     const fo = set.item[i] * D;
     for (let j = 0; j < D; j++) g.weight[wo + j] += dz * set.features[fo + j];
     g.bias[c] += dz;
-    if (lex) {
-      const a = set.tokens!.offsets[set.item[i]];
-      const b = set.tokens!.offsets[set.item[i] + 1];
-      const per = dz / (b - a);
-      for (let t = a; t < b; t++) g.lexical![set.tokens!.index[t] * C + c] += per;
-    }
   }
   let l2 = 0;
   if (obj.l2 > 0) {
@@ -255,22 +261,12 @@ export function batchObjective(p: Params, ref: Params, set: TrainSet, idx: Array
       g.weight[q] += 2 * obj.l2 * d;
     }
   }
-  if (lex) {
-    // Every (token, row) entry of the batch's cells, whether or not its loss gradient was 0.
-    for (let k = 0; k < B; k++) {
-      const i = idx[k];
-      const c = set.row[i];
-      const a = set.tokens!.offsets[set.item[i]];
-      const b = set.tokens!.offsets[set.item[i] + 1];
-      for (let t = a; t < b; t++) touch(g, set.tokens!.index[t] * C + c);
-    }
-    if (obj.lexicalL2 > 0) {
-      for (let k = 0; k < g.touchedCount; k++) {
-        const e = g.touched[k];
-        const d = lex[e] - ref.lexical![e];
-        l2 += obj.lexicalL2 * d * d;
-        g.lexical![e] += 2 * obj.lexicalL2 * d;
-      }
+  if (lex && obj.lexicalL2 > 0) {
+    for (let k = 0; k < g.touchedCount; k++) {
+      const e = g.touched[k];
+      const d = lex[e] - ref.lexical![e];
+      l2 += obj.lexicalL2 * d * d;
+      g.lexical![e] += 2 * obj.lexicalL2 * d;
     }
   }
   return {
@@ -280,6 +276,39 @@ export function batchObjective(p: Params, ref: Params, set: TrainSet, idx: Array
     rewardsChosen: B ? chosen / B : 0,
     rewardsRejected: B ? rejected / B : 0,
     accuracy: B ? correct / B : 0,
+  };
+}
+
+/** 1 − β₁ᵗ and 1 − β₂ᵗ by step count, computed once per t (lazy Adam asks for them per entry). */
+function biasCorrections(): { first: (t: number) => number; second: (t: number) => number } {
+  let c1 = new Float64Array(1024);
+  let c2 = new Float64Array(1024);
+  let known = 0;
+  const grow = (t: number) => {
+    if (t >= c1.length) {
+      const n = Math.max(t + 1, c1.length * 2);
+      const a = new Float64Array(n);
+      const b = new Float64Array(n);
+      a.set(c1);
+      b.set(c2);
+      c1 = a;
+      c2 = b;
+    }
+    for (let k = known + 1; k <= t; k++) {
+      c1[k] = 1 - ADAM_B1 ** k;
+      c2[k] = 1 - ADAM_B2 ** k;
+    }
+    known = Math.max(known, t);
+  };
+  return {
+    first: (t) => {
+      if (t > known) grow(t);
+      return c1[t];
+    },
+    second: (t) => {
+      if (t > known) grow(t);
+      return c2[t];
+    },
   };
 }
 
@@ -318,6 +347,7 @@ export function trainDpo(reference: Params, set: TrainSet, opts: TrainOptions): 
   // Lazy Adam: each lexical entry keeps its own step count, so bias correction stays right for entries
   // that only some batches touch.
   const tV = new Int32Array(lexSize);
+  const correction = biasCorrections();
 
   const rng = mulberry32(opts.seed);
   const order = Int32Array.from({ length: n }, (_, i) => i);
@@ -363,7 +393,7 @@ export function trainDpo(reference: Params, set: TrainSet, opts: TrainOptions): 
       for (let k = 0; k < g.touchedCount; k++) {
         const e = g.touched[k];
         const t = ++tV[e];
-        adam(p.lexical!, mV, vV, e, g.lexical![e], lr, 1 - ADAM_B1 ** t, 1 - ADAM_B2 ** t);
+        adam(p.lexical!, mV, vV, e, g.lexical![e], lr, correction.first(t), correction.second(t));
       }
 
       const m: StepMetrics = {

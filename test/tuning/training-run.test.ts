@@ -75,6 +75,8 @@ for (const kind of testDatabases()) {
       assert.equal(head.body.lineage[0].id, run.reference_head_id);
       assert.equal(head.body.hyperparameters.epochs, run.metrics.chosen.epochs);
       assert.equal(head.body.hyperparameters.beta, TRAINING.beta);
+      assert.equal(head.body.lexical_tokens, run.metrics.lexical_tokens);
+      assert.ok(head.body.lexical_tokens > 0, 'the default trains a lexical part');
     });
 
     test('a bad batch of labels: the gate rejects the candidate and the active head stays', async (t) => {
