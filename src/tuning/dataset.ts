@@ -135,14 +135,14 @@ export function buildDataset(cells: SettledCell[], items: Map<string, ItemInputs
   const countOf = (cat: string) =>
     (counts[cat] ??= { train_positive: 0, train_negative: 0, eval_positive: 0, eval_negative: 0, train_disagreements: 0, weight_positive: 1, weight_negative: 1 });
 
-  const trainCells = cells.filter((c) => {
-    if (c.split !== 'train' || !binding.rows.has(c.category) || !items.has(c.itemId)) return false;
+  const trainable = cells.filter((c) => c.split === 'train' && binding.rows.has(c.category) && items.has(c.itemId));
+  for (const c of trainable) {
     const k = countOf(c.category);
     if (c.label) k.train_positive++;
     else k.train_negative++;
     if (c.label !== c.modelLabel) k.train_disagreements++;
-    return opts.pairs === 'all' || c.label !== c.modelLabel;
-  });
+  }
+  const trainCells = opts.pairs === 'all' ? trainable : trainable.filter((c) => c.label !== c.modelLabel);
   const evalCells = cells.filter((c) => c.split === 'eval' && c.category in opts.thresholds && items.has(c.itemId));
   for (const c of evalCells) {
     const k = countOf(c.category);
