@@ -8,7 +8,7 @@ import { migrateToLatest } from '../db/migrator.js';
 import { loadModelDir } from '../inference/model-dir.js';
 import { createLogger } from '../logger.js';
 import { exportHead } from '../models/export/exporter.js';
-import { getActiveHead, getBackbone, getHead } from '../models/head.repository.js';
+import { getActiveHead, getBackbone, getHead, headIdOfVersion } from '../models/head.repository.js';
 
 async function main(argv: string[]): Promise<number> {
   const [which, outDir] = argv;
@@ -25,14 +25,9 @@ async function main(argv: string[]): Promise<number> {
     if (/^\d+$/.test(which)) {
       const active = await getActiveHead(database.db);
       if (!active) throw new Error('there is no active head, so a bare version number means nothing; give a head id');
-      const row = await database.db
-        .selectFrom('head_versions')
-        .select('id')
-        .where('backbone_id', '=', active.backboneId)
-        .where('version', '=', Number(which))
-        .executeTakeFirst();
-      if (!row) throw new Error(`the active backbone has no head version ${which}`);
-      headId = row.id;
+      const id = await headIdOfVersion(database.db, active.backboneId, Number(which));
+      if (!id) throw new Error(`the active backbone has no head version ${which}`);
+      headId = id;
     }
     const head = await getHead(database.db, headId);
     if (!head) throw new Error(`no head ${headId}`);

@@ -122,6 +122,11 @@ export async function getHead(db: Executor, id: string): Promise<HeadRow | undef
   return r && toHead(r);
 }
 
+export async function headIdOfVersion(db: Executor, backboneId: string, version: number): Promise<string | undefined> {
+  const r = await db.selectFrom('head_versions').select('id').where('backbone_id', '=', backboneId).where('version', '=', version).executeTakeFirst();
+  return r?.id;
+}
+
 export async function getActiveHead(db: Executor): Promise<HeadRow | undefined> {
   const r = await db.selectFrom('head_versions').selectAll().where('status', '=', 'active').executeTakeFirst();
   return r && toHead(r);
@@ -145,19 +150,15 @@ export async function findBaseHead(db: Executor, backboneId: string): Promise<He
 export async function activateHead(
   db: Executor,
   headId: string,
-  opts: { reason: string; actor: string },
+  opts: { reason: string; actor: string; rollback?: boolean },
 ): Promise<{ previousId: string | null }> {
-  const current = await db
-    .selectFrom('head_versions')
-    .select('id')
-    .where('status', '=', 'active')
-    .forUpdate()
-    .executeTakeFirst();
+  const current = await lockActiveHead(db);
   if (current?.id === headId) return { previousId: headId };
   if (current) {
+    // A head its gate rejected (activated by hand, say for a what-if) stays marked rejected when it leaves.
     await db
       .updateTable('head_versions')
-      .set({ status: 'retired', retired_at: sql`now()` })
+      .set({ status: sql`case when metrics ->> 'gate_passed' = 'false' then 'rejected' else 'retired' end`, retired_at: sql`now()` })
       .where('id', '=', current.id)
       .execute();
   }
@@ -168,9 +169,31 @@ export async function activateHead(
     .execute();
   await db
     .insertInto('head_activations')
-    .values({ head_id: headId, previous_head_id: current?.id ?? null, reason: opts.reason, actor: opts.actor })
+    .values({ head_id: headId, previous_head_id: current?.id ?? null, reason: opts.reason, actor: opts.actor, rollback: opts.rollback ?? false })
     .execute();
   return { previousId: current?.id ?? null };
+}
+
+/** The active head's id, its row locked until the transaction ends (promotion and activation serialise on it). */
+export async function lockActiveHead(db: Executor): Promise<{ id: string } | undefined> {
+  return db.selectFrom('head_versions').select('id').where('status', '=', 'active').forUpdate().executeTakeFirst();
+}
+
+/**
+ * Where a rollback from `headId` goes: the head that was active before `headId` was last activated other
+ * than by a rollback. So rollbacks walk back the history (C → B → A) and never return to a head they
+ * left; null when there is nothing earlier.
+ */
+export async function rollbackTarget(db: Executor, headId: string): Promise<string | null> {
+  const r = await db
+    .selectFrom('head_activations')
+    .select('previous_head_id')
+    .where('head_id', '=', headId)
+    .where('rollback', '=', false)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return r?.previous_head_id ?? null;
 }
 
 type BackboneDb = Selectable<BackbonesTable>;
@@ -219,10 +242,6 @@ export const ACTIVE_HEAD_CHANNEL = 'modtune_active_head';
 /** Tells every replica (LISTEN on ACTIVE_HEAD_CHANNEL) that the active head changed; sent on commit. */
 export async function notifyActiveHead(db: Executor, headId: string): Promise<void> {
   await sql`select pg_notify(${ACTIVE_HEAD_CHANNEL}, ${headId})`.execute(db);
-}
-
-export async function latestActivation(db: Executor) {
-  return db.selectFrom('head_activations').selectAll().orderBy('id', 'desc').limit(1).executeTakeFirst();
 }
 
 export async function listHeads(db: Executor) {

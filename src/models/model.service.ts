@@ -252,7 +252,12 @@ export class ModelService {
    * Makes a head the active one, atomically and audited, and tells every replica. A head of another
    * backbone is loaded, verified and bound to the policies before anything changes.
    */
-  activate(headId: string, reason: string, actor: ActivationActor): Promise<{ previousId: string | null }> {
+  activate(
+    headId: string,
+    reason: string,
+    actor: ActivationActor,
+    opts: { rollback?: boolean; expectedActiveId?: string } = {},
+  ): Promise<{ previousId: string | null }> {
     return this.exclusive(async () => {
       const c = this.active;
       const head = await repo.getHead(this.db, headId);
@@ -271,7 +276,17 @@ export class ModelService {
       }
       let out: { previousId: string | null };
       try {
-        out = await this.db.transaction().execute((trx) => activateInTransaction(trx, headId, reason, actor));
+        out = await this.db.transaction().execute(async (trx) => {
+          // Compare and swap: the head the caller saw active must still be (another replica, the guard or a
+          // finishing run may have changed it meanwhile).
+          if (opts.expectedActiveId) {
+            const current = await repo.lockActiveHead(trx);
+            if (current?.id !== opts.expectedActiveId) {
+              throw conflict('active_head_changed', `the active head is ${current?.id ?? 'none'}, not ${opts.expectedActiveId}; nothing was changed`);
+            }
+          }
+          return activateInTransaction(trx, headId, reason, actor, {}, { rollback: opts.rollback });
+        });
       } catch (err) {
         if (next.runtime !== c.runtime) await next.runtime.stop(0);
         throw err;
@@ -281,12 +296,22 @@ export class ModelService {
     });
   }
 
-  /** Back to the head that was active before the current one. */
-  async rollback(reason: string, actor: ActivationActor): Promise<{ headId: string; previousId: string | null }> {
-    const last = await repo.latestActivation(this.db);
-    if (!last?.previous_head_id) throw conflict('nothing_to_roll_back', 'there is no earlier active head to roll back to');
-    await this.activate(last.previous_head_id, reason, actor);
-    return { headId: last.previous_head_id, previousId: last.head_id };
+  /**
+   * Back one step in the activation history: to the head that was active before the current one was
+   * activated (not by a rollback), so repeated rollbacks walk back C → B → A and never return to a head
+   * they left. With `expectedHeadId` (the head the caller means to roll back from) a retried request
+   * finds another head active and is refused instead of stepping back twice.
+   */
+  async rollback(reason: string, actor: ActivationActor, expectedHeadId?: string): Promise<{ headId: string; previousId: string }> {
+    const current = await repo.getActiveHead(this.db);
+    if (!current) throw conflict('nothing_to_roll_back', 'there is no active head');
+    if (expectedHeadId && current.id !== expectedHeadId) {
+      throw conflict('active_head_changed', `the active head is ${current.id}, not ${expectedHeadId}; nothing was rolled back`);
+    }
+    const target = await repo.rollbackTarget(this.db, current.id);
+    if (!target) throw conflict('nothing_to_roll_back', `there is no head before ${current.id} in the activation history to roll back to`);
+    await this.activate(target, reason, actor, { rollback: true, expectedActiveId: current.id });
+    return { headId: target, previousId: current.id };
   }
 
   async stop(graceMs?: number): Promise<void> {

@@ -10,6 +10,14 @@ export class RegistryService {
     return (await repo.listHeads(this.db)).map((h) => ({ ...h, active: h.status === 'active' }));
   }
 
+  /** The id of head version `version` of the active head's backbone (404 if there is none). */
+  async idOfVersion(version: number): Promise<string> {
+    const active = await repo.getActiveHead(this.db);
+    const id = active ? await repo.headIdOfVersion(this.db, active.backboneId, version) : undefined;
+    if (!id) throw notFound('head version', String(version));
+    return id;
+  }
+
   async get(id: string) {
     const head = await repo.getHead(this.db, id);
     if (!head) throw notFound('head version', id);

@@ -114,6 +114,7 @@ export class PromotionGuard {
         predecessor.id,
         `promotion guard: live agreement ${(100 * agreement).toFixed(1)}% vs predecessor ${(100 * predecessorAgreement).toFixed(1)}% over ${verdicts} verdicts`,
         { name: 'promotion guard' },
+        { rollback: true, expectedActiveId: head.id },
       );
     } else {
       this.log.info({ headId: head.id, agreement, predecessorAgreement }, 'promotion guard passed');

@@ -146,7 +146,10 @@ export async function decisionInputs(db: Executor, decisionIds: string[]) {
   return out;
 }
 
-/** The last run that trained (promoted or rejected) on a backbone: the highest label id it saw. */
+/**
+ * The last run that trained (promoted or rejected) on a backbone: the highest label id it saw. A
+ * superseded run does not count: its candidate was compared with a head that is no longer active.
+ */
 export async function lastTrainedSnapshot(db: Executor, backboneId: string): Promise<{ id: string; maxLabelId: number } | undefined> {
   const r = await db
     .selectFrom('training_runs')

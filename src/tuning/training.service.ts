@@ -37,7 +37,7 @@ const ENTRY = new URL('./train-worker.ts', import.meta.url).href;
 /** What a run was asked to train with: the policy's training settings, with a request's overrides. */
 export type Hyperparameters = Required<z.infer<typeof hyperparameterOverrides>>;
 
-export type RunOutcome = 'promoted' | 'rejected' | 'failed' | 'skipped';
+export type RunOutcome = 'promoted' | 'rejected' | 'failed' | 'skipped' | 'superseded';
 
 export interface RunProgress {
   (event: { runId: string; phase: string; message: string; step?: StepMetrics }): void;
@@ -354,7 +354,7 @@ export class TrainingService {
     };
     const decision: GateDecision = gate(result.report, policy.settings.gate);
     const candidateId = uuidv7();
-    const outcome: RunOutcome = decision.passed ? 'promoted' : 'rejected';
+    let outcome = (decision.passed ? 'promoted' : 'rejected') as RunOutcome;
     const guard = policy.settings.guard;
     const summary = {
       eval_accuracy: result.report.candidate.accuracy,
@@ -366,7 +366,12 @@ export class TrainingService {
         ? { guard: { status: 'watching', predecessor_id: active.id, window_verdicts: guard.window_verdicts, max_agreement_drop: guard.max_agreement_drop } }
         : {}),
     };
+    let activeNow: string | undefined;
     await this.db.transaction().execute(async (trx) => {
+      // Compare and swap: the candidate replaces the head the run started from, or nothing. If an admin,
+      // the guard or another replica changed the active head meanwhile, the run is superseded.
+      activeNow = (await heads.lockActiveHead(trx))?.id;
+      if (decision.passed && activeNow !== active.id) outcome = 'superseded';
       await heads.insertHead(trx, {
         id: candidateId,
         backboneId: backbone.id,
@@ -385,15 +390,22 @@ export class TrainingService {
         evalReport: result.report as unknown as Record<string, unknown>,
         gate: decision as unknown as Record<string, unknown>,
         status: outcome,
-        error: null,
+        error: outcome === 'superseded' ? `the gate passed, but the active head changed during the run (from ${active.id} to ${activeNow ?? 'none'}); nothing was promoted` : null,
         finished: true,
       });
-      if (decision.passed) {
+      if (outcome === 'promoted') {
         await activateInTransaction(trx, candidateId, 'training run passed the gate', { name: `training run ${runId}` }, { training_run_id: runId });
       }
     });
-    say(outcome, decision.passed ? `promoted head ${candidateId}` : `rejected: ${decision.reasons.join('; ')}`);
-    if (decision.passed) await this.opts.onPromoted?.(candidateId);
+    say(
+      outcome,
+      outcome === 'promoted'
+        ? `promoted head ${candidateId}`
+        : outcome === 'superseded'
+          ? `superseded: the active head changed during the run (now ${activeNow ?? 'none'}); head ${candidateId} passed the gate but was not promoted`
+          : `rejected: ${decision.reasons.join('; ')}`,
+    );
+    if (outcome === 'promoted') await this.opts.onPromoted?.(candidateId);
     await this.opts.onCandidate?.(candidateId);
     return outcome;
   }

@@ -33,5 +33,7 @@ export interface HeadActivationsTable {
   previous_head_id: string | null;
   reason: string;
   actor: string;
+  /** A rollback: a later rollback steps back past this activation instead of returning to its head. */
+  rollback: Generated<boolean>;
   at: Generated<Date>;
 }

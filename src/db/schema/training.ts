@@ -1,7 +1,7 @@
 import type { ColumnType, Generated } from 'kysely';
 
 export type RunTrigger = 'cron' | 'api' | 'cli';
-export type RunStatus = 'queued' | 'running' | 'promoted' | 'rejected' | 'failed' | 'skipped';
+export type RunStatus = 'queued' | 'running' | 'promoted' | 'rejected' | 'failed' | 'skipped' | 'superseded';
 
 type Json<T = Record<string, unknown>> = ColumnType<T, string, string>;
 type NullableJson<T = Record<string, unknown>> = ColumnType<T | null, string | null, string | null>;

@@ -13,7 +13,13 @@ const runBody = z.strictObject({
   /** Train even when no label arrived since the last run (a retry with other hyperparameters). */
   force: z.boolean().optional(),
 });
-const reasonBody = z.strictObject({ reason: safeText(500).pipe(z.string().trim().min(1, 'reason must not be empty')).optional() });
+const reason = safeText(500).pipe(z.string().trim().min(1, 'reason must not be empty')).optional();
+const reasonBody = z.strictObject({ reason });
+const rollbackBody = z.strictObject({
+  reason,
+  /** The head the caller means to roll back from: a retry that finds another head active is refused (409). */
+  expected_head_id: z.string().regex(UUID, 'expected_head_id must be a head id').optional(),
+});
 
 function id(raw: unknown, what: string): string {
   const s = String(raw);
@@ -62,14 +68,16 @@ export function trainingRoutes(ctx: AppContext, json: RequestHandler[]): Router 
   });
 
   r.post('/v1/models/rollback', admin, ...json, async (req, res) => {
-    const b = parseBody(reasonBody, req.body ?? {});
+    const b = parseBody(rollbackBody, req.body ?? {});
     const p = res.locals.principal!;
-    const out = await ctx.models.rollback(b.reason ?? 'manual rollback', { name: p.name, keyId: p.keyId, requestId: res.locals.requestId });
+    const out = await ctx.models.rollback(b.reason ?? 'manual rollback', { name: p.name, keyId: p.keyId, requestId: res.locals.requestId }, b.expected_head_id);
     res.json({ active_head_id: out.headId, previous_head_id: out.previousId });
   });
 
   r.post('/v1/models/:id/activate', admin, ...json, async (req, res) => {
-    const headId = id(req.params.id, 'head version');
+    // A head id, or a version number of the active head's backbone.
+    const raw = String(req.params.id);
+    const headId = /^\d{1,9}$/.test(raw) ? await ctx.registry.idOfVersion(Number(raw)) : id(raw, 'head version');
     const b = parseBody(reasonBody, req.body ?? {});
     const p = res.locals.principal!;
     const out = await ctx.models.activate(headId, b.reason ?? 'manual activation', { name: p.name, keyId: p.keyId, requestId: res.locals.requestId });

@@ -8,7 +8,7 @@ import { $, apiCall, show, status } from './page.js';
 
 const KEY_STORAGE = 'modtune.dashboard.key';
 const SVG = 'http://www.w3.org/2000/svg';
-const RUN_STATUSES = ['queued', 'running', 'promoted', 'rejected', 'failed', 'skipped'];
+const RUN_STATUSES = ['queued', 'running', 'promoted', 'rejected', 'superseded', 'failed', 'skipped'];
 const HEAD_STATUSES = ['base', 'candidate', 'active', 'retired', 'rejected'];
 
 const state = { key: sessionStorage.getItem(KEY_STORAGE), runs: [], selectedId: null, loading: 0, detail: 0 };
