@@ -131,6 +131,11 @@ export const trainingSchema = z.strictObject({
 const gateSchema = z.strictObject({
   min_improvement: z.number().min(-1).max(1).default(0),
   max_recall_drop: probability.default(0.05),
+  /**
+   * A category's recall is checked only with at least this many positive eval cells. At 20 one item moves
+   * a recall by 5 points, the default max_recall_drop: below that a single item could decide the check.
+   */
+  min_positives: z.number().int().min(1).default(20),
   min_eval_items: z.number().int().min(1).default(100),
   /** When set, McNemar's exact test on paired outcomes must reach this p-value, in the candidate's favour. */
   max_p_value: z.number().gt(0).max(1).nullable().default(null),

@@ -88,6 +88,8 @@ export function evaluateHeads(active: Scorer, candidate: Scorer, set: EvalSet): 
 export interface GateSettings {
   min_improvement: number;
   max_recall_drop: number;
+  /** A category's recall is checked only with at least this many positive eval cells. */
+  min_positives: number;
   min_eval_items: number;
   max_p_value: number | null;
   /** Coverage of the intervals the accuracy and recall checks use. */
@@ -108,6 +110,7 @@ export interface GateDecision {
 }
 
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(2)}%`);
+const num = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : x.toFixed(3));
 const pp = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(2)}`;
 
 /**
@@ -145,6 +148,17 @@ export function gate(r: EvalReport, g: GateSettings): GateDecision {
     const after = r.candidate.categories[cat]?.recall ?? null;
     if (before === null || after === null) continue;
     const paired = r.recall[cat] ?? { positives: m.positives, active_only: 0, candidate_only: 0, p_value: 1 };
+    const auprc = `AUPRC ${num(r.candidate.categories[cat]?.auprc)} vs ${num(m.auprc)}`;
+    if (paired.positives < g.min_positives) {
+      checks.push({
+        check: `max_recall_drop:${cat}`,
+        passed: true,
+        detail:
+          `${cat} recall ${pct(after)} vs active ${pct(before)} rests on ${paired.positives} positive${paired.positives === 1 ? '' : 's'}: ` +
+          `not checked (fewer than min_positives ${g.min_positives}); ${auprc}`,
+      });
+      continue;
+    }
     const ci = pairedChangeInterval(paired.active_only, paired.candidate_only, paired.positives, g.confidence);
     // The drop is −change: its lower bound is −ci.upper.
     const dropLower = -ci.upper;
@@ -154,7 +168,7 @@ export function gate(r: EvalReport, g: GateSettings): GateDecision {
       detail:
         `${cat} recall ${pct(after)} vs active ${pct(before)} on ${paired.positives} positives: change ${pp(ci.estimate)} points, ` +
         `${level} interval [${pp(ci.lower)}, ${pp(ci.upper)}] (${paired.active_only} caught only by the active head, ${paired.candidate_only} only by the candidate; ` +
-        `fails when the whole interval is below ${pp(-g.max_recall_drop)})`,
+        `fails when the whole interval is below ${pp(-g.max_recall_drop)}); ${auprc}`,
     });
   }
   if (g.max_p_value !== null) {

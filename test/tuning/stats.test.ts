@@ -100,7 +100,7 @@ function reportWith(o: { a: number; c: number; b: number; w: number; cells?: num
   };
 }
 
-const settings = { min_improvement: 0, max_recall_drop: 0.05, min_eval_items: 100, max_p_value: null, confidence: 0.95 };
+const settings = { min_improvement: 0, max_recall_drop: 0.05, min_positives: 20, min_eval_items: 100, max_p_value: null, confidence: 0.95 };
 
 test('gate: promotes only when every check passes, and names what failed with its counts', () => {
   assert.equal(gate(reportWith({ a: 0.8, c: 0.82, b: 10, w: 30, recallA: 0.7, recallC: 0.68, activeOnly: 3, candidateOnly: 1 }), settings).passed, true);
@@ -133,4 +133,20 @@ test('gate: a shortfall or recall drop within noise does not reject; one beyond 
   // A required margin: +0.6 points measured, but the interval reaches past 1 point, so it is not confidently below it.
   assert.equal(gate(reportWith({ a: 0.9, c: 0.906, b: 30, w: 48, cells: 3000, recallA: 0.5, recallC: 0.5, activeOnly: 0, candidateOnly: 0 }), { ...settings, min_improvement: 0.01 }).passed, true);
   assert.equal(gate(reportWith({ a: 0.9, c: 0.904, b: 300, w: 340, cells: 10000, recallA: 0.5, recallC: 0.5, activeOnly: 0, candidateOnly: 0 }), { ...settings, min_improvement: 0.02 }).passed, false);
+});
+
+test('gate: a category with one eval positive cannot veto a clearly better head; one with enough positives and a real drop does', () => {
+  // The candidate is far better overall (b = 5, c = 140 of 3,000 cells), but misses the one positive of a rare category.
+  const oneItem = reportWith({ a: 0.931, c: 0.976, b: 5, w: 140, cells: 3000, recallA: 1, recallC: 0, activeOnly: 1, candidateOnly: 0, positives: 1 });
+  const d = gate(oneItem, settings);
+  assert.equal(d.passed, true, d.reasons.join('; '));
+  const check = d.checks.find((c) => c.check === 'max_recall_drop:hate')!;
+  assert.match(check.detail, /rests on 1 positive: not checked \(fewer than min_positives 20\); AUPRC/);
+  // Even with no floor, one item cannot make the interval confidently worse than 5 points.
+  assert.equal(gate(oneItem, { ...settings, min_positives: 1 }).passed, true);
+  // 40 positives, 15 caught only by the active head and 1 only by the candidate: a real drop.
+  const real = gate(reportWith({ a: 0.93, c: 0.935, b: 30, w: 45, cells: 3000, recallA: 0.8, recallC: 0.45, activeOnly: 15, candidateOnly: 1, positives: 40 }), settings);
+  assert.equal(real.passed, false);
+  assert.deepEqual(real.reasons.length, 1);
+  assert.match(real.reasons[0], /hate recall 45\.00% vs active 80\.00% on 40 positives: change −35\.00 points, 95% interval/);
 });
