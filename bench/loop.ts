@@ -35,6 +35,10 @@ const USAGE = `usage: npm run bench:loop -- [--dataset davidson|ethos] [--rounds
                          --set rpo_alpha=0  --set lexical=false  --set pairs=disagreements  --set select=false
                          --set beta=0.1,1 (a list)  --set gate.min_improvement=0.005
   [--no-inverted] [--inverted-items N]   the bad-batch round (Davidson only by default)
+  [--moderators N]       N moderators take turns on the queue (default 1)
+  [--bad-moderator]      one more round, before the inverted one, in which the last of the moderators inverts
+                         every label it gives (needs --moderators 2 or more)
+  [--keep-held]          leave held batches undecided (by default the bench discards them, as an admin would)
   [--all-data-first]     control: round 1 reviews all the rounds' items at once, later rounds only retrain
   [--force]              later control rounds retrain on the same labels ({"force": true})`;
 
@@ -51,6 +55,9 @@ function parseCli() {
         'no-inverted': { type: 'boolean', default: false },
         'inverted-items': { type: 'string' },
         'all-data-first': { type: 'boolean', default: false },
+        moderators: { type: 'string', default: '1' },
+        'bad-moderator': { type: 'boolean', default: false },
+        'keep-held': { type: 'boolean', default: false },
         force: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -171,9 +178,12 @@ const INVERTED = args['no-inverted']
     : D.defaults.inverted
       ? PER_ROUND
       : 0;
+const MODERATORS = whole('moderators', args.moderators, 1);
+const BAD_MODERATOR = args['bad-moderator'];
+if (BAD_MODERATOR && MODERATORS < 2) fail('--bad-moderator needs --moderators 2 or more');
 const CHUNK = 64; // MAX_INPUTS default
 const MODEL_DIR = path.resolve(process.env.MODEL_DIR ?? 'models/default');
-const needed = HELDOUT + ROUNDS * PER_ROUND + INVERTED;
+const needed = HELDOUT + (ROUNDS + (BAD_MODERATOR ? 1 : 0)) * PER_ROUND + INVERTED;
 if (needed > D.items.length) fail(`the experiment needs ${needed} items (held-out + rounds) but ${D.name} has ${D.items.length}; use fewer or smaller rounds`);
 
 function shuffled<T>(xs: T[], rng: () => number): T[] {
@@ -295,7 +305,13 @@ async function call<T = any>(method: string, url: string, key: string, body?: un
 const newKey = async (role: 'client' | 'moderator') =>
   (await call<{ key: string }>('POST', '/v1/admin/api-keys', ADMIN_KEY, { name: `bench:loop ${role}`, role }, [201])).key;
 const CLIENT = await newKey('client');
-const MODERATOR = await newKey('moderator');
+/** The moderators, taking turns on the queue; with --bad-moderator the last one inverts in its round. */
+const MODERATOR_KEYS: { key: string; id: string; name: string }[] = [];
+for (let m = 1; m <= MODERATORS; m++) {
+  const r = await call<{ key: string; id: string }>('POST', '/v1/admin/api-keys', ADMIN_KEY, { name: `moderator ${m}`, role: 'moderator' }, [201]);
+  MODERATOR_KEYS.push({ key: r.key, id: r.id, name: `moderator ${m}` });
+}
+const moderatorName = (id: string | null) => (id === null ? 'all moderators' : (MODERATOR_KEYS.find((m) => m.id === id)?.name ?? id));
 
 interface ModerateResult {
   item_id: string;
@@ -398,7 +414,7 @@ interface RoundStats {
   seconds: { moderate: number; review: number };
 }
 
-async function moderateAndReview(batch: Item[], round: number, invert: boolean): Promise<RoundStats> {
+async function moderateAndReview(batch: Item[], round: number, invert: boolean, badModerator = false): Promise<RoundStats> {
   // The moderators' draws are made here, in batch order, so the queue's order cannot change them.
   const rng = mulberry32((SEED * 7919 + round) >>> 0);
   const labels = new Map<string, { mod: Record<string, boolean>; truth: Record<string, boolean> }>();
@@ -427,18 +443,22 @@ async function moderateAndReview(batch: Item[], round: number, invert: boolean):
     seconds: { moderate: moderateSeconds, review: 0 },
   };
   t = performance.now();
-  for (;;) {
-    // Only audit tasks: the ones this round's moderation opened (held-out scoring opens none).
-    const claimed = await call<{ data: { id: string; decision: { categories: Record<string, boolean> } }[] }>('POST', '/v1/review/claim', MODERATOR, { reasons: ['audit'], limit: 50 });
+  for (let turn = 0; ; turn++) {
+    // Only audit tasks: the ones this round's moderation opened (held-out scoring opens none). The
+    // moderators take turns, 50 tasks at a time.
+    const moderator = MODERATOR_KEYS[turn % MODERATOR_KEYS.length];
+    const inverts = badModerator && moderator === MODERATOR_KEYS[MODERATOR_KEYS.length - 1];
+    const claimed = await call<{ data: { id: string; decision: { categories: Record<string, boolean> } }[] }>('POST', '/v1/review/claim', moderator.key, { reasons: ['audit'], limit: 50 });
     if (claimed.data.length === 0) break;
     for (const task of claimed.data) {
       const l = labels.get(task.id);
       if (!l) throw new Error(`claimed review task ${task.id}, which this round did not open`);
       labels.delete(task.id);
+      if (inverts) l.mod = Object.fromEntries(D.categories.map((c) => [c, !l.mod[c]]));
       const v = await call<{ preference_pairs: number; disagreements: number; split?: string; labels?: { category: string; label: boolean | null; model_label: boolean }[] }>(
         'POST',
         `/v1/review/tasks/${task.id}/verdict`,
-        MODERATOR,
+        moderator.key,
         { categories: l.mod },
       );
       stats.labels += v.preference_pairs;
@@ -509,6 +529,10 @@ const auc = (x: number | null | undefined) => (x === null || x === undefined ? '
 
 /** The failed gate checks, short: "acc 80.1 < 80.6", "hate recall −7.2pp", "eval items < 100". */
 function shortReasons(run: Run): string {
+  if (run.status === 'held') {
+    const holds = heldBy.get(run.id) ?? [];
+    return `held: ${holds.map((h) => `${h.category} (${moderatorName(h.moderator_key_id)}, ${h.labels} verdicts)`).join(', ') || 'see the run'}`;
+  }
   if (!run.gate) return run.error ? run.error.slice(0, 60) : '';
   const failed = run.gate.checks.filter((c) => !c.passed);
   if (failed.length === 0) return '—';
@@ -579,8 +603,26 @@ function cells(row: Row): string[] {
     ...D.categories.map((c) => pct(row.heldout.categories[c].accuracy)),
     row.rejectedCandidate ? summary(row.rejectedCandidate) : '—',
     chosen(run),
-    run?.metrics ? run.metrics.seconds.toFixed(1) : '—',
+    typeof run?.metrics?.seconds === 'number' ? run.metrics.seconds.toFixed(1) : '—',
   ];
+}
+
+interface Hold {
+  id: string;
+  training_run_id: string;
+  category: string;
+  moderator_key_id: string | null;
+  labels: number;
+  status: string;
+}
+const heldBy = new Map<string, Hold[]>();
+
+/** Which batches a held run held; then (unless --keep-held) an admin discards them, so the next round trains without them. */
+async function decideHolds(run: Run): Promise<void> {
+  const holds = (await call<{ data: Hold[] }>('GET', '/v1/label-holds?status=held', ADMIN_KEY)).data.filter((h) => h.training_run_id === run.id);
+  heldBy.set(run.id, holds);
+  if (args['keep-held']) return;
+  for (const h of holds) await call('POST', `/v1/label-holds/${h.id}/discard`, ADMIN_KEY, { note: 'bench:loop: a bad batch' });
 }
 
 async function activate(headId: string, reason: string): Promise<void> {
@@ -621,23 +663,28 @@ await record('0 (starter head)', null, null);
 // feedback arrives before the first run: it separates "more feedback" from "more runs on the same labels".
 const ALL_FIRST = args['all-data-first'];
 let offset = 0;
-const totalRounds = ROUNDS + (INVERTED ? 1 : 0);
+const badRound = BAD_MODERATOR ? ROUNDS + 1 : 0;
+const cleanRounds = ROUNDS + (BAD_MODERATOR ? 1 : 0);
+const totalRounds = cleanRounds + (INVERTED ? 1 : 0);
 for (let round = 1; round <= totalRounds; round++) {
-  const invert = round > ROUNDS;
-  const size = invert ? INVERTED : ALL_FIRST ? (round === 1 ? ROUNDS * PER_ROUND : 0) : PER_ROUND;
+  const invert = round > cleanRounds;
+  const bad = round === badRound;
+  const size = invert ? INVERTED : ALL_FIRST ? (round === 1 ? ROUNDS * PER_ROUND : round === badRound ? PER_ROUND : 0) : PER_ROUND;
   const batch = pool.slice(offset, offset + size);
   offset += size;
   let stats: RoundStats | null = null;
+  const label = invert ? `${round} (inverted)` : bad ? `${round} (${MODERATOR_KEYS[MODERATOR_KEYS.length - 1].name} inverts)` : String(round);
   if (batch.length > 0) {
-    say(`round ${round}${invert ? ' (inverted labels)' : ''}: moderating and reviewing ${batch.length} items`);
-    stats = await moderateAndReview(batch, round, invert);
+    say(`round ${label}: moderating and reviewing ${batch.length} items`);
+    stats = await moderateAndReview(batch, round, invert, bad);
     say(`round ${round}: moderate ${stats.seconds.moderate.toFixed(1)} s, review ${stats.seconds.review.toFixed(1)} s, ${stats.labels} new labels; training`);
   } else {
     say(`round ${round}: no new feedback (control); training again on the same labels`);
   }
   const run = await train(batch.length === 0 && args.force);
-  if (run.error) say(`round ${round}: run ${run.status}: ${run.error}`);
-  await record(invert ? `${round} (inverted)` : String(round), stats, run);
+  if (run.error) say(`round ${round}: run ${run.status}: ${run.error.slice(0, 300)}`);
+  if (run.status === 'held') await decideHolds(run);
+  await record(label, stats, run);
 }
 
 // ---------------------------------------------------------------- report
@@ -652,7 +699,8 @@ const strata = [...new Set(heldout.map((x) => x.stratum))].sort();
 out.push(
   `${D.describe}. Held-out: ${heldout.length} items, stratified (${strata.map((s) => `${heldout.filter((x) => x.stratum === s).length} ${s}`).join(' / ')}), ` +
     `never moderated for training. Rounds: ${ALL_FIRST ? `control, all ${ROUNDS * PER_ROUND} items reviewed before run 1, then ${ROUNDS - 1} more runs` : `${ROUNDS} × ${PER_ROUND} items`}` +
-    `${INVERTED ? ` + 1 inverted round of ${INVERTED}` : ''}. Seed ${SEED}.`,
+    `${BAD_MODERATOR ? ` + 1 round in which ${MODERATOR_KEYS[MODERATOR_KEYS.length - 1].name} of ${MODERATORS} inverts` : ''}` +
+    `${INVERTED ? ` + 1 inverted round of ${INVERTED}` : ''}. ${MODERATORS} moderator${MODERATORS === 1 ? '' : 's'} taking turns. Seed ${SEED}.`,
 );
 out.push(`Training and gate: policies/default.yaml${(args.set as string[]).length ? `, with ${(args.set as string[]).map((s) => `--set ${s}`).join(' ')}` : ' as shipped'}.`, '');
 out.push(md(HEADER, rows.map(cells)), '');

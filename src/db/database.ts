@@ -6,7 +6,7 @@ import type { ContentItemsTable } from './schema/content-items.js';
 import type { DecisionsTable } from './schema/decisions.js';
 import type { HeadActivationsTable, HeadVersionsTable } from './schema/head-versions.js';
 import type { PolicyVersionsTable } from './schema/policy-versions.js';
-import type { ShadowStatsTable, TrainingRunsTable } from './schema/training.js';
+import type { LabelHoldsTable, ShadowStatsTable, TrainingRunsTable } from './schema/training.js';
 import type { ItemSplitsTable, ReviewLabelsTable, ReviewsTable, ReviewTasksTable } from './schema/review.js';
 
 export interface DatabaseSchema {
@@ -24,6 +24,7 @@ export interface DatabaseSchema {
   review_labels: ReviewLabelsTable;
   training_runs: TrainingRunsTable;
   shadow_stats: ShadowStatsTable;
+  label_holds: LabelHoldsTable;
   idempotency_keys: IdempotencyKeysTable;
 }
 

@@ -146,6 +146,19 @@ const gateSchema = z.strictObject({
   confidence: z.number().min(0.5).lt(1).default(0.95),
 });
 
+/** The label-drift check before training (see src/tuning/drift.ts). */
+const driftSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** A batch's agreement rate (with the active head, or with other reviewers) may move this much from its history. */
+  max_change: z.number().gt(0).max(1).default(0.2),
+  /** ...and is held only when the change is this significant (a run makes many such tests). */
+  max_p_value: z.number().gt(0).max(1).default(0.001),
+  /** Fewer verdicts than this on either side: no finding. */
+  min_labels: z.number().int().min(1).default(30),
+  /** How many of the most recent verdicts before the batch form its history. */
+  history: z.number().int().min(1).default(20_000),
+});
+
 const guardSchema = z.strictObject({
   enabled: z.boolean().default(false),
   window_verdicts: z.number().int().min(10).default(200),
@@ -171,6 +184,7 @@ export const policyFileSchema = z
     review: reviewSchema.default(reviewSchema.parse({})),
     training: trainingSchema.default(trainingSchema.parse({})),
     gate: gateSchema.default(gateSchema.parse({})),
+    drift: driftSchema.default(driftSchema.parse({})),
     guard: guardSchema.default(guardSchema.parse({})),
     retention: retentionSchema.default(retentionSchema.parse({})),
   });

@@ -293,3 +293,27 @@ export async function settledLabels(db: Executor, f: SettledLabelFilter = {}) {
 }
 
 export type SettledLabelRow = Awaited<ReturnType<typeof settledLabels>>[number];
+
+/**
+ * Each reviewer's own verdict on settled labels with from < id <= to, newest first (at most `limit`): the
+ * units of the label-drift check.
+ */
+export async function verdicts(db: Executor, range: { from: number; to: number; limit: number }) {
+  return db
+    .selectFrom('review_labels as l')
+    .innerJoin('reviews as r', 'r.task_id', 'l.task_id')
+    .select([
+      'l.id as label_id',
+      'l.task_id',
+      'l.item_id',
+      'l.category',
+      'r.moderator_key_id',
+      sql<boolean>`coalesce((r.labels ->> l.category)::boolean, false)`.as('verdict'),
+    ])
+    .where('l.id', '>', range.from)
+    .where('l.id', '<=', range.to)
+    .where('l.label', 'is not', null)
+    .orderBy('l.id', 'desc')
+    .limit(range.limit)
+    .execute();
+}

@@ -1,7 +1,7 @@
 /** Training runs and the data they read: the only code in tuning/ that touches the database. */
 import { sql } from 'kysely';
 import type { Executor } from '../db/database.js';
-import type { RunStatus, RunTrigger } from '../db/schema/training.js';
+import type { HoldStatus, RunStatus, RunTrigger } from '../db/schema/training.js';
 
 export async function insertRun(
   db: Executor,
@@ -161,4 +161,58 @@ export async function lastTrainedSnapshot(db: Executor, backboneId: string): Pro
     .executeTakeFirst();
   // Runs from before labels had ids recorded no max_label_id: they do not hold a new run back.
   return r && r.max_label_id !== null ? { id: r.id, maxLabelId: Number(r.max_label_id) } : undefined;
+}
+
+export interface NewHold {
+  id: string;
+  runId: string;
+  category: string;
+  moderator: string | null;
+  fromLabelId: number;
+  toLabelId: number;
+  labels: number;
+  reason: string;
+}
+
+export async function insertHolds(db: Executor, holds: NewHold[]): Promise<void> {
+  if (holds.length === 0) return;
+  await db
+    .insertInto('label_holds')
+    .values(
+      holds.map((h) => ({
+        id: h.id,
+        training_run_id: h.runId,
+        category: h.category,
+        moderator_key_id: h.moderator,
+        from_label_id: h.fromLabelId,
+        to_label_id: h.toLabelId,
+        labels: h.labels,
+        reason: h.reason,
+        decided_by: null,
+        decided_at: null,
+        note: null,
+      })),
+    )
+    .execute();
+}
+
+export async function listHolds(db: Executor, status?: HoldStatus) {
+  const rows = await db
+    .selectFrom('label_holds')
+    .selectAll()
+    .$if(!!status, (qb) => qb.where('status', '=', status!))
+    .orderBy('created_at', 'desc')
+    .execute();
+  return rows.map((r) => ({ ...r, from_label_id: Number(r.from_label_id), to_label_id: Number(r.to_label_id) }));
+}
+
+/** Accepts or discards a hold that is still held; false when there is no such held hold. */
+export async function decideHold(db: Executor, id: string, status: Exclude<HoldStatus, 'held'>, by: string, note: string | null): Promise<boolean> {
+  const r = await db
+    .updateTable('label_holds')
+    .set({ status, decided_by: by, decided_at: sql`now()`, note })
+    .where('id', '=', id)
+    .where('status', '=', 'held')
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
 }

@@ -13,18 +13,20 @@ import { v7 as uuidv7 } from 'uuid';
 import type { z } from 'zod';
 import type { Database } from '../db/connect.js';
 import type { RunTrigger } from '../db/schema/training.js';
+import { recordAudit } from '../audit/audit.repository.js';
 import { conflict, notFound } from '../errors.js';
-import { bytesToFloat32, bytesToInt32, type TokenRows } from '../inference/head.js';
+import { bytesToFloat32, bytesToInt32, tokenRows, type TokenRows } from '../inference/head.js';
 import type { Logger } from '../logger.js';
 import { activateInTransaction } from '../models/activation.js';
 import * as heads from '../models/head.repository.js';
-import { probabilityKind } from '../models/scorer.js';
+import { probabilityKind, Scorer } from '../models/scorer.js';
 import { mapLabels, type LabelMapping } from '../policy/label-mapping.js';
 import type { Policy } from '../policy/policy.js';
 import type { PolicyRegistry } from '../policy/registry.js';
 import type { hyperparameterOverrides } from '../policy/schema.js';
 import * as reviews from '../review/review.repository.js';
 import { buildDataset, trainingBinding, type Dataset, type ItemInputs, type SettledCell, type TrainingBinding } from './dataset.js';
+import { checkDrift, inHold, type DriftRow, type HoldRange, type Verdict } from './drift.js';
 import { gate, type GateDecision } from './evaluate.js';
 import type { TrainJob, TrainMessage } from './train-worker.js';
 import type { StepMetrics } from './trainer.js';
@@ -37,7 +39,7 @@ const ENTRY = new URL('./train-worker.ts', import.meta.url).href;
 /** What a run was asked to train with: the policy's training settings, with a request's overrides. */
 export type Hyperparameters = Required<z.infer<typeof hyperparameterOverrides>>;
 
-export type RunOutcome = 'promoted' | 'rejected' | 'failed' | 'skipped' | 'superseded';
+export type RunOutcome = 'promoted' | 'rejected' | 'failed' | 'skipped' | 'superseded' | 'held';
 
 export interface RunProgress {
   (event: { runId: string; phase: string; message: string; step?: StepMetrics }): void;
@@ -83,6 +85,8 @@ function hyperparametersOf(policy: Policy, overrides: Partial<Hyperparameters> =
 }
 
 class SkipRun extends Error {}
+/** The drift check held a batch of labels: the run ends `held` with this reason. */
+class HeldRun extends Error {}
 
 type Say = (phase: string, message: string, step?: StepMetrics) => void;
 
@@ -223,13 +227,13 @@ export class TrainingService {
       const stored = run.hyperparameters as unknown as Hyperparameters & { force?: boolean };
       return await this.train(runId, stored, stored.force === true, say);
     } catch (err) {
-      const skip = err instanceof SkipRun;
+      const status = err instanceof SkipRun ? 'skipped' : err instanceof HeldRun ? 'held' : 'failed';
       const message = (err as Error).message;
       await repo
-        .updateRun(this.db, runId, { status: skip ? 'skipped' : 'failed', error: message, finished: true })
+        .updateRun(this.db, runId, { status, error: message, finished: true })
         .catch((e: Error) => log.error({ err: e.message }, 'could not record the run outcome'));
-      say(skip ? 'skipped' : 'failed', message);
-      return skip ? 'skipped' : 'failed';
+      say(status, message);
+      return status;
     } finally {
       await release();
     }
@@ -238,7 +242,7 @@ export class TrainingService {
   /** A run: its setting, its data, the search and fit in a worker, then the gate's decision recorded. */
   private async train(runId: string, hp: Hyperparameters, force: boolean, say: Say): Promise<RunOutcome> {
     const setting = await this.setting(runId);
-    const data = await this.snapshot(setting, hp, force);
+    const data = await this.snapshot(runId, setting, hp, force);
     await repo.updateRun(this.db, runId, { dataSnapshot: data.snapshot });
     const d = data.dataset;
     say(
@@ -277,7 +281,7 @@ export class TrainingService {
    * last run means the same data and (training being deterministic) the same candidate: skip, unless
    * asked to retry.
    */
-  private async snapshot(setting: RunSetting, hp: Hyperparameters, force: boolean) {
+  private async snapshot(runId: string, setting: RunSetting, hp: Hyperparameters, force: boolean) {
     const { policy, active, backbone, reference, binding } = setting;
     const maxLabelId = await reviews.labelSnapshot(this.db);
     const last = await repo.lastTrainedSnapshot(this.db, backbone.id);
@@ -287,7 +291,7 @@ export class TrainingService {
           'retry with {"force": true} to train on the same data with other hyperparameters',
       );
     }
-    const cells: SettledCell[] = (await reviews.settledLabels(this.db, { maxId: maxLabelId }))
+    const settled: SettledCell[] = (await reviews.settledLabels(this.db, { maxId: maxLabelId }))
       .filter((r) => r.category in policy.rules)
       .map((r) => ({
         id: Number(r.id),
@@ -304,7 +308,13 @@ export class TrainingService {
         votesTotal: r.votes_total,
       }));
     const needTokens = hp.lexical || active.lexical !== null || reference.lexical !== null;
-    const inputs = await this.itemInputs(backbone.id, reference.dim, cells, needTokens);
+    const inputs = await this.itemInputs(backbone.id, reference.dim, settled, needTokens);
+    // Held and discarded batches stay out of training and evaluation; a new bad batch is held here.
+    const holds = await repo.listHolds(this.db);
+    const ranges = (h: (typeof holds)[number]) => ({ category: h.category, moderator: h.moderator_key_id, fromLabelId: h.from_label_id, toLabelId: h.to_label_id });
+    const excluded = holds.filter((h) => h.status !== 'accepted').map(ranges);
+    const drift = last ? await this.driftCheck(runId, setting, inputs.items, { from: last.maxLabelId, to: maxLabelId }, holds.map(ranges), excluded) : null;
+    const cells = settled.filter((c) => !inHold(c.id, c.category, c.reviewers, excluded));
     const dataset = buildDataset(cells, inputs.items, reference, binding, {
       thresholds: Object.fromEntries(Object.entries(policy.rules).map(([c, r]) => [c, r.flag])),
       classWeights: hp.class_weights,
@@ -315,6 +325,8 @@ export class TrainingService {
       taken_at: new Date().toISOString(),
       max_label_id: maxLabelId,
       settled_labels: cells.length,
+      held_out_labels: settled.length - cells.length,
+      drift,
       pairs: dataset.train.row.length,
       train_items: dataset.trainItemIds.length,
       eval_cells: dataset.eval.truth.length,
@@ -411,6 +423,61 @@ export class TrainingService {
   }
 
   /**
+   * The label-drift check (src/tuning/drift.ts) on the verdicts settled since the last trained run,
+   * against the ones before. Batches outside tolerance are stored as holds and the run ends `held`.
+   */
+  private async driftCheck(
+    runId: string,
+    setting: RunSetting,
+    items: Map<string, ItemInputs>,
+    batch: { from: number; to: number },
+    anyHold: HoldRange[],
+    excluded: HoldRange[],
+  ): Promise<{ rows: DriftRow[]; batch_verdicts: number; history_verdicts: number } | null> {
+    const settings = setting.policy.settings.drift;
+    if (!settings.enabled) return null;
+    // What the active head says about each item, through the scorer that serves it.
+    const scorer = new Scorer(setting.active, probabilityKind(setting.backbone.problemType), setting.mapping);
+    const ids = [...items.keys()];
+    const D = setting.active.dim;
+    const features = new Float32Array(ids.length * D);
+    ids.forEach((id, k) => features.set(items.get(id)!.features, k * D));
+    const scores = scorer.score({ features, tokens: tokenRows(ids.map((id) => items.get(id)!.tokens ?? new Int32Array(0))), n: ids.length });
+    const at = new Map(ids.map((id, k) => [id, k]));
+    const toVerdict = (r: Awaited<ReturnType<typeof reviews.verdicts>>[number]): Verdict | null => {
+      const k = at.get(r.item_id);
+      const rule = setting.policy.rules[r.category];
+      if (k === undefined || !rule) return null;
+      return { labelId: Number(r.label_id), taskId: r.task_id, category: r.category, moderator: r.moderator_key_id, verdict: r.verdict, model: (scores[k][r.category] ?? 0) >= rule.flag };
+    };
+    const keep = (holdRanges: HoldRange[]) => (v: Verdict | null): v is Verdict => v !== null && !inHold(v.labelId, v.category, [v.moderator], holdRanges);
+    const batchVerdicts = (await reviews.verdicts(this.db, { ...batch, limit: Number.MAX_SAFE_INTEGER })).map(toVerdict).filter(keep(anyHold));
+    const history = (await reviews.verdicts(this.db, { from: 0, to: batch.from, limit: settings.history })).map(toVerdict).filter(keep(excluded));
+    const report = checkDrift(history, batchVerdicts, settings);
+    if (report.holds.length > 0) {
+      await repo.insertHolds(
+        this.db,
+        report.holds.map((h) => ({
+          id: uuidv7(),
+          runId,
+          category: h.category,
+          moderator: h.moderator,
+          fromLabelId: batch.from,
+          toLabelId: batch.to,
+          labels: batchVerdicts.filter((v) => v.category === h.category && (h.moderator === null || v.moderator === h.moderator)).length,
+          reason: h.reason,
+        })),
+      );
+      await repo.updateRun(this.db, runId, { dataSnapshot: { drift: { rows: report.rows, holds: report.holds } } });
+      throw new HeldRun(
+        `label drift: held ${report.holds.length} batch${report.holds.length === 1 ? '' : 'es'} of labels out of training and evaluation until an admin ` +
+          `accepts or discards ${report.holds.length === 1 ? 'it' : 'them'} (GET /v1/label-holds): ${report.holds.map((h) => h.reason).join(' | ')}`,
+      );
+    }
+    return { rows: report.rows, batch_verdicts: batchVerdicts.length, history_verdicts: history.length };
+  }
+
+  /**
    * Each labelled item's inputs on the backbone being trained: the stored features and token ids of its
    * decision. Items scored by another backbone get both recomputed from their stored text, and so do
    * items lacking the token ids a lexical part needs (decisions from before token ids were stored).
@@ -493,6 +560,35 @@ export class TrainingService {
         if (!settled) reject(new Error(this.stopping ? 'the service shut down during the run' : 'the training worker exited early'));
       });
     });
+  }
+
+  /** Batches of labels the drift check held, newest first; `status` filters. */
+  async listHolds(status?: 'held' | 'accepted' | 'discarded') {
+    return repo.listHolds(this.db, status);
+  }
+
+  /**
+   * An admin's decision on a held batch: `accepted` lets its labels train and evaluate again (they are
+   * legitimate after all), `discarded` keeps them out for good. Audited; a decided hold cannot be changed.
+   */
+  async decideHold(id: string, decision: 'accepted' | 'discarded', actor: { name: string; keyId: string; requestId: string }, note: string | null) {
+    await this.db.transaction().execute(async (trx) => {
+      if (!(await repo.decideHold(trx, id, decision, actor.keyId, note))) {
+        const exists = (await repo.listHolds(trx)).find((h) => h.id === id);
+        if (!exists) throw notFound('label hold', id);
+        throw conflict('hold_decided', `label hold ${id} is already ${exists.status}`);
+      }
+      await recordAudit(trx, {
+        actor: actor.name,
+        actorKeyId: actor.keyId,
+        action: `label_hold.${decision}`,
+        subjectType: 'label_hold',
+        subjectId: id,
+        requestId: actor.requestId,
+        details: note ? { note } : {},
+      });
+    });
+    return (await repo.listHolds(this.db)).find((h) => h.id === id)!;
   }
 
   async listRuns(limit = 50) {

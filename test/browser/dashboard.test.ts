@@ -37,7 +37,8 @@ describe('admin dashboard', { skip: browserSkip }, () => {
   };
 
   before(async () => {
-    app = await startTestApp({ listen: true, policies: policies(reviewPolicy('default', {}, { training: TRAINING, gate: GATE })) });
+    // The drift check would hold step 3's inverted batch before training; this page test wants a gate rejection.
+    app = await startTestApp({ listen: true, policies: policies(reviewPolicy('default', {}, { training: TRAINING, gate: GATE, drift: { enabled: false } })) });
     const client = await app.key('client');
     moderator = await app.key('moderator');
 

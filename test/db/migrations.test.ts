@@ -16,6 +16,7 @@ const TABLES = [
   'head_versions',
   'idempotency_keys',
   'item_splits',
+  'label_holds',
   'policy_versions',
   'review_labels',
   'review_tasks',

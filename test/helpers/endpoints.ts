@@ -7,7 +7,7 @@ import type express from 'express';
 export type Method = 'GET' | 'POST' | 'DELETE';
 
 /** What a route's `:id` names: the reliability tests keep one real row of each kind at hand. */
-export type Fixture = 'decision' | 'task' | 'apiKey' | 'run' | 'head' | 'item';
+export type Fixture = 'decision' | 'task' | 'apiKey' | 'run' | 'head' | 'item' | 'hold';
 
 export interface Endpoint {
   method: Method;
@@ -86,6 +86,9 @@ export const ENDPOINTS: readonly Endpoint[] = [
   },
   { method: 'GET', path: '/v1/training/runs', query: { limit: ['1', '50', '500'] } },
   { method: 'GET', path: '/v1/training/runs/:id', id: 'run' },
+  { method: 'GET', path: '/v1/label-holds', query: { status: ['held', 'accepted', 'discarded'] } },
+  { method: 'POST', path: '/v1/label-holds/:id/accept', id: 'hold', body: 'optional', example: { note: 'checked with the team' } },
+  { method: 'POST', path: '/v1/label-holds/:id/discard', id: 'hold', body: 'optional', example: { note: 'a bulk import gone wrong' } },
   { method: 'GET', path: '/v1/models' },
   { method: 'GET', path: '/v1/models/:id', id: 'head' },
   { method: 'POST', path: '/v1/models/:id/activate', id: 'head', body: 'optional', example: { reason: 'fuzz activation' } },

@@ -18,6 +18,7 @@ import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDatabases } from '../helpers/db.js';
 import { ENDPOINTS, pathFor, routeOf, type Endpoint, type Fixture } from '../helpers/endpoints.js';
 import { waitForRun } from '../helpers/feedback.js';
+import { insertHolds } from '../../src/tuning/training.repository.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
 function envInt(name: string, fallback: number): number {
@@ -368,6 +369,11 @@ for (const kind of testDatabases()) describe(`fuzzing the HTTP API (${kind.name}
       case 'head':
         id = (await must('GET', '/v1/models')).data.find((h: { status: string }) => h.status === 'active').id;
         break;
+      case 'hold':
+        // A held batch as the drift check writes one (a real drift needs rounds of feedback).
+        id = crypto.randomUUID();
+        await insertHolds(app.database.db, [{ id, runId: await fixture('run'), category: 'violence', moderator: null, fromLabelId: 0, toLabelId: 0, labels: 0, reason: 'fuzz fixture' }]);
+        break;
     }
     fixtures.set(kind, id);
     return id;
@@ -381,6 +387,7 @@ for (const kind of testDatabases()) describe(`fuzzing the HTTP API (${kind.name}
     if (r === 'POST /v1/decisions/:id/appeal') fixtures.delete('decision');
     if (r === 'DELETE /v1/items/:id') ['decision', 'item', 'task'].forEach((k) => fixtures.delete(k as Fixture));
     if (r === 'DELETE /v1/admin/api-keys/:id') fixtures.delete('apiKey');
+    if (r === 'POST /v1/label-holds/:id/accept' || r === 'POST /v1/label-holds/:id/discard') fixtures.delete('hold');
   }
 
   async function urlOf(e: Endpoint, id?: string | null, query?: string): Promise<string> {

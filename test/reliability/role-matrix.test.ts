@@ -11,6 +11,7 @@ import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDatabases } from '../helpers/db.js';
 import { appRoutes, ENDPOINTS, PAGES, PUBLIC_ROUTES, routeOf } from '../helpers/endpoints.js';
 import { waitForRun } from '../helpers/feedback.js';
+import { insertHolds } from '../../src/tuning/training.repository.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
 type Role = 'client' | 'moderator' | 'admin';
@@ -164,6 +165,13 @@ for (const kind of testDatabases()) {
       return finishedRun;
     }
 
+    /** A fresh held batch of labels (a row as the drift check writes one), so accepting or discarding it succeeds. */
+    async function hold(): Promise<string> {
+      const id = crypto.randomUUID();
+      await insertHolds(app.database.db, [{ id, runId: await trainingRun(), category: 'violence', moderator: null, fromLabelId: 0, toLabelId: 0, labels: 0, reason: 'role matrix' }]);
+      return id;
+    }
+
     async function activeHead(): Promise<string> {
       const res = await app.request.get('/v1/models').set(admin);
       assert.equal(res.status, 200);
@@ -277,6 +285,19 @@ for (const kind of testDatabases()) {
         codes: { admin: 'nothing_to_roll_back' },
         note: 'the test app has one head, activated at start with no predecessor: 409 nothing_to_roll_back',
         prepare: fixed('/v1/models/rollback', { reason: 'role matrix' }),
+      },
+      { route: 'GET /v1/label-holds', expect: allowed(200), prepare: fixed('/v1/label-holds?status=held') },
+      {
+        route: 'POST /v1/label-holds/:id/accept',
+        expect: allowed(200),
+        note: 'a fresh held batch per cell',
+        prepare: async () => ({ path: `/v1/label-holds/${await hold()}/accept`, body: { note: 'role matrix' } }),
+      },
+      {
+        route: 'POST /v1/label-holds/:id/discard',
+        expect: allowed(200),
+        note: 'a fresh held batch per cell',
+        prepare: async () => ({ path: `/v1/label-holds/${await hold()}/discard`, body: {} }),
       },
       {
         route: 'GET /v1/items/:id',

@@ -79,10 +79,18 @@ for (const kind of testDatabases()) {
       assert.ok(head.body.lexical_tokens > 0, 'the default trains a lexical part');
     });
 
-    test('a bad batch of labels: the gate rejects the candidate and the active head stays', async (t) => {
+    test('a bad batch of labels (both splits) is held before training; a candidate that cannot improve is rejected and the active head stays', async (t) => {
       const activeBefore = (await app.request.get('/readyz')).body.model.head_id;
-      await moderateAndReview(app, client, moderator, await makeTexts(400, 2), { invertTrain: true });
-      const post = await app.request.post('/v1/training/runs').set(admin).send({});
+      await moderateAndReview(app, client, moderator, await makeTexts(400, 2), { invertAll: true });
+      const held = await waitForRun(app, (await app.request.post('/v1/training/runs').set(admin).send({})).body.id);
+      assert.equal(held.status, 'held', `${held.status}: ${held.error}`);
+      assert.match(held.error, /label drift: .*violence labels agree with the active head/);
+      assert.equal((await app.request.get('/readyz')).body.model.head_id, activeBefore, 'nothing was trained or promoted');
+      for (const h of (await app.request.get('/v1/label-holds?status=held').set(admin)).body.data) {
+        assert.equal((await app.request.post(`/v1/label-holds/${h.id}/discard`).set(admin).send({})).status, 200);
+      }
+      // One epoch at a tiny learning rate stays near the base head: the gate compares it with the promoted one.
+      const post = await app.request.post('/v1/training/runs').set(admin).send({ force: true, hyperparameters: { epochs: 1, learning_rate: 0.0001, select: false } });
       const run = await waitForRun(app, post.body.id);
       t.diagnostic(run.gate.checks.map((c: { detail: string }) => c.detail).join('; '));
       assert.equal(run.status, 'rejected', JSON.stringify(run.gate));
@@ -156,7 +164,7 @@ for (const kind of testDatabases()) {
       assert.equal(list.status, 200);
       const statuses = list.body.data.map((r: { status: string }) => r.status);
       assert.ok(['promoted', 'rejected'].includes(statuses[0]), 'the forced run');
-      assert.deepEqual(statuses.slice(1), ['skipped', 'rejected', 'promoted', 'skipped']);
+      assert.deepEqual(statuses.slice(1), ['skipped', 'rejected', 'held', 'promoted', 'skipped']);
     });
   });
 }

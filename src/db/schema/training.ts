@@ -1,7 +1,8 @@
 import type { ColumnType, Generated } from 'kysely';
 
 export type RunTrigger = 'cron' | 'api' | 'cli';
-export type RunStatus = 'queued' | 'running' | 'promoted' | 'rejected' | 'failed' | 'skipped' | 'superseded';
+export type RunStatus = 'queued' | 'running' | 'promoted' | 'rejected' | 'failed' | 'skipped' | 'superseded' | 'held';
+export type HoldStatus = 'held' | 'accepted' | 'discarded';
 
 type Json<T = Record<string, unknown>> = ColumnType<T, string, string>;
 type NullableJson<T = Record<string, unknown>> = ColumnType<T | null, string | null, string | null>;
@@ -35,4 +36,20 @@ export interface ShadowStatsTable {
   action_differs: ColumnType<number, number | undefined, number>;
   category_flips: ColumnType<Record<string, number>, string | undefined, string>;
   updated_at: Generated<Date>;
+}
+
+export interface LabelHoldsTable {
+  id: string;
+  training_run_id: string;
+  category: string;
+  moderator_key_id: string | null;
+  from_label_id: ColumnType<number, number, number>;
+  to_label_id: ColumnType<number, number, number>;
+  labels: number;
+  reason: string;
+  status: ColumnType<HoldStatus, HoldStatus | undefined, HoldStatus>;
+  decided_by: string | null;
+  decided_at: Date | null;
+  note: string | null;
+  created_at: Generated<Date>;
 }

@@ -15,6 +15,7 @@ const runBody = z.strictObject({
 });
 const reason = safeText(500).pipe(z.string().trim().min(1, 'reason must not be empty')).optional();
 const reasonBody = z.strictObject({ reason });
+const noteBody = z.strictObject({ note: safeText(2000).optional() });
 const rollbackBody = z.strictObject({
   reason,
   /** The head the caller means to roll back from: a retry that finds another head active is refused (409). */
@@ -58,6 +59,25 @@ export function trainingRoutes(ctx: AppContext, json: RequestHandler[]): Router 
   r.get('/v1/training/runs/:id', admin, async (req, res) => {
     res.json(await ctx.training.getRun(id(req.params.id, 'training run')));
   });
+
+  r.get('/v1/label-holds', admin, async (req, res) => {
+    const status = req.query.status;
+    if (status !== undefined && status !== 'held' && status !== 'accepted' && status !== 'discarded') {
+      throw badRequest('invalid_request', 'status must be held, accepted or discarded');
+    }
+    res.json({ data: await ctx.training.listHolds(status) });
+  });
+
+  for (const [path, decision] of [
+    ['accept', 'accepted'],
+    ['discard', 'discarded'],
+  ] as const) {
+    r.post(`/v1/label-holds/:id/${path}`, admin, ...json, async (req, res) => {
+      const b = parseBody(noteBody, req.body ?? {});
+      const p = res.locals.principal!;
+      res.json(await ctx.training.decideHold(id(req.params.id, 'label hold'), decision, { name: p.name, keyId: p.keyId, requestId: res.locals.requestId }, b.note ?? null));
+    });
+  }
 
   r.get('/v1/models', admin, async (_req, res) => {
     res.json({ data: await ctx.registry.list() });
