@@ -417,7 +417,7 @@ interface RoundStats {
 async function moderateAndReview(batch: Item[], round: number, invert: boolean, badModerator = false): Promise<RoundStats> {
   // The moderators' draws are made here, in batch order, so the queue's order cannot change them.
   const rng = mulberry32((SEED * 7919 + round) >>> 0);
-  const labels = new Map<string, { mod: Record<string, boolean>; truth: Record<string, boolean> }>();
+  const labels = new Map<string, { mod: Record<string, boolean>; truth: Record<string, boolean>; model: Record<string, boolean> }>();
   let t = performance.now();
   const results = await moderate(
     batch.map((x) => x.text),
@@ -428,7 +428,8 @@ async function moderateAndReview(batch: Item[], round: number, invert: boolean, 
     if (!r.review_task_id) throw new Error('the main policy audits every decision, yet a decision opened no review task');
     const drawn = batch[i].draw(rng);
     const mod = invert ? Object.fromEntries(D.categories.map((c) => [c, !drawn[c]])) : drawn;
-    labels.set(r.review_task_id, { mod, truth: batch[i].truth });
+    // The model's decision comes from the moderation response: audit tasks are blind by default.
+    labels.set(r.review_task_id, { mod, truth: batch[i].truth, model: r.categories });
   });
 
   const stats: RoundStats = {
@@ -448,7 +449,7 @@ async function moderateAndReview(batch: Item[], round: number, invert: boolean, 
     // moderators take turns, 50 tasks at a time.
     const moderator = MODERATOR_KEYS[turn % MODERATOR_KEYS.length];
     const inverts = badModerator && moderator === MODERATOR_KEYS[MODERATOR_KEYS.length - 1];
-    const claimed = await call<{ data: { id: string; decision: { categories: Record<string, boolean> } }[] }>('POST', '/v1/review/claim', moderator.key, { reasons: ['audit'], limit: 50 });
+    const claimed = await call<{ data: { id: string }[] }>('POST', '/v1/review/claim', moderator.key, { reasons: ['audit'], limit: 50 });
     if (claimed.data.length === 0) break;
     for (const task of claimed.data) {
       const l = labels.get(task.id);
@@ -473,7 +474,7 @@ async function moderateAndReview(batch: Item[], round: number, invert: boolean, 
       for (const c of D.categories) {
         stats.cells++;
         if (l.mod[c] === l.truth[c]) stats.moderatorMatchesTruth++;
-        if (l.mod[c] === task.decision.categories[c]) stats.moderatorMatchesModel++;
+        if (l.mod[c] === l.model[c]) stats.moderatorMatchesModel++;
       }
     }
   }

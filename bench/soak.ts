@@ -188,15 +188,15 @@ async function moderator(ctx: Ctx, key: string, i: number): Promise<void> {
   const rng = mulberry32(SEED * 2000 + i);
   while (Date.now() < ctx.stopAt) {
     const claimed = await call(ctx, 'claim', 'POST', '/v1/review/claim', key, { limit: 10 });
-    const tasks = (claimed?.status === 200 ? claimed.body.data : []) as { id: string; policy: { categories: string[] }; decision: { categories: Record<string, boolean> } }[];
+    const tasks = (claimed?.status === 200 ? claimed.body.data : []) as { id: string; policy: { categories: string[] }; start: Record<string, boolean> }[];
     if (tasks.length === 0) {
       await sleep(500);
       continue;
     }
     for (const task of tasks) {
       if (Date.now() >= ctx.stopAt) return;
-      // Mostly agrees with the model; disagreements become preference pairs for the training runs.
-      const categories = Object.fromEntries(task.policy.categories.map((c) => [c, rng() < 0.15 ? !task.decision.categories[c] : task.decision.categories[c] === true]));
+      // Mostly keeps where the task starts (the model's labels; nothing on a blind audit), sometimes not.
+      const categories = Object.fromEntries(task.policy.categories.map((c) => [c, rng() < 0.15 ? !task.start[c] : task.start[c] === true]));
       await call(ctx, 'verdict', 'POST', `/v1/review/tasks/${task.id}/verdict`, key, { categories, ...(rng() < 0.1 ? { notes: 'soak' } : {}) });
       await sleep(20);
     }

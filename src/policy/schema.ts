@@ -38,6 +38,11 @@ const reviewSchema = z.strictObject({
   reviews_per_task: z.number().int().min(1).max(10).default(1),
   audit_reviews_per_task: z.number().int().min(1).max(10).default(2),
   lease_seconds: z.number().int().min(10).max(86_400).default(600),
+  /**
+   * Which tasks hide the model's decision (labels, scores, action) until the verdict: `audit` (the random
+   * sample the gate and the guard lean on), `all`, or `none`. Appeals start from the previous verdict.
+   */
+  blind: z.enum(['audit', 'all', 'none']).default('audit'),
   /** How verdicts that disagree with each other become one label. */
   conflict_resolution: z.enum(['majority', 'drop_ties']).default('majority'),
   /** Fraction of reviewed items held out (by a hash of the item id) for the accuracy gate. */

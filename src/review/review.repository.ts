@@ -167,7 +167,7 @@ export async function lockTask(db: Executor, id: string) {
 
 export async function insertReview(
   db: Executor,
-  r: { id: string; taskId: string; itemId: string; decisionId: string; moderator: string; labels: Record<string, boolean>; notes: string | null; handlingMs: number | null },
+  r: { id: string; taskId: string; itemId: string; decisionId: string; moderator: string; labels: Record<string, boolean>; notes: string | null; handlingMs: number | null; blind: boolean },
 ): Promise<void> {
   await db
     .insertInto('reviews')
@@ -180,6 +180,7 @@ export async function insertReview(
       labels: JSON.stringify(r.labels),
       notes: r.notes,
       handling_ms: r.handlingMs,
+      blind: r.blind,
     })
     .execute();
 }

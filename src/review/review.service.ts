@@ -29,13 +29,21 @@ export interface TaskView {
   item: { id: string; external_id: string | null; text: string | null; context: string | null; text_purged: boolean };
   decision: {
     id: string;
-    action: string;
-    flagged: boolean;
-    categories: Record<string, boolean>;
-    category_scores: Record<string, number>;
+    /** null on a blind task: the model's decision is not shown before the verdict. */
+    action: string | null;
+    flagged: boolean | null;
+    categories: Record<string, boolean> | null;
+    category_scores: Record<string, number> | null;
     head_id: string;
     created_at: Date;
   };
+  /** The model's decision is hidden from this task's reviewers (the policy's `review.blind`). */
+  blind: boolean;
+  /**
+   * Where a verdict starts, per category: the model's labels, or all unticked on a blind task, or (an
+   * appeal) the previous verdict, so an appeal is judged against what the moderators decided.
+   */
+  start: Record<string, boolean>;
   policy: { name: string; version: string; categories: string[] };
   appeal_reason: string | null;
   /** Appeals only: the verdicts on this decision's earlier tasks, oldest first (empty otherwise). */
@@ -48,7 +56,18 @@ export interface TaskView {
 
 type EarlierRow = Awaited<ReturnType<typeof repo.earlierReviews>>[number];
 
-function view(t: TaskRow, earlier: EarlierRow[] = []): TaskView {
+/** Whether a task of this reason hides the model's decision under `blind`. */
+export function isBlind(reason: ReviewReason, blind: 'audit' | 'all' | 'none'): boolean {
+  return blind === 'all' || (blind === 'audit' && reason === 'audit');
+}
+
+function view(t: TaskRow, earlier: EarlierRow[], blindSetting: 'audit' | 'all' | 'none'): TaskView {
+  const blind = isBlind(t.reason, blindSetting);
+  const previous =
+    t.reason === 'appeal' ? earlier.filter((r) => r.decision_id === t.decision_id && r.task_id !== t.id).at(-1)?.labels : undefined;
+  const start = Object.fromEntries(
+    t.task_categories.map((c) => [c, previous ? previous[c] === true : blind ? false : t.model_categories[c] === true]),
+  );
   return {
     id: t.id,
     reason: t.reason,
@@ -57,13 +76,15 @@ function view(t: TaskRow, earlier: EarlierRow[] = []): TaskView {
     item: { id: t.item_id, external_id: t.external_id, text: t.text, context: t.context, text_purged: t.text_purged_at !== null },
     decision: {
       id: t.decision_id,
-      action: t.action,
-      flagged: t.flagged,
-      categories: t.model_categories,
-      category_scores: t.category_scores,
+      action: blind ? null : t.action,
+      flagged: blind ? null : t.flagged,
+      categories: blind ? null : t.model_categories,
+      category_scores: blind ? null : t.category_scores,
       head_id: t.head_id,
       created_at: t.decided_at,
     },
+    blind,
+    start,
     policy: { name: t.policy_name, version: t.policy_version, categories: t.task_categories },
     appeal_reason: t.appeal_reason,
     earlier_reviews:
@@ -147,7 +168,7 @@ export class ReviewService {
   private async views(tasks: TaskRow[]): Promise<TaskView[]> {
     const appealed = tasks.filter((t) => t.reason === 'appeal').map((t) => t.decision_id);
     const earlier = await repo.earlierReviews(this.db, appealed);
-    return tasks.map((t) => view(t, earlier));
+    return tasks.map((t) => view(t, earlier, this.policies.settingsFor(t.policy_name).review.blind));
   }
 
   async verdict(
@@ -176,6 +197,7 @@ export class ReviewService {
       }
       const labels = checkLabels(task.categories, input.categories);
       const reviewId = uuidv7();
+      const settings = this.policies.settingsFor(task.policy_name);
       await repo.insertReview(trx, {
         id: reviewId,
         taskId,
@@ -185,12 +207,12 @@ export class ReviewService {
         labels,
         notes: input.notes ?? null,
         handlingMs: task.leased_at ? Math.max(0, Date.now() - task.leased_at.getTime()) : null,
+        blind: isBlind(task.reason, settings.review.blind),
       });
       const done = task.reviews_done + 1;
       const outcome: VerdictOutcome = { review_id: reviewId, task_status: 'open', preference_pairs: 0, disagreements: 0 };
       let conflictSeen = false;
       if (done >= task.required_reviews) {
-        const settings = this.policies.settingsFor(task.policy_name);
         const decision = await trx.selectFrom('decisions').select(['categories']).where('id', '=', task.decision_id).executeTakeFirstOrThrow();
         const split = await repo.ensureSplit(trx, task.item_id, splitFor(task.item_id, settings.review.eval_fraction), settings.review.eval_fraction);
         const resolved = resolveLabels(task.categories, await repo.taskVerdicts(trx, taskId), decision.categories, settings.review.conflict_resolution);
@@ -285,7 +307,9 @@ export class ReviewService {
           priority: PRIORITY.appeal,
           policyName: d.policy_name,
           policyVersion: d.policy_version,
-          categories: Object.keys(d.categories),
+          // The policy's order (jsonb keeps keys in its own order, not the policy's): the keys a moderator
+          // presses must name the same categories on every task.
+          categories: this.categoryOrder(d.policy_name, Object.keys(d.categories)),
           requiredReviews: settings.review.reviews_per_task,
           leaseSeconds: settings.review.lease_seconds,
           appealReason: reason,
@@ -303,6 +327,13 @@ export class ReviewService {
       });
       return { taskId };
     });
+  }
+
+  /** `categories` in the named policy's order (any it does not list last, in their given order). */
+  private categoryOrder(policyName: string, categories: string[]): string[] {
+    const policy = this.policies.names.includes(policyName) ? this.policies.get(policyName) : null;
+    if (!policy) return categories;
+    return [...policy.categories.filter((c) => categories.includes(c)), ...categories.filter((c) => !policy.categories.includes(c))];
   }
 
   /** Queue depth, handling time and agreement over the last `days` days of reviews. */

@@ -1,7 +1,7 @@
 /**
  * The post-promotion guard. After a training run promotes a head, the next `window_verdicts` completed
- * reviews of decisions that head made are compared with what its predecessor would have said on the same
- * stored features. If the new head agrees with moderators less, by more than the policy allows, the
+ * blind reviews (moderators not shown the decision) of decisions that head made are compared with what
+ * its predecessor would have said on the same stored features. If the new head agrees with moderators less, by more than the policy allows, the
  * predecessor is reactivated automatically.
  */
 import { sql } from 'kysely';
@@ -67,6 +67,10 @@ export class PromotionGuard {
       .select(['l.task_id', 'l.category', 'l.label', 'l.model_label', 'd.features', 'd.token_ids'])
       .where('d.head_id', '=', head.id)
       .where('l.label', 'is not', null)
+      // Blind labels only: a moderator shown the new head's decision leans toward it.
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('reviews as r').select(sql`1`.as('one')).whereRef('r.task_id', '=', 'l.task_id').where('r.blind', '=', false))),
+      )
       .execute();
     const verdicts = new Set(rows.map((r) => r.task_id)).size;
     if (verdicts < state.window_verdicts) return state;

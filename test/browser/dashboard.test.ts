@@ -13,6 +13,7 @@ import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
 import { browserSkip, launchBrowser } from '../helpers/browser.js';
 import { makeTexts, moderateAndReview, waitForRun } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
+import { insertHolds } from '../../src/tuning/training.repository.js';
 
 const TRAINING = { epochs: 40, learning_rate: 0.2, batch_size: 16, beta: 0.1, lexical_l2: 0.0001, min_pairs: 10, seed: 7 };
 const GATE = { min_eval_items: 10, min_improvement: 0.02, max_recall_drop: 0.05 };
@@ -28,6 +29,10 @@ describe('admin dashboard', { skip: browserSkip }, () => {
   const admin = { Authorization: `Bearer ${ADMIN_KEY}` };
   const runs: Record<'skipped' | 'promoted' | 'rejected', Record<string, any>> = {} as never;
   const dialogs: string[] = [];
+  /** Confirmations the page asked for while a test meant to answer them (accepted), kept apart from stray ones. */
+  const confirmed: string[] = [];
+  let acceptDialogs = false;
+  const holdId = crypto.randomUUID();
   const consoleErrors: string[] = [];
 
   const startRun = async (body: object = {}) => {
@@ -65,9 +70,17 @@ describe('admin dashboard', { skip: browserSkip }, () => {
     const claimed = await app.request.post('/v1/review/claim').set('Authorization', `Bearer ${moderator}`).send({ limit: 1 });
     assert.equal(claimed.body.data.length, 1);
 
+    // A batch the drift check held, with a hostile reason (the reason names server data).
+    await insertHolds(app.database.db, [{ id: holdId, runId: runs.rejected.id, category: 'violence', moderator: null, fromLabelId: 0, toLabelId: 0, labels: 42, reason: PAYLOAD }]);
+
     browser = await launchBrowser();
     page = await browser.newPage();
     page.on('dialog', (d) => {
+      if (acceptDialogs) {
+        confirmed.push(d.message());
+        void d.accept();
+        return;
+      }
       dialogs.push(d.message());
       void d.dismiss();
     });
@@ -185,6 +198,23 @@ describe('admin dashboard', { skip: browserSkip }, () => {
     await page.locator('#refresh').click();
     await page.waitForFunction(() => /^Updated/.test(document.getElementById('status')?.textContent ?? ''));
     assert.equal(await page.locator('svg[data-chart=accuracy] circle.mark.promoted').count(), 1);
+  });
+
+  test('a held batch of labels is listed with its reason as text; Discard asks, then decides it for good', async () => {
+    const row = page.locator(`#holds-table tr[data-hold-id="${holdId}"]`);
+    await row.waitFor();
+    assert.match((await row.locator('td').first().textContent()) ?? '', /held/);
+    assert.equal(await row.locator('td.reason').textContent(), PAYLOAD);
+    assert.match((await row.textContent()) ?? '', /violence.*all moderators.*42/);
+    acceptDialogs = true;
+    await row.locator('button.discard').click();
+    await page.waitForFunction((id) => /discarded/.test(document.querySelector(`#holds-table tr[data-hold-id="${id}"] td`)?.textContent ?? ''), holdId);
+    acceptDialogs = false;
+    assert.equal(confirmed.length, 1);
+    assert.match(confirmed[0], /Discard this batch of labels\? Its labels will never train or evaluate\. This cannot be undone\./);
+    assert.equal(await row.locator('button').count(), 0, 'a decided batch has no buttons');
+    const api = await app.request.get('/v1/label-holds?status=discarded').set(admin);
+    assert.deepEqual(api.body.data.map((h: { id: string }) => h.id), [holdId]);
   });
 
   test('sign out forgets the key; a bad key is refused with the 401 message', async () => {

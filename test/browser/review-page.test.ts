@@ -29,7 +29,7 @@ describe('review page', { skip: browserSkip }, () => {
   const consoleErrors: string[] = [];
 
   before(async () => {
-    app = await startTestApp({ listen: true, policies: policies(reviewPolicy('default')) });
+    app = await startTestApp({ listen: true, policies: policies(reviewPolicy('default'), reviewPolicy('blind', { blind: 'audit' })) });
     moderatorKey = await app.key('moderator');
     const client = await app.key('client');
     // Oldest first: the first task claimed carries the payloads in text and context.
@@ -134,5 +134,47 @@ describe('review page', { skip: browserSkip }, () => {
     assert.equal(await page.locator('#appeal').textContent(), `Appeal: ${PAYLOADS[1]}`);
     assert.equal(await page.locator('#appeal img').count(), 0);
     assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
+  });
+
+  test('a blind audit shows no model labels or scores before the verdict; its appeal starts from that verdict', async () => {
+    // Clear the queue (the appeal above), then one decision under a policy whose audits are blind.
+    await page.keyboard.press('s');
+    await page.locator('#idle').waitFor({ state: 'visible' });
+    const client = await app.key('client');
+    const r = await app.request.post('/v1/moderate').set('Authorization', `Bearer ${client}`).send({ input: ['I will find you and kill you'], policy: 'blind' });
+    const modelSaid = r.body.results[0].categories as Record<string, boolean>;
+    await page.keyboard.press('n');
+    await page.locator('#task').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#reason').textContent(), 'audit');
+    assert.equal(await page.locator('#blind-note').isVisible(), true);
+    assert.equal(await page.locator('#model-action-line').isVisible(), false);
+    assert.deepEqual(await page.locator('#categories tbody tr td:nth-child(3)').allTextContents(), ['hidden', 'hidden', 'hidden']);
+    assert.deepEqual(await page.locator('#categories tbody tr td:nth-child(4)').allTextContents(), ['hidden', 'hidden', 'hidden']);
+    assert.equal(await page.locator('#categories .bar').count(), 0, 'no score bar either');
+    assert.deepEqual(await page.locator('#categories input').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).checked)), [false, false, false], 'nothing pre-ticked');
+    // Every category is one key press away; this verdict flags violence and harassment.
+    await page.keyboard.press('1');
+    await page.keyboard.press('2');
+    await page.keyboard.press('s');
+    await page.locator('#idle').waitFor({ state: 'visible' });
+    const review = await app.database.db.selectFrom('reviews').select(['labels', 'blind']).orderBy('created_at', 'desc').executeTakeFirstOrThrow();
+    assert.deepEqual(review, { labels: { violence: true, harassment: true, hate: false }, blind: true });
+
+    // The appeal is not blind (it is about the decision) and starts from the verdict, not from the model.
+    const appeal = await app.request.post(`/v1/decisions/${r.body.results[0].decision_id}/appeal`).set('Authorization', `Bearer ${client}`).send({ reason: 'not a threat' });
+    assert.equal(appeal.status, 201);
+    await page.keyboard.press('n');
+    await page.locator('#task').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#reason').textContent(), 'appeal');
+    const task = await app.request.get(`/v1/review/tasks/${appeal.body.review_task_id}`).set('Authorization', `Bearer ${moderatorKey}`);
+    assert.deepEqual(task.body.policy.categories, ['violence', 'harassment', 'hate'], 'an appeal lists the categories in the policy’s order too');
+    assert.equal(await page.locator('#blind-note').isVisible(), false);
+    assert.deepEqual(await page.locator('#categories input').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).checked)), [true, true, false]);
+    assert.deepEqual(
+      await page.locator('#categories tbody tr td:nth-child(4)').allTextContents(),
+      ['violence', 'harassment', 'hate'].map((c) => (modelSaid[c] ? 'flagged' : '—')),
+      'the model’s decision is shown on the appeal',
+    );
+    assert.deepEqual(consoleErrors, []);
   });
 });

@@ -43,7 +43,8 @@ export interface Reviewed {
 /**
  * Moderates the texts (every decision audited by the test policy), then works the queue: violence is
  * the truth (`marked`) except that `invertTrain` flips it on train-split items (a bad batch of labels)
- * and `invertAll` everywhere; harassment and hate agree with the model.
+ * and `invertAll` everywhere; harassment and hate are where the task starts (the model's labels, or
+ * unticked on a blind task).
  */
 export async function moderateAndReview(
   app: TestApp,
@@ -66,14 +67,15 @@ export async function moderateAndReview(
     const claimed = await app.request.post('/v1/review/claim').set('Authorization', `Bearer ${moderator}`).send({ limit: 50 });
     assert.equal(claimed.status, 200);
     if (claimed.body.data.length === 0) break;
-    for (const t of claimed.body.data as { id: string; decision: { categories: Record<string, boolean> } }[]) {
+    for (const t of claimed.body.data as { id: string; start: Record<string, boolean> }[]) {
       const item = byTask.get(t.id);
-      const truth = item ? item.marked : t.decision.categories.violence;
+      // `start`: the model's labels, or all unticked on a blind task.
+      const truth = item ? item.marked : t.start.violence;
       const violence = opts.invertAll || (opts.invertTrain && item?.split === 'train') ? !truth : truth;
       const v = await app.request
         .post(`/v1/review/tasks/${t.id}/verdict`)
         .set('Authorization', `Bearer ${moderator}`)
-        .send({ categories: { violence, harassment: t.decision.categories.harassment, hate: t.decision.categories.hate } });
+        .send({ categories: { violence, harassment: t.start.harassment, hate: t.start.hate } });
       assert.equal(v.status, 200, JSON.stringify(v.body));
     }
   }

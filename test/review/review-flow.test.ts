@@ -18,7 +18,12 @@ for (const kind of testDatabases()) {
     before(async () => {
       app = await startTestApp({
         db: kind,
-        policies: policies(reviewPolicy('default'), reviewPolicy('panel', { audit_reviews_per_task: 3 }), reviewPolicy('ties', { audit_reviews_per_task: 2, conflict_resolution: 'drop_ties' })),
+        policies: policies(
+          reviewPolicy('default'),
+          reviewPolicy('panel', { audit_reviews_per_task: 3 }),
+          reviewPolicy('ties', { audit_reviews_per_task: 2, conflict_resolution: 'drop_ties' }),
+          reviewPolicy('blind', { blind: 'audit' }),
+        ),
       });
       client = await app.key('client');
       [modA, modB, modC] = [await app.key('moderator'), await app.key('moderator'), await app.key('moderator')];
@@ -202,6 +207,36 @@ for (const kind of testDatabases()) {
       const exported = await app.request.get('/v1/preference-pairs').set(as(ADMIN_KEY));
       const pairs = exported.text.trim().split('\n').map((l) => JSON.parse(l)).filter((p) => p.task_id === id);
       assert.deepEqual(pairs.map((p) => p.category).sort(), ['harassment', 'hate']);
+    });
+
+    test('blind audits: no model labels, scores or action before the verdict; the review records it; the appeal starts from the verdict', async () => {
+      const [r] = await moderate('I will find you and kill you', 'blind');
+      const t = await app.request.get(`/v1/review/tasks/${r.review_task_id}`).set(as(modA));
+      assert.equal(t.body.blind, true);
+      assert.deepEqual([t.body.decision.categories, t.body.decision.category_scores, t.body.decision.action, t.body.decision.flagged], [null, null, null, null]);
+      assert.deepEqual(t.body.start, { violence: false, harassment: false, hate: false });
+      await claimTask(modA, r.review_task_id!);
+      const v = await verdict(modA, r.review_task_id!, { violence: true, harassment: false, hate: true });
+      assert.equal(v.status, 200);
+      const stored = await app.database.db.selectFrom('reviews').select('blind').where('id', '=', v.body.review_id).executeTakeFirstOrThrow();
+      assert.equal(stored.blind, true);
+      const appeal = await app.request.post(`/v1/decisions/${r.decision_id}/appeal`).set(as(client)).send({ reason: 'please look again' });
+      const a = await app.request.get(`/v1/review/tasks/${appeal.body.review_task_id}`).set(as(modB));
+      assert.equal(a.body.blind, false, 'an appeal is about the decision: it shows it');
+      assert.deepEqual(a.body.decision.categories, r.categories);
+      assert.deepEqual(a.body.start, { violence: true, harassment: false, hate: true }, 'the previous verdict, not the model');
+      assert.deepEqual(a.body.policy.categories, ['violence', 'harassment', 'hate'], 'in the policy’s order');
+      const shown = await app.request.get(`/v1/review/tasks/${(await moderate('have a nice day'))[0].review_task_id}`).set(as(modA));
+      assert.equal(shown.body.blind, false);
+      assert.deepEqual(shown.body.start, shown.body.decision.categories, 'a task that is not blind starts from the model');
+      // Leave the queue as the next tests expect it.
+      for (const [who, task] of [
+        [modB, a.body],
+        [modA, shown.body],
+      ] as const) {
+        await claimTask(who, task.id);
+        assert.equal((await verdict(who, task.id, task.start)).status, 200);
+      }
     });
 
     test('appeals: the client that asked opens a high-priority task; one open appeal per decision', async () => {

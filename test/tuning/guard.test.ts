@@ -15,7 +15,7 @@ describe('promotion guard', () => {
   before(async () => {
     app = await startTestApp({
       policies: policies(
-        reviewPolicy('default', {}, {
+        reviewPolicy('default', { blind: 'audit' }, {
           training: { epochs: 40, learning_rate: 0.2, batch_size: 16, beta: 0.1, lexical_l2: 0.0001, min_pairs: 10, seed: 7 },
           gate: { min_eval_items: 10, min_improvement: 0.02 },
           guard: { enabled: true, window_verdicts: 20, max_agreement_drop: 0.05 },
@@ -62,7 +62,7 @@ describe('promotion guard', () => {
     // Back to the tuned head's lineage with a fresh promotion: a new run on the same (now larger) data.
     const consistent = await startTestApp({
       policies: policies(
-        reviewPolicy('default', {}, {
+        reviewPolicy('default', { blind: 'audit' }, {
           training: { epochs: 40, learning_rate: 0.2, batch_size: 16, beta: 0.1, lexical_l2: 0.0001, min_pairs: 10, seed: 7 },
           gate: { min_eval_items: 10, min_improvement: 0.02 },
           guard: { enabled: true, window_verdicts: 20, max_agreement_drop: 0.05 },

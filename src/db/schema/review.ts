@@ -36,6 +36,8 @@ export interface ReviewsTable {
   labels: ColumnType<Record<string, boolean>, string, string>;
   notes: string | null;
   handling_ms: number | null;
+  /** The moderator was not shown the model's decision before this verdict. */
+  blind: Generated<boolean>;
   created_at: Generated<Date>;
 }
 

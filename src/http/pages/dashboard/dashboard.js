@@ -8,7 +8,8 @@ import { $, apiCall, show, status } from './page.js';
 
 const KEY_STORAGE = 'modtune.dashboard.key';
 const SVG = 'http://www.w3.org/2000/svg';
-const RUN_STATUSES = ['queued', 'running', 'promoted', 'rejected', 'superseded', 'failed', 'skipped'];
+const RUN_STATUSES = ['queued', 'running', 'promoted', 'rejected', 'superseded', 'held', 'failed', 'skipped'];
+const HOLD_STATUSES = ['held', 'accepted', 'discarded'];
 const HEAD_STATUSES = ['base', 'candidate', 'active', 'retired', 'rejected'];
 
 const state = { key: sessionStorage.getItem(KEY_STORAGE), runs: [], selectedId: null, loading: 0, detail: 0 };
@@ -472,6 +473,62 @@ function renderReview(stats) {
   }
 }
 
+// ---------------------------------------------------------------- held labels
+
+function renderHolds(body) {
+  const holds = Array.isArray(body?.data) ? body.data : [];
+  const tbody = $('holds-table').tBodies[0];
+  tbody.replaceChildren();
+  show('holds-table', holds.length > 0);
+  show('holds-empty', holds.length === 0);
+  // Undecided first; newest first within each group (the API's order).
+  const order = [...holds.filter((h) => h.status === 'held'), ...holds.filter((h) => h.status !== 'held')];
+  for (const h of order) {
+    const tr = document.createElement('tr');
+    tr.setAttribute('data-hold-id', String(h.id));
+    const statusTd = document.createElement('td');
+    statusTd.append(badge(h.status, HOLD_STATUSES));
+    const decision = document.createElement('td');
+    if (h.status === 'held') {
+      for (const [action, label] of [
+        ['accept', 'Accept'],
+        ['discard', 'Discard'],
+      ]) {
+        const b = el('button', label, action);
+        b.type = 'button';
+        b.addEventListener('click', () => void decideHold(String(h.id), action, b));
+        decision.append(b);
+      }
+    } else {
+      decision.textContent = `${h.status} ${when(h.decided_at)}${h.note ? `: ${h.note}` : ''}`;
+    }
+    tr.append(
+      statusTd,
+      cell(String(h.category)),
+      cell(h.moderator_key_id ? String(h.moderator_key_id) : 'all moderators'),
+      cell(isNum(h.labels) ? String(h.labels) : '—', 'num'),
+      cell(when(h.created_at)),
+      cell(String(h.reason), 'reason'),
+      decision,
+    );
+    tbody.append(tr);
+  }
+}
+
+async function decideHold(id, action, button) {
+  const verb = action === 'accept' ? 'Accept' : 'Discard';
+  if (!window.confirm(`${verb} this batch of labels? ${action === 'accept' ? 'Its labels will train and evaluate again.' : 'Its labels will never train or evaluate.'} This cannot be undone.`)) return;
+  button.disabled = true;
+  try {
+    await apiCall(state.key, 'POST', `/v1/label-holds/${encodeURIComponent(id)}/${action}`, {});
+    status(`${verb}ed the held batch.`);
+    await refresh();
+  } catch (err) {
+    button.disabled = false;
+    if (!refused(err)) status(`Could not ${action} the held batch: ${err.message}`, true);
+  }
+}
+
 // ---------------------------------------------------------------- loading, signing in and out
 
 /** A refused key (401) or one without the admin role (403) sends the admin back to the key form. */
@@ -490,6 +547,7 @@ async function refresh() {
     ['training runs', '/v1/training/runs?limit=50', renderRuns],
     ['head versions', '/v1/models', renderHeads],
     ['review stats', '/v1/review/stats', renderReview],
+    ['held labels', '/v1/label-holds', renderHolds],
   ];
   const results = await Promise.allSettled(sections.map(([, path]) => api(path)));
   if (token !== state.loading || !state.key) return;

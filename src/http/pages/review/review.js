@@ -99,7 +99,11 @@ function render(task) {
   $('content').textContent = task.item.text_purged ? '[text purged by the retention policy]' : (task.item.text ?? '');
   show('context-block', Boolean(task.item.context));
   $('context').textContent = task.item.context ?? '';
-  $('model-action').textContent = task.decision.action;
+  // A blind task shows none of the model's decision; every task starts where the API says (the model's
+  // labels, nothing on a blind task, the previous verdict on an appeal).
+  show('blind-note', task.blind);
+  show('model-action-line', !task.blind);
+  $('model-action').textContent = task.blind ? '' : String(task.decision.action);
   $('notes').value = '';
 
   const body = $('categories').tBodies[0];
@@ -113,21 +117,25 @@ function render(task) {
     box.type = 'checkbox';
     box.name = 'category';
     box.value = category;
-    box.checked = task.decision.categories[category] === true;
+    box.checked = task.start[category] === true;
     box.addEventListener('change', () => markChanged(tr, box, category));
     box.addEventListener('focus', () => select(i));
     label.append(box, document.createTextNode(` ${category}`));
     const td = document.createElement('td');
     td.appendChild(label);
     tr.appendChild(td);
-    const score = task.decision.category_scores[category] ?? 0;
     const scoreTd = document.createElement('td');
-    const bar = document.createElement('span');
-    bar.className = 'bar';
-    bar.style.width = `${Math.round(score * 120)}px`;
-    scoreTd.append(bar, document.createTextNode(score.toFixed(3)));
+    if (task.blind) {
+      scoreTd.textContent = 'hidden';
+    } else {
+      const score = task.decision.category_scores[category] ?? 0;
+      const bar = document.createElement('span');
+      bar.className = 'bar';
+      bar.style.width = `${Math.round(score * 120)}px`;
+      scoreTd.append(bar, document.createTextNode(score.toFixed(3)));
+    }
     tr.appendChild(scoreTd);
-    tr.appendChild(cell(task.decision.categories[category] ? 'flagged' : '—'));
+    tr.appendChild(cell(task.blind ? 'hidden' : task.decision.categories[category] ? 'flagged' : '—'));
     body.appendChild(tr);
   });
   select(0);
@@ -146,7 +154,7 @@ function select(i) {
 }
 
 function markChanged(tr, box, category) {
-  tr.classList.toggle('changed', box.checked !== (state.task.decision.categories[category] === true));
+  tr.classList.toggle('changed', box.checked !== (state.task.start[category] === true));
 }
 
 function toggle(i) {
