@@ -151,10 +151,22 @@ export async function decisionInputs(db: Executor, decisionIds: string[]) {
  * superseded run does not count: its candidate was compared with a head that is no longer active.
  */
 export async function lastTrainedSnapshot(db: Executor, backboneId: string): Promise<{ id: string; maxLabelId: number } | undefined> {
+  return lastSnapshot(db, backboneId, ['promoted', 'rejected']);
+}
+
+/**
+ * The last run whose labels the drift check looked at (one that trained, or was held): the next batch
+ * starts after its highest label id.
+ */
+export async function lastCheckedSnapshot(db: Executor, backboneId: string): Promise<{ id: string; maxLabelId: number } | undefined> {
+  return lastSnapshot(db, backboneId, ['promoted', 'rejected', 'superseded', 'held']);
+}
+
+async function lastSnapshot(db: Executor, backboneId: string, statuses: RunStatus[]): Promise<{ id: string; maxLabelId: number } | undefined> {
   const r = await db
     .selectFrom('training_runs')
     .select(['id', sql<number | null>`(data_snapshot ->> 'max_label_id')::bigint`.as('max_label_id')])
-    .where('status', 'in', ['promoted', 'rejected'])
+    .where('status', 'in', statuses)
     .where(sql`data_snapshot ->> 'backbone_id'`, '=', backboneId)
     .orderBy('finished_at', 'desc')
     .limit(1)

@@ -313,7 +313,10 @@ export class TrainingService {
     const holds = await repo.listHolds(this.db);
     const ranges = (h: (typeof holds)[number]) => ({ category: h.category, moderator: h.moderator_key_id, fromLabelId: h.from_label_id, toLabelId: h.to_label_id });
     const excluded = holds.filter((h) => h.status !== 'accepted').map(ranges);
-    const drift = last ? await this.driftCheck(runId, setting, inputs.items, { from: last.maxLabelId, to: maxLabelId }, holds.map(ranges), excluded) : null;
+    const checked = await repo.lastCheckedSnapshot(this.db, backbone.id);
+    const drift = checked
+      ? await this.driftCheck(runId, setting, inputs.items, { from: Math.min(checked.maxLabelId, maxLabelId), to: maxLabelId }, holds.map(ranges), excluded)
+      : null;
     const cells = settled.filter((c) => !inHold(c.id, c.category, c.reviewers, excluded));
     const dataset = buildDataset(cells, inputs.items, reference, binding, {
       thresholds: Object.fromEntries(Object.entries(policy.rules).map(([c, r]) => [c, r.flag])),
@@ -468,7 +471,9 @@ export class TrainingService {
           reason: h.reason,
         })),
       );
-      await repo.updateRun(this.db, runId, { dataSnapshot: { drift: { rows: report.rows, holds: report.holds } } });
+      await repo.updateRun(this.db, runId, {
+        dataSnapshot: { max_label_id: batch.to, backbone_id: setting.backbone.id, drift: { rows: report.rows, holds: report.holds } },
+      });
       throw new HeldRun(
         `label drift: held ${report.holds.length} batch${report.holds.length === 1 ? '' : 'es'} of labels out of training and evaluation until an admin ` +
           `accepts or discards ${report.holds.length === 1 ? 'it' : 'them'} (GET /v1/label-holds): ${report.holds.map((h) => h.reason).join(' | ')}`,
