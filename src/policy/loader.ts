@@ -35,11 +35,23 @@ export function parsePolicy(name: string, source: string, file = `${name}.yaml`)
     throw new PolicyError(doc.errors.map((e) => `${file}: YAML: ${e.message.split('\n')[0]}`));
   }
   const raw: unknown = doc.toJS() ?? {};
+  // review.conflict_resolution (before ties could escalate) still reads as the tie rule it meant.
+  const review = (raw as { review?: Record<string, unknown> } | null)?.review;
+  const aliasProblems: string[] = [];
+  if (review && typeof review === 'object' && 'conflict_resolution' in review) {
+    const old = review.conflict_resolution;
+    if ('ties' in review) aliasProblems.push(`${file}: review.conflict_resolution: give either ties or the older conflict_resolution, not both`);
+    else if (old === 'majority') review.ties = 'flag';
+    else if (old === 'drop_ties') review.ties = 'drop';
+    else aliasProblems.push(`${file}: review.conflict_resolution: must be majority or drop_ties (or use ties: escalate | flag | drop)`);
+    delete review.conflict_resolution;
+  }
   // Settings that were removed get a message naming what replaced them (not just "unrecognized key").
   const removed = removedKeyProblems((raw as { training?: unknown } | null)?.training);
   for (const key of removed.keys) delete ((raw as { training: Record<string, unknown> }).training)[key];
   const parsed = policyFileSchema.safeParse(raw);
   const crossProblems = [
+    ...aliasProblems,
     ...removed.problems.map((m, i) => `${file}: training.${removed.keys[i]}: ${m}`),
     ...labelTargetProblems(raw).map((p) => `${file}: ${p.path}: ${p.message}`),
   ];

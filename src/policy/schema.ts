@@ -43,8 +43,13 @@ const reviewSchema = z.strictObject({
    * sample the gate and the guard lean on), `all`, or `none`. Appeals start from the previous verdict.
    */
   blind: z.enum(['audit', 'all', 'none']).default('audit'),
-  /** How verdicts that disagree with each other become one label. */
-  conflict_resolution: z.enum(['majority', 'drop_ties']).default('majority'),
+  /**
+   * An even split between a task's reviewers on a category: `escalate` asks one more moderator (the
+   * label is settled when the tie is broken, or flagged at 10 reviewers), `flag` settles it as flagged,
+   * `drop` leaves the category without a label. (The older `conflict_resolution: majority | drop_ties`
+   * is read as `flag` / `drop`.)
+   */
+  ties: z.enum(['escalate', 'flag', 'drop']).default('escalate'),
   /** Fraction of reviewed items held out (by a hash of the item id) for the accuracy gate. */
   eval_fraction: z.number().gt(0).lt(1).default(0.2),
 });

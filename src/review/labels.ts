@@ -1,9 +1,10 @@
 /**
  * Turning a task's verdicts into one label per category. With one reviewer it is their verdict. With
- * several, the majority; a tie is settled by the policy: `majority` takes the flagging side (a split
- * panel of moderators is reason enough to act), `drop_ties` records no label for that category.
+ * several, the majority. A tie is settled by the policy's `review.ties`: `escalate` (the default) asks
+ * one more moderator before anything is settled (see `hasTie`; the review service does it), `flag` takes
+ * the flagging side (a split panel is reason enough to act), `drop` records no label for that category.
  */
-export type ConflictResolution = 'majority' | 'drop_ties';
+export type TieRule = 'flag' | 'drop';
 
 export interface ResolvedLabel {
   category: string;
@@ -20,7 +21,7 @@ export function resolveLabels(
   categories: string[],
   verdicts: Record<string, boolean>[],
   modelLabels: Record<string, boolean>,
-  mode: ConflictResolution,
+  ties: TieRule,
 ): ResolvedLabel[] {
   if (verdicts.length === 0) throw new Error('no verdicts to resolve');
   return categories.map((category) => {
@@ -29,7 +30,7 @@ export function resolveLabels(
     const votesNo = votesTotal - votesYes;
     let label: boolean | null;
     if (votesYes !== votesNo) label = votesYes > votesNo;
-    else label = mode === 'majority' ? true : null;
+    else label = ties === 'flag' ? true : null;
     return {
       category,
       label,
@@ -44,4 +45,12 @@ export function resolveLabels(
 /** Categories where the settled label differs from the model's: each becomes a preference pair. */
 export function disagreements(labels: ResolvedLabel[]): ResolvedLabel[] {
   return labels.filter((l) => l.label !== null && l.label !== l.modelLabel);
+}
+
+/** Whether the verdicts split evenly on some category (and so, under `escalate`, need one more). */
+export function hasTie(categories: string[], verdicts: Record<string, boolean>[]): boolean {
+  return categories.some((c) => {
+    const yes = verdicts.filter((v) => v[c] === true).length;
+    return yes * 2 === verdicts.length;
+  });
 }

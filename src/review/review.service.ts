@@ -12,7 +12,10 @@ import { badRequest, conflict, notFound } from '../errors.js';
 import type { PolicyRegistry } from '../policy/registry.js';
 import { cohenKappa, krippendorffAlpha, median } from './agreement.js';
 import { findStored, store, type IdempotencyRef } from '../idempotency/idempotency.js';
-import { disagreements, resolveLabels } from './labels.js';
+import { disagreements, hasTie, resolveLabels } from './labels.js';
+
+/** The most reviewers a task can ask for (the schema's limit on required_reviews). */
+const MAX_REVIEWS = 10;
 import * as repo from './review.repository.js';
 import { PRIORITY } from './routing.js';
 import { splitFor } from './split.js';
@@ -136,6 +139,8 @@ export interface VerdictOutcome {
   preference_pairs: number;
   /** Of those, the categories where the moderators overruled the model. */
   disagreements: number;
+  /** The reviewers split evenly on a category: the task waits for one more moderator (`ties: escalate`). */
+  escalated?: boolean;
   split?: Split;
 }
 
@@ -212,10 +217,17 @@ export class ReviewService {
       const done = task.reviews_done + 1;
       const outcome: VerdictOutcome = { review_id: reviewId, task_status: 'open', preference_pairs: 0, disagreements: 0 };
       let conflictSeen = false;
-      if (done >= task.required_reviews) {
+      let requiredReviews = task.required_reviews;
+      const verdicts = done >= task.required_reviews ? await repo.taskVerdicts(trx, taskId) : [];
+      // An even split under `ties: escalate` asks one more moderator before anything is settled.
+      if (done >= task.required_reviews && settings.review.ties === 'escalate' && hasTie(task.categories, verdicts) && done < MAX_REVIEWS) {
+        requiredReviews = done + 1;
+        outcome.escalated = true;
+      } else if (done >= task.required_reviews) {
         const decision = await trx.selectFrom('decisions').select(['categories']).where('id', '=', task.decision_id).executeTakeFirstOrThrow();
         const split = await repo.ensureSplit(trx, task.item_id, splitFor(task.item_id, settings.review.eval_fraction), settings.review.eval_fraction);
-        const resolved = resolveLabels(task.categories, await repo.taskVerdicts(trx, taskId), decision.categories, settings.review.conflict_resolution);
+        // A tie left at MAX_REVIEWS (or under `flag`) is flagged; under `drop` it gets no label.
+        const resolved = resolveLabels(task.categories, verdicts, decision.categories, settings.review.ties === 'drop' ? 'drop' : 'flag');
         await repo.insertLabels(trx, { taskId, itemId: task.item_id, decisionId: task.decision_id, split }, resolved);
         conflictSeen = resolved.some((l) => l.conflict);
         Object.assign(outcome, {
@@ -230,6 +242,7 @@ export class ReviewService {
         .updateTable('review_tasks')
         .set({
           reviews_done: done,
+          required_reviews: requiredReviews,
           leased_to: null,
           leased_at: null,
           lease_expires_at: null,
@@ -247,6 +260,16 @@ export class ReviewService {
         details: { review_id: reviewId, labels, task_status: outcome.task_status, preference_pairs: outcome.preference_pairs, disagreements: outcome.disagreements, conflict: conflictSeen },
       });
       if (idempotency) await store(trx, idempotency, { statusCode: 200, body: outcome });
+      if (outcome.escalated) {
+        await recordAudit(trx, {
+          actor: 'system',
+          action: 'review.escalated',
+          subjectType: 'review_task',
+          subjectId: taskId,
+          requestId,
+          details: { reviews: done, required_reviews: requiredReviews },
+        });
+      }
       if (conflictSeen) {
         await recordAudit(trx, {
           actor: 'system',

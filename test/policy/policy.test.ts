@@ -109,3 +109,12 @@ test('removed training settings are refused with what replaced them; searched se
   assert.equal(p.settings.training.pairs, 'all');
   assert.equal(p.settings.gate.confidence, 0.95);
 });
+
+test('ties: escalate by default; the older conflict_resolution still reads as the tie rule it meant', () => {
+  const base = 'categories:\n  hate: { flag: 0.5 }\n';
+  assert.equal(parsePolicy('a', base).settings.review.ties, 'escalate');
+  assert.equal(parsePolicy('b', `${base}review: { conflict_resolution: majority }\n`).settings.review.ties, 'flag');
+  assert.equal(parsePolicy('c', `${base}review: { conflict_resolution: drop_ties }\n`).settings.review.ties, 'drop');
+  const both = problems(() => parsePolicy('d', `${base}review: { conflict_resolution: majority, ties: drop }\n`, 'policies/d.yaml'));
+  assert.ok(both.some((p) => /^policies\/d\.yaml: review\.conflict_resolution: give either ties or the older conflict_resolution, not both/.test(p)), both.join('\n'));
+});

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { parsePolicy } from '../../src/policy/loader.js';
 import { decide } from '../../src/policy/policy.js';
 import { cohenKappa, krippendorffAlpha, median } from '../../src/review/agreement.js';
-import { disagreements, resolveLabels } from '../../src/review/labels.js';
+import { disagreements, hasTie, resolveLabels } from '../../src/review/labels.js';
 import { routeDecision } from '../../src/review/routing.js';
 import { splitFor } from '../../src/review/split.js';
 
@@ -56,23 +56,26 @@ test('median', () => {
 test('labels: one reviewer; majority; ties by policy; pairs only where the settled label differs', () => {
   const cats = ['violence', 'hate'];
   const model = { violence: true, hate: false };
-  const one = resolveLabels(cats, [{ violence: false, hate: false }], model, 'majority');
+  const one = resolveLabels(cats, [{ violence: false, hate: false }], model, 'flag');
   assert.deepEqual(
     one.map((l) => [l.category, l.label, l.conflict]),
     [['violence', false, false], ['hate', false, false]],
   );
   assert.deepEqual(disagreements(one).map((l) => l.category), ['violence']);
 
-  const three = resolveLabels(cats, [{ violence: true, hate: true }, { violence: false, hate: true }, { violence: true, hate: false }], model, 'majority');
+  const three = resolveLabels(cats, [{ violence: true, hate: true }, { violence: false, hate: true }, { violence: true, hate: false }], model, 'flag');
   assert.deepEqual(three.map((l) => [l.label, l.votesYes, l.votesTotal, l.conflict]), [[true, 2, 3, true], [true, 2, 3, true]]);
   assert.deepEqual(disagreements(three).map((l) => l.category), ['hate']);
 
   const tie = [{ violence: true, hate: false }, { violence: false, hate: false }];
-  assert.equal(resolveLabels(cats, tie, model, 'majority')[0].label, true, 'majority: a tie flags');
-  const dropped = resolveLabels(cats, tie, model, 'drop_ties');
-  assert.equal(dropped[0].label, null, 'drop_ties: no label');
+  assert.equal(resolveLabels(cats, tie, model, 'flag')[0].label, true, 'flag: a tie flags');
+  const dropped = resolveLabels(cats, tie, model, 'drop');
+  assert.equal(dropped[0].label, null, 'drop: no label');
   assert.equal(dropped[0].conflict, true);
   assert.deepEqual(disagreements(dropped), [], 'a dropped tie makes no pair');
+  assert.equal(hasTie(cats, tie), true);
+  assert.equal(hasTie(cats, [{ violence: true, hate: false }, { violence: true, hate: false }]), false);
+  assert.equal(hasTie(cats, [{ violence: true, hate: true }, { violence: false, hate: true }, { violence: true, hate: false }]), false, 'three reviewers cannot tie');
 });
 
 test('split: stable by item id and close to the eval fraction', () => {

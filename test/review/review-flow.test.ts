@@ -23,6 +23,7 @@ for (const kind of testDatabases()) {
           reviewPolicy('panel', { audit_reviews_per_task: 3 }),
           reviewPolicy('ties', { audit_reviews_per_task: 2, conflict_resolution: 'drop_ties' }),
           reviewPolicy('blind', { blind: 'audit' }),
+          reviewPolicy('escalate', { audit_reviews_per_task: 2, ties: 'escalate' }),
         ),
       });
       client = await app.key('client');
@@ -237,6 +238,28 @@ for (const kind of testDatabases()) {
         await claimTask(who, task.id);
         assert.equal((await verdict(who, task.id, task.start)).status, 200);
       }
+    });
+
+    test('ties: escalate asks one more moderator, whose verdict settles the label', async () => {
+      const [r] = await moderate('I will find you and kill you', 'escalate');
+      const id = r.review_task_id!;
+      await claimTask(modA, id);
+      await verdict(modA, id, { violence: true, harassment: true, hate: false });
+      await claimTask(modB, id);
+      const split = await verdict(modB, id, { violence: false, harassment: true, hate: false });
+      assert.equal(split.status, 200);
+      assert.equal(split.body.task_status, 'open', 'a 1–1 split on violence settles nothing');
+      assert.equal(split.body.escalated, true);
+      const task = await app.database.db.selectFrom('review_tasks').select(['required_reviews', 'reviews_done', 'status']).where('id', '=', id).executeTakeFirstOrThrow();
+      assert.deepEqual(task, { required_reviews: 3, reviews_done: 2, status: 'open' });
+      assert.equal(await app.database.db.selectFrom('review_labels').select('category').where('task_id', '=', id).executeTakeFirst(), undefined);
+      await claimTask(modC, id);
+      const third = await verdict(modC, id, { violence: false, harassment: true, hate: false });
+      assert.equal(third.body.task_status, 'done');
+      const violence = third.body.labels.find((l: { category: string }) => l.category === 'violence');
+      assert.deepEqual([violence.label, violence.conflict], [false, true], 'two of three say no');
+      const audit = await app.database.db.selectFrom('audit_events').select('details').where('action', '=', 'review.escalated').where('subject_id', '=', id).executeTakeFirstOrThrow();
+      assert.deepEqual(audit.details, { reviews: 2, required_reviews: 3 });
     });
 
     test('appeals: the client that asked opens a high-priority task; one open appeal per decision', async () => {
