@@ -12,9 +12,10 @@ export interface ApiKeyRow {
   expiresAt: Date | null;
   revokedAt: Date | null;
   lastUsedAt: Date | null;
+  trusted: boolean;
 }
 
-const columns = ['id', 'name', 'role', 'prefix', 'created_at', 'created_by', 'expires_at', 'revoked_at', 'last_used_at'] as const;
+const columns = ['id', 'name', 'role', 'prefix', 'created_at', 'created_by', 'expires_at', 'revoked_at', 'last_used_at', 'trusted'] as const;
 
 type Row = {
   id: string;
@@ -26,6 +27,7 @@ type Row = {
   expires_at: Date | null;
   revoked_at: Date | null;
   last_used_at: Date | null;
+  trusted: boolean;
 };
 
 const toKey = (r: Row): ApiKeyRow => ({
@@ -38,6 +40,7 @@ const toKey = (r: Row): ApiKeyRow => ({
   expiresAt: r.expires_at,
   revokedAt: r.revoked_at,
   lastUsedAt: r.last_used_at,
+  trusted: r.trusted,
 });
 
 export async function findKeyByHash(db: Executor, keyHash: string): Promise<ApiKeyRow | undefined> {
@@ -94,4 +97,15 @@ export async function countUsableAdmins(db: Executor): Promise<number> {
 
 export async function touchKey(db: Executor, id: string): Promise<void> {
   await db.updateTable('api_keys').set({ last_used_at: sql`now()` }).where('id', '=', id).execute();
+}
+
+/** Marks a key trusted or not; undefined when there is no such key. */
+export async function setTrusted(db: Executor, id: string, trusted: boolean): Promise<ApiKeyRow | undefined> {
+  const r = await db.updateTable('api_keys').set({ trusted }).where('id', '=', id).returning(columns).executeTakeFirst();
+  return r && toKey(r);
+}
+
+/** The ids of the keys an admin trusts. */
+export async function trustedKeyIds(db: Executor): Promise<string[]> {
+  return (await db.selectFrom('api_keys').select('id').where('trusted', '=', true).execute()).map((r) => r.id);
 }

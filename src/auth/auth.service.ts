@@ -117,6 +117,23 @@ export class AuthService {
     return { key, row };
   }
 
+  /** Trusts a key's blind audit labels for the trusted eval set (or stops). Audited. */
+  async setTrusted(id: string, trusted: boolean, actor: Principal, requestId: string | null): Promise<keys.ApiKeyRow> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await keys.setTrusted(trx, id, trusted);
+      if (!row) throw notFound('API key', id);
+      await recordAudit(trx, {
+        actor: actor.name,
+        actorKeyId: actor.keyId,
+        action: trusted ? 'api_key.trusted' : 'api_key.untrusted',
+        subjectType: 'api_key',
+        subjectId: id,
+        requestId,
+      });
+      return row;
+    });
+  }
+
   listKeys(): Promise<keys.ApiKeyRow[]> {
     return keys.listKeys(this.db);
   }

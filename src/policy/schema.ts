@@ -146,6 +146,8 @@ const gateSchema = z.strictObject({
    * a recall by 5 points, the default max_recall_drop: below that a single item could decide the check.
    */
   min_positives: z.number().int().min(1).default(20),
+  /** The trusted eval set (blind audits, two concurring or one trusted reviewer) is checked from this many cells. */
+  min_trusted_cells: z.number().int().min(1).default(30),
   min_eval_items: z.number().int().min(1).default(100),
   /** When set, McNemar's exact test on paired outcomes must reach this p-value, in the candidate's favour. */
   max_p_value: z.number().gt(0).max(1).nullable().default(null),

@@ -270,6 +270,8 @@ export async function settledLabels(db: Executor, f: SettledLabelFilter = {}) {
       'd.backbone_id',
       'd.head_id',
       sql<string[]>`(select coalesce(json_agg(r.moderator_key_id order by r.created_at, r.id), '[]'::json) from reviews r where r.task_id = l.task_id)`.as('reviewers'),
+      // Every reviewer of the task was blind (not shown the model's decision).
+      sql<boolean>`(select coalesce(bool_and(r.blind), false) from reviews r where r.task_id = l.task_id)`.as('blind'),
     ])
     .where('l.label', 'is not', null)
     .$if(f.maxId !== undefined, (qb) => qb.where('l.id', '<=', f.maxId!))

@@ -25,8 +25,20 @@ export interface SettledCell {
   split: Split;
   reason: ReviewReason;
   reviewers: string[];
+  /** Every reviewer was blind to the model's decision. */
+  blind: boolean;
   votesYes: number;
   votesTotal: number;
+}
+
+/**
+ * Whether a settled eval label belongs to the trusted eval set: a blind audit (a random sample, judged
+ * without seeing the model) settled by at least two reviewers who all agreed, or by a key an admin trusts.
+ */
+export function isTrusted(c: SettledCell, trustedKeys: ReadonlySet<string>): boolean {
+  if (c.split !== 'eval' || c.reason !== 'audit' || !c.blind) return false;
+  const unanimous = c.votesTotal >= 2 && (c.votesYes === 0 || c.votesYes === c.votesTotal);
+  return unanimous || c.reviewers.some((r) => trustedKeys.has(r));
 }
 
 /** An item's inputs on the backbone being trained: its features and (for a lexical part) its token ids. */
@@ -79,6 +91,8 @@ export interface DatasetOptions {
   pairs: PairSource;
   /** Build the token index for a lexical part. */
   lexical: boolean;
+  /** Keys whose blind audit labels are trusted on their own. */
+  trustedKeys?: ReadonlySet<string>;
 }
 
 export interface CategoryCounts {
@@ -100,6 +114,8 @@ export interface EvalSet {
   category: string[];
   truth: boolean[];
   threshold: Float64Array;
+  /** Per cell: part of the trusted eval set ({@link isTrusted}). */
+  trusted: boolean[];
 }
 
 export interface Dataset {
@@ -240,6 +256,7 @@ export function buildDataset(cells: SettledCell[], items: Map<string, ItemInputs
       category: evalCells.map((c) => c.category),
       truth: evalCells.map((c) => c.label),
       threshold: Float64Array.from(evalCells, (c) => opts.thresholds[c.category]),
+      trusted: evalCells.map((c) => isTrusted(c, opts.trustedKeys ?? new Set())),
     },
     counts,
     skipped: binding.skipped,

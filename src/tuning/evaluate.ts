@@ -30,6 +30,8 @@ export interface EvalReport {
   candidate: HeadReport;
   mcnemar: { b_active_right_candidate_wrong: number; c_active_wrong_candidate_right: number; p_value: number };
   recall: Record<string, RecallComparison>;
+  /** The same comparison on the trusted eval set only (blind audits with concurring or trusted reviewers). */
+  trusted: { cells: number; active_accuracy: number | null; candidate_accuracy: number | null; active_only: number; candidate_only: number };
 }
 
 /** Each eval cell's category score under `scorer`. */
@@ -75,6 +77,23 @@ export function evaluateHeads(active: Scorer, candidate: Scorer, set: EvalSet): 
     }
   }
   for (const r of Object.values(recall)) r.p_value = mcnemarExact(r.active_only, r.candidate_only);
+  const trusted = { cells: 0, active_accuracy: null as number | null, candidate_accuracy: null as number | null, active_only: 0, candidate_only: 0 };
+  let ta = 0;
+  let tc = 0;
+  for (let i = 0; i < set.truth.length; i++) {
+    if (!set.trusted[i]) continue;
+    const ra = sa[i] >= set.threshold[i] === set.truth[i];
+    const rc = sc[i] >= set.threshold[i] === set.truth[i];
+    trusted.cells++;
+    if (ra) ta++;
+    if (rc) tc++;
+    if (ra && !rc) trusted.active_only++;
+    else if (rc && !ra) trusted.candidate_only++;
+  }
+  if (trusted.cells) {
+    trusted.active_accuracy = ta / trusted.cells;
+    trusted.candidate_accuracy = tc / trusted.cells;
+  }
   return {
     items: set.items.n,
     cells: set.truth.length,
@@ -82,6 +101,7 @@ export function evaluateHeads(active: Scorer, candidate: Scorer, set: EvalSet): 
     candidate: report(set, sc),
     mcnemar: { b_active_right_candidate_wrong: b, c_active_wrong_candidate_right: c, p_value: mcnemarExact(b, c) },
     recall,
+    trusted,
   };
 }
 
@@ -90,6 +110,8 @@ export interface GateSettings {
   max_recall_drop: number;
   /** A category's recall is checked only with at least this many positive eval cells. */
   min_positives: number;
+  /** The trusted-set check runs with at least this many trusted eval cells. */
+  min_trusted_cells: number;
   min_eval_items: number;
   max_p_value: number | null;
   /** Coverage of the intervals the accuracy and recall checks use. */
@@ -169,6 +191,25 @@ export function gate(r: EvalReport, g: GateSettings): GateDecision {
         `${cat} recall ${pct(after)} vs active ${pct(before)} on ${paired.positives} positives: change ${pp(ci.estimate)} points, ` +
         `${level} interval [${pp(ci.lower)}, ${pp(ci.upper)}] (${paired.active_only} caught only by the active head, ${paired.candidate_only} only by the candidate; ` +
         `fails when the whole interval is below ${pp(-g.max_recall_drop)}); ${auprc}`,
+    });
+  }
+  // The trusted set: labels a bad batch cannot have written (blind, concurring or trusted reviewers). The
+  // candidate must not be confidently worse there at all, whatever the recent eval labels say.
+  const t = r.trusted;
+  if (t.cells < g.min_trusted_cells) {
+    checks.push({
+      check: 'trusted_no_regression',
+      passed: true,
+      detail: `${t.cells} trusted eval cells (blind audits with two concurring reviewers or a trusted one): not checked (fewer than min_trusted_cells ${g.min_trusted_cells})`,
+    });
+  } else {
+    const ci = pairedChangeInterval(t.active_only, t.candidate_only, t.cells, g.confidence);
+    checks.push({
+      check: 'trusted_no_regression',
+      passed: ci.upper >= -1e-12,
+      detail:
+        `trusted eval set: candidate accuracy ${pct(t.candidate_accuracy)} vs active ${pct(t.active_accuracy)} on ${t.cells} cells, change ${pp(ci.estimate)} points, ` +
+        `${level} interval [${pp(ci.lower)}, ${pp(ci.upper)}] (${t.active_only} right only for the active head, ${t.candidate_only} only for the candidate; fails when the whole interval is below 0)`,
     });
   }
   if (g.max_p_value !== null) {

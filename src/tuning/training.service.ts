@@ -14,6 +14,7 @@ import type { z } from 'zod';
 import type { Database } from '../db/connect.js';
 import type { RunTrigger } from '../db/schema/training.js';
 import { recordAudit } from '../audit/audit.repository.js';
+import { trustedKeyIds } from '../auth/api-key.repository.js';
 import { conflict, notFound } from '../errors.js';
 import { bytesToFloat32, bytesToInt32, tokenRows, type TokenRows } from '../inference/head.js';
 import type { Logger } from '../logger.js';
@@ -304,6 +305,7 @@ export class TrainingService {
         split: r.split,
         reason: r.reason,
         reviewers: r.reviewers,
+        blind: r.blind,
         votesYes: r.votes_yes,
         votesTotal: r.votes_total,
       }));
@@ -323,6 +325,7 @@ export class TrainingService {
       classWeights: hp.class_weights,
       pairs: hp.pairs,
       lexical: hp.lexical,
+      trustedKeys: new Set(await trustedKeyIds(this.db)),
     });
     const snapshot = {
       taken_at: new Date().toISOString(),
@@ -333,6 +336,7 @@ export class TrainingService {
       pairs: dataset.train.row.length,
       train_items: dataset.trainItemIds.length,
       eval_cells: dataset.eval.truth.length,
+      trusted_eval_cells: dataset.eval.trusted.filter(Boolean).length,
       eval_items: dataset.eval.items.n,
       categories: dataset.counts,
       categories_skipped: dataset.skipped,

@@ -50,4 +50,26 @@ describe('admin API keys', () => {
     assert.equal(expired.status, 401);
     assert.match(expired.body.error.message, /expired/);
   });
+  test('an admin trusts a moderator key for the trusted eval set: shown on the key, audited both ways; bad ids and bodies are refused', async () => {
+    const created = await app.request.post('/v1/admin/api-keys').set(admin).send({ name: 'senior moderator', role: 'moderator' });
+    assert.equal(created.status, 201);
+    assert.equal(created.body.trusted, false);
+    const on = await app.request.post(`/v1/admin/api-keys/${created.body.id}/trust`).set(admin).send({ trusted: true });
+    assert.equal(on.status, 200);
+    assert.equal(on.body.trusted, true);
+    const listed = await app.request.get('/v1/admin/api-keys').set(admin);
+    assert.equal(listed.body.data.find((k: { id: string }) => k.id === created.body.id).trusted, true);
+    const off = await app.request.post(`/v1/admin/api-keys/${created.body.id}/trust`).set(admin).send({ trusted: false });
+    assert.equal(off.body.trusted, false);
+    const audit = await app.database.db.selectFrom('audit_events').select('action').where('subject_id', '=', created.body.id).orderBy('id').execute();
+    assert.deepEqual(audit.map((a) => a.action), ['api_key.created', 'api_key.trusted', 'api_key.untrusted']);
+
+    const bad = await app.request.post(`/v1/admin/api-keys/${created.body.id}/trust`).set(admin).send({ trusted: 'yes' });
+    assert.equal(bad.status, 400);
+    assert.match(JSON.stringify(bad.body.error), /trusted/);
+    const missing = await app.request.post('/v1/admin/api-keys/00000000-0000-7000-8000-000000000000/trust').set(admin).send({ trusted: true });
+    assert.equal(missing.status, 404);
+    const row = await app.database.db.selectFrom('api_keys').select('trusted').where('id', '=', created.body.id).executeTakeFirstOrThrow();
+    assert.equal(row.trusted, false, 'a refused request changes nothing');
+  });
 });

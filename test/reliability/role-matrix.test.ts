@@ -240,6 +240,16 @@ for (const kind of testDatabases()) {
       },
       { route: 'GET /v1/admin/api-keys', expect: allowed(200), prepare: fixed('/v1/admin/api-keys') },
       {
+        route: 'POST /v1/admin/api-keys/:id/trust',
+        expect: allowed(200),
+        note: 'a throwaway moderator key created for the cell',
+        prepare: async () => {
+          const res = await app.request.post('/v1/admin/api-keys').set(admin).send({ name: 'to trust', role: 'moderator' });
+          assert.equal(res.status, 201);
+          return { path: `/v1/admin/api-keys/${res.body.id}/trust`, body: { trusted: true } };
+        },
+      },
+      {
         route: 'DELETE /v1/admin/api-keys/:id',
         expect: allowed(200),
         note: 'a throwaway client key created for the cell',

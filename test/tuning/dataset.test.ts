@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { applyHead, type Head } from '../../src/inference/head.js';
 import { Scorer } from '../../src/models/scorer.js';
 import { mulberry32 } from '../../src/random.js';
-import { buildDataset, headOf, paramsOf, trainingBinding, type ItemInputs, type SettledCell } from '../../src/tuning/dataset.js';
+import { buildDataset, headOf, isTrusted, paramsOf, trainingBinding, type ItemInputs, type SettledCell } from '../../src/tuning/dataset.js';
 import { combinations, selectAndTrain, type SelectionSettings } from '../../src/tuning/selection.js';
 import { auroc } from '../../src/tuning/stats.js';
 import { cellLogit, trainDpo } from '../../src/tuning/trainer.js';
@@ -26,9 +26,24 @@ const cell = (o: Partial<SettledCell> & Pick<SettledCell, 'itemId' | 'category' 
   split: 'train',
   reason: 'audit',
   reviewers: ['m1'],
+  blind: true,
   votesYes: o.label ? 1 : 0,
   votesTotal: 1,
   ...o,
+});
+
+test('trusted eval set: blind eval audits settled by two concurring reviewers or by a trusted key; nothing else', () => {
+  const none = new Set<string>();
+  const two = { itemId: 'a', category: 'hate', label: true, split: 'eval' as const, reviewers: ['m1', 'm2'], votesYes: 2, votesTotal: 2 };
+  assert.equal(isTrusted(cell(two), none), true);
+  assert.equal(isTrusted(cell({ ...two, label: false, votesYes: 0 }), none), true, 'concurring on no');
+  assert.equal(isTrusted(cell({ ...two, votesYes: 2, votesTotal: 3, reviewers: ['m1', 'm2', 'm3'] }), none), false, 'a split vote');
+  assert.equal(isTrusted(cell({ ...two, blind: false }), none), false, 'reviewers saw the model');
+  assert.equal(isTrusted(cell({ ...two, reason: 'uncertain' }), none), false, 'not a random audit');
+  assert.equal(isTrusted(cell({ ...two, split: 'train' }), none), false, 'train split');
+  const one = { ...two, reviewers: ['senior'], votesYes: 1, votesTotal: 1 };
+  assert.equal(isTrusted(cell(one), none), false, 'one reviewer, not trusted');
+  assert.equal(isTrusted(cell(one), new Set(['senior'])), true, 'one trusted reviewer');
 });
 
 /** 2 labels, 2 features, a lexical part on tokens 7 and 9. */

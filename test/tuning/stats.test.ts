@@ -69,6 +69,7 @@ function evalSet(truth: boolean[], x: number[]): EvalSet {
     category: truth.map(() => 'violence'),
     truth,
     threshold: new Float64Array(truth.length).fill(0.5),
+    trusted: truth.map(() => false),
   };
 }
 
@@ -87,7 +88,21 @@ test('evaluateHeads compares two heads on the same cells through the scorer, wit
   assert.deepEqual({ ...r.recall.violence, p_value: undefined }, { positives: 2, active_only: 0, candidate_only: 2, p_value: undefined });
 });
 
-function reportWith(o: { a: number; c: number; b: number; w: number; cells?: number; recallA: number; recallC: number; activeOnly: number; candidateOnly: number; positives?: number; items?: number; p?: number }): EvalReport {
+function reportWith(o: {
+  a: number;
+  c: number;
+  b: number;
+  w: number;
+  cells?: number;
+  recallA: number;
+  recallC: number;
+  activeOnly: number;
+  candidateOnly: number;
+  positives?: number;
+  items?: number;
+  p?: number;
+  trusted?: EvalReport['trusted'];
+}): EvalReport {
   const positives = o.positives ?? 100;
   const m = (acc: number, recall: number) => ({ accuracy: acc, cells: o.cells ?? 1000, categories: { hate: { n: o.cells ?? 1000, positives, accuracy: acc, precision: 0.5, recall, f1: 0.5, auprc: 0.5 } } });
   return {
@@ -97,10 +112,11 @@ function reportWith(o: { a: number; c: number; b: number; w: number; cells?: num
     candidate: m(o.c, o.recallC),
     mcnemar: { b_active_right_candidate_wrong: o.b, c_active_wrong_candidate_right: o.w, p_value: o.p ?? mcnemarExact(o.b, o.w) },
     recall: { hate: { positives, active_only: o.activeOnly, candidate_only: o.candidateOnly, p_value: mcnemarExact(o.activeOnly, o.candidateOnly) } },
+    trusted: o.trusted ?? { cells: 0, active_accuracy: null, candidate_accuracy: null, active_only: 0, candidate_only: 0 },
   };
 }
 
-const settings = { min_improvement: 0, max_recall_drop: 0.05, min_positives: 20, min_eval_items: 100, max_p_value: null, confidence: 0.95 };
+const settings = { min_improvement: 0, max_recall_drop: 0.05, min_positives: 20, min_trusted_cells: 30, min_eval_items: 100, max_p_value: null, confidence: 0.95 };
 
 test('gate: promotes only when every check passes, and names what failed with its counts', () => {
   assert.equal(gate(reportWith({ a: 0.8, c: 0.82, b: 10, w: 30, recallA: 0.7, recallC: 0.68, activeOnly: 3, candidateOnly: 1 }), settings).passed, true);
@@ -149,4 +165,19 @@ test('gate: a category with one eval positive cannot veto a clearly better head;
   assert.equal(real.passed, false);
   assert.deepEqual(real.reasons.length, 1);
   assert.match(real.reasons[0], /hate recall 45\.00% vs active 80\.00% on 40 positives: change −35\.00 points, 95% interval/);
+});
+
+test('gate: the trusted eval set is checked on its own: a candidate confidently worse there is rejected, however the recent labels look', () => {
+  const clean = { a: 0.9, c: 0.92, b: 20, w: 40, cells: 2000, recallA: 0.5, recallC: 0.5, activeOnly: 0, candidateOnly: 0 };
+  // Better on the (perhaps poisoned) recent eval labels, worse on 200 trusted cells: 25 vs 3 discordant.
+  const worse = gate(reportWith({ ...clean, trusted: { cells: 200, active_accuracy: 0.95, candidate_accuracy: 0.84, active_only: 25, candidate_only: 3 } }), settings);
+  assert.equal(worse.passed, false);
+  assert.deepEqual(worse.checks.filter((c) => !c.passed).map((c) => c.check), ['trusted_no_regression']);
+  assert.match(worse.reasons[0], /trusted eval set: candidate accuracy 84\.00% vs active 95\.00% on 200 cells/);
+  // Within noise there (3 vs 1): passes.
+  assert.equal(gate(reportWith({ ...clean, trusted: { cells: 200, active_accuracy: 0.95, candidate_accuracy: 0.94, active_only: 3, candidate_only: 1 } }), settings).passed, true);
+  // Too few trusted cells: reported, not checked.
+  const few = gate(reportWith({ ...clean, trusted: { cells: 12, active_accuracy: 1, candidate_accuracy: 0, active_only: 12, candidate_only: 0 } }), settings);
+  assert.equal(few.passed, true);
+  assert.match(few.checks.find((c) => c.check === 'trusted_no_regression')!.detail, /12 trusted eval cells .*not checked \(fewer than min_trusted_cells 30\)/);
 });

@@ -12,6 +12,8 @@ export interface ApiKeysTable {
   created_by: string | null;
   expires_at: Date | null;
   revoked_at: Date | null;
+  /** An admin trusts this moderator's blind audit labels for the trusted eval set. */
+  trusted: Generated<boolean>;
   last_used_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 

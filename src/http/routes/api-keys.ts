@@ -24,7 +24,10 @@ const view = (k: ApiKeyRow) => ({
   expires_at: k.expiresAt,
   revoked_at: k.revokedAt,
   last_used_at: k.lastUsedAt,
+  trusted: k.trusted,
 });
+
+const trustBody = z.strictObject({ trusted: z.boolean() });
 
 export function apiKeyRoutes(ctx: AppContext, json: RequestHandler[]): Router {
   const r = Router();
@@ -41,6 +44,14 @@ export function apiKeyRoutes(ctx: AppContext, json: RequestHandler[]): Router {
 
   r.get('/v1/admin/api-keys', admin, async (_req, res) => {
     res.json({ data: (await ctx.auth.listKeys()).map(view) });
+  });
+
+  // A trusted moderator's blind audit labels join the trusted eval set on their own (see the gate).
+  r.post('/v1/admin/api-keys/:id/trust', admin, ...json, async (req, res) => {
+    const id = String(req.params.id);
+    if (!UUID.test(id)) throw notFound('API key', id);
+    const b = parseBody(trustBody, req.body);
+    res.json(view(await ctx.auth.setTrusted(id, b.trusted, res.locals.principal!, res.locals.requestId)));
   });
 
   r.delete('/v1/admin/api-keys/:id', admin, async (req, res) => {
