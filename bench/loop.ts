@@ -489,7 +489,7 @@ interface Run {
   error: string | null;
   candidate_head_id: string | null;
   reference_head_id: string | null;
-  data_snapshot: { pairs: number; eval_items: number; lexical_vocabulary?: number } | null;
+  data_snapshot: { pairs?: number; eval_items: number; lexical_vocabulary?: number } | null;
   metrics: {
     seconds: number;
     pairs_per_second: number;
@@ -596,7 +596,7 @@ function cells(row: Row): string[] {
     row.round,
     s ? String(s.items) : run ? '0' : '—',
     s ? `${s.labels} (${s.disagreements})` : run ? '0' : '—',
-    run?.data_snapshot ? String(run.data_snapshot.pairs) : '—',
+    run?.data_snapshot?.pairs !== undefined ? String(run.data_snapshot.pairs) : '—',
     run ? run.status : '—',
     run ? shortReasons(run) : '—',
     run?.eval_report ? `${pct(run.eval_report.candidate.accuracy)} / ${pct(run.eval_report.active.accuracy)}` : '—',
