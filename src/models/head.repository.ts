@@ -266,6 +266,28 @@ export async function listHeads(db: Executor) {
     .execute();
 }
 
+/** The activation history, newest first: which head replaced which (with both version numbers), why, by whom. */
+export async function listActivations(db: Executor, limit: number) {
+  return db
+    .selectFrom('head_activations as a')
+    .innerJoin('head_versions as h', 'h.id', 'a.head_id')
+    .leftJoin('head_versions as p', 'p.id', 'a.previous_head_id')
+    .select([
+      'a.id',
+      'a.at',
+      'a.head_id',
+      'h.version as head_version',
+      'a.previous_head_id',
+      'p.version as previous_version',
+      'a.rollback',
+      'a.reason',
+      'a.actor',
+    ])
+    .orderBy('a.id', 'desc')
+    .limit(limit)
+    .execute();
+}
+
 export async function headActivations(db: Executor, headId: string) {
   return db
     .selectFrom('head_activations')

@@ -10,6 +10,11 @@ export class RegistryService {
     return (await repo.listHeads(this.db)).map((h) => ({ ...h, active: h.status === 'active' }));
   }
 
+  /** The activation history across heads, newest first (`id` as a number: it is a bigint sequence). */
+  async activations(limit: number) {
+    return (await repo.listActivations(this.db, limit)).map((a) => ({ ...a, id: Number(a.id) }));
+  }
+
   /** The id of head version `version` of the active head's backbone (404 if there is none). */
   async idOfVersion(version: number): Promise<string> {
     const active = await repo.getActiveHead(this.db);

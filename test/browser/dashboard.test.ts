@@ -4,7 +4,9 @@
  * The admin dashboard in a real browser: a moderator key is refused with the server's message; an
  * admin key shows the training runs (promoted, rejected, skipped) with gate decisions, the loss and
  * reward-margin curves of the selected run, eval accuracy per head version and the review queue, all
- * as inline SVG. A hostile run error renders as inert text; the page survives a failing endpoint.
+ * as inline SVG. A hostile run error renders as inert text; the page survives a failing endpoint. Held
+ * batches are accepted or discarded, and heads rolled back or activated, from the page, with a reason
+ * that the activation history then shows.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -32,6 +34,8 @@ describe('admin dashboard', { skip: browserSkip }, () => {
   /** Confirmations the page asked for while a test meant to answer them (accepted), kept apart from stray ones. */
   const confirmed: string[] = [];
   let acceptDialogs = false;
+  /** What an accepted prompt (the reason for an activation or rollback) answers. */
+  let promptAnswer = '';
   const holdId = crypto.randomUUID();
   const consoleErrors: string[] = [];
 
@@ -78,7 +82,7 @@ describe('admin dashboard', { skip: browserSkip }, () => {
     page.on('dialog', (d) => {
       if (acceptDialogs) {
         confirmed.push(d.message());
-        void d.accept();
+        void (d.type() === 'prompt' ? d.accept(promptAnswer) : d.accept());
         return;
       }
       dialogs.push(d.message());
@@ -217,6 +221,47 @@ describe('admin dashboard', { skip: browserSkip }, () => {
     assert.deepEqual(api.body.data.map((h: { id: string }) => h.id), [holdId]);
   });
 
+  test('the activation history says who changed the head and why; Roll back and Activate ask for a reason; a stale rollback is refused', async () => {
+    const history = page.locator('#activations-table tbody tr');
+    const firstRow = async () => (await history.first().locator('td').allTextContents()).slice(1);
+    await history.first().waitFor();
+    assert.deepEqual(await firstRow(), ['v1 → v2', 'activation', 'training run passed the gate', `training run ${runs.promoted.id}`]);
+    const v2 = runs.promoted.candidate_head_id as string;
+    const activeBefore = (await app.request.get('/v1/models').set(admin)).body.data.find((h: { active: boolean }) => h.active);
+    assert.equal(activeBefore.id, v2);
+    const v1 = activeBefore.parent_id as string;
+
+    // Roll back from the active head (v2): the page asks why, and the reason lands in the history.
+    acceptDialogs = true;
+    promptAnswer = 'incident <b>42</b>';
+    await page.locator(`#heads-table button.rollback[data-head-id="${v2}"]`).click();
+    await page.waitForFunction(() => /rollback/.test(document.querySelector('#activations-table tbody tr td:nth-child(3)')?.textContent ?? ''));
+    assert.deepEqual((await firstRow()).slice(0, 3), ['v2 → v1', 'rollback', 'incident <b>42</b>']);
+    assert.match(confirmed.at(-1) ?? '', /^Roll back from v2\?/);
+    assert.equal(await page.locator(`#heads-table button.rollback[data-head-id="${v1}"]`).count(), 1, 'v1 is active now');
+    const api = (await app.request.get('/v1/models/activations?limit=1').set(admin)).body.data[0];
+    assert.deepEqual([api.previous_head_id, api.head_id, api.rollback, api.reason], [v2, v1, true, 'incident <b>42</b>']);
+
+    // Someone else activates the rejected head (v3) meanwhile; this page still offers to roll back from v1.
+    assert.equal((await app.request.post('/v1/models/3/activate').set(admin).send({ reason: 'what-if' })).status, 200);
+    promptAnswer = '';
+    await page.locator(`#heads-table button.rollback[data-head-id="${v1}"]`).click();
+    await page.waitForFunction(() => /Could not roll back/.test(document.getElementById('status')?.textContent ?? ''));
+    assert.match((await page.locator('#status').textContent()) ?? '', /nothing was rolled back/);
+    const active = (await app.request.get('/v1/models').set(admin)).body.data.find((h: { active: boolean }) => h.active);
+    assert.equal(active.version, 3, 'the stale rollback changed nothing');
+
+    // Activate v2 from its row, with no reason given: the API's default reason is recorded.
+    await page.locator('#refresh').click();
+    await page.waitForFunction(() => /^Updated/.test(document.getElementById('status')?.textContent ?? ''));
+    await page.locator(`#heads-table button.activate[data-head-id="${v2}"]`).click();
+    await page.waitForFunction(() => /^Activated/.test(document.getElementById('status')?.textContent ?? ''));
+    acceptDialogs = false;
+    assert.deepEqual((await firstRow()).slice(0, 3), ['v3 → v2', 'activation', 'manual activation']);
+    assert.match(confirmed.at(-1) ?? '', /^Activate v2 \(retired\)\? It serves all traffic at once\. Why\?$/);
+    assert.equal(await page.locator('#activations-table b').count(), 0, 'a reason is text');
+  });
+
   test('sign out forgets the key; a bad key is refused with the 401 message', async () => {
     await page.locator('#signout').click();
     assert.equal(await page.locator('#login').isVisible(), true);
@@ -231,6 +276,6 @@ describe('admin dashboard', { skip: browserSkip }, () => {
     assert.equal(await page.evaluate(xss), undefined);
     assert.deepEqual(dialogs, []);
     // The browser logs each refused or failed fetch as a console error; nothing else may appear.
-    assert.deepEqual(consoleErrors.filter((e) => !/Failed to load resource: the server responded with a status of (401|403|500)/.test(e)), []);
+    assert.deepEqual(consoleErrors.filter((e) => !/Failed to load resource: the server responded with a status of (401|403|409|500)/.test(e)), []);
   });
 });

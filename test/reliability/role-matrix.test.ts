@@ -278,6 +278,7 @@ for (const kind of testDatabases()) {
         prepare: async () => ({ path: `/v1/training/runs/${await trainingRun()}` }),
       },
       { route: 'GET /v1/models', expect: allowed(200), prepare: fixed('/v1/models') },
+      { route: 'GET /v1/models/activations', expect: allowed(200), prepare: fixed('/v1/models/activations') },
       {
         route: 'GET /v1/models/:id',
         expect: allowed(200),

@@ -102,6 +102,23 @@ for (const kind of testDatabases()) {
       assert.equal((await app.request.post('/v1/models/999/activate').set(admin).send({})).status, 404);
       const activations = await app.database.db.selectFrom('head_activations').select(['reason', 'rollback']).orderBy('id').execute();
       assert.ok(activations.some((a) => a.rollback && a.reason === 'incident'));
+
+      // The history as the API (and the dashboard) shows it: newest first, versions on both sides.
+      const history = await app.request.get('/v1/models/activations?limit=3').set(admin);
+      assert.equal(history.status, 200);
+      assert.deepEqual(
+        history.body.data.map((h: Record<string, unknown>) => [h.previous_version, h.head_version, h.rollback, h.reason]),
+        [
+          [4, 1, true, 'manual rollback'],
+          [1, 4, false, 'manual activation'],
+          [2, 1, true, 'manual rollback'],
+        ],
+      );
+      assert.equal(history.body.data[0].head_id, v1.id);
+      assert.equal(history.body.data[0].previous_head_id, rejectedId);
+      assert.equal(typeof history.body.data[0].actor, 'string');
+      assert.equal((await app.request.get('/v1/models/activations').set(admin)).body.data.length, activations.length);
+      assert.equal((await app.request.get('/v1/models/activations?limit=0').set(admin)).status, 400);
     });
   });
 }

@@ -83,6 +83,11 @@ export function trainingRoutes(ctx: AppContext, json: RequestHandler[]): Router 
     res.json({ data: await ctx.registry.list() });
   });
 
+  // Before /v1/models/:id, which would read "activations" as an id.
+  r.get('/v1/models/activations', admin, async (req, res) => {
+    res.json({ data: await ctx.registry.activations(limitOf(req.query.limit)) });
+  });
+
   r.get('/v1/models/:id', admin, async (req, res) => {
     res.json(await ctx.registry.get(id(req.params.id, 'head version')));
   });

@@ -412,6 +412,62 @@ function renderHeads(body) {
       cell(pct(h.metrics?.reference_eval_accuracy), 'num'),
       cell(when(h.created_at)),
       cell(when(h.promoted_at)),
+      headAction(h),
+    );
+    tbody.append(tr);
+  }
+}
+
+/** Roll back on the active head (naming it, so a stale page cannot step back twice); Activate on the others. */
+function headAction(h) {
+  const td = document.createElement('td');
+  const action = h.active ? 'rollback' : 'activate';
+  const b = el('button', h.active ? 'Roll back' : 'Activate', action);
+  b.type = 'button';
+  b.setAttribute('data-head-id', String(h.id));
+  b.addEventListener('click', () => void changeHead(h, action, b));
+  td.append(b);
+  return td;
+}
+
+async function changeHead(h, action, button) {
+  const question =
+    action === 'rollback'
+      ? `Roll back from v${h.version}? The head that was active before it serves all traffic at once. Why?`
+      : `Activate v${h.version} (${h.status})? It serves all traffic at once. Why?`;
+  const reason = window.prompt(question, '');
+  if (reason === null) return;
+  const body = reason.trim() ? { reason: reason.trim() } : {};
+  button.disabled = true;
+  try {
+    const out =
+      action === 'rollback'
+        ? await apiCall(state.key, 'POST', '/v1/models/rollback', { ...body, expected_head_id: String(h.id) })
+        : await apiCall(state.key, 'POST', `/v1/models/${encodeURIComponent(String(h.id))}/activate`, body);
+    await refresh();
+    status(`${action === 'rollback' ? 'Rolled back' : 'Activated'}: head ${out.active_head_id} is active.`);
+  } catch (err) {
+    button.disabled = false;
+    if (!refused(err)) status(`Could not ${action === 'rollback' ? 'roll back' : 'activate'}: ${err.message}`, true);
+  }
+}
+
+function renderActivations(body) {
+  const rows = Array.isArray(body?.data) ? body.data : [];
+  const tbody = $('activations-table').tBodies[0];
+  tbody.replaceChildren();
+  show('activations-table', rows.length > 0);
+  show('activations-empty', rows.length === 0);
+  for (const a of rows) {
+    const tr = document.createElement('tr');
+    tr.setAttribute('data-activation-id', String(a.id));
+    const from = isNum(a.previous_version) ? `v${a.previous_version}` : 'none';
+    tr.append(
+      cell(when(a.at)),
+      cell(`${from} → v${a.head_version}`),
+      cell(a.rollback ? 'rollback' : 'activation'),
+      cell(String(a.reason), 'reason'),
+      cell(String(a.actor)),
     );
     tbody.append(tr);
   }
@@ -548,6 +604,7 @@ async function refresh() {
     ['head versions', '/v1/models', renderHeads],
     ['review stats', '/v1/review/stats', renderReview],
     ['held labels', '/v1/label-holds', renderHolds],
+    ['activation history', '/v1/models/activations?limit=50', renderActivations],
   ];
   const results = await Promise.allSettled(sections.map(([, path]) => api(path)));
   if (token !== state.loading || !state.key) return;
