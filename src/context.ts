@@ -6,6 +6,7 @@ import { API_KEYS_CHANNEL, AuthService } from './auth/auth.service.js';
 import { RateLimiter } from './auth/rate-limit.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/connect.js';
+import { SERVER_COMMAND } from './db/data-dir-lock.js';
 import { migrateToLatest } from './db/migrator.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
@@ -62,7 +63,7 @@ export class AppContext {
     const dbLog = logger.child({ subsystem: 'db' });
     const database =
       overrides.database ??
-      (await openDatabase({ url: config.database.url, dataDir: config.database.dataDir, poolSize: config.database.poolSize, logger: dbLog }));
+      (await openDatabase({ url: config.database.url, dataDir: config.database.dataDir, poolSize: config.database.poolSize, logger: dbLog, command: SERVER_COMMAND }));
     const cleanup: (() => Promise<void>)[] = overrides.database ? [] : [() => database.destroy()];
     try {
       const applied = await migrateToLatest(database.db);

@@ -37,6 +37,8 @@ export class ModtuneServer {
       });
     });
     const addr = server.address() as AddressInfo;
+    // CLIs started beside this server (same embedded database) find it here and go through its API.
+    await this.ctx.database.advertise(`http://${connectableHost(addr)}:${addr.port}`);
     this.ctx.logger.info({ host: addr.address, port: addr.port }, 'listening');
     return addr;
   }
@@ -61,4 +63,10 @@ export class ModtuneServer {
     await this.ctx.destroy(grace);
     log.info('shut down cleanly');
   }
+}
+
+/** Where a local client reaches a server bound to `addr` (a wildcard address means this host's loopback). */
+function connectableHost(addr: AddressInfo): string {
+  if (addr.address === '0.0.0.0' || addr.address === '::') return '127.0.0.1';
+  return addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
 }

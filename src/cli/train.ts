@@ -1,7 +1,9 @@
 /**
- * `npm run train [-- --epochs N ...]`: one training run, in this process, with progress on stdout.
- * Exits 0 when the run ends promoted, rejected or skipped, 1 when it fails, so it can be a Kubernetes
- * CronJob next to replicas that run with TRAINING_SCHEDULER=false.
+ * `npm run train [-- --epochs N ...]`: one training run, with progress on stdout. On PostgreSQL, or on an
+ * embedded database no server holds, it trains in this process; beside a server that holds the embedded
+ * database (or with --server URL) it starts the run through that server's API and follows it there.
+ * Exits 0 when the run ends promoted, rejected, skipped, held or superseded, 1 when it fails, so it can be
+ * a Kubernetes CronJob next to replicas that run with TRAINING_SCHEDULER=false.
  */
 import { parseArgs } from 'node:util';
 import { loadConfigOrReport } from '../config.js';
@@ -15,6 +17,7 @@ import { hyperparameterOverrides } from '../policy/schema.js';
 import { TrainingService } from '../tuning/training.service.js';
 import { loadModelDir } from '../inference/model-dir.js';
 import { ModelRuntime } from '../inference/runtime.js';
+import { callService, resolveTarget, SERVER_OPTION, SERVER_USAGE, ServiceError } from './service.js';
 
 /** Flags, as the policy's training keys with dashes; searched ones take a comma-separated list. */
 const NUMBERS = ['label_smoothing', 'epochs', 'patience', 'batch_size', 'validation_fraction', 'min_pairs', 'seed'] as const;
@@ -30,9 +33,16 @@ progress and the gate's checks, and exits 0 unless the run failed.
   --lexical true|false
 ${SEARCHED.map((k) => `  --${flag(k)} X[,Y,...]`).join('\n')}   (a list is searched on the validation split)
 ${NUMBERS.map((k) => `  --${flag(k)} X`).join('\n')}
+${SERVER_USAGE}
   --help`;
 
-function parseFlags(argv: string[]): { overrides: Record<string, unknown>; force: boolean } | { exit: number } {
+interface Flags {
+  overrides: Record<string, unknown>;
+  force: boolean;
+  server: string | undefined;
+}
+
+function parseFlags(argv: string[]): Flags | { exit: number } {
   let values: Record<string, string | boolean | undefined>;
   try {
     values = parseArgs({
@@ -41,6 +51,7 @@ function parseFlags(argv: string[]): { overrides: Record<string, unknown>; force
         help: { type: 'boolean', short: 'h' },
         force: { type: 'boolean' },
         lexical: { type: 'string' },
+        ...SERVER_OPTION,
         ...Object.fromEntries([...NUMBERS, ...SEARCHED, ...CHOICES].map((k) => [flag(k), { type: 'string' as const }])),
       },
       strict: true,
@@ -63,7 +74,53 @@ function parseFlags(argv: string[]): { overrides: Record<string, unknown>; force
     process.stderr.write(`modtune train: ${overrides.error.issues.map((i) => `--${flag(String(i.path[0]))}: ${i.message}`).join('; ')}\n`);
     return { exit: 2 };
   }
-  return { overrides: overrides.data, force: values.force === true };
+  return { overrides: overrides.data, force: values.force === true, server: values.server as string | undefined };
+}
+
+type Gate = { passed: boolean; checks: { check: string; passed: boolean; detail: string }[] } | null;
+
+function printOutcome(gate: Gate, outcome: string, error: string | null): void {
+  for (const c of gate?.checks ?? []) process.stdout.write(`  ${c.passed ? 'pass' : 'FAIL'}  ${c.check}: ${c.detail}\n`);
+  process.stdout.write(`outcome: ${outcome}${error ? ` (${error})` : ''}\n`);
+}
+
+const FINAL = new Set(['promoted', 'rejected', 'skipped', 'failed', 'held', 'superseded']);
+
+interface RunView {
+  id: string;
+  status: string;
+  error: string | null;
+  gate: Gate;
+  data_snapshot: { settled_labels?: number; pairs?: number; eval_items?: number } | null;
+}
+
+/** The run through the server's API: start it, then follow its status until it ends. */
+async function trainOnServer(target: { url: string; key: string; why: string }, flags: Flags): Promise<number> {
+  process.stdout.write(`${target.why}: starting the run through ${target.url}\n`);
+  const body = { ...(Object.keys(flags.overrides).length ? { hyperparameters: flags.overrides } : {}), ...(flags.force ? { force: true } : {}) };
+  const { id } = await callService<{ id: string }>(target, 'POST', '/v1/training/runs', body);
+  process.stdout.write(`training run ${id}\n`);
+  const started = Date.now();
+  let last = '';
+  let snapshotShown = false;
+  for (;;) {
+    const run = await callService<RunView>(target, 'GET', `/v1/training/runs/${id}`);
+    const at = `[${((Date.now() - started) / 1000).toFixed(1)}s]`;
+    if (run.status !== last) {
+      process.stdout.write(`${at} ${run.status}\n`);
+      last = run.status;
+    }
+    if (run.data_snapshot && !snapshotShown) {
+      const d = run.data_snapshot;
+      process.stdout.write(`${at} snapshot: ${d.settled_labels ?? '?'} settled labels, ${d.pairs ?? '?'} train pairs, ${d.eval_items ?? '?'} eval items\n`);
+      snapshotShown = true;
+    }
+    if (FINAL.has(run.status)) {
+      printOutcome(run.gate, run.status, run.error);
+      return run.status === 'failed' ? 1 : 0;
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -71,9 +128,22 @@ async function main(argv: string[]): Promise<number> {
   if ('exit' in parsed) return parsed.exit;
   const config = loadConfigOrReport('modtune train');
   if (!config) return 2;
+  const target = await resolveTarget(config, parsed.server);
+  if (target.kind === 'refuse') {
+    process.stderr.write(`modtune train: ${target.message}\n`);
+    return 1;
+  }
+  if (target.kind === 'server') {
+    try {
+      return await trainOnServer(target, parsed);
+    } catch (err) {
+      process.stderr.write(`modtune train: ${err instanceof ServiceError ? '' : 'failed: '}${(err as Error).message}\n`);
+      return 1;
+    }
+  }
 
   const logger = createLogger(config.log.level === 'info' ? 'warn' : config.log.level);
-  const database = await openDatabase({ url: config.database.url, dataDir: config.database.dataDir, poolSize: 4, logger });
+  const database = await openDatabase({ url: config.database.url, dataDir: config.database.dataDir, poolSize: 4, logger, command: 'npm run train' });
   try {
     await migrateToLatest(database.db);
     const policies = new PolicyRegistry(await loadPolicies(config.policy.dir), config.policy.defaultName);
@@ -102,9 +172,7 @@ async function main(argv: string[]): Promise<number> {
     const started = Date.now();
     const outcome = await training.execute(runId, (e) => process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${e.phase}: ${e.message}\n`));
     const run = await training.getRun(runId);
-    const gate = run.gate as { passed: boolean; checks: { check: string; passed: boolean; detail: string }[] } | null;
-    for (const c of gate?.checks ?? []) process.stdout.write(`  ${c.passed ? 'pass' : 'FAIL'}  ${c.check}: ${c.detail}\n`);
-    process.stdout.write(`outcome: ${outcome}${run.error ? ` (${run.error})` : ''}\n`);
+    printOutcome(run.gate as Gate, outcome, run.error);
     await (runtime as ModelRuntime | null)?.stop();
     return outcome === 'failed' ? 1 : 0;
   } catch (err) {

@@ -8,6 +8,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
+import { acquireDataDirLock, describeProcess } from './data-dir-lock.js';
 import type { DatabaseSchema, DB } from './database.js';
 import { PGliteDialect } from './pglite-dialect.js';
 
@@ -29,6 +30,11 @@ export interface Database {
    * Returns a function that stops listening. A no-op on PGlite (one process: nothing to hear).
    */
   listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Tells other processes where the server that holds this database listens (an embedded database on
+   * disk: written into its lock file, so CLIs go through that server). A no-op elsewhere.
+   */
+  advertise(url: string): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -39,6 +45,8 @@ export interface OpenOptions {
   poolSize?: number;
   /** A PGlite data directory dump to start from (tests start from a migrated template). */
   loadDataDir?: Blob;
+  /** Who opens an embedded database on disk, for the lock's messages (default: this process's npm script). */
+  command?: string;
   logger: Logger;
 }
 
@@ -115,6 +123,8 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
         await stop();
       };
     },
+    // Every process connects to PostgreSQL on its own: nothing to tell the CLIs.
+    advertise: async () => undefined,
     destroy: async () => {
       for (const stop of listeners) await stop();
       await db.destroy();
@@ -170,9 +180,17 @@ function listenWithReconnect(url: string, channel: string, onMessage: (payload: 
 async function openPglite(opts: OpenOptions): Promise<Database> {
   const inMemory = opts.dataDir.startsWith('memory://');
   const dir = inMemory ? undefined : path.join(opts.dataDir, 'pglite');
-  if (dir) await fs.mkdir(dir, { recursive: true });
-  const pglite = await PGlite.create({ dataDir: dir, loadDataDir: opts.loadDataDir });
-  const db = new Kysely<DatabaseSchema>({ dialect: new PGliteDialect(pglite) });
+  // One process per data directory (see data-dir-lock.ts): taken before PGlite reads a byte of it.
+  const lock = inMemory ? null : await acquireDataDirLock(opts.dataDir, opts.command ?? describeProcess());
+  let db: Kysely<DatabaseSchema>;
+  try {
+    if (dir) await fs.mkdir(dir, { recursive: true });
+    const pglite = await PGlite.create({ dataDir: dir, loadDataDir: opts.loadDataDir });
+    db = new Kysely<DatabaseSchema>({ dialect: new PGliteDialect(pglite) });
+  } catch (err) {
+    await lock?.release();
+    throw err;
+  }
   const held = new Set<number>();
   return {
     db,
@@ -187,7 +205,16 @@ async function openPglite(opts: OpenOptions): Promise<Database> {
       };
     },
     listen: async () => async () => undefined,
-    destroy: () => db.destroy(),
+    advertise: async (url) => {
+      await lock?.advertise(url);
+    },
+    async destroy() {
+      try {
+        await db.destroy();
+      } finally {
+        await lock?.release();
+      }
+    },
   };
 }
 

@@ -334,6 +334,7 @@ export async function registerBackbone(
   model: ModelDir,
   source: string,
   name = model.name,
+  actor: ActivationActor = { name: 'system' },
 ): Promise<{ backbone: repo.BackboneRow; head: repo.HeadRow }> {
   const backbone: repo.BackboneRow = {
     id: uuidv7(),
@@ -357,7 +358,9 @@ export async function registerBackbone(
     head: model.baseHead,
   });
   await recordAudit(trx, {
-    actor: 'system',
+    actor: actor.name,
+    actorKeyId: actor.keyId,
+    requestId: actor.requestId,
     action: 'backbone.registered',
     subjectType: 'backbone',
     subjectId: backbone.id,

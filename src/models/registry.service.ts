@@ -1,7 +1,18 @@
-/** The head registry as the API shows it: versions, lineage, data snapshot, metrics, activations, shadow stats. */
+/**
+ * The head registry as the API shows it: versions, lineage, data snapshot, metrics, activations, shadow
+ * stats, a head's weights; and registering an imported model directory (what `model:import` does through
+ * the API when a server holds the embedded database).
+ */
+import path from 'node:path';
 import type { DB } from '../db/database.js';
-import { notFound } from '../errors.js';
+import { badRequest, notFound } from '../errors.js';
+import { loadModelDir, type ModelDir } from '../inference/model-dir.js';
+import type { PolicyRegistry } from '../policy/registry.js';
+import type { ActivationActor } from './activation.js';
 import * as repo from './head.repository.js';
+import { registerBackbone } from './model.service.js';
+
+const base64 = (a: Float32Array | Int32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 
 export class RegistryService {
   constructor(private readonly db: DB) {}
@@ -13,6 +24,62 @@ export class RegistryService {
   /** The activation history across heads, newest first (`id` as a number: it is a bigint sequence). */
   async activations(limit: number) {
     return (await repo.listActivations(this.db, limit)).map((a) => ({ ...a, id: Number(a.id) }));
+  }
+
+  /**
+   * Registers the model directory `dir` (inside `modelsRoot`, the server's models directory) as a
+   * backbone with its own classifier as the base head, or finds it registered already (same sha256).
+   * Activation stays a separate step; `activation_warning` says why it would be refused, if it would.
+   */
+  async register(dir: string, name: string, modelsRoot: string, policies: PolicyRegistry, actor: ActivationActor) {
+    const root = path.resolve(modelsRoot);
+    const abs = path.resolve(dir);
+    if (!path.isAbsolute(dir) || (abs !== root && !abs.startsWith(root + path.sep))) {
+      throw badRequest(
+        'invalid_request',
+        `path must be an absolute path inside ${root} (the server's models directory), not '${dir}': import into it (model:import's default, or --out under it)`,
+      );
+    }
+    let model: ModelDir;
+    try {
+      model = await loadModelDir(abs);
+    } catch (err) {
+      throw badRequest('invalid_model', `${abs} is not a model directory this server can load: ${(err as Error).message}`);
+    }
+    const existing = await repo.findBackboneBySha(this.db, model.sha256);
+    const { backbone, head } = existing
+      ? { backbone: existing, head: (await repo.findBaseHead(this.db, existing.id))! }
+      : await this.db.transaction().execute((trx) => registerBackbone(trx, model, 'import', name, actor));
+    let warning: string | null = null;
+    try {
+      policies.bind(repo.labelSpace(backbone));
+    } catch (err) {
+      warning = (err as Error).message;
+    }
+    return {
+      registered: !existing,
+      backbone: { id: backbone.id, name: backbone.name, path: backbone.path, sha256: backbone.sha256 },
+      base_head: { id: head.id, version: head.version },
+      activation_warning: warning,
+    };
+  }
+
+  /** A head's weights (little-endian float32 / int32, base64) and where its backbone lives, for model:export. */
+  async weights(id: string) {
+    const head = await repo.getHead(this.db, id);
+    if (!head) throw notFound('head version', id);
+    const backbone = (await repo.getBackbone(this.db, head.backboneId))!;
+    return {
+      id: head.id,
+      version: head.version,
+      status: head.status,
+      backbone: { id: backbone.id, name: backbone.name, path: backbone.path, sha256: backbone.sha256 },
+      num_labels: head.numLabels,
+      dim: head.dim,
+      weight: base64(head.weight),
+      bias: base64(head.bias),
+      lexical: head.lexical ? { tokens: base64(head.lexical.tokens), weight: base64(head.lexical.weight) } : null,
+    };
   }
 
   /** The id of head version `version` of the active head's backbone (404 if there is none). */

@@ -91,6 +91,8 @@ export const ENDPOINTS: readonly Endpoint[] = [
   { method: 'POST', path: '/v1/label-holds/:id/accept', id: 'hold', body: 'optional', example: { note: 'checked with the team' } },
   { method: 'POST', path: '/v1/label-holds/:id/discard', id: 'hold', body: 'optional', example: { note: 'a bulk import gone wrong' } },
   { method: 'GET', path: '/v1/models' },
+  { method: 'POST', path: '/v1/models/backbones', body: 'json', example: { path: '/srv/models/imported', name: 'imported' } },
+  { method: 'GET', path: '/v1/models/:id/weights', id: 'head' },
   { method: 'GET', path: '/v1/models/activations', query: { limit: ['1', '50', '500'] } },
   { method: 'GET', path: '/v1/models/:id', id: 'head' },
   { method: 'POST', path: '/v1/models/:id/activate', id: 'head', body: 'optional', example: { reason: 'fuzz activation' } },

@@ -280,6 +280,17 @@ for (const kind of testDatabases()) {
       { route: 'GET /v1/models', expect: allowed(200), prepare: fixed('/v1/models') },
       { route: 'GET /v1/models/activations', expect: allowed(200), prepare: fixed('/v1/models/activations') },
       {
+        route: 'POST /v1/models/backbones',
+        expect: allowed(200),
+        note: "the app's own model directory: registered already, so 200 and nothing changes",
+        prepare: async () => ({ path: '/v1/models/backbones', body: { path: app.server.ctx.config.model.dir, name: 'again' } }),
+      },
+      {
+        route: 'GET /v1/models/:id/weights',
+        expect: allowed(200),
+        prepare: async () => ({ path: `/v1/models/${await activeHead()}/weights` }),
+      },
+      {
         route: 'GET /v1/models/:id',
         expect: allowed(200),
         prepare: async () => ({ path: `/v1/models/${await activeHead()}` }),

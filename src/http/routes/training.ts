@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
@@ -16,6 +17,11 @@ const runBody = z.strictObject({
 const reason = safeText(500).pipe(z.string().trim().min(1, 'reason must not be empty')).optional();
 const reasonBody = z.strictObject({ reason });
 const noteBody = z.strictObject({ note: safeText(2000).optional() });
+const backboneBody = z.strictObject({
+  /** An absolute path, on the server's machine, inside its models directory. */
+  path: z.string().min(1, 'path must not be empty').max(4096),
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "name must be 1-64 letters, digits, '.', '_' or '-'"),
+});
 const rollbackBody = z.strictObject({
   reason,
   /** The head the caller means to roll back from: a retry that finds another head active is refused (409). */
@@ -81,6 +87,17 @@ export function trainingRoutes(ctx: AppContext, json: RequestHandler[]): Router 
 
   r.get('/v1/models', admin, async (_req, res) => {
     res.json({ data: await ctx.registry.list() });
+  });
+
+  r.post('/v1/models/backbones', admin, ...json, async (req, res) => {
+    const b = parseBody(backboneBody, req.body);
+    const p = res.locals.principal!;
+    const out = await ctx.registry.register(b.path, b.name, path.dirname(ctx.config.model.dir), ctx.policies, { name: p.name, keyId: p.keyId, requestId: res.locals.requestId });
+    res.status(out.registered ? 201 : 200).json(out);
+  });
+
+  r.get('/v1/models/:id/weights', admin, async (req, res) => {
+    res.json(await ctx.registry.weights(id(req.params.id, 'head version')));
   });
 
   // Before /v1/models/:id, which would read "activations" as an id.

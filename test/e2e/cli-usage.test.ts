@@ -1,0 +1,38 @@
+/**
+ * Every CLI that touches the database answers `--help` with its usage (exit 0) and a misspelt flag with
+ * the problem and the usage (exit 2), before it reads any configuration or opens anything.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+import { baseEnv } from '../helpers/process.js';
+
+function run(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  // DATA_DIR points nowhere usable: a CLI that got as far as opening a database would fail differently.
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: baseEnv({ DATA_DIR: '/nonexistent/modtune' }), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+}
+
+const CLIS = [
+  ['src/cli/train.ts', 'npm run train', 'train'],
+  ['src/cli/import-model.ts', 'npm run model:import', 'import'],
+  ['src/cli/export-model.ts', 'npm run model:export', 'export'],
+  ['src/cli/migrate.ts', 'npm run migrate', 'migrate'],
+] as const;
+
+for (const [script, command, name] of CLIS) {
+  test(`${command}: --help prints the usage; a misspelt flag names it, prints the usage and exits 2`, async () => {
+    const [help, bad] = await Promise.all([run(script, ['--help']), run(script, ['--frce'])]);
+    assert.equal(help.code, 0, help.stderr);
+    assert.ok(help.stdout.startsWith(`usage: ${command}`), help.stdout);
+    assert.equal(help.stderr, '');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, new RegExp(`^modtune ${name}: Unknown option '--frce'`));
+    assert.match(bad.stderr, new RegExp(`usage: ${command}`));
+    assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');
+  });
+}
