@@ -58,6 +58,7 @@ const envSchema = z.object({
   RETENTION_INTERVAL_MS: int(1_000, 86_400_000).default(3_600_000),
   IDEMPOTENCY_TTL_HOURS: int(1, 24 * 365).default(24),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(15_000),
+  SHUTDOWN_DRAIN_MS: int(0, 600_000).default(0),
   TRAINING_SCHEDULER: bool.default(true),
   HEAD_POLL_MS: int(100, 600_000).default(5_000),
 });
@@ -86,6 +87,8 @@ export interface Config {
   log: { level: Env['LOG_LEVEL']; content: boolean };
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** After SIGTERM, how long /readyz is red while the listener still serves, before it closes. */
+  shutdownDrainMs: number;
   rateLimit: { perSecond: number; burst: number };
   retention: { intervalMs: number; idempotencyTtlHours: number };
   /** Run the policy's training schedule in this process. */
@@ -156,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     retention: { intervalMs: e.RETENTION_INTERVAL_MS, idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     trainingScheduler: e.TRAINING_SCHEDULER,
     headPollMs: e.HEAD_POLL_MS,
   };

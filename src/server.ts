@@ -43,21 +43,37 @@ export class ModtuneServer {
     return addr;
   }
 
+  /**
+   * Shutdown, in the order a load balancer needs: /readyz turns red at once (and every response says
+   * `Connection: close`) while the listener keeps serving for `SHUTDOWN_DRAIN_MS`, so the orchestrator
+   * stops sending traffic before anything is refused; then the listener closes, in-flight requests
+   * finish and each keep-alive connection closes as soon as it is idle; after `SHUTDOWN_TIMEOUT_MS` the
+   * rest are cut. Then inference and the database.
+   */
   async destroy(): Promise<void> {
     const log = this.ctx.logger;
     const grace = this.ctx.config.shutdownTimeoutMs;
+    const drain = this.ctx.config.shutdownDrainMs;
     this.ctx.draining = true;
     const server = this.server;
     if (server) {
-      log.info('shutting down: no new connections, draining in-flight requests');
+      if (drain > 0) {
+        log.info({ drainMs: drain }, 'shutting down: readiness is red; still serving while load balancers drain');
+        await new Promise((r) => setTimeout(r, drain));
+      }
+      log.info('shutting down: no new connections, finishing in-flight requests');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // A keep-alive connection becomes idle when its last request finishes: close it then, not after
+      // keepAliveTimeout.
       server.closeIdleConnections();
+      const idle = setInterval(() => server.closeIdleConnections(), 50);
       const timer = setTimeout(() => {
         log.warn({ graceMs: grace }, 'requests still in flight after the grace period; closing their connections');
         server.closeAllConnections();
       }, grace);
       timer.unref();
       await closed;
+      clearInterval(idle);
       clearTimeout(timer);
     }
     await this.ctx.destroy(grace);

@@ -29,6 +29,11 @@ export function createApp(ctx: AppContext): express.Express {
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.use(requestId);
+  // While shutting down, no response invites the client to reuse its connection.
+  app.use((_req, res, next) => {
+    if (ctx.draining) res.setHeader('Connection', 'close');
+    next();
+  });
   app.use(accessLog(ctx.logger.child({ subsystem: 'http' })));
   app.use(httpMetrics(ctx.metrics));
   app.use(
