@@ -75,6 +75,25 @@ export class RetentionService {
   }
 
   /** Everything stored about one item (a data-subject access request). */
+  /**
+   * The items stored under a platform's own id (a data-subject request names the post or comment, not our
+   * item id), newest first; each can then be read or deleted by its id. One external id may have several
+   * items (re-moderated after an edit, or sent by two integrations).
+   */
+  async itemsByExternalId(externalId: string, limit = 100) {
+    const rows = await this.db
+      .selectFrom('content_items as c')
+      .leftJoin('decisions as d', 'd.item_id', 'c.id')
+      .select((eb) => ['c.id', 'c.external_id', 'c.client_key_id', 'c.text_length', 'c.created_at', 'c.text_purged_at', eb.fn.count<number>('d.id').as('decisions')])
+      .where('c.external_id', '=', externalId)
+      .groupBy('c.id')
+      .orderBy('c.created_at', 'desc')
+      .orderBy('c.id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ ...r, decisions: Number(r.decisions) }));
+  }
+
   async item(id: string) {
     const item = await this.db.selectFrom('content_items').selectAll().where('id', '=', id).executeTakeFirst();
     if (!item) throw notFound('item', id);

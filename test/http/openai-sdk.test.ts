@@ -27,6 +27,15 @@ describe('OpenAI SDK round trip', () => {
     assert.deepEqual(r.category_applied_input_types.violence, ['text']);
     assert.equal(r.flagged, true);
     assert.equal(r.categories.violence, true);
+    // The extension the SDK keeps: enough to act on the decision.
+    const ext = (r as unknown as { modtune: { decision_id: string; item_id: string; action: string; review_task_id: string | null } }).modtune;
+    assert.match(ext.decision_id, /^[0-9a-f-]{36}$/);
+    assert.ok(['allow', 'review', 'block'].includes(ext.action));
+    const decision = await fetch(`${app.baseUrl}/v1/decisions/${ext.decision_id}`, { headers: { Authorization: `Bearer ${openai.apiKey}` } });
+    assert.equal(decision.status, 200);
+    const stored = (await decision.json()) as { action: string; item_id: string };
+    assert.deepEqual([stored.action, stored.item_id], [ext.action, ext.item_id]);
+    if (ext.action === 'review') assert.match(String(ext.review_task_id), /^[0-9a-f-]{36}$/);
 
     const many = await openai.moderations.create({ input: ['have a nice day', 'thanks for the help, see you tomorrow'] });
     assert.equal(many.results.length, 2);

@@ -86,6 +86,19 @@ describe('retention and data-subject requests', () => {
       if (c.body.data.some((t: { id: string }) => t.id === taskId)) break;
     }
     await app.request.post(`/v1/review/tasks/${taskId}/verdict`).set('Authorization', `Bearer ${moderator}`).send({ categories: { violence: false, harassment: true, hate: false }, notes: 'quoted' });
+    // The request names the platform's id: the lookup finds our item (and only items with that id).
+    const again = await app.request.post('/v1/moderate').set('Authorization', `Bearer ${client}`).send({ input: [{ text: 'I will find you and kill you, edited', external_id: 'post-9' }, { text: 'other', external_id: 'post-10' }] });
+    const found = await app.request.get('/v1/items?external_id=post-9').set(admin);
+    assert.equal(found.status, 200);
+    assert.deepEqual(found.body.data.map((i: { id: string }) => i.id), [again.body.results[0].item_id, itemId], 'both items with that id, newest first');
+    assert.deepEqual(found.body.data.map((i: { decisions: number; external_id: string }) => [i.external_id, i.decisions]), [['post-9', 1], ['post-9', 1]]);
+    assert.ok(!JSON.stringify(found.body).includes('kill you'), 'the lookup lists items, not their text');
+    assert.deepEqual((await app.request.get('/v1/items?external_id=nobody').set(admin)).body.data, []);
+    const missing = await app.request.get('/v1/items').set(admin);
+    assert.equal(missing.status, 400);
+    assert.match(missing.body.error.message, /external_id is required/);
+    assert.equal((await app.request.get('/v1/items?external_id=post-9').set('Authorization', `Bearer ${client}`)).status, 403);
+
     const got = await app.request.get(`/v1/items/${itemId}`).set(admin);
     assert.equal(got.status, 200);
     assert.equal(got.body.text, 'I will find you and kill you');

@@ -321,6 +321,7 @@ for (const kind of testDatabases()) {
         note: 'a fresh held batch per cell',
         prepare: async () => ({ path: `/v1/label-holds/${await hold()}/discard`, body: {} }),
       },
+      { route: 'GET /v1/items', expect: allowed(200), prepare: fixed('/v1/items?external_id=c-42') },
       {
         route: 'GET /v1/items/:id',
         expect: allowed(200),

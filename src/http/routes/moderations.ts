@@ -32,7 +32,15 @@ export function moderationsRoutes(ctx: AppContext, json: RequestHandler[]): Rout
           scores[c] = x.categoryScores[c] ?? 0;
           applied[c] = ['text'];
         }
-        return { flagged: x.flagged, categories, category_scores: scores, category_applied_input_types: applied };
+        // OpenAI's fields first and unchanged; what an integration needs to act on the decision (appeal
+        // it, tell block from review, find its review task) under one extension key the SDKs keep.
+        return {
+          flagged: x.flagged,
+          categories,
+          category_scores: scores,
+          category_applied_input_types: applied,
+          modtune: { decision_id: x.decisionId, item_id: x.itemId, external_id: x.externalId, action: x.action, review_task_id: x.reviewTaskId },
+        };
       }),
     }));
   });
