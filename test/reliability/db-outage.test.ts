@@ -5,11 +5,12 @@
  * `/readyz` must say 503; once it is back, the service must recover by itself within seconds.
  *
  * Needs root (the cluster runs as the `postgres` user through runuser) and PostgreSQL's server binaries
- * (PG_BIN, default /usr/lib/postgresql/15/bin); otherwise it is skipped, saying why.
+ * (PG_BIN, default: the newest /usr/lib/postgresql/<version>/bin, Debian's layout); otherwise it is
+ * skipped, saying why.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,7 +20,14 @@ import { baseEnv, sleep, startService, waitFor, type ServiceProcess } from '../h
 import { TINY_MODEL_TEXTS, tinyModelDir } from '../helpers/tiny-model.js';
 
 const run = promisify(execFile);
-const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+/** The newest installed PostgreSQL's server binaries (Debian keeps each major version apart). */
+function installedPgBin(): string {
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(path.join(root, v, 'bin', 'initdb'))) : [];
+  versions.sort((a, b) => Number.parseFloat(b) - Number.parseFloat(a));
+  return versions.length ? path.join(root, versions[0], 'bin') : path.join(root, '<version>', 'bin');
+}
+const PG_BIN = process.env.PG_BIN ?? installedPgBin();
 const PG_PORT = 55432;
 const ADMIN = 'mt_outage_admin_key_0123456789abcdefghij';
 const CLIENTS = 4;
