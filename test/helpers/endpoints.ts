@@ -55,6 +55,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
     body: 'json',
     example: { name: 'fuzz', role: 'client', expires_at: '2099-01-01T00:00:00Z' },
   },
+  { method: 'GET', path: '/v1/me' },
   { method: 'GET', path: '/v1/admin/api-keys' },
   { method: 'POST', path: '/v1/admin/api-keys/:id/trust', id: 'apiKey', body: 'json', example: { trusted: true } },
   { method: 'DELETE', path: '/v1/admin/api-keys/:id', id: 'apiKey' },

@@ -238,6 +238,7 @@ for (const kind of testDatabases()) {
         expect: allowed(201),
         prepare: fixed('/v1/admin/api-keys', { name: 'role matrix', role: 'client' }),
       },
+      { route: 'GET /v1/me', expect: allowed(200, 'client', 'moderator'), prepare: fixed('/v1/me') },
       { route: 'GET /v1/admin/api-keys', expect: allowed(200), prepare: fixed('/v1/admin/api-keys') },
       {
         route: 'POST /v1/admin/api-keys/:id/trust',

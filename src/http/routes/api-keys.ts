@@ -33,6 +33,12 @@ export function apiKeyRoutes(ctx: AppContext, json: RequestHandler[]): Router {
   const r = Router();
   const admin = requireRole(ctx.auth, 'admin');
 
+  // Who a key is (any valid key): what the review page and the dashboard check when someone signs in.
+  r.get('/v1/me', requireRole(ctx.auth, 'client', 'moderator'), (_req, res) => {
+    const p = res.locals.principal!;
+    res.json({ key_id: p.keyId, name: p.name, role: p.role });
+  });
+
   r.post('/v1/admin/api-keys', admin, ...json, async (req, res) => {
     const b = parseBody(createBody, req.body);
     const expiresAt = b.expires_at ? new Date(b.expires_at) : null;

@@ -6,7 +6,15 @@ import { $, apiCall, show, status } from './page.js';
 
 const KEY_STORAGE = 'modtune.review.key';
 
-const state = { key: sessionStorage.getItem(KEY_STORAGE), task: null, selected: 0, busy: false };
+const state = { key: sessionStorage.getItem(KEY_STORAGE), task: null, selected: 0, busy: false, leaseTimer: null, leaseWarned: false };
+
+/**
+ * One key per category, in the policy's order: the digits, then letters no other command uses (N, J,
+ * K, X, S, R, E stay commands). 29 categories reachable by one key press; more are reached with J / K.
+ */
+const CATEGORY_KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '0', 'q', 'w', 't', 'y', 'u', 'i', 'o', 'p', 'a', 'd', 'f', 'g', 'h', 'l', 'z', 'c', 'v', 'b', 'm'];
+/** The lease warning comes this long before it ends. */
+const LEASE_WARNING_MS = 60_000;
 
 const api = (method, path, body) => apiCall(state.key, method, path, body);
 
@@ -16,10 +24,31 @@ function signedIn() {
   idle('No task in hand.');
 }
 
+/** Checks the key and its role with the server before anything else happens. */
+async function signIn(key) {
+  state.key = key;
+  status('Checking the key…');
+  try {
+    const me = await api('GET', '/v1/me');
+    if (me.role !== 'moderator' && me.role !== 'admin') {
+      signOut();
+      status(`Key refused: the review page needs a moderator or admin key; this key (${me.name}) has the ${me.role} role.`, true);
+      return;
+    }
+    sessionStorage.setItem(KEY_STORAGE, key);
+    signedIn();
+    status(`Signed in as ${me.name}. Press N to claim a task.`);
+  } catch (err) {
+    signOut();
+    status(`Key refused: ${err.message}`, true);
+  }
+}
+
 function signOut() {
   sessionStorage.removeItem(KEY_STORAGE);
   state.key = null;
   state.task = null;
+  stopLeaseTimer();
   show('task', false);
   show('idle', false);
   show('signout', false);
@@ -31,6 +60,7 @@ function signOut() {
 
 function idle(message) {
   state.task = null;
+  stopLeaseTimer();
   show('task', false);
   show('idle', true);
   $('idle-message').textContent = message;
@@ -60,6 +90,53 @@ async function claim() {
   } finally {
     state.busy = false;
   }
+}
+
+// ---------------------------------------------------------------- the lease
+
+function stopLeaseTimer() {
+  if (state.leaseTimer) clearInterval(state.leaseTimer);
+  state.leaseTimer = null;
+}
+
+/** The time left on the task's lease, shown every second; a warning a minute before; idle at the end. */
+function startLeaseTimer(task) {
+  stopLeaseTimer();
+  state.leaseWarned = false;
+  const ends = task.lease?.expires_at ? new Date(task.lease.expires_at).getTime() : null;
+  const el = $('lease');
+  if (!ends) {
+    el.textContent = '';
+    return;
+  }
+  const tick = () => {
+    const left = ends - Date.now();
+    if (left <= 0) {
+      idle('Your lease on that task ran out, so it went back to the queue. Press N to claim the next task.');
+      status('Lease ran out: the task went back to the queue.', true);
+      return;
+    }
+    const s = Math.ceil(left / 1000);
+    el.textContent = `lease ${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')} left`;
+    const warn = left <= LEASE_WARNING_MS;
+    el.classList.toggle('warn', warn);
+    if (warn && !state.leaseWarned) {
+      state.leaseWarned = true;
+      status('The lease on this task ends in less than a minute: submit (S) or give it back (R).', true);
+    }
+  };
+  tick();
+  state.leaseTimer = setInterval(tick, 1000);
+}
+
+/** A task that is no longer ours (leased to someone else, or already done): back to a state where N works. */
+function lost(err, what) {
+  if (err.status === 409 && (err.code === 'not_leaseholder' || err.code === 'task_closed')) {
+    idle(`${what}: ${err.message}. Press N to claim the next task.`);
+    status(`${what}: the task is no longer yours.`, true);
+    return true;
+  }
+  return false;
 }
 
 function cell(text) {
@@ -111,7 +188,8 @@ function render(task) {
   task.policy.categories.forEach((category, i) => {
     const tr = document.createElement('tr');
     tr.dataset.index = String(i);
-    tr.appendChild(cell(i < 10 ? String((i + 1) % 10) : ''));
+    const key = CATEGORY_KEYS[i];
+    tr.appendChild(cell(key ? key.toUpperCase() : ''));
     const label = document.createElement('label');
     const box = document.createElement('input');
     box.type = 'checkbox';
@@ -139,6 +217,7 @@ function render(task) {
     body.appendChild(tr);
   });
   select(0);
+  startLeaseTimer(task);
 }
 
 function rows() {
@@ -179,7 +258,7 @@ async function submit() {
     await claim();
   } catch (err) {
     state.busy = false;
-    status(`Verdict not saved: ${err.message}`, true);
+    if (!lost(err, 'Verdict not saved')) status(`Verdict not saved: ${err.message}`, true);
   }
 }
 
@@ -191,7 +270,7 @@ async function release() {
     idle('Task given back. Press N to claim the next one.');
     status('Task given back to the queue.');
   } catch (err) {
-    status(`Could not give the task back: ${err.message}`, true);
+    if (!lost(err, 'Could not give the task back')) status(`Could not give the task back: ${err.message}`, true);
   } finally {
     state.busy = false;
   }
@@ -223,8 +302,8 @@ function onKey(e) {
     select(state.selected - 1);
   } else if (k === 'x' || k === 'X' || k === ' ') {
     toggle(state.selected);
-  } else if (/^[0-9]$/.test(k)) {
-    toggle(k === '0' ? 9 : Number(k) - 1);
+  } else if (CATEGORY_KEYS.includes(k.toLowerCase()) && CATEGORY_KEYS.indexOf(k.toLowerCase()) < rows().length) {
+    toggle(CATEGORY_KEYS.indexOf(k.toLowerCase()));
   } else if (k === 's' || k === 'S') {
     void submit();
   } else if (k === 'r' || k === 'R') {
@@ -242,10 +321,7 @@ function start() {
     e.preventDefault();
     const key = $('key').value.trim();
     if (!key) return;
-    state.key = key;
-    sessionStorage.setItem(KEY_STORAGE, key);
-    signedIn();
-    status('Signed in. Press N to claim a task.');
+    void signIn(key);
   });
   $('task').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -255,7 +331,7 @@ function start() {
   $('release').addEventListener('click', () => void release());
   $('signout').addEventListener('click', signOut);
   document.addEventListener('keydown', onKey);
-  if (state.key) signedIn();
+  if (state.key) void signIn(state.key);
   else {
     show('login', true);
     $('key').focus();

@@ -13,7 +13,7 @@ export function status(message, isError = false) {
   s.classList.toggle('error', isError);
 }
 
-/** Calls the API with `key`; a non-2xx answer throws an Error carrying the server's message and `status`. */
+/** Calls the API with `key`; a non-2xx answer throws an Error carrying the server's message, `status` and `code`. */
 export async function apiCall(key, method, path, body) {
   const res = await fetch(path, {
     method,
@@ -24,6 +24,7 @@ export async function apiCall(key, method, path, body) {
   if (!res.ok) {
     const err = new Error(data?.error?.message ?? `HTTP ${res.status}`);
     err.status = res.status;
+    err.code = data?.error?.code ?? null;
     throw err;
   }
   return data;

@@ -1,0 +1,151 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+/**
+ * The review console over a moderator's shift, keyboard only: sign-in checks the key and its role at
+ * once; every one of the shipped policy's 13 categories is one key press away (and the verdict stored is
+ * exactly what was toggled); a task lost to another moderator returns the page to a state where N works;
+ * the lease counts down, warns a minute before it ends and, when it ends, hands the page back to N.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { parsePolicy } from '../../src/policy/loader.js';
+import { OPENAI_CATEGORIES } from '../../src/policy/categories.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { browserSkip, launchBrowser } from '../helpers/browser.js';
+import { policies } from '../helpers/policies.js';
+
+/** What the page binds to categories 1–13, in the policy's order. */
+const KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '0', 'q', 'w', 't'];
+
+const POLICY = [
+  'categories:',
+  ...OPENAI_CATEGORIES.map((c) => `  ${c}: { flag: 0.5, block: 0.95 }`),
+  'review: {"audit_rate": 1, "reviews_per_task": 1, "audit_reviews_per_task": 1, "blind": "none", "lease_seconds": 600}',
+].join('\n');
+
+const statusText = (page: Page) => page.locator('#status').textContent().then((t) => t ?? '');
+
+describe('review console: a shift on the keyboard', { skip: browserSkip }, () => {
+  let app: TestApp;
+  let browser: Browser;
+  let moderator: string;
+  let moderatorId: string;
+  let client: string;
+
+  const fresh = async (clock = false): Promise<Page> => {
+    const page = await browser.newPage();
+    if (clock) await page.clock.install();
+    await page.goto(`${app.baseUrl}/review`);
+    return page;
+  };
+  const signIn = async (page: Page, key: string) => {
+    await page.locator('#key').fill(key);
+    await page.keyboard.press('Enter');
+  };
+  const heldTask = async () =>
+    (await app.database.db.selectFrom('review_tasks').select('id').where('leased_to', '=', moderatorId).where('status', '=', 'open').executeTakeFirstOrThrow()).id;
+
+  before(async () => {
+    app = await startTestApp({ listen: true, policies: policies(parsePolicy('default', POLICY)) });
+    client = await app.key('client');
+    moderator = await app.key('moderator');
+    moderatorId = (await app.request.get('/v1/me').set('Authorization', `Bearer ${moderator}`)).body.key_id;
+    const texts = Array.from({ length: 8 }, (_, i) => `message number ${i} for the shift`);
+    assert.equal((await app.request.post('/v1/moderate').set('Authorization', `Bearer ${client}`).send({ input: texts })).status, 200);
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+  });
+
+  test('sign-in checks the key and its role at once', async () => {
+    const page = await fresh();
+    await signIn(page, client);
+    await page.waitForFunction(() => /Key refused/.test(document.getElementById('status')?.textContent ?? ''));
+    assert.match(await statusText(page), /needs a moderator or admin key; this key \(.*\) has the client role/);
+    assert.equal(await page.locator('#login').isVisible(), true);
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+
+    await signIn(page, 'mt_not_a_key_at_all');
+    await page.waitForFunction(() => /API key not recognised/.test(document.getElementById('status')?.textContent ?? ''));
+    assert.equal(await page.locator('#login').isVisible(), true);
+
+    await signIn(page, moderator);
+    await page.locator('#idle').waitFor({ state: 'visible' });
+    assert.match(await statusText(page), /^Signed in as /);
+    await page.close();
+  });
+
+  test('every one of 13 categories is one key press; the stored verdict is exactly what was toggled', async () => {
+    const page = await fresh();
+    await signIn(page, moderator);
+    await page.locator('#idle').waitFor({ state: 'visible' });
+    await page.keyboard.press('n');
+    await page.locator('#task').waitFor({ state: 'visible' });
+    const rows = page.locator('#categories tbody tr');
+    assert.equal(await rows.count(), 13);
+    assert.deepEqual(await rows.locator('td:first-child').allTextContents(), KEYS.map((k) => k.toUpperCase()));
+    assert.deepEqual(await rows.locator('input').evaluateAll((bs) => bs.map((b) => (b as HTMLInputElement).value)), [...OPENAI_CATEGORIES]);
+    const startState = await rows.locator('input').evaluateAll((bs) => bs.map((b) => (b as HTMLInputElement).checked));
+    const taskId = await heldTask();
+    for (const k of KEYS) await page.keyboard.press(k);
+    const toggled = await rows.locator('input').evaluateAll((bs) => bs.map((b) => (b as HTMLInputElement).checked));
+    assert.deepEqual(toggled, startState.map((c) => !c), 'each key toggled its own category, once');
+    await page.keyboard.press('s');
+    await page.waitForFunction(() => /Verdict saved/.test(document.getElementById('status')?.textContent ?? '') || /claimed/.test(document.getElementById('status')?.textContent ?? ''));
+    const review = await app.database.db.selectFrom('reviews').select('labels').where('task_id', '=', taskId).executeTakeFirstOrThrow();
+    const labels = typeof review.labels === 'string' ? JSON.parse(review.labels) : review.labels;
+    assert.deepEqual(OPENAI_CATEGORIES.map((c) => labels[c]), toggled, 'the database holds the verdict as toggled, category by category');
+    await page.close();
+  });
+
+  test('a task lost to another moderator: the page says so and N works again', async () => {
+    const page = await fresh();
+    await signIn(page, moderator);
+    await page.locator('#idle').waitFor({ state: 'visible' });
+    await page.keyboard.press('n');
+    await page.locator('#task').waitFor({ state: 'visible' });
+    const taskId = await heldTask();
+    // The lease ran out meanwhile and another moderator claimed the task.
+    const other = (await app.request.get('/v1/me').set('Authorization', `Bearer ${await app.key('moderator')}`)).body.key_id;
+    await app.database.db.updateTable('review_tasks').set({ leased_to: other }).where('id', '=', taskId).execute();
+    await page.keyboard.press('s');
+    await page.locator('#idle').waitFor({ state: 'visible' });
+    assert.match((await page.locator('#idle-message').textContent()) ?? '', /leased to another moderator\. Press N to claim the next task/);
+    assert.match(await statusText(page), /the task is no longer yours/);
+    await page.keyboard.press('n');
+    await page.locator('#task').waitFor({ state: 'visible' });
+    assert.notEqual(await heldTask(), taskId, 'N claimed another task');
+    await page.keyboard.press('r');
+    await page.locator('#idle').waitFor({ state: 'visible' });
+    await page.close();
+  });
+
+  test('the lease counts down, warns a minute before it ends, and hands the page back to N when it ends', async () => {
+    const page = await fresh(true);
+    await signIn(page, moderator);
+    await page.locator('#idle').waitFor({ state: 'visible' });
+    await page.keyboard.press('n');
+    await page.locator('#task').waitFor({ state: 'visible' });
+    await page.clock.runFor(1_000);
+    assert.match((await page.locator('#lease').textContent()) ?? '', /^lease (9:5\d|10:00) left$/);
+    assert.equal(await page.locator('#lease.warn').count(), 0);
+
+    await page.clock.runFor(9 * 60_000 + 5_000);
+    assert.match((await page.locator('#lease').textContent()) ?? '', /^lease 0:[0-5]\d left$/);
+    assert.equal(await page.locator('#lease.warn').count(), 1);
+    assert.match(await statusText(page), /ends in less than a minute/);
+
+    await page.clock.runFor(60_000);
+    assert.equal(await page.locator('#idle').isVisible(), true);
+    assert.match((await page.locator('#idle-message').textContent()) ?? '', /lease on that task ran out/);
+    // The page's clock ran ten minutes ahead of the server's; back to real time, N claims again.
+    await page.clock.setSystemTime(new Date());
+    await page.keyboard.press('n');
+    await page.locator('#task').waitFor({ state: 'visible' });
+    assert.match((await page.locator('#lease').textContent()) ?? '', /^lease \d+:\d\d left$/);
+    await page.close();
+  });
+});
