@@ -16,12 +16,14 @@ import { ModerationService } from './moderation/moderation.service.js';
 import { loadPolicies } from './policy/loader.js';
 import type { Policy } from './policy/policy.js';
 import { PolicyRegistry } from './policy/registry.js';
+import { queueDepth } from './review/review.repository.js';
 import { ReviewService } from './review/review.service.js';
 import { ShadowScorer } from './moderation/shadow.js';
 import { RegistryService } from './models/registry.service.js';
 import { PromotionGuard } from './tuning/guard.service.js';
 import { RetentionService } from './privacy/retention.js';
 import { TrainingScheduler } from './tuning/scheduler.js';
+import { lastGate, runCounts } from './tuning/training.repository.js';
 import { TrainingService } from './tuning/training.service.js';
 
 export interface ContextOverrides {
@@ -99,6 +101,11 @@ export class AppContext {
       metrics.provider.set({ provider: active.runtime.provider }, 1);
       metrics.activeHead.set({ backbone: active.backbone.name, head_id: active.head.id, head_version: String(active.head.version) }, 1);
       metrics.queueSource = () => (models.loaded ? models.active.runtime.queueLength : 0);
+      metrics.storeSource = async () => ({
+        queue: await queueDepth(database.db),
+        runs: await runCounts(database.db),
+        lastGate: await lastGate(database.db),
+      });
 
       const auth = new AuthService(database.db, logger.child({ subsystem: 'auth' }), new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst));
       // Revocations on any replica reach this one's key cache at once.

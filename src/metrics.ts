@@ -4,6 +4,12 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+export interface StoreSnapshot {
+  queue: Record<string, { open: number; leased: number }>;
+  runs: Record<string, number>;
+  lastGate: { candidate: number | null; active: number | null; passed: boolean; finishedAt: number } | null;
+}
+
 export class Metrics {
   readonly registry = new Registry();
 
@@ -87,6 +93,106 @@ export class Metrics {
     labelNames: ['backbone', 'head_id', 'head_version'] as const,
     registers: [this.registry],
   });
+
+  readonly verdicts = new Counter({
+    name: 'modtune_review_verdicts_total',
+    help: 'Verdicts moderators submitted (this process)',
+    registers: [this.registry],
+  });
+
+  readonly disagreements = new Counter({
+    name: 'modtune_review_disagreement_cells_total',
+    help: "Categories on which a settled verdict overruled the model's decision (this process)",
+    registers: [this.registry],
+  });
+
+  /**
+   * What the database says, read at scrape time so every replica reports the same: the review queue and
+   * the training runs. Set by the context; a failing read leaves the last values (a scrape never fails
+   * because the database is down: /readyz says that).
+   */
+  storeSource: () => Promise<StoreSnapshot> = async () => ({ queue: {}, runs: {}, lastGate: null });
+
+  readonly reviewQueue = new Gauge({
+    name: 'modtune_review_queue_tasks',
+    help: 'Open review tasks by reason; state "leased" counts those a moderator holds now',
+    labelNames: ['reason', 'state'] as const,
+    registers: [this.registry],
+    collect: (): Promise<void> => this.storeOnce(),
+  });
+
+  readonly trainingRuns = new Gauge({
+    name: 'modtune_training_runs',
+    help: 'Training runs by status (all time)',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+    collect: (): Promise<void> => this.storeOnce(),
+  });
+
+  readonly gateAccuracy = new Gauge({
+    name: 'modtune_gate_eval_accuracy',
+    help: "Eval accuracy of the candidate and the active head in the newest run that reached the gate",
+    labelNames: ['head'] as const,
+    registers: [this.registry],
+    collect: (): Promise<void> => this.storeOnce(),
+  });
+
+  readonly gatePassed = new Gauge({
+    name: 'modtune_gate_passed',
+    help: 'Whether the newest run that reached the gate passed it (1) or not (0)',
+    registers: [this.registry],
+    collect: (): Promise<void> => this.storeOnce(),
+  });
+
+  readonly gateFinished = new Gauge({
+    name: 'modtune_gate_last_run_timestamp_seconds',
+    help: 'When the newest run that reached the gate finished',
+    registers: [this.registry],
+    collect: (): Promise<void> => this.storeOnce(),
+  });
+
+  /**
+   * prom-client collects every metric of a scrape at once: the database-backed ones share one read,
+   * made by whichever asks first and reused for a second.
+   */
+  private store: { at: number; read: Promise<void> } | null = null;
+
+  private storeOnce(): Promise<void> {
+    const now = Date.now();
+    if (!this.store || now - this.store.at > 1_000) this.store = { at: now, read: this.readStore() };
+    return this.store.read;
+  }
+
+  private async readStore(): Promise<void> {
+    let s: StoreSnapshot;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // A database that does not answer must not hold the scrape: keep the last values after 2 s.
+      s = await Promise.race([
+        this.storeSource(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('timeout')), 2_000);
+        }),
+      ]);
+    } catch {
+      return;
+    } finally {
+      clearTimeout(timer);
+    }
+    this.reviewQueue.reset();
+    for (const [reason, q] of Object.entries(s.queue)) {
+      this.reviewQueue.set({ reason, state: 'open' }, q.open);
+      this.reviewQueue.set({ reason, state: 'leased' }, q.leased);
+    }
+    this.trainingRuns.reset();
+    for (const [status, n] of Object.entries(s.runs)) this.trainingRuns.set({ status }, n);
+    if (s.lastGate) {
+      if (s.lastGate.candidate !== null) this.gateAccuracy.set({ head: 'candidate' }, s.lastGate.candidate);
+      if (s.lastGate.active !== null) this.gateAccuracy.set({ head: 'active' }, s.lastGate.active);
+      this.gatePassed.set(s.lastGate.passed ? 1 : 0);
+      this.gateFinished.set(s.lastGate.finishedAt / 1000);
+    }
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'modtune_' });

@@ -1,7 +1,7 @@
 /** The only code that touches the review tables. */
 import { sql } from 'kysely';
 import type { Executor } from '../db/database.js';
-import type { ReviewReason, Split } from '../db/schema/review.js';
+import { REVIEW_REASONS, type ReviewReason, type Split } from '../db/schema/review.js';
 import type { ResolvedLabel } from './labels.js';
 
 export interface NewTask {
@@ -319,4 +319,22 @@ export async function verdicts(db: Executor, range: { from: number; to: number; 
     .orderBy('l.id', 'desc')
     .limit(range.limit)
     .execute();
+}
+
+/** Open tasks per reason, and how many of them a moderator holds now. */
+export async function queueDepth(db: Executor): Promise<Record<string, { open: number; leased: number }>> {
+  const rows = await db
+    .selectFrom('review_tasks')
+    .select((eb) => [
+      'reason',
+      eb.fn.countAll<number>().as('open'),
+      sql<number>`count(*) filter (where leased_to is not null and lease_expires_at > now())`.as('leased'),
+    ])
+    .where('status', '=', 'open')
+    .groupBy('reason')
+    .execute();
+  const out: Record<string, { open: number; leased: number }> = {};
+  for (const r of REVIEW_REASONS) out[r] = { open: 0, leased: 0 };
+  for (const q of rows) out[q.reason] = { open: Number(q.open), leased: Number(q.leased) };
+  return out;
 }

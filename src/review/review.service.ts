@@ -7,7 +7,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { recordAudit } from '../audit/audit.repository.js';
 import type { Principal } from '../auth/auth.service.js';
 import type { DB } from '../db/database.js';
-import type { ReviewReason, Split } from '../db/schema/review.js';
+import { REVIEW_REASONS, type ReviewReason, type Split } from '../db/schema/review.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import type { PolicyRegistry } from '../policy/registry.js';
 import { cohenKappa, krippendorffAlpha, median } from './agreement.js';
@@ -20,7 +20,7 @@ import * as repo from './review.repository.js';
 import { PRIORITY } from './routing.js';
 import { splitFor } from './split.js';
 
-export const REVIEW_REASONS: ReviewReason[] = ['appeal', 'flagged', 'confirm', 'uncertain', 'audit'];
+export { REVIEW_REASONS };
 
 type TaskRow = Awaited<ReturnType<typeof repo.taskDetails>>[number];
 
@@ -362,16 +362,7 @@ export class ReviewService {
   /** Queue depth, handling time and agreement over the last `days` days of reviews. */
   async stats(days: number) {
     const since = sql<Date>`now() - ${days} * interval '1 day'`;
-    const queue = await this.db
-      .selectFrom('review_tasks')
-      .select((eb) => [
-        'reason',
-        eb.fn.countAll<number>().as('open'),
-        sql<number>`count(*) filter (where leased_to is not null and lease_expires_at > now())`.as('leased'),
-      ])
-      .where('status', '=', 'open')
-      .groupBy('reason')
-      .execute();
+    const byReason = await repo.queueDepth(this.db);
     const handling = await this.db
       .selectFrom('reviews as r')
       .innerJoin('review_tasks as t', 't.id', 'r.task_id')
@@ -395,9 +386,6 @@ export class ReviewService {
       .where('created_at', '>', since)
       .execute();
 
-    const byReason: Record<string, { open: number; leased: number }> = {};
-    for (const r of REVIEW_REASONS) byReason[r] = { open: 0, leased: 0 };
-    for (const q of queue) byReason[q.reason] = { open: Number(q.open), leased: Number(q.leased) };
 
     const handlingByReason: Record<string, number | null> = {};
     for (const r of REVIEW_REASONS) handlingByReason[r] = median(handling.filter((h) => h.reason === r).map((h) => h.handling_ms!));

@@ -228,3 +228,27 @@ export async function decideHold(db: Executor, id: string, status: Exclude<HoldS
     .executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
 }
+
+/** How many runs ended (or are) in each status. */
+export async function runCounts(db: Executor): Promise<Record<string, number>> {
+  const rows = await db.selectFrom('training_runs').select((eb) => ['status', eb.fn.countAll<number>().as('n')]).groupBy('status').execute();
+  return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+}
+
+/** The newest run that reached the gate: both heads' eval accuracy, whether it passed, when it ended. */
+export async function lastGate(db: Executor) {
+  const r = await db
+    .selectFrom('training_runs')
+    .select([
+      'finished_at',
+      sql<number | null>`(eval_report -> 'candidate' ->> 'accuracy')::float8`.as('candidate'),
+      sql<number | null>`(eval_report -> 'active' ->> 'accuracy')::float8`.as('active'),
+      sql<boolean | null>`(gate ->> 'passed')::boolean`.as('passed'),
+    ])
+    .where('gate', 'is not', null)
+    .where('finished_at', 'is not', null)
+    .orderBy('finished_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return r ? { candidate: r.candidate, active: r.active, passed: r.passed === true, finishedAt: new Date(r.finished_at!).getTime() } : null;
+}

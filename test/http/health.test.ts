@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { policies, reviewPolicy } from '../helpers/policies.js';
+import { insertRun, updateRun } from '../../src/tuning/training.repository.js';
 
 describe('health, readiness and metrics', () => {
   let app: TestApp;
@@ -58,5 +60,54 @@ describe('health, readiness and metrics', () => {
     assert.equal(given.headers['x-request-id'], 'trace-123');
     const hostile = await app.request.get('/healthz').set('X-Request-Id', 'bad id <script>');
     assert.notEqual(hostile.headers['x-request-id'], 'bad id <script>');
+  });
+});
+
+describe('metrics an operator alerts on: the review queue, verdicts, training runs and the gate', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp({ policies: policies(reviewPolicy('default')) });
+  });
+  after(async () => {
+    await app?.close();
+  });
+
+  const value = (text: string, series: string) => {
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+    return line === undefined ? undefined : Number(line.slice(series.length + 1));
+  };
+
+  test('queue depth by reason and lease, verdicts, runs by status, the last gate, and page routes by name', async () => {
+    const client = await app.key('client');
+    const moderator = await app.key('moderator');
+    await app.request.post('/v1/moderate').set('Authorization', `Bearer ${client}`).send({ input: ['one', 'two', 'three'] });
+    const claimed = await app.request.post('/v1/review/claim').set('Authorization', `Bearer ${moderator}`).send({ limit: 2 });
+    const [first] = claimed.body.data;
+    const labels = Object.fromEntries(first.policy.categories.map((c: string) => [c, !first.start[c]]));
+    assert.equal((await app.request.post(`/v1/review/tasks/${first.id}/verdict`).set('Authorization', `Bearer ${moderator}`).send({ categories: labels })).status, 200);
+    // A run that reached the gate and passed it, and one that was skipped.
+    const id = crypto.randomUUID();
+    await insertRun(app.database.db, { id, trigger: 'api', policyName: 'default', policyVersion: 'v', hyperparameters: {} });
+    await updateRun(app.database.db, id, { status: 'promoted', evalReport: { candidate: { accuracy: 0.91 }, active: { accuracy: 0.88 } }, gate: { passed: true, checks: [] }, finished: true });
+    const skipped = crypto.randomUUID();
+    await insertRun(app.database.db, { id: skipped, trigger: 'api', policyName: 'default', policyVersion: 'v', hyperparameters: {} });
+    await updateRun(app.database.db, skipped, { status: 'skipped', finished: true });
+    await app.request.get('/review/');
+    await app.request.get('/dashboard/dashboard.js');
+
+    const m = (await app.request.get('/metrics')).text;
+    assert.equal(value(m, 'modtune_review_queue_tasks{reason="audit",state="open"}'), 2, 'three audits, one done');
+    assert.equal(value(m, 'modtune_review_queue_tasks{reason="audit",state="leased"}'), 1, 'one still held');
+    assert.equal(value(m, 'modtune_review_queue_tasks{reason="appeal",state="open"}'), 0);
+    assert.equal(value(m, 'modtune_review_verdicts_total'), 1);
+    assert.equal(value(m, 'modtune_review_disagreement_cells_total'), first.policy.categories.length, 'every category overruled');
+    assert.equal(value(m, 'modtune_training_runs{status="promoted"}'), 1);
+    assert.equal(value(m, 'modtune_training_runs{status="skipped"}'), 1);
+    assert.equal(value(m, 'modtune_gate_eval_accuracy{head="candidate"}'), 0.91);
+    assert.equal(value(m, 'modtune_gate_eval_accuracy{head="active"}'), 0.88);
+    assert.equal(value(m, 'modtune_gate_passed'), 1);
+    assert.ok((value(m, 'modtune_gate_last_run_timestamp_seconds') ?? 0) > Date.now() / 1000 - 600);
+    assert.match(m, /modtune_http_requests_total\{method="GET",route="\/review",status="\d+"\} 1/);
+    assert.match(m, /modtune_http_requests_total\{method="GET",route="\/dashboard",status="200"\} 1/);
   });
 });

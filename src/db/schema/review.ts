@@ -1,6 +1,8 @@
 import type { ColumnType, Generated } from 'kysely';
 
 export type ReviewReason = 'uncertain' | 'flagged' | 'audit' | 'confirm' | 'appeal';
+/** Every reason, in the queue's priority order. */
+export const REVIEW_REASONS: ReviewReason[] = ['appeal', 'flagged', 'confirm', 'uncertain', 'audit'];
 export type TaskStatus = 'open' | 'done' | 'cancelled';
 export type Split = 'train' | 'eval';
 

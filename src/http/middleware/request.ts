@@ -28,12 +28,18 @@ export function accessLog(log: Logger): RequestHandler {
   });
 }
 
+/** The pages are static files, which match no route pattern: label them by page (and the rest unmatched). */
+function pageRoute(url: string): string | null {
+  const m = /^\/(review|dashboard)(\/|$|\?)/.exec(url);
+  return m ? `/${m[1]}` : null;
+}
+
 export function httpMetrics(metrics: Metrics): RequestHandler {
   return (req, res, next) => {
     const end = metrics.httpDuration.startTimer();
     res.on('finish', () => {
       // The matched route pattern, not the URL, so ids do not explode the label set.
-      const route = (req.route?.path as string | undefined) ?? 'unmatched';
+      const route = (req.route?.path as string | undefined) ?? pageRoute(req.originalUrl) ?? 'unmatched';
       end({ method: req.method, route });
       metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
     });

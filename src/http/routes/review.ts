@@ -51,6 +51,10 @@ export function reviewRoutes(ctx: AppContext, json: RequestHandler[]): Router {
     const ref = key ? { apiKeyId: res.locals.principal!.keyId, endpoint: `verdict:${id}`, key, requestHash: requestHash(`verdict:${id}`, rawBody(req)) } : undefined;
     const { replayed, ...outcome } = await ctx.review.verdict(res.locals.principal!, id, { categories: b.categories, notes }, res.locals.requestId, ref);
     if (ref) res.setHeader('Idempotent-Replayed', String(replayed === true));
+    if (!replayed) {
+      ctx.metrics.verdicts.inc();
+      ctx.metrics.disagreements.inc(outcome.disagreements ?? 0);
+    }
     res.json(outcome);
   });
 
