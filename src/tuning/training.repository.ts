@@ -97,6 +97,10 @@ export async function listRuns(db: Executor, limit: number) {
       sql<number | null>`jsonb_array_length(metrics -> 'steps')`.as('logged_steps'),
       sql<number | null>`(metrics -> 'epochs' -> -1 ->> 'loss')::float8`.as('final_loss'),
       sql<number | null>`(metrics -> 'epochs' -> -1 ->> 'rewards/margins')::float8`.as('final_margin'),
+      sql<Record<string, unknown> | null>`metrics -> 'chosen'`.as('chosen'),
+      // What became of the run's head since: still active, or left (by a rollback, and when).
+      sql<string | null>`(select h.status from head_versions h where h.id = training_runs.candidate_head_id)`.as('candidate_status'),
+      sql<Date | null>`(select max(a.at) from head_activations a where a.previous_head_id = training_runs.candidate_head_id and a.rollback)`.as('rolled_back_at'),
     ])
     .orderBy('created_at', 'desc')
     .limit(limit)

@@ -144,6 +144,10 @@ describe('admin dashboard', { skip: browserSkip }, () => {
     assert.equal(await page.locator('#n-candidate').textContent(), `${(runs.rejected.eval_report.candidate.accuracy * 100).toFixed(1)}%`);
     assert.equal(await page.locator('#n-active').textContent(), `${(runs.rejected.eval_report.active.accuracy * 100).toFixed(1)}%`);
     assert.equal(await page.locator('#n-p').textContent(), runs.rejected.eval_report.mcnemar.p_value.toPrecision(3));
+    // The settings the run ran with (its overrides included) and what its search chose.
+    const hp = await page.locator('#run-hyperparameters').textContent();
+    assert.match(hp ?? '', /^settings.*epochs 1 · .*learning_rate 0\.0001 · /);
+    assert.match(hp ?? '', new RegExp(`chosen.*epochs ${runs.rejected.metrics.chosen.epochs}`));
 
     // Accuracy per head version: a dot for the promoted head and one for the rejected head.
     const promotedDot = page.locator(`svg[data-chart=accuracy] circle.promoted[data-id="${runs.promoted.candidate_head_id}"]`);
@@ -239,6 +243,7 @@ describe('admin dashboard', { skip: browserSkip }, () => {
     assert.deepEqual((await firstRow()).slice(0, 3), ['v2 → v1', 'rollback', 'incident <b>42</b>']);
     assert.match(confirmed.at(-1) ?? '', /^Roll back from v2\?/);
     assert.equal(await page.locator(`#heads-table button.rollback[data-head-id="${v1}"]`).count(), 1, 'v1 is active now');
+    assert.match((await page.locator(`#runs-table tr[data-run-id="${runs.promoted.id}"] td`).first().textContent()) ?? '', /^promoted rolled back /, 'the promoted run says its head was rolled back');
     const api = (await app.request.get('/v1/models/activations?limit=1').set(admin)).body.data[0];
     assert.deepEqual([api.previous_head_id, api.head_id, api.rollback, api.reason], [v2, v1, true, 'incident <b>42</b>']);
 

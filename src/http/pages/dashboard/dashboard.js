@@ -247,6 +247,10 @@ function renderRuns(body) {
     tr.setAttribute('data-status', RUN_STATUSES.includes(run.status) ? run.status : 'unknown');
     const statusTd = document.createElement('td');
     statusTd.append(badge(run.status, RUN_STATUSES));
+    // A promoted head may have been left since: say so, or the row claims what is no longer true.
+    if (run.status === 'promoted' && run.candidate_status && run.candidate_status !== 'active') {
+      statusTd.append(el('span', run.rolled_back_at ? ` rolled back ${when(run.rolled_back_at)}` : ' no longer active', 'since'));
+    }
     const accuracy = isNum(run.candidate_accuracy) || isNum(run.active_accuracy) ? `${pct(run.candidate_accuracy)} / ${pct(run.active_accuracy)}` : '—';
     tr.append(
       statusTd,
@@ -287,6 +291,7 @@ function renderNoRun() {
   $('run-title').textContent = 'Selected run';
   $('run-summary').textContent = '';
   show('run-numbers', false);
+  show('run-hyperparameters', false);
   show('run-charts', false);
   show('metrics-empty', true);
   $('metrics-empty').textContent = 'No run to show yet: loss and reward-margin curves appear here after the first training run.';
@@ -314,6 +319,7 @@ function renderRun(run) {
   if (run.data_snapshot) parts.push(`${run.data_snapshot.pairs ?? '?'} pairs, ${run.data_snapshot.eval_items ?? '?'} eval items`);
   $('run-summary').textContent = parts.join(' · ');
 
+  renderHyperparameters(run);
   const report = run.eval_report;
   show('run-numbers', Boolean(report));
   if (report) {
@@ -345,6 +351,30 @@ function renderRun(run) {
     yLabel: 'reward',
     xInteger: true,
   });
+}
+
+/** The training settings the run ran with (the policy's, with any overrides; lists were searched) and what its search chose. */
+function renderHyperparameters(run) {
+  const fmt = (v) => (Array.isArray(v) ? v.join(', ') : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
+  const rows = [];
+  const settings = Object.entries(run.hyperparameters ?? {})
+    .filter(([k]) => k !== 'force')
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  if (settings.length) rows.push(['settings', settings.map(([k, v]) => `${k} ${fmt(v)}`).join(' · ')]);
+  if (run.hyperparameters?.force) rows.push(['forced', 'yes: trained without new labels']);
+  const c = run.metrics?.chosen;
+  if (c) rows.push(['chosen', ['beta', 'rpo_alpha', 'learning_rate', 'l2', 'lexical_l2', 'epochs'].filter((k) => c[k] !== undefined).map((k) => `${k} ${fmt(c[k])}`).join(' · ')]);
+  const sel = run.metrics?.selection;
+  if (sel) {
+    rows.push([
+      'search',
+      `${Array.isArray(sel.grid) ? sel.grid.length : '?'} configurations on ${sel.validation_items ?? '?'} validation items (${sel.train_items ?? '?'} train); ` +
+        `best ${sel.metric === 'auroc' ? 'mean AUROC' : '−log loss'} ${fixed(sel.winner?.validation, 4)}`,
+    ]);
+  } else if (run.metrics?.selection_note) rows.push(['search', String(run.metrics.selection_note)]);
+  const dl = $('run-hyperparameters');
+  dl.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', k), el('dd', v)]));
+  show('run-hyperparameters', rows.length > 0);
 }
 
 // ---------------------------------------------------------------- head versions
