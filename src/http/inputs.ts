@@ -9,8 +9,14 @@ import { cleanText } from './validation.js';
 
 type Limits = Config['limits'];
 
-const SHAPE = 'input must be a string, an array of strings, or an array of {"text", "context"?, "external_id"?} objects';
-const ITEM_KEYS = new Set(['text', 'context', 'external_id']);
+const SHAPE = 'input must be a string, an array of strings, or an array of {"text", "context"?, "external_id"?, "author_id"?, "thread_id"?} objects';
+const ITEM_KEYS = new Set(['text', 'context', 'external_id', 'author_id', 'thread_id']);
+/** The platform's own ids an input may carry, and where each goes. */
+const ID_FIELDS = [
+  ['external_id', 'externalId'],
+  ['author_id', 'authorId'],
+  ['thread_id', 'threadId'],
+] as const;
 
 function text(value: unknown, field: string, max: number, limitName: string): string {
   if (typeof value !== 'string') throw badRequest('invalid_request', `${field} must be a string, got ${kind(value)}`);
@@ -42,7 +48,7 @@ export function parseModerateInput(raw: unknown, limits: Limits): ModerationInpu
     const at = `input[${i}]`;
     if (typeof item === 'string') return { text: text(item, at, limits.maxTextLength, 'MAX_TEXT_LENGTH') };
     if (item === null || typeof item !== 'object' || Array.isArray(item)) {
-      throw badRequest('invalid_request', `${at} must be a string or a {"text", "context"?, "external_id"?} object, got ${kind(item)}`);
+      throw badRequest('invalid_request', `${at} must be a string or a {"text", "context"?, "external_id"?, "author_id"?, "thread_id"?} object, got ${kind(item)}`);
     }
     const o = item as Record<string, unknown>;
     const unknown = Object.keys(o).filter((k) => !ITEM_KEYS.has(k));
@@ -54,10 +60,11 @@ export function parseModerateInput(raw: unknown, limits: Limits): ModerationInpu
     if (o.context !== undefined && o.context !== null) {
       out.context = text(o.context, `${at}.context`, limits.maxContextLength, 'MAX_CONTEXT_LENGTH');
     }
-    if (o.external_id !== undefined && o.external_id !== null) {
-      const id = text(o.external_id, `${at}.external_id`, 256, 'external ids are at most 256 characters');
-      if (id.length === 0) throw badRequest('invalid_request', `${at}.external_id must not be empty`);
-      out.externalId = id;
+    for (const [field, key] of ID_FIELDS) {
+      if (o[field] === undefined || o[field] === null) continue;
+      const id = text(o[field], `${at}.${field}`, 256, 'ids are at most 256 characters');
+      if (id.length === 0) throw badRequest('invalid_request', `${at}.${field} must not be empty`);
+      out[key] = id;
     }
     return out;
   });

@@ -4,6 +4,8 @@ import type { Action } from '../db/schema/decisions.js';
 export interface NewItem {
   id: string;
   externalId: string | null;
+  authorId: string | null;
+  threadId: string | null;
   text: string;
   context: string | null;
   textSha256: string;
@@ -38,6 +40,8 @@ export async function insertItemsAndDecisions(db: Executor, items: NewItem[], de
       items.map((i) => ({
         id: i.id,
         external_id: i.externalId,
+        author_id: i.authorId,
+        thread_id: i.threadId,
         text: i.text,
         context: i.context,
         text_sha256: i.textSha256,

@@ -23,6 +23,9 @@ import type { ShadowScorer } from './shadow.js';
 
 export interface ModerationInput extends TextInput {
   externalId?: string | null;
+  /** The platform's ids for who wrote it and where: a reviewer sees the subject's history. */
+  authorId?: string | null;
+  threadId?: string | null;
 }
 
 export interface ModerationRequest {
@@ -133,6 +136,8 @@ export class ModerationService {
       items.push({
         id: itemId,
         externalId: input.externalId ?? null,
+        authorId: input.authorId ?? null,
+        threadId: input.threadId ?? null,
         text: input.text,
         context: input.context ?? null,
         textSha256: createHash('sha256').update(input.text).digest('hex'),

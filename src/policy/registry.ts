@@ -55,6 +55,11 @@ export class PolicyRegistry {
     return p;
   }
 
+  /** The named policy if it is still loaded (a task may outlive its policy), else null. */
+  find(name: string): Policy | null {
+    return this.policies.get(name) ?? null;
+  }
+
   /** A policy's settings by name; the default policy's if that name is no longer loaded. */
   settingsFor(name: string): Policy['settings'] {
     return (this.policies.get(name) ?? this.policies.get(this.defaultName)!).settings;

@@ -132,6 +132,9 @@ export async function taskDetails(db: Executor, ids: string[]) {
       'i.text',
       'i.context',
       'i.external_id',
+      'i.author_id',
+      'i.thread_id',
+      'i.created_at as item_created_at',
       'i.text_purged_at',
       'd.action',
       'd.flagged',
@@ -337,4 +340,53 @@ export async function queueDepth(db: Executor): Promise<Record<string, { open: n
   for (const r of REVIEW_REASONS) out[r] = { open: 0, leased: 0 };
   for (const q of rows) out[q.reason] = { open: Number(q.open), leased: Number(q.leased) };
   return out;
+}
+
+/** One earlier item of a task's subject (same author or same thread): its decision and settled verdict. */
+export interface SubjectRow {
+  item_id: string;
+  external_id: string | null;
+  author_id: string | null;
+  thread_id: string | null;
+  text: string | null;
+  created_at: Date;
+  action: string | null;
+  /** Categories the moderators settled as true; null when no verdict settled yet. */
+  verdict: string[] | null;
+}
+
+/**
+ * The items by the same author or in the same thread as `subject`, before it, newest first: what a
+ * moderator needs to see a pattern (a harassment campaign, a thread that went bad). At most `limit`.
+ */
+export async function subjectHistory(db: Executor, subject: { itemId: string; authorId: string | null; threadId: string | null; before: Date }, limit: number): Promise<SubjectRow[]> {
+  if (!subject.authorId && !subject.threadId) return [];
+  const rows = await db
+    .selectFrom('content_items as i')
+    .select([
+      'i.id as item_id',
+      'i.external_id',
+      'i.author_id',
+      'i.thread_id',
+      'i.text',
+      'i.created_at',
+      sql<string | null>`(select d.action from decisions d where d.item_id = i.id order by d.created_at desc limit 1)`.as('action'),
+      sql<string[] | null>`(select coalesce(array_agg(l.category order by l.category) filter (where l.label), '{}') from review_labels l
+        where l.item_id = i.id and l.id = (select max(l2.id) from review_labels l2 where l2.item_id = i.id and l2.category = l.category)
+        having count(*) > 0)`.as('verdict'),
+    ])
+    .where((eb) =>
+      eb.or([
+        ...(subject.authorId ? [eb('i.author_id', '=', subject.authorId)] : []),
+        ...(subject.threadId ? [eb('i.thread_id', '=', subject.threadId)] : []),
+      ]),
+    )
+    // Before it: earlier, or in the same request (one transaction, one timestamp) with a smaller id
+    // (ids are UUIDv7, in the order the request listed the inputs).
+    .where(sql<boolean>`(i.created_at, i.id) < (${subject.before}, ${subject.itemId}::uuid)`)
+    .orderBy('i.created_at', 'desc')
+    .orderBy('i.id', 'desc')
+    .limit(limit)
+    .execute();
+  return rows;
 }

@@ -9,6 +9,7 @@ import type { Principal } from '../auth/auth.service.js';
 import type { DB } from '../db/database.js';
 import { REVIEW_REASONS, type ReviewReason, type Split } from '../db/schema/review.js';
 import { badRequest, conflict, notFound } from '../errors.js';
+import type { Policy } from '../policy/policy.js';
 import type { PolicyRegistry } from '../policy/registry.js';
 import { cohenKappa, krippendorffAlpha, median } from './agreement.js';
 import { findStored, store, type IdempotencyRef } from '../idempotency/idempotency.js';
@@ -29,7 +30,25 @@ export interface TaskView {
   reason: ReviewReason;
   priority: number;
   status: string;
-  item: { id: string; external_id: string | null; text: string | null; context: string | null; text_purged: boolean };
+  item: {
+    id: string;
+    external_id: string | null;
+    author_id: string | null;
+    thread_id: string | null;
+    text: string | null;
+    context: string | null;
+    text_purged: boolean;
+  };
+  /**
+   * Why the task is in the queue, in words, and (unless blind) the categories whose scores put it there,
+   * with the thresholds they were near or over.
+   */
+  why: { summary: string; categories: { category: string; score: number; threshold: number; kind: 'flag' | 'block' }[] };
+  /**
+   * The same author's or thread's earlier items, newest first, with the moderators' settled verdict (and,
+   * unless the task is blind, the model's action).
+   */
+  history: { item_id: string; external_id: string | null; relation: 'author' | 'thread' | 'author and thread'; text: string | null; created_at: Date; action: string | null; verdict: string[] | null }[];
   decision: {
     id: string;
     /** null on a blind task: the model's decision is not shown before the verdict. */
@@ -58,13 +77,42 @@ export interface TaskView {
 }
 
 type EarlierRow = Awaited<ReturnType<typeof repo.earlierReviews>>[number];
+type SubjectRow = repo.SubjectRow;
+
+/** How many of the subject's earlier items a task shows. */
+const HISTORY_ITEMS = 20;
 
 /** Whether a task of this reason hides the model's decision under `blind`. */
 export function isBlind(reason: ReviewReason, blind: 'audit' | 'all' | 'none'): boolean {
   return blind === 'all' || (blind === 'audit' && reason === 'audit');
 }
 
-function view(t: TaskRow, earlier: EarlierRow[], blindSetting: 'audit' | 'all' | 'none'): TaskView {
+/** Why a task is in the queue: the routing reason in words, and the categories that caused it. */
+export function whyQueued(t: Pick<TaskRow, 'reason' | 'category_scores' | 'model_categories' | 'appeal_reason' | 'task_categories'>, policy: Policy | null, blind: boolean): TaskView['why'] {
+  if (t.reason === 'audit') return { summary: 'a random sample of all decisions (audit): it measures how well the model does, so judge it on its own', categories: [] };
+  if (t.reason === 'appeal') return { summary: `appealed by the platform${t.appeal_reason ? `: "${t.appeal_reason}"` : ''}`, categories: [] };
+  if (blind || !policy) return { summary: t.reason === 'uncertain' ? 'the model was unsure' : t.reason === 'confirm' ? 'a sample of blocks, to confirm' : 'the policy flagged it', categories: [] };
+  const margin = policy.settings.review.uncertainty_margin;
+  const out: TaskView['why']['categories'] = [];
+  for (const c of t.task_categories) {
+    const rule = policy.rules[c];
+    const score = t.category_scores[c];
+    if (!rule || score === undefined) continue;
+    if (t.reason === 'uncertain' && Math.abs(score - rule.flag) <= margin) out.push({ category: c, score, threshold: rule.flag, kind: 'flag' });
+    if (t.reason === 'flagged' && score >= rule.flag) out.push({ category: c, score, threshold: rule.flag, kind: 'flag' });
+    if (t.reason === 'confirm' && rule.block !== null && score >= rule.block) out.push({ category: c, score, threshold: rule.block, kind: 'block' });
+  }
+  const list = out.map((x) => `${x.category} ${x.score.toFixed(2)} (${x.kind} at ${x.threshold})`).join(', ');
+  const summary =
+    t.reason === 'uncertain'
+      ? `the model was unsure: ${list || 'a score'} within ${margin} of its flag threshold`
+      : t.reason === 'confirm'
+        ? `a sample of blocks, to confirm: ${list || 'a block'}`
+        : `the policy flagged it for a human: ${list || 'a category'}`;
+  return { summary, categories: out };
+}
+
+function view(t: TaskRow, earlier: EarlierRow[], blindSetting: 'audit' | 'all' | 'none', policy: Policy | null, history: SubjectRow[]): TaskView {
   const blind = isBlind(t.reason, blindSetting);
   const previous =
     t.reason === 'appeal' ? earlier.filter((r) => r.decision_id === t.decision_id && r.task_id !== t.id).at(-1)?.labels : undefined;
@@ -76,7 +124,31 @@ function view(t: TaskRow, earlier: EarlierRow[], blindSetting: 'audit' | 'all' |
     reason: t.reason,
     priority: t.priority,
     status: t.status,
-    item: { id: t.item_id, external_id: t.external_id, text: t.text, context: t.context, text_purged: t.text_purged_at !== null },
+    item: {
+      id: t.item_id,
+      external_id: t.external_id,
+      author_id: t.author_id,
+      thread_id: t.thread_id,
+      text: t.text,
+      context: t.context,
+      text_purged: t.text_purged_at !== null,
+    },
+    why: whyQueued(t, policy, blind),
+    history: history.map((h) => ({
+      item_id: h.item_id,
+      external_id: h.external_id,
+      relation:
+        t.author_id && h.author_id === t.author_id && t.thread_id && h.thread_id === t.thread_id
+          ? 'author and thread'
+          : t.author_id && h.author_id === t.author_id
+            ? 'author'
+            : 'thread',
+      text: h.text,
+      created_at: h.created_at,
+      // A blind task shows no model output, not even on the subject's other items.
+      action: blind ? null : h.action,
+      verdict: h.verdict,
+    })),
     decision: {
       id: t.decision_id,
       action: blind ? null : t.action,
@@ -173,7 +245,10 @@ export class ReviewService {
   private async views(tasks: TaskRow[]): Promise<TaskView[]> {
     const appealed = tasks.filter((t) => t.reason === 'appeal').map((t) => t.decision_id);
     const earlier = await repo.earlierReviews(this.db, appealed);
-    return tasks.map((t) => view(t, earlier, this.policies.settingsFor(t.policy_name).review.blind));
+    const histories = await Promise.all(
+      tasks.map((t) => repo.subjectHistory(this.db, { itemId: t.item_id, authorId: t.author_id, threadId: t.thread_id, before: t.item_created_at }, HISTORY_ITEMS)),
+    );
+    return tasks.map((t, i) => view(t, earlier, this.policies.settingsFor(t.policy_name).review.blind, this.policies.find(t.policy_name), histories[i]));
   }
 
   async verdict(

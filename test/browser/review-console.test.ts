@@ -149,3 +149,60 @@ describe('review console: a shift on the keyboard', { skip: browserSkip }, () =>
     await page.close();
   });
 });
+
+describe('review console: why a task is here, who wrote it, and what the text hides', { skip: browserSkip }, () => {
+  let app: TestApp;
+  let browser: Browser;
+  let moderator: string;
+  const HIDDEN = 'kill\u200B you \u202Ewon uoy llik\u202C';
+
+  before(async () => {
+    app = await startTestApp({ listen: true, policies: policies(parsePolicy('default', POLICY)) });
+    const client = await app.key('client');
+    moderator = await app.key('moderator');
+    const send = (input: unknown[]) => app.request.post('/v1/moderate').set('Authorization', `Bearer ${client}`).send({ input });
+    await send([{ text: '<b>earlier</b> <img src=x onerror="window.__xss=1">', author_id: 'a1', thread_id: 'th', external_id: 'p1' }]);
+    await send([{ text: HIDDEN, author_id: 'a1', thread_id: 'th', external_id: 'p2' }]);
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+  });
+
+  test('the task says why it is here and whose it is, lists the author’s earlier item as text, and shows hidden characters on C', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${app.baseUrl}/review`);
+    await page.locator('#key').fill(moderator);
+    await page.keyboard.press('Enter');
+    await page.locator('#idle').waitFor({ state: 'visible' });
+    // The first task is the earlier post: settle it, so the second shows a verdict in its history.
+    await page.keyboard.press('n');
+    await page.locator('#task').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#history-block').isVisible(), false, 'nothing earlier from this author');
+    assert.equal(await page.locator('#hidden-warning').isVisible(), false);
+    await page.keyboard.press('3'); // harassment/threatening… whatever the third category is, flag it
+    await page.keyboard.press('s');
+    await page.waitForFunction(() => (document.getElementById('content')?.textContent ?? '').includes('llik'));
+
+    assert.match((await page.locator('#why').textContent()) ?? '', /random sample of all decisions \(audit\)/);
+    assert.equal(await page.locator('#subject').textContent(), 'post p2 · author a1 · thread th');
+    const history = page.locator('#history li');
+    assert.equal(await history.count(), 1);
+    assert.match((await history.textContent()) ?? '', new RegExp(`same author and thread · post p1 · moderators: ${OPENAI_CATEGORIES[2].replace('/', '\\/')} · model: \\w+`));
+    assert.equal(await page.locator('#history q').textContent(), '<b>earlier</b> <img src=x onerror="window.__xss=1">');
+    assert.equal(await page.locator('#history img, #history b').count(), 0);
+
+    // The text hides a zero-width space and a right-to-left override: the page says so, and C shows them.
+    assert.equal(await page.locator('#hidden-warning').isVisible(), true);
+    assert.match((await page.locator('#hidden-text').textContent()) ?? '', /2 that change the reading direction and 1 invisible \(U\+200B, U\+202E, U\+202C\)/);
+    assert.equal(await page.locator('#content').textContent(), HIDDEN);
+    await page.keyboard.press('c');
+    assert.equal(await page.locator('#content').textContent(), 'kill⟦U+200B⟧ you ⟦U+202E⟧won uoy llik⟦U+202C⟧');
+    await page.keyboard.press('c');
+    assert.equal(await page.locator('#content').textContent(), HIDDEN);
+    assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
+    await page.close();
+  });
+});
+

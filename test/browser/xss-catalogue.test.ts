@@ -2,7 +2,8 @@
 /// <reference lib="dom.iterable" />
 /**
  * Hostile content everywhere a page shows stored strings: a catalogue of XSS payloads in moderated
- * text, context, appeal reasons and moderator notes (an appeal shows the earlier verdicts' notes) on the
+ * text, context, external / author ids and the thread history built from them, appeal reasons and
+ * moderator notes (an appeal shows the earlier verdicts' notes) on the
  * review page, and in run errors, gate text and backbone names on the dashboard. Every payload must show
  * as the exact text and execute nothing. Policy names cannot carry markup: the loader accepts only
  * [a-z0-9_-] names (test/policy), and the page shows them as text anyway.
@@ -78,11 +79,12 @@ describe('XSS catalogue', { skip: browserSkip }, () => {
     assert.equal(v.status, 200, JSON.stringify(v.body));
     const ap = await app.request.post(`/v1/decisions/${appealed.body.results[0].decision_id}/appeal`).set('Authorization', `Bearer ${client}`).send({ reason: PAYLOADS[1] });
     assert.equal(ap.status, 201);
-    // One item per payload: the payload as the text, its reverse as the context.
+    // One item per payload: the payload as the text, its reverse as the context, and as the item's
+    // external and author ids; all in one thread, so each later task lists the earlier payloads.
     const m = await app.request
       .post('/v1/moderate')
       .set('Authorization', `Bearer ${client}`)
-      .send({ input: PAYLOADS.map((p) => ({ text: p, context: [...p].reverse().join('') })) });
+      .send({ input: PAYLOADS.map((p) => ({ text: p, context: [...p].reverse().join(''), external_id: p, author_id: p, thread_id: 'xss-thread' })) });
     assert.equal(m.status, 200);
 
     await page.goto(`${app.baseUrl}/review`);
@@ -103,9 +105,17 @@ describe('XSS catalogue', { skip: browserSkip }, () => {
       } else if (PAYLOADS.includes(text)) {
         seen.add(text);
         assert.equal(await page.locator('#context').textContent(), [...text].reverse().join(''));
+        assert.equal(await page.locator('#subject').textContent(), `post ${text} · author ${text} · thread xss-thread`);
+        const earlier = PAYLOADS.indexOf(text);
+        assert.equal(await page.locator('#history li').count(), earlier, 'the thread’s earlier payloads are listed');
+        if (earlier > 0) assert.equal(await page.locator('#history q').first().textContent(), PAYLOADS[earlier - 1]);
       }
-      // Nothing but text inside the content boxes.
-      assert.equal(await page.locator('#content *, #context *, #appeal *, #earlier q *').count(), 0, `elements injected for ${JSON.stringify(text)}`);
+      // Nothing but text inside the content boxes, the subject line and the history.
+      assert.equal(
+        await page.locator('#content *, #context *, #appeal *, #earlier q *, #why *, #subject *, #history q *, #history .history-meta *').count(),
+        0,
+        `elements injected for ${JSON.stringify(text)}`,
+      );
       assert.equal(await executed(), undefined, `executed: ${JSON.stringify(text)}`);
       await page.keyboard.press('Control+Enter');
       await page.waitForFunction((prev) => document.getElementById('content')?.textContent !== prev || !document.getElementById('idle')!.hidden, text);

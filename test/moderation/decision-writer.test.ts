@@ -29,7 +29,7 @@ for (const kind of testDatabases()) {
     const rows = (opts: { badPolicy?: boolean } = {}): DecisionRows => {
       const item = uuidv7();
       return {
-        items: [{ id: item, externalId: null, text: 't', context: null, textSha256: 'h', clientKeyId: null }],
+        items: [{ id: item, externalId: null, authorId: null, threadId: null, text: 't', context: null, textSha256: 'h', clientKeyId: null }],
         decisions: [
           {
             id: uuidv7(),

@@ -3,6 +3,9 @@ import type { Generated } from 'kysely';
 export interface ContentItemsTable {
   id: string;
   external_id: string | null;
+  /** The platform's author and thread ids, optional (migration 0010). */
+  author_id: string | null;
+  thread_id: string | null;
   text: string | null;
   context: string | null;
   text_sha256: string;

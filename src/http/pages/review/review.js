@@ -6,13 +6,13 @@ import { $, apiCall, show, status } from './page.js';
 
 const KEY_STORAGE = 'modtune.review.key';
 
-const state = { key: sessionStorage.getItem(KEY_STORAGE), task: null, selected: 0, busy: false, leaseTimer: null, leaseWarned: false };
+const state = { key: sessionStorage.getItem(KEY_STORAGE), task: null, selected: 0, busy: false, leaseTimer: null, leaseWarned: false, raw: false };
 
 /**
- * One key per category, in the policy's order: the digits, then letters no other command uses (N, J,
- * K, X, S, R, E stay commands). 29 categories reachable by one key press; more are reached with J / K.
+ * One key per category, in the policy's order: the digits, then letters no command uses (N, J, K, X,
+ * S, R, E, C and U, B, V, Z, M stay free for commands). 23 categories one key press away; more with J / K.
  */
-const CATEGORY_KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '0', 'q', 'w', 't', 'y', 'u', 'i', 'o', 'p', 'a', 'd', 'f', 'g', 'h', 'l', 'z', 'c', 'v', 'b', 'm'];
+const CATEGORY_KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '0', 'q', 'w', 't', 'y', 'i', 'o', 'p', 'a', 'd', 'f', 'g', 'h', 'l'];
 /** The lease warning comes this long before it ends. */
 const LEASE_WARNING_MS = 60_000;
 
@@ -139,6 +139,38 @@ function lost(err, what) {
   return false;
 }
 
+// ---------------------------------------------------------------- hidden characters
+
+/** Invisible format characters (bidi controls, zero-width joiners, BOM, tags) and control characters. */
+const HIDDEN = /[\p{Cf}\p{Cc}]/gu;
+const VISIBLE_CONTROLS = new Set(['\n', '\t', '\r']);
+const BIDI = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/u;
+
+const codePoint = (ch) => `U+${ch.codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+
+/** What is hidden in `text`: how many direction controls and how many other invisible characters, and which. */
+function hiddenIn(text) {
+  const found = [...(text ?? '').matchAll(HIDDEN)].map((m) => m[0]).filter((ch) => !VISIBLE_CONTROLS.has(ch));
+  const bidi = found.filter((ch) => BIDI.test(ch));
+  return { bidi: bidi.length, other: found.length - bidi.length, kinds: [...new Set(found.map(codePoint))].slice(0, 8) };
+}
+
+/** The text with every hidden character shown as ⟦U+XXXX⟧ (still only ever text in the page). */
+function rawView(text) {
+  return (text ?? '').replace(HIDDEN, (ch) => (VISIBLE_CONTROLS.has(ch) ? ch : `⟦${codePoint(ch)}⟧`));
+}
+
+function showRaw(on) {
+  const t = state.task;
+  if (!t) return;
+  state.raw = on;
+  const text = t.item.text_purged ? '[text purged by the retention policy]' : (t.item.text ?? '');
+  $('content').textContent = on ? rawView(text) : text;
+  $('context').textContent = on ? rawView(t.item.context ?? '') : (t.item.context ?? '');
+  $('content').classList.toggle('raw', on);
+  $('raw-toggle').textContent = on ? 'Show the text as displayed (C)' : 'Show raw code points (C)';
+}
+
 function cell(text) {
   const td = document.createElement('td');
   td.textContent = text;
@@ -173,9 +205,23 @@ function render(task) {
       return li;
     }),
   );
-  $('content').textContent = task.item.text_purged ? '[text purged by the retention policy]' : (task.item.text ?? '');
+  $('why').textContent = task.why?.summary ?? task.reason;
+  const subject = [
+    task.item.external_id ? `post ${task.item.external_id}` : null,
+    task.item.author_id ? `author ${task.item.author_id}` : null,
+    task.item.thread_id ? `thread ${task.item.thread_id}` : null,
+  ].filter(Boolean);
+  show('subject', subject.length > 0);
+  $('subject').textContent = subject.join(' · ');
+  renderHistory(task.history ?? []);
   show('context-block', Boolean(task.item.context));
-  $('context').textContent = task.item.context ?? '';
+  const hidden = hiddenIn(`${task.item.text ?? ''}${task.item.context ?? ''}`);
+  show('hidden-warning', hidden.bidi + hidden.other > 0);
+  $('hidden-text').textContent =
+    hidden.bidi + hidden.other > 0
+      ? `Hidden characters: ${[hidden.bidi ? `${hidden.bidi} that change the reading direction` : '', hidden.other ? `${hidden.other} invisible` : ''].filter(Boolean).join(' and ')} (${hidden.kinds.join(', ')}). The text may not read as it displays.`
+      : '';
+  showRaw(false);
   // A blind task shows none of the model's decision; every task starts where the API says (the model's
   // labels, nothing on a blind task, the previous verdict on an appeal).
   show('blind-note', task.blind);
@@ -218,6 +264,31 @@ function render(task) {
   });
   select(0);
   startLeaseTimer(task);
+}
+
+function renderHistory(history) {
+  show('history-block', history.length > 0);
+  $('history').replaceChildren(
+    ...history.map((h) => {
+      const li = document.createElement('li');
+      const verdict = h.verdict === null ? 'no verdict yet' : h.verdict.length ? `moderators: ${h.verdict.join(', ')}` : 'moderators: nothing';
+      li.append(
+        el('span', `${new Date(h.created_at).toLocaleString()} · same ${h.relation}${h.external_id ? ` · post ${h.external_id}` : ''} · ${verdict}${h.action ? ` · model: ${h.action}` : ''}`, 'history-meta'),
+      );
+      if (h.text) {
+        const q = el('q', h.text.length > 200 ? `${h.text.slice(0, 200)}…` : h.text, 'history-text');
+        li.append(' ', q);
+      }
+      return li;
+    }),
+  );
+}
+
+function el(tag, text, className) {
+  const e = document.createElement(tag);
+  e.textContent = text;
+  if (className) e.className = className;
+  return e;
 }
 
 function rows() {
@@ -310,6 +381,8 @@ function onKey(e) {
     void release();
   } else if (k === 'e' || k === 'E') {
     $('notes').focus();
+  } else if (k === 'c' || k === 'C') {
+    showRaw(!state.raw);
   } else {
     return;
   }
@@ -328,6 +401,7 @@ function start() {
     void submit();
   });
   $('claim').addEventListener('click', () => void claim());
+  $('raw-toggle').addEventListener('click', () => showRaw(!state.raw));
   $('release').addEventListener('click', () => void release());
   $('signout').addEventListener('click', signOut);
   document.addEventListener('keydown', onKey);
