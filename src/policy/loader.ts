@@ -67,6 +67,7 @@ export function parsePolicy(name: string, source: string, file = `${name}.yaml`)
       flag: c.flag,
       block: c.block,
       uncertaintyMargin: c.uncertainty_margin ?? settings.review.uncertainty_margin,
+      graphic: c.graphic,
     };
   }
   const labelMap: Record<string, string[]> = {};

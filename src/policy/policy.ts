@@ -9,6 +9,8 @@ export interface CategoryRule {
   flag: number;
   block: number | null;
   uncertaintyMargin: number;
+  /** The review page blurs a text the model flagged for this category until revealed. */
+  graphic: boolean;
 }
 
 export interface Decision {

@@ -17,6 +17,8 @@ const categorySchema = z
     block: probability.nullable().default(null),
     /** Overrides review.uncertainty_margin for this category. */
     uncertainty_margin: z.number().min(0).max(0.5).optional(),
+    /** Distressing to look at: the review page blurs a text the model flagged for it until the moderator reveals it. */
+    graphic: z.boolean().default(false),
   })
   .refine((c) => c.block === null || c.block >= c.flag, {
     message: 'block threshold must be at least the flag threshold',

@@ -45,6 +45,12 @@ export interface TaskView {
    */
   why: { summary: string; categories: { category: string; score: number; threshold: number; kind: 'flag' | 'block' }[] };
   /**
+   * The model flagged a category the policy marks `graphic`: the page blurs the text until the moderator
+   * reveals it. (Blind tasks too: a moderator's well-being comes before hiding that one bit of the model's
+   * view; the category is not named there.)
+   */
+  graphic: boolean;
+  /**
    * The same author's or thread's earlier items, newest first, with the moderators' settled verdict (and,
    * unless the task is blind, the model's action).
    */
@@ -92,20 +98,21 @@ export function whyQueued(t: Pick<TaskRow, 'reason' | 'category_scores' | 'model
   if (t.reason === 'audit') return { summary: 'a random sample of all decisions (audit): it measures how well the model does, so judge it on its own', categories: [] };
   if (t.reason === 'appeal') return { summary: `appealed by the platform${t.appeal_reason ? `: "${t.appeal_reason}"` : ''}`, categories: [] };
   if (blind || !policy) return { summary: t.reason === 'uncertain' ? 'the model was unsure' : t.reason === 'confirm' ? 'a sample of blocks, to confirm' : 'the policy flagged it', categories: [] };
-  const margin = policy.settings.review.uncertainty_margin;
   const out: TaskView['why']['categories'] = [];
   for (const c of t.task_categories) {
     const rule = policy.rules[c];
     const score = t.category_scores[c];
     if (!rule || score === undefined) continue;
-    if (t.reason === 'uncertain' && Math.abs(score - rule.flag) <= margin) out.push({ category: c, score, threshold: rule.flag, kind: 'flag' });
+    if (t.reason === 'uncertain' && Math.abs(score - rule.flag) <= rule.uncertaintyMargin) out.push({ category: c, score, threshold: rule.flag, kind: 'flag' });
     if (t.reason === 'flagged' && score >= rule.flag) out.push({ category: c, score, threshold: rule.flag, kind: 'flag' });
     if (t.reason === 'confirm' && rule.block !== null && score >= rule.block) out.push({ category: c, score, threshold: rule.block, kind: 'block' });
   }
-  const list = out.map((x) => `${x.category} ${x.score.toFixed(2)} (${x.kind} at ${x.threshold})`).join(', ');
+  const list = out
+    .map((x) => `${x.category} ${x.score.toFixed(2)} (${x.kind} at ${x.threshold}${t.reason === 'uncertain' ? ` ± ${policy.rules[x.category].uncertaintyMargin}` : ''})`)
+    .join(', ');
   const summary =
     t.reason === 'uncertain'
-      ? `the model was unsure: ${list || 'a score'} within ${margin} of its flag threshold`
+      ? `the model was unsure, near a flag threshold: ${list || 'a score'}`
       : t.reason === 'confirm'
         ? `a sample of blocks, to confirm: ${list || 'a block'}`
         : `the policy flagged it for a human: ${list || 'a category'}`;
@@ -134,6 +141,7 @@ function view(t: TaskRow, earlier: EarlierRow[], blindSetting: 'audit' | 'all' |
       text_purged: t.text_purged_at !== null,
     },
     why: whyQueued(t, policy, blind),
+    graphic: policy !== null && t.task_categories.some((c) => policy.rules[c]?.graphic === true && t.model_categories[c] === true),
     history: history.map((h) => ({
       item_id: h.item_id,
       external_id: h.external_id,

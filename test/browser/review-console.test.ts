@@ -206,3 +206,68 @@ describe('review console: why a task is here, who wrote it, and what the text hi
   });
 });
 
+describe('review console: graphic content stays blurred until revealed; the queue can be filtered by reason', { skip: browserSkip }, () => {
+  let app: TestApp;
+  let browser: Browser;
+  let moderator: string;
+  const GRAPHIC = POLICY.replace('  violence: { flag: 0.5, block: 0.95 }', '  violence: { flag: 0.5, block: 0.95, graphic: true }');
+
+  before(async () => {
+    assert.notEqual(GRAPHIC, POLICY);
+    app = await startTestApp({ listen: true, policies: policies(parsePolicy('default', GRAPHIC)) });
+    const client = await app.key('client');
+    moderator = await app.key('moderator');
+    const as = (k: string) => ({ Authorization: `Bearer ${k}` });
+    // An audit whose text the model flags for violence (graphic here), then an appeal (higher priority).
+    const nice = await app.request.post('/v1/moderate').set(as(client)).send({ input: ['have a nice day'] });
+    const other = await app.key('moderator');
+    const c = await app.request.post('/v1/review/claim').set(as(other)).send({ limit: 1 });
+    const cats = Object.fromEntries(c.body.data[0].policy.categories.map((x: string) => [x, false]));
+    assert.equal((await app.request.post(`/v1/review/tasks/${c.body.data[0].id}/verdict`).set(as(other)).send({ categories: cats })).status, 200);
+    const kill = await app.request.post('/v1/moderate').set(as(client)).send({ input: ['I will find you and kill you'] });
+    assert.equal(kill.body.results[0].categories.violence, true, 'the model flags it for violence');
+    assert.equal((await app.request.post(`/v1/decisions/${nice.body.results[0].decision_id}/appeal`).set(as(client)).send({ reason: 'not fair' })).status, 201);
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+  });
+
+  test('V narrows the queue to one reason; B (or a click) reveals a blurred text and B blurs it again', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${app.baseUrl}/review`);
+    await page.locator('#key').fill(moderator);
+    await page.keyboard.press('Enter');
+    await page.locator('#idle').waitFor({ state: 'visible' });
+    // Every reason → appeal → flagged → confirm → uncertain → audit.
+    for (let i = 0; i < 5; i++) await page.keyboard.press('v');
+    assert.equal(await page.locator('#reason-filter').inputValue(), 'audit');
+    assert.match((await page.locator('#status').textContent()) ?? '', /Taking audit tasks only/);
+    await page.keyboard.press('n');
+    await page.locator('#task').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#reason').textContent(), 'audit', 'the audit, though an appeal waits with a higher priority');
+
+    assert.equal(await page.locator('#content.blurred').count(), 1);
+    assert.equal(await page.locator('#graphic-note').isVisible(), true);
+    await page.keyboard.press('b');
+    assert.equal(await page.locator('#content.blurred').count(), 0);
+    assert.equal(await page.locator('#graphic-note').isVisible(), false);
+    await page.keyboard.press('b');
+    assert.equal(await page.locator('#content.blurred').count(), 1);
+    await page.locator('#content').click();
+    assert.equal(await page.locator('#content.blurred').count(), 0);
+
+    // Give it back, widen the queue again: the appeal comes first, and it is not blurred.
+    await page.keyboard.press('r');
+    await page.locator('#idle').waitFor({ state: 'visible' });
+    await page.keyboard.press('v');
+    assert.equal(await page.locator('#reason-filter').inputValue(), '');
+    await page.keyboard.press('n');
+    await page.locator('#task').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#reason').textContent(), 'appeal');
+    assert.equal(await page.locator('#content.blurred').count(), 0);
+    await page.close();
+  });
+});
+

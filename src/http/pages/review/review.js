@@ -6,7 +6,9 @@ import { $, apiCall, show, status } from './page.js';
 
 const KEY_STORAGE = 'modtune.review.key';
 
-const state = { key: sessionStorage.getItem(KEY_STORAGE), task: null, selected: 0, busy: false, leaseTimer: null, leaseWarned: false, raw: false };
+const state = { key: sessionStorage.getItem(KEY_STORAGE), task: null, selected: 0, busy: false, leaseTimer: null, leaseWarned: false, raw: false, revealed: true };
+
+const REASONS = ['', 'appeal', 'flagged', 'confirm', 'uncertain', 'audit'];
 
 /**
  * One key per category, in the policy's order: the digits, then letters no command uses (N, J, K, X,
@@ -72,9 +74,10 @@ async function claim() {
   state.busy = true;
   status('Claiming…');
   try {
-    const { data } = await api('POST', '/v1/review/claim', { limit: 1 });
+    const reason = $('reason-filter').value;
+    const { data } = await api('POST', '/v1/review/claim', { limit: 1, ...(reason ? { reasons: [reason] } : {}) });
     if (data.length === 0) {
-      idle('The queue is empty. Press N to try again.');
+      idle(reason ? `No ${reason} task is waiting. Press N to try again, or V to change the queue.` : 'The queue is empty. Press N to try again.');
       status('Queue empty.');
     } else {
       render(data[0]);
@@ -160,6 +163,20 @@ function rawView(text) {
   return (text ?? '').replace(HIDDEN, (ch) => (VISIBLE_CONTROLS.has(ch) ? ch : `⟦${codePoint(ch)}⟧`));
 }
 
+/** A text the model flagged for a category the policy marks graphic stays blurred until revealed (B or a click). */
+function reveal(on) {
+  state.revealed = on;
+  for (const id of ['content', 'context']) $(id).classList.toggle('blurred', !on);
+  show('graphic-note', !on);
+}
+
+/** V: the next reason to take tasks of (all reasons, then each in the queue's priority order). */
+function cycleFilter() {
+  const f = $('reason-filter');
+  f.value = REASONS[(REASONS.indexOf(f.value) + 1) % REASONS.length];
+  status(f.value ? `Taking ${f.value} tasks only.` : 'Taking tasks of every reason.');
+}
+
 function showRaw(on) {
   const t = state.task;
   if (!t) return;
@@ -222,6 +239,7 @@ function render(task) {
       ? `Hidden characters: ${[hidden.bidi ? `${hidden.bidi} that change the reading direction` : '', hidden.other ? `${hidden.other} invisible` : ''].filter(Boolean).join(' and ')} (${hidden.kinds.join(', ')}). The text may not read as it displays.`
       : '';
   showRaw(false);
+  reveal(!task.graphic);
   // A blind task shows none of the model's decision; every task starts where the API says (the model's
   // labels, nothing on a blind task, the previous verdict on an appeal).
   show('blind-note', task.blind);
@@ -366,6 +384,7 @@ function onKey(e) {
     $('help').classList.toggle('hidden');
   } else if (!state.task) {
     if (k === 'n' || k === 'N') void claim();
+    else if (k === 'v' || k === 'V') cycleFilter();
     else return;
   } else if (k === 'j' || k === 'ArrowDown') {
     select(state.selected + 1);
@@ -383,6 +402,8 @@ function onKey(e) {
     $('notes').focus();
   } else if (k === 'c' || k === 'C') {
     showRaw(!state.raw);
+  } else if (k === 'b' || k === 'B') {
+    reveal(!state.revealed);
   } else {
     return;
   }
@@ -402,6 +423,9 @@ function start() {
   });
   $('claim').addEventListener('click', () => void claim());
   $('raw-toggle').addEventListener('click', () => showRaw(!state.raw));
+  $('content').addEventListener('click', () => {
+    if (!state.revealed) reveal(true);
+  });
   $('release').addEventListener('click', () => void release());
   $('signout').addEventListener('click', signOut);
   document.addEventListener('keydown', onKey);
