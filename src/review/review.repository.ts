@@ -170,7 +170,18 @@ export async function lockTask(db: Executor, id: string) {
 
 export async function insertReview(
   db: Executor,
-  r: { id: string; taskId: string; itemId: string; decisionId: string; moderator: string; labels: Record<string, boolean>; notes: string | null; handlingMs: number | null; blind: boolean },
+  r: {
+    id: string;
+    taskId: string;
+    itemId: string;
+    decisionId: string;
+    moderator: string;
+    labels: Record<string, boolean>;
+    notes: string | null;
+    handlingMs: number | null;
+    blind: boolean;
+    requiredBefore: number;
+  },
 ): Promise<void> {
   await db
     .insertInto('reviews')
@@ -184,8 +195,62 @@ export async function insertReview(
       notes: r.notes,
       handling_ms: r.handlingMs,
       blind: r.blind,
+      required_before: r.requiredBefore,
     })
     .execute();
+}
+
+/** A moderator's verdicts since `since` (newest first, at most `limit`), with the settled labels of their tasks. */
+export async function moderatorVerdicts(db: Executor, moderator: string, since: Date, limit: number) {
+  const rows = await db
+    .selectFrom('reviews as r')
+    .innerJoin('review_tasks as t', 't.id', 'r.task_id')
+    .select(['r.task_id', 'r.labels', 'r.handling_ms', 'r.created_at', 't.reviews_done'])
+    .where('r.moderator_key_id', '=', moderator)
+    .where('r.created_at', '>', since)
+    .orderBy('r.created_at', 'desc')
+    .limit(limit)
+    .execute();
+  const taskIds = [...new Set(rows.map((r) => r.task_id))];
+  const settled = taskIds.length
+    ? await db.selectFrom('review_labels').select(['task_id', 'category', 'label']).where('task_id', 'in', taskIds).where('label', 'is not', null).execute()
+    : [];
+  return { rows, settled };
+}
+
+/** The task's latest review (the only one an undo may take back), and whether training has read its labels. */
+export async function lastReview(db: Executor, taskId: string) {
+  return db
+    .selectFrom('reviews as r')
+    .select([
+      'r.id',
+      'r.moderator_key_id',
+      'r.required_before',
+      'r.created_at',
+      sql<number | null>`(select min(l.id) from review_labels l where l.task_id = r.task_id)`.as('first_label_id'),
+    ])
+    .where('r.task_id', '=', taskId)
+    .orderBy('r.created_at', 'desc')
+    .orderBy('r.id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+/** Whether a training run snapshotted labels up to `labelId` or beyond (its data reached training). */
+export async function labelsTrained(db: Executor, labelId: number): Promise<boolean> {
+  const r = await db
+    .selectFrom('training_runs')
+    .select(sql<number>`1`.as('one'))
+    .where(sql<boolean>`(data_snapshot ->> 'max_label_id')::bigint >= ${labelId}`)
+    .limit(1)
+    .executeTakeFirst();
+  return r !== undefined;
+}
+
+/** Labels settled on the item after `labelId` (a later appeal): an undo would leave them on a verdict that is gone. */
+export async function laterLabels(db: Executor, itemId: string, labelId: number): Promise<boolean> {
+  const r = await db.selectFrom('review_labels').select('id').where('item_id', '=', itemId).where('id', '>', labelId).where(sql<boolean>`task_id <> (select task_id from review_labels where id = ${labelId})`).limit(1).executeTakeFirst();
+  return r !== undefined;
 }
 
 export async function taskVerdicts(db: Executor, taskId: string): Promise<Record<string, boolean>[]> {

@@ -296,6 +296,7 @@ export class ReviewService {
         notes: input.notes ?? null,
         handlingMs: task.leased_at ? Math.max(0, Date.now() - task.leased_at.getTime()) : null,
         blind: isBlind(task.reason, settings.review.blind),
+        requiredBefore: task.required_reviews,
       });
       const done = task.reviews_done + 1;
       const outcome: VerdictOutcome = { review_id: reviewId, task_status: 'open', preference_pairs: 0, disagreements: 0 };
@@ -367,6 +368,91 @@ export class ReviewService {
     });
     if (out.task_status === 'done' && !out.replayed) this.onTaskCompleted();
     return out;
+  }
+
+  /**
+   * A moderator's own numbers: verdicts in the last day and week, median handling time, and how often
+   * their verdicts matched the settled label on tasks that others reviewed too (agreement with peers).
+   */
+  async myStats(p: Principal) {
+    const now = Date.now();
+    const { rows, settled } = await repo.moderatorVerdicts(this.db, p.keyId, new Date(now - 7 * 86_400_000), 10_000);
+    const final = new Map(settled.map((l) => [`${l.task_id}\u0000${l.category}`, l.label]));
+    let cells = 0;
+    let agree = 0;
+    for (const r of rows) {
+      if (r.reviews_done < 2) continue;
+      for (const [category, v] of Object.entries(r.labels)) {
+        const f = final.get(`${r.task_id}\u0000${category}`);
+        if (f === undefined || f === null) continue;
+        cells++;
+        if (f === v) agree++;
+      }
+    }
+    const handling = rows.map((r) => r.handling_ms).filter((h): h is number => h !== null);
+    return {
+      key_id: p.keyId,
+      name: p.name,
+      verdicts: { last_24h: rows.filter((r) => r.created_at.getTime() > now - 86_400_000).length, last_7_days: rows.length },
+      median_handling_ms: median(handling),
+      agreement_with_settled: { cells, rate: cells ? agree / cells : null },
+    };
+  }
+
+  /**
+   * Takes back the moderator's last verdict on a task, as long as it is the task's latest and training has
+   * not read what it settled: the review goes, the labels it settled go, and the task is open again,
+   * leased back to the moderator with a fresh lease. Audited.
+   */
+  async undo(p: Principal, taskId: string, requestId: string): Promise<TaskView> {
+    await this.db.transaction().execute(async (trx) => {
+      const task = await repo.lockTask(trx, taskId);
+      if (!task) throw notFound('review task', taskId);
+      const last = await repo.lastReview(trx, taskId);
+      if (!last || last.moderator_key_id !== p.keyId) {
+        throw conflict('nothing_to_undo', `your verdict is not the latest on review task ${taskId}; only the latest verdict can be taken back`);
+      }
+      if (last.required_before === null) throw conflict('nothing_to_undo', `the verdict on review task ${taskId} predates undo and cannot be taken back`);
+      if (task.leased_to && task.leased_to !== p.keyId && task.lease_expires_at && task.lease_expires_at.getTime() > Date.now()) {
+        throw conflict('not_leaseholder', `another moderator is reviewing task ${taskId} now; your verdict can no longer be taken back`);
+      }
+      if (last.first_label_id !== null) {
+        const first = Number(last.first_label_id);
+        if (await repo.labelsTrained(trx, first)) {
+          throw conflict('already_trained', `a training run has already read the labels this verdict settled on review task ${taskId}; it can no longer be taken back (appeal the decision instead)`);
+        }
+        if (await repo.laterLabels(trx, task.item_id, first)) {
+          throw conflict('superseded', `labels settled on this item after your verdict (an appeal); it can no longer be taken back`);
+        }
+        await trx.deleteFrom('review_labels').where('task_id', '=', taskId).execute();
+      }
+      await trx.deleteFrom('reviews').where('id', '=', last.id).execute();
+      const leaseSeconds = this.policies.settingsFor(task.policy_name).review.lease_seconds;
+      await trx
+        .updateTable('review_tasks')
+        .set({
+          status: 'open',
+          reviews_done: Math.max(0, task.reviews_done - 1),
+          required_reviews: last.required_before,
+          completed_at: null,
+          conflict: false,
+          leased_to: p.keyId,
+          leased_at: sql<Date>`now()`,
+          lease_expires_at: sql<Date>`now() + ${leaseSeconds} * interval '1 second'`,
+        })
+        .where('id', '=', taskId)
+        .execute();
+      await recordAudit(trx, {
+        actor: p.name,
+        actorKeyId: p.keyId,
+        action: 'review.undone',
+        subjectType: 'review_task',
+        subjectId: taskId,
+        requestId,
+        details: { review_id: last.id, labels_removed: last.first_label_id !== null },
+      });
+    });
+    return this.getTask(taskId);
   }
 
   async release(p: Principal, taskId: string, requestId: string): Promise<void> {

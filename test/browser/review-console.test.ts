@@ -148,6 +148,27 @@ describe('review console: a shift on the keyboard', { skip: browserSkip }, () =>
     assert.match((await page.locator('#lease').textContent()) ?? '', /^lease \d+:\d\d left$/);
     await page.close();
   });
+  test('U takes the last verdict back: the task returns with a fresh lease; the idle view shows your numbers', async () => {
+    const page = await fresh();
+    await signIn(page, moderator);
+    await page.locator('#idle').waitFor({ state: 'visible' });
+    assert.match((await page.locator('#my-stats').textContent()) ?? '', /^You: \d+ verdicts in the last 24 h, \d+ in 7 days · median [\d.]+ s a task/);
+    await page.keyboard.press('n');
+    await page.locator('#task').waitFor({ state: 'visible' });
+    const first = await page.locator('#content').textContent();
+    const firstId = await heldTask();
+    await page.keyboard.press('2');
+    await page.keyboard.press('s');
+    await page.waitForFunction((prev) => document.getElementById('content')?.textContent !== prev || !document.getElementById('idle')!.hidden, first);
+    await page.keyboard.press('u');
+    await page.waitForFunction(() => /Verdict taken back/.test(document.getElementById('status')?.textContent ?? ''));
+    assert.equal(await page.locator('#content').textContent(), first);
+    assert.equal((await app.database.db.selectFrom('reviews').select('id').where('task_id', '=', firstId).execute()).length, 0, 'the verdict is gone');
+    await page.keyboard.press('s');
+    await page.waitForFunction(() => /Verdict saved|claimed|empty/.test(document.getElementById('status')?.textContent ?? ''));
+    assert.equal((await app.database.db.selectFrom('reviews').select('id').where('task_id', '=', firstId).execute()).length, 1, 'given again');
+    await page.close();
+  });
 });
 
 describe('review console: why a task is here, who wrote it, and what the text hides', { skip: browserSkip }, () => {

@@ -43,6 +43,8 @@ export const ENDPOINTS: readonly Endpoint[] = [
     example: { categories: { violence: false, harassment: false, hate: false }, notes: 'looked fine' },
   },
   { method: 'POST', path: '/v1/review/tasks/:id/release', id: 'task' },
+  { method: 'POST', path: '/v1/review/tasks/:id/undo', id: 'task' },
+  { method: 'GET', path: '/v1/review/stats/me' },
   { method: 'GET', path: '/v1/review/stats', query: { days: ['30', '1', '3650'] } },
   {
     method: 'GET',

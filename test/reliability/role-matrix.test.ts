@@ -231,6 +231,19 @@ for (const kind of testDatabases()) {
         note: 'a task freshly leased to the caller',
         prepare: async (who) => ({ path: `/v1/review/tasks/${(await leasedTask(who)).id}/release` }),
       },
+      {
+        route: 'POST /v1/review/tasks/:id/undo',
+        expect: allowed(200, 'moderator'),
+        note: "the caller's own verdict on a task just settled (the moderator's for roles that may not give one)",
+        prepare: async (who) => {
+          const t = await leasedTask(who);
+          const holder = who === 'admin' ? keys.admin : keys.moderator;
+          const v = await app.request.post(`/v1/review/tasks/${t.id}/verdict`).set(bearer(holder)).send(agreeingVerdict(t));
+          assert.equal(v.status, 200, JSON.stringify(v.body));
+          return { path: `/v1/review/tasks/${t.id}/undo` };
+        },
+      },
+      { route: 'GET /v1/review/stats/me', expect: allowed(200, 'moderator'), prepare: fixed('/v1/review/stats/me') },
       { route: 'GET /v1/review/stats', expect: allowed(200, 'moderator'), prepare: fixed('/v1/review/stats?days=30') },
       { route: 'GET /v1/preference-pairs', expect: allowed(200), prepare: fixed('/v1/preference-pairs?format=jsonl') },
       {

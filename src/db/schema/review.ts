@@ -40,6 +40,8 @@ export interface ReviewsTable {
   handling_ms: number | null;
   /** The moderator was not shown the model's decision before this verdict. */
   blind: Generated<boolean>;
+  /** The task's required reviews when this verdict came (an undo restores it); null before migration 0010. */
+  required_before: number | null;
   created_at: Generated<Date>;
 }
 

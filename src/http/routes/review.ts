@@ -58,9 +58,17 @@ export function reviewRoutes(ctx: AppContext, json: RequestHandler[]): Router {
     res.json(outcome);
   });
 
+  r.post('/v1/review/tasks/:id/undo', moderator, async (req, res) => {
+    res.json(await ctx.review.undo(res.locals.principal!, taskId(req.params.id), res.locals.requestId));
+  });
+
   r.post('/v1/review/tasks/:id/release', moderator, async (req, res) => {
     await ctx.review.release(res.locals.principal!, taskId(req.params.id), res.locals.requestId);
     res.json({ released: true });
+  });
+
+  r.get('/v1/review/stats/me', moderator, async (_req, res) => {
+    res.json(await ctx.review.myStats(res.locals.principal!));
   });
 
   r.get('/v1/review/stats', moderator, async (req, res) => {

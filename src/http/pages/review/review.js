@@ -6,7 +6,7 @@ import { $, apiCall, show, status } from './page.js';
 
 const KEY_STORAGE = 'modtune.review.key';
 
-const state = { key: sessionStorage.getItem(KEY_STORAGE), task: null, selected: 0, busy: false, leaseTimer: null, leaseWarned: false, raw: false, revealed: true };
+const state = { key: sessionStorage.getItem(KEY_STORAGE), task: null, selected: 0, busy: false, leaseTimer: null, leaseWarned: false, raw: false, revealed: true, lastDone: null };
 
 const REASONS = ['', 'appeal', 'flagged', 'confirm', 'uncertain', 'audit'];
 
@@ -63,10 +63,40 @@ function signOut() {
 function idle(message) {
   state.task = null;
   stopLeaseTimer();
+  void myStats();
   show('task', false);
   show('idle', true);
   $('idle-message').textContent = message;
   $('claim').focus();
+}
+
+/** The moderator's own numbers, under the claim button (best effort: a failure leaves the line empty). */
+async function myStats() {
+  if (!state.key) return;
+  try {
+    const s = await api('GET', '/v1/review/stats/me');
+    const median = s.median_handling_ms === null ? '—' : `${(s.median_handling_ms / 1000).toFixed(1)} s`;
+    const agree = s.agreement_with_settled.rate === null ? '' : ` · on double-reviewed tasks your verdict matched the settled label on ${(100 * s.agreement_with_settled.rate).toFixed(0)}% of ${s.agreement_with_settled.cells} categories`;
+    $('my-stats').textContent = `You: ${s.verdicts.last_24h} verdicts in the last 24 h, ${s.verdicts.last_7_days} in 7 days · median ${median} a task${agree}.`;
+  } catch {
+    $('my-stats').textContent = '';
+  }
+}
+
+/** U: take back the last verdict (while training has not read it): the task comes back, leased to you. */
+async function undo() {
+  if (!state.lastDone || state.busy) return;
+  state.busy = true;
+  try {
+    const task = await api('POST', `/v1/review/tasks/${state.lastDone}/undo`);
+    state.lastDone = null;
+    render(task);
+    status('Verdict taken back: the task is yours again.');
+  } catch (err) {
+    status(`Could not take the verdict back: ${err.message}`, true);
+  } finally {
+    state.busy = false;
+  }
 }
 
 async function claim() {
@@ -342,7 +372,8 @@ async function submit() {
   const notes = $('notes').value.trim();
   try {
     const out = await api('POST', `/v1/review/tasks/${state.task.id}/verdict`, { categories, ...(notes ? { notes } : {}) });
-    status(`Verdict saved${out.disagreements ? ` (${out.disagreements} disagreement${out.disagreements > 1 ? 's' : ''} with the model)` : ''}.`);
+    state.lastDone = state.task.id;
+    status(`Verdict saved${out.disagreements ? ` (${out.disagreements} disagreement${out.disagreements > 1 ? 's' : ''} with the model)` : ''}. U takes it back.`);
     state.busy = false;
     await claim();
   } catch (err) {
@@ -382,6 +413,8 @@ function onKey(e) {
   if (k === ' ' && (e.target instanceof HTMLInputElement || e.target instanceof HTMLButtonElement)) return;
   if (k === '?') {
     $('help').classList.toggle('hidden');
+  } else if (k === 'u' || k === 'U') {
+    void undo();
   } else if (!state.task) {
     if (k === 'n' || k === 'N') void claim();
     else if (k === 'v' || k === 'V') cycleFilter();
