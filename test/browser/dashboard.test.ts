@@ -267,6 +267,17 @@ describe('admin dashboard', { skip: browserSkip }, () => {
     assert.equal(await page.locator('#activations-table b').count(), 0, 'a reason is text');
   });
 
+  test('at 390 px (a phone) only the tables scroll, inside their boxes', async () => {
+    const narrow = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await narrow.goto(`${app.baseUrl}/dashboard`);
+    await narrow.locator('#key').fill(ADMIN_KEY);
+    await narrow.keyboard.press('Enter');
+    await narrow.waitForFunction(() => /^Updated/.test(document.getElementById('status')?.textContent ?? ''));
+    await narrow.locator('svg[data-chart=loss] path').first().waitFor();
+    assert.equal(await narrow.evaluate(() => document.documentElement.scrollWidth), 390);
+    await narrow.close();
+  });
+
   test('sign out forgets the key; a bad key is refused with the 401 message', async () => {
     await page.locator('#signout').click();
     assert.equal(await page.locator('#login').isVisible(), true);

@@ -169,6 +169,20 @@ describe('review console: a shift on the keyboard', { skip: browserSkip }, () =>
     assert.equal((await app.database.db.selectFrom('reviews').select('id').where('task_id', '=', firstId).execute()).length, 1, 'given again');
     await page.close();
   });
+  test('at 390 px (a phone) nothing is wider than the screen', async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await page.goto(`${app.baseUrl}/review`);
+    await page.locator('#key').fill(moderator);
+    await page.keyboard.press('Enter');
+    await page.locator('#idle').waitFor({ state: 'visible' });
+    await page.keyboard.press('n');
+    await page.locator('#task').waitFor({ state: 'visible' });
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), 390);
+    await page.keyboard.press('?');
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), 390, 'with the help shown too');
+    await page.keyboard.press('r');
+    await page.close();
+  });
 });
 
 describe('review console: why a task is here, who wrote it, and what the text hides', { skip: browserSkip }, () => {

@@ -111,7 +111,7 @@ async function claim() {
       status('Queue empty.');
     } else {
       render(data[0]);
-      status(`Task ${data[0].id} claimed; lease until ${new Date(data[0].lease.expires_at).toLocaleTimeString()}.`);
+      status(`Task ${data[0].id.slice(-8)} claimed; lease until ${new Date(data[0].lease.expires_at).toLocaleTimeString()}.`);
     }
   } catch (err) {
     if (err.status === 401) {

@@ -1,0 +1,89 @@
+/**
+ * `npm run docs:screenshots`: the review console and the dashboard as a moderator and an admin see them,
+ * light theme, at desktop width (1280 px) and narrow (390 px, a phone), into docs/screenshots/. Starts
+ * its own service in-process (in-memory database, the tests' tiny starter model) with a little made-up
+ * traffic (no dataset rows), and drives Debian's chromium. Exits 2 when chromium is not installed.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { OPENAI_CATEGORIES } from '../src/policy/categories.js';
+import { parsePolicy } from '../src/policy/loader.js';
+import { ADMIN_KEY, startTestApp } from '../test/helpers/app.js';
+import { browserSkip, launchBrowser } from '../test/helpers/browser.js';
+import { policies } from '../test/helpers/policies.js';
+
+const OUT = path.join('docs', 'screenshots');
+const POLICY = [
+  'categories:',
+  ...OPENAI_CATEGORIES.map((c) => `  ${c}: { flag: 0.5, block: 0.95${c === 'violence/graphic' ? ', graphic: true' : ''} }`),
+  'review: {"audit_rate": 1, "reviews_per_task": 1, "audit_reviews_per_task": 1, "blind": "none", "lease_seconds": 600}',
+  'training: {"epochs": 20, "min_pairs": 10, "batch_size": 16, "seed": 7}',
+  'gate: {"min_eval_items": 5}',
+].join('\n');
+
+if (browserSkip) {
+  process.stderr.write(`docs:screenshots: ${browserSkip}\n`);
+  process.exit(2);
+}
+await fs.mkdir(OUT, { recursive: true });
+const app = await startTestApp({ listen: true, policies: policies(parsePolicy('default', POLICY)) });
+const as = (k: string) => ({ Authorization: `Bearer ${k}` });
+const client = await app.key('client');
+const moderator = await app.key('moderator');
+const texts = [
+  { text: 'you people are all the same, get out of this forum', author_id: 'user-481', thread_id: 'thread-77', external_id: 'c-1001' },
+  { text: 'thanks, that fixed it for me', author_id: 'user-102', thread_id: 'thread-77', external_id: 'c-1002' },
+  { text: 'I will find you and kill you \u202Ewon uoy llik\u202C', author_id: 'user-481', thread_id: 'thread-77', external_id: 'c-1003' },
+];
+await app.request.post('/v1/moderate').set(as(client)).send({ input: texts.slice(0, 2) });
+// Settle the first two so the third shows its author's history.
+for (let i = 0; i < 2; i++) {
+  const c = await app.request.post('/v1/review/claim').set(as(moderator)).send({ limit: 1 });
+  const t = c.body.data[0];
+  const categories = Object.fromEntries(t.policy.categories.map((x: string) => [x, i === 0 && x === 'harassment']));
+  await app.request.post(`/v1/review/tasks/${t.id}/verdict`).set(as(moderator)).send({ categories });
+}
+await app.request.post('/v1/moderate').set(as(client)).send({ input: [texts[2]] });
+await app.request.post('/v1/training/runs').set(as(ADMIN_KEY)).send({});
+
+const browser = await launchBrowser();
+for (const [name, width, height] of [
+  ['desktop', 1280, 1000],
+  ['narrow', 390, 844],
+] as const) {
+  const page = await browser.newPage({ viewport: { width, height } });
+  await page.goto(`${app.baseUrl}/review`);
+  await page.locator('#key').fill(moderator);
+  await page.keyboard.press('Enter');
+  await page.locator('#idle').waitFor({ state: 'visible' });
+  await page.keyboard.press('n');
+  await page.locator('#task').waitFor({ state: 'visible' });
+  await page.screenshot({ path: path.join(OUT, `review-${name}.png`), fullPage: true });
+  await page.keyboard.press('r');
+  await page.locator('#idle').waitFor({ state: 'visible' });
+
+  const dash = await browser.newPage({ viewport: { width, height } });
+  await dash.goto(`${app.baseUrl}/dashboard`);
+  await dash.locator('#key').fill(ADMIN_KEY);
+  await dash.keyboard.press('Enter');
+  await dash.locator('#dashboard').waitFor({ state: 'visible' });
+  await dash.waitForFunction(() => /^Updated/.test(document.getElementById('status')?.textContent ?? ''));
+  await dash.screenshot({ path: path.join(OUT, `dashboard-${name}.png`), fullPage: true });
+  for (const [label, p] of [
+    ['review', page],
+    ['dashboard', dash],
+  ] as const) {
+    const wide = await p.evaluate(() =>
+      [...document.querySelectorAll('body *')]
+        .filter((e) => !e.closest('.scroll') && e.getBoundingClientRect().right > window.innerWidth + 1)
+        .slice(0, 5)
+        .map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}${e.className && typeof e.className === 'string' ? `.${e.className.split(' ').join('.')}` : ''}`),
+    );
+    if (wide.length) process.stderr.write(`${label} at ${width} px: wider than the screen: ${wide.join(', ')}\n`);
+  }
+  await page.close();
+  await dash.close();
+}
+await browser.close();
+await app.close();
+process.stdout.write(`screenshots in ${OUT}: ${(await fs.readdir(OUT)).sort().join(', ')}\n`);
