@@ -7,7 +7,7 @@ import type { DecisionsTable } from './schema/decisions.js';
 import type { HeadActivationsTable, HeadVersionsTable } from './schema/head-versions.js';
 import type { PolicyVersionsTable } from './schema/policy-versions.js';
 import type { LabelHoldsTable, ShadowStatsTable, TrainingRunsTable } from './schema/training.js';
-import type { ItemSplitsTable, ReviewLabelsTable, ReviewsTable, ReviewTasksTable } from './schema/review.js';
+import type { ItemSplitsTable, ReviewLabelsTable, ReviewsTable, ReviewTasksTable, SubjectCommentsTable } from './schema/review.js';
 
 export interface DatabaseSchema {
   api_keys: ApiKeysTable;
@@ -22,6 +22,7 @@ export interface DatabaseSchema {
   reviews: ReviewsTable;
   item_splits: ItemSplitsTable;
   review_labels: ReviewLabelsTable;
+  subject_comments: SubjectCommentsTable;
   training_runs: TrainingRunsTable;
   shadow_stats: ShadowStatsTable;
   label_holds: LabelHoldsTable;

@@ -126,9 +126,17 @@ export class RetentionService {
     const pairs = [...latest.values()]
       .filter((l) => l.label !== null)
       .map((l) => ({ id: Number(l.id), category: l.category, chosen: l.label!, rejected: !l.label, split: l.split }));
+    const comments = await this.db
+      .selectFrom('subject_comments')
+      .select(['id', 'moderator_key_id', 'text', 'created_at'])
+      .where('item_id', '=', id)
+      .orderBy('created_at')
+      .execute();
     return {
       id: item.id,
       external_id: item.external_id,
+      author_id: item.author_id,
+      thread_id: item.thread_id,
       text: item.text,
       context: item.context,
       text_sha256: item.text_sha256,
@@ -139,6 +147,8 @@ export class RetentionService {
       reviews,
       labels,
       preference_pairs: pairs,
+      /** Moderators' comments made on this item's tasks (they go with it on deletion). */
+      comments,
     };
   }
 
@@ -151,7 +161,7 @@ export class RetentionService {
         Number((await trx.selectFrom(table).select(sql<number>`count(*)`.as('n')).where('item_id', '=', id).executeTakeFirstOrThrow()).n);
       const decisions = await count('decisions');
       const pairs = await count('review_labels');
-      // Decisions, tasks, reviews, labels (the training pairs) and splits go with it (ON DELETE CASCADE).
+      // Decisions, tasks, reviews, labels (the training pairs), splits and comments go with it (ON DELETE CASCADE).
       await trx.deleteFrom('content_items').where('id', '=', id).execute();
       await recordAudit(trx, {
         actor: actor.name,

@@ -67,11 +67,13 @@ export async function heldTaskIds(db: Executor, moderator: string, limit: number
  * reviewed by them, highest priority then oldest first. SKIP LOCKED lets concurrent claimers pass over
  * rows another transaction is taking instead of waiting for them or taking them too.
  */
-export async function leaseTasks(db: Executor, moderator: string, limit: number, reasons?: ReviewReason[]): Promise<string[]> {
+export async function leaseTasks(db: Executor, moderator: string, limit: number, reasons?: ReviewReason[], senior = false): Promise<string[]> {
   const candidates = await db
     .selectFrom('review_tasks as t')
     .select('t.id')
     .where('t.status', '=', 'open')
+    // Escalated tasks wait for a senior moderator.
+    .$if(!senior, (qb) => qb.where('t.escalated_at', 'is', null))
     .where((eb) => eb.or([eb('t.leased_to', 'is', null), eb('t.lease_expires_at', '<=', sql<Date>`now()`)]))
     .$if(!!reasons?.length, (qb) => qb.where('t.reason', 'in', reasons!))
     .where(({ not, exists, selectFrom }) =>
@@ -135,6 +137,9 @@ export async function taskDetails(db: Executor, ids: string[]) {
       'i.author_id',
       'i.thread_id',
       'i.created_at as item_created_at',
+      't.escalated_at',
+      't.escalation_comment',
+      sql<string | null>`(select k.name from api_keys k where k.id = t.escalated_by)`.as('escalated_by_name'),
       'i.text_purged_at',
       'd.action',
       'd.flagged',
@@ -454,4 +459,36 @@ export async function subjectHistory(db: Executor, subject: { itemId: string; au
     .limit(limit)
     .execute();
   return rows;
+}
+
+/** Whether a key may take escalated tasks: an admin, or a moderator an admin trusts. */
+export async function isSenior(db: Executor, keyId: string): Promise<boolean> {
+  const k = await db.selectFrom('api_keys').select(['role', 'trusted']).where('id', '=', keyId).executeTakeFirst();
+  return k !== undefined && (k.role === 'admin' || k.trusted);
+}
+
+export async function insertComment(db: Executor, c: { id: string; itemId: string; authorId: string | null; threadId: string | null; moderator: string; text: string }): Promise<void> {
+  await db
+    .insertInto('subject_comments')
+    .values({ id: c.id, item_id: c.itemId, author_id: c.authorId, thread_id: c.threadId, moderator_key_id: c.moderator, text: c.text })
+    .execute();
+}
+
+/** Comments on the item, its author or its thread, newest first, with who wrote them. */
+export async function subjectComments(db: Executor, s: { itemId: string; authorId: string | null; threadId: string | null }, limit: number) {
+  return db
+    .selectFrom('subject_comments as c')
+    .innerJoin('api_keys as k', 'k.id', 'c.moderator_key_id')
+    .select(['c.id', 'c.item_id', 'c.author_id', 'c.thread_id', 'c.text', 'c.created_at', 'k.name as moderator'])
+    .where((eb) =>
+      eb.or([
+        eb('c.item_id', '=', s.itemId),
+        ...(s.authorId ? [eb('c.author_id', '=', s.authorId)] : []),
+        ...(s.threadId ? [eb('c.thread_id', '=', s.threadId)] : []),
+      ]),
+    )
+    .orderBy('c.created_at', 'desc')
+    .orderBy('c.id', 'desc')
+    .limit(limit)
+    .execute();
 }

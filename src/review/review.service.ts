@@ -55,6 +55,10 @@ export interface TaskView {
    * unless the task is blind, the model's action).
    */
   history: { item_id: string; external_id: string | null; relation: 'author' | 'thread' | 'author and thread'; text: string | null; created_at: Date; action: string | null; verdict: string[] | null }[];
+  /** Sent up to a senior moderator: by whom, when and why; null otherwise. */
+  escalation: { by: string | null; at: Date; comment: string | null } | null;
+  /** Moderators' comments on this item, its author or its thread, newest first. */
+  comments: { id: string; about: 'this item' | 'author' | 'thread'; moderator: string; text: string; created_at: Date }[];
   decision: {
     id: string;
     /** null on a blind task: the model's decision is not shown before the verdict. */
@@ -84,6 +88,10 @@ export interface TaskView {
 
 type EarlierRow = Awaited<ReturnType<typeof repo.earlierReviews>>[number];
 type SubjectRow = repo.SubjectRow;
+type CommentRow = Awaited<ReturnType<typeof repo.subjectComments>>[number];
+
+/** Escalated tasks come before everything but appeals (100). */
+const ESCALATED_PRIORITY = 90;
 
 /** How many of the subject's earlier items a task shows. */
 const HISTORY_ITEMS = 20;
@@ -119,7 +127,7 @@ export function whyQueued(t: Pick<TaskRow, 'reason' | 'category_scores' | 'model
   return { summary, categories: out };
 }
 
-function view(t: TaskRow, earlier: EarlierRow[], blindSetting: 'audit' | 'all' | 'none', policy: Policy | null, history: SubjectRow[]): TaskView {
+function view(t: TaskRow, earlier: EarlierRow[], blindSetting: 'audit' | 'all' | 'none', policy: Policy | null, history: SubjectRow[], comments: CommentRow[]): TaskView {
   const blind = isBlind(t.reason, blindSetting);
   const previous =
     t.reason === 'appeal' ? earlier.filter((r) => r.decision_id === t.decision_id && r.task_id !== t.id).at(-1)?.labels : undefined;
@@ -180,6 +188,14 @@ function view(t: TaskRow, earlier: EarlierRow[], blindSetting: 'audit' | 'all' |
     lease: { moderator_key_id: t.leased_to, leased_at: t.leased_at, expires_at: t.lease_expires_at },
     created_at: t.created_at,
     completed_at: t.completed_at,
+    escalation: t.escalated_at ? { by: t.escalated_by_name, at: t.escalated_at, comment: t.escalation_comment } : null,
+    comments: comments.map((c) => ({
+      id: c.id,
+      about: c.item_id === t.item_id ? 'this item' : t.author_id && c.author_id === t.author_id ? 'author' : 'thread',
+      moderator: c.moderator,
+      text: c.text,
+      created_at: c.created_at,
+    })),
   };
 }
 
@@ -235,7 +251,8 @@ export class ReviewService {
   async claim(p: Principal, opts: { reasons?: ReviewReason[]; limit: number }, requestId: string): Promise<TaskView[]> {
     const ids = await this.db.transaction().execute(async (trx) => {
       const held = await repo.heldTaskIds(trx, p.keyId, opts.limit, opts.reasons);
-      const fresh = held.length < opts.limit ? await repo.leaseTasks(trx, p.keyId, opts.limit - held.length, opts.reasons) : [];
+      const senior = await repo.isSenior(trx, p.keyId);
+      const fresh = held.length < opts.limit ? await repo.leaseTasks(trx, p.keyId, opts.limit - held.length, opts.reasons, senior) : [];
       for (const id of fresh) {
         await recordAudit(trx, { actor: p.name, actorKeyId: p.keyId, action: 'review.claimed', subjectType: 'review_task', subjectId: id, requestId });
       }
@@ -256,7 +273,10 @@ export class ReviewService {
     const histories = await Promise.all(
       tasks.map((t) => repo.subjectHistory(this.db, { itemId: t.item_id, authorId: t.author_id, threadId: t.thread_id, before: t.item_created_at }, HISTORY_ITEMS)),
     );
-    return tasks.map((t, i) => view(t, earlier, this.policies.settingsFor(t.policy_name).review.blind, this.policies.find(t.policy_name), histories[i]));
+    const comments = await Promise.all(tasks.map((t) => repo.subjectComments(this.db, { itemId: t.item_id, authorId: t.author_id, threadId: t.thread_id }, HISTORY_ITEMS)));
+    return tasks.map((t, i) =>
+      view(t, earlier, this.policies.settingsFor(t.policy_name).review.blind, this.policies.find(t.policy_name), histories[i], comments[i]),
+    );
   }
 
   async verdict(
@@ -368,6 +388,45 @@ export class ReviewService {
     });
     if (out.task_status === 'done' && !out.replayed) this.onTaskCompleted();
     return out;
+  }
+
+  /**
+   * Sends a task the moderator holds up to a senior moderator (an admin, or a moderator an admin trusts)
+   * with why: it leaves the ordinary queue, comes first for seniors, and the lease is given up. Audited.
+   */
+  async escalate(p: Principal, taskId: string, comment: string, requestId: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const task = await repo.lockTask(trx, taskId);
+      if (!task) throw notFound('review task', taskId);
+      if (task.status !== 'open') throw conflict('task_closed', `review task ${taskId} is ${task.status}`);
+      if (task.leased_to !== p.keyId) throw conflict('not_leaseholder', `you do not hold a lease on review task ${taskId}; claim it first`);
+      await trx
+        .updateTable('review_tasks')
+        .set({
+          escalated_at: sql<Date>`now()`,
+          escalated_by: p.keyId,
+          escalation_comment: comment,
+          priority: sql<number>`greatest(priority, ${ESCALATED_PRIORITY})`,
+          leased_to: null,
+          leased_at: null,
+          lease_expires_at: null,
+        })
+        .where('id', '=', taskId)
+        .execute();
+      await recordAudit(trx, { actor: p.name, actorKeyId: p.keyId, action: 'review.escalated_to_senior', subjectType: 'review_task', subjectId: taskId, requestId, details: { comment } });
+    });
+  }
+
+  /** A comment on the task's subject (the item, and through it its author and thread): other tasks on them show it. */
+  async comment(p: Principal, taskId: string, text: string, requestId: string): Promise<TaskView['comments'][number]> {
+    const [t] = await repo.taskDetails(this.db, [taskId]);
+    if (!t) throw notFound('review task', taskId);
+    const id = uuidv7();
+    await this.db.transaction().execute(async (trx) => {
+      await repo.insertComment(trx, { id, itemId: t.item_id, authorId: t.author_id, threadId: t.thread_id, moderator: p.keyId, text });
+      await recordAudit(trx, { actor: p.name, actorKeyId: p.keyId, action: 'review.commented', subjectType: 'content_item', subjectId: t.item_id, requestId, details: { comment_id: id } });
+    });
+    return { id, about: 'this item', moderator: p.name, text, created_at: new Date() };
   }
 
   /**

@@ -304,5 +304,31 @@ describe('review console: graphic content stays blurred until revealed; the queu
     assert.equal(await page.locator('#content.blurred').count(), 0);
     await page.close();
   });
-});
 
+  test('M comments on the subject (shown as text); Z escalates to a senior moderator with a reason and moves on', async () => {
+    const page = await browser.newPage();
+    const answers = ['<img src=x onerror="window.__xss=1"> same text in five threads', 'is this a threat? needs a senior look'];
+    page.on('dialog', (d) => void d.accept(answers.shift() ?? ''));
+    await page.goto(`${app.baseUrl}/review`);
+    await page.locator('#key').fill(moderator);
+    await page.keyboard.press('Enter');
+    await page.locator('#idle').waitFor({ state: 'visible' });
+    await page.keyboard.press('n');
+    await page.locator('#task').waitFor({ state: 'visible' });
+    const taskId = (await app.database.db.selectFrom('review_tasks').select('id').where('status', '=', 'open').where('leased_to', 'is not', null).executeTakeFirstOrThrow()).id;
+
+    await page.keyboard.press('m');
+    await page.locator('#comments li').first().waitFor();
+    assert.match((await page.locator('#comments li').first().textContent()) ?? '', /on this item: <img src=x onerror="window.__xss=1"> same text in five threads$/);
+    assert.equal(await page.locator('#comments img').count(), 0);
+
+    await page.keyboard.press('z');
+    await page.waitForFunction(() => /claimed|empty|Escalated/.test(document.getElementById('status')?.textContent ?? ''));
+    const row = await app.database.db.selectFrom('review_tasks').select(['escalated_at', 'escalation_comment', 'leased_to']).where('id', '=', taskId).executeTakeFirstOrThrow();
+    assert.ok(row.escalated_at);
+    assert.equal(row.escalation_comment, 'is this a threat? needs a senior look');
+    assert.equal(row.leased_to, null, 'given up for a senior');
+    assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
+    await page.close();
+  });
+});

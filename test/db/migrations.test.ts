@@ -22,6 +22,7 @@ const TABLES = [
   'review_tasks',
   'reviews',
   'shadow_stats',
+  'subject_comments',
   'training_runs',
 ];
 const MIGRATIONS = fs

@@ -44,6 +44,8 @@ export const ENDPOINTS: readonly Endpoint[] = [
   },
   { method: 'POST', path: '/v1/review/tasks/:id/release', id: 'task' },
   { method: 'POST', path: '/v1/review/tasks/:id/undo', id: 'task' },
+  { method: 'POST', path: '/v1/review/tasks/:id/escalate', id: 'task', body: 'json', example: { comment: 'needs a senior look' } },
+  { method: 'POST', path: '/v1/review/tasks/:id/comments', id: 'task', body: 'json', example: { comment: 'same text in five threads' } },
   { method: 'GET', path: '/v1/review/stats/me' },
   { method: 'GET', path: '/v1/review/stats', query: { days: ['30', '1', '3650'] } },
   {

@@ -243,6 +243,17 @@ for (const kind of testDatabases()) {
           return { path: `/v1/review/tasks/${t.id}/undo` };
         },
       },
+      {
+        route: 'POST /v1/review/tasks/:id/escalate',
+        expect: allowed(200, 'moderator'),
+        note: 'a task freshly leased to the caller',
+        prepare: async (who) => ({ path: `/v1/review/tasks/${(await leasedTask(who)).id}/escalate`, body: { comment: 'role matrix' } }),
+      },
+      {
+        route: 'POST /v1/review/tasks/:id/comments',
+        expect: allowed(201, 'moderator'),
+        prepare: async () => ({ path: `/v1/review/tasks/${(await decision()).review_task_id}/comments`, body: { comment: 'role matrix' } }),
+      },
       { route: 'GET /v1/review/stats/me', expect: allowed(200, 'moderator'), prepare: fixed('/v1/review/stats/me') },
       { route: 'GET /v1/review/stats', expect: allowed(200, 'moderator'), prepare: fixed('/v1/review/stats?days=30') },
       { route: 'GET /v1/preference-pairs', expect: allowed(200), prepare: fixed('/v1/preference-pairs?format=jsonl') },

@@ -110,3 +110,63 @@ for (const kind of testDatabases()) {
     });
   });
 }
+
+describe('escalation to a senior moderator, and comments on a subject', () => {
+  let app: TestApp;
+  let client: string;
+  let mod: string;
+  let senior: string;
+  let seniorId: string;
+  before(async () => {
+    app = await startTestApp({ policies: policies(reviewPolicy('default')) });
+    client = await app.key('client');
+    mod = await app.key('moderator');
+    const admin = { Authorization: `Bearer ${await app.key('admin')}` };
+    const created = await app.request.post('/v1/admin/api-keys').set(admin).send({ name: 'senior moderator', role: 'moderator' });
+    senior = created.body.key;
+    seniorId = created.body.id;
+    assert.equal((await app.request.post(`/v1/admin/api-keys/${seniorId}/trust`).set(admin).send({ trusted: true })).status, 200);
+  });
+  after(async () => {
+    await app?.close();
+  });
+  const as = (key: string) => ({ Authorization: `Bearer ${key}` });
+
+  test('an escalated task leaves the ordinary queue, goes first to seniors, and says who sent it up and why; audited', async () => {
+    await app.request.post('/v1/moderate').set(as(client)).send({ input: [{ text: 'hard case', author_id: 'ax' }, { text: 'easy case', author_id: 'ay' }] });
+    const first = (await app.request.post('/v1/review/claim').set(as(mod)).send({ limit: 1 })).body.data[0];
+    assert.equal(first.item.text, 'hard case');
+    assert.equal((await app.request.post(`/v1/review/tasks/${first.id}/escalate`).set(as(mod)).send({ comment: '' })).status, 400);
+    const e = await app.request.post(`/v1/review/tasks/${first.id}/escalate`).set(as(mod)).send({ comment: 'coded slur? not sure' });
+    assert.equal(e.status, 200, JSON.stringify(e.body));
+    // The ordinary moderator does not get it back; the senior gets it first.
+    const again = (await app.request.post('/v1/review/claim').set(as(mod)).send({ limit: 5 })).body.data;
+    assert.deepEqual(again.map((t: { item: { text: string } }) => t.item.text), ['easy case']);
+    for (const t of again) await app.request.post(`/v1/review/tasks/${t.id}/release`).set(as(mod));
+    const s = (await app.request.post('/v1/review/claim').set(as(senior)).send({ limit: 1 })).body.data[0];
+    assert.equal(s.id, first.id);
+    assert.equal(s.escalation.comment, 'coded slur? not sure');
+    assert.match(String(s.escalation.by), /moderator/);
+    const audit = await app.database.db.selectFrom('audit_events').select('action').where('subject_id', '=', first.id).where('action', '=', 'review.escalated_to_senior').execute();
+    assert.equal(audit.length, 1);
+    await app.request.post(`/v1/review/tasks/${s.id}/release`).set(as(senior));
+    // Only the lease holder escalates.
+    assert.equal((await app.request.post(`/v1/review/tasks/${s.id}/escalate`).set(as(mod)).send({ comment: 'x' })).status, 409);
+  });
+
+  test("a comment on a task shows on the subject's other tasks, and in the item's data-subject view", async () => {
+    await app.request.post('/v1/moderate').set(as(client)).send({ input: [{ text: 'c1', author_id: 'az', thread_id: 'tz' }, { text: 'c2', author_id: 'az' }, { text: 'c3', thread_id: 'tz' }] });
+    const tasks = (await app.request.post('/v1/review/claim').set(as(mod)).send({ limit: 10 })).body.data as { id: string; item: { id: string; text: string } }[];
+    const byText = new Map(tasks.map((t) => [t.item.text, t]));
+    const c = await app.request.post(`/v1/review/tasks/${byText.get('c1')!.id}/comments`).set(as(mod)).send({ comment: 'this account posts the same thing everywhere' });
+    assert.equal(c.status, 201, JSON.stringify(c.body));
+    const view = async (text: string) => (await app.request.get(`/v1/review/tasks/${byText.get(text)!.id}`).set(as(mod))).body.comments as { about: string; text: string }[];
+    assert.deepEqual((await view('c1')).map((x) => x.about), ['this item']);
+    assert.deepEqual((await view('c2')).map((x) => x.about), ['author']);
+    assert.deepEqual((await view('c3')).map((x) => x.about), ['thread']);
+    const item = await app.request.get(`/v1/items/${byText.get('c1')!.item.id}`).set(as(await app.key('admin')));
+    assert.deepEqual(item.body.comments.map((x: { text: string }) => x.text), ['this account posts the same thing everywhere']);
+    assert.equal((await app.request.post(`/v1/review/tasks/${byText.get('c1')!.id}/comments`).set(as(mod)).send({ comment: '   ' })).status, 400);
+    assert.equal((await app.request.post(`/v1/review/tasks/${byText.get('c1')!.id}/comments`).set(as(client)).send({ comment: 'x' })).status, 403);
+  });
+});

@@ -27,6 +27,20 @@ export interface ReviewTasksTable {
   conflict: Generated<boolean>;
   created_at: Generated<Date>;
   completed_at: Date | null;
+  /** Sent up to a senior moderator (an admin or a trusted moderator), by whom and why (migration 0010). */
+  escalated_at: Date | null;
+  escalated_by: string | null;
+  escalation_comment: string | null;
+}
+
+export interface SubjectCommentsTable {
+  id: string;
+  item_id: string;
+  author_id: string | null;
+  thread_id: string | null;
+  moderator_key_id: string;
+  text: string;
+  created_at: Generated<Date>;
 }
 
 export interface ReviewsTable {

@@ -19,6 +19,10 @@ const verdictBody = z.strictObject({
   notes: safeText(5000).nullable().optional(),
 });
 
+const commentBody = z.strictObject({
+  comment: safeText(2000).pipe(z.string().trim().min(1, 'comment must not be empty')),
+});
+
 const appealBody = z.strictObject({
   reason: safeText(2000).pipe(z.string().trim().min(1, 'reason must say why the decision is appealed')),
 });
@@ -56,6 +60,17 @@ export function reviewRoutes(ctx: AppContext, json: RequestHandler[]): Router {
       ctx.metrics.disagreements.inc(outcome.disagreements ?? 0);
     }
     res.json(outcome);
+  });
+
+  r.post('/v1/review/tasks/:id/escalate', moderator, ...json, async (req, res) => {
+    const b = parseBody(commentBody, req.body);
+    await ctx.review.escalate(res.locals.principal!, taskId(req.params.id), b.comment, res.locals.requestId);
+    res.json({ escalated: true });
+  });
+
+  r.post('/v1/review/tasks/:id/comments', moderator, ...json, async (req, res) => {
+    const b = parseBody(commentBody, req.body);
+    res.status(201).json(await ctx.review.comment(res.locals.principal!, taskId(req.params.id), b.comment, res.locals.requestId));
   });
 
   r.post('/v1/review/tasks/:id/undo', moderator, async (req, res) => {

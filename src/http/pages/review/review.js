@@ -261,6 +261,11 @@ function render(task) {
   show('subject', subject.length > 0);
   $('subject').textContent = subject.join(' · ');
   renderHistory(task.history ?? []);
+  renderComments(task.comments ?? []);
+  show('escalation', Boolean(task.escalation));
+  $('escalation').textContent = task.escalation
+    ? `Escalated to a senior moderator by ${task.escalation.by ?? 'a moderator'} ${new Date(task.escalation.at).toLocaleString()}: ${task.escalation.comment ?? ''}`
+    : '';
   show('context-block', Boolean(task.item.context));
   const hidden = hiddenIn(`${task.item.text ?? ''}${task.item.context ?? ''}`);
   show('hidden-warning', hidden.bidi + hidden.other > 0);
@@ -330,6 +335,52 @@ function renderHistory(history) {
       return li;
     }),
   );
+}
+
+function renderComments(comments) {
+  show('comments-block', comments.length > 0);
+  $('comments').replaceChildren(
+    ...comments.map((c) => {
+      const li = document.createElement('li');
+      const about = c.about === 'this item' ? 'this item' : `the ${c.about}`;
+      li.append(el('span', `${new Date(c.created_at).toLocaleString()} · ${c.moderator} on ${about}: `, 'history-meta'), el('q', c.text, 'comment-text'));
+      return li;
+    }),
+  );
+}
+
+/** M: a comment on this task's subject (the item, its author, its thread); other tasks on them show it. */
+async function addComment() {
+  const t = state.task;
+  if (!t || state.busy) return;
+  const text = window.prompt('Comment on this item, its author and thread (other moderators see it):', '');
+  if (text === null || !text.trim()) return;
+  try {
+    const c = await api('POST', `/v1/review/tasks/${t.id}/comments`, { comment: text.trim() });
+    t.comments = [c, ...(t.comments ?? [])];
+    renderComments(t.comments);
+    status('Comment added.');
+  } catch (err) {
+    status(`Comment not added: ${err.message}`, true);
+  }
+}
+
+/** Z: send the task to a senior moderator, with why; then the next task. */
+async function escalate() {
+  const t = state.task;
+  if (!t || state.busy) return;
+  const text = window.prompt('Escalate to a senior moderator. Why?', '');
+  if (text === null || !text.trim()) return;
+  state.busy = true;
+  try {
+    await api('POST', `/v1/review/tasks/${t.id}/escalate`, { comment: text.trim() });
+    state.busy = false;
+    status('Escalated to a senior moderator.');
+    await claim();
+  } catch (err) {
+    state.busy = false;
+    if (!lost(err, 'Not escalated')) status(`Not escalated: ${err.message}`, true);
+  }
 }
 
 function el(tag, text, className) {
@@ -437,6 +488,10 @@ function onKey(e) {
     showRaw(!state.raw);
   } else if (k === 'b' || k === 'B') {
     reveal(!state.revealed);
+  } else if (k === 'm' || k === 'M') {
+    void addComment();
+  } else if (k === 'z' || k === 'Z') {
+    void escalate();
   } else {
     return;
   }
