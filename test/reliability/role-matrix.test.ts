@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDatabases } from '../helpers/db.js';
+import { OPERATIONS } from '../../src/http/openapi.js';
 import { appRoutes, ENDPOINTS, PAGES, PUBLIC_ROUTES, routeOf } from '../helpers/endpoints.js';
 import { waitForRun } from '../helpers/feedback.js';
 import { insertHolds } from '../../src/tuning/training.repository.js';
@@ -188,6 +189,7 @@ for (const kind of testDatabases()) {
       { route: 'GET /healthz', expect: open, prepare: fixed('/healthz') },
       { route: 'GET /readyz', expect: open, prepare: fixed('/readyz') },
       { route: 'GET /metrics', expect: open, prepare: fixed('/metrics') },
+      { route: 'GET /openapi.json', expect: open, prepare: fixed('/openapi.json') },
       ...PAGES.map(page),
       { route: 'POST /v1/moderate', expect: allowed(200, 'client'), prepare: fixed('/v1/moderate', { input: 'have a nice day' }) },
       { route: 'POST /v1/moderations', expect: allowed(200, 'client'), prepare: fixed('/v1/moderations', { input: 'have a nice day' }) },
@@ -365,6 +367,17 @@ for (const kind of testDatabases()) {
       const inMatrix = rows.map((r) => r.route).filter((r) => !PAGES.some((p) => r === `GET ${p}`)).sort();
       assert.deepEqual(inMatrix, inApp, 'every route of src/http/app.ts has a row in the role matrix, and every row a route');
       assert.deepEqual([...ENDPOINTS.map(routeOf), ...PUBLIC_ROUTES].sort(), inApp, 'test/helpers/endpoints.ts lists every route');
+    });
+
+    test('the OpenAPI document names the same roles for every route as this matrix', () => {
+      for (const row of rows) {
+        if (PAGES.some((p) => row.route === `GET ${p}`)) continue;
+        const [method, path] = row.route.split(' ');
+        const op = OPERATIONS.find((o) => o.method === method.toLowerCase() && o.path === path);
+        assert.ok(op, `${row.route} is documented`);
+        const accepted = row.expect.none !== 401 ? ['public'] : (['client', 'moderator'] as const).filter((r) => row.expect[r] !== 403);
+        assert.deepEqual([...op.roles].sort(), [...accepted].sort(), row.route);
+      }
     });
 
     for (const row of rows) {

@@ -8,7 +8,7 @@ import { parseBody, safeText } from '../validation.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const createBody = z.strictObject({
+export const createBody = z.strictObject({
   name: safeText(100).pipe(z.string().trim().min(1, 'name must not be empty')),
   role: z.enum(['client', 'moderator', 'admin']),
   expires_at: z.iso.datetime({ offset: true }).nullable().optional(),
@@ -27,7 +27,7 @@ const view = (k: ApiKeyRow) => ({
   trusted: k.trusted,
 });
 
-const trustBody = z.strictObject({ trusted: z.boolean() });
+export const trustBody = z.strictObject({ trusted: z.boolean() });
 
 export function apiKeyRoutes(ctx: AppContext, json: RequestHandler[]): Router {
   const r = Router();

@@ -1,5 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { Router } from 'express';
 import type { AppContext } from '../../context.js';
+import { openApiDocument } from '../openapi.js';
+
+/** The package's version, for the API document. */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+let document: Record<string, unknown> | null = null;
 
 export function healthRoutes(ctx: AppContext): Router {
   const r = Router();
@@ -37,6 +46,11 @@ export function healthRoutes(ctx: AppContext): Router {
       model,
       policies: ctx.policies.all.map((p) => ({ name: p.name, version: p.version })),
     });
+  });
+
+  r.get('/openapi.json', (_req, res) => {
+    document ??= openApiDocument(packageVersion());
+    res.json(document);
   });
 
   r.get('/metrics', async (_req, res) => {

@@ -7,7 +7,7 @@ import { requireRole } from '../middleware/auth.js';
 import { parseModerateInput } from '../inputs.js';
 import { parseBody } from '../validation.js';
 
-const body = z.strictObject({
+export const body = z.strictObject({
   input: z.unknown().optional(),
   policy: z.string().min(1).max(64).optional(),
 });

@@ -8,7 +8,7 @@ import { answerModeration } from './moderate.js';
 import { parseOpenAIInput } from '../inputs.js';
 import { parseBody } from '../validation.js';
 
-const body = z.object({
+export const body = z.object({
   input: z.unknown().optional(),
   model: z.string().max(256).optional(),
 });

@@ -11,7 +11,7 @@ import type { PairRow } from '../../review/review.service.js';
 import { requireRole } from '../middleware/auth.js';
 import { fieldPath, safeText } from '../validation.js';
 
-const query = z.strictObject({
+export const query = z.strictObject({
   format: z.enum(['jsonl', 'trl']).default('jsonl'),
   split: z.enum(['train', 'eval']).optional(),
   category: safeText(64).pipe(z.string().min(1)).optional(),

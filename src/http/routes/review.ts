@@ -9,21 +9,21 @@ import { parseBody, safeText } from '../validation.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const claimBody = z.strictObject({
+export const claimBody = z.strictObject({
   reasons: z.array(z.enum(REVIEW_REASONS as [string, ...string[]])).min(1).optional(),
   limit: z.number().int().min(1).max(50).default(1),
 });
 
-const verdictBody = z.strictObject({
+export const verdictBody = z.strictObject({
   categories: z.record(z.string(), z.unknown()),
   notes: safeText(5000).nullable().optional(),
 });
 
-const commentBody = z.strictObject({
+export const commentBody = z.strictObject({
   comment: safeText(2000).pipe(z.string().trim().min(1, 'comment must not be empty')),
 });
 
-const appealBody = z.strictObject({
+export const appealBody = z.strictObject({
   reason: safeText(2000).pipe(z.string().trim().min(1, 'reason must say why the decision is appealed')),
 });
 

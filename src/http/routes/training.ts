@@ -9,20 +9,20 @@ import { parseBody, safeText } from '../validation.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const runBody = z.strictObject({
+export const runBody = z.strictObject({
   hyperparameters: hyperparameterOverrides.strict().optional(),
   /** Train even when no label arrived since the last run (a retry with other hyperparameters). */
   force: z.boolean().optional(),
 });
 const reason = safeText(500).pipe(z.string().trim().min(1, 'reason must not be empty')).optional();
-const reasonBody = z.strictObject({ reason });
-const noteBody = z.strictObject({ note: safeText(2000).optional() });
-const backboneBody = z.strictObject({
+export const reasonBody = z.strictObject({ reason });
+export const noteBody = z.strictObject({ note: safeText(2000).optional() });
+export const backboneBody = z.strictObject({
   /** An absolute path, on the server's machine, inside its models directory. */
   path: z.string().min(1, 'path must not be empty').max(4096),
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "name must be 1-64 letters, digits, '.', '_' or '-'"),
 });
-const rollbackBody = z.strictObject({
+export const rollbackBody = z.strictObject({
   reason,
   /** The head the caller means to roll back from: a retry that finds another head active is refused (409). */
   expected_head_id: z.string().regex(UUID, 'expected_head_id must be a head id').optional(),

@@ -1,0 +1,67 @@
+/**
+ * /openapi.json: an OpenAPI 3.1 document, public, with one operation per route of the app (both ways,
+ * so neither can drift), request bodies from the routes' zod schemas, and the roles each route needs.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { OPERATIONS } from '../../src/http/openapi.js';
+import { REVIEW_REASONS } from '../../src/db/schema/review.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { appRoutes, ENDPOINTS } from '../helpers/endpoints.js';
+
+describe('the OpenAPI document', () => {
+  let app: TestApp;
+  let doc: any;
+  before(async () => {
+    app = await startTestApp();
+    const r = await app.request.get('/openapi.json');
+    assert.equal(r.status, 200);
+    doc = r.body;
+  });
+  after(async () => {
+    await app?.close();
+  });
+
+  test('is OpenAPI 3.1 with the package version, bearer keys, and an error schema', () => {
+    assert.equal(doc.openapi, '3.1.0');
+    assert.match(doc.info.version, /^\d+\.\d+\.\d+/);
+    assert.equal(doc.components.securitySchemes.apiKey.scheme, 'bearer');
+    assert.deepEqual(doc.components.schemas.Error.required, ['error']);
+  });
+
+  test('every route of the app is documented, and nothing else', () => {
+    const routes = appRoutes(app.server.app).map((r) => r.replace(/:([A-Za-z_]+)/g, '{$1}')).sort();
+    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
+      .flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`))
+      .sort();
+    assert.deepEqual(documented, routes);
+  });
+
+  test('request bodies come from the zod schemas; the moderation input is described; public routes need no key', () => {
+    const verdict = doc.paths['/v1/review/tasks/{id}/verdict'].post;
+    assert.deepEqual(Object.keys(verdict.requestBody.content['application/json'].schema.properties).sort(), ['categories', 'notes']);
+    assert.deepEqual(verdict['x-modtune-roles'], ['moderator', 'admin']);
+    assert.deepEqual(verdict.parameters.map((p: { name: string; in: string }) => [p.name, p.in]), [['id', 'path']]);
+    const claim = doc.paths['/v1/review/claim'].post.requestBody.content['application/json'].schema;
+    assert.deepEqual(claim.properties.reasons.items.enum, REVIEW_REASONS);
+    assert.equal(claim.additionalProperties, false);
+    const moderate = doc.paths['/v1/moderate'].post.requestBody.content['application/json'].schema;
+    assert.ok(moderate.properties.input.oneOf, 'the hand-checked input is described');
+    assert.deepEqual(doc.paths['/healthz'].get.security, []);
+    assert.deepEqual(doc.paths['/v1/models/rollback'].post['x-modtune-roles'], ['admin']);
+    const pairs = doc.paths['/v1/preference-pairs'].get.parameters.map((p: { name: string }) => p.name);
+    assert.deepEqual(pairs, ['format', 'split', 'category', 'after_id', 'limit']);
+  });
+
+  test('the bodies the tests send as valid examples are valid under the documented zod schemas', () => {
+    for (const e of ENDPOINTS) {
+      if (!e.example) continue;
+      const op = OPERATIONS.find((o) => o.method === e.method.toLowerCase() && o.path === e.path);
+      assert.ok(op, `${e.method} ${e.path} is documented`);
+      if (op.body && '_zod' in (op.body as object)) {
+        const r = (op.body as { safeParse: (v: unknown) => { success: boolean } }).safeParse(e.example);
+        assert.ok(r.success, `${e.method} ${e.path}: the example is valid`);
+      }
+    }
+  });
+});
