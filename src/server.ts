@@ -8,6 +8,7 @@ import type express from 'express';
 import type { Config } from './config.js';
 import { AppContext, type ContextOverrides } from './context.js';
 import { createApp } from './http/app.js';
+import { bundlePages } from './http/pages/bundle.js';
 
 export class ModtuneServer {
   private server: http.Server | null = null;
@@ -19,7 +20,7 @@ export class ModtuneServer {
 
   static async create(config: Config, overrides: ContextOverrides = {}): Promise<ModtuneServer> {
     const ctx = await AppContext.fromConfig(config, overrides);
-    return new ModtuneServer(ctx, createApp(ctx));
+    return new ModtuneServer(ctx, createApp(ctx, await bundlePages()));
   }
 
   async start(): Promise<AddressInfo> {

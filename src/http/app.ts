@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { AppContext } from '../context.js';
+import type { PageBundles } from './pages/bundle.js';
 import './locals.js';
 import { errorHandler, notFoundHandler } from './middleware/errors.js';
 import { accessLog, deadline, httpMetrics, requestId } from './middleware/request.js';
@@ -24,7 +25,7 @@ const keepRawBody = (req: unknown, _res: unknown, buf: Buffer) => {
   (req as { rawBody?: Uint8Array }).rawBody = buf;
 };
 
-export function createApp(ctx: AppContext): express.Express {
+export function createApp(ctx: AppContext, pages: PageBundles): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -66,11 +67,19 @@ export function createApp(ctx: AppContext): express.Express {
     express.json({ limit: ctx.config.limits.maxBodyBytes, strict: true, verify: keepRawBody }),
   ];
 
-  // The review page: static files only; everything it shows comes from the API as JSON.
-  app.use('/review', express.static(PAGES_DIR + '/review', { index: 'index.html', maxAge: '5m' }));
-  app.use('/dashboard', express.static(PAGES_DIR + '/dashboard', { index: 'index.html', maxAge: '5m' }));
-  // Their shared module, served next to each so both import it as ./page.js.
-  app.use(['/review', '/dashboard'], express.static(PAGES_DIR + '/shared', { index: false, maxAge: '5m' }));
+  // The pages: their HTML and CSS as static files, their scripts bundled from TypeScript at start
+  // (pages/bundle.ts); everything they show comes from the API as JSON.
+  app.use((req, res, next) => {
+    const js = req.method === 'GET' || req.method === 'HEAD' ? pages.get(req.path) : undefined;
+    if (js === undefined) return next();
+    res.type('text/javascript').setHeader('Cache-Control', 'public, max-age=300');
+    res.send(js);
+  });
+  // Their TypeScript sources are not served: only the bundles above, the HTML and the CSS.
+  app.use(['/review', '/dashboard'], (req, _res, next) => (/\.ts$/i.test(req.path) ? next('router') : next()));
+  const staticPages = { index: 'index.html', maxAge: '5m', extensions: false as const };
+  app.use('/review', express.static(PAGES_DIR + '/review', staticPages));
+  app.use('/dashboard', express.static(PAGES_DIR + '/dashboard', staticPages));
   // Action endpoints whose body is optional: an empty POST counts as {}.
   const optionalJson: RequestHandler[] = [
     (req, _res, next) => {

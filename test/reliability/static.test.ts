@@ -55,3 +55,22 @@ test('the security headers and CSP are on every response', async () => {
     await app.close();
   }
 });
+
+test('the pages run bundled scripts built from their TypeScript; the sources are not served', async () => {
+  const { startTestApp } = await import('../helpers/app.js');
+  const app = await startTestApp();
+  try {
+    for (const p of ['/review/review.js', '/dashboard/dashboard.js']) {
+      const r = await app.request.get(p);
+      assert.equal(r.status, 200, p);
+      assert.match(r.headers['content-type'], /javascript/);
+      assert.doesNotMatch(r.text, /^\s*import\s/m, `${p} is one module: its imports were bundled in`);
+      assert.doesNotMatch(r.text, /: (string|number|boolean)\b[,)]/, `${p} carries no type annotations`);
+    }
+    for (const p of ['/review/review.ts', '/dashboard/dashboard.ts', '/review/page.js', '/review/../shared/page.ts']) {
+      assert.equal((await app.request.get(p)).status, 404, p);
+    }
+  } finally {
+    await app.close();
+  }
+});

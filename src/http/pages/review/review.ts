@@ -2,11 +2,24 @@
 // category names) is hostile until proven otherwise: it is only ever put into the page as text
 // (textContent / createTextNode), never as HTML, and the CSP forbids inline script anyway.
 
-import { $, apiCall, show, status } from './page.js';
+import type { MeJson, MyStatsJson, TaskJson, VerdictJson } from '../../api-types.js';
+import { $, apiCall, show, status, type ApiError } from '../shared/page.js';
 
 const KEY_STORAGE = 'modtune.review.key';
 
-const state = { key: sessionStorage.getItem(KEY_STORAGE), task: null, selected: 0, busy: false, leaseTimer: null, leaseWarned: false, raw: false, revealed: true, lastDone: null };
+interface State {
+  key: string | null;
+  task: TaskJson | null;
+  selected: number;
+  busy: boolean;
+  leaseTimer: ReturnType<typeof setInterval> | null;
+  leaseWarned: boolean;
+  raw: boolean;
+  revealed: boolean;
+  lastDone: string | null;
+}
+
+const state: State = { key: sessionStorage.getItem(KEY_STORAGE), task: null, selected: 0, busy: false, leaseTimer: null, leaseWarned: false, raw: false, revealed: true, lastDone: null };
 
 const REASONS = ['', 'appeal', 'flagged', 'confirm', 'uncertain', 'audit'];
 
@@ -18,7 +31,8 @@ const CATEGORY_KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '0', 'q', 'w
 /** The lease warning comes this long before it ends. */
 const LEASE_WARNING_MS = 60_000;
 
-const api = (method, path, body) => apiCall(state.key, method, path, body);
+const api = <T = unknown>(method: string, path: string, body?: unknown) => apiCall<T>(state.key, method, path, body);
+const failure = (e: unknown) => e as ApiError;
 
 function signedIn() {
   show('login', false);
@@ -27,11 +41,11 @@ function signedIn() {
 }
 
 /** Checks the key and its role with the server before anything else happens. */
-async function signIn(key) {
+async function signIn(key: string) {
   state.key = key;
   status('Checking the key…');
   try {
-    const me = await api('GET', '/v1/me');
+    const me = await api<MeJson>('GET', '/v1/me');
     if (me.role !== 'moderator' && me.role !== 'admin') {
       signOut();
       status(`Key refused: the review page needs a moderator or admin key; this key (${me.name}) has the ${me.role} role.`, true);
@@ -40,9 +54,9 @@ async function signIn(key) {
     sessionStorage.setItem(KEY_STORAGE, key);
     signedIn();
     status(`Signed in as ${me.name}. Press N to claim a task.`);
-  } catch (err) {
+  } catch (e) {
     signOut();
-    status(`Key refused: ${err.message}`, true);
+    status(`Key refused: ${failure(e).message}`, true);
   }
 }
 
@@ -55,12 +69,12 @@ function signOut() {
   show('idle', false);
   show('signout', false);
   show('login', true);
-  $('key').value = '';
+  $<HTMLInputElement>('key').value = '';
   $('key').focus();
   status('Signed out.');
 }
 
-function idle(message) {
+function idle(message: string) {
   state.task = null;
   stopLeaseTimer();
   void myStats();
@@ -74,7 +88,7 @@ function idle(message) {
 async function myStats() {
   if (!state.key) return;
   try {
-    const s = await api('GET', '/v1/review/stats/me');
+    const s = await api<MyStatsJson>('GET', '/v1/review/stats/me');
     const median = s.median_handling_ms === null ? '—' : `${(s.median_handling_ms / 1000).toFixed(1)} s`;
     const agree = s.agreement_with_settled.rate === null ? '' : ` · on double-reviewed tasks your verdict matched the settled label on ${(100 * s.agreement_with_settled.rate).toFixed(0)}% of ${s.agreement_with_settled.cells} categories`;
     $('my-stats').textContent = `You: ${s.verdicts.last_24h} verdicts in the last 24 h, ${s.verdicts.last_7_days} in 7 days · median ${median} a task${agree}.`;
@@ -88,12 +102,12 @@ async function undo() {
   if (!state.lastDone || state.busy) return;
   state.busy = true;
   try {
-    const task = await api('POST', `/v1/review/tasks/${state.lastDone}/undo`);
+    const task = await api<TaskJson>('POST', `/v1/review/tasks/${state.lastDone}/undo`);
     state.lastDone = null;
     render(task);
     status('Verdict taken back: the task is yours again.');
-  } catch (err) {
-    status(`Could not take the verdict back: ${err.message}`, true);
+  } catch (e) {
+    status(`Could not take the verdict back: ${failure(e).message}`, true);
   } finally {
     state.busy = false;
   }
@@ -104,16 +118,18 @@ async function claim() {
   state.busy = true;
   status('Claiming…');
   try {
-    const reason = $('reason-filter').value;
-    const { data } = await api('POST', '/v1/review/claim', { limit: 1, ...(reason ? { reasons: [reason] } : {}) });
+    const reason = $<HTMLSelectElement>('reason-filter').value;
+    const { data } = await api<{ data: TaskJson[] }>('POST', '/v1/review/claim', { limit: 1, ...(reason ? { reasons: [reason] } : {}) });
     if (data.length === 0) {
       idle(reason ? `No ${reason} task is waiting. Press N to try again, or V to change the queue.` : 'The queue is empty. Press N to try again.');
       status('Queue empty.');
     } else {
       render(data[0]);
-      status(`Task ${data[0].id.slice(-8)} claimed; lease until ${new Date(data[0].lease.expires_at).toLocaleTimeString()}.`);
+      const ends = data[0].lease.expires_at;
+      status(`Task ${data[0].id.slice(-8)} claimed; lease until ${ends ? new Date(ends).toLocaleTimeString() : '—'}.`);
     }
-  } catch (err) {
+  } catch (e) {
+    const err = failure(e);
     if (err.status === 401) {
       signOut();
       status(`Key refused: ${err.message}`, true);
@@ -133,7 +149,7 @@ function stopLeaseTimer() {
 }
 
 /** The time left on the task's lease, shown every second; a warning a minute before; idle at the end. */
-function startLeaseTimer(task) {
+function startLeaseTimer(task: TaskJson) {
   stopLeaseTimer();
   state.leaseWarned = false;
   const ends = task.lease?.expires_at ? new Date(task.lease.expires_at).getTime() : null;
@@ -163,7 +179,8 @@ function startLeaseTimer(task) {
 }
 
 /** A task that is no longer ours (leased to someone else, or already done): back to a state where N works. */
-function lost(err, what) {
+function lost(e: unknown, what: string): boolean {
+  const err = failure(e);
   if (err.status === 409 && (err.code === 'not_leaseholder' || err.code === 'task_closed')) {
     idle(`${what}: ${err.message}. Press N to claim the next task.`);
     status(`${what}: the task is no longer yours.`, true);
@@ -179,22 +196,22 @@ const HIDDEN = /[\p{Cf}\p{Cc}]/gu;
 const VISIBLE_CONTROLS = new Set(['\n', '\t', '\r']);
 const BIDI = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/u;
 
-const codePoint = (ch) => `U+${ch.codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+const codePoint = (ch: string) => `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
 
 /** What is hidden in `text`: how many direction controls and how many other invisible characters, and which. */
-function hiddenIn(text) {
+function hiddenIn(text: string | null | undefined) {
   const found = [...(text ?? '').matchAll(HIDDEN)].map((m) => m[0]).filter((ch) => !VISIBLE_CONTROLS.has(ch));
   const bidi = found.filter((ch) => BIDI.test(ch));
   return { bidi: bidi.length, other: found.length - bidi.length, kinds: [...new Set(found.map(codePoint))].slice(0, 8) };
 }
 
 /** The text with every hidden character shown as ⟦U+XXXX⟧ (still only ever text in the page). */
-function rawView(text) {
+function rawView(text: string | null | undefined): string {
   return (text ?? '').replace(HIDDEN, (ch) => (VISIBLE_CONTROLS.has(ch) ? ch : `⟦${codePoint(ch)}⟧`));
 }
 
 /** A text the model flagged for a category the policy marks graphic stays blurred until revealed (B or a click). */
-function reveal(on) {
+function reveal(on: boolean) {
   state.revealed = on;
   for (const id of ['content', 'context']) $(id).classList.toggle('blurred', !on);
   show('graphic-note', !on);
@@ -202,12 +219,12 @@ function reveal(on) {
 
 /** V: the next reason to take tasks of (all reasons, then each in the queue's priority order). */
 function cycleFilter() {
-  const f = $('reason-filter');
+  const f = $<HTMLSelectElement>('reason-filter');
   f.value = REASONS[(REASONS.indexOf(f.value) + 1) % REASONS.length];
   status(f.value ? `Taking ${f.value} tasks only.` : 'Taking tasks of every reason.');
 }
 
-function showRaw(on) {
+function showRaw(on: boolean) {
   const t = state.task;
   if (!t) return;
   state.raw = on;
@@ -218,13 +235,13 @@ function showRaw(on) {
   $('raw-toggle').textContent = on ? 'Show the text as displayed (C)' : 'Show raw code points (C)';
 }
 
-function cell(text) {
+function cell(text: string) {
   const td = document.createElement('td');
   td.textContent = text;
   return td;
 }
 
-function render(task) {
+function render(task: TaskJson) {
   state.task = task;
   state.selected = 0;
   show('idle', false);
@@ -257,7 +274,7 @@ function render(task) {
     task.item.external_id ? `post ${task.item.external_id}` : null,
     task.item.author_id ? `author ${task.item.author_id}` : null,
     task.item.thread_id ? `thread ${task.item.thread_id}` : null,
-  ].filter(Boolean);
+  ].filter((x): x is string => x !== null);
   show('subject', subject.length > 0);
   $('subject').textContent = subject.join(' · ');
   renderHistory(task.history ?? []);
@@ -280,9 +297,9 @@ function render(task) {
   show('blind-note', task.blind);
   show('model-action-line', !task.blind);
   $('model-action').textContent = task.blind ? '' : String(task.decision.action);
-  $('notes').value = '';
+  $<HTMLTextAreaElement>('notes').value = '';
 
-  const body = $('categories').tBodies[0];
+  const body = $<HTMLTableElement>('categories').tBodies[0];
   body.replaceChildren();
   task.policy.categories.forEach((category, i) => {
     const tr = document.createElement('tr');
@@ -305,21 +322,21 @@ function render(task) {
     if (task.blind) {
       scoreTd.textContent = 'hidden';
     } else {
-      const score = task.decision.category_scores[category] ?? 0;
+      const score = task.decision.category_scores?.[category] ?? 0;
       const bar = document.createElement('span');
       bar.className = 'bar';
       bar.style.width = `${Math.round(score * 120)}px`;
       scoreTd.append(bar, document.createTextNode(score.toFixed(3)));
     }
     tr.appendChild(scoreTd);
-    tr.appendChild(cell(task.blind ? 'hidden' : task.decision.categories[category] ? 'flagged' : '—'));
+    tr.appendChild(cell(task.blind ? 'hidden' : task.decision.categories?.[category] ? 'flagged' : '—'));
     body.appendChild(tr);
   });
   select(0);
   startLeaseTimer(task);
 }
 
-function renderHistory(history) {
+function renderHistory(history: TaskJson['history']) {
   show('history-block', history.length > 0);
   $('history').replaceChildren(
     ...history.map((h) => {
@@ -337,7 +354,7 @@ function renderHistory(history) {
   );
 }
 
-function renderComments(comments) {
+function renderComments(comments: TaskJson['comments']) {
   show('comments-block', comments.length > 0);
   $('comments').replaceChildren(
     ...comments.map((c) => {
@@ -356,12 +373,12 @@ async function addComment() {
   const text = window.prompt('Comment on this item, its author and thread (other moderators see it):', '');
   if (text === null || !text.trim()) return;
   try {
-    const c = await api('POST', `/v1/review/tasks/${t.id}/comments`, { comment: text.trim() });
+    const c = await api<TaskJson['comments'][number]>('POST', `/v1/review/tasks/${t.id}/comments`, { comment: text.trim() });
     t.comments = [c, ...(t.comments ?? [])];
     renderComments(t.comments);
     status('Comment added.');
-  } catch (err) {
-    status(`Comment not added: ${err.message}`, true);
+  } catch (e) {
+    status(`Comment not added: ${failure(e).message}`, true);
   }
 }
 
@@ -377,13 +394,13 @@ async function escalate() {
     state.busy = false;
     status('Escalated to a senior moderator.');
     await claim();
-  } catch (err) {
+  } catch (e) {
     state.busy = false;
-    if (!lost(err, 'Not escalated')) status(`Not escalated: ${err.message}`, true);
+    if (!lost(e, 'Not escalated')) status(`Not escalated: ${failure(e).message}`, true);
   }
 }
 
-function el(tag, text, className) {
+function el(tag: string, text: string, className?: string): HTMLElement {
   const e = document.createElement(tag);
   e.textContent = text;
   if (className) e.className = className;
@@ -391,10 +408,10 @@ function el(tag, text, className) {
 }
 
 function rows() {
-  return [...$('categories').tBodies[0].rows];
+  return [...$<HTMLTableElement>('categories').tBodies[0].rows];
 }
 
-function select(i) {
+function select(i: number) {
   const all = rows();
   if (all.length === 0) return;
   state.selected = (i + all.length) % all.length;
@@ -402,66 +419,70 @@ function select(i) {
   all[state.selected].scrollIntoView({ block: 'nearest' });
 }
 
-function markChanged(tr, box, category) {
-  tr.classList.toggle('changed', box.checked !== (state.task.start[category] === true));
+function markChanged(tr: HTMLTableRowElement, box: HTMLInputElement, category: string) {
+  tr.classList.toggle('changed', box.checked !== (state.task?.start[category] === true));
 }
 
-function toggle(i) {
+function toggle(i: number) {
   const tr = rows()[i];
   if (!tr) return;
   const box = tr.querySelector('input');
+  if (!box) return;
   box.checked = !box.checked;
   markChanged(tr, box, box.value);
   select(i);
 }
 
 async function submit() {
-  if (!state.task || state.busy) return;
+  const task = state.task;
+  if (!task || state.busy) return;
   state.busy = true;
-  const categories = {};
-  for (const box of $('categories').querySelectorAll('input[type=checkbox]')) categories[box.value] = box.checked;
-  const notes = $('notes').value.trim();
+  const categories: Record<string, boolean> = {};
+  for (const box of $('categories').querySelectorAll<HTMLInputElement>('input[type=checkbox]')) categories[box.value] = box.checked;
+  const notes = $<HTMLTextAreaElement>('notes').value.trim();
   try {
-    const out = await api('POST', `/v1/review/tasks/${state.task.id}/verdict`, { categories, ...(notes ? { notes } : {}) });
-    state.lastDone = state.task.id;
+    const out = await api<VerdictJson>('POST', `/v1/review/tasks/${task.id}/verdict`, { categories, ...(notes ? { notes } : {}) });
+    state.lastDone = task.id;
     status(`Verdict saved${out.disagreements ? ` (${out.disagreements} disagreement${out.disagreements > 1 ? 's' : ''} with the model)` : ''}. U takes it back.`);
     state.busy = false;
     await claim();
-  } catch (err) {
+  } catch (e) {
     state.busy = false;
-    if (!lost(err, 'Verdict not saved')) status(`Verdict not saved: ${err.message}`, true);
+    if (!lost(e, 'Verdict not saved')) status(`Verdict not saved: ${failure(e).message}`, true);
   }
 }
 
 async function release() {
-  if (!state.task || state.busy) return;
+  const task = state.task;
+  if (!task || state.busy) return;
   state.busy = true;
   try {
-    await api('POST', `/v1/review/tasks/${state.task.id}/release`);
+    await api('POST', `/v1/review/tasks/${task.id}/release`);
     idle('Task given back. Press N to claim the next one.');
     status('Task given back to the queue.');
-  } catch (err) {
-    if (!lost(err, 'Could not give the task back')) status(`Could not give the task back: ${err.message}`, true);
+  } catch (e) {
+    if (!lost(e, 'Could not give the task back')) status(`Could not give the task back: ${failure(e).message}`, true);
   } finally {
     state.busy = false;
   }
 }
 
-function onKey(e) {
-  const inText = e.target instanceof HTMLTextAreaElement || (e.target instanceof HTMLInputElement && e.target.type !== 'checkbox');
+function onKey(e: KeyboardEvent) {
+  const target = e.target;
+  const inText = target instanceof HTMLTextAreaElement || (target instanceof HTMLInputElement && target.type !== 'checkbox');
   if (e.key === 'Enter' && (e.ctrlKey || e.metaKey) && state.task) {
     e.preventDefault();
     void submit();
     return;
   }
   if (inText) {
-    if (e.key === 'Escape') e.target.blur();
+    if (e.key === 'Escape') (target as HTMLElement).blur();
     return;
   }
   if (e.ctrlKey || e.metaKey || e.altKey || !state.key) return;
   const k = e.key;
   // Space on a focused checkbox or button is the browser's own toggle or click.
-  if (k === ' ' && (e.target instanceof HTMLInputElement || e.target instanceof HTMLButtonElement)) return;
+  if (k === ' ' && (target instanceof HTMLInputElement || target instanceof HTMLButtonElement)) return;
   if (k === '?') {
     $('help').classList.toggle('hidden');
   } else if (k === 'u' || k === 'U') {
@@ -501,7 +522,7 @@ function onKey(e) {
 function start() {
   $('login').addEventListener('submit', (e) => {
     e.preventDefault();
-    const key = $('key').value.trim();
+    const key = $<HTMLInputElement>('key').value.trim();
     if (!key) return;
     void signIn(key);
   });

@@ -4,7 +4,52 @@
 // <title> text, non-URL attributes), never as HTML, and the CSP forbids inline script anyway.
 // Charts are inline SVG drawn here; the page loads nothing from anywhere else.
 
-import { $, apiCall, show, status } from './page.js';
+import type { ActivationListJson, ActivationResultJson, HeadListJson, HoldListJson, ReviewStatsJson, RunJson, RunListJson } from '../../api-types.js';
+import { $, apiCall, show, status, type ApiError } from '../shared/page.js';
+
+type RunRow = RunListJson['data'][number];
+type HeadRow = HeadListJson['data'][number];
+/** The JSON columns of a run, as the dashboard reads them (the server stores them as free JSON). */
+interface Gate {
+  passed: boolean;
+  checks?: { check: string; passed: boolean; detail: string }[];
+  reasons?: string[];
+}
+interface Snapshot {
+  pairs?: number;
+  eval_items?: number;
+}
+interface EvalReport {
+  candidate?: { accuracy?: number };
+  active?: { accuracy?: number };
+  mcnemar?: { p_value?: number };
+  items?: number;
+}
+interface Step {
+  step: number;
+  [metric: string]: number;
+}
+interface RunMetrics {
+  steps?: Step[];
+  seconds?: number;
+  pairs_per_second?: number;
+  chosen?: Record<string, unknown>;
+  selection?: { grid?: unknown[]; validation_items?: number; train_items?: number; metric?: string; winner?: { validation?: number } };
+  selection_note?: string;
+}
+interface HeadMetrics {
+  eval_accuracy?: number;
+  reference_eval_accuracy?: number;
+  eval_items?: number;
+}
+const headMetrics = (h: HeadRow) => (h.metrics ?? {}) as HeadMetrics;
+
+/** The page's chart by its selector (the page has every one of them). */
+function chart(selector: string): SVGElement {
+  const e = document.querySelector<SVGElement>(selector);
+  if (!e) throw new Error(`the page has no ${selector}`);
+  return e;
+}
 
 const KEY_STORAGE = 'modtune.dashboard.key';
 const SVG = 'http://www.w3.org/2000/svg';
@@ -12,51 +57,58 @@ const RUN_STATUSES = ['queued', 'running', 'promoted', 'rejected', 'superseded',
 const HOLD_STATUSES = ['held', 'accepted', 'discarded'];
 const HEAD_STATUSES = ['base', 'candidate', 'active', 'retired', 'rejected'];
 
-const state = { key: sessionStorage.getItem(KEY_STORAGE), runs: [], selectedId: null, loading: 0, detail: 0 };
+const state: { key: string | null; runs: RunRow[]; selectedId: string | null; loading: number; detail: number } = {
+  key: sessionStorage.getItem(KEY_STORAGE),
+  runs: [],
+  selectedId: null,
+  loading: 0,
+  detail: 0,
+};
 
-const api = (path) => apiCall(state.key, 'GET', path);
+const api = <T>(path: string) => apiCall<T>(state.key, 'GET', path);
+const failure = (e: unknown) => e as ApiError;
 
 // ---------------------------------------------------------------- formatting
 
-const isNum = (v) => typeof v === 'number' && Number.isFinite(v);
-const pct = (v) => (isNum(v) ? `${(v * 100).toFixed(1)}%` : '—');
-const fixed = (v, digits = 3) => (isNum(v) ? v.toFixed(digits) : '—');
-const when = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const pct = (v: unknown) => (isNum(v) ? `${(v * 100).toFixed(1)}%` : '—');
+const fixed = (v: unknown, digits = 3) => (isNum(v) ? v.toFixed(digits) : '—');
+const when = (iso: string | null | undefined) => (iso ? new Date(iso).toLocaleString() : '—');
 
-function duration(startIso, endIso) {
+function duration(startIso: string | null, endIso: string | null) {
   if (!startIso || !endIso) return '—';
   const s = (new Date(endIso).getTime() - new Date(startIso).getTime()) / 1000;
   if (!Number.isFinite(s) || s < 0) return '—';
   return s < 90 ? `${s.toFixed(1)} s` : `${(s / 60).toFixed(1)} min`;
 }
 
-function el(tag, text, className) {
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
   if (text !== undefined) e.textContent = text;
   if (className) e.className = className;
   return e;
 }
 
-function cell(text, className) {
+function cell(text: string, className?: string) {
   return el('td', text, className);
 }
 
 /** A badge whose class is only ever one of the known values: the server's string is text, not a class. */
-function badge(value, known) {
+function badge(value: string, known: readonly string[]) {
   return el('span', String(value), `badge ${known.includes(value) ? value : 'unknown'}`);
 }
 
 // ---------------------------------------------------------------- charts
 
-function svgEl(tag, attrs = {}, text) {
-  const e = document.createElementNS(SVG, tag);
+function svgEl(tag: string, attrs: Record<string, string | number> = {}, text?: string): SVGElement {
+  const e = document.createElementNS(SVG, tag) as SVGElement;
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
   if (text !== undefined) e.textContent = text;
   return e;
 }
 
 /** About `count` round tick values (1, 2 or 5 times a power of ten) covering [lo, hi]. */
-function ticks(lo, hi, count, integer = false) {
+function ticks(lo: number, hi: number, count: number, integer = false) {
   const raw = (hi - lo) / Math.max(1, count);
   const mag = 10 ** Math.floor(Math.log10(raw));
   let step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
@@ -66,12 +118,12 @@ function ticks(lo, hi, count, integer = false) {
   return { values: out, step };
 }
 
-function tickLabel(v, step) {
+function tickLabel(v: number, step: number) {
   const digits = Math.max(0, Math.min(6, -Math.floor(Math.log10(step) + 1e-9)));
   return v.toFixed(digits);
 }
 
-function extent(values, pad) {
+function extent(values: number[], pad: number): [number, number] {
   let lo = Math.min(...values);
   let hi = Math.max(...values);
   if (lo === hi) {
@@ -86,7 +138,32 @@ const H = 260;
 const M = { left: 56, right: 16, top: 30, bottom: 42 };
 
 /** The frame shared by both chart kinds: grid, y ticks and labels, axis titles. Returns the y scale. */
-function frame(svg, { yDomain, yLabel, xLabel, yFormat }) {
+interface FrameOptions {
+  yDomain: [number, number];
+  yLabel: string;
+  xLabel: string;
+  yFormat?: (t: number) => string;
+}
+interface LegendEntry {
+  label: string;
+  cls: string;
+  shape: 'line' | 'dot' | 'box';
+}
+interface Point {
+  x: number;
+  y: number | undefined;
+  cls?: string;
+  title?: string;
+  id?: string;
+}
+interface Series {
+  label: string;
+  cls: string;
+  dots?: boolean;
+  points: Point[];
+}
+
+function frame(svg: SVGElement, { yDomain, yLabel, xLabel, yFormat }: FrameOptions) {
   svg.replaceChildren();
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
   svg.setAttribute('preserveAspectRatio', 'xMidYMid meet');
@@ -94,7 +171,7 @@ function frame(svg, { yDomain, yLabel, xLabel, yFormat }) {
   const yt = ticks(y0, y1, 5);
   const lo = Math.min(y0, yt.values[0] ?? y0);
   const hi = Math.max(y1, yt.values.at(-1) ?? y1);
-  const y = (v) => M.top + (H - M.top - M.bottom) * (1 - (v - lo) / (hi - lo || 1));
+  const y = (v: number) => M.top + (H - M.top - M.bottom) * (1 - (v - lo) / (hi - lo || 1));
   const grid = svgEl('g', { class: 'grid' });
   for (const t of yt.values) {
     grid.append(
@@ -113,7 +190,7 @@ function frame(svg, { yDomain, yLabel, xLabel, yFormat }) {
 }
 
 /** A row of legend entries across the top: {label, cls, shape: 'line' | 'dot' | 'box'}. */
-function legend(svg, entries) {
+function legend(svg: SVGElement, entries: LegendEntry[]) {
   const g = svgEl('g', { class: 'legend' });
   let x = M.left;
   for (const e of entries) {
@@ -134,8 +211,11 @@ function legend(svg, entries) {
  * axes with round ticks, a legend, one path per series, and a dot per point where `dots` is set
  * (with a <title> as its tooltip). `extraLegend` adds legend entries for the dot classes.
  */
-function lineChart(svg, { series, xLabel, yLabel, xInteger = false, yDomain, yFormat, extraLegend = [] }) {
-  const points = series.flatMap((s) => s.points).filter((p) => isNum(p.x) && isNum(p.y));
+function lineChart(
+  svg: SVGElement,
+  { series, xLabel, yLabel, xInteger = false, yDomain, yFormat, extraLegend = [] }: { series: Series[]; xLabel: string; yLabel: string; xInteger?: boolean; yDomain?: [number, number]; yFormat?: (t: number) => string; extraLegend?: LegendEntry[] },
+) {
+  const points = series.flatMap((s) => s.points).filter((p): p is Point & { y: number } => isNum(p.x) && isNum(p.y));
   if (points.length === 0) {
     svg.replaceChildren();
     return;
@@ -147,12 +227,12 @@ function lineChart(svg, { series, xLabel, yLabel, xInteger = false, yDomain, yFo
   const [d0, d1] = yDomain ?? extent(points.map((p) => p.y), 0.5);
   const y = frame(svg, { yDomain: [d0, d1], yLabel, xLabel, yFormat });
   const xt = ticks(x0, x1, 6, xInteger);
-  const x = (v) => M.left + (W - M.left - M.right) * ((v - x0) / (x1 - x0));
+  const x = (v: number) => M.left + (W - M.left - M.right) * ((v - x0) / (x1 - x0));
   const xg = svgEl('g', { class: 'grid' });
   for (const t of xt.values) xg.append(svgEl('text', { x: x(t), y: H - M.bottom + 16, class: 'tick x' }, xInteger ? String(t) : tickLabel(t, xt.step)));
   svg.append(xg);
   for (const s of series) {
-    const pts = s.points.filter((p) => isNum(p.x) && isNum(p.y));
+    const pts = s.points.filter((p): p is Point & { y: number } => isNum(p.x) && isNum(p.y));
     if (pts.length === 0) continue;
     const g = svgEl('g', { class: `series ${s.cls}` });
     const d = pts.map((p, i) => `${i ? 'L' : 'M'}${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join('');
@@ -167,11 +247,18 @@ function lineChart(svg, { series, xLabel, yLabel, xInteger = false, yDomain, yFo
     }
     svg.append(g);
   }
-  legend(svg, [...series.map((s) => ({ label: s.label, cls: s.cls, shape: 'line' })), ...extraLegend]);
+  legend(svg, [...series.map((s): LegendEntry => ({ label: s.label, cls: s.cls, shape: 'line' })), ...extraLegend]);
 }
 
 /** A bar chart of {label, value, part?, title?}: `part` (≤ value) is drawn darker inside the bar. */
-function barChart(svg, { bars, yLabel, xLabel, legendEntries = [] }) {
+interface Bar {
+  label: string;
+  value: number;
+  part?: number;
+  title?: string;
+}
+
+function barChart(svg: SVGElement, { bars, yLabel, xLabel, legendEntries = [] }: { bars: Bar[]; yLabel: string; xLabel: string; legendEntries?: LegendEntry[] }) {
   const max = Math.max(1, ...bars.map((b) => b.value));
   const y = frame(svg, { yDomain: [0, max], yLabel, xLabel, yFormat: (t) => (Number.isInteger(t) ? String(t) : '') });
   const band = (W - M.left - M.right) / Math.max(1, bars.length);
@@ -198,13 +285,14 @@ function barChart(svg, { bars, yLabel, xLabel, legendEntries = [] }) {
 
 // ---------------------------------------------------------------- training runs
 
-function gateCell(run) {
+function gateCell(run: RunRow) {
   const td = document.createElement('td');
   td.className = 'gate';
-  if (run.gate) {
-    const checks = Array.isArray(run.gate.checks) ? run.gate.checks : [];
-    const reasons = Array.isArray(run.gate.reasons) ? run.gate.reasons : [];
-    td.append(el('span', run.gate.passed ? 'passed' : 'failed', `verdict ${run.gate.passed ? 'passed' : 'failed'}`));
+  const gate = run.gate as Gate | null;
+  if (gate) {
+    const checks = Array.isArray(gate.checks) ? gate.checks : [];
+    const reasons = Array.isArray(gate.reasons) ? gate.reasons : [];
+    td.append(el('span', gate.passed ? 'passed' : 'failed', `verdict ${gate.passed ? 'passed' : 'failed'}`));
     if (reasons.length) {
       const ul = el('ul', undefined, 'reasons');
       for (const r of reasons) ul.append(el('li', String(r)));
@@ -228,15 +316,15 @@ function gateCell(run) {
   return td;
 }
 
-function renderRuns(body) {
+function renderRuns(body: RunListJson) {
   state.runs = Array.isArray(body.data) ? body.data : [];
-  const scheduler = body.scheduler ?? {};
+  const scheduler: { enabled?: boolean; next_run?: string | null } = body.scheduler ?? {};
   $('next-run').textContent = scheduler.next_run
     ? `Next scheduled run: ${when(scheduler.next_run)}.`
     : scheduler.enabled
       ? 'The training schedule has no further run.'
       : 'No scheduled run (the training schedule is off on this server).';
-  const tbody = $('runs-table').tBodies[0];
+  const tbody = $<HTMLTableElement>('runs-table').tBodies[0];
   tbody.replaceChildren();
   show('runs-empty', state.runs.length === 0);
   show('runs-table', state.runs.length > 0);
@@ -279,7 +367,7 @@ function renderRuns(body) {
 }
 
 function markSelected() {
-  for (const tr of $('runs-table').tBodies[0].rows) {
+  for (const tr of $<HTMLTableElement>('runs-table').tBodies[0].rows) {
     const on = tr.getAttribute('data-run-id') === state.selectedId;
     tr.classList.toggle('selected', on);
     if (on) tr.setAttribute('aria-current', 'true');
@@ -297,55 +385,58 @@ function renderNoRun() {
   $('metrics-empty').textContent = 'No run to show yet: loss and reward-margin curves appear here after the first training run.';
 }
 
-async function selectRun(id, announce = true) {
+async function selectRun(id: string, announce = true) {
   state.selectedId = id;
   markSelected();
   const token = ++state.detail;
   try {
-    const run = await api(`/v1/training/runs/${encodeURIComponent(id)}`);
+    const run = await api<RunJson>(`/v1/training/runs/${encodeURIComponent(id)}`);
     if (token !== state.detail) return;
     renderRun(run);
     if (announce) status(`Showing run ${id}.`);
-  } catch (err) {
+  } catch (e) {
     if (token !== state.detail) return;
-    if (refused(err)) return;
-    status(`Could not load run ${id}: ${err.message}`, true);
+    if (refused(e)) return;
+    status(`Could not load run ${id}: ${failure(e).message}`, true);
   }
 }
 
-function renderRun(run) {
+function renderRun(run: RunJson) {
   $('run-title').textContent = `Selected run · ${run.status} · ${when(run.created_at)}`;
   const parts = [`Run ${run.id}`, `trigger ${run.trigger}`, `policy ${run.policy_name} (${run.policy_version})`];
-  if (run.data_snapshot) parts.push(`${run.data_snapshot.pairs ?? '?'} pairs, ${run.data_snapshot.eval_items ?? '?'} eval items`);
+  const snapshot = run.data_snapshot as Snapshot | null;
+  if (snapshot) parts.push(`${snapshot.pairs ?? '?'} pairs, ${snapshot.eval_items ?? '?'} eval items`);
   $('run-summary').textContent = parts.join(' · ');
 
   renderHyperparameters(run);
-  const report = run.eval_report;
+  const report = run.eval_report as EvalReport | null;
+  const metrics = (run.metrics ?? {}) as RunMetrics;
   show('run-numbers', Boolean(report));
   if (report) {
     $('n-candidate').textContent = pct(report.candidate?.accuracy);
     $('n-active').textContent = pct(report.active?.accuracy);
-    $('n-p').textContent = isNum(report.mcnemar?.p_value) ? report.mcnemar.p_value.toPrecision(3) : '—';
+    const p = report.mcnemar?.p_value;
+    $('n-p').textContent = isNum(p) ? p.toPrecision(3) : '—';
     $('n-items').textContent = isNum(report.items) ? String(report.items) : '—';
-    const m = run.metrics ?? {};
+    const m = metrics;
     $('n-seconds').textContent = isNum(m.seconds) ? `${m.seconds.toFixed(1)} s${isNum(m.pairs_per_second) ? ` (${Math.round(m.pairs_per_second)} pairs/s)` : ''}` : '—';
   }
 
-  const steps = Array.isArray(run.metrics?.steps) ? run.metrics.steps : [];
+  const steps = Array.isArray(metrics.steps) ? metrics.steps : [];
   show('run-charts', steps.length > 0);
   show('metrics-empty', steps.length === 0);
   if (steps.length === 0) {
     $('metrics-empty').textContent = run.error ? `No training metrics for this run. ${run.status}: ${run.error}` : `No training metrics for this run (${run.status}).`;
     return;
   }
-  const series = (key, label, cls) => ({ label, cls, points: steps.map((s) => ({ x: s.step, y: s[key] })) });
-  lineChart(document.querySelector('svg[data-chart=loss]'), {
+  const series = (key: string, label: string, cls: string): Series => ({ label, cls, points: steps.map((s) => ({ x: s.step, y: s[key] })) });
+  lineChart(chart('svg[data-chart=loss]'), {
     series: [series('loss', 'loss', 's0')],
     xLabel: 'step',
     yLabel: 'loss',
     xInteger: true,
   });
-  lineChart(document.querySelector('svg[data-chart=margins]'), {
+  lineChart(chart('svg[data-chart=margins]'), {
     series: [series('rewards/margins', 'margin', 's0'), series('rewards/chosen', 'chosen', 's1'), series('rewards/rejected', 'rejected', 's2')],
     xLabel: 'step',
     yLabel: 'reward',
@@ -354,24 +445,26 @@ function renderRun(run) {
 }
 
 /** The training settings the run ran with (the policy's, with any overrides; lists were searched) and what its search chose. */
-function renderHyperparameters(run) {
-  const fmt = (v) => (Array.isArray(v) ? v.join(', ') : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
-  const rows = [];
-  const settings = Object.entries(run.hyperparameters ?? {})
+function renderHyperparameters(run: RunJson) {
+  const fmt = (v: unknown) => (Array.isArray(v) ? v.join(', ') : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
+  const rows: [string, string][] = [];
+  const hp = (run.hyperparameters ?? {}) as Record<string, unknown>;
+  const metrics = (run.metrics ?? {}) as RunMetrics;
+  const settings = Object.entries(hp)
     .filter(([k]) => k !== 'force')
     .sort(([a], [b]) => (a < b ? -1 : 1));
   if (settings.length) rows.push(['settings', settings.map(([k, v]) => `${k} ${fmt(v)}`).join(' · ')]);
-  if (run.hyperparameters?.force) rows.push(['forced', 'yes: trained without new labels']);
-  const c = run.metrics?.chosen;
+  if (hp.force) rows.push(['forced', 'yes: trained without new labels']);
+  const c = metrics.chosen;
   if (c) rows.push(['chosen', ['beta', 'rpo_alpha', 'learning_rate', 'l2', 'lexical_l2', 'epochs'].filter((k) => c[k] !== undefined).map((k) => `${k} ${fmt(c[k])}`).join(' · ')]);
-  const sel = run.metrics?.selection;
+  const sel = metrics.selection;
   if (sel) {
     rows.push([
       'search',
       `${Array.isArray(sel.grid) ? sel.grid.length : '?'} configurations on ${sel.validation_items ?? '?'} validation items (${sel.train_items ?? '?'} train); ` +
         `best ${sel.metric === 'auroc' ? 'mean AUROC' : '−log loss'} ${fixed(sel.winner?.validation, 4)}`,
     ]);
-  } else if (run.metrics?.selection_note) rows.push(['search', String(run.metrics.selection_note)]);
+  } else if (metrics.selection_note) rows.push(['search', String(metrics.selection_note)]);
   const dl = $('run-hyperparameters');
   dl.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', k), el('dd', v)]));
   show('run-hyperparameters', rows.length > 0);
@@ -379,13 +472,13 @@ function renderHyperparameters(run) {
 
 // ---------------------------------------------------------------- head versions
 
-function headKind(h) {
+function headKind(h: HeadRow) {
   if (h.status === 'rejected') return 'rejected';
   if (h.promoted_at || h.status === 'active' || h.status === 'retired') return 'promoted';
   return 'candidate';
 }
 
-function renderHeads(body) {
+function renderHeads(body: HeadListJson) {
   const all = Array.isArray(body.data) ? body.data : [];
   const evaluated = all
     .filter((h) => isNum(h.metrics?.eval_accuracy))
@@ -393,7 +486,7 @@ function renderHeads(body) {
   show('heads-empty', evaluated.length === 0);
   show('accuracy-figure', evaluated.length > 0);
   if (evaluated.length) {
-    lineChart(document.querySelector('svg[data-chart=accuracy]'), {
+    lineChart(chart('svg[data-chart=accuracy]'), {
       series: [
         {
           label: 'head',
@@ -401,16 +494,16 @@ function renderHeads(body) {
           dots: true,
           points: evaluated.map((h) => ({
             x: h.version,
-            y: h.metrics.eval_accuracy,
+            y: headMetrics(h).eval_accuracy,
             cls: headKind(h),
             id: String(h.id),
-            title: `v${h.version} (${h.status}): ${pct(h.metrics.eval_accuracy)} on ${h.metrics.eval_items ?? '?'} eval items`,
+            title: `v${h.version} (${h.status}): ${pct(headMetrics(h).eval_accuracy)} on ${headMetrics(h).eval_items ?? '?'} eval items`,
           })),
         },
         {
           label: 'active head then',
           cls: 's3',
-          points: evaluated.map((h) => ({ x: h.version, y: h.metrics.reference_eval_accuracy })),
+          points: evaluated.map((h) => ({ x: h.version, y: headMetrics(h).reference_eval_accuracy })),
         },
       ],
       xLabel: 'head version',
@@ -425,7 +518,7 @@ function renderHeads(body) {
     });
   }
 
-  const tbody = $('heads-table').tBodies[0];
+  const tbody = $<HTMLTableElement>('heads-table').tBodies[0];
   tbody.replaceChildren();
   show('heads-table', all.length > 0);
   for (const h of all) {
@@ -449,7 +542,7 @@ function renderHeads(body) {
 }
 
 /** Roll back on the active head (naming it, so a stale page cannot step back twice); Activate on the others. */
-function headAction(h) {
+function headAction(h: HeadRow) {
   const td = document.createElement('td');
   const action = h.active ? 'rollback' : 'activate';
   const b = el('button', h.active ? 'Roll back' : 'Activate', action);
@@ -460,7 +553,7 @@ function headAction(h) {
   return td;
 }
 
-async function changeHead(h, action, button) {
+async function changeHead(h: HeadRow, action: 'rollback' | 'activate', button: HTMLButtonElement) {
   const question =
     action === 'rollback'
       ? `Roll back from v${h.version}? The head that was active before it serves all traffic at once. Why?`
@@ -472,19 +565,19 @@ async function changeHead(h, action, button) {
   try {
     const out =
       action === 'rollback'
-        ? await apiCall(state.key, 'POST', '/v1/models/rollback', { ...body, expected_head_id: String(h.id) })
-        : await apiCall(state.key, 'POST', `/v1/models/${encodeURIComponent(String(h.id))}/activate`, body);
+        ? await apiCall<ActivationResultJson>(state.key, 'POST', '/v1/models/rollback', { ...body, expected_head_id: String(h.id) })
+        : await apiCall<ActivationResultJson>(state.key, 'POST', `/v1/models/${encodeURIComponent(String(h.id))}/activate`, body);
     await refresh();
     status(`${action === 'rollback' ? 'Rolled back' : 'Activated'}: head ${out.active_head_id} is active.`);
-  } catch (err) {
+  } catch (e) {
     button.disabled = false;
-    if (!refused(err)) status(`Could not ${action === 'rollback' ? 'roll back' : 'activate'}: ${err.message}`, true);
+    if (!refused(e)) status(`Could not ${action === 'rollback' ? 'roll back' : 'activate'}: ${failure(e).message}`, true);
   }
 }
 
-function renderActivations(body) {
+function renderActivations(body: ActivationListJson) {
   const rows = Array.isArray(body?.data) ? body.data : [];
-  const tbody = $('activations-table').tBodies[0];
+  const tbody = $<HTMLTableElement>('activations-table').tBodies[0];
   tbody.replaceChildren();
   show('activations-table', rows.length > 0);
   show('activations-empty', rows.length === 0);
@@ -504,8 +597,8 @@ function renderActivations(body) {
 }
 
 /** Accuracy lives in [0, 1]; zoom to the data but keep a little room and never leave that range. */
-function accuracyDomain(heads) {
-  const ys = heads.flatMap((h) => [h.metrics.eval_accuracy, h.metrics.reference_eval_accuracy]).filter(isNum);
+function accuracyDomain(heads: HeadRow[]): [number, number] {
+  const ys = heads.flatMap((h) => [headMetrics(h).eval_accuracy, headMetrics(h).reference_eval_accuracy]).filter(isNum);
   const lo = Math.max(0, Math.floor((Math.min(...ys) - 0.05) * 10) / 10);
   const hi = Math.min(1, Math.ceil((Math.max(...ys) + 0.02) * 10) / 10);
   return [lo, Math.max(hi, lo + 0.1)];
@@ -513,7 +606,7 @@ function accuracyDomain(heads) {
 
 // ---------------------------------------------------------------- review queue and agreement
 
-function renderReview(stats) {
+function renderReview(stats: ReviewStatsJson) {
   const queue = stats.queue ?? {};
   const bars = Object.entries(queue).map(([reason, q]) => ({
     label: reason,
@@ -521,7 +614,7 @@ function renderReview(stats) {
     part: Number(q?.leased) || 0,
     title: `${reason}: ${q?.open ?? 0} open, ${q?.leased ?? 0} leased`,
   }));
-  barChart(document.querySelector('svg[data-chart=queue]'), {
+  barChart(chart('svg[data-chart=queue]'), {
     bars,
     xLabel: 'reason',
     yLabel: 'open tasks',
@@ -538,13 +631,14 @@ function renderReview(stats) {
   const mods = stats.agreement?.moderators ?? {};
   const model = stats.agreement?.moderators_vs_model ?? {};
   const categories = [...new Set([...Object.keys(mods), ...Object.keys(model)])].sort();
-  const tbody = $('agreement-table').tBodies[0];
+  const tbody = $<HTMLTableElement>('agreement-table').tBodies[0];
   tbody.replaceChildren();
   show('agreement-table', categories.length > 0);
   show('agreement-empty', categories.length === 0);
   for (const c of categories) {
-    const a = mods[c] ?? {};
-    const b = model[c] ?? {};
+    // The server builds these per category as free records (review.service.ts stats()).
+    const a = (mods[c] ?? {}) as { items?: number; cohen_kappa?: number | null; krippendorff_alpha?: number | null };
+    const b = (model[c] ?? {}) as { items?: number; agreement?: number | null; cohen_kappa?: number | null };
     const tr = document.createElement('tr');
     tr.append(
       cell(c),
@@ -561,9 +655,9 @@ function renderReview(stats) {
 
 // ---------------------------------------------------------------- held labels
 
-function renderHolds(body) {
+function renderHolds(body: HoldListJson) {
   const holds = Array.isArray(body?.data) ? body.data : [];
-  const tbody = $('holds-table').tBodies[0];
+  const tbody = $<HTMLTableElement>('holds-table').tBodies[0];
   tbody.replaceChildren();
   show('holds-table', holds.length > 0);
   show('holds-empty', holds.length === 0);
@@ -579,7 +673,7 @@ function renderHolds(body) {
       for (const [action, label] of [
         ['accept', 'Accept'],
         ['discard', 'Discard'],
-      ]) {
+      ] as const) {
         const b = el('button', label, action);
         b.type = 'button';
         b.addEventListener('click', () => void decideHold(String(h.id), action, b));
@@ -601,7 +695,7 @@ function renderHolds(body) {
   }
 }
 
-async function decideHold(id, action, button) {
+async function decideHold(id: string, action: 'accept' | 'discard', button: HTMLButtonElement) {
   const verb = action === 'accept' ? 'Accept' : 'Discard';
   if (!window.confirm(`${verb} this batch of labels? ${action === 'accept' ? 'Its labels will train and evaluate again.' : 'Its labels will never train or evaluate.'} This cannot be undone.`)) return;
   button.disabled = true;
@@ -609,16 +703,17 @@ async function decideHold(id, action, button) {
     await apiCall(state.key, 'POST', `/v1/label-holds/${encodeURIComponent(id)}/${action}`, {});
     status(`${verb}ed the held batch.`);
     await refresh();
-  } catch (err) {
+  } catch (e) {
     button.disabled = false;
-    if (!refused(err)) status(`Could not ${action} the held batch: ${err.message}`, true);
+    if (!refused(e)) status(`Could not ${action} the held batch: ${failure(e).message}`, true);
   }
 }
 
 // ---------------------------------------------------------------- loading, signing in and out
 
 /** A refused key (401) or one without the admin role (403) sends the admin back to the key form. */
-function refused(err) {
+function refused(e: unknown): boolean {
+  const err = failure(e);
   if (err.status !== 401 && err.status !== 403) return false;
   signOut();
   status(`Key refused: ${err.message}`, true);
@@ -629,30 +724,31 @@ async function refresh() {
   if (!state.key) return;
   const token = ++state.loading;
   status('Loading…');
-  const sections = [
+  // Each section's answer is the API type its renderer takes (api-types.ts).
+  const sections: [string, string, (body: never) => void][] = [
     ['training runs', '/v1/training/runs?limit=50', renderRuns],
     ['head versions', '/v1/models', renderHeads],
     ['review stats', '/v1/review/stats', renderReview],
     ['held labels', '/v1/label-holds', renderHolds],
     ['activation history', '/v1/models/activations?limit=50', renderActivations],
   ];
-  const results = await Promise.allSettled(sections.map(([, path]) => api(path)));
+  const results = await Promise.allSettled(sections.map(([, path]) => api<never>(path)));
   if (token !== state.loading || !state.key) return;
-  const denied = results.find((r) => r.status === 'rejected' && (r.reason.status === 401 || r.reason.status === 403));
+  const denied = results.find((r): r is PromiseRejectedResult => r.status === 'rejected' && (failure(r.reason).status === 401 || failure(r.reason).status === 403));
   if (denied) {
     refused(denied.reason);
     return;
   }
   showDashboard();
-  const errors = [];
+  const errors: string[] = [];
   results.forEach((r, i) => {
     const [name, , render] = sections[i];
-    if (r.status === 'rejected') errors.push(`${name}: ${r.reason.message}`);
+    if (r.status === 'rejected') errors.push(`${name}: ${failure(r.reason).message}`);
     else {
       try {
         render(r.value);
-      } catch (err) {
-        errors.push(`${name}: ${err.message}`);
+      } catch (e) {
+        errors.push(`${name}: ${failure(e).message}`);
       }
     }
   });
@@ -677,24 +773,24 @@ function signOut() {
   show('refresh', false);
   show('signout', false);
   show('login', true);
-  $('key').value = '';
+  $<HTMLInputElement>('key').value = '';
   $('key').focus();
   status('Signed out.');
 }
 
-function moveSelection(from, delta) {
-  const rows = [...$('runs-table').tBodies[0].rows];
+function moveSelection(from: HTMLTableRowElement, delta: number) {
+  const rows = [...$<HTMLTableElement>('runs-table').tBodies[0].rows];
   const next = rows[rows.indexOf(from) + delta];
   if (next) next.focus();
 }
 
-function onKey(e) {
+function onKey(e: KeyboardEvent) {
   const t = e.target;
   if (t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement) return;
   if (e.ctrlKey || e.metaKey || e.altKey || !state.key) return;
   const row = t instanceof HTMLTableRowElement && t.hasAttribute('data-run-id') ? t : null;
   if (row && (e.key === 'Enter' || e.key === ' ')) {
-    void selectRun(row.getAttribute('data-run-id'));
+    void selectRun(row.getAttribute('data-run-id') ?? '');
   } else if (row && e.key === 'ArrowDown') {
     moveSelection(row, 1);
   } else if (row && e.key === 'ArrowUp') {
@@ -710,7 +806,7 @@ function onKey(e) {
 function start() {
   $('login').addEventListener('submit', (e) => {
     e.preventDefault();
-    const key = $('key').value.trim();
+    const key = $<HTMLInputElement>('key').value.trim();
     if (!key) return;
     state.key = key;
     sessionStorage.setItem(KEY_STORAGE, key);

@@ -1,0 +1,42 @@
+// What the review page and the dashboard share: element lookup, show/hide, the status line, and API
+// calls with the signed-in key. Bundled into each page (src/http/pages/bundle.ts).
+
+/** The element with this id; a page that lacks one of its own elements is a bug, so that throws. */
+export function $<T extends HTMLElement = HTMLElement>(id: string): T {
+  const e = document.getElementById(id);
+  if (!e) throw new Error(`the page has no #${id}`);
+  return e as T;
+}
+
+export function show(id: string, visible: boolean): void {
+  $(id).hidden = !visible;
+}
+
+export function status(message: string, isError = false): void {
+  const s = $('status');
+  s.textContent = message;
+  s.classList.toggle('error', isError);
+}
+
+/** A failed API call: the server's message, its HTTP status and error code. */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string | null,
+  ) {
+    super(message);
+  }
+}
+
+/** Calls the API with `key`; a non-2xx answer throws an ApiError carrying the server's message, `status` and `code`. */
+export async function apiCall<T = unknown>(key: string | null, method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(path, {
+    method,
+    headers: { Authorization: `Bearer ${key ?? ''}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const data = (await res.json().catch(() => ({}))) as { error?: { message?: string; code?: string } };
+  if (!res.ok) throw new ApiError(data?.error?.message ?? `HTTP ${res.status}`, res.status, data?.error?.code ?? null);
+  return data as T;
+}
