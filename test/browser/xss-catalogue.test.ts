@@ -2,7 +2,7 @@
 /// <reference lib="dom.iterable" />
 /**
  * Hostile content everywhere a page shows stored strings: a catalogue of XSS payloads in moderated
- * text, context, external / author ids and the thread history built from them, appeal reasons and
+ * text, context, external / author ids and the thread history built from them, moderators' comments, appeal reasons and
  * moderator notes (an appeal shows the earlier verdicts' notes) on the
  * review page, and in run errors, gate text and backbone names on the dashboard. Every payload must show
  * as the exact text and execute nothing. Policy names cannot carry markup: the loader accepts only
@@ -86,6 +86,10 @@ describe('XSS catalogue', { skip: browserSkip }, () => {
       .set('Authorization', `Bearer ${client}`)
       .send({ input: PAYLOADS.map((p) => ({ text: p, context: [...p].reverse().join(''), external_id: p, author_id: p, thread_id: 'xss-thread' })) });
     assert.equal(m.status, 200);
+    // A moderator's comment carrying every payload, on the first item: every task in its thread shows it.
+    const comment = PAYLOADS.join('\n');
+    const c = await app.request.post(`/v1/review/tasks/${m.body.results[0].review_task_id}/comments`).set('Authorization', `Bearer ${firstReviewer}`).send({ comment });
+    assert.equal(c.status, 201, JSON.stringify(c.body));
 
     await page.goto(`${app.baseUrl}/review`);
     await page.locator('#key').fill(moderator);
@@ -109,10 +113,11 @@ describe('XSS catalogue', { skip: browserSkip }, () => {
         const earlier = PAYLOADS.indexOf(text);
         assert.equal(await page.locator('#history li').count(), earlier, 'the thread’s earlier payloads are listed');
         if (earlier > 0) assert.equal(await page.locator('#history q').first().textContent(), PAYLOADS[earlier - 1]);
+        assert.equal(await page.locator('#comments q').textContent(), comment, 'the comment shows as text');
       }
       // Nothing but text inside the content boxes, the subject line and the history.
       assert.equal(
-        await page.locator('#content *, #context *, #appeal *, #earlier q *, #why *, #subject *, #history q *, #history .history-meta *').count(),
+        await page.locator('#content *, #context *, #appeal *, #earlier q *, #why *, #subject *, #history q *, #history .history-meta *, #comments q *, #comments .history-meta *').count(),
         0,
         `elements injected for ${JSON.stringify(text)}`,
       );
