@@ -48,8 +48,8 @@ export interface BatcherOptions {
 }
 
 export class BatchTimeout extends Error {
-  constructor(ms: number) {
-    super(`inference did not finish within ${ms} ms`);
+  constructor(ms: number, message = `inference did not finish within ${ms} ms`) {
+    super(message);
     this.name = 'BatchTimeout';
   }
 }
@@ -59,6 +59,9 @@ export class DynamicBatcher {
   private inFlight = 0;
   private timer: NodeJS.Timeout | null = null;
   private readonly maxInFlight: number;
+  /** Shutting down: queued work leaves at once (no waiting for a fuller batch). */
+  private draining = false;
+  private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly runner: BatchRunner,
@@ -83,10 +86,33 @@ export class DynamicBatcher {
     });
   }
 
+  /**
+   * Shutting down: everything already accepted is scored (queued work leaves at once, without waiting
+   * for a fuller batch) and answered; after `graceMs` what is still queued is refused with a clear error
+   * instead. Resolves when nothing is queued or in flight.
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.draining = true;
+    this.pump();
+    const idle = new Promise<void>((resolve) => {
+      if (this.queue.length === 0 && this.inFlight === 0) resolve();
+      else this.idleWaiters.push(resolve);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), graceMs);
+    });
+    const outcome = await Promise.race([idle, late]);
+    clearTimeout(timer);
+    if (outcome === 'late') {
+      for (const w of this.queue.splice(0)) w.reject(new BatchTimeout(graceMs, 'the service is shutting down and could not score this in time'));
+    }
+  }
+
   private pump(): void {
     while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
       const oldestWait = performance.now() - this.queue[0].enqueuedAt;
-      if (this.queue.length < this.opts.maxBatch && oldestWait < this.opts.maxWaitMs) {
+      if (!this.draining && this.queue.length < this.opts.maxBatch && oldestWait < this.opts.maxWaitMs) {
         this.arm(this.opts.maxWaitMs - oldestWait);
         return;
       }
@@ -124,6 +150,7 @@ export class DynamicBatcher {
     void this.runIsolating(items, waitMs).finally(() => {
       this.inFlight--;
       this.pump();
+      if (this.queue.length === 0 && this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
     });
   }
 

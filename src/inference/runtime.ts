@@ -174,7 +174,10 @@ export class ModelRuntime {
     };
   }
 
-  async stop(graceMs?: number): Promise<void> {
-    await this.pool.stop(graceMs);
+  /** Scores and answers everything accepted (up to `graceMs`), then ends the workers. */
+  async stop(graceMs = 10_000): Promise<void> {
+    const started = Date.now();
+    await this.batcher.drain(graceMs);
+    await this.pool.stop(Math.max(0, graceMs - (Date.now() - started)));
   }
 }

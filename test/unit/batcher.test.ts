@@ -121,3 +121,35 @@ test('bucketing by length: the oldest goes first, with waiting sequences of simi
   });
   assert.deepEqual(groups, [[10, 9, 11], [2], [40], [12], [8]], 'at most 3 per batch, lengths within 1.25× of the oldest');
 });
+
+test('drain: at shutdown everything accepted is scored at once (no wait for a fuller batch) and answered', async () => {
+  const { runner, batches } = fakeRunner(5, 1);
+  // A long wait for company: without drain, a lone item would sit for 10 s.
+  const b = new DynamicBatcher(runner, { maxBatch: 8, maxWaitMs: 10_000, padId: 0 });
+  const accepted = Array.from({ length: 20 }, (_, i) => b.submit(enc(i + 1)));
+  const started = performance.now();
+  await b.drain(5_000);
+  const ms = performance.now() - started;
+  const out = await Promise.all(accepted);
+  assert.deepEqual(out.map((f) => f[0]), Array.from({ length: 20 }, (_, i) => i + 1), 'every accepted item answered with its own row');
+  assert.ok(ms < 2_000, `drained in ${ms.toFixed(0)} ms, not after maxWaitMs`);
+  assert.deepEqual(batches.map((x) => x.size), [8, 8, 4], 'full batches while draining');
+  assert.equal(b.queued, 0);
+  assert.equal(b.active, 0);
+  await b.drain(10); // idle: returns at once
+});
+
+test('drain: past its grace, what is still queued is refused with a clear error, not left hanging', async () => {
+  let release: () => void = () => undefined;
+  const runner: BatchRunner = {
+    size: 1,
+    run: () => new Promise((resolve) => (release = () => resolve({ features: new Float32Array(2), featureDim: 2, runMs: 0 }))),
+  };
+  const b = new DynamicBatcher(runner, { maxBatch: 1, maxWaitMs: 0, padId: 0 });
+  const first = b.submit(enc(1)); // in flight, stuck
+  const second = b.submit(enc(2)); // queued behind it
+  await b.drain(30);
+  await assert.rejects(second, /shutting down and could not score this in time/);
+  release();
+  assert.equal((await first).length, 2, 'the one in flight still gets its answer');
+});
