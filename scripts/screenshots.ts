@@ -6,20 +6,17 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { OPENAI_CATEGORIES } from '../src/policy/categories.js';
 import { parsePolicy } from '../src/policy/loader.js';
 import { ADMIN_KEY, startTestApp } from '../test/helpers/app.js';
-import { browserSkip, launchBrowser } from '../test/helpers/browser.js';
-import { policies } from '../test/helpers/policies.js';
+import { browserSkip, launchBrowser, openReview } from '../test/helpers/browser.js';
+import { openAiCategories, policies, reviewPolicyYaml } from '../test/helpers/policies.js';
 
 const OUT = path.join('docs', 'screenshots');
-const POLICY = [
-  'categories:',
-  ...OPENAI_CATEGORIES.map((c) => `  ${c}: { flag: 0.5, block: 0.95${c === 'violence/graphic' ? ', graphic: true' : ''} }`),
-  'review: {"audit_rate": 1, "reviews_per_task": 1, "audit_reviews_per_task": 1, "blind": "none", "lease_seconds": 600}',
-  'training: {"epochs": 20, "min_pairs": 10, "batch_size": 16, "seed": 7}',
-  'gate: {"min_eval_items": 5}',
-].join('\n');
+const POLICY = reviewPolicyYaml(
+  { lease_seconds: 600 },
+  { training: { epochs: 20, min_pairs: 10, batch_size: 16, seed: 7 }, gate: { min_eval_items: 5 } },
+  openAiCategories(0.95, ['violence/graphic']),
+);
 
 if (browserSkip) {
   process.stderr.write(`docs:screenshots: ${browserSkip}\n`);
@@ -52,10 +49,7 @@ for (const [name, width, height] of [
   ['narrow', 390, 844],
 ] as const) {
   const page = await browser.newPage({ viewport: { width, height } });
-  await page.goto(`${app.baseUrl}/review`);
-  await page.locator('#key').fill(moderator);
-  await page.keyboard.press('Enter');
-  await page.locator('#idle').waitFor({ state: 'visible' });
+  await openReview(page, app.baseUrl, moderator);
   await page.keyboard.press('n');
   await page.locator('#task').waitFor({ state: 'visible' });
   await page.screenshot({ path: path.join(OUT, `review-${name}.png`), fullPage: true });

@@ -12,17 +12,10 @@ import type { Browser, Page } from 'playwright-core';
 import { parsePolicy } from '../../src/policy/loader.js';
 import { OPENAI_CATEGORIES } from '../../src/policy/categories.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { browserSkip, launchBrowser } from '../helpers/browser.js';
-import { policies } from '../helpers/policies.js';
+import { browserSkip, CATEGORY_KEYS, launchBrowser, openReview } from '../helpers/browser.js';
+import { openAiCategories, policies, reviewPolicyYaml } from '../helpers/policies.js';
 
-/** What the page binds to categories 1–13, in the policy's order. */
-const KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '0', 'q', 'w', 't'];
-
-const POLICY = [
-  'categories:',
-  ...OPENAI_CATEGORIES.map((c) => `  ${c}: { flag: 0.5, block: 0.95 }`),
-  'review: {"audit_rate": 1, "reviews_per_task": 1, "audit_reviews_per_task": 1, "blind": "none", "lease_seconds": 600}',
-].join('\n');
+const POLICY = reviewPolicyYaml({ lease_seconds: 600 }, {}, openAiCategories());
 
 const statusText = (page: Page) => page.locator('#status').textContent().then((t) => t ?? '');
 
@@ -36,7 +29,6 @@ describe('review console: a shift on the keyboard', { skip: browserSkip }, () =>
   const fresh = async (clock = false): Promise<Page> => {
     const page = await browser.newPage();
     if (clock) await page.clock.install();
-    await page.goto(`${app.baseUrl}/review`);
     return page;
   };
   const signIn = async (page: Page, key: string) => {
@@ -62,6 +54,7 @@ describe('review console: a shift on the keyboard', { skip: browserSkip }, () =>
 
   test('sign-in checks the key and its role at once', async () => {
     const page = await fresh();
+    await page.goto(`${app.baseUrl}/review`);
     await signIn(page, client);
     await page.waitForFunction(() => /Key refused/.test(document.getElementById('status')?.textContent ?? ''));
     assert.match(await statusText(page), /needs a moderator or admin key; this key \(.*\) has the client role/);
@@ -80,17 +73,16 @@ describe('review console: a shift on the keyboard', { skip: browserSkip }, () =>
 
   test('every one of 13 categories is one key press; the stored verdict is exactly what was toggled', async () => {
     const page = await fresh();
-    await signIn(page, moderator);
-    await page.locator('#idle').waitFor({ state: 'visible' });
+    await openReview(page, app.baseUrl, moderator);
     await page.keyboard.press('n');
     await page.locator('#task').waitFor({ state: 'visible' });
     const rows = page.locator('#categories tbody tr');
     assert.equal(await rows.count(), 13);
-    assert.deepEqual(await rows.locator('td:first-child').allTextContents(), KEYS.map((k) => k.toUpperCase()));
+    assert.deepEqual(await rows.locator('td:first-child').allTextContents(), CATEGORY_KEYS.map((k) => k.toUpperCase()));
     assert.deepEqual(await rows.locator('input').evaluateAll((bs) => bs.map((b) => (b as HTMLInputElement).value)), [...OPENAI_CATEGORIES]);
     const startState = await rows.locator('input').evaluateAll((bs) => bs.map((b) => (b as HTMLInputElement).checked));
     const taskId = await heldTask();
-    for (const k of KEYS) await page.keyboard.press(k);
+    for (const k of CATEGORY_KEYS) await page.keyboard.press(k);
     const toggled = await rows.locator('input').evaluateAll((bs) => bs.map((b) => (b as HTMLInputElement).checked));
     assert.deepEqual(toggled, startState.map((c) => !c), 'each key toggled its own category, once');
     await page.keyboard.press('s');
@@ -103,8 +95,7 @@ describe('review console: a shift on the keyboard', { skip: browserSkip }, () =>
 
   test('a task lost to another moderator: the page says so and N works again', async () => {
     const page = await fresh();
-    await signIn(page, moderator);
-    await page.locator('#idle').waitFor({ state: 'visible' });
+    await openReview(page, app.baseUrl, moderator);
     await page.keyboard.press('n');
     await page.locator('#task').waitFor({ state: 'visible' });
     const taskId = await heldTask();
@@ -125,8 +116,7 @@ describe('review console: a shift on the keyboard', { skip: browserSkip }, () =>
 
   test('the lease counts down, warns a minute before it ends, and hands the page back to N when it ends', async () => {
     const page = await fresh(true);
-    await signIn(page, moderator);
-    await page.locator('#idle').waitFor({ state: 'visible' });
+    await openReview(page, app.baseUrl, moderator);
     await page.keyboard.press('n');
     await page.locator('#task').waitFor({ state: 'visible' });
     await page.clock.runFor(1_000);
@@ -150,8 +140,7 @@ describe('review console: a shift on the keyboard', { skip: browserSkip }, () =>
   });
   test('U takes the last verdict back: the task returns with a fresh lease; the idle view shows your numbers', async () => {
     const page = await fresh();
-    await signIn(page, moderator);
-    await page.locator('#idle').waitFor({ state: 'visible' });
+    await openReview(page, app.baseUrl, moderator);
     assert.match((await page.locator('#my-stats').textContent()) ?? '', /^You: \d+ verdicts in the last 24 h, \d+ in 7 days · median [\d.]+ s a task/);
     await page.keyboard.press('n');
     await page.locator('#task').waitFor({ state: 'visible' });
@@ -171,10 +160,7 @@ describe('review console: a shift on the keyboard', { skip: browserSkip }, () =>
   });
   test('at 390 px (a phone) nothing is wider than the screen', async () => {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
-    await page.goto(`${app.baseUrl}/review`);
-    await page.locator('#key').fill(moderator);
-    await page.keyboard.press('Enter');
-    await page.locator('#idle').waitFor({ state: 'visible' });
+    await openReview(page, app.baseUrl, moderator);
     await page.keyboard.press('n');
     await page.locator('#task').waitFor({ state: 'visible' });
     assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), 390);
@@ -207,10 +193,7 @@ describe('review console: why a task is here, who wrote it, and what the text hi
 
   test('the task says why it is here and whose it is, lists the author’s earlier item as text, and shows hidden characters on C', async () => {
     const page = await browser.newPage();
-    await page.goto(`${app.baseUrl}/review`);
-    await page.locator('#key').fill(moderator);
-    await page.keyboard.press('Enter');
-    await page.locator('#idle').waitFor({ state: 'visible' });
+    await openReview(page, app.baseUrl, moderator);
     // The first task is the earlier post: settle it, so the second shows a verdict in its history.
     await page.keyboard.press('n');
     await page.locator('#task').waitFor({ state: 'visible' });
@@ -245,7 +228,7 @@ describe('review console: graphic content stays blurred until revealed; the queu
   let app: TestApp;
   let browser: Browser;
   let moderator: string;
-  const GRAPHIC = POLICY.replace('  violence: { flag: 0.5, block: 0.95 }', '  violence: { flag: 0.5, block: 0.95, graphic: true }');
+  const GRAPHIC = reviewPolicyYaml({ lease_seconds: 600 }, {}, openAiCategories(0.95, ['violence']));
 
   before(async () => {
     assert.notEqual(GRAPHIC, POLICY);
@@ -271,10 +254,7 @@ describe('review console: graphic content stays blurred until revealed; the queu
 
   test('V narrows the queue to one reason; B (or a click) reveals a blurred text and B blurs it again', async () => {
     const page = await browser.newPage();
-    await page.goto(`${app.baseUrl}/review`);
-    await page.locator('#key').fill(moderator);
-    await page.keyboard.press('Enter');
-    await page.locator('#idle').waitFor({ state: 'visible' });
+    await openReview(page, app.baseUrl, moderator);
     // Every reason → appeal → flagged → confirm → uncertain → audit.
     for (let i = 0; i < 5; i++) await page.keyboard.press('v');
     assert.equal(await page.locator('#reason-filter').inputValue(), 'audit');
@@ -309,10 +289,7 @@ describe('review console: graphic content stays blurred until revealed; the queu
     const page = await browser.newPage();
     const answers = ['<img src=x onerror="window.__xss=1"> same text in five threads', 'is this a threat? needs a senior look'];
     page.on('dialog', (d) => void d.accept(answers.shift() ?? ''));
-    await page.goto(`${app.baseUrl}/review`);
-    await page.locator('#key').fill(moderator);
-    await page.keyboard.press('Enter');
-    await page.locator('#idle').waitFor({ state: 'visible' });
+    await openReview(page, app.baseUrl, moderator);
     await page.keyboard.press('n');
     await page.locator('#task').waitFor({ state: 'visible' });
     const taskId = (await app.database.db.selectFrom('review_tasks').select('id').where('status', '=', 'open').where('leased_to', 'is not', null).executeTakeFirstOrThrow()).id;

@@ -15,17 +15,16 @@ import { OPENAI_CATEGORIES } from '../../src/policy/categories.js';
 import { parsePolicy } from '../../src/policy/loader.js';
 import { mulberry32 } from '../../src/random.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { browserSkip, launchBrowser } from '../helpers/browser.js';
-import { policies } from '../helpers/policies.js';
+import { browserSkip, CATEGORY_KEYS, launchBrowser, openReview } from '../helpers/browser.js';
+import { openAiCategories, policies, reviewPolicyYaml } from '../helpers/policies.js';
 import { TINY_MODEL_TEXTS } from '../helpers/tiny-model.js';
 
 const SHIFT = 200;
-const KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '0', 'q', 'w', 't'];
-const POLICY = [
-  'categories:',
-  ...OPENAI_CATEGORIES.map((c) => `  ${c}: { flag: 0.5, block: 0.8 }`),
-  'review: {"audit_rate": 0.4, "uncertainty_margin": 0.2, "confirm_block_rate": 0.3, "queue_flagged": true, "reviews_per_task": 1, "audit_reviews_per_task": 1, "blind": "none", "lease_seconds": 600}',
-].join('\n');
+const POLICY = reviewPolicyYaml(
+  { audit_rate: 0.4, uncertainty_margin: 0.2, confirm_block_rate: 0.3, queue_flagged: true, lease_seconds: 600 },
+  {},
+  openAiCategories(0.8),
+);
 
 /** The verdict the script gives a text: a fixed function of the text, so the database can be checked. */
 function desired(text: string): Record<string, boolean> {
@@ -70,7 +69,7 @@ describe('a scripted shift of 200 tasks on the keyboard', { skip: browserSkip },
   async function setVerdict(want: Record<string, boolean>): Promise<void> {
     const boxes = await page.locator('#categories input').evaluateAll((bs) => bs.map((b) => [(b as HTMLInputElement).value, (b as HTMLInputElement).checked] as const));
     assert.deepEqual(boxes.map(([c]) => c), [...OPENAI_CATEGORIES], 'categories in the policy’s order');
-    for (const [i, [c, checked]] of boxes.entries()) if (checked !== want[c]) await page.keyboard.press(KEYS[i]);
+    for (const [i, [c, checked]] of boxes.entries()) if (checked !== want[c]) await page.keyboard.press(CATEGORY_KEYS[i]);
   }
 
   async function next(prevText: string): Promise<void> {
@@ -81,10 +80,7 @@ describe('a scripted shift of 200 tasks on the keyboard', { skip: browserSkip },
   }
 
   test('200 verdicts, appeals, a lost lease and an undo: every verdict in the database is the one keyed in', async (t) => {
-    await page.goto(`${app.baseUrl}/review`);
-    await page.locator('#key').fill(moderator);
-    await page.keyboard.press('Enter');
-    await page.locator('#idle').waitFor({ state: 'visible' });
+    await openReview(page, app.baseUrl, moderator);
     await page.keyboard.press('n');
     await page.locator('#task').waitFor({ state: 'visible' });
 

@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { v7 as uuidv7 } from 'uuid';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
-import { browserSkip, launchBrowser } from '../helpers/browser.js';
+import { browserSkip, launchBrowser, openReview } from '../helpers/browser.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
 const MARK = 'window.__xss=(window.__xss||0)+1';
@@ -91,10 +91,7 @@ describe('XSS catalogue', { skip: browserSkip }, () => {
     const c = await app.request.post(`/v1/review/tasks/${m.body.results[0].review_task_id}/comments`).set('Authorization', `Bearer ${firstReviewer}`).send({ comment });
     assert.equal(c.status, 201, JSON.stringify(c.body));
 
-    await page.goto(`${app.baseUrl}/review`);
-    await page.locator('#key').fill(moderator);
-    await page.keyboard.press('Enter');
-    await page.locator('#idle').waitFor({ state: 'visible' });
+    await openReview(page, app.baseUrl, moderator);
     const seen = new Set<string>();
     let sawNotes = false;
     for (let i = 0; i < PAYLOADS.length + 2; i++) {

@@ -3,7 +3,7 @@
  * it skip with a clear message where it is not installed; CI installs it (.ci/run).
  */
 import fs from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(Boolean) as string[];
 
@@ -18,4 +18,16 @@ export function launchBrowser(): Promise<Browser> {
     executablePath: chromiumPath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-quic', '--no-first-run', '--disable-sync'],
   });
+}
+
+/** The keys the review page binds to its first 13 categories, in the policy's order. */
+export const CATEGORY_KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '0', 'q', 'w', 't'];
+
+/** Opens the review page on `page` and signs in with `key` as a moderator would, up to the idle view. */
+export async function openReview(page: Page, baseUrl: string | undefined, key: string): Promise<void> {
+  if (!baseUrl) throw new Error('the app does not listen: start it with { listen: true }');
+  await page.goto(`${baseUrl}/review`);
+  await page.locator('#key').fill(key);
+  await page.keyboard.press('Enter');
+  await page.locator('#idle').waitFor({ state: 'visible' });
 }
