@@ -12,9 +12,8 @@ import { loadConfigOrReport } from '../config.js';
 import { openDatabase } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrator.js';
 import { createLogger } from '../logger.js';
-import { findBackboneBySha, findBaseHead, labelSpace } from '../models/head.repository.js';
 import { ImportError, importModel, type LabelMapInput } from '../models/import/importer.js';
-import { registerBackbone } from '../models/model.service.js';
+import { RegistryService } from '../models/registry.service.js';
 import { loadPolicies } from '../policy/loader.js';
 import { PolicyRegistry } from '../policy/registry.js';
 import { callService, resolveTarget, SERVER_OPTION, SERVER_USAGE, ServiceError } from './service.js';
@@ -108,17 +107,7 @@ async function main(argv: string[]): Promise<number> {
       const database = await openDatabase({ url: config.database.url, dataDir: config.database.dataDir, logger, command: 'npm run model:import' });
       try {
         await migrateToLatest(database.db);
-        const existing = await findBackboneBySha(database.db, report.model.sha256);
-        const { backbone, head } = existing
-          ? { backbone: existing, head: (await findBaseHead(database.db, existing.id))! }
-          : await database.db.transaction().execute((trx) => registerBackbone(trx, report.model, 'import', name, { name: 'npm run model:import' }));
-        let warning: string | null = null;
-        try {
-          policies.bind(labelSpace(backbone));
-        } catch (err) {
-          warning = (err as Error).message;
-        }
-        r = { registered: !existing, backbone, base_head: { id: head.id, version: head.version }, activation_warning: warning };
+        r = await new RegistryService(database.db).registerLoaded(report.model, name, policies, { name: 'npm run model:import' });
       } finally {
         await database.destroy();
       }

@@ -46,6 +46,11 @@ export class RegistryService {
     } catch (err) {
       throw badRequest('invalid_model', `${abs} is not a model directory this server can load: ${(err as Error).message}`);
     }
+    return this.registerLoaded(model, name, policies, actor);
+  }
+
+  /** Registers a loaded model directory, or finds it registered (what `register` and model:import share). */
+  async registerLoaded(model: ModelDir, name: string, policies: PolicyRegistry, actor: ActivationActor) {
     const existing = await repo.findBackboneBySha(this.db, model.sha256);
     const { backbone, head } = existing
       ? { backbone: existing, head: (await repo.findBaseHead(this.db, existing.id))! }

@@ -5,7 +5,7 @@
 // Charts are inline SVG drawn here; the page loads nothing from anywhere else.
 
 import type { ActivationListJson, ActivationResultJson, HeadListJson, HoldListJson, ReviewStatsJson, RunJson, RunListJson } from '../../api-types.js';
-import { $, apiCall, show, status, type ApiError } from '../shared/page.js';
+import { $, apiCall, cell, el, failure, show, status } from '../shared/page.js';
 
 type RunRow = RunListJson['data'][number];
 type HeadRow = HeadListJson['data'][number];
@@ -66,7 +66,6 @@ const state: { key: string | null; runs: RunRow[]; selectedId: string | null; lo
 };
 
 const api = <T>(path: string) => apiCall<T>(state.key, 'GET', path);
-const failure = (e: unknown) => e as ApiError;
 
 // ---------------------------------------------------------------- formatting
 
@@ -80,17 +79,6 @@ function duration(startIso: string | null, endIso: string | null) {
   const s = (new Date(endIso).getTime() - new Date(startIso).getTime()) / 1000;
   if (!Number.isFinite(s) || s < 0) return '—';
   return s < 90 ? `${s.toFixed(1)} s` : `${(s / 60).toFixed(1)} min`;
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (text !== undefined) e.textContent = text;
-  if (className) e.className = className;
-  return e;
-}
-
-function cell(text: string, className?: string) {
-  return el('td', text, className);
 }
 
 /** A badge whose class is only ever one of the known values: the server's string is text, not a class. */

@@ -3,7 +3,7 @@
 // (textContent / createTextNode), never as HTML, and the CSP forbids inline script anyway.
 
 import type { MeJson, MyStatsJson, TaskJson, VerdictJson } from '../../api-types.js';
-import { $, apiCall, show, status, type ApiError } from '../shared/page.js';
+import { $, apiCall, cell, el, failure, show, status } from '../shared/page.js';
 
 const KEY_STORAGE = 'modtune.review.key';
 
@@ -32,7 +32,6 @@ const CATEGORY_KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '0', 'q', 'w
 const LEASE_WARNING_MS = 60_000;
 
 const api = <T = unknown>(method: string, path: string, body?: unknown) => apiCall<T>(state.key, method, path, body);
-const failure = (e: unknown) => e as ApiError;
 
 function signedIn() {
   show('login', false);
@@ -235,12 +234,6 @@ function showRaw(on: boolean) {
   $('raw-toggle').textContent = on ? 'Show the text as displayed (C)' : 'Show raw code points (C)';
 }
 
-function cell(text: string) {
-  const td = document.createElement('td');
-  td.textContent = text;
-  return td;
-}
-
 function render(task: TaskJson) {
   state.task = task;
   state.selected = 0;
@@ -398,13 +391,6 @@ async function escalate() {
     state.busy = false;
     if (!lost(e, 'Not escalated')) status(`Not escalated: ${failure(e).message}`, true);
   }
-}
-
-function el(tag: string, text: string, className?: string): HTMLElement {
-  const e = document.createElement(tag);
-  e.textContent = text;
-  if (className) e.className = className;
-  return e;
 }
 
 function rows() {

@@ -18,6 +18,18 @@ export function status(message: string, isError = false): void {
   s.classList.toggle('error', isError);
 }
 
+/** An element holding `text` as text (never as HTML: server strings are hostile until proven otherwise). */
+export function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (text !== undefined) e.textContent = text;
+  if (className) e.className = className;
+  return e;
+}
+
+export function cell(text: string, className?: string): HTMLTableCellElement {
+  return el('td', text, className);
+}
+
 /** A failed API call: the server's message, its HTTP status and error code. */
 export class ApiError extends Error {
   constructor(
@@ -28,6 +40,9 @@ export class ApiError extends Error {
     super(message);
   }
 }
+
+/** What a caught API failure is (apiCall throws nothing else). */
+export const failure = (e: unknown): ApiError => e as ApiError;
 
 /** Calls the API with `key`; a non-2xx answer throws an ApiError carrying the server's message, `status` and `code`. */
 export async function apiCall<T = unknown>(key: string | null, method: string, path: string, body?: unknown): Promise<T> {
