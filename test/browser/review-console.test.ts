@@ -85,8 +85,10 @@ describe('review console: a shift on the keyboard', { skip: browserSkip }, () =>
     for (const k of CATEGORY_KEYS) await page.keyboard.press(k);
     const toggled = await rows.locator('input').evaluateAll((bs) => bs.map((b) => (b as HTMLInputElement).checked));
     assert.deepEqual(toggled, startState.map((c) => !c), 'each key toggled its own category, once');
+    const shown = await page.locator('#content').textContent();
     await page.keyboard.press('s');
-    await page.waitForFunction(() => /Verdict saved/.test(document.getElementById('status')?.textContent ?? '') || /claimed/.test(document.getElementById('status')?.textContent ?? ''));
+    // The verdict is stored before the next task is claimed: wait for the page to move on.
+    await page.waitForFunction((prev) => document.getElementById('content')?.textContent !== prev || !document.getElementById('idle')!.hidden, shown);
     const review = await app.database.db.selectFrom('reviews').select('labels').where('task_id', '=', taskId).executeTakeFirstOrThrow();
     const labels = typeof review.labels === 'string' ? JSON.parse(review.labels) : review.labels;
     assert.deepEqual(OPENAI_CATEGORIES.map((c) => labels[c]), toggled, 'the database holds the verdict as toggled, category by category');
@@ -141,6 +143,8 @@ describe('review console: a shift on the keyboard', { skip: browserSkip }, () =>
   test('U takes the last verdict back: the task returns with a fresh lease; the idle view shows your numbers', async () => {
     const page = await fresh();
     await openReview(page, app.baseUrl, moderator);
+    // The numbers load after the idle view shows.
+    await page.waitForFunction(() => (document.getElementById('my-stats')?.textContent ?? '') !== '');
     assert.match((await page.locator('#my-stats').textContent()) ?? '', /^You: \d+ verdicts in the last 24 h, \d+ in 7 days · median [\d.]+ s a task/);
     await page.keyboard.press('n');
     await page.locator('#task').waitFor({ state: 'visible' });
