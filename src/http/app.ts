@@ -69,14 +69,15 @@ export function createApp(ctx: AppContext, pages: PageBundles): express.Express 
 
   // The pages: their HTML and CSS as static files, their scripts bundled from TypeScript at start
   // (pages/bundle.ts); everything they show comes from the API as JSON.
-  app.use((req, res, next) => {
-    const js = req.method === 'GET' || req.method === 'HEAD' ? pages.get(req.path) : undefined;
+  // Mounted on the pages' paths only, so the API's requests never pass through it. Their TypeScript
+  // sources are not served: only the bundles, the HTML and the CSS.
+  app.use(['/review', '/dashboard'], (req, res, next) => {
+    if (/\.ts$/i.test(req.path)) return next('router');
+    const js = req.method === 'GET' || req.method === 'HEAD' ? pages.get(req.baseUrl + req.path) : undefined;
     if (js === undefined) return next();
     res.type('text/javascript').setHeader('Cache-Control', 'public, max-age=300');
     res.send(js);
   });
-  // Their TypeScript sources are not served: only the bundles above, the HTML and the CSS.
-  app.use(['/review', '/dashboard'], (req, _res, next) => (/\.ts$/i.test(req.path) ? next('router') : next()));
   const staticPages = { index: 'index.html', maxAge: '5m', extensions: false as const };
   app.use('/review', express.static(PAGES_DIR + '/review', staticPages));
   app.use('/dashboard', express.static(PAGES_DIR + '/dashboard', staticPages));
