@@ -144,7 +144,7 @@ async function rawThroughput(model: ModelDir, corpus: string[], o: { batch: numb
   if (o.sorted) encoded = [...encoded].sort((a, b) => a.ids.length - b.ids.length);
   const batches = Array.from({ length: Math.floor(encoded.length / o.batch) }, (_, i) => encoded.slice(i * o.batch, (i + 1) * o.batch));
   const pool = await WorkerPool.start(
-    { onnxPath: model.onnxPath, providers: PROVIDERS, threads: o.threads, featuresOutput: model.featuresOutput, logitsOutput: model.logitsOutput },
+    { onnxPath: model.onnxPath, providers: PROVIDERS, threads: o.threads, featuresOutput: model.featuresOutput, logitsOutput: model.logitsOutput, tokenizerJson: model.tokenizerJson, maxLength: enc.maxLength },
     o.workers,
     log,
   );

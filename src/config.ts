@@ -42,6 +42,7 @@ const envSchema = z.object({
   MAX_SEQUENCE_LENGTH: int(8, 8192).default(256),
   BATCH_MAX_SIZE: int(1, 1024).default(32),
   BATCH_MAX_WAIT_MS: z.coerce.number().min(0).max(1000).default(0),
+  BATCH_CALIBRATE: bool.default(true),
   BATCH_BUCKET_BY_LENGTH: bool.default(true),
   BATCH_LENGTH_RATIO: z.coerce.number().min(1).max(100).default(1.25),
   INFERENCE_TIMEOUT_MS: int(100, 600_000).default(30_000),
@@ -78,6 +79,7 @@ export interface Config {
     maxSequenceLength: number;
     batchMaxSize: number;
     batchMaxWaitMs: number;
+    batchCalibrate: boolean;
     bucketByLength: boolean;
     lengthRatio: number;
     inferenceTimeoutMs: number;
@@ -143,6 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       maxSequenceLength: e.MAX_SEQUENCE_LENGTH,
       batchMaxSize: e.BATCH_MAX_SIZE,
       batchMaxWaitMs: e.BATCH_MAX_WAIT_MS,
+      batchCalibrate: e.BATCH_CALIBRATE,
       bucketByLength: e.BATCH_BUCKET_BY_LENGTH,
       lengthRatio: e.BATCH_LENGTH_RATIO,
       inferenceTimeoutMs: e.INFERENCE_TIMEOUT_MS,

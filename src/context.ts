@@ -101,6 +101,7 @@ export class AppContext {
       metrics.provider.set({ provider: active.runtime.provider }, 1);
       metrics.activeHead.set({ backbone: active.backbone.name, head_id: active.head.id, head_version: String(active.head.version) }, 1);
       metrics.queueSource = () => (models.loaded ? models.active.runtime.queueLength : 0);
+      metrics.batchTargetSource = () => (models.loaded ? models.active.runtime.batchSize : 0);
       metrics.storeSource = async () => ({
         queue: await queueDepth(database.db),
         runs: await runCounts(database.db),

@@ -80,6 +80,16 @@ export class Metrics {
     collect: (): void => this.queueLength.set(this.queueSource()),
   });
 
+  /** Set by whoever owns the batcher; read at scrape time. */
+  batchTargetSource: () => number = () => 0;
+
+  readonly batchTarget: Gauge = new Gauge({
+    name: 'modtune_inference_batch_target_size',
+    help: 'Largest batch the batcher sends: the size calibrated at model load (BATCH_MAX_SIZE when calibration is off)',
+    registers: [this.registry],
+    collect: (): void => this.batchTarget.set(this.batchTargetSource()),
+  });
+
   readonly provider = new Gauge({
     name: 'modtune_inference_provider',
     help: 'Execution provider in use (1 for the one in use)',

@@ -1,14 +1,13 @@
 /**
- * Dynamic batching: single encoded sequences from concurrent requests are merged into padded batches.
- * A batch leaves when it is full, or when the oldest waiting sequence has waited `maxWaitMs` and a
- * worker is free; while all workers are busy, sequences keep accumulating, so batches grow with load.
+ * Dynamic batching: single items (texts, or encoded sequences) from concurrent requests are merged into
+ * batches. A batch leaves when it is full, or when the oldest waiting item has waited `maxWaitMs` and a
+ * worker is free; while all workers are busy, items keep accumulating, so batches grow with load up to
+ * `maxBatch` (the calibrated size in the service: see calibrate.ts). A request at idle goes at once.
  */
-import { SequenceEncoder, type Encoded } from './tokenizer.js';
-import type { RunResult } from './pool.js';
-import type { Batch } from './tokenizer.js';
 
-export interface BatchRunner {
-  run(batch: Batch): Promise<RunResult>;
+/** Runs one batch: one output row per item, in order. */
+export interface BatchRunner<I, O> {
+  run(items: I[]): Promise<{ rows: O[]; runMs: number; seqLen: number }>;
   readonly size: number;
 }
 
@@ -19,14 +18,16 @@ export interface BatchStats {
   seqLen: number;
 }
 
-interface Waiting {
-  enc: Encoded;
+interface Waiting<I, O> {
+  item: I;
+  /** Its length for bucketing (tokens, or an estimate from characters). */
+  length: number;
   enqueuedAt: number;
-  resolve: (features: Float32Array) => void;
+  resolve: (row: O) => void;
   reject: (err: Error) => void;
 }
 
-export interface BatcherOptions {
+export interface BatcherOptions<I> {
   maxBatch: number;
   maxWaitMs: number;
   /**
@@ -39,11 +40,12 @@ export interface BatcherOptions {
   bucketByLength?: boolean;
   /** Longest/shortest length allowed in one batch when bucketing (default 1.25). */
   lengthRatio?: number;
+  /** An item's length for bucketing; required when bucketing. */
+  lengthOf?: (item: I) => number;
   /** A batch that has not come back after this long fails its sequences (a hung worker). */
   runTimeoutMs?: number;
   /** Batches in flight at once; default one per worker. */
   maxInFlight?: number;
-  padId: number;
   onBatch?: (s: BatchStats) => void;
 }
 
@@ -54,8 +56,8 @@ export class BatchTimeout extends Error {
   }
 }
 
-export class DynamicBatcher {
-  private queue: Waiting[] = [];
+export class DynamicBatcher<I, O> {
+  private queue: Waiting<I, O>[] = [];
   private inFlight = 0;
   private timer: NodeJS.Timeout | null = null;
   private readonly maxInFlight: number;
@@ -64,10 +66,16 @@ export class DynamicBatcher {
   private idleWaiters: (() => void)[] = [];
 
   constructor(
-    private readonly runner: BatchRunner,
-    private readonly opts: BatcherOptions,
+    private readonly runner: BatchRunner<I, O>,
+    private readonly opts: BatcherOptions<I>,
   ) {
     this.maxInFlight = opts.maxInFlight ?? Math.max(1, runner.size);
+    if (opts.bucketByLength && !opts.lengthOf) throw new Error('bucketing by length needs lengthOf');
+  }
+
+  /** The largest batch that leaves (the calibrated size in the service). */
+  get maxBatch(): number {
+    return this.opts.maxBatch;
   }
 
   get queued(): number {
@@ -78,10 +86,11 @@ export class DynamicBatcher {
     return this.inFlight;
   }
 
-  /** Resolves with this sequence's feature vector. */
-  submit(enc: Encoded): Promise<Float32Array> {
+  /** Resolves with this item's row. */
+  submit(item: I): Promise<O> {
+    const length = this.opts.lengthOf ? Math.max(1, this.opts.lengthOf(item)) : 1;
     return new Promise((resolve, reject) => {
-      this.queue.push({ enc, enqueuedAt: performance.now(), resolve, reject });
+      this.queue.push({ item, length, enqueuedAt: performance.now(), resolve, reject });
       this.pump();
     });
   }
@@ -120,14 +129,14 @@ export class DynamicBatcher {
     }
   }
 
-  private take(): Waiting[] {
+  private take(): Waiting<I, O>[] {
     const max = this.opts.maxBatch;
     if (!this.opts.bucketByLength) return this.queue.splice(0, max);
     const ratio = this.opts.lengthRatio ?? 1.25;
-    const len = Math.max(1, this.queue[0].enc.ids.length);
+    const len = this.queue[0].length;
     const picked: number[] = [0];
     for (let i = 1; i < this.queue.length && picked.length < max; i++) {
-      const l = Math.max(1, this.queue[i].enc.ids.length);
+      const l = this.queue[i].length;
       if (l <= len * ratio && l * ratio >= len) picked.push(i);
     }
     const chosen = new Set(picked);
@@ -144,7 +153,7 @@ export class DynamicBatcher {
     }, Math.max(0, ms));
   }
 
-  private dispatch(items: Waiting[]): void {
+  private dispatch(items: Waiting<I, O>[]): void {
     this.inFlight++;
     const waitMs = performance.now() - items[0].enqueuedAt;
     void this.runIsolating(items, waitMs).finally(() => {
@@ -170,15 +179,10 @@ export class DynamicBatcher {
    * Runs a batch; if it fails, splits it in halves and retries each, so one input that breaks the
    * backbone fails alone instead of taking its batch-mates with it (log2(n) extra runs, failures only).
    */
-  private async runIsolating(items: Waiting[], waitMs: number): Promise<void> {
-    const batch = SequenceEncoder.pad(
-      items.map((i) => i.enc),
-      this.opts.padId,
-    );
-    const seqLen = batch.seqLen;
-    let res: RunResult;
+  private async runIsolating(items: Waiting<I, O>[], waitMs: number): Promise<void> {
+    let res: Awaited<ReturnType<BatchRunner<I, O>['run']>>;
     try {
-      res = await this.withTimeout(this.runner.run(batch));
+      res = await this.withTimeout(this.runner.run(items.map((i) => i.item)));
     } catch (err) {
       if (err instanceof BatchTimeout) {
         for (const it of items) it.reject(err);
@@ -193,8 +197,7 @@ export class DynamicBatcher {
       await this.runIsolating(items.slice(mid), waitMs);
       return;
     }
-    const d = res.featureDim;
-    items.forEach((it, r) => it.resolve(res.features.slice(r * d, (r + 1) * d)));
-    this.opts.onBatch?.({ size: items.length, waitMs, runMs: res.runMs, seqLen });
+    items.forEach((it, r) => it.resolve(res.rows[r]));
+    this.opts.onBatch?.({ size: items.length, waitMs, runMs: res.runMs, seqLen: res.seqLen });
   }
 }

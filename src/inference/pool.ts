@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
-import type { FromWorker, InputSpec, Provider, ToWorker, WorkerInit } from './protocol.js';
+import type { FromWorker, InputSpec, Provider, TextInput, Tokenized, ToWorker, WorkerInit } from './protocol.js';
 import type { Batch } from './tokenizer.js';
 
 const BOOT = new URL('../worker-boot.mjs', import.meta.url);
@@ -15,8 +15,14 @@ export interface RunResult {
   features: Float32Array;
   featureDim: number;
   logits?: Float32Array;
+  /** For texts: what the worker tokenized them to. */
+  tokens?: Tokenized;
+  seqLen: number;
   runMs: number;
 }
+
+/** Every worker's init but its thread name, which the pool gives. */
+export type PoolInit = Omit<WorkerInit, 'threadName'>;
 
 interface Pending {
   resolve: (r: RunResult) => void;
@@ -42,18 +48,22 @@ export class WorkerPool {
   private closing = false;
   provider: Provider = 'cpu';
   inputs: InputSpec[] = [];
+  /** The tokenizer's padding id (the workers' tokenizer says). */
+  padId = 0;
+  private spawned = 0;
   attempts: { provider: Provider; error: string }[] = [];
 
   private constructor(
-    private readonly init: WorkerInit,
+    private readonly init: PoolInit,
     private readonly log: Logger,
   ) {}
 
-  static async start(init: WorkerInit, size: number, log: Logger): Promise<WorkerPool> {
+  static async start(init: PoolInit, size: number, log: Logger): Promise<WorkerPool> {
     const pool = new WorkerPool(init, log);
     const first = await pool.spawn(init.providers);
     pool.provider = first.provider;
     pool.inputs = first.inputs;
+    pool.padId = first.padId;
     pool.attempts = first.attempts;
     const rest = init.providers.slice(init.providers.indexOf(first.provider));
     try {
@@ -74,9 +84,13 @@ export class WorkerPool {
     return this.slots.reduce((n, s) => n + s.inFlight.size, 0);
   }
 
-  private spawn(providers: Provider[]): Promise<{ provider: Provider; inputs: InputSpec[]; attempts: WorkerPool['attempts'] }> {
+  private spawn(providers: Provider[]): Promise<{ provider: Provider; inputs: InputSpec[]; padId: number; attempts: WorkerPool['attempts'] }> {
     return new Promise((resolve, reject) => {
-      const worker = new Worker(BOOT, { workerData: { ...this.init, providers, entry: ENTRY } satisfies WorkerInit & { entry: string } });
+      const threadName = `mt-infer-${this.spawned++}`;
+      const worker = new Worker(BOOT, {
+        name: threadName,
+        workerData: { ...this.init, providers, threadName, entry: ENTRY } satisfies WorkerInit & { entry: string },
+      });
       const slot: Slot = { worker, inFlight: new Map(), ready: false };
       worker.on('message', (msg: FromWorker) => {
         switch (msg.type) {
@@ -92,7 +106,7 @@ export class WorkerPool {
           case 'result': {
             const p = slot.inFlight.get(msg.id);
             slot.inFlight.delete(msg.id);
-            p?.resolve({ features: msg.features, featureDim: msg.featureDim, logits: msg.logits, runMs: msg.runMs });
+            p?.resolve({ features: msg.features, featureDim: msg.featureDim, logits: msg.logits, tokens: msg.tokens, seqLen: msg.seqLen, runMs: msg.runMs });
             return;
           }
           case 'error': {
@@ -129,7 +143,17 @@ export class WorkerPool {
   /** A batch not answered within this many ms is failed and its worker replaced (a hung session). */
   runTimeoutMs = 60_000;
 
+  /** Runs a pre-tokenized batch (the raw benchmark, calibration). */
   run(batch: Batch, wantLogits = false): Promise<RunResult> {
+    return this.send((id) => ({ type: 'run', id, batch, wantLogits }), [batch.inputIds.buffer, batch.attentionMask.buffer, batch.tokenTypeIds.buffer]);
+  }
+
+  /** Tokenizes and runs texts in a worker; the result says what they were tokenized to. */
+  score(inputs: TextInput[], wantLogits = false): Promise<RunResult> {
+    return this.send((id) => ({ type: 'score', id, inputs, wantLogits }), []);
+  }
+
+  private send(message: (id: number) => ToWorker, transfer: ArrayBuffer[]): Promise<RunResult> {
     if (this.closing) return Promise.reject(new InferenceError('the inference pool is shutting down'));
     const slot = this.slots.reduce<Slot | undefined>((best, s) => (!best || s.inFlight.size < best.inFlight.size ? s : best), undefined);
     if (!slot) return Promise.reject(new InferenceError('no inference worker is running'));
@@ -147,8 +171,7 @@ export class WorkerPool {
         fn(v);
       };
       slot.inFlight.set(id, { resolve: done(resolve), reject: done(reject) });
-      const msg: ToWorker = { type: 'run', id, batch, wantLogits };
-      slot.worker.postMessage(msg, [batch.inputIds.buffer, batch.attentionMask.buffer, batch.tokenTypeIds.buffer]);
+      slot.worker.postMessage(message(id), transfer);
     });
   }
 

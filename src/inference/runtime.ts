@@ -4,11 +4,14 @@
  */
 import type { Logger } from '../logger.js';
 import { DynamicBatcher, type BatchStats } from './batcher.js';
-import { applyHead, maxAbsDiff, tokenRows, type TokenRows } from './head.js';
+import { calibrate, type Calibration } from './calibrate.js';
+import { applyHead, maxAbsDiff, type TokenRows } from './head.js';
 import { ModelError, type ModelDir } from './model-dir.js';
-import { WorkerPool } from './pool.js';
-import type { Provider } from './protocol.js';
-import { SequenceEncoder } from './tokenizer.js';
+import { WorkerPool, type RunResult } from './pool.js';
+import type { Provider, TextInput } from './protocol.js';
+import { CHARS_PER_TOKEN, SequenceEncoder } from './tokenizer.js';
+
+export type { TextInput } from './protocol.js';
 
 export const HEAD_TOLERANCE = 1e-4;
 
@@ -17,18 +20,16 @@ export interface RuntimeOptions {
   workers: number;
   threadsPerWorker: number;
   maxSequenceLength: number;
+  /** The largest batch; calibration (on by default) may choose a smaller one. */
   batchMaxSize: number;
+  /** Measure per-text cost at a few batch sizes at load and keep the best (see calibrate.ts). */
+  batchCalibrate?: boolean;
   batchMaxWaitMs: number;
   bucketByLength?: boolean;
   lengthRatio?: number;
   /** A batch that has not come back after this long fails (and its worker is replaced). */
   inferenceTimeoutMs?: number;
   onBatch?: (s: BatchStats) => void;
-}
-
-export interface TextInput {
-  text: string;
-  context?: string | null;
 }
 
 export interface Embedded {
@@ -39,6 +40,34 @@ export interface Embedded {
   tokens: TokenRows;
   tokenCounts: number[];
   truncated: boolean[];
+}
+
+/** One scored text: its features and what the worker tokenized it to. */
+interface Row {
+  features: Float32Array;
+  ids: Int32Array;
+  tokenCount: number;
+  truncated: boolean;
+}
+
+function rowsOf(res: RunResult): Row[] {
+  const t = res.tokens!;
+  const d = res.featureDim;
+  return Array.from({ length: t.tokenCounts.length }, (_, r) => ({
+    features: res.features.subarray(r * d, (r + 1) * d),
+    ids: t.ids.subarray(t.offsets[r], t.offsets[r + 1]),
+    tokenCount: t.tokenCounts[r],
+    truncated: t.truncated[r] === 1,
+  }));
+}
+
+/**
+ * A text's length for bucketing, estimated from characters (texts are tokenized in the workers, after
+ * batching): about four characters per token, capped where the tokenizer would cut it.
+ */
+function estimatedLength(i: TextInput, maxLength: number): number {
+  const chars = i.text.length + (i.context?.length ?? 0);
+  return Math.min(Math.ceil(chars / 4), maxLength * CHARS_PER_TOKEN);
 }
 
 const KNOWN_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids']);
@@ -56,16 +85,19 @@ export class ModelRuntime {
   /** The largest |head(features) − logits| seen by the load-time check. */
   verifiedMaxAbsDiff = NaN;
 
+  /** What calibration measured at load (null when it was off). */
+  calibration: Calibration | null = null;
+  private batcher!: DynamicBatcher<TextInput, Row>;
+  private encoderCache: SequenceEncoder | null = null;
+
   private constructor(
     readonly model: ModelDir,
-    readonly encoder: SequenceEncoder,
+    readonly maxLength: number,
     private readonly pool: WorkerPool,
-    private readonly batcher: DynamicBatcher,
   ) {}
 
   static async start(model: ModelDir, opts: RuntimeOptions, log: Logger): Promise<ModelRuntime> {
     const maxLength = Math.min(opts.maxSequenceLength, model.maxLength ?? Infinity);
-    const encoder = new SequenceEncoder(model.tokenizerJson, maxLength);
     const started = performance.now();
     const pool = await WorkerPool.start(
       {
@@ -74,6 +106,8 @@ export class ModelRuntime {
         threads: opts.threadsPerWorker,
         featuresOutput: model.featuresOutput,
         logitsOutput: model.logitsOutput,
+        tokenizerJson: model.tokenizerJson,
+        maxLength,
       },
       opts.workers,
       log,
@@ -85,16 +119,8 @@ export class ModelRuntime {
     );
     const unknown = pool.inputs.filter((i) => !KNOWN_INPUTS.has(i.name));
     if (opts.inferenceTimeoutMs) pool.runTimeoutMs = opts.inferenceTimeoutMs;
-    const batcher = new DynamicBatcher(pool, {
-      maxBatch: opts.batchMaxSize,
-      maxWaitMs: opts.batchMaxWaitMs,
-      bucketByLength: opts.bucketByLength ?? true,
-      lengthRatio: opts.lengthRatio,
-      runTimeoutMs: opts.inferenceTimeoutMs,
-      padId: encoder.padId,
-      onBatch: opts.onBatch,
-    });
-    const runtime = new ModelRuntime(model, encoder, pool, batcher);
+    const runtime = new ModelRuntime(model, maxLength, pool);
+    let maxBatch = opts.batchMaxSize;
     try {
       if (unknown.length > 0) {
         throw new ModelError(
@@ -103,11 +129,49 @@ export class ModelRuntime {
         );
       }
       await runtime.verifyHead();
+      if ((opts.batchCalibrate ?? true) && opts.batchMaxSize > 1) {
+        const c = await calibrate({ maxBatch: opts.batchMaxSize, workers: pool.size, run: (inputs) => pool.score(inputs) });
+        runtime.calibration = c;
+        maxBatch = c.size;
+        log.info(
+          { batchSize: c.size, msPerText: Object.fromEntries(c.points.map((p) => [p.size, Number(p.msPerText.toFixed(3))])), ms: Math.round(c.ms) },
+          `batch size calibrated: ${c.size} (the smallest within 5% of the cheapest per text)`,
+        );
+      }
     } catch (err) {
       await pool.stop(0);
       throw err;
     }
+    runtime.batcher = new DynamicBatcher<TextInput, Row>(
+      { size: pool.size, run: async (items) => {
+        const res = await pool.score(items);
+        return { rows: rowsOf(res), runMs: res.runMs, seqLen: res.seqLen };
+      } },
+      {
+        maxBatch,
+        maxWaitMs: opts.batchMaxWaitMs,
+        bucketByLength: opts.bucketByLength ?? true,
+        lengthRatio: opts.lengthRatio,
+        lengthOf: (i) => estimatedLength(i, maxLength),
+        runTimeoutMs: opts.inferenceTimeoutMs,
+        onBatch: opts.onBatch,
+      },
+    );
     return runtime;
+  }
+
+  /** The largest batch the batcher sends (the calibrated size, or BATCH_MAX_SIZE). */
+  get batchSize(): number {
+    return this.batcher.maxBatch;
+  }
+
+  /**
+   * A main-thread tokenizer like the workers' (built on first use; serving does not use it): for tests
+   * and tools that compare against what the workers did.
+   */
+  get encoder(): SequenceEncoder {
+    this.encoderCache ??= new SequenceEncoder(this.model.tokenizerJson, this.maxLength);
+    return this.encoderCache;
   }
 
   get provider(): Provider {
@@ -131,8 +195,8 @@ export class ModelRuntime {
    * the graph's own logits: heads trained on those features would not mean what they say.
    */
   private async verifyHead(): Promise<void> {
-    const enc = VERIFY_SAMPLES.map((s) => this.encoder.encode(s.text, s.context));
-    const res = await this.pool.run(SequenceEncoder.pad(enc, this.encoder.padId), true);
+    const res = await this.pool.score(VERIFY_SAMPLES, true);
+    const n = VERIFY_SAMPLES.length;
     const head = this.model.baseHead;
     if (res.featureDim !== head.dim) {
       throw new ModelError(
@@ -140,10 +204,10 @@ export class ModelRuntime {
         `the features output '${this.model.featuresOutput}' has ${res.featureDim} values per item but the classifier expects ${head.dim}`,
       );
     }
-    const ours = applyHead(head, res.features, enc.length, tokenRows(enc.map((e) => e.ids)));
+    const ours = applyHead(head, res.features, n, { ids: res.tokens!.ids, offsets: res.tokens!.offsets });
     const graph = res.logits!;
     if (graph.length !== ours.length) {
-      throw new ModelError(this.model.dir, `the logits output has ${graph.length / enc.length} values per item, expected ${head.numLabels}`);
+      throw new ModelError(this.model.dir, `the logits output has ${graph.length / n} values per item, expected ${head.numLabels}`);
     }
     const diff = maxAbsDiff(ours, graph);
     this.verifiedMaxAbsDiff = diff.value;
@@ -160,17 +224,20 @@ export class ModelRuntime {
   }
 
   async embed(inputs: TextInput[]): Promise<Embedded> {
-    const encoded = inputs.map((i) => this.encoder.encode(i.text, i.context));
-    const rows = await Promise.all(encoded.map((e) => this.batcher.submit(e)));
+    const rows = await Promise.all(inputs.map((i) => this.batcher.submit(i)));
     const dim = this.dim;
     const features = new Float32Array(rows.length * dim);
-    rows.forEach((r, i) => features.set(r, i * dim));
+    rows.forEach((r, i) => features.set(r.features, i * dim));
+    const offsets = new Int32Array(rows.length + 1);
+    rows.forEach((r, i) => (offsets[i + 1] = offsets[i] + r.ids.length));
+    const ids = new Int32Array(offsets[rows.length]);
+    rows.forEach((r, i) => ids.set(r.ids, offsets[i]));
     return {
       features,
       dim,
-      tokens: tokenRows(encoded.map((e) => e.ids)),
-      tokenCounts: encoded.map((e) => e.tokenCount),
-      truncated: encoded.map((e) => e.truncated),
+      tokens: { ids, offsets },
+      tokenCounts: rows.map((r) => r.tokenCount),
+      truncated: rows.map((r) => r.truncated),
     };
   }
 

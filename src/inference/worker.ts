@@ -1,17 +1,26 @@
 /**
- * An inference worker: owns one ORT session and runs batches sent by the pool. session.run blocks the
- * thread it runs on, which is why this is not on the main thread.
+ * An inference worker: owns one ORT session and a tokenizer, and runs batches sent by the pool (texts,
+ * which it tokenizes and pads itself, or pre-tokenized batches). session.run blocks the thread it runs
+ * on, which is why this is not on the main thread; tokenizing here keeps it off the request path too.
  */
+import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import type { FromWorker, InputSpec, ToWorker, WorkerInit } from './protocol.js';
+import type { FromWorker, InputSpec, Tokenized, ToWorker, WorkerInit } from './protocol.js';
 import { createWithFallback, sessionProviderOptions } from './providers.js';
-import type { Batch } from './tokenizer.js';
+import { SequenceEncoder, type Batch } from './tokenizer.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
 // Hide ORT's native error line for providers that are missing; the pool logs the attempts itself.
 ort.env.logLevel = 'fatal';
+
+// Name the thread (Linux; 15 characters at most) before ORT starts any: its threads inherit the name.
+try {
+  fs.writeFileSync('/proc/thread-self/comm', init.threadName.slice(0, 15));
+} catch {
+  // not Linux, or /proc not mounted: the name is only for operators and bench:score
+}
 
 const post = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 
@@ -32,8 +41,10 @@ function feeds(inputs: InputSpec[], b: Batch): Record<string, ort.Tensor> {
 }
 
 async function main(): Promise<void> {
+  let encoder: SequenceEncoder;
   let created;
   try {
+    encoder = new SequenceEncoder(init.tokenizerJson, init.maxLength);
     created = await createWithFallback(init.providers, (p) =>
       ort.InferenceSession.create(init.onnxPath, {
         executionProviders: sessionProviderOptions(p) as ort.InferenceSession.ExecutionProviderConfig[],
@@ -53,7 +64,7 @@ async function main(): Promise<void> {
     name,
     type: meta.find((m) => m.name === name)?.type ?? 'int64',
   }));
-  post({ type: 'ready', provider: created.provider, attempts: created.attempts, inputs });
+  post({ type: 'ready', provider: created.provider, attempts: created.attempts, inputs, padId: encoder.padId });
 
   port.on('message', async (msg: ToWorker) => {
     if (msg.type === 'close') {
@@ -63,22 +74,43 @@ async function main(): Promise<void> {
     }
     const started = performance.now();
     try {
+      let batch: Batch;
+      let tokens: Tokenized | undefined;
+      if (msg.type === 'score') {
+        const encoded = msg.inputs.map((i) => encoder.encode(i.text, i.context));
+        batch = SequenceEncoder.pad(encoded, encoder.padId);
+        tokens = flatten(encoded);
+      } else {
+        batch = msg.batch;
+      }
       const fetches = msg.wantLogits ? [init.featuresOutput, init.logitsOutput] : [init.featuresOutput];
-      const out = await session.run(feeds(inputs, msg.batch), fetches);
+      const out = await session.run(feeds(inputs, batch), fetches);
       const f = out[init.featuresOutput];
       // Copy into buffers this thread owns so they can be transferred rather than cloned.
       const features = Float32Array.from(f.data as Float32Array);
       const featureDim = Number(f.dims[f.dims.length - 1]);
       const logits = msg.wantLogits ? Float32Array.from(out[init.logitsOutput].data as Float32Array) : undefined;
       const runMs = performance.now() - started;
-      post({ type: 'result', id: msg.id, features, featureDim, logits, runMs }, [
-        features.buffer,
-        ...(logits ? [logits.buffer] : []),
-      ]);
+      const transfer: ArrayBuffer[] = [features.buffer, ...(logits ? [logits.buffer] : [])];
+      if (tokens) for (const a of [tokens.ids, tokens.offsets, tokens.tokenCounts, tokens.truncated]) transfer.push(a.buffer as ArrayBuffer);
+      post({ type: 'result', id: msg.id, features, featureDim, logits, tokens, seqLen: batch.seqLen, runMs }, transfer);
     } catch (err) {
       post({ type: 'error', id: msg.id, message: (err as Error).message.split('\n')[0] });
     }
   });
+}
+
+function flatten(encoded: ReturnType<SequenceEncoder['encode']>[]): Tokenized {
+  const offsets = new Int32Array(encoded.length + 1);
+  encoded.forEach((e, r) => (offsets[r + 1] = offsets[r] + e.ids.length));
+  const ids = new Int32Array(offsets[encoded.length]);
+  encoded.forEach((e, r) => ids.set(e.ids, offsets[r]));
+  return {
+    ids,
+    offsets,
+    tokenCounts: Int32Array.from(encoded, (e) => e.tokenCount),
+    truncated: Uint8Array.from(encoded, (e) => (e.truncated ? 1 : 0)),
+  };
 }
 
 void main();

@@ -48,6 +48,9 @@ describe('health, readiness and metrics', () => {
     assert.match(m.text, /modtune_http_request_duration_seconds_count\{method="POST",route="\/v1\/moderate"\} 1/);
     assert.match(m.text, /modtune_active_head_info\{backbone="[^"]+",head_id="[^"]+",head_version="1"\} 1/);
     assert.match(m.text, /modtune_inference_queue_length 0/);
+    const target = Number(/^modtune_inference_batch_target_size (\d+)$/m.exec(m.text)?.[1]);
+    assert.equal(target, app.server.ctx.models.active.runtime.batchSize, 'the calibrated size, as the runtime uses it');
+    assert.ok(target >= 1 && target <= 32);
   });
 
   test('security headers are set on every response', async () => {

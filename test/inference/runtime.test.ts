@@ -55,6 +55,33 @@ describe('model runtime', () => {
     assert.equal(emb.tokenCounts.length, texts.length);
   });
 
+  test('the workers tokenize: ids, counts and truncation are what the tokenizer gives on its own', async () => {
+    const long = Array.from({ length: 200 }, (_, i) => `word${i % 17}`).join(' ');
+    const inputs = [{ text: TINY_MODEL_TEXTS[0] }, { text: long }, { text: 'a reply', context: TINY_MODEL_TEXTS[1] }, { text: '' }];
+    const emb = await runtime.embed(inputs);
+    inputs.forEach((input, r) => {
+      const e = runtime.encoder.encode(input.text, input.context);
+      assert.deepEqual([...emb.tokens.ids.subarray(emb.tokens.offsets[r], emb.tokens.offsets[r + 1])], e.ids, `row ${r} ids`);
+      assert.equal(emb.tokenCounts[r], e.tokenCount, `row ${r} token count`);
+      assert.equal(emb.truncated[r], e.truncated, `row ${r} truncated`);
+    });
+    assert.equal(emb.truncated[1], true, 'the long text was cut to the maximum length');
+  });
+
+  test('the batch size was calibrated at load, among the sizes up to the maximum, and the threads are named', async () => {
+    const c = runtime.calibration;
+    assert.ok(c, 'calibration ran');
+    assert.deepEqual(c.points.map((p) => p.size), [1, 2, 4, 8].slice(0, c.points.length));
+    assert.ok(c.points.every((p) => p.msPerText > 0 && Number.isFinite(p.msPerText)));
+    assert.equal(runtime.batchSize, c.size);
+    assert.ok([1, 2, 4, 8].includes(runtime.batchSize));
+    if (process.platform === 'linux') {
+      const names = (await fs.readdir(`/proc/${process.pid}/task`)).map((t) => fs.readFile(`/proc/${process.pid}/task/${t}/comm`, 'utf8').catch(() => ''));
+      const comms = (await Promise.all(names)).map((n) => n.trim());
+      assert.ok(comms.includes('mt-infer-0') && comms.includes('mt-infer-1'), `thread names: ${[...new Set(comms)].join(', ')}`);
+    }
+  });
+
   test('many concurrent single requests are batched and each gets its own features', async () => {
     const texts = TINY_MODEL_TEXTS.slice(0, 12);
     const together = await runtime.embed(texts.map((text) => ({ text })));
@@ -63,6 +90,25 @@ describe('model runtime', () => {
       const row = together.features.subarray(i * together.dim, (i + 1) * together.dim);
       assert.ok(maxAbsDiff(s.features, row).value < 1e-6, `row ${i} differs between batched and single runs`);
     });
+  });
+});
+
+describe('batch calibration off', () => {
+  test('BATCH_CALIBRATE=false keeps BATCH_MAX_SIZE; a batch size of 1 is never calibrated', async () => {
+    const dir = await loadModelDir(await tinyModelDir());
+    for (const [o, size] of [
+      [{ ...opts, workers: 1, batchCalibrate: false }, 8],
+      [{ ...opts, workers: 1, batchMaxSize: 1 }, 1],
+    ] as const) {
+      const rt = await ModelRuntime.start(dir, o, quietLogger());
+      try {
+        assert.equal(rt.calibration, null);
+        assert.equal(rt.batchSize, size);
+        assert.equal((await rt.embed([{ text: 'still scores' }])).tokenCounts.length, 1);
+      } finally {
+        await rt.stop();
+      }
+    }
   });
 });
 

@@ -1,0 +1,77 @@
+/**
+ * Batch calibration: at model load, measure what one text costs at a few batch sizes on this host
+ * (every worker busy at once, as under load) and keep the smallest size that is as cheap per text as the
+ * best. On a CPU that is a small batch (MiniLM-L6 on 2 cores: 8; larger batches cost more per text); on a
+ * GPU per-text cost keeps falling up to large batches, so the same rule picks those by itself.
+ */
+import type { TextInput } from './protocol.js';
+
+export interface CalibrationPoint {
+  size: number;
+  /** Wall time per text with every worker running batches of this size. */
+  msPerText: number;
+}
+
+export interface Calibration {
+  size: number;
+  points: CalibrationPoint[];
+  ms: number;
+}
+
+/**
+ * The smallest size whose per-text cost is within `tolerance` of the cheapest: a smaller batch fills
+ * sooner and finishes sooner, so it is preferred when it costs (nearly) the same.
+ */
+export function chooseBatchSize(points: CalibrationPoint[], tolerance = 0.05): number {
+  if (points.length === 0) throw new Error('no calibration points');
+  const best = Math.min(...points.map((p) => p.msPerText));
+  return [...points].sort((a, b) => a.size - b.size).find((p) => p.msPerText <= best * (1 + tolerance))!.size;
+}
+
+/** Sizes tried: powers of two up to `maxBatch`, and `maxBatch` itself. */
+export function candidateSizes(maxBatch: number): number[] {
+  const sizes: number[] = [];
+  for (let s = 1; s < maxBatch; s *= 2) sizes.push(s);
+  sizes.push(maxBatch);
+  return sizes;
+}
+
+/** A sentence of tweet length (about 30 tokens with the usual tokenizers), so padding is not measured. */
+const SAMPLE =
+  'honestly the people in this thread keep saying the same thing over and over, and nobody has read the article they are all arguing about';
+
+export interface CalibrateOptions {
+  maxBatch: number;
+  workers: number;
+  /** Runs one batch of texts (tokenized and scored in a worker). */
+  run: (inputs: TextInput[]) => Promise<unknown>;
+  /** Least time measured per size (after one warm-up round), and at least `minRounds` rounds. */
+  minMsPerSize?: number;
+  minRounds?: number;
+  /** Stop trying larger sizes once one costs this much more per text than the best so far. */
+  stopAbove?: number;
+  tolerance?: number;
+  now?: () => number;
+}
+
+export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
+  const now = o.now ?? (() => performance.now());
+  const started = now();
+  const points: CalibrationPoint[] = [];
+  for (const size of candidateSizes(o.maxBatch)) {
+    const inputs = Array.from({ length: size }, () => ({ text: SAMPLE }));
+    const round = () => Promise.all(Array.from({ length: o.workers }, () => o.run(inputs)));
+    await round(); // warm-up: the first run at a new shape allocates
+    let rounds = 0;
+    const t0 = now();
+    while (rounds < (o.minRounds ?? 3) || now() - t0 < (o.minMsPerSize ?? 15)) {
+      await round();
+      rounds++;
+    }
+    const msPerText = (now() - t0) / (rounds * o.workers * size);
+    points.push({ size, msPerText });
+    const best = Math.min(...points.map((p) => p.msPerText));
+    if (msPerText > best * (o.stopAbove ?? 1.15)) break;
+  }
+  return { size: chooseBatchSize(points, o.tolerance), points, ms: now() - started };
+}
