@@ -1,10 +1,14 @@
 /**
- * `npm run bench:score [-- --models starter,minilm --clients 1,8,32,64 --duration 10 --no-peer]`
+ * `[BENCH_DATABASE_URL=postgres://…] npm run bench:score [-- --models starter,minilm --clients 1,8,32,64
+ *   --duration 10 --no-peer --databases pglite,postgres --cpu-prof DIR]`
  *
  * Scoring throughput and latency, every ratio measured in one run on one machine:
  *   1. raw onnxruntime-node, batched (the limit: no HTTP, no tokenizer, no database);
- *   2. the service (`node --import tsx src/main.ts`, embedded PGlite) over loopback HTTP at each client
- *      count, one text per request, with dynamic batching (defaults);
+ *   2. the service (`node --import tsx src/main.ts`) over loopback HTTP at each client count, one text
+ *      per request, with its defaults (batch size calibrated at load), on embedded PGlite and, with
+ *      BENCH_DATABASE_URL, on PostgreSQL; at 32 clients the CPU per text of its thread groups from /proc
+ *      (main thread, inference workers, other threads, PostgreSQL's processes), the mean batch against
+ *      the calibrated size, and its memory;
  *   3. the same with batching off (BATCH_MAX_SIZE=1);
  *   4. a peer: a minimal express server around transformers.js' text-classification pipeline on the same
  *      ONNX model (bench/peer, installed on demand);
@@ -29,6 +33,8 @@ import { importModel } from '../src/models/import/importer.js';
 import { buildTransformerClassifier } from '../src/models/synthetic/index.js';
 import { mulberry32 } from '../src/random.js';
 import { createScratchDatabase } from '../test/helpers/scratch-database.js';
+import * as procCpu from './proc-cpu.js';
+import type { CpuSample } from './proc-cpu.js';
 import { loadDavidson } from './davidson.js';
 
 const { values } = parseArgs({
@@ -38,6 +44,9 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     'no-peer': { type: 'boolean', default: false },
     'max-length': { type: 'string', default: '128' },
+    databases: { type: 'string' },
+    /** Write V8 CPU profiles of the service (first database, batching on) under this directory. */
+    'cpu-prof': { type: 'string' },
   },
 });
 const MODELS = values.models!.split(',');
@@ -215,23 +224,31 @@ async function freePort(): Promise<number> {
 }
 
 const PG_URL = process.env.BENCH_DATABASE_URL;
+type Db = 'pglite' | 'postgres';
+/** Embedded PGlite always; PostgreSQL too when BENCH_DATABASE_URL is set (`--databases` narrows it). */
+const DATABASES: Db[] = (values.databases ?? (PG_URL ? 'pglite,postgres' : 'pglite')).split(',').map((d) => {
+  if (d !== 'pglite' && d !== 'postgres') throw new Error(`--databases: unknown '${d}' (pglite, postgres)`);
+  if (d === 'postgres' && !PG_URL) throw new Error('--databases postgres needs BENCH_DATABASE_URL');
+  return d;
+});
 
 /** A fresh PostgreSQL database per service start when BENCH_DATABASE_URL is set (dropped when it stops), else embedded PGlite. */
-async function databaseEnv(): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
-  if (!PG_URL) return { env: {}, drop: async () => undefined };
+async function databaseEnv(db: Db): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
+  if (db === 'pglite' || !PG_URL) return { env: {}, drop: async () => undefined };
   const scratch = await createScratchDatabase(PG_URL, 'modtune_bench_score');
   return { env: { DATABASE_URL: scratch.url }, drop: () => scratch.drop() };
 }
 
 let provider = 'unknown';
 
-async function startService(m: BenchModel, env: Record<string, string>) {
+async function startService(m: BenchModel, env: Record<string, string>, db: Db) {
   const dataDir = await fsp.mkdtemp(path.join(WORK, 'data-'));
   const port = await freePort();
-  const db = await databaseEnv();
+  const database = await databaseEnv(db);
+  const profile = values['cpu-prof'] && db === DATABASES[0] && !env.BATCH_MAX_SIZE ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(values['cpu-prof'], `${m.name}-${db}`)] : [];
   const started = startProcess(
     process.execPath,
-    ['--import', 'tsx', 'src/main.ts'],
+    [...profile, '--import', 'tsx', 'src/main.ts'],
     {
       MODEL_DIR: m.dir,
       MODEL_AUTO_BUILD: 'false',
@@ -244,7 +261,7 @@ async function startService(m: BenchModel, env: Record<string, string>) {
       TRAINING_SCHEDULER: 'false',
       // One key drives all the load here; the per-key limit would measure itself.
       RATE_LIMIT_PER_SECOND: '0',
-      ...db.env,
+      ...database.env,
       ...env,
     },
     null,
@@ -252,7 +269,7 @@ async function startService(m: BenchModel, env: Record<string, string>) {
   const { child } = await started;
   for (;;) {
     if (child.exitCode !== null) {
-      await db.drop();
+      await database.drop();
       throw new Error('the service exited during start-up');
     }
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => (r.ok ? (r.json() as Promise<{ model: { provider: string } }>) : null), () => null);
@@ -263,7 +280,7 @@ async function startService(m: BenchModel, env: Record<string, string>) {
         port,
         stop: async () => {
           await stop(child);
-          await db.drop();
+          await database.drop();
         },
       };
     }
@@ -361,10 +378,15 @@ async function openLoop(port: number, corpus: string[], rate: number, seconds: n
   return { clients: 0, perSecond: latencies.length / ((performance.now() - t0) / 1000), p50: pct(latencies, 50), p95: pct(latencies, 95), p99: pct(latencies, 99), errors };
 }
 
-async function scrape(port: number): Promise<{ batchCount: number; batchSum: number; sizeSum: number }> {
+async function scrape(port: number): Promise<{ batchCount: number; batchSum: number; sizeSum: number; target: number }> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const num = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? 0);
-  return { batchCount: num('modtune_inference_batch_seconds_count'), batchSum: num('modtune_inference_batch_seconds_sum'), sizeSum: num('modtune_inference_batch_size_sum') };
+  return {
+    batchCount: num('modtune_inference_batch_seconds_count'),
+    batchSum: num('modtune_inference_batch_seconds_sum'),
+    sizeSum: num('modtune_inference_batch_size_sum'),
+    target: num('modtune_inference_batch_target_size'),
+  };
 }
 
 async function warm(port: number, corpus: string[], auth = true) {
@@ -373,8 +395,46 @@ async function warm(port: number, corpus: string[], auth = true) {
 
 // ---------------------------------------------------------------- main
 const f1 = (x: number) => x.toFixed(1);
+const f2 = (x: number) => x.toFixed(2);
 const row = (label: string, r: LoadResult) =>
   `| ${label} | ${r.clients} | ${f1(r.perSecond)} | ${f1(r.p50)} | ${f1(r.p95)} | ${f1(r.p99)} | ${r.errors} |`;
+
+/** What one load at the reference client count cost, per text, by thread group (from /proc). */
+interface Profiled {
+  load: LoadResult;
+  cpu: CpuSample | null;
+  meanBatch: number;
+  targetBatch: number;
+  rssMb: number;
+  peakMb: number;
+}
+
+async function profiledLoad(svc: { child: ChildProcess; port: number }, corpus: string[], clients: number): Promise<Profiled> {
+  const before = await scrape(svc.port);
+  const m = procCpu.available() ? procCpu.meter(svc.child.pid!) : null;
+  const gen0 = process.cpuUsage();
+  const r = await load(svc.port, corpus, clients);
+  const cpu = m?.read() ?? null;
+  const gen = process.cpuUsage(gen0);
+  process.stdout.write(`  load generator: ${f1((gen.user + gen.system) / 10 / (DURATION * 1000))}% of one core\n`);
+  const after = await scrape(svc.port);
+  const mem = procCpu.available() ? procCpu.memory(svc.child.pid!) : { rssMb: NaN, peakMb: NaN };
+  return { load: r, cpu, meanBatch: (after.sizeSum - before.sizeSum) / (after.batchCount - before.batchCount), targetBatch: after.target, ...mem };
+}
+
+function cpuLine(label: string, p: Profiled, db: 'pglite' | 'postgres'): { line: string; ratio: number } {
+  const n = p.load.perSecond * DURATION;
+  const c = p.cpu;
+  if (!c) return { line: `| ${label} | /proc not available | | | | | |`, ratio: NaN };
+  const per = (ms: number) => ms / n;
+  const database = db === 'postgres' ? c.postgres : c.pglite;
+  const requestPath = c.main + c.otherThreads + database;
+  const ratio = requestPath / c.inference;
+  return {
+    line: `| ${label} | ${f2(per(c.inference))} | ${f2(per(c.main))} | ${f2(per(c.otherThreads))} | ${f2(per(database))} (${db === 'postgres' ? 'PostgreSQL processes' : 'mt-pglite thread'}) | ${f2(ratio)} | ${f1(p.meanBatch)} / ${p.targetBatch} | ${Math.round(p.rssMb)} (peak ${Math.round(p.peakMb)}) |`,
+    ratio,
+  };
+}
 
 async function benchModel(name: string, corpus: string[]): Promise<string[]> {
   const m = await prepare(name);
@@ -393,48 +453,70 @@ async function benchModel(name: string, corpus: string[]): Promise<string[]> {
   ]) {
     raws.push(await rawThroughput(model, corpus, o));
   }
-  const rawArrival = raws[0];
   const raw = raws.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
-  lines.push('Raw onnxruntime-node on pre-tokenized text (worker threads, no HTTP, tokenizer or database):', '', '| configuration | texts/s | ms per batch |', '|---|---|---|');
-  for (const r of raws) lines.push(`| ${r.label} | ${f1(r.perSecond)} | ${f1(r.batchMs)} |`);
-  lines.push('');
-  lines.push('| server | clients | texts/s | p50 ms | p95 ms | p99 ms | errors |', '|---|---|---|---|---|---|---|');
-
-  process.stdout.write(`== ${name}: service, batching on\n`);
-  const on = await startService(m, {});
-  await warm(on.port, corpus);
-  const onResults: LoadResult[] = [];
-  let batchTimeMs = NaN;
-  for (const c of CLIENTS) {
-    const before = await scrape(on.port);
-    const r = await load(on.port, corpus, c);
-    const after = await scrape(on.port);
-    if (c === Math.max(...CLIENTS)) batchTimeMs = ((after.batchSum - before.batchSum) / (after.batchCount - before.batchCount)) * 1000;
-    onResults.push(r);
-    lines.push(row('modtune (batching on)', r));
-    process.stdout.write(`  ${c} clients: ${f1(r.perSecond)}/s p99 ${f1(r.p99)} ms\n`);
-  }
-  const saturation = Math.max(...onResults.map((r) => r.perSecond));
-  process.stdout.write(`== ${name}: half of saturation (${f1(saturation / 2)}/s)\n`);
-  const half = await openLoop(on.port, corpus, saturation / 2, DURATION);
-  lines.push(row(`modtune at half saturation, open loop (${f1(saturation / 2)}/s evenly spaced)`, half).replace('| 0 |', '| – |'));
-  await on.stop();
-  lines.unshift(
-    `### ${name} (${model.labels.length} labels, ${model.baseHead.dim}-d features, ${path.relative(ROOT, m.dir)}; execution provider: ${provider}; database: ${PG_URL ? 'PostgreSQL' : 'embedded PGlite'})`,
+  lines.push(
+    `### ${name} (${model.labels.length} labels, ${model.baseHead.dim}-d features, ${path.relative(ROOT, m.dir)})`,
     '',
+    'Raw onnxruntime-node on pre-tokenized text (worker threads, no HTTP, tokenizer or database):',
+    '',
+    '| configuration | texts/s | ms per batch |',
+    '|---|---|---|',
   );
+  for (const r of raws) lines.push(`| ${r.label} | ${f1(r.perSecond)} | ${f1(r.batchMs)} |`);
+  lines.push('', '| server | clients | texts/s | p50 ms | p95 ms | p99 ms | errors |', '|---|---|---|---|---|---|---|');
 
-  process.stdout.write(`== ${name}: service, batching off\n`);
-  const off = await startService(m, { BATCH_MAX_SIZE: '1', BATCH_MAX_WAIT_MS: '0' });
+  const cpuRows: string[] = [];
+  const ref = CLIENTS.includes(32) ? 32 : Math.max(...CLIENTS);
+  const at = (rs: LoadResult[], c: number) => rs.find((r) => r.clients === c)?.perSecond ?? NaN;
+  const summary: string[] = [];
+  let onFirst: LoadResult[] = [];
+  const rss: number[] = [];
+  for (const db of DATABASES) {
+    process.stdout.write(`== ${name}: service on ${db}, batching on\n`);
+    const on = await startService(m, {}, db);
+    await warm(on.port, corpus);
+    const onResults: LoadResult[] = [];
+    let batchTimeMs = NaN;
+    for (const c of CLIENTS) {
+      const before = await scrape(on.port);
+      const p = c === ref ? await profiledLoad(on, corpus, c) : null;
+      const r = p?.load ?? (await load(on.port, corpus, c));
+      const after = await scrape(on.port);
+      if (c === Math.max(...CLIENTS)) batchTimeMs = ((after.batchSum - before.batchSum) / (after.batchCount - before.batchCount)) * 1000;
+      if (p) {
+        const { line, ratio } = cpuLine(`modtune, ${db}, ${c} clients`, p, db);
+        cpuRows.push(line);
+        rss.push(p.rssMb);
+        summary.push(
+          `${db}: service / best raw = ${f2(r.perSecond / raw.perSecond)}; request-path CPU / inference CPU = ${f2(ratio)}; ` +
+            `mean batch ${f1(p.meanBatch)} against the calibrated ${p.targetBatch} (${f2(p.meanBatch / p.targetBatch)})`,
+        );
+      }
+      onResults.push(r);
+      lines.push(row(`modtune (${db}, batching on)`, r));
+      process.stdout.write(`  ${c} clients: ${f1(r.perSecond)}/s p99 ${f1(r.p99)} ms\n`);
+    }
+    const saturation = Math.max(...onResults.map((r) => r.perSecond));
+    process.stdout.write(`== ${name}: half of saturation (${f1(saturation / 2)}/s)\n`);
+    const half = await openLoop(on.port, corpus, saturation / 2, DURATION);
+    lines.push(row(`modtune (${db}) at half saturation, open loop (${f1(saturation / 2)}/s evenly spaced)`, half).replace('| 0 |', '| – |'));
+    summary.push(`${db}: p99 at half saturation ${f1(half.p99)} ms (batch time at saturation ${f1(batchTimeMs)} ms)`);
+    await on.stop();
+    if (onFirst.length === 0) onFirst = onResults;
+  }
+
+  process.stdout.write(`== ${name}: service on ${DATABASES[0]}, batching off\n`);
+  const off = await startService(m, { BATCH_MAX_SIZE: '1', BATCH_MAX_WAIT_MS: '0' }, DATABASES[0]);
   await warm(off.port, corpus);
   const offResults: LoadResult[] = [];
   for (const c of CLIENTS.filter((x) => x >= 32)) {
     const r = await load(off.port, corpus, c);
     offResults.push(r);
-    lines.push(row('modtune (batching off)', r));
+    lines.push(row(`modtune (${DATABASES[0]}, batching off)`, r));
   }
   await off.stop();
 
+  let peerRss = NaN;
   const peerResults: LoadResult[] = [];
   if (!values['no-peer']) {
     process.stdout.write(`== ${name}: transformers.js peer\n`);
@@ -445,21 +527,28 @@ async function benchModel(name: string, corpus: string[]): Promise<string[]> {
     for (const c of CLIENTS) {
       const r = await load(peer.port, corpus, c, { auth: false });
       peerResults.push(r);
-      lines.push(row('transformers.js pipeline (peer)', r));
+      lines.push(row('transformers.js pipeline (peer, stores nothing)', r));
+      if (c === ref && procCpu.available()) peerRss = procCpu.memory(peer.child.pid!).rssMb;
     }
     await stop(peer.child);
   }
 
-  const at = (rs: LoadResult[], c: number) => rs.find((r) => r.clients === c)?.perSecond ?? NaN;
-  const waitMs = Number(process.env.BATCH_MAX_WAIT_MS ?? 0);
-  const bound = waitMs + 2 * batchTimeMs;
   lines.push(
     '',
-    `Ratios (this run): service at saturation / best raw onnxruntime = ${(saturation / raw.perSecond).toFixed(2)} (${raw.label}); ` +
-      `service / raw in arrival-order batches of 32 = ${(saturation / rawArrival.perSecond).toFixed(2)}; ` +
-      `service / peer at 32 clients = ${(at(onResults, 32) / at(peerResults, 32)).toFixed(2)}; ` +
-      `batching on / off at 64 clients = ${(at(onResults, 64) / at(offResults, 64)).toFixed(2)}; ` +
-      `p99 at half saturation = ${f1(half.p99)} ms against the bound wait (${waitMs} ms) + 2 × batch time (${f1(batchTimeMs)} ms at saturation) = ${f1(bound)} ms.`,
+    `CPU per text at ${ref} clients, in ms, from /proc (inference: the mt-infer threads, tokenizing included; other threads: V8 and libuv helpers; ` +
+      'request path: main + other threads + database), mean batch against the calibrated size, service memory in MB after the load:',
+    '',
+    '| service | inference | main thread | other threads | database | request path / inference | mean / calibrated batch | RSS MB |',
+    '|---|---|---|---|---|---|---|---|',
+    ...cpuRows,
+    '',
+    `Ratios (this run; best raw: ${raw.label}, ${f1(raw.perSecond)}/s):`,
+    '',
+    ...summary.map((x) => `- ${x}`),
+    `- service (${DATABASES[0]}) / transformers.js peer at ${ref} clients = ${f2(at(onFirst, ref) / at(peerResults, ref))}`,
+    `- batching on / off at ${ref} clients = ${f2(at(onFirst, ref) / at(offResults, ref))}` +
+      (CLIENTS.includes(64) ? `, at 64 clients = ${f2(at(onFirst, 64) / at(offResults, 64))}` : ''),
+    `- service RSS (${DATABASES[0]}) / peer RSS at ${ref} clients = ${f2(rss[0] / peerRss)} (${Math.round(rss[0])} MB / ${Math.round(peerRss)} MB)`,
     '',
   );
   return lines;

@@ -99,6 +99,11 @@ export class AppContext {
       }
 
       metrics.provider.set({ provider: active.runtime.provider }, 1);
+      const showWorkerMemory = (memory: ReadonlyMap<string, number>) => {
+        metrics.workerMemory.reset();
+        for (const [worker, bytes] of memory) metrics.workerMemory.set({ worker }, bytes);
+      };
+      showWorkerMemory(active.runtime.workerMemory);
       metrics.activeHead.set({ backbone: active.backbone.name, head_id: active.head.id, head_version: String(active.head.version) }, 1);
       metrics.queueSource = () => (models.loaded ? models.active.runtime.queueLength : 0);
       metrics.batchTargetSource = () => (models.loaded ? models.active.runtime.batchSize : 0);
@@ -124,6 +129,7 @@ export class AppContext {
       models.onChange((m) => {
         metrics.activeHead.reset();
         metrics.activeHead.set({ backbone: m.backbone.name, head_id: m.head.id, head_version: String(m.head.version) }, 1);
+        showWorkerMemory(m.runtime.workerMemory);
         void shadow.refresh(m.head).catch((err: Error) => tuningLog.warn({ err: err.message }, 'could not refresh the shadow head'));
       });
       const guard = new PromotionGuard(database.db, models, policies, tuningLog);

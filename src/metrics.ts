@@ -90,6 +90,13 @@ export class Metrics {
     collect: (): void => this.batchTarget.set(this.batchTargetSource()),
   });
 
+  readonly workerMemory = new Gauge({
+    name: 'modtune_inference_worker_memory_bytes',
+    help: 'Resident memory an inference worker added when it started (thread, tokenizer, ORT session with its copy of the weights)',
+    labelNames: ['worker'] as const,
+    registers: [this.registry],
+  });
+
   readonly provider = new Gauge({
     name: 'modtune_inference_provider',
     help: 'Execution provider in use (1 for the one in use)',

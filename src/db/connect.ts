@@ -11,6 +11,7 @@ import type { Logger } from '../logger.js';
 import { acquireDataDirLock, describeProcess } from './data-dir-lock.js';
 import type { DatabaseSchema, DB } from './database.js';
 import { PGliteDialect } from './pglite-dialect.js';
+import { PGliteThread, type PGliteLike } from './pglite-thread.js';
 
 export type DatabaseKind = 'postgres' | 'pglite';
 
@@ -45,6 +46,11 @@ export interface OpenOptions {
   poolSize?: number;
   /** A PGlite data directory dump to start from (tests start from a migrated template). */
   loadDataDir?: Blob;
+  /**
+   * Where embedded PGlite runs: in its own worker thread (default: its SQL execution and row parsing do
+   * not share the request path's thread), or on the calling thread.
+   */
+  embeddedThread?: 'worker' | 'main';
   /** Who opens an embedded database on disk, for the lock's messages (default: this process's npm script). */
   command?: string;
   logger: Logger;
@@ -183,9 +189,13 @@ async function openPglite(opts: OpenOptions): Promise<Database> {
   // One process per data directory (see data-dir-lock.ts): taken before PGlite reads a byte of it.
   const lock = inMemory ? null : await acquireDataDirLock(opts.dataDir, opts.command ?? describeProcess());
   let db: Kysely<DatabaseSchema>;
+  let pglite: PGliteLike;
   try {
     if (dir) await fs.mkdir(dir, { recursive: true });
-    const pglite = await PGlite.create({ dataDir: dir, loadDataDir: opts.loadDataDir });
+    pglite =
+      (opts.embeddedThread ?? 'worker') === 'worker'
+        ? await PGliteThread.start({ dataDir: dir, loadDataDir: await opts.loadDataDir?.arrayBuffer() })
+        : await PGlite.create({ dataDir: dir, loadDataDir: opts.loadDataDir });
     db = new Kysely<DatabaseSchema>({ dialect: new PGliteDialect(pglite) });
   } catch (err) {
     await lock?.release();
@@ -211,6 +221,9 @@ async function openPglite(opts: OpenOptions): Promise<Database> {
     async destroy() {
       try {
         await db.destroy();
+        // kysely closes the driver only if it ever ran a query; a database opened and never queried
+        // must still be closed (its thread would otherwise keep the process alive).
+        if (!pglite.closed) await pglite.close();
       } finally {
         await lock?.release();
       }

@@ -3,7 +3,6 @@
  * single connection to one user at a time: a transaction holds it from BEGIN to COMMIT and every other
  * query waits. (kysely-pglite-dialect does not serialise this way and does not yet accept PGlite 0.5.)
  */
-import type { PGlite } from '@electric-sql/pglite';
 import {
   CompiledQuery,
   PostgresAdapter,
@@ -16,6 +15,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely';
+import type { PGliteLike } from './pglite-thread.js';
 
 class Mutex {
   private tail: Promise<void> = Promise.resolve();
@@ -30,7 +30,7 @@ class Mutex {
 }
 
 class PGliteConnection implements DatabaseConnection {
-  constructor(private readonly pg: PGlite) {}
+  constructor(private readonly pg: PGliteLike) {}
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
     const res = await this.pg.query<R>(compiled.sql, [...compiled.parameters]);
@@ -51,7 +51,7 @@ class PGliteDriver implements Driver {
   private readonly mutex = new Mutex();
   private readonly releases = new WeakMap<DatabaseConnection, () => void>();
 
-  constructor(private readonly pg: PGlite) {}
+  constructor(private readonly pg: PGliteLike) {}
 
   async init(): Promise<void> {
     await this.pg.waitReady;
@@ -95,7 +95,7 @@ class PGliteDriver implements Driver {
 }
 
 export class PGliteDialect implements Dialect {
-  constructor(private readonly pg: PGlite) {}
+  constructor(private readonly pg: PGliteLike) {}
 
   createAdapter() {
     return new PostgresAdapter();

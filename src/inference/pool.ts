@@ -67,7 +67,8 @@ export class WorkerPool {
     pool.attempts = first.attempts;
     const rest = init.providers.slice(init.providers.indexOf(first.provider));
     try {
-      await Promise.all(Array.from({ length: size - 1 }, () => pool.spawn(rest)));
+      // One at a time, so the memory each adds can be told apart (see workerMemory).
+      for (let i = 1; i < size; i++) await pool.spawn(rest);
     } catch (err) {
       await pool.stop();
       throw err;
@@ -84,9 +85,16 @@ export class WorkerPool {
     return this.slots.reduce((n, s) => n + s.inFlight.size, 0);
   }
 
+  /**
+   * Resident memory each worker added to the process when it started (its thread, tokenizer and ORT
+   * session with its copy of the weights), by thread name: what one more worker costs.
+   */
+  readonly workerMemory = new Map<string, number>();
+
   private spawn(providers: Provider[]): Promise<{ provider: Provider; inputs: InputSpec[]; padId: number; attempts: WorkerPool['attempts'] }> {
     return new Promise((resolve, reject) => {
       const threadName = `mt-infer-${this.spawned++}`;
+      const rssBefore = process.memoryUsage.rss();
       const worker = new Worker(BOOT, {
         name: threadName,
         workerData: { ...this.init, providers, threadName, entry: ENTRY } satisfies WorkerInit & { entry: string },
@@ -97,6 +105,8 @@ export class WorkerPool {
           case 'ready':
             slot.ready = true;
             this.slots.push(slot);
+            this.workerMemory.set(threadName, Math.max(0, process.memoryUsage.rss() - rssBefore));
+            this.log.info({ worker: threadName, rssMb: Math.round(this.workerMemory.get(threadName)! / 2 ** 20) }, 'inference worker ready');
             resolve(msg);
             return;
           case 'init-failed':

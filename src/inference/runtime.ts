@@ -9,7 +9,7 @@ import { applyHead, maxAbsDiff, type TokenRows } from './head.js';
 import { ModelError, type ModelDir } from './model-dir.js';
 import { WorkerPool, type RunResult } from './pool.js';
 import type { Provider, TextInput } from './protocol.js';
-import { CHARS_PER_TOKEN, SequenceEncoder } from './tokenizer.js';
+import { estimateTokens, SequenceEncoder } from './tokenizer.js';
 
 export type { TextInput } from './protocol.js';
 
@@ -61,13 +61,9 @@ function rowsOf(res: RunResult): Row[] {
   }));
 }
 
-/**
- * A text's length for bucketing, estimated from characters (texts are tokenized in the workers, after
- * batching): about four characters per token, capped where the tokenizer would cut it.
- */
+/** A text's length for bucketing (texts are tokenized in the workers, after batching): see estimateTokens. */
 function estimatedLength(i: TextInput, maxLength: number): number {
-  const chars = i.text.length + (i.context?.length ?? 0);
-  return Math.min(Math.ceil(chars / 4), maxLength * CHARS_PER_TOKEN);
+  return Math.min(maxLength, estimateTokens(i.text, maxLength) + (i.context ? estimateTokens(i.context, maxLength) : 0));
 }
 
 const KNOWN_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids']);
@@ -172,6 +168,11 @@ export class ModelRuntime {
   get encoder(): SequenceEncoder {
     this.encoderCache ??= new SequenceEncoder(this.model.tokenizerJson, this.maxLength);
     return this.encoderCache;
+  }
+
+  /** Resident memory each inference worker added when it started, by thread name (bytes). */
+  get workerMemory(): ReadonlyMap<string, number> {
+    return this.pool.workerMemory;
   }
 
   get provider(): Provider {

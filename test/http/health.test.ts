@@ -51,6 +51,8 @@ describe('health, readiness and metrics', () => {
     const target = Number(/^modtune_inference_batch_target_size (\d+)$/m.exec(m.text)?.[1]);
     assert.equal(target, app.server.ctx.models.active.runtime.batchSize, 'the calibrated size, as the runtime uses it');
     assert.ok(target >= 1 && target <= 32);
+    const workers = [...m.text.matchAll(/^modtune_inference_worker_memory_bytes\{worker="(mt-infer-\d+)"\} (\d+)$/gm)];
+    assert.equal(workers.length, app.server.ctx.models.active.runtime.workers, 'one memory figure per inference worker');
   });
 
   test('security headers are set on every response', async () => {
