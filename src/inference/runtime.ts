@@ -131,7 +131,7 @@ export class ModelRuntime {
         maxBatch = c.size;
         log.info(
           { batchSize: c.size, msPerText: Object.fromEntries(c.points.map((p) => [p.size, Number(p.msPerText.toFixed(3))])), ms: Math.round(c.ms) },
-          `batch size calibrated: ${c.size} (the smallest within 5% of the cheapest per text)`,
+          `batch size calibrated: ${c.size} (the smallest within 10% of the cheapest per text)`,
         );
       }
     } catch (err) {
