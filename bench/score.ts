@@ -542,7 +542,7 @@ async function benchModel(name: string, corpus: string[]): Promise<string[]> {
     '|---|---|---|---|---|---|---|---|',
     ...cpuRows,
     '',
-    `Ratios (this run; best raw: ${raw.label}, ${f1(raw.perSecond)}/s):`,
+    `Ratios (this run; execution provider: ${provider}; best raw: ${raw.label}, ${f1(raw.perSecond)}/s):`,
     '',
     ...summary.map((x) => `- ${x}`),
     `- service (${DATABASES[0]}) / transformers.js peer at ${ref} clients = ${f2(at(onFirst, ref) / at(peerResults, ref))}`,

@@ -30,9 +30,14 @@ export function createApp(ctx: AppContext, pages: PageBundles): express.Express 
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.use(requestId);
-  // While shutting down, no response invites the client to reuse its connection.
+  // While shutting down, no response invites the client to reuse its connection: decided when the
+  // headers are written, so a request that arrived before the drain and answers during it says so too.
   app.use((_req, res, next) => {
-    if (ctx.draining) res.setHeader('Connection', 'close');
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: express.Response, ...args: Parameters<typeof writeHead>) {
+      if (ctx.draining) this.setHeader('Connection', 'close');
+      return writeHead.apply(this, args);
+    } as typeof writeHead;
     next();
   });
   app.use(accessLog(ctx.logger.child({ subsystem: 'http' })));

@@ -53,6 +53,8 @@ export async function startTestApp(
     SHUTDOWN_TIMEOUT_MS: '2000',
     TRAINING_SCHEDULER: 'false',
     HEAD_POLL_MS: '250',
+    // Calibration adds a few hundred ms to every start; the runtime tests and real processes cover it.
+    BATCH_CALIBRATE: 'false',
     ...opts.env,
   });
   let server: ModtuneServer;

@@ -56,10 +56,15 @@ function pgliteTemplate(): Promise<Blob> {
   return templateBlob;
 }
 
+/**
+ * In-process tests run PGlite on the test's own thread: a database thread costs each open about a second
+ * more (it compiles PGlite's WebAssembly again), and suites open hundreds. The thread itself is tested in
+ * test/db/pglite-thread.test.ts, and every test that starts the real service process runs on it.
+ */
 const pglite: TestDatabaseKind = {
   name: 'pglite',
-  empty: () => openDatabase({ dataDir: 'memory://', logger: quietLogger() }),
-  migrated: async () => openDatabase({ dataDir: 'memory://', loadDataDir: await pgliteTemplate(), logger: quietLogger() }),
+  empty: () => openDatabase({ dataDir: 'memory://', logger: quietLogger(), embeddedThread: 'main' }),
+  migrated: async () => openDatabase({ dataDir: 'memory://', loadDataDir: await pgliteTemplate(), logger: quietLogger(), embeddedThread: 'main' }),
 };
 
 function postgres(url: string): TestDatabaseKind {

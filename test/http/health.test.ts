@@ -7,7 +7,7 @@ import { insertRun, updateRun } from '../../src/tuning/training.repository.js';
 describe('health, readiness and metrics', () => {
   let app: TestApp;
   before(async () => {
-    app = await startTestApp();
+    app = await startTestApp({ env: { BATCH_CALIBRATE: 'true' } });
   });
   after(async () => {
     await app?.close();
