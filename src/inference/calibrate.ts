@@ -60,8 +60,7 @@ export interface CalibrateOptions {
 export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
   const now = o.now ?? (() => performance.now());
   const started = now();
-  const points: CalibrationPoint[] = [];
-  for (const size of candidateSizes(o.maxBatch)) {
+  const measure = async (size: number): Promise<number> => {
     const inputs = Array.from({ length: size }, () => ({ text: SAMPLE }));
     const round = () => Promise.all(Array.from({ length: o.workers }, () => o.run(inputs)));
     await round(); // warm-up: the first run at a new shape allocates
@@ -71,10 +70,17 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
       await round();
       rounds++;
     }
-    const msPerText = (now() - t0) / (rounds * o.workers * size);
+    return (now() - t0) / (rounds * o.workers * size);
+  };
+  const points: CalibrationPoint[] = [];
+  for (const size of candidateSizes(o.maxBatch)) {
+    const msPerText = await measure(size);
     points.push({ size, msPerText });
     const best = Math.min(...points.map((p) => p.msPerText));
     if (msPerText > best * (o.stopAbove ?? 1.15)) break;
   }
+  // A second pass over the same sizes, keeping each size's cheaper figure: a burst of other work on a
+  // shared host (start-up, a neighbour) inflates one measurement, rarely both.
+  for (const p of points) p.msPerText = Math.min(p.msPerText, await measure(p.size));
   return { size: chooseBatchSize(points, o.tolerance), points, ms: now() - started };
 }

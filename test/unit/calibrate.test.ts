@@ -59,3 +59,19 @@ test('calibration on a GPU-like cost curve (fixed cost dominates) chooses the la
 test('a run that fails fails the calibration (the runtime then refuses the model rather than guessing)', async () => {
   await assert.rejects(calibrate({ maxBatch: 8, workers: 1, run: () => Promise.reject(new Error('boom')) }), /boom/);
 });
+
+test('a burst of other work during one measurement does not decide: each size is measured twice, the cheaper kept', async () => {
+  const sim = simulated(4, 3, 8); // per text: 7, 5, 4, 3.5 (the knee), then rising
+  let burstLeft = 8; // the first pass's runs at size 8 (warm-up and rounds, both workers) cost 3× as long
+  const run = async (inputs: { text: string }[]) => {
+    await sim.run(inputs);
+    if (inputs.length === 8 && burstLeft-- > 0) {
+      await sim.run(inputs);
+      await sim.run(inputs);
+    }
+  };
+  const c = await calibrate({ maxBatch: 32, workers: 2, run, now: sim.now, minMsPerSize: 0, minRounds: 3 });
+  // One pass alone would have seen 8 at 10.5 ms per text, stopped there and chosen 4.
+  assert.equal(c.size, 8, `per text: ${c.points.map((p) => `${p.size}: ${p.msPerText.toFixed(2)}`).join(', ')}`);
+  assert.ok(Math.abs(c.points.find((p) => p.size === 8)!.msPerText - 3.5) < 1e-9);
+});
