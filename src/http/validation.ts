@@ -1,11 +1,24 @@
 /** Turning untrusted request bodies into typed values, with 400s that name the offending field. */
 import { z, type ZodType } from 'zod';
-import { AppError, badRequest } from '../errors.js';
+import { AppError, badRequest, notFound } from '../errors.js';
 
 export function fieldPath(path: readonly PropertyKey[]): string {
   return path
     .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
     .join('') || 'body';
+}
+
+/** An id as the service makes them (UUIDv7, any UUID accepted). */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * A route's id parameter: a string that cannot be an id is answered like an id that does not exist
+ * (404 naming it), without a query.
+ */
+export function idParam(raw: unknown, what: string): string {
+  const id = String(raw);
+  if (!UUID.test(id)) throw notFound(what, id);
+  return id;
 }
 
 export function parseBody<T>(schema: ZodType<T>, body: unknown): T {

@@ -2,11 +2,10 @@ import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { ApiKeyRow } from '../../auth/api-key.repository.js';
 import type { AppContext } from '../../context.js';
-import { badRequest, notFound } from '../../errors.js';
+import { badRequest } from '../../errors.js';
 import { requireRole } from '../middleware/auth.js';
-import { parseBody, safeText } from '../validation.js';
+import { idParam, parseBody, safeText } from '../validation.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const createBody = z.strictObject({
   name: safeText(100).pipe(z.string().trim().min(1, 'name must not be empty')),
@@ -54,15 +53,13 @@ export function apiKeyRoutes(ctx: AppContext, json: RequestHandler[]): Router {
 
   // A trusted moderator's blind audit labels join the trusted eval set on their own (see the gate).
   r.post('/v1/admin/api-keys/:id/trust', admin, ...json, async (req, res) => {
-    const id = String(req.params.id);
-    if (!UUID.test(id)) throw notFound('API key', id);
+    const id = idParam(req.params.id, 'API key');
     const b = parseBody(trustBody, req.body);
     res.json(view(await ctx.auth.setTrusted(id, b.trusted, res.locals.principal!, res.locals.requestId)));
   });
 
   r.delete('/v1/admin/api-keys/:id', admin, async (req, res) => {
-    const id = String(req.params.id);
-    if (!UUID.test(id)) throw notFound('API key', id);
+    const id = idParam(req.params.id, 'API key');
     res.json(view(await ctx.auth.revokeKey(id, res.locals.principal!, res.locals.requestId)));
   });
   return r;

@@ -1,15 +1,13 @@
 import { Router } from 'express';
 import type { AppContext } from '../../context.js';
-import { notFound } from '../../errors.js';
+import { idParam } from '../validation.js';
 import { requireRole } from '../middleware/auth.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function decisionRoutes(ctx: AppContext): Router {
   const r = Router();
   r.get('/v1/decisions/:id', requireRole(ctx.auth, 'client', 'moderator'), async (req, res) => {
-    const id = String(req.params.id);
-    if (!UUID.test(id)) throw notFound('decision', id);
+    const id = idParam(req.params.id, 'decision');
     const d = await ctx.moderation.getDecision(id, res.locals.principal!);
     res.json({
       id: d.id,

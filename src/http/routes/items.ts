@@ -1,16 +1,12 @@
 /** Data-subject requests: items by the platform's external id, everything stored about an item, and its deletion (admin). */
 import { Router } from 'express';
 import type { AppContext } from '../../context.js';
-import { badRequest, notFound } from '../../errors.js';
+import { badRequest } from '../../errors.js';
+import { idParam } from '../validation.js';
 import { requireRole } from '../middleware/auth.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-function itemId(raw: unknown): string {
-  const id = String(raw);
-  if (!UUID.test(id)) throw notFound('item', id);
-  return id;
-}
+const itemId = (raw: unknown): string => idParam(raw, 'item');
 
 export function itemRoutes(ctx: AppContext): Router {
   const r = Router();

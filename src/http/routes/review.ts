@@ -1,13 +1,12 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
-import { badRequest, notFound } from '../../errors.js';
+import { badRequest } from '../../errors.js';
 import { REVIEW_REASONS } from '../../review/review.service.js';
 import { idempotencyKeyOf, rawBody, requestHash } from '../../idempotency/idempotency.js';
 import { requireRole } from '../middleware/auth.js';
-import { parseBody, safeText } from '../validation.js';
+import { idParam, parseBody, safeText } from '../validation.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const claimBody = z.strictObject({
   reasons: z.array(z.enum(REVIEW_REASONS as [string, ...string[]])).min(1).optional(),
@@ -27,11 +26,7 @@ export const appealBody = z.strictObject({
   reason: safeText(2000).pipe(z.string().trim().min(1, 'reason must say why the decision is appealed')),
 });
 
-function taskId(raw: unknown): string {
-  const id = String(raw);
-  if (!UUID.test(id)) throw notFound('review task', id);
-  return id;
-}
+const taskId = (raw: unknown): string => idParam(raw, 'review task');
 
 export function reviewRoutes(ctx: AppContext, json: RequestHandler[]): Router {
   const r = Router();
@@ -93,8 +88,7 @@ export function reviewRoutes(ctx: AppContext, json: RequestHandler[]): Router {
   });
 
   r.post('/v1/decisions/:id/appeal', requireRole(ctx.auth, 'client'), ...json, async (req, res) => {
-    const id = String(req.params.id);
-    if (!UUID.test(id)) throw notFound('decision', id);
+    const id = idParam(req.params.id, 'decision');
     const b = parseBody(appealBody, req.body);
     const { taskId: task } = await ctx.review.appeal(res.locals.principal!, id, b.reason, res.locals.requestId);
     res.status(201).json({ review_task_id: task, reason: 'appeal', status: 'open' });

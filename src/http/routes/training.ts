@@ -2,12 +2,11 @@ import path from 'node:path';
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
-import { badRequest, notFound } from '../../errors.js';
+import { badRequest } from '../../errors.js';
 import { hyperparameterOverrides, removedKeyProblems } from '../../policy/schema.js';
 import { requireRole } from '../middleware/auth.js';
-import { parseBody, safeText } from '../validation.js';
+import { idParam, UUID, parseBody, safeText } from '../validation.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const runBody = z.strictObject({
   hyperparameters: hyperparameterOverrides.strict().optional(),
@@ -28,11 +27,7 @@ export const rollbackBody = z.strictObject({
   expected_head_id: z.string().regex(UUID, 'expected_head_id must be a head id').optional(),
 });
 
-function id(raw: unknown, what: string): string {
-  const s = String(raw);
-  if (!UUID.test(s)) throw notFound(what, s);
-  return s;
-}
+const id = idParam;
 
 function limitOf(raw: unknown): number {
   if (raw === undefined) return 50;
