@@ -5,21 +5,14 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
-import type { FromWorker, InputSpec, Provider, TextInput, Tokenized, ToWorker, WorkerInit } from './protocol.js';
+import type { FromWorker, InputSpec, Provider, TextInput, ToWorker, WorkerInit } from './protocol.js';
 import type { Batch } from './tokenizer.js';
 
 const BOOT = new URL('../worker-boot.mjs', import.meta.url);
 const ENTRY = new URL('./worker.ts', import.meta.url).href;
 
-export interface RunResult {
-  features: Float32Array;
-  featureDim: number;
-  logits?: Float32Array;
-  /** For texts: what the worker tokenized them to. */
-  tokens?: Tokenized;
-  seqLen: number;
-  runMs: number;
-}
+/** A worker's answer to one batch (tokens: for texts, what the worker tokenized them to). */
+export type RunResult = Omit<Extract<FromWorker, { type: 'result' }>, 'type' | 'id'>;
 
 /** Every worker's init but its thread name, which the pool gives. */
 export type PoolInit = Omit<WorkerInit, 'threadName'>;
@@ -114,9 +107,10 @@ export class WorkerPool {
             reject(new InferenceError(msg.message));
             return;
           case 'result': {
-            const p = slot.inFlight.get(msg.id);
-            slot.inFlight.delete(msg.id);
-            p?.resolve({ features: msg.features, featureDim: msg.featureDim, logits: msg.logits, tokens: msg.tokens, seqLen: msg.seqLen, runMs: msg.runMs });
+            const { type: _type, id, ...result } = msg;
+            const p = slot.inFlight.get(id);
+            slot.inFlight.delete(id);
+            p?.resolve(result);
             return;
           }
           case 'error': {

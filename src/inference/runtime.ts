@@ -5,7 +5,7 @@
 import type { Logger } from '../logger.js';
 import { DynamicBatcher, type BatchStats } from './batcher.js';
 import { calibrate, type Calibration } from './calibrate.js';
-import { applyHead, maxAbsDiff, type TokenRows } from './head.js';
+import { applyHead, maxAbsDiff, tokenRows, type TokenRows } from './head.js';
 import { ModelError, type ModelDir } from './model-dir.js';
 import { WorkerPool, type RunResult } from './pool.js';
 import type { Provider, TextInput } from './protocol.js';
@@ -205,7 +205,7 @@ export class ModelRuntime {
         `the features output '${this.model.featuresOutput}' has ${res.featureDim} values per item but the classifier expects ${head.dim}`,
       );
     }
-    const ours = applyHead(head, res.features, n, { ids: res.tokens!.ids, offsets: res.tokens!.offsets });
+    const ours = applyHead(head, res.features, n, res.tokens!);
     const graph = res.logits!;
     if (graph.length !== ours.length) {
       throw new ModelError(this.model.dir, `the logits output has ${graph.length / n} values per item, expected ${head.numLabels}`);
@@ -229,14 +229,10 @@ export class ModelRuntime {
     const dim = this.dim;
     const features = new Float32Array(rows.length * dim);
     rows.forEach((r, i) => features.set(r.features, i * dim));
-    const offsets = new Int32Array(rows.length + 1);
-    rows.forEach((r, i) => (offsets[i + 1] = offsets[i] + r.ids.length));
-    const ids = new Int32Array(offsets[rows.length]);
-    rows.forEach((r, i) => ids.set(r.ids, offsets[i]));
     return {
       features,
       dim,
-      tokens: { ids, offsets },
+      tokens: tokenRows(rows.map((r) => r.ids)),
       tokenCounts: rows.map((r) => r.tokenCount),
       truncated: rows.map((r) => r.truncated),
     };

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
+import { tokenRows } from './head.js';
 import type { FromWorker, InputSpec, Tokenized, ToWorker, WorkerInit } from './protocol.js';
 import { createWithFallback, sessionProviderOptions } from './providers.js';
 import { SequenceEncoder, type Batch } from './tokenizer.js';
@@ -101,13 +102,8 @@ async function main(): Promise<void> {
 }
 
 function flatten(encoded: ReturnType<SequenceEncoder['encode']>[]): Tokenized {
-  const offsets = new Int32Array(encoded.length + 1);
-  encoded.forEach((e, r) => (offsets[r + 1] = offsets[r] + e.ids.length));
-  const ids = new Int32Array(offsets[encoded.length]);
-  encoded.forEach((e, r) => ids.set(e.ids, offsets[r]));
   return {
-    ids,
-    offsets,
+    ...tokenRows(encoded.map((e) => e.ids)),
     tokenCounts: Int32Array.from(encoded, (e) => e.tokenCount),
     truncated: Uint8Array.from(encoded, (e) => (e.truncated ? 1 : 0)),
   };
