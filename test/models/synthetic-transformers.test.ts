@@ -1,5 +1,5 @@
 /**
- * The synthetic Hugging Face classifiers (src/models/synthetic): each family × classifier form loads in
+ * The synthetic Hugging Face classifiers (tools/synthetic): each family × classifier form loads in
  * onnxruntime with exactly the inputs and the one output optimum exports, applies its attention mask,
  * ends in the family's exact tail, and ships a tokenizer that @huggingface/tokenizers loads with the
  * family's special tokens and the model's vocabulary size.
@@ -23,13 +23,13 @@ import {
   SpecError,
   type Arch,
   type ClassifierForm,
-} from '../../src/models/synthetic/index.js';
+} from '../../tools/synthetic/index.js';
 import {
   byteLevelBpeTokenizer,
   debertaV2Tokenizer,
   wordPieceTokenizer,
   xlmRobertaTokenizer,
-} from '../../src/models/synthetic/tokenizers.js';
+} from '../../tools/synthetic/tokenizers.js';
 import { fixtureModelDir, type FixtureOptions } from '../helpers/fixture-models.js';
 
 ort.env.logLevel = 'fatal';

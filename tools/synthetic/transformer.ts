@@ -13,8 +13,8 @@
  *   DeBERTa-v2 computes with `relative_attention: false, position_biased_input: true`, which is what
  *   config.json says; real deberta-v3 checkpoints use relative attention instead of absolute positions.
  */
-import { encodeModel, floatTensor, int64Tensor, valueInfo, type ModelProto } from '../../inference/onnx/model.js';
-import { DataType } from '../../inference/onnx/schema.js';
+import { encodeModel, floatTensor, int64Tensor, valueInfo, type ModelProto } from '../../src/inference/onnx/model.js';
+import { DataType } from '../../src/inference/onnx/schema.js';
 import { TorchStyleGraph } from './graph-builder.js';
 import { inputNames, layerNormEps, paddingId, positionRows, type ClassifierSpec } from './spec.js';
 import { WeightSource } from './weights.js';

@@ -2,7 +2,7 @@
  * Seeded random weights for synthetic models: reproducible across runs and machines (no Math.random), and
  * drawn like BERT's initialisation, N(0, σ) (σ = 0.02 in BERT).
  */
-import { mulberry32 } from '../../random.js';
+import { mulberry32 } from '../../src/random.js';
 
 /** Derives an independent stream per tensor, so adding a tensor does not shift every later one. */
 export function streamSeed(seed: number, name: string): number {

@@ -4,8 +4,8 @@
  * scope), its output is `<node name>_output_0`, small constants are `Constant` nodes, parameters keep their
  * state-dict names and weights that the exporter transposed for a MatMul become `onnx::MatMul_<n>`.
  */
-import { floatTensor, int64Tensor, node, type NodeProto, type TensorProto } from '../../inference/onnx/model.js';
-import { AttributeType, DataType } from '../../inference/onnx/schema.js';
+import { floatTensor, int64Tensor, node, type NodeProto, type TensorProto } from '../../src/inference/onnx/model.js';
+import { AttributeType, DataType } from '../../src/inference/onnx/schema.js';
 
 type AttrValue = Parameters<typeof node>[3] extends Record<string, infer V> | undefined ? V : never;
 

@@ -15,7 +15,7 @@ import {
   PRESETS,
   SpecError,
   type ClassifierOptions,
-} from '../models/synthetic/index.js';
+} from './synthetic/index.js';
 
 const USAGE = `usage: npm run model:synthetic -- --arch ARCH --out DIR [options]
   --arch ${ARCHS.join('|')}
