@@ -10,7 +10,7 @@ import { decodeModel, tensorToFloat32 } from '../../src/inference/onnx/model.js'
 import { OPENAI_CATEGORIES } from '../../src/policy/categories.js';
 import { buildStarterModel, EmbeddingsMissingError, writeModelDir } from '../../src/models/starter/build.js';
 import { poolFeatures } from '../../src/models/starter/features.js';
-import { seedWords } from '../../src/models/starter/synthetic.js';
+import { seedWords } from '../../src/models/starter/training-set.js';
 import { TINY_MODEL_TEXTS, TINY_VOCAB_SIZE, tinyModelDir } from '../helpers/tiny-model.js';
 
 ort.env.logLevel = 'fatal';

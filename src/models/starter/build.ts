@@ -14,7 +14,7 @@ import { readGloveVectors } from './embeddings.js';
 import { assembleVocabulary, DEFAULT_SIF_A, CONTEXT_WEIGHT, FEATURE_EPSILON } from './features.js';
 import { buildPooledClassifierModel, STARTER_NAMES } from './graph.js';
 import { trainInitialHead } from './initial-head.js';
-import { chooseFillerWords, DEFAULT_SYNTHETIC, seedWords, type FillerWords } from './synthetic.js';
+import { chooseFillerWords, DEFAULT_SYNTHETIC, seedWords, type FillerWords } from './training-set.js';
 import { SANITY_PROBES } from './seeds.js';
 import { buildTokenizerJson, isIntactToken, preTokenize, UNK_ID } from './tokenizer-json.js';
 

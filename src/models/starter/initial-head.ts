@@ -5,7 +5,7 @@
 import { OPENAI_CATEGORIES } from '../../policy/categories.js';
 import { poolFeatures } from './features.js';
 import { fitOneVsRest, type LogisticFit } from './head-fit.js';
-import { DEFAULT_SYNTHETIC, labelMatrix, syntheticTrainingSet, type FillerWords } from './synthetic.js';
+import { DEFAULT_SYNTHETIC, labelMatrix, syntheticTrainingSet, type FillerWords } from './training-set.js';
 
 export interface HeadParams {
   l2: number;
@@ -40,7 +40,7 @@ export interface TrainHeadInput {
   dim: number;
   encode: (text: string) => number[];
   unkId: number;
-  /** Word pools for the random negative phrases (see synthetic.ts). */
+  /** Word pools for the random negative phrases (see training-set.ts). */
   filler: FillerWords;
   params?: HeadParams;
 }

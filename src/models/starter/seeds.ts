@@ -6,7 +6,7 @@
  * dehumanising and hostile vocabulary aimed at "those people"/"your kind", never by naming a protected
  * group, so the model does not learn that the mere mention of a group is a signal. No slurs.
  *
- * Templates use `{slot}` placeholders filled from {@link SLOTS}; `synthetic.ts` expands them.
+ * Templates use `{slot}` placeholders filled from {@link SLOTS}; `training-set.ts` expands them.
  */
 import type { OpenAICategory } from '../../policy/categories.js';
 

@@ -9,7 +9,7 @@ import {
   labelMatrix,
   syntheticTrainingSet,
   toxicSeedWords,
-} from '../../src/models/starter/synthetic.js';
+} from '../../src/models/starter/training-set.js';
 import { mulberry32 } from '../../src/random.js';
 
 const FILLER = {
