@@ -492,3 +492,135 @@ export async function subjectComments(db: Executor, s: { itemId: string; authorI
     .limit(limit)
     .execute();
 }
+
+/** The model's labels on a decision (what a settled verdict is compared with). */
+export async function decisionCategories(db: Executor, decisionId: string): Promise<Record<string, boolean>> {
+  const r = await db.selectFrom('decisions').select(['categories']).where('id', '=', decisionId).executeTakeFirstOrThrow();
+  return r.categories;
+}
+
+/**
+ * A verdict's mark on its task: one more review, the lease given up, and (when `done` is given) the task
+ * closed, with whether its reviewers disagreed.
+ */
+export async function recordVerdictOnTask(db: Executor, taskId: string, u: { reviewsDone: number; requiredReviews: number; done: { conflict: boolean } | null }): Promise<void> {
+  await db
+    .updateTable('review_tasks')
+    .set({
+      reviews_done: u.reviewsDone,
+      required_reviews: u.requiredReviews,
+      leased_to: null,
+      leased_at: null,
+      lease_expires_at: null,
+      ...(u.done ? { status: 'done' as const, completed_at: sql<Date>`now()`, conflict: u.done.conflict } : {}),
+    })
+    .where('id', '=', taskId)
+    .execute();
+}
+
+/** Sends a task up to senior moderators: raised to at least `priority`, its lease given up. */
+export async function escalateTask(db: Executor, taskId: string, e: { by: string; comment: string | null; priority: number }): Promise<void> {
+  await db
+    .updateTable('review_tasks')
+    .set({
+      escalated_at: sql<Date>`now()`,
+      escalated_by: e.by,
+      escalation_comment: e.comment,
+      priority: sql<number>`greatest(priority, ${e.priority})`,
+      leased_to: null,
+      leased_at: null,
+      lease_expires_at: null,
+    })
+    .where('id', '=', taskId)
+    .execute();
+}
+
+export async function deleteTaskLabels(db: Executor, taskId: string): Promise<void> {
+  await db.deleteFrom('review_labels').where('task_id', '=', taskId).execute();
+}
+
+export async function deleteReview(db: Executor, reviewId: string): Promise<void> {
+  await db.deleteFrom('reviews').where('id', '=', reviewId).execute();
+}
+
+/** Opens a task again (an undone verdict), leased to `moderator` for `leaseSeconds` from now. */
+export async function reopenTask(db: Executor, taskId: string, r: { moderator: string; reviewsDone: number; requiredReviews: number; leaseSeconds: number }): Promise<void> {
+  await db
+    .updateTable('review_tasks')
+    .set({
+      status: 'open',
+      reviews_done: r.reviewsDone,
+      required_reviews: r.requiredReviews,
+      completed_at: null,
+      conflict: false,
+      leased_to: r.moderator,
+      leased_at: sql<Date>`now()`,
+      lease_expires_at: sql<Date>`now() + ${r.leaseSeconds} * interval '1 second'`,
+    })
+    .where('id', '=', taskId)
+    .execute();
+}
+
+export async function releaseTask(db: Executor, taskId: string): Promise<void> {
+  await db.updateTable('review_tasks').set({ leased_to: null, leased_at: null, lease_expires_at: null }).where('id', '=', taskId).execute();
+}
+
+/** What an appeal of a decision needs to know about it. */
+export async function decisionToAppeal(db: Executor, decisionId: string) {
+  return db
+    .selectFrom('decisions')
+    .select(['id', 'item_id', 'policy_name', 'policy_version', 'categories', 'client_key_id'])
+    .where('id', '=', decisionId)
+    .executeTakeFirst();
+}
+
+/** The decision's open appeal task, if it has one. */
+export async function openAppealId(db: Executor, decisionId: string): Promise<string | undefined> {
+  const r = await db
+    .selectFrom('review_tasks')
+    .select('id')
+    .where('decision_id', '=', decisionId)
+    .where('reason', '=', 'appeal')
+    .where('status', '=', 'open')
+    .executeTakeFirst();
+  return r?.id;
+}
+
+const daysAgo = (days: number) => sql<Date>`now() - ${days} * interval '1 day'`;
+
+/** Each review's handling time (where recorded) in the last `days` days, with its task's reason. */
+export async function handlingTimes(db: Executor, days: number): Promise<{ reason: ReviewReason; handlingMs: number }[]> {
+  const rows = await db
+    .selectFrom('reviews as r')
+    .innerJoin('review_tasks as t', 't.id', 'r.task_id')
+    .select(['t.reason', 'r.handling_ms'])
+    .where('r.created_at', '>', daysAgo(days))
+    .where('r.handling_ms', 'is not', null)
+    .execute();
+  return rows.map((r) => ({ reason: r.reason, handlingMs: r.handling_ms! }));
+}
+
+/** The verdicts of the last `days` days on tasks reviewed more than once, by task then oldest first. */
+export async function multiReviewVerdicts(db: Executor, days: number): Promise<{ taskId: string; labels: Record<string, boolean>; categories: string[] }[]> {
+  const rows = await db
+    .selectFrom('reviews as r')
+    .innerJoin('review_tasks as t', 't.id', 'r.task_id')
+    .select(['r.task_id', 'r.labels', 't.categories'])
+    .where('t.reviews_done', '>=', 2)
+    .where('r.created_at', '>', daysAgo(days))
+    .orderBy('r.task_id')
+    .orderBy('r.created_at')
+    .execute();
+  return rows.map((r) => ({ taskId: r.task_id, labels: r.labels, categories: r.categories }));
+}
+
+/** Labels settled in the last `days` days, with what the model had said. */
+export async function labelsSettledSince(db: Executor, days: number): Promise<{ category: string; label: boolean; modelLabel: boolean }[]> {
+  const rows = await db
+    .selectFrom('review_labels')
+    .select(['category', 'label', 'model_label'])
+    .where('label', 'is not', null)
+    .where('created_at', '>', daysAgo(days))
+    .execute();
+  return rows.map((r) => ({ category: r.category, label: r.label!, modelLabel: r.model_label }));
+}

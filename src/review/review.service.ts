@@ -2,7 +2,6 @@
  * The moderator review queue: leasing tasks, verdicts, the labels and preference pairs they produce,
  * appeals, agreement statistics and the pair export.
  */
-import { sql } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import { recordAudit } from '../audit/audit.repository.js';
 import type { Principal } from '../auth/auth.service.js';
@@ -328,10 +327,10 @@ export class ReviewService {
         requiredReviews = done + 1;
         outcome.escalated = true;
       } else if (done >= task.required_reviews) {
-        const decision = await trx.selectFrom('decisions').select(['categories']).where('id', '=', task.decision_id).executeTakeFirstOrThrow();
+        const modelCategories = await repo.decisionCategories(trx, task.decision_id);
         const split = await repo.ensureSplit(trx, task.item_id, splitFor(task.item_id, settings.review.eval_fraction), settings.review.eval_fraction);
         // A tie left at MAX_REVIEWS (or under `flag`) is flagged; under `drop` it gets no label.
-        const resolved = resolveLabels(task.categories, verdicts, decision.categories, settings.review.ties === 'drop' ? 'drop' : 'flag');
+        const resolved = resolveLabels(task.categories, verdicts, modelCategories, settings.review.ties === 'drop' ? 'drop' : 'flag');
         await repo.insertLabels(trx, { taskId, itemId: task.item_id, decisionId: task.decision_id, split }, resolved);
         conflictSeen = resolved.some((l) => l.conflict);
         Object.assign(outcome, {
@@ -342,18 +341,11 @@ export class ReviewService {
           labels: resolved.map((l) => ({ category: l.category, label: l.label, model_label: l.modelLabel, conflict: l.conflict })),
         });
       }
-      await trx
-        .updateTable('review_tasks')
-        .set({
-          reviews_done: done,
-          required_reviews: requiredReviews,
-          leased_to: null,
-          leased_at: null,
-          lease_expires_at: null,
-          ...(outcome.task_status === 'done' ? { status: 'done' as const, completed_at: sql<Date>`now()`, conflict: conflictSeen } : {}),
-        })
-        .where('id', '=', taskId)
-        .execute();
+      await repo.recordVerdictOnTask(trx, taskId, {
+        reviewsDone: done,
+        requiredReviews,
+        done: outcome.task_status === 'done' ? { conflict: conflictSeen } : null,
+      });
       await recordAudit(trx, {
         actor: p.name,
         actorKeyId: p.keyId,
@@ -400,19 +392,7 @@ export class ReviewService {
       if (!task) throw notFound('review task', taskId);
       if (task.status !== 'open') throw conflict('task_closed', `review task ${taskId} is ${task.status}`);
       if (task.leased_to !== p.keyId) throw conflict('not_leaseholder', `you do not hold a lease on review task ${taskId}; claim it first`);
-      await trx
-        .updateTable('review_tasks')
-        .set({
-          escalated_at: sql<Date>`now()`,
-          escalated_by: p.keyId,
-          escalation_comment: comment,
-          priority: sql<number>`greatest(priority, ${ESCALATED_PRIORITY})`,
-          leased_to: null,
-          leased_at: null,
-          lease_expires_at: null,
-        })
-        .where('id', '=', taskId)
-        .execute();
+      await repo.escalateTask(trx, taskId, { by: p.keyId, comment, priority: ESCALATED_PRIORITY });
       await recordAudit(trx, { actor: p.name, actorKeyId: p.keyId, action: 'review.escalated_to_senior', subjectType: 'review_task', subjectId: taskId, requestId, details: { comment } });
     });
   }
@@ -483,24 +463,11 @@ export class ReviewService {
         if (await repo.laterLabels(trx, task.item_id, first)) {
           throw conflict('superseded', `labels settled on this item after your verdict (an appeal); it can no longer be taken back`);
         }
-        await trx.deleteFrom('review_labels').where('task_id', '=', taskId).execute();
+        await repo.deleteTaskLabels(trx, taskId);
       }
-      await trx.deleteFrom('reviews').where('id', '=', last.id).execute();
+      await repo.deleteReview(trx, last.id);
       const leaseSeconds = this.policies.settingsFor(task.policy_name).review.lease_seconds;
-      await trx
-        .updateTable('review_tasks')
-        .set({
-          status: 'open',
-          reviews_done: Math.max(0, task.reviews_done - 1),
-          required_reviews: last.required_before,
-          completed_at: null,
-          conflict: false,
-          leased_to: p.keyId,
-          leased_at: sql<Date>`now()`,
-          lease_expires_at: sql<Date>`now() + ${leaseSeconds} * interval '1 second'`,
-        })
-        .where('id', '=', taskId)
-        .execute();
+      await repo.reopenTask(trx, taskId, { moderator: p.keyId, reviewsDone: Math.max(0, task.reviews_done - 1), requiredReviews: last.required_before, leaseSeconds });
       await recordAudit(trx, {
         actor: p.name,
         actorKeyId: p.keyId,
@@ -520,11 +487,7 @@ export class ReviewService {
       if (!task) throw notFound('review task', taskId);
       if (task.status !== 'open') throw conflict('task_closed', `review task ${taskId} is ${task.status}`);
       if (task.leased_to !== p.keyId) throw conflict('not_leaseholder', `you do not hold a lease on review task ${taskId}`);
-      await trx
-        .updateTable('review_tasks')
-        .set({ leased_to: null, leased_at: null, lease_expires_at: null })
-        .where('id', '=', taskId)
-        .execute();
+      await repo.releaseTask(trx, taskId);
       await recordAudit(trx, { actor: p.name, actorKeyId: p.keyId, action: 'review.released', subjectType: 'review_task', subjectId: taskId, requestId });
     });
   }
@@ -532,21 +495,11 @@ export class ReviewService {
   /** An appeal of a decision opens a high-priority task; one open appeal per decision. */
   async appeal(p: Principal, decisionId: string, reason: string, requestId: string): Promise<{ taskId: string }> {
     return this.db.transaction().execute(async (trx) => {
-      const d = await trx
-        .selectFrom('decisions')
-        .select(['id', 'item_id', 'policy_name', 'policy_version', 'categories', 'client_key_id'])
-        .where('id', '=', decisionId)
-        .executeTakeFirst();
+      const d = await repo.decisionToAppeal(trx, decisionId);
       // Clients see only their own decisions; to anyone else this one does not exist.
       if (!d || (p.role === 'client' && d.client_key_id !== p.keyId)) throw notFound('decision', decisionId);
-      const open = await trx
-        .selectFrom('review_tasks')
-        .select('id')
-        .where('decision_id', '=', decisionId)
-        .where('reason', '=', 'appeal')
-        .where('status', '=', 'open')
-        .executeTakeFirst();
-      if (open) throw conflict('appeal_open', `decision ${decisionId} already has an open appeal (review task ${open.id})`);
+      const open = await repo.openAppealId(trx, decisionId);
+      if (open) throw conflict('appeal_open', `decision ${decisionId} already has an open appeal (review task ${open})`);
       const settings = this.policies.settingsFor(d.policy_name);
       const taskId = uuidv7();
       await repo.insertTasks(trx, [
@@ -589,41 +542,21 @@ export class ReviewService {
 
   /** Queue depth, handling time and agreement over the last `days` days of reviews. */
   async stats(days: number) {
-    const since = sql<Date>`now() - ${days} * interval '1 day'`;
     const byReason = await repo.queueDepth(this.db);
-    const handling = await this.db
-      .selectFrom('reviews as r')
-      .innerJoin('review_tasks as t', 't.id', 'r.task_id')
-      .select(['t.reason', 'r.handling_ms'])
-      .where('r.created_at', '>', since)
-      .where('r.handling_ms', 'is not', null)
-      .execute();
-    const multi = await this.db
-      .selectFrom('reviews as r')
-      .innerJoin('review_tasks as t', 't.id', 'r.task_id')
-      .select(['r.task_id', 'r.labels', 't.categories'])
-      .where('t.reviews_done', '>=', 2)
-      .where('r.created_at', '>', since)
-      .orderBy('r.task_id')
-      .orderBy('r.created_at')
-      .execute();
-    const settled = await this.db
-      .selectFrom('review_labels')
-      .select(['category', 'label', 'model_label'])
-      .where('label', 'is not', null)
-      .where('created_at', '>', since)
-      .execute();
+    const handling = await repo.handlingTimes(this.db, days);
+    const multi = await repo.multiReviewVerdicts(this.db, days);
+    const settled = await repo.labelsSettledSince(this.db, days);
 
 
     const handlingByReason: Record<string, number | null> = {};
-    for (const r of REVIEW_REASONS) handlingByReason[r] = median(handling.filter((h) => h.reason === r).map((h) => h.handling_ms!));
+    for (const r of REVIEW_REASONS) handlingByReason[r] = median(handling.filter((h) => h.reason === r).map((h) => h.handlingMs));
 
     // Moderator vs moderator: per category, the ratings each multi-reviewed task received.
     const tasks = new Map<string, { categories: string[]; verdicts: Record<string, boolean>[] }>();
     for (const r of multi) {
-      const t = tasks.get(r.task_id) ?? { categories: r.categories, verdicts: [] };
+      const t = tasks.get(r.taskId) ?? { categories: r.categories, verdicts: [] };
       t.verdicts.push(r.labels);
-      tasks.set(r.task_id, t);
+      tasks.set(r.taskId, t);
     }
     const categories = [...new Set([...[...tasks.values()].flatMap((t) => t.categories), ...settled.map((s) => s.category)])].sort();
     const moderators: Record<string, unknown> = {};
@@ -637,14 +570,14 @@ export class ReviewService {
         krippendorff_alpha: krippendorffAlpha(units).alpha,
       };
       const rows = settled.filter((s) => s.category === c);
-      const k = cohenKappa(rows.map((s) => [s.label!, s.model_label] as [boolean, boolean]));
+      const k = cohenKappa(rows.map((s) => [s.label, s.modelLabel] as [boolean, boolean]));
       model[c] = { items: rows.length, agreement: rows.length ? k.observed : null, cohen_kappa: k.kappa };
     }
     return {
       window_days: days,
       queue: byReason,
       queue_total: Object.values(byReason).reduce((n, q) => n + q.open, 0),
-      median_handling_ms: { all: median(handling.map((h) => h.handling_ms!)), by_reason: handlingByReason },
+      median_handling_ms: { all: median(handling.map((h) => h.handlingMs)), by_reason: handlingByReason },
       agreement: { moderators, moderators_vs_model: model },
     };
   }
