@@ -174,6 +174,40 @@ export async function activateHead(
   return { previousId: current?.id ?? null };
 }
 
+/**
+ * The newest head trained after `active`, of the same backbone, that is not active (the one shadow
+ * scoring compares with it).
+ */
+export async function newestShadowHeadId(db: Executor, active: { backboneId: string; createdAt: Date }): Promise<string | undefined> {
+  const r = await db
+    .selectFrom('head_versions')
+    .select('id')
+    .where('backbone_id', '=', active.backboneId)
+    .where('status', 'in', ['candidate', 'rejected'])
+    .where('created_at', '>', active.createdAt)
+    .orderBy('created_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return r?.id;
+}
+
+/** Merges `metrics` into the head's metrics (top-level keys replaced). */
+export async function mergeHeadMetrics(db: Executor, headId: string, metrics: Record<string, unknown>): Promise<void> {
+  await db
+    .updateTable('head_versions')
+    .set({ metrics: sql`metrics || ${JSON.stringify(metrics)}::jsonb` })
+    .where('id', '=', headId)
+    .execute();
+}
+
+/** Arbitrary constant key for the bootstrap advisory lock. */
+const BOOTSTRAP_LOCK = 0x6d6f6474;
+
+/** Serialises replicas registering the bootstrap model: held until the transaction ends. */
+export async function lockBootstrap(db: Executor): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK})`.execute(db);
+}
+
 /** The active head's id, its row locked until the transaction ends (promotion and activation serialise on it). */
 export async function lockActiveHead(db: Executor): Promise<{ id: string } | undefined> {
   return db.selectFrom('head_versions').select('id').where('status', '=', 'active').forUpdate().executeTakeFirst();

@@ -9,7 +9,6 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { sql } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import { recordAudit } from '../audit/audit.repository.js';
 import type { Database } from '../db/connect.js';
@@ -177,7 +176,7 @@ export class ModelService {
    */
   private async registerAndActivate(model: ModelDir): Promise<{ backbone: repo.BackboneRow; head: repo.HeadRow }> {
     return this.db.transaction().execute(async (trx) => {
-      await sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK})`.execute(trx);
+      await repo.lockBootstrap(trx);
       const already = await repo.getActiveHead(trx);
       if (already) {
         const backbone = (await repo.getBackbone(trx, already.backboneId))!;
@@ -324,9 +323,6 @@ export class ModelService {
     await Promise.allSettled([...this.retiring]);
   }
 }
-
-/** Arbitrary constant key for the bootstrap advisory lock. */
-const BOOTSTRAP_LOCK = 0x6d6f6474;
 
 /** Registers a model directory as a backbone with its own classifier as the base head (version 1). */
 export async function registerBackbone(

@@ -7,7 +7,9 @@ import path from 'node:path';
 import type { DB } from '../db/database.js';
 import { badRequest, notFound } from '../errors.js';
 import { loadModelDir, type ModelDir } from '../inference/model-dir.js';
+import { getShadowStats } from '../moderation/shadow.repository.js';
 import type { PolicyRegistry } from '../policy/registry.js';
+import { runSummary } from '../tuning/training.repository.js';
 import type { ActivationActor } from './activation.js';
 import * as repo from './head.repository.js';
 import { registerBackbone } from './model.service.js';
@@ -106,14 +108,8 @@ export class RegistryService {
       lineage.push({ id: parent.id, version: parent.version, status: parent.status, source: parent.source });
       p = parent.parentId;
     }
-    const run = head.trainingRunId
-      ? await this.db
-          .selectFrom('training_runs')
-          .select(['id', 'trigger', 'status', 'created_at', 'finished_at', 'gate'])
-          .where('id', '=', head.trainingRunId)
-          .executeTakeFirst()
-      : null;
-    const shadow = await this.db.selectFrom('shadow_stats').selectAll().where('head_id', '=', id).executeTakeFirst();
+    const run = head.trainingRunId ? await runSummary(this.db, head.trainingRunId) : null;
+    const shadow = await getShadowStats(this.db, id);
     return {
       id: head.id,
       version: head.version,
@@ -131,12 +127,12 @@ export class RegistryService {
       activations: await repo.headActivations(this.db, id),
       shadow: shadow
         ? {
-            against_head_id: shadow.against_head_id,
-            decisions: Number(shadow.decisions),
-            action_differs: Number(shadow.action_differs),
-            action_difference_rate: Number(shadow.decisions) ? Number(shadow.action_differs) / Number(shadow.decisions) : null,
-            category_flips: shadow.category_flips,
-            updated_at: shadow.updated_at,
+            against_head_id: shadow.againstHeadId,
+            decisions: shadow.decisions,
+            action_differs: shadow.actionDiffers,
+            action_difference_rate: shadow.decisions ? shadow.actionDiffers / shadow.decisions : null,
+            category_flips: shadow.categoryFlips,
+            updated_at: shadow.updatedAt,
           }
         : null,
       created_at: head.createdAt,

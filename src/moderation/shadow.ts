@@ -3,12 +3,12 @@
  * features (one small matrix product per request) and we count how often it would have acted
  * differently. Counts accumulate in memory and are added to shadow_stats every few seconds.
  */
-import { sql } from 'kysely';
 import type { DB } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import type { HeadRow } from '../models/head.repository.js';
 import * as heads from '../models/head.repository.js';
 import type { Decision } from '../policy/policy.js';
+import * as stats from './shadow.repository.js';
 
 interface Pending {
   against: string;
@@ -29,16 +29,8 @@ export class ShadowScorer {
 
   /** The newest head trained after the active one, of the same backbone, that is not active. */
   async refresh(active: HeadRow): Promise<void> {
-    const newest = await this.db
-      .selectFrom('head_versions')
-      .select('id')
-      .where('backbone_id', '=', active.backboneId)
-      .where('status', 'in', ['candidate', 'rejected'])
-      .where('created_at', '>', active.createdAt)
-      .orderBy('created_at', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    this.head = newest ? ((await heads.getHead(this.db, newest.id)) ?? null) : null;
+    const newest = await heads.newestShadowHeadId(this.db, active);
+    this.head = newest ? ((await heads.getHead(this.db, newest)) ?? null) : null;
   }
 
   record(activeHeadId: string, served: Decision, shadow: Decision): void {
@@ -62,22 +54,10 @@ export class ShadowScorer {
     this.pending = new Map();
     for (const [headId, p] of batch) {
       await this.db.transaction().execute(async (trx) => {
-        const row = await trx.selectFrom('shadow_stats').selectAll().where('head_id', '=', headId).forUpdate().executeTakeFirst();
-        const flips = { ...(row?.category_flips ?? {}) };
+        const row = await stats.lockShadowStats(trx, headId);
+        const flips = { ...(row?.categoryFlips ?? {}) };
         for (const [cat, n] of Object.entries(p.flips)) flips[cat] = (flips[cat] ?? 0) + n;
-        await trx
-          .insertInto('shadow_stats')
-          .values({ head_id: headId, against_head_id: p.against, decisions: p.decisions, action_differs: p.actionDiffers, category_flips: JSON.stringify(flips) })
-          .onConflict((oc) =>
-            oc.column('head_id').doUpdateSet({
-              against_head_id: p.against,
-              decisions: sql`shadow_stats.decisions + ${p.decisions}`,
-              action_differs: sql`shadow_stats.action_differs + ${p.actionDiffers}`,
-              category_flips: JSON.stringify(flips),
-              updated_at: sql`now()`,
-            }),
-          )
-          .execute();
+        await stats.addShadowStats(trx, { headId, againstHeadId: p.against, decisions: p.decisions, actionDiffers: p.actionDiffers, categoryFlips: flips });
       });
     }
   }

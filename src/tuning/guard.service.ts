@@ -4,7 +4,6 @@
  * its predecessor would have said on the same stored features. If the new head agrees with moderators less, by more than the policy allows, the
  * predecessor is reactivated automatically.
  */
-import { sql } from 'kysely';
 import type { DB } from '../db/database.js';
 import { bytesToFloat32, bytesToInt32, tokenRows } from '../inference/head.js';
 import type { Logger } from '../logger.js';
@@ -13,6 +12,7 @@ import type { ModelService } from '../models/model.service.js';
 import { probabilityKind, Scorer } from '../models/scorer.js';
 import { mapLabels } from '../policy/label-mapping.js';
 import type { PolicyRegistry } from '../policy/registry.js';
+import { blindLabelsOfHead } from './training.repository.js';
 
 export interface GuardState {
   status: 'watching' | 'passed' | 'rolled_back';
@@ -61,18 +61,9 @@ export class PromotionGuard {
     const { head, backbone } = this.models.active;
     const state = head.metrics.guard as GuardState | undefined;
     if (!state || state.status !== 'watching') return null;
-    const rows = await this.db
-      .selectFrom('review_labels as l')
-      .innerJoin('decisions as d', 'd.id', 'l.decision_id')
-      .select(['l.task_id', 'l.category', 'l.label', 'l.model_label', 'd.features', 'd.token_ids'])
-      .where('d.head_id', '=', head.id)
-      .where('l.label', 'is not', null)
-      // Blind labels only: a moderator shown the new head's decision leans toward it.
-      .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('reviews as r').select(sql`1`.as('one')).whereRef('r.task_id', '=', 'l.task_id').where('r.blind', '=', false))),
-      )
-      .execute();
-    const verdicts = new Set(rows.map((r) => r.task_id)).size;
+    // Blind labels only: a moderator shown the new head's decision leans toward it.
+    const rows = await blindLabelsOfHead(this.db, head.id);
+    const verdicts = new Set(rows.map((r) => r.taskId)).size;
     if (verdicts < state.window_verdicts) return state;
 
     const predecessor = await heads.getHead(this.db, state.predecessor_id);
@@ -80,19 +71,19 @@ export class PromotionGuard {
     const policy = this.policies.get();
     // What the predecessor would have said, through the scorer that served it (token ids may be purged:
     // those rows are scored without them only if the predecessor has no lexical part).
-    const usable = rows.filter((r) => policy.rules[r.category] && (predecessor.lexical === null || r.token_ids !== null));
+    const usable = rows.filter((r) => policy.rules[r.category] && (predecessor.lexical === null || r.tokenIds !== null));
     const scorer = new Scorer(predecessor, probabilityKind(backbone.problemType), mapLabels(policy, heads.labelSpace(backbone)));
     const D = predecessor.dim;
     const features = new Float32Array(usable.length * D);
     usable.forEach((r, i) => features.set(bytesToFloat32(r.features), i * D));
-    const tokens = tokenRows(usable.map((r) => (r.token_ids ? bytesToInt32(r.token_ids) : new Int32Array(0))));
+    const tokens = tokenRows(usable.map((r) => (r.tokenIds ? bytesToInt32(r.tokenIds) : new Int32Array(0))));
     const scores = scorer.score({ features, tokens, n: usable.length });
     let agreeNew = 0;
     let agreeOld = 0;
     let cells = 0;
     usable.forEach((r, i) => {
       cells++;
-      if (r.model_label === r.label) agreeNew++;
+      if (r.modelLabel === r.label) agreeNew++;
       if ((scores[i][r.category] >= policy.rules[r.category].flag) === r.label) agreeOld++;
     });
     if (cells === 0) return state;
@@ -107,11 +98,7 @@ export class PromotionGuard {
       predecessor_agreement: predecessorAgreement,
       decided_at: new Date().toISOString(),
     };
-    await this.db
-      .updateTable('head_versions')
-      .set({ metrics: sql`metrics || ${JSON.stringify({ guard: next })}::jsonb` })
-      .where('id', '=', head.id)
-      .execute();
+    await heads.mergeHeadMetrics(this.db, head.id, { guard: next });
     if (rollback) {
       this.log.warn({ headId: head.id, agreement, predecessorAgreement }, 'promotion guard: live agreement fell; rolling back');
       await this.models.activate(

@@ -256,3 +256,36 @@ export async function lastGate(db: Executor) {
     .executeTakeFirst();
   return r ? { candidate: r.candidate, active: r.active, passed: r.passed === true, finishedAt: new Date(r.finished_at!).getTime() } : null;
 }
+
+/** A settled label on a decision of `headId` that only blind reviewers gave, with what the decision was scored on. */
+export interface BlindLabel {
+  taskId: string;
+  category: string;
+  label: boolean;
+  modelLabel: boolean;
+  features: Uint8Array;
+  tokenIds: Uint8Array | null;
+}
+
+/**
+ * The settled labels on `headId`'s decisions whose reviewers were all blind (the promotion guard's
+ * units): a moderator shown the head's decision leans toward it.
+ */
+export async function blindLabelsOfHead(db: Executor, headId: string): Promise<BlindLabel[]> {
+  const rows = await db
+    .selectFrom('review_labels as l')
+    .innerJoin('decisions as d', 'd.id', 'l.decision_id')
+    .select(['l.task_id', 'l.category', 'l.label', 'l.model_label', 'd.features', 'd.token_ids'])
+    .where('d.head_id', '=', headId)
+    .where('l.label', 'is not', null)
+    .where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('reviews as r').select(sql`1`.as('one')).whereRef('r.task_id', '=', 'l.task_id').where('r.blind', '=', false))),
+    )
+    .execute();
+  return rows.map((r) => ({ taskId: r.task_id, category: r.category, label: r.label!, modelLabel: r.model_label, features: r.features, tokenIds: r.token_ids }));
+}
+
+/** The run a head came from, as the registry shows it. */
+export async function runSummary(db: Executor, id: string) {
+  return db.selectFrom('training_runs').select(['id', 'trigger', 'status', 'created_at', 'finished_at', 'gate']).where('id', '=', id).executeTakeFirst();
+}
