@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Executor } from '../db/database.js';
 import { AppError, badRequest } from '../errors.js';
+import { findIdempotencyRecord, insertIdempotencyRecord } from './idempotency.repository.js';
 
 export interface IdempotencyRef {
   apiKeyId: string;
@@ -44,32 +45,16 @@ export function rawBody(req: object): Uint8Array {
 }
 
 export async function findStored(db: Executor, ref: IdempotencyRef): Promise<StoredResponse | undefined> {
-  const row = await db
-    .selectFrom('idempotency_keys')
-    .select(['request_hash', 'status_code', 'response'])
-    .where('api_key_id', '=', ref.apiKeyId)
-    .where('endpoint', '=', ref.endpoint)
-    .where('key', '=', ref.key)
-    .executeTakeFirst();
+  const row = await findIdempotencyRecord(db, ref);
   if (!row) return undefined;
-  if (row.request_hash !== ref.requestHash) {
+  if (row.requestHash !== ref.requestHash) {
     throw new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different request; use a new key for a new request');
   }
-  return { statusCode: row.status_code, body: row.response };
+  return { statusCode: row.statusCode, body: row.response };
 }
 
 export async function store(db: Executor, ref: IdempotencyRef, response: StoredResponse): Promise<void> {
-  await db
-    .insertInto('idempotency_keys')
-    .values({
-      api_key_id: ref.apiKeyId,
-      endpoint: ref.endpoint,
-      key: ref.key,
-      request_hash: ref.requestHash,
-      status_code: response.statusCode,
-      response: JSON.stringify(response.body),
-    })
-    .execute();
+  await insertIdempotencyRecord(db, { ...ref, statusCode: response.statusCode, response: response.body });
 }
 
 export function isUniqueViolation(err: unknown): boolean {

@@ -3,12 +3,13 @@
  * features and pairs, so training and audit still work; drop expired Idempotency-Key records) and the
  * data-subject operations (look up everything held about an item; delete it).
  */
-import { sql } from 'kysely';
 import type { DB } from '../db/database.js';
 import { recordAudit } from '../audit/audit.repository.js';
 import { notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { deleteExpiredIdempotencyRecords } from '../idempotency/idempotency.repository.js';
 import type { PolicyRegistry } from '../policy/registry.js';
+import * as repo from './retention.repository.js';
 
 export class RetentionService {
   private timer: NodeJS.Timeout | null = null;
@@ -47,31 +48,16 @@ export class RetentionService {
     for (const p of this.policies.all) {
       const days = p.settings.retention.text_days;
       if (days === null) continue;
-      const r = await this.db
-        .updateTable('content_items')
-        .set({ text: null, context: null, text_purged_at: sql`now()` })
-        .where('text', 'is not', null)
-        .where('created_at', '<', sql<Date>`now() - ${days} * interval '1 day'`)
-        .where((eb) => eb.exists(eb.selectFrom('decisions as d').select(sql`1`.as('one')).whereRef('d.item_id', '=', 'content_items.id').where('d.policy_name', '=', p.name)))
-        .executeTakeFirst();
-      purged[p.name] = Number(r.numUpdatedRows);
+      purged[p.name] = await repo.purgeExpiredText(this.db, p.name, days);
       // Token ids are the text in another form: they go with it. (Features, a mean of vectors, stay.)
-      await this.db
-        .updateTable('decisions')
-        .set({ token_ids: null })
-        .where('token_ids', 'is not', null)
-        .where((eb) => eb.exists(eb.selectFrom('content_items as i').select(sql`1`.as('one')).whereRef('i.id', '=', 'decisions.item_id').where('i.text_purged_at', 'is not', null)))
-        .execute();
+      await repo.purgeTokenIdsOfPurgedItems(this.db);
       if (purged[p.name] > 0) {
         this.log.info({ policy: p.name, days, items: purged[p.name] }, 'retention purged raw text');
         await recordAudit(this.db, { actor: 'retention', action: 'retention.purged', subjectType: 'policy', subjectId: p.name, details: { days, items: purged[p.name] } });
       }
     }
-    const del = await this.db
-      .deleteFrom('idempotency_keys')
-      .where('created_at', '<', sql<Date>`now() - ${this.opts.idempotencyTtlHours} * interval '1 hour'`)
-      .executeTakeFirst();
-    return { purged, idempotencyDeleted: Number(del.numDeletedRows) };
+    const idempotencyDeleted = await deleteExpiredIdempotencyRecords(this.db, this.opts.idempotencyTtlHours);
+    return { purged, idempotencyDeleted };
   }
 
   /** Everything stored about one item (a data-subject access request). */
@@ -81,57 +67,22 @@ export class RetentionService {
    * items (re-moderated after an edit, or sent by two integrations).
    */
   async itemsByExternalId(externalId: string, limit = 100) {
-    const rows = await this.db
-      .selectFrom('content_items as c')
-      .leftJoin('decisions as d', 'd.item_id', 'c.id')
-      .select((eb) => ['c.id', 'c.external_id', 'c.client_key_id', 'c.text_length', 'c.created_at', 'c.text_purged_at', eb.fn.count<number>('d.id').as('decisions')])
-      .where('c.external_id', '=', externalId)
-      .groupBy('c.id')
-      .orderBy('c.created_at', 'desc')
-      .orderBy('c.id', 'desc')
-      .limit(limit)
-      .execute();
-    return rows.map((r) => ({ ...r, decisions: Number(r.decisions) }));
+    return repo.itemsByExternalId(this.db, externalId, limit);
   }
 
   async item(id: string) {
-    const item = await this.db.selectFrom('content_items').selectAll().where('id', '=', id).executeTakeFirst();
+    const item = await repo.getItem(this.db, id);
     if (!item) throw notFound('item', id);
-    const decisions = await this.db
-      .selectFrom('decisions')
-      .select(['id', 'request_id', 'policy_name', 'policy_version', 'head_id', 'action', 'flagged', 'categories', 'category_scores', 'created_at'])
-      .where('item_id', '=', id)
-      .orderBy('created_at')
-      .execute();
-    const tasks = await this.db
-      .selectFrom('review_tasks')
-      .select(['id', 'reason', 'status', 'appeal_reason', 'created_at', 'completed_at'])
-      .where('item_id', '=', id)
-      .orderBy('created_at')
-      .execute();
-    const reviews = await this.db
-      .selectFrom('reviews')
-      .select(['id', 'task_id', 'moderator_key_id', 'labels', 'notes', 'created_at'])
-      .where('item_id', '=', id)
-      .orderBy('created_at')
-      .execute();
-    const labels = await this.db
-      .selectFrom('review_labels')
-      .select(['id', 'task_id', 'category', 'label', 'model_label', 'split', 'created_at'])
-      .where('item_id', '=', id)
-      .orderBy('id')
-      .execute();
+    const decisions = await repo.itemDecisions(this.db, id);
+    const tasks = await repo.itemTasks(this.db, id);
+    const reviews = await repo.itemReviews(this.db, id);
+    const labels = await repo.itemLabels(this.db, id);
     // Training pairs are the settled labels (the latest per category), not a separate copy.
     const latest = new Map(labels.map((l) => [l.category, l]));
     const pairs = [...latest.values()]
       .filter((l) => l.label !== null)
       .map((l) => ({ id: Number(l.id), category: l.category, chosen: l.label!, rejected: !l.label, split: l.split }));
-    const comments = await this.db
-      .selectFrom('subject_comments')
-      .select(['id', 'moderator_key_id', 'text', 'created_at'])
-      .where('item_id', '=', id)
-      .orderBy('created_at')
-      .execute();
+    const comments = await repo.itemComments(this.db, id);
     return {
       id: item.id,
       external_id: item.external_id,
@@ -155,14 +106,11 @@ export class RetentionService {
   /** Deletes an item and everything derived from it; the audit event keeps only the ids. */
   async deleteItem(id: string, actor: { name: string; keyId: string }, requestId: string): Promise<{ decisions: number; pairs: number }> {
     return this.db.transaction().execute(async (trx) => {
-      const item = await trx.selectFrom('content_items').select('id').where('id', '=', id).forUpdate().executeTakeFirst();
-      if (!item) throw notFound('item', id);
-      const count = async (table: 'decisions' | 'review_labels') =>
-        Number((await trx.selectFrom(table).select(sql<number>`count(*)`.as('n')).where('item_id', '=', id).executeTakeFirstOrThrow()).n);
-      const decisions = await count('decisions');
-      const pairs = await count('review_labels');
+      if (!(await repo.lockItem(trx, id))) throw notFound('item', id);
+      const decisions = await repo.countOfItem(trx, 'decisions', id);
+      const pairs = await repo.countOfItem(trx, 'review_labels', id);
       // Decisions, tasks, reviews, labels (the training pairs), splits and comments go with it (ON DELETE CASCADE).
-      await trx.deleteFrom('content_items').where('id', '=', id).execute();
+      await repo.deleteItem(trx, id);
       await recordAudit(trx, {
         actor: actor.name,
         actorKeyId: actor.keyId,

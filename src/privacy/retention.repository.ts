@@ -1,0 +1,110 @@
+/** What privacy needs from the database: purging text past retention, and one item's data (to show or delete). */
+import { sql } from 'kysely';
+import type { Executor } from '../db/database.js';
+
+/**
+ * Purges the raw text and context of items a decision under `policyName` was made on, older than
+ * `days`; how many items were purged.
+ */
+export async function purgeExpiredText(db: Executor, policyName: string, days: number): Promise<number> {
+  const r = await db
+    .updateTable('content_items')
+    .set({ text: null, context: null, text_purged_at: sql`now()` })
+    .where('text', 'is not', null)
+    .where('created_at', '<', sql<Date>`now() - ${days} * interval '1 day'`)
+    .where((eb) => eb.exists(eb.selectFrom('decisions as d').select(sql`1`.as('one')).whereRef('d.item_id', '=', 'content_items.id').where('d.policy_name', '=', policyName)))
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}
+
+/** Drops the token ids of decisions on items whose text was purged. */
+export async function purgeTokenIdsOfPurgedItems(db: Executor): Promise<void> {
+  await db
+    .updateTable('decisions')
+    .set({ token_ids: null })
+    .where('token_ids', 'is not', null)
+    .where((eb) => eb.exists(eb.selectFrom('content_items as i').select(sql`1`.as('one')).whereRef('i.id', '=', 'decisions.item_id').where('i.text_purged_at', 'is not', null)))
+    .execute();
+}
+
+/** The items stored under a platform's id, newest first, with how many decisions each has. */
+export async function itemsByExternalId(db: Executor, externalId: string, limit: number) {
+  const rows = await db
+    .selectFrom('content_items as c')
+    .leftJoin('decisions as d', 'd.item_id', 'c.id')
+    .select((eb) => ['c.id', 'c.external_id', 'c.client_key_id', 'c.text_length', 'c.created_at', 'c.text_purged_at', eb.fn.count<number>('d.id').as('decisions')])
+    .where('c.external_id', '=', externalId)
+    .groupBy('c.id')
+    .orderBy('c.created_at', 'desc')
+    .orderBy('c.id', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ ...r, decisions: Number(r.decisions) }));
+}
+
+export async function getItem(db: Executor, id: string) {
+  return db.selectFrom('content_items').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function itemDecisions(db: Executor, itemId: string) {
+  return db
+    .selectFrom('decisions')
+    .select(['id', 'request_id', 'policy_name', 'policy_version', 'head_id', 'action', 'flagged', 'categories', 'category_scores', 'created_at'])
+    .where('item_id', '=', itemId)
+    .orderBy('created_at')
+    .execute();
+}
+
+export async function itemTasks(db: Executor, itemId: string) {
+  return db
+    .selectFrom('review_tasks')
+    .select(['id', 'reason', 'status', 'appeal_reason', 'created_at', 'completed_at'])
+    .where('item_id', '=', itemId)
+    .orderBy('created_at')
+    .execute();
+}
+
+export async function itemReviews(db: Executor, itemId: string) {
+  return db
+    .selectFrom('reviews')
+    .select(['id', 'task_id', 'moderator_key_id', 'labels', 'notes', 'created_at'])
+    .where('item_id', '=', itemId)
+    .orderBy('created_at')
+    .execute();
+}
+
+/** The item's settled labels in settlement order. */
+export async function itemLabels(db: Executor, itemId: string) {
+  return db
+    .selectFrom('review_labels')
+    .select(['id', 'task_id', 'category', 'label', 'model_label', 'split', 'created_at'])
+    .where('item_id', '=', itemId)
+    .orderBy('id')
+    .execute();
+}
+
+export async function itemComments(db: Executor, itemId: string) {
+  return db
+    .selectFrom('subject_comments')
+    .select(['id', 'moderator_key_id', 'text', 'created_at'])
+    .where('item_id', '=', itemId)
+    .orderBy('created_at')
+    .execute();
+}
+
+/** Whether the item exists, its row locked until the transaction ends. */
+export async function lockItem(db: Executor, id: string): Promise<boolean> {
+  const r = await db.selectFrom('content_items').select('id').where('id', '=', id).forUpdate().executeTakeFirst();
+  return r !== undefined;
+}
+
+/** How many rows of `table` belong to the item. */
+export async function countOfItem(db: Executor, table: 'decisions' | 'review_labels', itemId: string): Promise<number> {
+  const r = await db.selectFrom(table).select(sql<number>`count(*)`.as('n')).where('item_id', '=', itemId).executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+/** Deletes the item; what was derived from it goes too (ON DELETE CASCADE). */
+export async function deleteItem(db: Executor, id: string): Promise<void> {
+  await db.deleteFrom('content_items').where('id', '=', id).execute();
+}
