@@ -43,6 +43,13 @@ const toKey = (r: Row): ApiKeyRow => ({
   trusted: r.trusted,
 });
 
+export const API_KEYS_CHANNEL = 'modtune_api_keys';
+
+/** Tells every replica (LISTEN on API_KEYS_CHANNEL) to forget key `id` from its cache; sent on commit. */
+export async function notifyKeyChanged(db: Executor, id: string): Promise<void> {
+  await sql`select pg_notify(${API_KEYS_CHANNEL}, ${id})`.execute(db);
+}
+
 export async function findKeyByHash(db: Executor, keyHash: string): Promise<ApiKeyRow | undefined> {
   const r = await db.selectFrom('api_keys').select(columns).where('key_hash', '=', keyHash).executeTakeFirst();
   return r && toKey(r);

@@ -1,7 +1,6 @@
 /**
  * API keys: authentication of bearer keys, the role check, key management and the first admin key.
  */
-import { sql } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { DB } from '../db/database.js';
 import type { Role } from '../db/schema/api-keys.js';
@@ -30,7 +29,8 @@ const TOUCH_INTERVAL_MS = 60_000;
  * is lost. Unknown keys are never cached.
  */
 const CACHE_TTL_MS = 5_000;
-export const API_KEYS_CHANNEL = 'modtune_api_keys';
+/** Where a revocation is announced (context.ts listens on it). */
+export { API_KEYS_CHANNEL } from './api-key.repository.js';
 
 export class AuthService {
   private readonly touched = new Map<string, number>();
@@ -142,7 +142,7 @@ export class AuthService {
     return this.db.transaction().execute(async (trx) => {
       const row = await keys.revokeKey(trx, id);
       if (!row) throw notFound('API key', id);
-      await sql`select pg_notify(${API_KEYS_CHANNEL}, ${id})`.execute(trx);
+      await keys.notifyKeyChanged(trx, id);
       await recordAudit(trx, {
         actor: actor.name,
         actorKeyId: actor.keyId,

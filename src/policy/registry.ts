@@ -7,6 +7,7 @@ import type { Executor } from '../db/database.js';
 import { badRequest } from '../errors.js';
 import { mapLabels, type LabelMapping, type LabelSpace } from './label-mapping.js';
 import type { Policy } from './policy.js';
+import { recordPolicyVersion } from './policy.repository.js';
 
 export interface BoundPolicy {
   policy: Policy;
@@ -85,12 +86,6 @@ export class PolicyRegistry {
 
   /** Stores each policy's exact source under its version, so decisions can be traced to the rules used. */
   async record(db: Executor): Promise<void> {
-    for (const p of this.policies.values()) {
-      await db
-        .insertInto('policy_versions')
-        .values({ name: p.name, version: p.version, source: p.source })
-        .onConflict((oc) => oc.columns(['name', 'version']).doNothing())
-        .execute();
-    }
+    for (const p of this.policies.values()) await recordPolicyVersion(db, p);
   }
 }
