@@ -1,6 +1,10 @@
 /**
  * Configuration, read once from the environment and validated as a whole: one error names every bad
- * variable. Nothing else in the code reads process.env.
+ * variable. Nothing else reads modtune's settings from process.env. Three places read the environment
+ * for something that is not a setting: inference/providers.ts (the Vulkan loader's own variables, to
+ * tell a hardware GPU from a software one), db/data-dir-lock.ts (npm_lifecycle_event, to name the
+ * command holding an embedded database) and cli/build-model.ts (MODEL_DIR as the default --out, so the
+ * model lands where `npm start` will look).
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -61,6 +65,9 @@ const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(15_000),
   SHUTDOWN_DRAIN_MS: int(0, 600_000).default(0),
   TRAINING_SCHEDULER: bool.default(true),
+  BACKGROUND_JOBS: bool.default(true),
+  GUARD_INTERVAL_MS: int(100, 86_400_000).default(30_000),
+  SHADOW_FLUSH_MS: int(100, 600_000).default(5_000),
   HEAD_POLL_MS: int(100, 600_000).default(5_000),
 });
 
@@ -93,8 +100,17 @@ export interface Config {
   shutdownDrainMs: number;
   rateLimit: { perSecond: number; burst: number };
   retention: { intervalMs: number; idempotencyTtlHours: number };
-  /** Run the policy's training schedule in this process. */
+  /** Run the policy's training schedule in this process (when it runs background jobs). */
   trainingScheduler: boolean;
+  /**
+   * Background jobs (training schedule, promotion guard, retention): in the API process (default), or
+   * only in `npm run worker` processes when false. Shadow statistics stay with the API, which scores.
+   */
+  backgroundJobs: boolean;
+  /** How often the promotion guard re-checks live agreement (each completed review also pokes it). */
+  guardIntervalMs: number;
+  /** How often shadow statistics accumulated from scoring are written, and the shadow head re-read. */
+  shadowFlushMs: number;
   /** How often replicas poll for a new active head (LISTEN/NOTIFY is the fast path). */
   headPollMs: number;
 }
@@ -164,6 +180,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     trainingScheduler: e.TRAINING_SCHEDULER,
+    backgroundJobs: e.BACKGROUND_JOBS,
+    guardIntervalMs: e.GUARD_INTERVAL_MS,
+    shadowFlushMs: e.SHADOW_FLUSH_MS,
     headPollMs: e.HEAD_POLL_MS,
   };
 }

@@ -1,6 +1,13 @@
 /**
- * Everything the service needs, wired by hand once at start-up. Tests pass overrides (an in-memory
- * database, a quiet logger, their own policies or model directory) instead of patching globals.
+ * The composition root: everything a process needs, wired by hand once at start-up (no container).
+ * Two process roles share it: `api` (HTTP, scoring, review, shadow statistics, and by default the
+ * background jobs) and `worker` (`npm run worker`: only the background jobs — training schedule,
+ * promotion guard, retention — for deployments whose API replicas set BACKGROUND_JOBS=false).
+ *
+ * Features talk to each other through domain events (events.ts), subscribed here and nowhere else.
+ * Everything started is registered in one Lifecycle, which both a failed start and destroy() unwind.
+ * Tests pass `Partial` overrides (their own database, logger, policies, random draws, item ids) instead
+ * of patching globals.
  */
 import { API_KEYS_CHANNEL, AuthService } from './auth/auth.service.js';
 import { RateLimiter } from './auth/rate-limit.js';
@@ -8,187 +15,324 @@ import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/connect.js';
 import { SERVER_COMMAND } from './db/data-dir-lock.js';
 import { migrateToLatest } from './db/migrator.js';
+import { EventBus } from './events.js';
+import { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { ModelService } from './models/model.service.js';
+import { ModelService, type ActiveModel } from './models/model.service.js';
+import { RegistryService } from './models/registry.service.js';
 import { DecisionWriter } from './moderation/decision-writer.js';
 import { ModerationService } from './moderation/moderation.service.js';
+import { ShadowScorer } from './moderation/shadow.js';
 import { loadPolicies } from './policy/loader.js';
 import type { Policy } from './policy/policy.js';
 import { PolicyRegistry } from './policy/registry.js';
+import { RetentionService } from './privacy/retention.js';
 import { queueDepth } from './review/review.repository.js';
 import { ReviewService } from './review/review.service.js';
-import { ShadowScorer } from './moderation/shadow.js';
-import { RegistryService } from './models/registry.service.js';
 import { PromotionGuard } from './tuning/guard.service.js';
-import { RetentionService } from './privacy/retention.js';
 import { TrainingScheduler } from './tuning/scheduler.js';
 import { lastGate, runCounts } from './tuning/training.repository.js';
 import { TrainingService } from './tuning/training.service.js';
 
-export interface ContextOverrides {
-  logger?: Logger;
+export type ProcessRole = 'api' | 'worker';
+
+export interface ContextOptions {
+  /** `api` (default) or `worker` (background jobs only). */
+  role: ProcessRole;
+  logger: Logger;
   /** A database opened by the caller; the context will not destroy it. */
-  database?: Database;
-  policies?: Map<string, Policy>;
+  database: Database;
+  policies: Map<string, Policy>;
   /** Where a generated first admin key is shown (default: stderr, once). */
-  announceAdminKey?: (key: string) => void;
-  /** Random source for review routing (audit and confirmation samples). */
-  random?: () => number;
+  announceAdminKey: (key: string) => void;
+  /** Review routing's random draws (audit and confirmation samples). */
+  random: () => number;
+  /** New item ids; the train/eval split hashes them. */
+  itemIds: () => string;
+  /** The process name written into an embedded database's lock (CLIs beside it find the server there). */
+  command: string;
+}
+
+export type ContextOverrides = Partial<ContextOptions>;
+
+/** The background jobs of a process (retention's timer runs with them); null where this process does not run them. */
+export interface BackgroundJobs {
+  scheduler: TrainingScheduler | null;
+  guard: PromotionGuard;
+}
+
+/** What a context holds, by name. */
+export interface AppParts {
+  role: ProcessRole;
+  config: Config;
+  logger: Logger;
+  database: Database;
+  events: EventBus;
+  lifecycle: Lifecycle;
+  metrics: Metrics;
+  policies: PolicyRegistry;
+  models: ModelService;
+  auth: AuthService;
+  moderation: ModerationService;
+  review: ReviewService;
+  training: TrainingService;
+  registry: RegistryService;
+  shadow: ShadowScorer;
+  /** Data-subject requests (any process) and the retention pass (run on a timer with the jobs). */
+  retention: RetentionService;
+  jobs: BackgroundJobs | null;
 }
 
 export class AppContext {
   /** Set while shutting down: /readyz turns red so load balancers stop sending traffic. */
   draining = false;
 
-  private constructor(
-    readonly config: Config,
-    readonly logger: Logger,
-    readonly database: Database,
-    private readonly ownsDatabase: boolean,
-    readonly metrics: Metrics,
-    readonly policies: PolicyRegistry,
-    readonly models: ModelService,
-    readonly auth: AuthService,
-    readonly moderation: ModerationService,
-    readonly review: ReviewService,
-    readonly training: TrainingService,
-    readonly registry: RegistryService,
-    readonly scheduler: TrainingScheduler | null,
-    readonly guard: PromotionGuard,
-    readonly shadow: ShadowScorer,
-    readonly retention: RetentionService,
-  ) {}
+  readonly role: ProcessRole;
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly database: Database;
+  readonly events: EventBus;
+  readonly metrics: Metrics;
+  readonly policies: PolicyRegistry;
+  readonly models: ModelService;
+  readonly auth: AuthService;
+  readonly moderation: ModerationService;
+  readonly review: ReviewService;
+  readonly training: TrainingService;
+  readonly registry: RegistryService;
+  readonly shadow: ShadowScorer;
+  readonly retention: RetentionService;
+  readonly jobs: BackgroundJobs | null;
+  private readonly lifecycle: Lifecycle;
+
+  private constructor(parts: AppParts) {
+    this.role = parts.role;
+    this.config = parts.config;
+    this.logger = parts.logger;
+    this.database = parts.database;
+    this.events = parts.events;
+    this.lifecycle = parts.lifecycle;
+    this.metrics = parts.metrics;
+    this.policies = parts.policies;
+    this.models = parts.models;
+    this.auth = parts.auth;
+    this.moderation = parts.moderation;
+    this.review = parts.review;
+    this.training = parts.training;
+    this.registry = parts.registry;
+    this.shadow = parts.shadow;
+    this.retention = parts.retention;
+    this.jobs = parts.jobs;
+  }
+
+  /** The training schedule, where this process runs it. */
+  get scheduler(): TrainingScheduler | null {
+    return this.jobs?.scheduler ?? null;
+  }
+
+  /** In stop order: what destroy() will stop (for logs and tests). */
+  get components(): string[] {
+    return this.lifecycle.names;
+  }
 
   static async fromConfig(config: Config, overrides: ContextOverrides = {}): Promise<AppContext> {
+    const role = overrides.role ?? 'api';
     const logger = overrides.logger ?? createLogger(config.log.level, { logContent: config.log.content });
+    const lifecycle = new Lifecycle(logger.child({ subsystem: 'lifecycle' }));
+    try {
+      return await AppContext.wire(config, overrides, role, logger, lifecycle);
+    } catch (err) {
+      await lifecycle.stopAll();
+      throw err;
+    }
+  }
+
+  private static async wire(config: Config, overrides: ContextOverrides, role: ProcessRole, logger: Logger, lifecycle: Lifecycle): Promise<AppContext> {
     const dbLog = logger.child({ subsystem: 'db' });
+    const tuningLog = logger.child({ subsystem: 'tuning' });
+    const events = new EventBus(logger.child({ subsystem: 'events' }));
+
     const database =
       overrides.database ??
-      (await openDatabase({ url: config.database.url, dataDir: config.database.dataDir, poolSize: config.database.poolSize, logger: dbLog, command: SERVER_COMMAND }));
-    const cleanup: (() => Promise<void>)[] = overrides.database ? [] : [() => database.destroy()];
-    try {
-      const applied = await migrateToLatest(database.db);
-      dbLog.info({ kind: database.kind, location: database.location, applied }, 'database ready');
+      (await openDatabase({
+        url: config.database.url,
+        dataDir: config.database.dataDir,
+        poolSize: config.database.poolSize,
+        logger: dbLog,
+        command: overrides.command ?? SERVER_COMMAND,
+      }));
+    if (!overrides.database) lifecycle.add('database', () => database.destroy());
+    const applied = await migrateToLatest(database.db);
+    dbLog.info({ kind: database.kind, location: database.location, applied, role }, 'database ready');
 
-      const policies = new PolicyRegistry(overrides.policies ?? (await loadPolicies(config.policy.dir)), config.policy.defaultName);
-      await policies.record(database.db);
+    const policies = new PolicyRegistry(overrides.policies ?? (await loadPolicies(config.policy.dir)), config.policy.defaultName);
+    await policies.record(database.db);
 
-      const metrics = new Metrics();
-      const models = new ModelService(
-        database.db,
-        policies,
-        {
-          bootstrapDir: config.model.dir,
-          autoBuild: config.model.autoBuild,
-          runtime: {
-            ...config.inference,
-            onBatch: (s) => {
-              metrics.batchSize.observe(s.size);
-              metrics.batchWait.observe(s.waitMs / 1000);
-              metrics.batchRun.observe(s.runMs / 1000);
-            },
+    const metrics = new Metrics();
+    const models = new ModelService(
+      database.db,
+      policies,
+      {
+        bootstrapDir: config.model.dir,
+        autoBuild: config.model.autoBuild,
+        runtime: {
+          ...config.inference,
+          onBatch: (s) => {
+            metrics.batchSize.observe(s.size);
+            metrics.batchWait.observe(s.waitMs / 1000);
+            metrics.batchRun.observe(s.runMs / 1000);
           },
         },
-        logger.child({ subsystem: 'inference' }),
-      );
-      const active = await models.start();
-      cleanup.unshift(() => models.stop(0));
-      for (const [policy, labels] of Object.entries(active.policies.unmapped)) {
-        logger.warn({ policy, labels }, 'model labels not mapped to any category of this policy; their scores are ignored');
-      }
+      },
+      logger.child({ subsystem: 'inference' }),
+    );
+    const active = await models.start();
+    lifecycle.add('inference', (graceMs) => models.stop(graceMs));
+    for (const [policy, labels] of Object.entries(active.policies.unmapped)) {
+      logger.warn({ policy, labels }, 'model labels not mapped to any category of this policy; their scores are ignored');
+    }
+    showModel(metrics, active);
+    metrics.provider.set({ provider: active.runtime.provider }, 1);
+    metrics.queueSource = () => (models.loaded ? models.active.runtime.queueLength : 0);
+    metrics.batchTargetSource = () => (models.loaded ? models.active.runtime.batchSize : 0);
+    metrics.storeSource = async () => ({
+      queue: await queueDepth(database.db),
+      runs: await runCounts(database.db),
+      lastGate: await lastGate(database.db),
+    });
 
-      metrics.provider.set({ provider: active.runtime.provider }, 1);
-      const showWorkerMemory = (memory: ReadonlyMap<string, number>) => {
-        metrics.workerMemory.reset();
-        for (const [worker, bytes] of memory) metrics.workerMemory.set({ worker }, bytes);
-      };
-      showWorkerMemory(active.runtime.workerMemory);
-      metrics.activeHead.set({ backbone: active.backbone.name, head_id: active.head.id, head_version: String(active.head.version) }, 1);
-      metrics.queueSource = () => (models.loaded ? models.active.runtime.queueLength : 0);
-      metrics.batchTargetSource = () => (models.loaded ? models.active.runtime.batchSize : 0);
-      metrics.storeSource = async () => ({
-        queue: await queueDepth(database.db),
-        runs: await runCounts(database.db),
-        lastGate: await lastGate(database.db),
-      });
-
-      const auth = new AuthService(database.db, logger.child({ subsystem: 'auth' }), new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst));
+    const auth = new AuthService(database.db, logger.child({ subsystem: 'auth' }), new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst));
+    if (role === 'api') {
       // Revocations on any replica reach this one's key cache at once.
-      const unlistenKeys = await database.listen(API_KEYS_CHANNEL, (keyId) => auth.forget(keyId || undefined));
-      cleanup.unshift(unlistenKeys);
+      lifecycle.add('api-key listener', await database.listen(API_KEYS_CHANNEL, (keyId) => auth.forget(keyId || undefined)));
       const { generated } = await auth.bootstrapAdmin(config.adminKey);
       if (generated) {
         (overrides.announceAdminKey ?? announceOnStderr)(generated);
         logger.warn('generated the first admin key and printed it once on stderr; store it now, it is not kept anywhere');
       }
+    }
 
-      const tuningLog = logger.child({ subsystem: 'tuning' });
-      const shadow = new ShadowScorer(database.db, tuningLog);
+    const shadow = new ShadowScorer(database.db, tuningLog);
+    const training = new TrainingService(database, policies, tuningLog, {
+      embed: async (backboneId, inputs) => {
+        const m = models.active;
+        if (m.backbone.id !== backboneId) throw new Error(`this replica serves backbone ${m.backbone.id}, not ${backboneId}`);
+        return m.runtime.embed(inputs);
+      },
+      events,
+    });
+    lifecycle.add('training', () => training.stop());
+    const writer = new DecisionWriter(database.db, {
+      onCommit: (c) => {
+        metrics.commitRequests.observe(c.requests);
+        metrics.commitSeconds.observe(c.ms / 1000);
+      },
+    });
+    const moderation = new ModerationService({
+      db: database.db,
+      models,
+      policies,
+      metrics,
+      random: overrides.random,
+      itemIds: overrides.itemIds,
+      shadow,
+      writer,
+      log: { logger: logger.child({ subsystem: 'moderation' }), content: config.log.content },
+    });
+    const review = new ReviewService(database.db, policies, events);
+
+    // Who hears what. A promoted head is served here at once (other processes hear NOTIFY or poll).
+    events.on('head.promoted', () => models.refresh());
+    models.onChange((m) => showModel(metrics, m));
+    if (role === 'api') {
+      events.on('head.candidate', () => shadow.refresh(models.active.head));
+      models.onChange((m) => void shadow.refresh(m.head).catch((err: Error) => tuningLog.warn({ err: err.message }, 'could not refresh the shadow head')));
+    }
+
+    await training.recoverAbandonedRuns();
+    await models.watch(database, config.headPollMs);
+
+    if (role === 'api') {
       await shadow.refresh(active.head);
-      models.onChange((m) => {
-        metrics.activeHead.reset();
-        metrics.activeHead.set({ backbone: m.backbone.name, head_id: m.head.id, head_version: String(m.head.version) }, 1);
-        showWorkerMemory(m.runtime.workerMemory);
-        void shadow.refresh(m.head).catch((err: Error) => tuningLog.warn({ err: err.message }, 'could not refresh the shadow head'));
-      });
-      const guard = new PromotionGuard(database.db, models, policies, tuningLog);
-      const writer = new DecisionWriter(database.db, {
-        onCommit: (c) => {
-          metrics.commitRequests.observe(c.requests);
-          metrics.commitSeconds.observe(c.ms / 1000);
-        },
-      });
-      const moderation = new ModerationService(database.db, models, policies, metrics, overrides.random, shadow, writer, {
-        logger: logger.child({ subsystem: 'moderation' }),
-        content: config.log.content,
-      });
-      const review = new ReviewService(database.db, policies, () => guard.poke());
-      const training = new TrainingService(database, policies, tuningLog, {
-        embed: async (backboneId, inputs) => {
-          const m = models.active;
-          if (m.backbone.id !== backboneId) throw new Error(`this replica serves backbone ${m.backbone.id}, not ${backboneId}`);
-          return m.runtime.embed(inputs);
-        },
-        onPromoted: () => models.refresh(),
-        onCandidate: () => shadow.refresh(models.active.head),
-      });
-      cleanup.unshift(() => training.stop());
-      await training.recoverAbandonedRuns();
-      await models.watch(database, config.headPollMs);
-      guard.start(30_000);
-      shadow.start();
-      cleanup.unshift(async () => {
-        guard.stop();
+      shadow.start(config.shadowFlushMs);
+      // A candidate trained by another process (a worker, another replica) becomes the shadow head here too.
+      const shadowRefresh = setInterval(
+        () => void shadow.refresh(models.active.head).catch((err: Error) => tuningLog.warn({ err: err.message }, 'could not refresh the shadow head')),
+        config.shadowFlushMs,
+      );
+      shadowRefresh.unref();
+      lifecycle.add('shadow statistics', async () => {
+        clearInterval(shadowRefresh);
         await shadow.stop();
       });
-      const retention = new RetentionService(database.db, policies, { idempotencyTtlHours: config.retention.idempotencyTtlHours }, logger.child({ subsystem: 'privacy' }));
+    }
+
+    const retention = new RetentionService(database.db, policies, { idempotencyTtlHours: config.retention.idempotencyTtlHours }, logger.child({ subsystem: 'privacy' }));
+    let jobs: BackgroundJobs | null = null;
+    if (role === 'worker' || config.backgroundJobs) {
+      const guard = new PromotionGuard(database.db, models, policies, tuningLog);
+      events.on('review.task_completed', () => guard.poke());
+      guard.start(config.guardIntervalMs);
+      lifecycle.add('promotion guard', () => guard.stop());
       retention.start(config.retention.intervalMs);
-      cleanup.unshift(() => retention.stop());
+      lifecycle.add('retention', () => retention.stop());
       const schedule = policies.get().settings.training;
       let scheduler: TrainingScheduler | null = null;
       if (config.trainingScheduler && schedule.enabled) {
-        scheduler = new TrainingScheduler(training, tuningLog);
-        scheduler.start(schedule.schedule, schedule.timezone);
+        const s = new TrainingScheduler(training, tuningLog);
+        s.start(schedule.schedule, schedule.timezone);
+        lifecycle.add('training schedule', () => s.stop());
+        scheduler = s;
       }
-      return new AppContext(config, logger, database, !overrides.database, metrics, policies, models, auth, moderation, review, training, new RegistryService(database.db), scheduler, guard, shadow, retention);
-    } catch (err) {
-      for (const c of cleanup) await c().catch(() => undefined);
-      throw err;
+      jobs = { scheduler, guard };
+      logger.info({ role, scheduler: scheduler !== null }, 'background jobs run in this process');
+    } else {
+      logger.info('background jobs are off in this process (BACKGROUND_JOBS=false): run them with npm run worker');
     }
+
+    const ctx = new AppContext({
+      role,
+      config,
+      logger,
+      database,
+      events,
+      lifecycle,
+      metrics,
+      policies,
+      models,
+      auth,
+      moderation,
+      review,
+      training,
+      registry: new RegistryService(database.db),
+      shadow,
+      retention,
+      jobs,
+    });
+    // The last registration stops first: readiness turns red before anything else is stopped.
+    lifecycle.add('readiness', () => {
+      ctx.draining = true;
+    });
+    return ctx;
   }
 
-  /** Stops background work (schedule, training, guard, shadow, inference), then closes the database. */
+  /**
+   * Stops everything this context started, newest first: readiness, background jobs, shadow statistics,
+   * training, the API-key listener, inference (accepted work finishes within `graceMs`), the database
+   * (unless the caller owns it).
+   */
   async destroy(graceMs = this.config.shutdownTimeoutMs): Promise<void> {
     this.draining = true;
-    this.scheduler?.stop();
-    await this.training.stop();
-    this.guard.stop();
-    await this.shadow.stop();
-    await this.retention.stop();
-    await this.models.stop(graceMs);
-    if (this.ownsDatabase) await this.database.destroy();
+    await this.lifecycle.stopAll(graceMs);
   }
+}
+
+function showModel(metrics: Metrics, m: ActiveModel): void {
+  metrics.activeHead.reset();
+  metrics.activeHead.set({ backbone: m.backbone.name, head_id: m.head.id, head_version: String(m.head.version) }, 1);
+  metrics.workerMemory.reset();
+  for (const [worker, bytes] of m.runtime.workerMemory) metrics.workerMemory.set({ worker }, bytes);
 }
 
 function announceOnStderr(key: string): void {

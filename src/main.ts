@@ -1,6 +1,7 @@
 /** `npm start`: configuration from the environment, start, and shut down cleanly on SIGTERM/SIGINT. */
 import { loadConfigOrReport } from './config.js';
 import { ModtuneServer } from './server.js';
+import { exitOnSignals } from './signals.js';
 
 async function main(): Promise<void> {
   const config = loadConfigOrReport('modtune');
@@ -13,28 +14,7 @@ async function main(): Promise<void> {
     process.stderr.write(`modtune: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   }
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      process.stderr.write(`modtune: ${signal} again, exiting now\n`);
-      process.exit(1);
-    }
-    stopping = true;
-    server.ctx.logger.info({ signal }, 'signal received');
-    server.destroy().then(
-      () => process.exit(0),
-      (err: Error) => {
-        server.ctx.logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('unhandledRejection', (err) => {
-    server.ctx.logger.fatal({ err }, 'unhandled promise rejection; exiting (acknowledged decisions are already committed)');
-    process.exit(1);
-  });
+  exitOnSignals('modtune', server.ctx.logger, () => server.destroy());
 }
 
 void main();

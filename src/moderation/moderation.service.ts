@@ -55,18 +55,43 @@ export interface ModerationOutcome {
   results: ModerationResult[];
 }
 
+export interface ModerationDeps {
+  db: DB;
+  models: ModelService;
+  policies: PolicyRegistry;
+  metrics: Metrics;
+  /** The audit and confirmation draws; injectable so tests can route deterministically. */
+  random?: () => number;
+  /** New item ids (UUIDv7). The train/eval split hashes them: tests inject a seeded source so it is the same every run. */
+  itemIds?: () => string;
+  shadow?: ShadowScorer | null;
+  writer?: DecisionWriter;
+  /** Per-decision logging; `content` says whether moderated text may be logged (LOG_CONTENT). */
+  log?: { logger: Logger; content: boolean } | null;
+}
+
 export class ModerationService {
-  constructor(
-    private readonly db: DB,
-    private readonly models: ModelService,
-    private readonly policies: PolicyRegistry,
-    private readonly metrics: Metrics,
-    /** The audit and confirmation draws; injectable so tests can route deterministically. */
-    private readonly random: () => number = Math.random,
-    private readonly shadow: ShadowScorer | null = null,
-    private readonly writer: DecisionWriter = new DecisionWriter(db),
-    private readonly log: { logger: Logger; content: boolean } | null = null,
-  ) {}
+  private readonly db: DB;
+  private readonly models: ModelService;
+  private readonly policies: PolicyRegistry;
+  private readonly metrics: Metrics;
+  private readonly random: () => number;
+  private readonly itemIds: () => string;
+  private readonly shadow: ShadowScorer | null;
+  private readonly writer: DecisionWriter;
+  private readonly log: { logger: Logger; content: boolean } | null;
+
+  constructor(deps: ModerationDeps) {
+    this.db = deps.db;
+    this.models = deps.models;
+    this.policies = deps.policies;
+    this.metrics = deps.metrics;
+    this.random = deps.random ?? Math.random;
+    this.itemIds = deps.itemIds ?? (() => uuidv7());
+    this.shadow = deps.shadow ?? null;
+    this.writer = deps.writer ?? new DecisionWriter(deps.db);
+    this.log = deps.log ?? null;
+  }
 
   /**
    * Scores and commits. With an Idempotency-Key, `shape` turns the outcome into the HTTP response, which
@@ -131,7 +156,7 @@ export class ModerationService {
       const input = req.inputs[r];
       const d = decide(policy, scorer.categoryScoresAt(logits, r));
       if (shadowScorer && shadowLogits) this.shadow!.record(head.id, d, decide(policy, shadowScorer.categoryScoresAt(shadowLogits, r)));
-      const itemId = uuidv7();
+      const itemId = this.itemIds();
       const decisionId = uuidv7();
       items.push({
         id: itemId,

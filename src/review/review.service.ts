@@ -19,6 +19,7 @@ const MAX_REVIEWS = 10;
 import * as repo from './review.repository.js';
 import { PRIORITY } from './routing.js';
 import { splitFor } from './split.js';
+import { EventBus } from '../events.js';
 
 export { REVIEW_REASONS };
 
@@ -243,8 +244,8 @@ export class ReviewService {
   constructor(
     private readonly db: DB,
     private readonly policies: PolicyRegistry,
-    /** Called after a task completes (the promotion guard watches live agreement). */
-    private readonly onTaskCompleted: () => void = () => undefined,
+    /** Publishes `review.task_completed` (the promotion guard watches live agreement). */
+    private readonly events: EventBus = new EventBus(),
   ) {}
 
   async claim(p: Principal, opts: { reasons?: ReviewReason[]; limit: number }, requestId: string): Promise<TaskView[]> {
@@ -378,7 +379,7 @@ export class ReviewService {
       }
       return outcome;
     });
-    if (out.task_status === 'done' && !out.replayed) this.onTaskCompleted();
+    if (out.task_status === 'done' && !out.replayed) void this.events.emit('review.task_completed', { taskId });
     return out;
   }
 

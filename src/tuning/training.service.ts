@@ -32,6 +32,7 @@ import { gate, type GateDecision } from './evaluate.js';
 import type { TrainJob, TrainMessage } from './train-worker.js';
 import type { StepMetrics } from './trainer.js';
 import * as repo from './training.repository.js';
+import type { EventBus } from '../events.js';
 
 const TRAINING_LOCK = 0x6d74_7472; // "mttr"
 const BOOT = new URL('../worker-boot.mjs', import.meta.url);
@@ -55,10 +56,8 @@ export type Embedder = (
 export interface TrainingServiceOptions {
   /** Needed only when reviewed items were scored by another backbone, or lack token ids. */
   embed?: Embedder;
-  /** Called after a promotion so this process serves the new head at once (others hear NOTIFY). */
-  onPromoted?: (headId: string) => Promise<void>;
-  /** Called after every run that produced a candidate (shadow scoring picks up the newest). */
-  onCandidate?: (headId: string) => Promise<void>;
+  /** Where `head.promoted` and `head.candidate` are published after a run commits its head. */
+  events?: EventBus;
 }
 
 function hyperparametersOf(policy: Policy, overrides: Partial<Hyperparameters> = {}): Hyperparameters {
@@ -424,8 +423,8 @@ export class TrainingService {
           ? `superseded: the active head changed during the run (now ${activeNow ?? 'none'}); head ${candidateId} passed the gate but was not promoted`
           : `rejected: ${decision.reasons.join('; ')}`,
     );
-    if (outcome === 'promoted') await this.opts.onPromoted?.(candidateId);
-    await this.opts.onCandidate?.(candidateId);
+    if (outcome === 'promoted') await this.opts.events?.emit('head.promoted', { headId: candidateId, runId });
+    await this.opts.events?.emit('head.candidate', { headId: candidateId, runId });
     return outcome;
   }
 

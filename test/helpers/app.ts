@@ -10,6 +10,7 @@ import type { Database } from '../../src/db/connect.js';
 import type { Logger } from '../../src/logger.js';
 import type { Policy } from '../../src/policy/policy.js';
 import { ModtuneServer } from '../../src/server.js';
+import { seededItemIds } from './ids.js';
 import { quietLogger, testDatabases, type TestDatabaseKind } from './db.js';
 import { tinyModelDir } from './tiny-model.js';
 
@@ -37,6 +38,8 @@ export async function startTestApp(
     logger?: Logger;
     /** Review routing's random draws; by default never audits or samples blocks, so tests are deterministic. */
     random?: () => number;
+    /** New item ids; by default seeded (helpers/ids.ts), so train/eval splits are the same every run. */
+    itemIds?: () => string;
   } = {},
 ): Promise<TestApp> {
   const database = opts.database ?? (await (opts.db ?? testDatabases()[0]).migrated());
@@ -64,6 +67,7 @@ export async function startTestApp(
       logger: opts.logger ?? quietLogger(),
       policies: opts.policies,
       random: opts.random ?? (() => 0.5),
+      itemIds: opts.itemIds ?? seededItemIds(),
     });
   } catch (err) {
     if (ownsDatabase) await database.destroy();
