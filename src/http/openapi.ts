@@ -14,6 +14,7 @@ import { body as moderationsBody } from './routes/moderations.js';
 import { query as pairsQuery } from './routes/preference-pairs.js';
 import { appealBody, claimBody, commentBody, verdictBody } from './routes/review.js';
 import { backboneBody, noteBody, reasonBody, rollbackBody, runBody } from './routes/training.js';
+import { ERROR_CODES } from '../errors.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -181,7 +182,13 @@ export function openApiDocument(version: string): JsonSchema {
         Error: {
           type: 'object',
           required: ['error'],
-          properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: text('machine-readable'), message: text('what is wrong, in words') } } },
+          properties: {
+            error: {
+              type: 'object',
+              required: ['code', 'message'],
+              properties: { code: { type: 'string', enum: [...ERROR_CODES], description: 'machine-readable; a closed list' }, message: text('what is wrong, in words') },
+            },
+          },
         },
       },
     },

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
+import type { ErrorCode } from '../../src/errors.js';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
 
 describe('request errors', () => {
@@ -26,7 +27,7 @@ describe('request errors', () => {
     return typeof body === 'string' ? r.set('Content-Type', 'application/json').send(body) : r.send(body as object);
   };
 
-  const expectError = (res: { status: number; body: { error?: { code: string; message: string } } }, status: number, code: string, message?: RegExp) => {
+  const expectError = (res: { status: number; body: { error?: { code: string; message: string } } }, status: number, code: ErrorCode, message?: RegExp) => {
     assert.equal(res.status, status, JSON.stringify(res.body));
     assert.equal(res.body.error?.code, code);
     assert.equal(typeof res.body.error?.message, 'string');

@@ -4,7 +4,7 @@
  * the request id and never a stack trace.
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { AppError } from '../../errors.js';
+import { AppError, errorBody } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 
 const DB_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
@@ -52,16 +52,14 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     }
     if (!e) {
       log.error({ requestId: res.locals.requestId, err }, 'unhandled error');
-      res.status(500).json({
-        error: { code: 'internal_error', message: `internal error (request id ${res.locals.requestId})` },
-      });
+      res.status(500).json(errorBody('internal_error', `internal error (request id ${res.locals.requestId})`));
       return;
     }
     if (e.status >= 500) log.warn({ requestId: res.locals.requestId, code: e.code, msg: e.message }, 'request failed');
-    res.status(e.status).json({ error: { code: e.code, message: e.message } });
+    res.status(e.status).json(errorBody(e.code, e.message));
   };
 }
 
 export const notFoundHandler: RequestHandler = (req, res) => {
-  res.status(404).json({ error: { code: 'not_found', message: `no route for ${req.method} ${req.path}` } });
+  res.status(404).json(errorBody('not_found', `no route for ${req.method} ${req.path}`));
 };

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
+import { errorBody } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
 
@@ -53,7 +54,7 @@ export function deadline(ms: number): RequestHandler {
     const timer = setTimeout(() => {
       if (!res.headersSent) {
         res.status(503).setHeader('Retry-After', '1');
-        res.json({ error: { code: 'timeout', message: `the request did not finish within ${ms} ms (REQUEST_TIMEOUT_MS)` } });
+        res.json(errorBody('timeout', `the request did not finish within ${ms} ms (REQUEST_TIMEOUT_MS)`));
       }
     }, ms);
     timer.unref();
