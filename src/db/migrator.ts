@@ -2,9 +2,11 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FileMigrationProvider, Migrator, NO_MIGRATIONS, type MigrationResult } from 'kysely';
+import { COMPILED } from '../build-layout.js';
 import type { DB } from './database.js';
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
+/** migrations/*.ts under tsx; compiled, dist/migrations/*.js (the names kysely records are the same: no extension). */
+export const MIGRATIONS_DIR = fileURLToPath(new URL(COMPILED ? '../migrations' : '../../migrations', import.meta.url));
 
 function migrator(db: DB): Migrator {
   return new Migrator({

@@ -6,9 +6,9 @@
  * the SQL and receives structured-cloned rows.
  */
 import { Worker } from 'node:worker_threads';
+import { workerStart } from '../build-layout.js';
 
-const BOOT = new URL('../worker-boot.mjs', import.meta.url);
-const ENTRY = new URL('./pglite-worker.ts', import.meta.url).href;
+const WORKER = workerStart(new URL('./pglite-worker.js', import.meta.url));
 
 export interface DbWorkerInit {
   dataDir?: string;
@@ -53,9 +53,9 @@ export class PGliteThread implements PGliteLike {
   closed = false;
 
   private constructor(init: DbWorkerInit) {
-    this.worker = new Worker(BOOT, {
+    this.worker = new Worker(WORKER.file, {
       name: 'mt-pglite',
-      workerData: { ...init, entry: ENTRY },
+      workerData: { ...init, entry: WORKER.entry },
       transferList: init.loadDataDir ? [init.loadDataDir] : [],
     });
     this.waitReady = new Promise((resolve, reject) => {

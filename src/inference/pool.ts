@@ -4,12 +4,12 @@
  * without saying so. A worker that dies is replaced and only the batches it held fail.
  */
 import { Worker } from 'node:worker_threads';
+import { workerStart } from '../build-layout.js';
 import type { Logger } from '../logger.js';
 import type { FromWorker, InputSpec, Provider, TextInput, ToWorker, WorkerInit } from './protocol.js';
 import type { Batch } from './tokenizer.js';
 
-const BOOT = new URL('../worker-boot.mjs', import.meta.url);
-const ENTRY = new URL('./worker.ts', import.meta.url).href;
+const WORKER = workerStart(new URL('./worker.js', import.meta.url));
 
 /** A worker's answer to one batch (tokens: for texts, what the worker tokenized them to). */
 export type RunResult = Omit<Extract<FromWorker, { type: 'result' }>, 'type' | 'id'>;
@@ -88,9 +88,9 @@ export class WorkerPool {
     return new Promise((resolve, reject) => {
       const threadName = `mt-infer-${this.spawned++}`;
       const rssBefore = process.memoryUsage.rss();
-      const worker = new Worker(BOOT, {
+      const worker = new Worker(WORKER.file, {
         name: threadName,
-        workerData: { ...this.init, providers, threadName, entry: ENTRY } satisfies WorkerInit & { entry: string },
+        workerData: { ...this.init, providers, threadName, entry: WORKER.entry } satisfies WorkerInit & { entry: string },
       });
       const slot: Slot = { worker, inFlight: new Map(), ready: false };
       worker.on('message', (msg: FromWorker) => {

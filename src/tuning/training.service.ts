@@ -15,6 +15,7 @@ import type { Database } from '../db/connect.js';
 import type { RunTrigger } from '../db/schema/training.js';
 import { recordAudit } from '../audit/audit.repository.js';
 import { trustedKeyIds } from '../auth/api-key.repository.js';
+import { workerStart } from '../build-layout.js';
 import { conflict, notFound } from '../errors.js';
 import { bytesToFloat32, bytesToInt32, tokenRows, type TokenRows } from '../inference/head.js';
 import type { Logger } from '../logger.js';
@@ -35,8 +36,7 @@ import * as repo from './training.repository.js';
 import type { EventBus } from '../events.js';
 
 const TRAINING_LOCK = 0x6d74_7472; // "mttr"
-const BOOT = new URL('../worker-boot.mjs', import.meta.url);
-const ENTRY = new URL('./train-worker.ts', import.meta.url).href;
+const WORKER = workerStart(new URL('./train-worker.js', import.meta.url));
 
 /** What a run was asked to train with: the policy's training settings, with a request's overrides. */
 export type Hyperparameters = Required<z.infer<typeof hyperparameterOverrides>>;
@@ -545,7 +545,7 @@ export class TrainingService {
         job.eval.items.tokens?.offsets,
       ];
       const transfer = [...new Set(arrays.filter((a) => a !== undefined).map((a) => a!.buffer as ArrayBuffer))];
-      const worker = new Worker(BOOT, { workerData: { entry: ENTRY, job }, transferList: transfer });
+      const worker = new Worker(WORKER.file, { workerData: { entry: WORKER.entry, job }, transferList: transfer });
       this.worker = worker;
       let settled = false;
       worker.on('message', (m: TrainMessage) => {
