@@ -9,7 +9,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Head } from './head.js';
-import { decodeModel, tensorToFloat32 } from './onnx/model.js';
+import { decodeTensor, tensorToFloat32, type TensorProto } from './onnx/model.js';
+import { readInitializers } from './onnx/wire.js';
 
 export class ModelError extends Error {
   constructor(dir: string, message: string) {
@@ -187,13 +188,14 @@ function readBaseHead(
   numLabels: number,
   lexicalTable?: string,
 ): Head {
-  let model;
+  // Only the head's initializers are decoded, found at the wire level by name (wire.ts).
+  const wanted = [spec.weight, spec.bias, lexicalTable].filter((n): n is string => !!n);
+  let init: Map<string, TensorProto>;
   try {
-    model = decodeModel(onnxBytes);
+    init = new Map([...readInitializers(onnxBytes, new Set(wanted))].map(([name, bytes]) => [name, decodeTensor(bytes)]));
   } catch (err) {
     throw new ModelError(dir, `model.onnx cannot be parsed as ONNX (${(err as Error).message})`);
   }
-  const init = new Map(model.graph.initializer.map((t) => [t.name ?? '', t]));
   const wt = init.get(spec.weight);
   if (!wt) throw new ModelError(dir, `the classifier weight '${spec.weight}' named in config.json is not an initializer of the graph`);
   const w = tensorToFloat32(wt);

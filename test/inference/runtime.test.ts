@@ -8,6 +8,8 @@ import { applyHead, maxAbsDiff } from '../../src/inference/head.js';
 import { loadModelDir, ModelError } from '../../src/inference/model-dir.js';
 import { ModelRuntime, type RuntimeOptions } from '../../src/inference/runtime.js';
 import { SequenceEncoder } from '../../src/inference/tokenizer.js';
+import { decodeModel, decodeTensor, tensorToFloat32 } from '../../src/inference/onnx/model.js';
+import { readInitializers } from '../../src/inference/onnx/wire.js';
 import { quietLogger } from '../helpers/db.js';
 import { TINY_MODEL_TEXTS, tinyModelDir } from '../helpers/tiny-model.js';
 
@@ -143,6 +145,25 @@ describe('model refusal', () => {
     await assert.rejects(loadModelDir(await brokenCopy((c) => (c.id2label = { 0: 'a', 2: 'b' }))), /without gaps/);
     await assert.rejects(loadModelDir(await brokenCopy((c) => (c.modtune.head.layout = 'in_out'))), /has 100 outputs but config.json id2label has 13/);
     await assert.rejects(loadModelDir(path.join(os.tmpdir(), 'no-such-model-dir')), /no model\.onnx/);
+  });
+
+  test('the base head is read from the graph at the wire level: the same tensors a full decode finds; a damaged file is refused', async () => {
+    const src = await tinyModelDir();
+    const bytes = new Uint8Array(await fs.readFile(path.join(src, 'model.onnx')));
+    const config = JSON.parse(await fs.readFile(path.join(src, 'config.json'), 'utf8'));
+    const { weight, bias } = config.modtune.head as { weight: string; bias: string };
+    const found = readInitializers(bytes, new Set([weight, bias, 'no-such-tensor']));
+    assert.deepEqual([...found.keys()].sort(), [bias, weight].sort());
+    const full = new Map(decodeModel(bytes).graph.initializer.map((t) => [t.name, t]));
+    for (const name of [weight, bias]) {
+      assert.deepEqual(tensorToFloat32(decodeTensor(found.get(name)!)), tensorToFloat32(full.get(name)!));
+    }
+    const head = (await loadModelDir(src)).baseHead;
+    assert.deepEqual([...head.bias], [...tensorToFloat32(full.get(bias)!).data]);
+
+    const dir = await brokenCopy(() => undefined);
+    await fs.writeFile(path.join(dir, 'model.onnx'), bytes.subarray(0, Math.floor(bytes.length / 2)));
+    await assert.rejects(loadModelDir(dir), /model\.onnx cannot be parsed as ONNX/);
   });
 
   test('a features output that is not what the classifier sees is refused', async () => {

@@ -168,6 +168,11 @@ export function encodeValueInfo(v: ValueInfoProto): Uint8Array {
   return ValueInfoProtoType.encode(ValueInfoProtoType.fromObject(v)).finish();
 }
 
+/** Decodes one encoded TensorProto (as readInitializers in wire.ts returns them). */
+export function decodeTensor(bytes: Uint8Array): TensorProto {
+  return TensorProtoType.decode(bytes) as unknown as TensorProto;
+}
+
 export function encodeTensor(t: TensorProto): Uint8Array {
   return TensorProtoType.encode(TensorProtoType.fromObject(t)).finish();
 }

@@ -107,6 +107,28 @@ export function replaceInitializers(model: Uint8Array, replacements: Map<string,
   return out;
 }
 
+/**
+ * The encoded TensorProtos of the named initializers, found by reading only each initializer's name:
+ * nothing else in the model is decoded or copied (a model load needs two tensors of a file that can
+ * hold hundreds of megabytes of weights). Names not found are absent from the result.
+ */
+export function readInitializers(model: Uint8Array, names: ReadonlySet<string>): Map<string, Uint8Array> {
+  const g = fields(model).filter((f) => f.field === MODEL_GRAPH && f.wireType === 2);
+  if (g.length !== 1) throw new Error(`expected one graph in the model, found ${g.length}`);
+  const graph = model.subarray(g[0].valueStart, g[0].valueEnd);
+  const out = new Map<string, Uint8Array>();
+  for (const f of fields(graph)) {
+    if (f.field !== GRAPH_INITIALIZER || f.wireType !== 2) continue;
+    const tensor = graph.subarray(f.valueStart, f.valueEnd);
+    const name = tensorName(tensor);
+    if (name !== undefined && names.has(name)) {
+      if (out.has(name)) throw new Error(`initializer '${name}' appears twice`);
+      out.set(name, tensor);
+    }
+  }
+  return out;
+}
+
 const text = (b: Uint8Array, f: WireField) => new TextDecoder().decode(b.subarray(f.valueStart, f.valueEnd));
 
 /** Names in a graph: its inputs, and every node's inputs and outputs (in node order). */
