@@ -3,7 +3,12 @@
  * batches. A batch leaves when it is full, or when the oldest waiting item has waited `maxWaitMs` and a
  * worker is free; while all workers are busy, items keep accumulating, so batches grow with load up to
  * `maxBatch` (the calibrated size in the service: see calibrate.ts). A request at idle goes at once.
+ *
+ * Timeouts are the runner's: the worker pool fails a batch its worker does not answer in time (and
+ * replaces the worker) with an InferenceTimeout, which this passes on without retrying.
  */
+import { systemClock, type Clock } from '../clock.js';
+import { InferenceTimeout } from './errors.js';
 
 /** Runs one batch: one output row per item, in order. */
 export interface BatchRunner<I, O> {
@@ -42,25 +47,19 @@ export interface BatcherOptions<I> {
   lengthRatio?: number;
   /** An item's length for bucketing; required when bucketing. */
   lengthOf?: (item: I) => number;
-  /** A batch that has not come back after this long fails its sequences (a hung worker). */
-  runTimeoutMs?: number;
   /** Batches in flight at once; default one per worker. */
   maxInFlight?: number;
   onBatch?: (s: BatchStats) => void;
-}
-
-export class BatchTimeout extends Error {
-  constructor(ms: number, message = `inference did not finish within ${ms} ms`) {
-    super(message);
-    this.name = 'BatchTimeout';
-  }
+  /** Waits and batch timings read this clock (default: the real one). */
+  clock?: Clock;
 }
 
 export class DynamicBatcher<I, O> {
   private queue: Waiting<I, O>[] = [];
   private inFlight = 0;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: unknown = null;
   private readonly maxInFlight: number;
+  private readonly clock: Clock;
   /** Shutting down: queued work leaves at once (no waiting for a fuller batch). */
   private draining = false;
   private idleWaiters: (() => void)[] = [];
@@ -70,6 +69,7 @@ export class DynamicBatcher<I, O> {
     private readonly opts: BatcherOptions<I>,
   ) {
     this.maxInFlight = opts.maxInFlight ?? Math.max(1, runner.size);
+    this.clock = opts.clock ?? systemClock;
     if (opts.bucketByLength && !opts.lengthOf) throw new Error('bucketing by length needs lengthOf');
   }
 
@@ -90,7 +90,7 @@ export class DynamicBatcher<I, O> {
   submit(item: I): Promise<O> {
     const length = this.opts.lengthOf ? Math.max(1, this.opts.lengthOf(item)) : 1;
     return new Promise((resolve, reject) => {
-      this.queue.push({ item, length, enqueuedAt: performance.now(), resolve, reject });
+      this.queue.push({ item, length, enqueuedAt: this.clock.now(), resolve, reject });
       this.pump();
     });
   }
@@ -107,20 +107,20 @@ export class DynamicBatcher<I, O> {
       if (this.queue.length === 0 && this.inFlight === 0) resolve();
       else this.idleWaiters.push(resolve);
     });
-    let timer: NodeJS.Timeout | undefined;
+    let timer: unknown;
     const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), graceMs);
+      timer = this.clock.setTimeout(() => resolve('late'), graceMs);
     });
     const outcome = await Promise.race([idle, late]);
-    clearTimeout(timer);
+    this.clock.clearTimeout(timer);
     if (outcome === 'late') {
-      for (const w of this.queue.splice(0)) w.reject(new BatchTimeout(graceMs, 'the service is shutting down and could not score this in time'));
+      for (const w of this.queue.splice(0)) w.reject(new InferenceTimeout(graceMs, 'the service is shutting down and could not score this in time'));
     }
   }
 
   private pump(): void {
     while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
-      const oldestWait = performance.now() - this.queue[0].enqueuedAt;
+      const oldestWait = this.clock.now() - this.queue[0].enqueuedAt;
       if (!this.draining && this.queue.length < this.opts.maxBatch && oldestWait < this.opts.maxWaitMs) {
         this.arm(this.opts.maxWaitMs - oldestWait);
         return;
@@ -146,8 +146,8 @@ export class DynamicBatcher<I, O> {
   }
 
   private arm(ms: number): void {
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
+    if (this.timer !== null) return;
+    this.timer = this.clock.setTimeout(() => {
       this.timer = null;
       this.pump();
     }, Math.max(0, ms));
@@ -155,7 +155,7 @@ export class DynamicBatcher<I, O> {
 
   private dispatch(items: Waiting<I, O>[]): void {
     this.inFlight++;
-    const waitMs = performance.now() - items[0].enqueuedAt;
+    const waitMs = this.clock.now() - items[0].enqueuedAt;
     void this.runIsolating(items, waitMs).finally(() => {
       this.inFlight--;
       this.pump();
@@ -163,28 +163,17 @@ export class DynamicBatcher<I, O> {
     });
   }
 
-  private withTimeout<T>(p: Promise<T>): Promise<T> {
-    const ms = this.opts.runTimeoutMs;
-    if (!ms) return p;
-    let timer: NodeJS.Timeout;
-    return Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new BatchTimeout(ms)), ms);
-      }),
-    ]).finally(() => clearTimeout(timer));
-  }
-
   /**
    * Runs a batch; if it fails, splits it in halves and retries each, so one input that breaks the
    * backbone fails alone instead of taking its batch-mates with it (log2(n) extra runs, failures only).
+   * A timeout is not split: a hung worker is no input's fault, and each retry would wait the timeout again.
    */
   private async runIsolating(items: Waiting<I, O>[], waitMs: number): Promise<void> {
     let res: Awaited<ReturnType<BatchRunner<I, O>['run']>>;
     try {
-      res = await this.withTimeout(this.runner.run(items.map((i) => i.item)));
+      res = await this.runner.run(items.map((i) => i.item));
     } catch (err) {
-      if (err instanceof BatchTimeout) {
+      if (err instanceof InferenceTimeout) {
         for (const it of items) it.reject(err);
         return;
       }

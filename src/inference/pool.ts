@@ -6,6 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { workerStart } from '../build-layout.js';
 import type { Logger } from '../logger.js';
+import { InferenceTimeout } from './errors.js';
 import type { FromWorker, InputSpec, Provider, TextInput, ToWorker, WorkerInit } from './protocol.js';
 import type { Batch } from './tokenizer.js';
 
@@ -144,7 +145,10 @@ export class WorkerPool {
     });
   }
 
-  /** A batch not answered within this many ms is failed and its worker replaced (a hung session). */
+  /**
+   * A batch not answered within this many ms fails with InferenceTimeout and its worker is replaced (a
+   * hung session). The only inference timeout: the batcher leaves it to the pool, which can act on it.
+   */
   runTimeoutMs = 60_000;
 
   /** Runs a pre-tokenized batch (the raw benchmark, calibration). */
@@ -164,9 +168,14 @@ export class WorkerPool {
     const id = this.nextId++;
     return new Promise<RunResult>((resolve, reject) => {
       const timer = setTimeout(() => {
-        if (!slot.inFlight.has(id)) return;
+        const pending = slot.inFlight.get(id);
+        if (!pending) return;
+        slot.inFlight.delete(id);
         this.log.error({ ms: this.runTimeoutMs }, 'an inference batch timed out; replacing its worker');
-        // Terminating rejects everything the worker held and starts a replacement (see 'exit').
+        pending.reject(new InferenceTimeout(this.runTimeoutMs));
+        // No new work for it; terminating rejects the rest it held and starts a replacement (see 'exit').
+        const idx = this.slots.indexOf(slot);
+        if (idx >= 0) this.slots.splice(idx, 1);
         void slot.worker.terminate();
       }, this.runTimeoutMs);
       timer.unref();

@@ -27,7 +27,7 @@ export interface RuntimeOptions {
   batchMaxWaitMs: number;
   bucketByLength?: boolean;
   lengthRatio?: number;
-  /** A batch that has not come back after this long fails (and its worker is replaced). */
+  /** A batch that has not come back after this long fails with InferenceTimeout; the pool enforces it and replaces the worker. */
   inferenceTimeoutMs?: number;
   onBatch?: (s: BatchStats) => void;
 }
@@ -149,7 +149,6 @@ export class ModelRuntime {
         bucketByLength: opts.bucketByLength ?? true,
         lengthRatio: opts.lengthRatio,
         lengthOf: (i) => estimatedLength(i, maxLength),
-        runTimeoutMs: opts.inferenceTimeoutMs,
         onBatch: opts.onBatch,
       },
     );

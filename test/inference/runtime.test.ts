@@ -3,7 +3,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { Worker } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
+import { InferenceTimeout } from '../../src/inference/errors.js';
 import { applyHead, maxAbsDiff } from '../../src/inference/head.js';
 import { loadModelDir, ModelError } from '../../src/inference/model-dir.js';
 import { ModelRuntime, type RuntimeOptions } from '../../src/inference/runtime.js';
@@ -11,6 +13,7 @@ import { SequenceEncoder } from '../../src/inference/tokenizer.js';
 import { decodeModel, decodeTensor, tensorToFloat32 } from '../../src/inference/onnx/model.js';
 import { readInitializers } from '../../src/inference/onnx/wire.js';
 import { quietLogger } from '../helpers/db.js';
+import { waitFor } from '../helpers/process.js';
 import { TINY_MODEL_TEXTS, tinyModelDir } from '../helpers/tiny-model.js';
 
 const opts: RuntimeOptions = {
@@ -110,6 +113,45 @@ describe('batch calibration off', () => {
       } finally {
         await rt.stop();
       }
+    }
+  });
+});
+
+describe('inference timeout', () => {
+  /** The runtime's one worker thread (private): the test makes it stop answering. */
+  function onlyWorker(rt: ModelRuntime): Worker {
+    const pool = (rt as unknown as { pool: { slots: { worker: Worker }[] } }).pool;
+    assert.equal(pool.slots.length, 1);
+    return pool.slots[0].worker;
+  }
+
+  test('a worker that never answers: its batch fails with InferenceTimeout (not split and retried), the worker is replaced, the next request succeeds', async () => {
+    const rt = await ModelRuntime.start(
+      await loadModelDir(await tinyModelDir()),
+      { ...opts, workers: 1, batchCalibrate: false, batchMaxWaitMs: 20, inferenceTimeoutMs: 150 },
+      quietLogger(),
+    );
+    try {
+      const hung = onlyWorker(rt);
+      // Its batches never reach it, so it never answers: a hung session, as far as the pool can tell.
+      const swallowed: unknown[] = [];
+      hung.postMessage = (msg: unknown) => void swallowed.push(msg);
+      const texts = Array.from({ length: 4 }, () => ({ text: TINY_MODEL_TEXTS[0] }));
+      const results = await Promise.allSettled(texts.map((t) => rt.embed([t])));
+      for (const r of results) {
+        assert.equal(r.status, 'rejected');
+        assert.ok(r.reason instanceof InferenceTimeout, String(r.reason));
+        assert.match(r.reason.message, /inference did not finish within 150 ms/);
+      }
+      assert.equal(swallowed.length, 1, 'the four were one batch, sent once');
+      // A split retry would have failed on the way with "no inference worker is running", not the timeout.
+
+      await waitFor(() => rt.workers === 1 && onlyWorker(rt) !== hung, 'a replacement worker', 60_000);
+      assert.ok(rt.workerMemory.has('mt-infer-1'), 'the replacement is a new thread');
+      const emb = await rt.embed([{ text: TINY_MODEL_TEXTS[1] }]);
+      assert.equal(emb.tokenCounts.length, 1);
+    } finally {
+      await rt.stop();
     }
   });
 });
