@@ -52,6 +52,8 @@ export interface ContextOptions {
   itemIds: () => string;
   /** The process name written into an embedded database's lock (CLIs beside it find the server there). */
   command: string;
+  /** Milliseconds on a monotonic clock, for the per-key rate limiter's buckets (tests hold it still). */
+  rateLimitClock: () => number;
 }
 
 export type ContextOverrides = Partial<ContextOptions>;
@@ -202,7 +204,7 @@ export class AppContext {
       lastGate: await lastGate(database.db),
     });
 
-    const auth = new AuthService(database.db, logger.child({ subsystem: 'auth' }), new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst));
+    const auth = new AuthService(database.db, logger.child({ subsystem: 'auth' }), new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst, overrides.rateLimitClock));
     if (role === 'api') {
       // Revocations on any replica reach this one's key cache at once.
       lifecycle.add('api-key listener', await database.listen(API_KEYS_CHANNEL, (keyId) => auth.forget(keyId || undefined)));

@@ -9,6 +9,7 @@ export class RateLimiter {
     /** Sustained requests per second per key; 0 turns limiting off. */
     readonly ratePerSecond: number,
     readonly burst: number,
+    /** Milliseconds on a monotonic clock (tests pass their own). */
     private readonly now: () => number = () => performance.now(),
   ) {}
 

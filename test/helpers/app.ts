@@ -40,6 +40,8 @@ export async function startTestApp(
     random?: () => number;
     /** New item ids; by default seeded (helpers/ids.ts), so train/eval splits are the same every run. */
     itemIds?: () => string;
+    /** The rate limiter's clock (ms); by default the real one. */
+    rateLimitClock?: () => number;
   } = {},
 ): Promise<TestApp> {
   const database = opts.database ?? (await (opts.db ?? testDatabases()[0]).migrated());
@@ -68,6 +70,7 @@ export async function startTestApp(
       policies: opts.policies,
       random: opts.random ?? (() => 0.5),
       itemIds: opts.itemIds ?? seededItemIds(),
+      rateLimitClock: opts.rateLimitClock,
     });
   } catch (err) {
     if (ownsDatabase) await database.destroy();
