@@ -4,12 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { test } from 'node:test';
+import { before, test } from 'node:test';
+import { ensureBuilt } from '../helpers/build.js';
 import { baseEnv } from '../helpers/process.js';
 
 function run(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   // DATA_DIR points nowhere usable: a CLI that got as far as opening a database would fail differently.
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: baseEnv({ DATA_DIR: '/nonexistent/modtune' }), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script, ...args], { env: baseEnv({ DATA_DIR: '/nonexistent/modtune' }), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -17,12 +18,15 @@ function run(script: string, args: string[]): Promise<{ code: number | null; std
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
 }
 
+// What the npm scripts run: the compiled build.
 const CLIS = [
-  ['src/cli/train.ts', 'npm run train', 'train'],
-  ['src/cli/import-model.ts', 'npm run model:import', 'import'],
-  ['src/cli/export-model.ts', 'npm run model:export', 'export'],
-  ['src/cli/migrate.ts', 'npm run migrate', 'migrate'],
+  ['dist/cli/train.js', 'npm run train', 'train'],
+  ['dist/cli/import-model.js', 'npm run model:import', 'import'],
+  ['dist/cli/export-model.js', 'npm run model:export', 'export'],
+  ['dist/cli/migrate.js', 'npm run migrate', 'migrate'],
 ] as const;
+
+before(() => ensureBuilt());
 
 for (const [script, command, name] of CLIS) {
   test(`${command}: --help prints the usage; a misspelt flag names it, prints the usage and exits 2`, async () => {

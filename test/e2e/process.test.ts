@@ -1,5 +1,5 @@
 /**
- * The real process, as `npm start` runs it: embedded PGlite on disk, first admin key printed once,
+ * The real process, as `npm start` runs it (`node dist/main.js`, the compiled build): embedded PGlite on disk, first admin key printed once,
  * clean shutdown on SIGTERM, and start-up refusals with messages that say what to fix.
  */
 import assert from 'node:assert/strict';
@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { ensureBuilt } from '../helpers/build.js';
 import { waitFor } from '../helpers/process.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
 
@@ -19,7 +20,7 @@ interface Running {
 }
 
 function run(env: Record<string, string>): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, ['dist/main.js'], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -43,6 +44,7 @@ describe('the service process', () => {
   let dataDir: string;
   let env: Record<string, string>;
   before(async () => {
+    await ensureBuilt();
     dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-e2e-'));
     env = {
       DATA_DIR: dataDir,

@@ -1,10 +1,11 @@
 /**
- * The README's model flow, run as a user runs it: `npm start`, then `npm run model:import`,
- * `npm run train`, `npm run model:export` and `npm run migrate` beside the running service, the
- * imported head activated through the API, a restart, and everything still there. On the embedded
- * database the CLIs go through the server's admin API (the server holds the data directory: a second
- * process opening it would not see the server's writes and could corrupt it); on PostgreSQL they
- * connect themselves. A CLI with nowhere safe to go refuses with a message that says what to do.
+ * The README's model flow, run as a user runs it: `npm run build` (once per test run: helpers/build.ts),
+ * `npm start`, then `npm run model:import`, `npm run train`, `npm run model:export` and `npm run migrate`
+ * beside the running service, the imported head activated through the API, a restart, and everything
+ * still there. On the embedded database the CLIs go through the server's admin API (the server holds the
+ * data directory: a second process opening it would not see the server's writes and could corrupt it);
+ * on PostgreSQL they connect themselves. A CLI with nowhere safe to go refuses with a message that says
+ * what to do.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { LOCK_FILE } from '../../src/db/data-dir-lock.js';
+import { ensureBuilt } from '../helpers/build.js';
 import { testDatabases } from '../helpers/db.js';
 import { fixtureModelDir } from '../helpers/fixture-models.js';
 import { reviewPolicyYaml } from '../helpers/policies.js';
@@ -121,6 +123,7 @@ for (const kind of testDatabases()) {
     const embedded = kind.name === 'pglite';
 
     before(async () => {
+      await ensureBuilt();
       dir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-readme-'));
       // MODEL_DIR inside a models directory of this test's own: imports land next to it, as in the README.
       await fs.cp(await tinyModelDir(), path.join(dir, 'models', 'default'), { recursive: true });

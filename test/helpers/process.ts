@@ -1,12 +1,14 @@
 /**
- * The real service process (`node --import tsx src/main.ts`, as `npm start` runs it) for reliability
- * tests and soak benchmarks: start it, learn its port from the `listening` log line, kill it with any
- * signal, and keep what it logged (a bounded tail, plus every warn-or-worse line) for failure messages
- * and reports. Its logs are JSON lines on stdout, one per request at `info`, so only a tail is kept.
+ * The real service process (`node dist/main.js`, as `npm start` runs it; built first when dist/ is
+ * missing or stale: helpers/build.ts) for reliability tests and soak benchmarks: start it, learn its port
+ * from the `listening` log line, kill it with any signal, and keep what it logged (a bounded tail, plus
+ * every warn-or-worse line) for failure messages and reports. Its logs are JSON lines on stdout, one per
+ * request at `info`, so only a tail is kept.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureBuilt } from './build.js';
 
 const REPO = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TAIL_LINES = 200;
@@ -37,11 +39,13 @@ export function baseEnv(extra: Record<string, string | undefined>): Record<strin
 }
 
 /**
- * Spawns the service and resolves once it logged `listening` (LOG_LEVEL must be info or lower for
- * that line). Rejects with its output if it exits first or is not up within `timeoutMs`.
+ * Spawns the service (from `cwd`'s dist/, the repository's by default) and resolves once it logged
+ * `listening` (LOG_LEVEL must be info or lower for that line). Rejects with its output if it exits
+ * first or is not up within `timeoutMs`.
  */
-export async function startService(env: Record<string, string>, opts: { timeoutMs?: number } = {}): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startService(env: Record<string, string>, opts: { timeoutMs?: number; cwd?: string } = {}): Promise<ServiceProcess> {
+  await ensureBuilt();
+  const child = spawn(process.execPath, ['dist/main.js'], { cwd: opts.cwd ?? REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
   const problems: string[] = [];
   const problemCounts = new Map<string, number>();
