@@ -1,6 +1,7 @@
 /**
  * Two server processes on one PostgreSQL: the scheduled run for a slot happens once (not once per
- * replica), and after its promotion both replicas serve the new head within a few seconds.
+ * replica), and after its promotion both replicas serve the new head. No step waits a fixed time: each
+ * polls for what it needs (a replica listening, the run finished, the other replica's log, the head).
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,6 +15,7 @@ import { loadPolicies } from '../../src/policy/loader.js';
 import { startTestApp } from '../helpers/app.js';
 import { quietLogger } from '../helpers/db.js';
 import { makeTexts, moderateAndReview } from '../helpers/feedback.js';
+import { waitFor } from '../helpers/process.js';
 import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
 
@@ -38,6 +40,62 @@ describe('two replicas on one PostgreSQL', { skip: url ? false : 'TEST_DATABASE_
   let database: Database;
   const children: ChildProcess[] = [];
 
+  interface Replica {
+    child: ChildProcess;
+    /** Its port, once it logs that it is listening. */
+    port: number | null;
+    out(): string;
+  }
+
+  async function startReplica(i: number): Promise<Replica> {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        DATABASE_URL: dbUrl,
+        MODEL_DIR: await tinyModelDir(),
+        MODEL_AUTO_BUILD: 'false',
+        POLICY_DIR: path.join(dir, 'live'),
+        PORT: '0',
+        INFERENCE_WORKERS: '1',
+        ORT_THREADS: '1',
+        HEAD_POLL_MS: '1000',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let out = '';
+    const replica: Replica = { child, port: null, out: () => `[replica ${i}]\n${out}` };
+    const onData = (d: Buffer) => {
+      out += d;
+      const line = replica.port === null ? out.split('\n').find((l) => l.includes('"listening"')) : undefined;
+      if (line) replica.port = (JSON.parse(line) as { port: number }).port;
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    return replica;
+  }
+
+  /** True once every replica is listening, false if that has not happened within `ms`; throws if one exits. */
+  async function listening(replicas: Replica[], ms: number): Promise<boolean> {
+    const up = () => {
+      const gone = replicas.find((r) => r.child.exitCode !== null);
+      if (gone) throw new Error(`a replica exited:\n${gone.out()}`);
+      return replicas.every((r) => r.port !== null);
+    };
+    return waitFor(up, 'both replicas to listen', Math.max(0, ms)).then(
+      () => true,
+      () => up(),
+    );
+  }
+
+  async function kill(r: Replica): Promise<void> {
+    if (r.child.exitCode !== null || r.child.signalCode !== null) return;
+    const exited = new Promise((resolve) => r.child.once('exit', resolve));
+    r.child.kill('SIGKILL');
+    await exited;
+  }
+
   before(async () => {
     scratch = await createScratchDatabase(url!, 'modtune_replicas');
     dbUrl = scratch.url;
@@ -60,75 +118,42 @@ describe('two replicas on one PostgreSQL', { skip: url ? false : 'TEST_DATABASE_
     await moderateAndReview(seeder, await seeder.key('client'), await seeder.key('moderator'), await makeTexts(300, 1));
     await seeder.close();
 
-    // A schedule that fires once, a few seconds after both replicas are up.
-    const at = new Date(Date.now() + 20_000);
+    // Each replica reads its policy (and so the schedule) once, at start, so the slot is chosen before
+    // they start: far enough ahead that both are listening well before it. Where start-up is slower than
+    // that (a busy machine), both are stopped before the slot and started again with a slot twice as far.
     await fs.mkdir(path.join(dir, 'live'));
-    await fs.writeFile(path.join(dir, 'live', 'default.yaml'), policyYaml(`${at.getUTCSeconds()} ${at.getUTCMinutes()} ${at.getUTCHours()} * * *`));
-    const start = async (i: number): Promise<number> => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: process.env.HOME ?? '/tmp',
-          DATABASE_URL: dbUrl,
-          MODEL_DIR: await tinyModelDir(),
-          MODEL_AUTO_BUILD: 'false',
-          POLICY_DIR: path.join(dir, 'live'),
-          PORT: '0',
-          INFERENCE_WORKERS: '1',
-          ORT_THREADS: '1',
-          HEAD_POLL_MS: '1000',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      children.push(child);
-      let out = '';
-      child.stdout!.on('data', (d) => (out += d));
-      child.stderr!.on('data', (d) => (out += d));
-      const port = await new Promise<number>((resolve, reject) => {
-        const timer = setInterval(() => {
-          const line = out.split('\n').find((l) => l.includes('"listening"'));
-          if (line) {
-            clearInterval(timer);
-            resolve((JSON.parse(line) as { port: number }).port);
-          } else if (child.exitCode !== null) {
-            clearInterval(timer);
-            reject(new Error(`replica ${i} exited:\n${out}`));
-          }
-        }, 50);
-      });
-      return port;
-    };
-    // Started together; the slot is far enough ahead for both to be up on a slow machine.
-    const ports = await Promise.all([start(0), start(1)]);
-    assert.ok(Date.now() < at.getTime() - 2_000, 'both replicas were up before the slot');
-    const headOf = async (port: number) => ((await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { model: { head_id: string } }).model.head_id;
-    const initial = await Promise.all(ports.map(headOf));
+    let at!: Date;
+    let replicas!: Replica[];
+    for (let attempt = 1, marginMs = 20_000; ; attempt++, marginMs *= 2) {
+      at = new Date(Math.ceil((Date.now() + marginMs) / 1000) * 1000);
+      await fs.writeFile(path.join(dir, 'live', 'default.yaml'), policyYaml(`${at.getUTCSeconds()} ${at.getUTCMinutes()} ${at.getUTCHours()} * * *`));
+      replicas = await Promise.all([startReplica(0), startReplica(1)]);
+      const lead = at.getTime() - 3_000 - Date.now();
+      if (await listening(replicas, lead)) break;
+      await Promise.all(replicas.map(kill));
+      if (attempt === 3) assert.fail(`the replicas were not both listening within ${marginMs - 3_000} ms of their start:\n${replicas.map((r) => r.out()).join('\n')}`);
+      t.diagnostic(`attempt ${attempt}: not both listening ${marginMs - 3_000} ms after start; again with a slot ${marginMs * 2} ms ahead`);
+    }
+    const headOf = async (r: Replica) => ((await (await fetch(`http://127.0.0.1:${r.port}/readyz`)).json()) as { model: { head_id: string } }).model.head_id;
+    const initial = await Promise.all(replicas.map(headOf));
     assert.equal(initial[0], initial[1]);
 
-    // Wait for the slot's run to finish.
-    let run: { id: string; status: string; scheduled_for: Date | null; candidate_head_id: string | null; finished_at: Date | null } | undefined;
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      run = await database.db.selectFrom('training_runs').select(['id', 'status', 'scheduled_for', 'candidate_head_id', 'finished_at']).where('trigger', '=', 'cron').executeTakeFirst();
-      if (run && run.finished_at) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    assert.ok(run?.finished_at, 'the scheduled run finished');
+    // The slot's run, once it has finished.
+    type Run = { id: string; status: string; scheduled_for: Date | null; candidate_head_id: string | null; finished_at: Date | null; replica: string | null };
+    const cronRuns = (): Promise<Run[]> =>
+      database.db.selectFrom('training_runs').select(['id', 'status', 'scheduled_for', 'candidate_head_id', 'finished_at', 'replica']).where('trigger', '=', 'cron').execute();
+    await waitFor(async () => (await cronRuns()).some((r) => r.finished_at !== null), 'the scheduled run to finish', at.getTime() - Date.now() + 120_000, 200);
+    const [run] = await cronRuns();
     assert.equal(run.status, 'promoted');
-    assert.equal(run.scheduled_for?.getTime(), Math.floor(at.getTime() / 1000) * 1000);
-    await new Promise((r) => setTimeout(r, 1500));
-    const runs = await database.db.selectFrom('training_runs').select(['id', 'replica']).where('trigger', '=', 'cron').execute();
+    assert.equal(run.scheduled_for?.getTime(), at.getTime());
+    // Both replicas fired for the slot: the one that lost the insert says so.
+    await waitFor(() => replicas.some((r) => r.out().includes('another replica took this training slot')), 'the other replica to find the slot taken', 30_000, 100);
+    const runs = await cronRuns();
     assert.equal(runs.length, 1, 'one run for the slot, though both replicas fired');
 
-    // Both replicas serve the promoted head within a few seconds of the promotion.
+    // Both replicas serve the promoted head (each polls for it every HEAD_POLL_MS).
     const promotedAt = run.finished_at!.getTime();
-    let switched: string[] = [];
-    while (Date.now() - promotedAt < 5_000) {
-      switched = await Promise.all(ports.map(headOf));
-      if (switched.every((h) => h === run!.candidate_head_id)) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.deepEqual(switched, [run.candidate_head_id, run.candidate_head_id]);
-    t.diagnostic(`both replicas served head ${run.candidate_head_id} ${Date.now() - promotedAt} ms after the run finished (run on ${runs[0].replica})`);
+    await waitFor(async () => (await Promise.all(replicas.map(headOf))).every((h) => h === run.candidate_head_id), 'both replicas to serve the promoted head', 30_000, 100);
+    t.diagnostic(`both replicas served head ${run.candidate_head_id} ${Date.now() - promotedAt} ms after the run finished (run on ${run.replica})`);
   });
 });
