@@ -45,7 +45,8 @@ test('statements outside transactions wait for an open transaction', async () =>
     await sql`select 1`.execute(trx);
     inTx = false;
   });
-  await new Promise((r) => setTimeout(r, 5));
+  // Once the transaction is open (not after a guessed delay, which a busy machine can outrun).
+  while (!inTx) await new Promise((r) => setImmediate(r));
   await sql`select 1`.execute(d.db);
   assert.equal(inTx, false, 'the plain query ran only after the transaction finished');
   await tx;

@@ -11,7 +11,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { baseEnv, sleep, startService, type ServiceProcess } from '../helpers/process.js';
+import { baseEnv, sleep, startService, waitFor, type ServiceProcess } from '../helpers/process.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
 
 const KEY = 'shutdown-test-admin-key-0123456789abcdef';
@@ -100,7 +100,8 @@ test('SIGTERM with requests in flight: readiness red first, then the listener cl
     }
   })();
 
-  await sleep(800);
+  // Under load first: six answers back (the clients keep sending, so requests are in flight), readiness green.
+  await waitFor(() => outcomes.filter((o) => o.status === 200).length >= 6 && readiness.some((r) => r.status === 200), 'traffic and green readiness before SIGTERM');
   const sigterm = Date.now();
   service.child.kill('SIGTERM');
   const exit = await service.exited;
