@@ -1,17 +1,18 @@
 /**
- * `npm run worker`: the background jobs in a process of their own beside API replicas on PostgreSQL;
+ * `npm run worker` (the compiled dist/worker.js, as the script runs it): the background jobs in a process of their own beside API replicas on PostgreSQL;
  * refused, with what to do instead, on the embedded database (one process owns it).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { ensureBuilt } from '../helpers/build.js';
 import { baseEnv, waitFor } from '../helpers/process.js';
 import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
 
 function runWorker(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], { env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['dist/worker.js'], { env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
@@ -19,6 +20,8 @@ function runWorker(env: Record<string, string>) {
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, stdout: () => out, stderr: () => err, exited };
 }
+
+before(() => ensureBuilt());
 
 test('without DATABASE_URL the worker refuses: exit 2, and says the API runs the jobs on the embedded database', async () => {
   const w = runWorker({ MODEL_DIR: await tinyModelDir(), MODEL_AUTO_BUILD: 'false' });
