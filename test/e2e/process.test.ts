@@ -3,34 +3,15 @@
  * clean shutdown on SIGTERM, and start-up refusals with messages that say what to fix.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ensureBuilt } from '../helpers/build.js';
-import { waitFor } from '../helpers/process.js';
+import { runNode, waitFor, type Running } from '../helpers/process.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
 
-interface Running {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-function run(env: Record<string, string>): Running {
-  const child = spawn(process.execPath, ['dist/main.js'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exited };
-}
+const run = (env: Record<string, string>): Running => runNode(['dist/main.js'], env);
 
 function listeningPort(stdout: string): number | null {
   for (const line of stdout.split('\n')) {

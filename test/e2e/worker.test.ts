@@ -8,19 +8,11 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ensureBuilt } from '../helpers/build.js';
-import { baseEnv, waitFor } from '../helpers/process.js';
+import { baseEnv, runNode, waitFor } from '../helpers/process.js';
 import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
 
-function runWorker(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['dist/worker.js'], { env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exited };
-}
+const runWorker = (env: Record<string, string>) => runNode(['dist/worker.js'], env);
 
 before(() => ensureBuilt());
 

@@ -126,3 +126,23 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, what: stri
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A process started with this Node (`node <args>`), its output collected as it arrives. */
+export interface Running {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** Its exit code (null when a signal ended it). */
+  exited: Promise<number | null>;
+}
+
+/** `node <args>` in the repository with exactly `env` on top of PATH and HOME (baseEnv). */
+export function runNode(args: string[], env: Record<string, string>): Running {
+  const child = spawn(process.execPath, args, { cwd: REPO, env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
