@@ -5,7 +5,7 @@
 // Charts are inline SVG drawn here; the page loads nothing from anywhere else.
 
 import type { ActivationListJson, ActivationResultJson, HeadListJson, HoldListJson, ReviewStatsJson, RunJson, RunListJson } from '../../api-types.js';
-import { $, apiCall, cell, el, failure, show, status } from '../shared/page.js';
+import { $, apiCall, cell, el, failure, show, showSignIn, status, wireSignIn } from '../shared/page.js';
 
 type RunRow = RunListJson['data'][number];
 type HeadRow = HeadListJson['data'][number];
@@ -759,10 +759,7 @@ function signOut() {
   state.detail++;
   show('dashboard', false);
   show('refresh', false);
-  show('signout', false);
-  show('login', true);
-  $<HTMLInputElement>('key').value = '';
-  $('key').focus();
+  showSignIn();
   status('Signed out.');
 }
 
@@ -792,22 +789,14 @@ function onKey(e: KeyboardEvent) {
 }
 
 function start() {
-  $('login').addEventListener('submit', (e) => {
-    e.preventDefault();
-    const key = $<HTMLInputElement>('key').value.trim();
-    if (!key) return;
+  $('refresh').addEventListener('click', () => void refresh());
+  $('signout').addEventListener('click', signOut);
+  document.addEventListener('keydown', onKey);
+  wireSignIn(state.key, (key) => {
     state.key = key;
     sessionStorage.setItem(KEY_STORAGE, key);
     void refresh();
   });
-  $('refresh').addEventListener('click', () => void refresh());
-  $('signout').addEventListener('click', signOut);
-  document.addEventListener('keydown', onKey);
-  if (state.key) void refresh();
-  else {
-    show('login', true);
-    $('key').focus();
-  }
 }
 
 start();

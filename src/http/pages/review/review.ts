@@ -3,7 +3,7 @@
 // (textContent / createTextNode), never as HTML, and the CSP forbids inline script anyway.
 
 import type { MeJson, MyStatsJson, TaskJson, VerdictJson } from '../../api-types.js';
-import { $, apiCall, cell, el, failure, show, status } from '../shared/page.js';
+import { $, apiCall, cell, el, failure, show, showSignIn, status, wireSignIn } from '../shared/page.js';
 
 const KEY_STORAGE = 'modtune.review.key';
 
@@ -66,10 +66,7 @@ function signOut() {
   stopLeaseTimer();
   show('task', false);
   show('idle', false);
-  show('signout', false);
-  show('login', true);
-  $<HTMLInputElement>('key').value = '';
-  $('key').focus();
+  showSignIn();
   status('Signed out.');
 }
 
@@ -506,12 +503,6 @@ function onKey(e: KeyboardEvent) {
 }
 
 function start() {
-  $('login').addEventListener('submit', (e) => {
-    e.preventDefault();
-    const key = $<HTMLInputElement>('key').value.trim();
-    if (!key) return;
-    void signIn(key);
-  });
   $('task').addEventListener('submit', (e) => {
     e.preventDefault();
     void submit();
@@ -524,11 +515,7 @@ function start() {
   $('release').addEventListener('click', () => void release());
   $('signout').addEventListener('click', signOut);
   document.addEventListener('keydown', onKey);
-  if (state.key) void signIn(state.key);
-  else {
-    show('login', true);
-    $('key').focus();
-  }
+  wireSignIn(state.key, (key) => void signIn(key));
 }
 
 start();

@@ -12,6 +12,29 @@ export function show(id: string, visible: boolean): void {
   $(id).hidden = !visible;
 }
 
+/**
+ * The sign-in form both pages have: a submitted key (trimmed; an empty one is ignored) goes to `signIn`;
+ * a key kept from earlier in this tab signs in at once; otherwise the form is shown with the focus in it.
+ * Call it last in a page's start-up, once its other handlers are in place.
+ */
+export function wireSignIn(stored: string | null, signIn: (key: string) => void): void {
+  $('login').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const key = $<HTMLInputElement>('key').value.trim();
+    if (key) signIn(key);
+  });
+  if (stored) signIn(stored);
+  else showSignIn();
+}
+
+/** Back to an empty sign-in form (the key is forgotten by the caller). */
+export function showSignIn(): void {
+  show('signout', false);
+  show('login', true);
+  $<HTMLInputElement>('key').value = '';
+  $('key').focus();
+}
+
 export function status(message: string, isError = false): void {
   const s = $('status');
   s.textContent = message;
