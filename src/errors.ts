@@ -45,6 +45,7 @@ export const ERROR_CODES = [
   // 500, 503, 504
   'internal_error',
   'model_not_loaded',
+  'inference_unavailable',
   'database_unavailable',
   'timeout',
 ] as const;

@@ -10,3 +10,11 @@ export class InferenceTimeout extends Error {
     this.name = 'InferenceTimeout';
   }
 }
+
+/** Inference could not run: a worker exited or failed to start, or the pool is shutting down. */
+export class InferenceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InferenceError';
+  }
+}

@@ -6,7 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { workerStart } from '../build-layout.js';
 import type { Logger } from '../logger.js';
-import { InferenceTimeout } from './errors.js';
+import { InferenceError, InferenceTimeout } from './errors.js';
 import type { FromWorker, InputSpec, Provider, TextInput, ToWorker, WorkerInit } from './protocol.js';
 import type { Batch } from './tokenizer.js';
 
@@ -27,13 +27,6 @@ interface Slot {
   worker: Worker;
   inFlight: Map<number, Pending>;
   ready: boolean;
-}
-
-export class InferenceError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InferenceError';
-  }
 }
 
 export class WorkerPool {

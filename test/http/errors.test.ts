@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import type { ErrorCode } from '../../src/errors.js';
+import { InferenceError, InferenceTimeout } from '../../src/inference/errors.js';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
 
 describe('request errors', () => {
@@ -107,5 +108,27 @@ describe('request errors', () => {
     );
     expectError(await app.request.get('/v1/admin/api-keys').set('Authorization', `Bearer ${client}`), 403, 'forbidden');
     expectError(await app.request.delete('/v1/admin/api-keys/nope').set('Authorization', `Bearer ${ADMIN_KEY}`), 404, 'not_found');
+  });
+
+  test('inference trouble is a 503 the client can retry (a hung worker: timeout; an exited one: inference_unavailable), and nothing is stored', async () => {
+    const runtime = app.server.ctx.models.active.runtime;
+    const embed = runtime.embed;
+    const before = await decisionCount();
+    try {
+      runtime.embed = async () => {
+        throw new InferenceTimeout(30_000);
+      };
+      const hung = await post('/v1/moderate', { input: 'hello' });
+      expectError(hung, 503, 'timeout', /inference did not finish within 30000 ms \(INFERENCE_TIMEOUT_MS\)/);
+      assert.equal(hung.headers['retry-after'], '1');
+      runtime.embed = async () => {
+        throw new InferenceError('inference worker exited (code 1)');
+      };
+      expectError(await post('/v1/moderations', { input: 'hello' }), 503, 'inference_unavailable', /worker exited/);
+    } finally {
+      runtime.embed = embed;
+    }
+    assert.equal(await decisionCount(), before);
+    assert.equal((await post('/v1/moderate', { input: 'hello' })).status, 200);
   });
 });

@@ -5,6 +5,7 @@
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { AppError, errorBody } from '../../errors.js';
+import { InferenceError, InferenceTimeout } from '../../inference/errors.js';
 import type { Logger } from '../../logger.js';
 
 const DB_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
@@ -38,6 +39,16 @@ function fromBodyParser(err: { type?: string; status?: number; message?: string;
   }
 }
 
+/**
+ * A hung inference worker (replaced by the pool) or one that exited is the service's temporary trouble,
+ * not the request's: 503 with a code the client can retry on, instead of a bare 500.
+ */
+function fromInference(err: unknown): AppError | null {
+  if (err instanceof InferenceTimeout) return new AppError(503, 'timeout', `${err.message} (INFERENCE_TIMEOUT_MS); the worker was replaced: retry`);
+  if (err instanceof InferenceError) return new AppError(503, 'inference_unavailable', `${err.message}; retry shortly`);
+  return null;
+}
+
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) {
@@ -45,6 +56,10 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       return;
     }
     let e: AppError | null = err instanceof AppError ? err : fromBodyParser(err);
+    if (!e) {
+      e = fromInference(err);
+      if (e) res.setHeader('Retry-After', '1');
+    }
     if (!e && isDatabaseUnavailable(err)) {
       log.warn({ requestId: res.locals.requestId, err: (err as Error).message }, 'database unavailable');
       e = new AppError(503, 'database_unavailable', 'the database is unavailable; retry shortly');
