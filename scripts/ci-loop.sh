@@ -9,6 +9,9 @@ rev="$(git -C "$(dirname "$0")/.." rev-parse "${2:-HEAD}")"
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 out="$(mktemp -d /tmp/modtune-ci-loop.XXXXXX)"
 echo "== ${n} runs of .ci/run on ${rev:0:12}; logs in ${out}"
+# The clone sits in ${out}; give it the ../shared (datasets, tokenizers) CI has beside its checkout, if
+# this checkout has one, so that the tests which need it run rather than skip.
+if [ -d "${repo}/../shared" ]; then ln -s "$(cd "${repo}/../shared" && pwd)" "${out}/shared"; fi
 failed=0
 for i in $(seq 1 "${n}"); do
   dir="${out}/clone"
