@@ -28,7 +28,7 @@ import { loadPolicies } from './policy/loader.js';
 import type { Policy } from './policy/policy.js';
 import { PolicyRegistry } from './policy/registry.js';
 import { RetentionService } from './privacy/retention.js';
-import { queueDepth } from './review/review.repository.js';
+import { notifyTaskCompleted, queueDepth, REVIEW_COMPLETED_CHANNEL } from './review/review.repository.js';
 import { ReviewService } from './review/review.service.js';
 import { PromotionGuard } from './tuning/guard.service.js';
 import { TrainingScheduler } from './tuning/scheduler.js';
@@ -277,6 +277,8 @@ export class AppContext {
       events.on('review.task_completed', () => guard.poke());
       guard.start(config.guardIntervalMs);
       lifecycle.add('promotion guard', () => guard.stop());
+      // Reviews completed on API replicas that leave the jobs to this process arrive by NOTIFY (PostgreSQL).
+      lifecycle.add('review listener', await database.listen(REVIEW_COMPLETED_CHANNEL, () => guard.poke()));
       retention.start(config.retention.intervalMs);
       lifecycle.add('retention', () => retention.stop());
       const schedule = policies.get().settings.training;
@@ -290,6 +292,8 @@ export class AppContext {
       jobs = { scheduler, guard };
       logger.info({ role, scheduler: scheduler !== null }, 'background jobs run in this process');
     } else {
+      // The guard runs in another process: tell it a review completed so it re-checks now, not at its next interval.
+      events.on('review.task_completed', ({ taskId }) => notifyTaskCompleted(database.db, taskId));
       logger.info('background jobs are off in this process (BACKGROUND_JOBS=false): run them with npm run worker');
     }
 

@@ -29,7 +29,9 @@ export interface Database {
   tryAdvisoryLock(key: number): Promise<(() => Promise<void>) | null>;
   /**
    * Calls `onMessage` for every NOTIFY on `channel` from any process, reconnecting after failures.
-   * Returns a function that stops listening. A no-op on PGlite (one process: nothing to hear).
+   * Resolves once listening (a NOTIFY committed after that is heard; if the first attempt failed, it
+   * retries in the background) with a function that stops listening. A no-op on PGlite (one process:
+   * nothing to hear).
    */
   listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
   /**
@@ -123,7 +125,7 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
       };
     },
     async listen(channel, onMessage) {
-      const stop = listenWithReconnect(url, channel, onMessage, log);
+      const stop = await listenWithReconnect(url, channel, onMessage, log);
       listeners.add(stop);
       return async () => {
         listeners.delete(stop);
@@ -139,8 +141,12 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
   };
 }
 
-/** LISTEN on a dedicated connection (not the pool's), reconnecting with backoff when it drops. */
-function listenWithReconnect(url: string, channel: string, onMessage: (payload: string) => void, log: Logger): () => Promise<void> {
+/**
+ * LISTEN on a dedicated connection (not the pool's), reconnecting with backoff when it drops. Resolves
+ * once the first attempt is done: listening when it succeeded (a NOTIFY sent after that is heard), else
+ * retrying in the background.
+ */
+async function listenWithReconnect(url: string, channel: string, onMessage: (payload: string) => void, log: Logger): Promise<() => Promise<void>> {
   let stopped = false;
   let client: pg.Client | null = null;
   let retry: NodeJS.Timeout | null = null;
@@ -171,7 +177,7 @@ function listenWithReconnect(url: string, channel: string, onMessage: (payload: 
       reconnect((err as Error).message);
     }
   };
-  void connect();
+  await connect();
   return async () => {
     stopped = true;
     if (retry) clearTimeout(retry);

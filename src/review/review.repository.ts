@@ -297,6 +297,17 @@ export async function insertLabels(
     .execute();
 }
 
+/**
+ * Where a completed review is announced to other processes (the promotion guard re-checks at once in the
+ * process that runs it: `npm run worker` beside API replicas with BACKGROUND_JOBS=false).
+ */
+export const REVIEW_COMPLETED_CHANNEL = 'modtune_review_completed';
+
+/** Announces that task `taskId` reached `done` (NOTIFY on REVIEW_COMPLETED_CHANNEL; on PGlite no other process is there to hear it). */
+export async function notifyTaskCompleted(db: Executor, taskId: string): Promise<void> {
+  await sql`select pg_notify(${REVIEW_COMPLETED_CHANNEL}, ${taskId})`.execute(db);
+}
+
 /** The highest settled-label id: a training run's snapshot of the labels. */
 export async function labelSnapshot(db: Executor): Promise<number> {
   const r = await db.selectFrom('review_labels').select((eb) => eb.fn.max('id').as('max_id')).executeTakeFirstOrThrow();

@@ -9,6 +9,7 @@ import { API_KEYS_CHANNEL } from '../../src/auth/auth.service.js';
 import { loadConfig } from '../../src/config.js';
 import { AppContext, type ContextOverrides } from '../../src/context.js';
 import type { Database } from '../../src/db/connect.js';
+import { REVIEW_COMPLETED_CHANNEL } from '../../src/review/review.repository.js';
 import { quietLogger, testDatabases } from '../helpers/db.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
 
@@ -43,15 +44,16 @@ function watchListens(database: Database): { database: Database; open: Set<strin
   return { database: watched, open };
 }
 
-const [kind] = testDatabases();
+const [kind, server] = testDatabases();
 
 test('destroy() stops everything the context started, the API-key LISTEN included, and leaves the caller\'s database open', async () => {
   const owned = await kind.migrated();
   try {
     const { database, open } = watchListens(owned);
     const ctx = await AppContext.fromConfig(await config({ MODTUNE_ADMIN_KEY: ADMIN_KEY }), { database, logger: quietLogger() });
-    assert.deepEqual(ctx.components, ['readiness', 'training schedule', 'retention', 'promotion guard', 'shadow statistics', 'training', 'api-key listener', 'inference']);
+    assert.deepEqual(ctx.components, ['readiness', 'training schedule', 'retention', 'review listener', 'promotion guard', 'shadow statistics', 'training', 'api-key listener', 'inference']);
     assert.ok(open.has(API_KEYS_CHANNEL), `the API-key channel is listened to (${[...open]})`);
+    assert.ok(open.has(REVIEW_COMPLETED_CHANNEL), `the guard listens for reviews completed elsewhere (${[...open]})`);
     await ctx.destroy(0);
     assert.equal(ctx.draining, true);
     assert.equal(ctx.models.loaded, false, 'inference stopped');
@@ -95,9 +97,63 @@ test('roles: BACKGROUND_JOBS=false leaves the jobs to a worker; a worker runs th
     assert.equal(worker.role, 'worker');
     assert.ok(worker.jobs?.guard);
     assert.ok(worker.scheduler?.nextRun instanceof Date, 'the training schedule is armed in the worker');
-    assert.deepEqual(worker.components, ['readiness', 'training schedule', 'retention', 'promotion guard', 'training', 'inference']);
+    assert.deepEqual(worker.components, ['readiness', 'training schedule', 'retention', 'review listener', 'promotion guard', 'training', 'inference']);
     await worker.destroy(0);
   } finally {
+    await owned.destroy();
+  }
+});
+
+test('a review completed on an API replica without the jobs prompts the worker\'s guard at once, not at its next interval', { skip: server.skip }, async () => {
+  const owned = await server.migrated();
+  // An hour between the guard's own checks: a check within the test comes only from the NOTIFY.
+  const hour = { GUARD_INTERVAL_MS: String(3_600_000) };
+  const heard: string[] = [];
+  const stopHearing = await owned.listen(REVIEW_COMPLETED_CHANNEL, (taskId) => heard.push(taskId));
+  const until = async (done: () => boolean, what: string) => {
+    for (let waited = 0; !done(); waited += 20) {
+      if (waited > 10_000) assert.fail(`not within 10 s: ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const counted = (ctx: AppContext) => {
+    const guard = ctx.jobs!.guard;
+    const calls = { n: 0 };
+    const poke = guard.poke.bind(guard);
+    guard.poke = () => {
+      calls.n++;
+      poke();
+    };
+    return calls;
+  };
+  const [first, second, third] = ['01900000-0000-7000-8000-000000000001', '01900000-0000-7000-8000-000000000002', '01900000-0000-7000-8000-000000000003'];
+  const started: AppContext[] = [];
+  try {
+    const worker = await AppContext.fromConfig(await config(hour), { database: owned, logger: quietLogger(), role: 'worker' });
+    started.push(worker);
+    const workerPokes = counted(worker);
+    const api = await AppContext.fromConfig(await config({ ...hour, MODTUNE_ADMIN_KEY: ADMIN_KEY, BACKGROUND_JOBS: 'false' }), { database: owned, logger: quietLogger() });
+    started.push(api);
+
+    // What the review service publishes after a task reaches done.
+    await api.events.emit('review.task_completed', { taskId: first });
+    await until(() => workerPokes.n === 1, 'the worker\'s guard prompted by the API replica\'s completed review');
+    assert.deepEqual(heard, [first]);
+
+    // An API process that runs the guard itself prompts its own and announces nothing; it hears the others.
+    const withJobs = await AppContext.fromConfig(await config({ ...hour, MODTUNE_ADMIN_KEY: ADMIN_KEY }), { database: owned, logger: quietLogger() });
+    started.push(withJobs);
+    const ownPokes = counted(withJobs);
+    await withJobs.events.emit('review.task_completed', { taskId: second });
+    assert.equal(ownPokes.n, 1, 'its own guard is prompted in-process');
+    await api.events.emit('review.task_completed', { taskId: third });
+    // Notifications arrive in commit order: had the second been announced, it would be heard before the third.
+    await until(() => heard.includes(third), 'the third announcement heard');
+    assert.deepEqual(heard, [first, third], 'only the replica without the jobs announces');
+    await until(() => workerPokes.n === 2 && ownPokes.n === 2, `both guards prompted by the third (worker ${workerPokes.n}, own ${ownPokes.n})`);
+  } finally {
+    for (const ctx of started.reverse()) await ctx.destroy(0);
+    await stopHearing();
     await owned.destroy();
   }
 });
