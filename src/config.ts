@@ -67,6 +67,7 @@ const envSchema = z.object({
   TRAINING_SCHEDULER: bool.default(true),
   BACKGROUND_JOBS: bool.default(true),
   GUARD_INTERVAL_MS: int(100, 86_400_000).default(30_000),
+  QUEUED_RUN_SWEEP_MS: int(1_000, 86_400_000).default(60_000),
   SHADOW_FLUSH_MS: int(100, 600_000).default(5_000),
   HEAD_POLL_MS: int(100, 600_000).default(5_000),
 });
@@ -109,6 +110,8 @@ export interface Config {
   backgroundJobs: boolean;
   /** How often the promotion guard re-checks live agreement (each completed review also pokes it). */
   guardIntervalMs: number;
+  /** How often a process that runs the jobs looks for training runs queued at least this long ago and trains them. */
+  queuedRunSweepMs: number;
   /** How often shadow statistics accumulated from scoring are written, and the shadow head re-read. */
   shadowFlushMs: number;
   /** How often replicas poll for a new active head (LISTEN/NOTIFY is the fast path). */
@@ -182,6 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     trainingScheduler: e.TRAINING_SCHEDULER,
     backgroundJobs: e.BACKGROUND_JOBS,
     guardIntervalMs: e.GUARD_INTERVAL_MS,
+    queuedRunSweepMs: e.QUEUED_RUN_SWEEP_MS,
     shadowFlushMs: e.SHADOW_FLUSH_MS,
     headPollMs: e.HEAD_POLL_MS,
   };

@@ -32,7 +32,7 @@ import { notifyTaskCompleted, queueDepth, REVIEW_COMPLETED_CHANNEL } from './rev
 import { ReviewService } from './review/review.service.js';
 import { PromotionGuard } from './tuning/guard.service.js';
 import { TrainingScheduler } from './tuning/scheduler.js';
-import { lastGate, runCounts } from './tuning/training.repository.js';
+import { lastGate, notifyRunRequested, runCounts, TRAINING_REQUESTED_CHANNEL } from './tuning/training.repository.js';
 import { TrainingService } from './tuning/training.service.js';
 
 export type ProcessRole = 'api' | 'worker';
@@ -279,6 +279,13 @@ export class AppContext {
       lifecycle.add('promotion guard', () => guard.stop());
       // Reviews completed on API replicas that leave the jobs to this process arrive by NOTIFY (PostgreSQL).
       lifecycle.add('review listener', await database.listen(REVIEW_COMPLETED_CHANNEL, () => guard.poke()));
+      // Training runs: asked for here, trained here; asked for on an API replica without the jobs, announced
+      // by NOTIFY; queued and not announced (a missed NOTIFY, a process that stopped first), swept up.
+      events.on('training.requested', ({ runId }) => training.startInBackground(runId));
+      lifecycle.add('training requests', await database.listen(TRAINING_REQUESTED_CHANNEL, (runId) => training.pickUpInBackground({ runId })));
+      const sweep = setInterval(() => training.pickUpInBackground({ queuedBefore: new Date(Date.now() - config.queuedRunSweepMs) }), config.queuedRunSweepMs);
+      sweep.unref();
+      lifecycle.add('queued-run sweep', () => clearInterval(sweep));
       retention.start(config.retention.intervalMs);
       lifecycle.add('retention', () => retention.stop());
       const schedule = policies.get().settings.training;
@@ -294,6 +301,11 @@ export class AppContext {
     } else {
       // The guard runs in another process: tell it a review completed so it re-checks now, not at its next interval.
       events.on('review.task_completed', ({ taskId }) => notifyTaskCompleted(database.db, taskId));
+      // Training too: a run asked for here is trained by the worker (on an embedded database, which no
+      // other process can open, here after all).
+      events.on('training.requested', ({ runId }) =>
+        database.kind === 'pglite' ? training.startInBackground(runId) : notifyRunRequested(database.db, runId),
+      );
       logger.info('background jobs are off in this process (BACKGROUND_JOBS=false): run them with npm run worker');
     }
 

@@ -11,6 +11,8 @@ import type { Logger } from './logger.js';
 export interface DomainEvents {
   /** A review task reached `done` (the promotion guard re-checks live agreement). */
   'review.task_completed': { taskId: string };
+  /** An admin asked for a training run through the API; it is queued (a process that runs the jobs trains it). */
+  'training.requested': { runId: string };
   /** A training run promoted a head: this process should serve it now (other processes hear NOTIFY). */
   'head.promoted': { headId: string; runId: string };
   /** A training run produced a head that was not promoted (or was): shadow scoring follows the newest. */

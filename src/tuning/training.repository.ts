@@ -48,8 +48,12 @@ export interface RunUpdate {
   finished?: boolean;
 }
 
-export async function updateRun(db: Executor, id: string, u: RunUpdate): Promise<void> {
-  await db
+/**
+ * Updates run `id`; with `onlyIf`, only while the run is in that status (a claim: queued → running).
+ * Returns whether the run was updated.
+ */
+export async function updateRun(db: Executor, id: string, u: RunUpdate, onlyIf?: RunStatus): Promise<boolean> {
+  const res = await db
     .updateTable('training_runs')
     .set({
       ...(u.status ? { status: u.status } : {}),
@@ -65,7 +69,31 @@ export async function updateRun(db: Executor, id: string, u: RunUpdate): Promise
       ...(u.finished ? { finished_at: sql<Date>`now()` } : {}),
     })
     .where('id', '=', id)
-    .execute();
+    .$if(onlyIf !== undefined, (qb) => qb.where('status', '=', onlyIf!))
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+/** Where a run queued through an API replica without the jobs is announced to the process that runs them. */
+export const TRAINING_REQUESTED_CHANNEL = 'modtune_training_requested';
+
+/** Announces queued run `runId` (NOTIFY on TRAINING_REQUESTED_CHANNEL). */
+export async function notifyRunRequested(db: Executor, runId: string): Promise<void> {
+  await sql`select pg_notify(${TRAINING_REQUESTED_CHANNEL}, ${runId})`.execute(db);
+}
+
+/** The oldest run still queued that was created before `createdBefore` (runs left for a jobs process to pick up). */
+export async function oldestQueuedRun(db: Executor, createdBefore: Date): Promise<string | undefined> {
+  const r = await db
+    .selectFrom('training_runs')
+    .select('id')
+    .where('status', '=', 'queued')
+    .where('created_at', '<=', createdBefore)
+    .orderBy('created_at')
+    .orderBy('id')
+    .limit(1)
+    .executeTakeFirst();
+  return r?.id;
 }
 
 export async function getRun(db: Executor, id: string) {
@@ -111,16 +139,15 @@ export async function runningRun(db: Executor) {
   return db.selectFrom('training_runs').select(['id', 'replica', 'started_at']).where('status', '=', 'running').executeTakeFirst();
 }
 
-/** Runs a crashed process left behind; called only while holding the training lock. */
+/**
+ * Runs a crashed process left `running`; called only while holding the training lock (a live run holds
+ * it). Queued runs are not failed: a process that runs the jobs picks them up.
+ */
 export async function failAbandonedRuns(db: Executor): Promise<string[]> {
   const rows = await db
     .updateTable('training_runs')
-    .set({
-      status: 'failed',
-      error: sql<string>`case when status = 'running' then 'the process running it stopped before it finished' else 'the process that queued it stopped before it started' end`,
-      finished_at: sql<Date>`now()`,
-    })
-    .where('status', 'in', ['running', 'queued'])
+    .set({ status: 'failed', error: 'the process running it stopped before it finished', finished_at: sql<Date>`now()` })
+    .where('status', '=', 'running')
     .returning('id')
     .execute();
   return rows.map((r) => r.id);

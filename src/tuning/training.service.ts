@@ -160,7 +160,7 @@ export class TrainingService {
     return this.database.db;
   }
 
-  /** At start-up: runs left `running`/`queued` by a crashed process become `failed` (if no one is running). */
+  /** At start-up: runs left `running` by a crashed process become `failed` (if no one is running); queued ones wait for {@link pickUp}. */
   async recoverAbandonedRuns(): Promise<string[]> {
     const release = await this.database.tryAdvisoryLock(TRAINING_LOCK);
     if (!release) return [];
@@ -199,31 +199,92 @@ export class TrainingService {
     return inserted ? id : null;
   }
 
-  /** Runs `execute` in the background (API and cron), tracked so shutdown can wait for it. */
-  startInBackground(runId: string, progress?: RunProgress): void {
-    const p = this.execute(runId, progress).catch((err: Error) => this.log.error({ runId, err: err.message }, 'training run crashed'));
-    this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p));
+  /**
+   * A run an admin asked for through the API: queued, then announced (`training.requested`); the process
+   * that runs the background jobs trains it — this one, or a worker (see context.ts).
+   */
+  async request(o: { requestedBy: string | null; hyperparameters?: Partial<Hyperparameters>; force?: boolean }): Promise<string> {
+    const runId = (await this.createRun('api', o))!;
+    await this.opts.events?.emit('training.requested', { runId });
+    return runId;
   }
 
+  /** Runs `execute` in the background (API and cron), tracked so shutdown can wait for it. */
+  startInBackground(runId: string, progress?: RunProgress): void {
+    this.track(this.execute(runId, progress), runId);
+  }
+
+  /** Runs {@link pickUp} in the background, tracked so shutdown can wait for it. */
+  pickUpInBackground(which: { runId: string } | { queuedBefore: Date }): void {
+    this.track(this.pickUp(which), 'runId' in which ? which.runId : null);
+  }
+
+  private track(p: Promise<unknown>, runId: string | null): void {
+    const tracked = p.catch((err: Error) => this.log.error({ runId, err: err.message }, 'training run crashed'));
+    this.inFlight.add(tracked);
+    void tracked.finally(() => this.inFlight.delete(tracked));
+  }
+
+  /**
+   * Trains queued run `runId` now (the API, the schedule, the CLI). If another run holds the training
+   * lock, the run is recorded as `skipped`.
+   */
   async execute(runId: string, progress: RunProgress = () => undefined): Promise<RunOutcome> {
-    const log = this.log.child({ runId });
-    const say: Say = (phase, message, step) => {
-      log.info({ phase, ...(step ? { step: step.step, loss: step.loss } : {}) }, message);
-      progress({ runId, phase, message, step });
-    };
     const release = await this.database.tryAdvisoryLock(TRAINING_LOCK);
     if (!release) {
-      await repo.updateRun(this.db, runId, { status: 'skipped', error: 'another training run was in progress', finished: true });
-      say('skipped', 'another training run is in progress');
+      // Only while it is still queued: never over a run someone else has claimed meanwhile.
+      await repo.updateRun(this.db, runId, { status: 'skipped', error: 'another training run was in progress', finished: true }, 'queued');
+      this.sayer(runId, progress)('skipped', 'another training run is in progress');
       return 'skipped';
     }
     try {
+      return await this.claimAndTrain(runId, progress);
+    } finally {
+      await release();
+    }
+  }
+
+  /**
+   * In a process that runs the background jobs: trains a queued run that another process left for it —
+   * one an API replica without the jobs queued (`runId`, announced by NOTIFY), or the oldest queued before
+   * `queuedBefore` (missed announcements, runs whose process stopped before starting them). Unlike
+   * {@link execute} it leaves the run queued when another run holds the training lock (a later sweep
+   * takes it) and returns null when there is nothing for it to do.
+   */
+  async pickUp(which: { runId: string } | { queuedBefore: Date }, progress: RunProgress = () => undefined): Promise<RunOutcome | null> {
+    const release = await this.database.tryAdvisoryLock(TRAINING_LOCK);
+    if (!release) return null;
+    try {
+      const runId = 'runId' in which ? which.runId : await repo.oldestQueuedRun(this.db, which.queuedBefore);
+      if (!runId) return null;
+      const run = await repo.getRun(this.db, runId);
+      if (run?.status !== 'queued') return null;
+      this.log.info({ runId, replica: this.replica }, 'picked up a queued training run');
+      return await this.claimAndTrain(runId, progress);
+    } finally {
+      await release();
+    }
+  }
+
+  private sayer(runId: string, progress: RunProgress): Say {
+    const log = this.log.child({ runId });
+    return (phase, message, step) => {
+      log.info({ phase, ...(step ? { step: step.step, loss: step.loss } : {}) }, message);
+      progress({ runId, phase, message, step });
+    };
+  }
+
+  /** With the training lock held: claims run `runId` (queued → running, on this replica) and trains it. */
+  private async claimAndTrain(runId: string, progress: RunProgress): Promise<RunOutcome> {
+    const say = this.sayer(runId, progress);
+    if (!(await repo.updateRun(this.db, runId, { status: 'running', started: true, replica: this.replica }, 'queued'))) {
       const run = await repo.getRun(this.db, runId);
       if (!run) throw notFound('training run', runId);
-      if (run.status !== 'queued') throw conflict('run_not_queued', `training run ${runId} is ${run.status}`);
-      await repo.updateRun(this.db, runId, { status: 'running', started: true, replica: this.replica });
-      say('running', `training run started on ${this.replica}`);
+      throw conflict('run_not_queued', `training run ${runId} is ${run.status}`);
+    }
+    say('running', `training run started on ${this.replica}`);
+    try {
+      const run = (await repo.getRun(this.db, runId))!;
       const stored = run.hyperparameters as unknown as Hyperparameters & { force?: boolean };
       return await this.train(runId, stored, stored.force === true, say);
     } catch (err) {
@@ -231,11 +292,9 @@ export class TrainingService {
       const message = (err as Error).message;
       await repo
         .updateRun(this.db, runId, { status, error: message, finished: true })
-        .catch((e: Error) => log.error({ err: e.message }, 'could not record the run outcome'));
+        .catch((e: Error) => this.log.error({ runId, err: e.message }, 'could not record the run outcome'));
       say(status, message);
       return status;
-    } finally {
-      await release();
     }
   }
 

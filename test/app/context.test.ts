@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { API_KEYS_CHANNEL } from '../../src/auth/auth.service.js';
 import { loadConfig } from '../../src/config.js';
 import { AppContext, type ContextOverrides } from '../../src/context.js';
@@ -51,7 +51,7 @@ test('destroy() stops everything the context started, the API-key LISTEN include
   try {
     const { database, open } = watchListens(owned);
     const ctx = await AppContext.fromConfig(await config({ MODTUNE_ADMIN_KEY: ADMIN_KEY }), { database, logger: quietLogger() });
-    assert.deepEqual(ctx.components, ['readiness', 'training schedule', 'retention', 'review listener', 'promotion guard', 'shadow statistics', 'training', 'api-key listener', 'inference']);
+    assert.deepEqual(ctx.components, ['readiness', 'training schedule', 'retention', 'queued-run sweep', 'training requests', 'review listener', 'promotion guard', 'shadow statistics', 'training', 'api-key listener', 'inference']);
     assert.ok(open.has(API_KEYS_CHANNEL), `the API-key channel is listened to (${[...open]})`);
     assert.ok(open.has(REVIEW_COMPLETED_CHANNEL), `the guard listens for reviews completed elsewhere (${[...open]})`);
     await ctx.destroy(0);
@@ -97,7 +97,7 @@ test('roles: BACKGROUND_JOBS=false leaves the jobs to a worker; a worker runs th
     assert.equal(worker.role, 'worker');
     assert.ok(worker.jobs?.guard);
     assert.ok(worker.scheduler?.nextRun instanceof Date, 'the training schedule is armed in the worker');
-    assert.deepEqual(worker.components, ['readiness', 'training schedule', 'retention', 'review listener', 'promotion guard', 'training', 'inference']);
+    assert.deepEqual(worker.components, ['readiness', 'training schedule', 'retention', 'queued-run sweep', 'training requests', 'review listener', 'promotion guard', 'training', 'inference']);
     await worker.destroy(0);
   } finally {
     await owned.destroy();
@@ -156,4 +156,79 @@ test('a review completed on an API replica without the jobs prompts the worker\'
     await stopHearing();
     await owned.destroy();
   }
+});
+
+describe('training runs asked for on an API replica without the jobs are trained by the worker', { skip: server.skip }, () => {
+  const hour = { GUARD_INTERVAL_MS: String(3_600_000), QUEUED_RUN_SWEEP_MS: String(3_600_000) };
+  const until = async (done: () => Promise<boolean>, what: string) => {
+    for (let waited = 0; !(await done()); waited += 50) {
+      if (waited > 20_000) assert.fail(`not within 20 s: ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const finished = (ctx: AppContext, runId: string) => async () => !['queued', 'running'].includes((await ctx.training.getRun(runId)).status as string);
+  /** Counts calls of `ctx.training[method]`, keeping what they resolved to. */
+  const spy = <M extends 'execute' | 'pickUp'>(ctx: AppContext, method: M) => {
+    const results: unknown[] = [];
+    const original = (ctx.training[method] as (...a: unknown[]) => Promise<unknown>).bind(ctx.training);
+    (ctx.training as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
+      const r = await original(...args);
+      results.push(r);
+      return r;
+    };
+    return results;
+  };
+
+  test('announced by NOTIFY: one of two workers trains it, the replica does not, the other leaves it alone', async () => {
+    const owned = await server.migrated();
+    const started: AppContext[] = [];
+    try {
+      const workers = [
+        await AppContext.fromConfig(await config(hour), { database: owned, logger: quietLogger(), role: 'worker' }),
+        await AppContext.fromConfig(await config(hour), { database: owned, logger: quietLogger(), role: 'worker' }),
+      ];
+      started.push(...workers);
+      const pickUps = workers.map((w) => spy(w, 'pickUp'));
+      const api = await AppContext.fromConfig(await config({ ...hour, MODTUNE_ADMIN_KEY: ADMIN_KEY, BACKGROUND_JOBS: 'false' }), { database: owned, logger: quietLogger() });
+      started.push(api);
+      const executed = spy(api, 'execute');
+
+      const runId = await api.training.request({ requestedBy: null });
+      await until(finished(api, runId), 'the run finished');
+      await until(async () => pickUps[0].length + pickUps[1].length === 2, 'both workers heard the announcement');
+      const run = await api.training.getRun(runId);
+      // Trained (and, on a database without labels, skipped for want of pairs), not skipped for a lock.
+      assert.equal(run.status, 'skipped');
+      assert.match(String(run.error), /too few preference pairs/);
+      assert.equal(executed.length, 0, 'the API replica did not train');
+      const outcomes = [...pickUps[0], ...pickUps[1]];
+      assert.deepEqual(outcomes.filter((o) => o !== null), ['skipped'], `one worker trained it (${JSON.stringify(outcomes)})`);
+      assert.deepEqual(outcomes.filter((o) => o === null), [null], 'the other found it taken and left it');
+    } finally {
+      for (const ctx of started.reverse()) await ctx.destroy(0);
+      await owned.destroy();
+    }
+  });
+
+  test('queued and never announced (a missed NOTIFY, a process that stopped first): the sweep trains it; start-up no longer fails it', async () => {
+    const owned = await server.migrated();
+    const started: AppContext[] = [];
+    try {
+      // Queued by a process that stopped before announcing or starting it.
+      const gone = await AppContext.fromConfig(await config({ ...hour, MODTUNE_ADMIN_KEY: ADMIN_KEY, BACKGROUND_JOBS: 'false' }), { database: owned, logger: quietLogger() });
+      const runId = (await gone.training.createRun('api', { requestedBy: null }))!;
+      await gone.destroy(0);
+
+      const worker = await AppContext.fromConfig(await config({ ...hour, QUEUED_RUN_SWEEP_MS: '1000' }), { database: owned, logger: quietLogger(), role: 'worker' });
+      started.push(worker);
+      assert.equal((await worker.training.getRun(runId)).status, 'queued', 'start-up left the queued run for the sweep');
+      await until(finished(worker, runId), 'the sweep trained the run');
+      const run = await worker.training.getRun(runId);
+      assert.equal(run.status, 'skipped');
+      assert.match(String(run.error), /too few preference pairs/);
+    } finally {
+      for (const ctx of started.reverse()) await ctx.destroy(0);
+      await owned.destroy();
+    }
+  });
 });

@@ -92,7 +92,7 @@ describe('the README\'s API + worker split on PostgreSQL', { skip: url ? false :
       assert.equal(ready.status, 200);
 
       const running = worker.logs().find((l) => l.msg === 'worker running')!;
-      assert.deepEqual(running.jobs, ['readiness', 'training schedule', 'retention', 'review listener', 'promotion guard', 'training', 'inference', 'database']);
+      assert.deepEqual(running.jobs, ['readiness', 'training schedule', 'retention', 'queued-run sweep', 'training requests', 'review listener', 'promotion guard', 'training', 'inference', 'database']);
       assert.ok(worker.logs().some((l) => l.msg === 'training schedule armed'));
       assert.ok(!worker.logs().some((l) => l.msg === 'listening'), 'a worker serves no HTTP');
     } finally {

@@ -44,8 +44,7 @@ export function trainingRoutes(ctx: AppContext, json: RequestHandler[]): Router 
     const removed = removedKeyProblems((req.body as { hyperparameters?: unknown } | undefined)?.hyperparameters);
     if (removed.keys.length) throw badRequest('invalid_request', `hyperparameters.${removed.keys[0]}: ${removed.problems[0]}`);
     const b = parseBody(runBody, req.body ?? {});
-    const runId = (await ctx.training.createRun('api', { requestedBy: res.locals.principal!.keyId, hyperparameters: b.hyperparameters, force: b.force }))!;
-    ctx.training.startInBackground(runId);
+    const runId = await ctx.training.request({ requestedBy: res.locals.principal!.keyId, hyperparameters: b.hyperparameters, force: b.force });
     res.status(202).setHeader('Location', `/v1/training/runs/${runId}`).json({ id: runId, status: 'queued' });
   });
 
