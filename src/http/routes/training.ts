@@ -27,8 +27,6 @@ export const rollbackBody = z.strictObject({
   expected_head_id: z.string().regex(UUID, 'expected_head_id must be a head id').optional(),
 });
 
-const id = idParam;
-
 function limitOf(raw: unknown): number {
   if (raw === undefined) return 50;
   const n = Number(raw);
@@ -57,7 +55,7 @@ export function trainingRoutes(ctx: AppContext, json: RequestHandler[]): Router 
   });
 
   r.get('/v1/training/runs/:id', admin, async (req, res) => {
-    res.json(await ctx.training.getRun(id(req.params.id, 'training run')));
+    res.json(await ctx.training.getRun(idParam(req.params.id, 'training run')));
   });
 
   r.get('/v1/label-holds', admin, async (req, res) => {
@@ -75,7 +73,7 @@ export function trainingRoutes(ctx: AppContext, json: RequestHandler[]): Router 
     r.post(`/v1/label-holds/:id/${path}`, admin, ...json, async (req, res) => {
       const b = parseBody(noteBody, req.body ?? {});
       const p = res.locals.principal!;
-      res.json(await ctx.training.decideHold(id(req.params.id, 'label hold'), decision, { name: p.name, keyId: p.keyId, requestId: res.locals.requestId }, b.note ?? null));
+      res.json(await ctx.training.decideHold(idParam(req.params.id, 'label hold'), decision, { name: p.name, keyId: p.keyId, requestId: res.locals.requestId }, b.note ?? null));
     });
   }
 
@@ -91,7 +89,7 @@ export function trainingRoutes(ctx: AppContext, json: RequestHandler[]): Router 
   });
 
   r.get('/v1/models/:id/weights', admin, async (req, res) => {
-    res.json(await ctx.registry.weights(id(req.params.id, 'head version')));
+    res.json(await ctx.registry.weights(idParam(req.params.id, 'head version')));
   });
 
   // Before /v1/models/:id, which would read "activations" as an id.
@@ -100,7 +98,7 @@ export function trainingRoutes(ctx: AppContext, json: RequestHandler[]): Router 
   });
 
   r.get('/v1/models/:id', admin, async (req, res) => {
-    res.json(await ctx.registry.get(id(req.params.id, 'head version')));
+    res.json(await ctx.registry.get(idParam(req.params.id, 'head version')));
   });
 
   r.post('/v1/models/rollback', admin, ...json, async (req, res) => {
@@ -113,7 +111,7 @@ export function trainingRoutes(ctx: AppContext, json: RequestHandler[]): Router 
   r.post('/v1/models/:id/activate', admin, ...json, async (req, res) => {
     // A head id, or a version number of the active head's backbone.
     const raw = String(req.params.id);
-    const headId = /^\d{1,9}$/.test(raw) ? await ctx.registry.idOfVersion(Number(raw)) : id(raw, 'head version');
+    const headId = /^\d{1,9}$/.test(raw) ? await ctx.registry.idOfVersion(Number(raw)) : idParam(raw, 'head version');
     const b = parseBody(reasonBody, req.body ?? {});
     const p = res.locals.principal!;
     const out = await ctx.models.activate(headId, b.reason ?? 'manual activation', { name: p.name, keyId: p.keyId, requestId: res.locals.requestId });
