@@ -35,7 +35,7 @@ import type { StepMetrics } from './trainer.js';
 import * as repo from './training.repository.js';
 import type { EventBus } from '../events.js';
 
-const TRAINING_LOCK = 0x6d74_7472; // "mttr"
+export const TRAINING_LOCK = 0x6d74_7472; // "mttr"
 const WORKER = workerStart(new URL('./train-worker.js', import.meta.url));
 
 /** What a run was asked to train with: the policy's training settings, with a request's overrides. */
@@ -252,6 +252,9 @@ export class TrainingService {
    * takes it) and returns null when there is nothing for it to do.
    */
   async pickUp(which: { runId: string } | { queuedBefore: Date }, progress: RunProgress = () => undefined): Promise<RunOutcome | null> {
+    // A sweep that finds nothing does not take the lock (a run asked for at that instant would be skipped).
+    const found = 'runId' in which ? which.runId : await repo.oldestQueuedRun(this.db, which.queuedBefore);
+    if (!found) return null;
     const release = await this.database.tryAdvisoryLock(TRAINING_LOCK);
     if (!release) return null;
     try {
