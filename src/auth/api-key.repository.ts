@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Executor } from '../db/database.js';
+import { notify, type Executor } from '../db/database.js';
 import type { Role } from '../db/schema/api-keys.js';
 
 export interface ApiKeyRow {
@@ -47,7 +47,7 @@ export const API_KEYS_CHANNEL = 'modtune_api_keys';
 
 /** Tells every replica (LISTEN on API_KEYS_CHANNEL) to forget key `id` from its cache; sent on commit. */
 export async function notifyKeyChanged(db: Executor, id: string): Promise<void> {
-  await sql`select pg_notify(${API_KEYS_CHANNEL}, ${id})`.execute(db);
+  await notify(db, API_KEYS_CHANNEL, id);
 }
 
 export async function findKeyByHash(db: Executor, keyHash: string): Promise<ApiKeyRow | undefined> {

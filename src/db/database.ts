@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { ApiKeysTable, IdempotencyKeysTable } from './schema/api-keys.js';
 import type { AuditEventsTable } from './schema/audit-events.js';
 import type { BackbonesTable } from './schema/backbones.js';
@@ -32,3 +32,8 @@ export interface DatabaseSchema {
 export type DB = Kysely<DatabaseSchema>;
 /** A kysely handle that may or may not be inside a transaction; repositories accept either. */
 export type Executor = Kysely<DatabaseSchema> | Transaction<DatabaseSchema>;
+
+/** NOTIFY `channel` with `payload` (inside a transaction, delivered on commit); every process LISTENing hears it. */
+export async function notify(db: Executor, channel: string, payload: string): Promise<void> {
+  await sql`select pg_notify(${channel}, ${payload})`.execute(db);
+}

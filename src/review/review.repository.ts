@@ -1,6 +1,6 @@
 /** The only code that touches the review tables. */
 import { sql } from 'kysely';
-import type { Executor } from '../db/database.js';
+import { notify, type Executor } from '../db/database.js';
 import { REVIEW_REASONS, type ReviewReason, type Split } from '../db/schema/review.js';
 import type { ResolvedLabel } from './labels.js';
 
@@ -305,7 +305,7 @@ export const REVIEW_COMPLETED_CHANNEL = 'modtune_review_completed';
 
 /** Announces that task `taskId` reached `done` (NOTIFY on REVIEW_COMPLETED_CHANNEL; on PGlite no other process is there to hear it). */
 export async function notifyTaskCompleted(db: Executor, taskId: string): Promise<void> {
-  await sql`select pg_notify(${REVIEW_COMPLETED_CHANNEL}, ${taskId})`.execute(db);
+  await notify(db, REVIEW_COMPLETED_CHANNEL, taskId);
 }
 
 /** The highest settled-label id: a training run's snapshot of the labels. */

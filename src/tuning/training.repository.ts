@@ -1,6 +1,6 @@
 /** Training runs and the data they read: the only code in tuning/ that touches the database. */
 import { sql } from 'kysely';
-import type { Executor } from '../db/database.js';
+import { notify, type Executor } from '../db/database.js';
 import type { HoldStatus, RunStatus, RunTrigger } from '../db/schema/training.js';
 
 export async function insertRun(
@@ -79,7 +79,7 @@ export const TRAINING_REQUESTED_CHANNEL = 'modtune_training_requested';
 
 /** Announces queued run `runId` (NOTIFY on TRAINING_REQUESTED_CHANNEL). */
 export async function notifyRunRequested(db: Executor, runId: string): Promise<void> {
-  await sql`select pg_notify(${TRAINING_REQUESTED_CHANNEL}, ${runId})`.execute(db);
+  await notify(db, TRAINING_REQUESTED_CHANNEL, runId);
 }
 
 /** The oldest run still queued that was created before `createdBefore` (runs left for a jobs process to pick up). */
