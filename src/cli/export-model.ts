@@ -8,6 +8,7 @@ import { loadConfigOrReport } from '../config.js';
 import { openDatabase } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrator.js';
 import { loadModelDir } from '../inference/model-dir.js';
+import type { NgramConfig } from '../inference/ngrams.js';
 import { createLogger } from '../logger.js';
 import { exportHead, type ExportedHead } from '../models/export/exporter.js';
 import { getActiveHead, getBackbone, getHead, headIdOfVersion } from '../models/head.repository.js';
@@ -29,6 +30,7 @@ interface Weights {
   weight: string;
   bias: string;
   lexical: { tokens: string; weight: string } | null;
+  ngrams: { config: NgramConfig; rows: string; buckets: string; weight: string } | null;
 }
 
 const f32 = (b64: string) => {
@@ -66,6 +68,7 @@ async function fromServer(target: { url: string; key: string }, which: string): 
       weight: f32(w.weight),
       bias: f32(w.bias),
       lexical: w.lexical ? { tokens: i32(w.lexical.tokens), weight: f32(w.lexical.weight) } : null,
+      ngrams: w.ngrams ? { config: w.ngrams.config, rows: i32(w.ngrams.rows), buckets: i32(w.ngrams.buckets), weight: f32(w.ngrams.weight) } : null,
     },
     backbone: w.backbone,
   };

@@ -1,5 +1,5 @@
 /**
- * `npm run train [-- --epochs N ...]`: one training run, with progress on stdout. On PostgreSQL, or on an
+ * `npm run train [-- --l2 1,0.1 ...]`: one training run, with progress on stdout. On PostgreSQL, or on an
  * embedded database no server holds, it trains in this process; beside a server that holds the embedded
  * database (or with --server URL) it starts the run through that server's API and follows it there.
  * Exits 0 when the run ends promoted, rejected, skipped, held or superseded, 1 when it fails, so it can be
@@ -20,18 +20,20 @@ import { ModelRuntime } from '../inference/runtime.js';
 import { callService, resolveTarget, SERVER_OPTION, SERVER_USAGE, ServiceError } from './service.js';
 
 /** Flags, as the policy's training keys with dashes; searched ones take a comma-separated list. */
-const NUMBERS = ['label_smoothing', 'epochs', 'patience', 'batch_size', 'validation_fraction', 'min_pairs', 'seed'] as const;
-const SEARCHED = ['beta', 'rpo_alpha', 'l2', 'lexical_l2', 'learning_rate'] as const;
-const CHOICES = ['loss', 'class_weights', 'pairs'] as const;
+const NUMBERS = ['label_smoothing', 'rpo_alpha', 'folds', 'min_pairs', 'seed'] as const;
+const SEARCHED = ['l2'] as const;
+const CHOICES = ['loss', 'class_weights', 'pairs', 'calibration'] as const;
+const BOOLEANS = ['lexical', 'select'] as const;
 const flag = (k: string) => k.replace(/_/g, '-');
 
 const USAGE = `usage: npm run train -- [options]
 Runs one training run in this process (the policy's training settings, with these overrides), prints
 progress and the gate's checks, and exits 0 unless the run failed.
   --force                         train even if no label arrived since the last run
-  --loss sigmoid|ipo|hinge|robust --class-weights none|balanced --pairs all|disagreements
-  --lexical true|false
-${SEARCHED.map((k) => `  --${flag(k)} X[,Y,...]`).join('\n')}   (a list is searched on the validation split)
+  --loss sigmoid|ipo|hinge|robust --class-weights none|balanced --pairs all|disagreements --calibration platt|none
+  --lexical true|false --select true|false
+  --beta auto|X[,Y,...]            (DPO's β: auto chooses it per category with the calibration; a list is searched)
+${SEARCHED.map((k) => `  --${flag(k)} X[,Y,...]`).join('\n')}   (a list is searched by cross-validation)
 ${NUMBERS.map((k) => `  --${flag(k)} X`).join('\n')}
 ${SERVER_USAGE}
   --help`;
@@ -50,9 +52,9 @@ function parseFlags(argv: string[]): Flags | { exit: number } {
       options: {
         help: { type: 'boolean', short: 'h' },
         force: { type: 'boolean' },
-        lexical: { type: 'string' },
+        beta: { type: 'string' },
         ...SERVER_OPTION,
-        ...Object.fromEntries([...NUMBERS, ...SEARCHED, ...CHOICES].map((k) => [flag(k), { type: 'string' as const }])),
+        ...Object.fromEntries([...NUMBERS, ...SEARCHED, ...CHOICES, ...BOOLEANS].map((k) => [flag(k), { type: 'string' as const }])),
       },
       strict: true,
     }).values;
@@ -68,7 +70,8 @@ function parseFlags(argv: string[]): Flags | { exit: number } {
   for (const k of CHOICES) if (values[flag(k)] !== undefined) raw[k] = values[flag(k)];
   for (const k of NUMBERS) if (values[flag(k)] !== undefined) raw[k] = Number(values[flag(k)]);
   for (const k of SEARCHED) if (values[flag(k)] !== undefined) raw[k] = String(values[flag(k)]).split(',').map(Number);
-  if (values.lexical !== undefined) raw.lexical = values.lexical === 'true' ? true : values.lexical === 'false' ? false : values.lexical;
+  for (const k of BOOLEANS) if (values[k] !== undefined) raw[k] = values[k] === 'true' ? true : values[k] === 'false' ? false : values[k];
+  if (values.beta !== undefined) raw.beta = values.beta === 'auto' ? 'auto' : String(values.beta).split(',').map(Number);
   const overrides = hyperparameterOverrides.strict().safeParse(raw);
   if (!overrides.success) {
     process.stderr.write(`modtune train: ${overrides.error.issues.map((i) => `--${flag(String(i.path[0]))}: ${i.message}`).join('; ')}\n`);

@@ -1,3 +1,5 @@
+import { checkNgramConfig, type NgramConfig, type SparseRows } from './ngrams.js';
+
 /**
  * The classification head in TypeScript: logits = W·f + b over features from the ONNX backbone, plus an
  * optional lexical part, (1/L) Σ_t V[t] over the item's L token ids. Pure functions; the hot path of
@@ -24,9 +26,26 @@ export interface LexicalHead {
   weight: Float32Array;
 }
 
+/**
+ * Per-label weights over hashed n-gram buckets of the text (see ngrams.ts), stored sparsely: only
+ * buckets some training item had, only the head rows that were trained. A text's n-gram logits are
+ * Σ_k x_k · V[k] over its (L2-normalised) n-gram features x.
+ */
+export interface NgramHead {
+  /** How the texts' features are computed: part of the head, so serving matches training. */
+  config: NgramConfig;
+  /** Head rows (label indices) the weights feed, strictly ascending. */
+  rows: Int32Array;
+  /** Bucket ids, strictly ascending. */
+  buckets: Int32Array;
+  /** Row-major [buckets.length, rows.length]. */
+  weight: Float32Array;
+}
+
 /** A head as the database stores it and every scorer applies it. */
 export interface Head extends HeadWeights {
   lexical: LexicalHead | null;
+  ngrams?: NgramHead | null;
 }
 
 /** Token ids per row (CSR): row r's ids are ids[offsets[r] .. offsets[r + 1]]. */
@@ -92,19 +111,69 @@ export function addLexicalLogits(lex: LexicalHead, numLabels: number, tokens: To
   }
 }
 
-export function checkHeadShape(h: HeadWeights & { lexical?: LexicalHead | null }): void {
+export function checkNgramShape(g: NgramHead, numLabels: number): void {
+  checkNgramConfig(g.config);
+  if (g.weight.length !== g.buckets.length * g.rows.length) {
+    throw new Error(`n-gram head has ${g.weight.length} weights, expected ${g.buckets.length} buckets × ${g.rows.length} rows`);
+  }
+  for (let i = 0; i < g.rows.length; i++) {
+    if (!(g.rows[i] >= 0 && g.rows[i] < numLabels) || (i > 0 && !(g.rows[i] > g.rows[i - 1]))) {
+      throw new Error(`n-gram head rows must be strictly ascending label indices below ${numLabels}`);
+    }
+  }
+  for (let i = 0; i < g.buckets.length; i++) {
+    if (!(g.buckets[i] >= 0 && g.buckets[i] < g.config.buckets) || (i > 0 && !(g.buckets[i] > g.buckets[i - 1]))) {
+      throw new Error(`n-gram head buckets must be strictly ascending ids below ${g.config.buckets}`);
+    }
+  }
+}
+
+/** Adds each row's n-gram logits into `out` ([n, numLabels]): a merge of the text's sorted buckets with the head's. */
+export function addNgramLogits(g: NgramHead, numLabels: number, rows: SparseRows, n: number, out: Float64Array): void {
+  if (rows.offsets.length < n + 1) throw new Error(`n-gram rows hold ${rows.offsets.length - 1} rows, need ${n}`);
+  const R = g.rows.length;
+  const B = g.buckets;
+  for (let r = 0; r < n; r++) {
+    let lo = 0;
+    for (let k = rows.offsets[r]; k < rows.offsets[r + 1]; k++) {
+      const b = rows.index[k];
+      // The text's buckets ascend, so each search starts where the last one ended.
+      let hi = B.length - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >>> 1;
+        if (B[mid] < b) lo = mid + 1;
+        else hi = mid - 1;
+      }
+      if (lo < B.length && B[lo] === b) {
+        const x = rows.value[k];
+        const wo = lo * R;
+        for (let q = 0; q < R; q++) out[r * numLabels + g.rows[q]] += x * g.weight[wo + q];
+      }
+    }
+  }
+}
+
+export function checkHeadShape(h: HeadWeights & { lexical?: LexicalHead | null; ngrams?: NgramHead | null }): void {
   if (h.weight.length !== h.numLabels * h.dim) {
     throw new Error(`head weight has ${h.weight.length} values, expected ${h.numLabels} × ${h.dim}`);
   }
   if (h.bias.length !== h.numLabels) throw new Error(`head bias has ${h.bias.length} values, expected ${h.numLabels}`);
   if (h.lexical) checkLexicalShape(h.lexical, h.numLabels);
+  if (h.ngrams) checkNgramShape(h.ngrams, h.numLabels);
 }
 
 /**
  * Logits for `n` feature rows stored row-major in `features` ([n, dim]); returns [n, numLabels]. A head
- * with a lexical part needs the rows' token ids too.
+ * with a lexical part needs the rows' token ids too, one with an n-gram part their n-gram rows (computed
+ * with the head's own config).
  */
-export function applyHead(h: HeadWeights & { lexical?: LexicalHead | null }, features: Float32Array, n = features.length / h.dim, tokens?: TokenRows | null): Float64Array {
+export function applyHead(
+  h: HeadWeights & { lexical?: LexicalHead | null; ngrams?: NgramHead | null },
+  features: Float32Array,
+  n = features.length / h.dim,
+  tokens?: TokenRows | null,
+  ngrams?: SparseRows | null,
+): Float64Array {
   const { numLabels: C, dim: D, weight: W, bias: b } = h;
   if (features.length < n * D) throw new Error(`features hold ${features.length} values, need ${n} × ${D}`);
   const out = new Float64Array(n * C);
@@ -120,6 +189,10 @@ export function applyHead(h: HeadWeights & { lexical?: LexicalHead | null }, fea
   if (h.lexical) {
     if (!tokens) throw new Error('this head has a lexical part: scoring it needs the token ids');
     addLexicalLogits(h.lexical, C, tokens, n, out);
+  }
+  if (h.ngrams) {
+    if (!ngrams) throw new Error('this head has an n-gram part: scoring it needs the texts\' n-gram features');
+    addNgramLogits(h.ngrams, C, ngrams, n, out);
   }
   return out;
 }

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import type { Head } from './head.js';
+import { bytesToFloat32, bytesToInt32, checkNgramShape, type Head, type NgramHead } from './head.js';
 import { decodeTensor, tensorToFloat32, type TensorProto } from './onnx/model.js';
 import { readInitializers } from './onnx/wire.js';
 
@@ -37,6 +37,11 @@ const modtuneSection = z.object({
    * rows the graph averages over the text's tokens and adds to the logits (the last column counts).
    */
   lexical: z.object({ table: z.string().min(1) }).optional(),
+  /**
+   * An n-gram part beside the graph (a modtune export of a head that has one): the file with its config
+   * and weights. The graph's logits do not include it (ONNX cannot hash the text's n-grams).
+   */
+  ngrams: z.object({ file: z.string().min(1) }).optional(),
   /** Model label → policy categories (written by `npm run model:import --label-map`); null ignores a label. */
   label_map: z.record(z.string(), z.union([z.string(), z.array(z.string()), z.null()])).default({}),
 });
@@ -157,8 +162,18 @@ export async function loadModelDir(dirIn: string): Promise<ModelDir> {
   if (new Set(labels).size !== labels.length) throw new ModelError(dir, 'config.json: id2label repeats a label');
 
   const bytes = await fs.readFile(onnxPath);
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  // The backbone's identity: model.onnx, and the n-gram file when the head has one (it is part of the head).
+  const hash = createHash('sha256').update(bytes);
   const baseHead = readBaseHead(dir, bytes, config.modtune.head, labels.length, config.modtune.lexical?.table);
+  if (config.modtune.ngrams) {
+    const file = path.join(dir, config.modtune.ngrams.file);
+    const raw = await fs.readFile(file).catch(() => {
+      throw new ModelError(dir, `config.json names the n-gram file '${config.modtune!.ngrams!.file}', which is not there`);
+    });
+    hash.update(raw);
+    baseHead.ngrams = readNgramFile(dir, raw, labels.length);
+  }
+  const sha256 = hash.digest('hex');
 
   const tokenizerModel = (tokenizerJson as { model?: unknown }).model;
   if (!tokenizerModel || typeof tokenizerModel !== 'object') {
@@ -239,6 +254,39 @@ function readBaseHead(
     lexical = tokens.length ? { tokens: Int32Array.from(tokens), weight: Float32Array.from(rows) } : null;
   }
   return { numLabels: C, dim: D, weight, bias, lexical };
+}
+
+const ngramFile = z.object({
+  format: z.literal('modtune-ngrams/1'),
+  config: z.object({
+    buckets: z.number().int(),
+    word: z.tuple([z.number().int(), z.number().int()]).nullable(),
+    char: z.tuple([z.number().int(), z.number().int()]).nullable(),
+  }),
+  num_labels: z.number().int(),
+  rows: z.array(z.number().int()),
+  buckets: z.string(),
+  weights: z.string(),
+});
+
+/** The n-gram part of an export (modtune_ngrams.json): validated like a stored head's. */
+function readNgramFile(dir: string, raw: Buffer, numLabels: number): NgramHead {
+  let spec: z.infer<typeof ngramFile>;
+  try {
+    spec = ngramFile.parse(JSON.parse(raw.toString('utf8')));
+  } catch (err) {
+    throw new ModelError(dir, `the n-gram file is not a modtune n-gram part: ${err instanceof z.ZodError ? err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : (err as Error).message}`);
+  }
+  if (spec.num_labels !== numLabels) throw new ModelError(dir, `the n-gram file is for ${spec.num_labels} labels, config.json has ${numLabels}`);
+  const b = Buffer.from(spec.buckets, 'base64');
+  const w = Buffer.from(spec.weights, 'base64');
+  const ngrams: NgramHead = { config: spec.config, rows: Int32Array.from(spec.rows), buckets: bytesToInt32(b), weight: bytesToFloat32(w) };
+  try {
+    checkNgramShape(ngrams, numLabels);
+  } catch (err) {
+    throw new ModelError(dir, `the n-gram file: ${(err as Error).message}`);
+  }
+  return ngrams;
 }
 
 function transpose(a: Float32Array, rows: number, cols: number): Float32Array {

@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { workerStart } from '../build-layout.js';
 import type { Logger } from '../logger.js';
 import { InferenceError, InferenceTimeout } from './errors.js';
+import type { NgramConfig } from './ngrams.js';
 import type { FromWorker, InputSpec, Provider, TextInput, ToWorker, WorkerInit } from './protocol.js';
 import type { Batch } from './tokenizer.js';
 
@@ -150,8 +151,8 @@ export class WorkerPool {
   }
 
   /** Tokenizes and runs texts in a worker; the result says what they were tokenized to. */
-  score(inputs: TextInput[], wantLogits = false): Promise<RunResult> {
-    return this.send((id) => ({ type: 'score', id, inputs, wantLogits }), []);
+  score(inputs: TextInput[], wantLogits = false, ngrams: NgramConfig[] = []): Promise<RunResult> {
+    return this.send((id) => ({ type: 'score', id, inputs, wantLogits, ...(ngrams.length ? { ngrams } : {}) }), []);
   }
 
   private send(message: (id: number) => ToWorker, transfer: ArrayBuffer[]): Promise<RunResult> {

@@ -1,4 +1,5 @@
 /** Messages between the main thread and inference workers. Typed arrays travel as transferables. */
+import type { NgramConfig, SparseRows } from './ngrams.js';
 import type { Batch } from './tokenizer.js';
 
 export type Provider = 'cuda' | 'webgpu' | 'cpu';
@@ -30,8 +31,8 @@ export interface TextInput {
 export type ToWorker =
   /** Pre-tokenized (the raw benchmark and batch calibration). */
   | { type: 'run'; id: number; batch: Batch; wantLogits: boolean }
-  /** Texts: the worker tokenizes, pads and runs them. */
-  | { type: 'score'; id: number; inputs: TextInput[]; wantLogits: boolean }
+  /** Texts: the worker tokenizes, pads and runs them, and computes their n-gram rows in each config asked for. */
+  | { type: 'score'; id: number; inputs: TextInput[]; wantLogits: boolean; ngrams?: NgramConfig[] }
   | { type: 'close' };
 
 /** What a worker tokenized: the ids of each row (specials in, padding out), flattened. */
@@ -55,6 +56,8 @@ export type FromWorker =
       featureDim: number;
       logits?: Float32Array;
       tokens?: Tokenized;
+      /** The texts' n-gram rows, one entry per config asked for (by ngramKey). */
+      ngrams?: { key: string; rows: SparseRows }[];
       seqLen: number;
       runMs: number;
     }

@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { DynamicBatcher, type BatchStats } from './batcher.js';
 import { calibrate, type Calibration } from './calibrate.js';
 import { applyHead, maxAbsDiff, tokenRows, type TokenRows } from './head.js';
+import { ngramKey, rowOf, sparseRows, type NgramConfig, type SparseRow, type SparseRows } from './ngrams.js';
 import { ModelError, type ModelDir } from './model-dir.js';
 import { WorkerPool, type RunResult } from './pool.js';
 import type { Provider, TextInput } from './protocol.js';
@@ -38,16 +39,24 @@ export interface Embedded {
   dim: number;
   /** The ids each row was scored with (specials included, padding not): what a lexical part reads. */
   tokens: TokenRows;
+  /** The rows' n-gram features, by config key (ngramKey), for each config asked for. */
+  ngrams: Map<string, SparseRows>;
   tokenCounts: number[];
   truncated: boolean[];
 }
 
-/** One scored text: its features and what the worker tokenized it to. */
+/** One scored text: its features, what the worker tokenized it to, and its n-gram rows by config key. */
 interface Row {
   features: Float32Array;
   ids: Int32Array;
   tokenCount: number;
   truncated: boolean;
+  ngrams: Map<string, SparseRow>;
+}
+
+/** A text to score and the n-gram configs its heads read. */
+interface Pending extends TextInput {
+  ngrams?: NgramConfig[];
 }
 
 function rowsOf(res: RunResult): Row[] {
@@ -58,7 +67,15 @@ function rowsOf(res: RunResult): Row[] {
     ids: t.ids.subarray(t.offsets[r], t.offsets[r + 1]),
     tokenCount: t.tokenCounts[r],
     truncated: t.truncated[r] === 1,
+    ngrams: new Map((res.ngrams ?? []).map((g) => [g.key, rowOf(g.rows, r)])),
   }));
+}
+
+/** The configs a batch's texts ask for, each once. */
+function unionOfConfigs(items: Pending[]): NgramConfig[] {
+  const out = new Map<string, NgramConfig>();
+  for (const i of items) for (const c of i.ngrams ?? []) out.set(ngramKey(c), c);
+  return [...out.values()];
 }
 
 /** A text's length for bucketing (texts are tokenized in the workers, after batching): see estimateTokens. */
@@ -83,7 +100,7 @@ export class ModelRuntime {
 
   /** What calibration measured at load (null when it was off). */
   calibration: Calibration | null = null;
-  private batcher!: DynamicBatcher<TextInput, Row>;
+  private batcher!: DynamicBatcher<Pending, Row>;
   private encoderCache: SequenceEncoder | null = null;
 
   private constructor(
@@ -138,9 +155,13 @@ export class ModelRuntime {
       await pool.stop(0);
       throw err;
     }
-    runtime.batcher = new DynamicBatcher<TextInput, Row>(
+    runtime.batcher = new DynamicBatcher<Pending, Row>(
       { size: pool.size, run: async (items) => {
-        const res = await pool.score(items);
+        const res = await pool.score(
+          items.map((i) => ({ text: i.text, context: i.context })),
+          false,
+          unionOfConfigs(items),
+        );
         return { rows: rowsOf(res), runMs: res.runMs, seqLen: res.seqLen };
       } },
       {
@@ -204,7 +225,8 @@ export class ModelRuntime {
         `the features output '${this.model.featuresOutput}' has ${res.featureDim} values per item but the classifier expects ${head.dim}`,
       );
     }
-    const ours = applyHead(head, res.features, n, res.tokens!);
+    // The graph's logits never include an n-gram part (ONNX cannot hash the text): compare without it.
+    const ours = applyHead({ ...head, ngrams: null }, res.features, n, res.tokens!);
     const graph = res.logits!;
     if (graph.length !== ours.length) {
       throw new ModelError(this.model.dir, `the logits output has ${graph.length / n} values per item, expected ${head.numLabels}`);
@@ -223,8 +245,9 @@ export class ModelRuntime {
     }
   }
 
-  async embed(inputs: TextInput[]): Promise<Embedded> {
-    const rows = await Promise.all(inputs.map((i) => this.batcher.submit(i)));
+  /** Features and token ids of the texts, and their n-gram rows in each of `ngrams` (the serving heads' configs). */
+  async embed(inputs: TextInput[], ngrams: NgramConfig[] = []): Promise<Embedded> {
+    const rows = await Promise.all(inputs.map((i) => this.batcher.submit(ngrams.length ? { ...i, ngrams } : i)));
     const dim = this.dim;
     const features = new Float32Array(rows.length * dim);
     rows.forEach((r, i) => features.set(r.features, i * dim));
@@ -232,6 +255,7 @@ export class ModelRuntime {
       features,
       dim,
       tokens: tokenRows(rows.map((r) => r.ids)),
+      ngrams: new Map(ngrams.map((c) => [ngramKey(c), sparseRows(rows.map((r) => r.ngrams.get(ngramKey(c))!))])),
       tokenCounts: rows.map((r) => r.tokenCount),
       truncated: rows.map((r) => r.truncated),
     };

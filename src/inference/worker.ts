@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { tokenRows } from './head.js';
+import { NgramFeaturizer, ngramKey, type NgramConfig, type SparseRows } from './ngrams.js';
 import type { FromWorker, InputSpec, Tokenized, ToWorker, WorkerInit } from './protocol.js';
 import { createWithFallback, sessionProviderOptions } from './providers.js';
 import { SequenceEncoder, type Batch } from './tokenizer.js';
@@ -24,6 +25,18 @@ try {
 }
 
 const post = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
+
+const featurizers = new Map<string, NgramFeaturizer>();
+
+/** The texts' n-gram rows per config: CPU work that stays off the request path, like tokenizing. */
+function ngramRows(texts: string[], configs: NgramConfig[]): { key: string; rows: SparseRows }[] {
+  return configs.map((c) => {
+    const key = ngramKey(c);
+    let f = featurizers.get(key);
+    if (!f) featurizers.set(key, (f = new NgramFeaturizer(c)));
+    return { key, rows: f.rows(texts) };
+  });
+}
 
 function tensor(type: string, data: BigInt64Array, dims: number[]): ort.Tensor {
   if (type === 'int32') return new ort.Tensor('int32', Int32Array.from(data, Number), dims);
@@ -77,10 +90,12 @@ async function main(): Promise<void> {
     try {
       let batch: Batch;
       let tokens: Tokenized | undefined;
+      let ngrams: { key: string; rows: SparseRows }[] | undefined;
       if (msg.type === 'score') {
         const encoded = msg.inputs.map((i) => encoder.encode(i.text, i.context));
         batch = SequenceEncoder.pad(encoded, encoder.padId);
         tokens = flatten(encoded);
+        if (msg.ngrams?.length) ngrams = ngramRows(msg.inputs.map((i) => i.text), msg.ngrams);
       } else {
         batch = msg.batch;
       }
@@ -94,7 +109,8 @@ async function main(): Promise<void> {
       const runMs = performance.now() - started;
       const transfer: ArrayBuffer[] = [features.buffer, ...(logits ? [logits.buffer] : [])];
       if (tokens) for (const a of [tokens.ids, tokens.offsets, tokens.tokenCounts, tokens.truncated]) transfer.push(a.buffer as ArrayBuffer);
-      post({ type: 'result', id: msg.id, features, featureDim, logits, tokens, seqLen: batch.seqLen, runMs }, transfer);
+      for (const g of ngrams ?? []) transfer.push(g.rows.offsets.buffer as ArrayBuffer, g.rows.index.buffer as ArrayBuffer, g.rows.value.buffer as ArrayBuffer);
+      post({ type: 'result', id: msg.id, features, featureDim, logits, tokens, ngrams, seqLen: batch.seqLen, runMs }, transfer);
     } catch (err) {
       post({ type: 'error', id: msg.id, message: (err as Error).message.split('\n')[0] });
     }

@@ -6,8 +6,9 @@ import { sql, type Selectable } from 'kysely';
 import type { Executor } from '../db/database.js';
 import type { BackbonesTable } from '../db/schema/backbones.js';
 import type { HeadStatus, HeadVersionsTable } from '../db/schema/head-versions.js';
-import { bytesToFloat32, bytesToInt32, float32ToBytes, int32ToBytes, type Head, type HeadWeights } from '../inference/head.js';
+import { bytesToFloat32, bytesToInt32, checkHeadShape, float32ToBytes, int32ToBytes, type Head, type HeadWeights } from '../inference/head.js';
 import { labelMapOf } from '../inference/model-dir.js';
+import type { NgramConfig } from '../inference/ngrams.js';
 import type { LabelSpace } from '../policy/label-mapping.js';
 
 export interface BackboneRow {
@@ -81,13 +82,15 @@ export async function insertHead(
     parentId: string | null;
     status: HeadStatus;
     source: string;
-    head: HeadWeights & { lexical?: Head['lexical'] };
+    head: HeadWeights & { lexical?: Head['lexical']; ngrams?: Head['ngrams'] };
     hyperparameters?: Record<string, unknown>;
     metrics?: Record<string, unknown>;
     dataSnapshot?: Record<string, unknown> | null;
     trainingRunId?: string | null;
   },
 ): Promise<number> {
+  // Nothing malformed is stored: every scorer trusts a stored head's shape.
+  checkHeadShape(h.head);
   const next = await db
     .selectFrom('head_versions')
     .select(sql<number>`coalesce(max(version), 0) + 1`.as('v'))
@@ -108,6 +111,10 @@ export async function insertHead(
       bias: float32ToBytes(h.head.bias),
       lexical_tokens: h.head.lexical ? int32ToBytes(h.head.lexical.tokens) : null,
       lexical_weight: h.head.lexical ? float32ToBytes(h.head.lexical.weight) : null,
+      ngram_config: h.head.ngrams ? JSON.stringify(h.head.ngrams.config) : null,
+      ngram_rows: h.head.ngrams ? int32ToBytes(h.head.ngrams.rows) : null,
+      ngram_buckets: h.head.ngrams ? int32ToBytes(h.head.ngrams.buckets) : null,
+      ngram_weights: h.head.ngrams ? float32ToBytes(h.head.ngrams.weight) : null,
       hyperparameters: JSON.stringify(h.hyperparameters ?? {}),
       metrics: JSON.stringify(h.metrics ?? {}),
       data_snapshot: h.dataSnapshot ? JSON.stringify(h.dataSnapshot) : null,
@@ -261,6 +268,15 @@ function toHead(r: HeadDb): HeadRow {
     weight: bytesToFloat32(r.weight),
     bias: bytesToFloat32(r.bias),
     lexical: r.lexical_tokens && r.lexical_weight ? { tokens: bytesToInt32(r.lexical_tokens), weight: bytesToFloat32(r.lexical_weight) } : null,
+    ngrams:
+      r.ngram_config && r.ngram_rows && r.ngram_buckets && r.ngram_weights
+        ? {
+            config: r.ngram_config as unknown as NgramConfig,
+            rows: bytesToInt32(r.ngram_rows),
+            buckets: bytesToInt32(r.ngram_buckets),
+            weight: bytesToFloat32(r.ngram_weights),
+          }
+        : null,
     hyperparameters: r.hyperparameters,
     metrics: r.metrics,
     dataSnapshot: r.data_snapshot,

@@ -86,6 +86,9 @@ export class RegistryService {
       weight: base64(head.weight),
       bias: base64(head.bias),
       lexical: head.lexical ? { tokens: base64(head.lexical.tokens), weight: base64(head.lexical.weight) } : null,
+      ngrams: head.ngrams
+        ? { config: head.ngrams.config, rows: base64(head.ngrams.rows), buckets: base64(head.ngrams.buckets), weight: base64(head.ngrams.weight) }
+        : null,
     };
   }
 
@@ -119,8 +122,12 @@ export class RegistryService {
       parent_id: head.parentId,
       lineage,
       hyperparameters: head.hyperparameters,
-      /** How many tokens the head's lexical part has weights for (0: none). */
+      /** How many tokens the head's token-level lexical part has weights for (0: none). */
       lexical_tokens: head.lexical?.tokens.length ?? 0,
+      /** The n-gram part: its config, the labels it feeds and how many buckets have weights (null: none). */
+      ngrams: head.ngrams
+        ? { config: head.ngrams.config, labels: [...head.ngrams.rows].map((r) => backbone?.labels[r] ?? String(r)), buckets: head.ngrams.buckets.length }
+        : null,
       data_snapshot: head.dataSnapshot,
       metrics: head.metrics,
       training_run: run ?? null,

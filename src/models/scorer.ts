@@ -4,6 +4,7 @@
  * reference logits all go through here, so "what the head says about a category" has one definition.
  */
 import { applyHead, probabilities, type Head, type TokenRows } from '../inference/head.js';
+import type { NgramSource } from '../inference/ngrams.js';
 import { categoryScores, type LabelMapping } from '../policy/label-mapping.js';
 
 export type ProbabilityKind = 'sigmoid' | 'softmax';
@@ -12,10 +13,12 @@ export function probabilityKind(problemType: string): ProbabilityKind {
   return problemType === 'single_label' ? 'softmax' : 'sigmoid';
 }
 
-/** Features (and token ids, for a lexical part) of `n` items. */
+/** Features (and token ids, for a lexical part; n-gram rows, for an n-gram part) of `n` items. */
 export interface ScoringInput {
   features: Float32Array;
   tokens: TokenRows | null;
+  /** The items' n-gram rows in whichever config a head asks for; needed only by heads with an n-gram part. */
+  ngrams?: NgramSource | null;
   n: number;
 }
 
@@ -28,7 +31,8 @@ export class Scorer {
 
   /** [n, numLabels] logits. */
   logits(input: ScoringInput): Float64Array {
-    return applyHead(this.head, input.features, input.n, input.tokens);
+    const g = this.head.ngrams;
+    return applyHead(this.head, input.features, input.n, input.tokens, g && input.ngrams ? input.ngrams(g.config) : null);
   }
 
   /** Category scores of row `r` of `logits`. */

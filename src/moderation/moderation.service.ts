@@ -2,10 +2,10 @@
  * Scoring: text → features (ONNX backbone) → logits (active head) → per-label probabilities →
  * policy categories → action. Every decision is committed before the caller gets it.
  */
-import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { DB } from '../db/database.js';
 import { float32ToBytes, int32ToBytes } from '../inference/head.js';
+import { ngramKey, ngramSource } from '../inference/ngrams.js';
 import type { TextInput } from '../inference/runtime.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -19,6 +19,7 @@ import { getDecision, type NewDecision, type NewItem } from './moderation.reposi
 import { notFound } from '../errors.js';
 import type { NewTask } from '../review/review.repository.js';
 import { routeDecision } from '../review/routing.js';
+import { textSha256 } from '../review/split.js';
 import type { ShadowScorer } from './shadow.js';
 
 export interface ModerationInput extends TextInput {
@@ -139,13 +140,23 @@ export class ModerationService {
     const { backbone, head, runtime, id: model, policies } = this.models.active;
     const { policy, mapping } = policies.resolve(req.policy);
     const n = req.inputs.length;
-    const embedded = await runtime.embed(req.inputs);
-    const kind = probabilityKind(backbone.problemType);
-    const input = { features: embedded.features, tokens: embedded.tokens, n };
-    const scorer = new Scorer(head, kind, mapping);
-    const logits = scorer.logits(input);
     // Shadow: the newest candidate head scores the same features (one more small matrix product).
     const shadowHead = this.shadow?.head && this.policies.get().settings.training.shadow ? this.shadow.head : null;
+    // The workers compute the texts' n-gram rows in each config a serving head reads.
+    const configs = new Map([head, shadowHead].flatMap((h) => (h?.ngrams ? [[ngramKey(h.ngrams.config), h.ngrams.config] as const] : [])));
+    const embedded = await runtime.embed(req.inputs, [...configs.values()]);
+    const kind = probabilityKind(backbone.problemType);
+    const input = {
+      features: embedded.features,
+      tokens: embedded.tokens,
+      ngrams: ngramSource(
+        req.inputs.map((i) => i.text),
+        embedded.ngrams,
+      ),
+      n,
+    };
+    const scorer = new Scorer(head, kind, mapping);
+    const logits = scorer.logits(input);
     const shadowScorer = shadowHead ? new Scorer(shadowHead, kind, mapping) : null;
     const shadowLogits = shadowScorer ? shadowScorer.logits(input) : null;
     const items: NewItem[] = [];
@@ -165,7 +176,7 @@ export class ModerationService {
         threadId: input.threadId ?? null,
         text: input.text,
         context: input.context ?? null,
-        textSha256: createHash('sha256').update(input.text).digest('hex'),
+        textSha256: textSha256(input.text),
         clientKeyId: req.clientKeyId,
       });
       decisions.push({

@@ -47,12 +47,19 @@ export function parsePolicy(name: string, source: string, file = `${name}.yaml`)
     delete review.conflict_resolution;
   }
   // Settings that were removed get a message naming what replaced them (not just "unrecognized key").
-  const removed = removedKeyProblems((raw as { training?: unknown } | null)?.training);
-  for (const key of removed.keys) delete ((raw as { training: Record<string, unknown> }).training)[key];
+  const removedProblems: string[] = [];
+  for (const section of ['training', 'gate'] as const) {
+    const body = (raw as Record<string, unknown> | null)?.[section];
+    const removed = removedKeyProblems(body, section);
+    removed.keys.forEach((key, i) => {
+      delete (body as Record<string, unknown>)[key];
+      removedProblems.push(`${file}: ${section}.${key}: ${removed.problems[i]}`);
+    });
+  }
   const parsed = policyFileSchema.safeParse(raw);
   const crossProblems = [
     ...aliasProblems,
-    ...removed.problems.map((m, i) => `${file}: training.${removed.keys[i]}: ${m}`),
+    ...removedProblems,
     ...labelTargetProblems(raw).map((p) => `${file}: ${p.path}: ${p.message}`),
   ];
   if (!parsed.success || crossProblems.length) {

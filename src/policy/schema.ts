@@ -74,20 +74,61 @@ function searched(value: z.ZodNumber) {
 }
 
 /** Settings earlier versions had, and what replaced them: named in the error instead of "unrecognized key". */
-export const REMOVED_TRAINING_KEYS: Record<string, string> = {
-  anchor_weight:
-    'anchor_weight was removed: runs now train on every settled label (agreements too) and pull the weights toward the reference head (l2, lexical_l2); delete the key',
-  weight_decay: 'weight_decay was removed: l2 now pulls the weights toward the reference head rather than toward zero; delete the key (or set l2)',
+export const REMOVED_KEYS: Record<'training' | 'gate', Record<string, string>> = {
+  training: {
+    anchor_weight:
+      'anchor_weight was removed: runs train on every settled label (agreements too) and pull the weights toward the reference head (l2); delete the key',
+    weight_decay: 'weight_decay was removed: l2 pulls the weights toward the reference head rather than toward zero; delete the key (or set l2)',
+    learning_rate:
+      'learning_rate was removed: each category is now solved to its optimum (L-BFGS on the whole objective), so there is no step size to choose; delete the key',
+    epochs: 'epochs was removed: each category is now solved to its optimum (L-BFGS), not trained for a number of passes; delete the key',
+    patience: 'patience was removed: there is no early stopping; regularisation is chosen by k-fold cross-validation (folds, l2); delete the key',
+    batch_size: 'batch_size was removed: the solver uses every cell at each step; delete the key',
+    validation_fraction: 'validation_fraction was removed: settings are chosen by k-fold cross-validation on the train cells (folds); delete the key',
+    lexical_l2:
+      'lexical_l2 was removed: the lexical part is now hashed n-grams, regularised with the rest of the head (l2) and harder for rare n-grams (ngrams.rare_penalty); delete the key',
+  },
+  gate: {
+    min_eval_items:
+      'min_eval_items was removed: the gate decides on the evidence instead of a fixed number of items (a candidate promotes once its interval on items rules out a drop of more than max_auprc_drop); delete the key',
+    min_improvement:
+      'min_improvement was removed: the gate compares AUPRC on items (max_auprc_drop) and accuracy at the thresholds (max_accuracy_drop) with intervals; delete the key',
+  },
 };
 
-/** Removed keys present in a training section (or hyperparameter overrides), with their messages. */
-export function removedKeyProblems(training: unknown): { keys: string[]; problems: string[] } {
-  if (typeof training !== 'object' || training === null || Array.isArray(training)) return { keys: [], problems: [] };
-  const keys = Object.keys(training).filter((k) => Object.hasOwn(REMOVED_TRAINING_KEYS, k));
-  return { keys, problems: keys.map((k) => REMOVED_TRAINING_KEYS[k]) };
+/** Removed keys present in a policy section (or hyperparameter overrides), with their messages. */
+export function removedKeyProblems(section: unknown, which: 'training' | 'gate' = 'training'): { keys: string[]; problems: string[] } {
+  if (typeof section !== 'object' || section === null || Array.isArray(section)) return { keys: [], problems: [] };
+  const known = REMOVED_KEYS[which];
+  const keys = Object.keys(section).filter((k) => Object.hasOwn(known, k));
+  return { keys, problems: keys.map((k) => known[k]) };
 }
 
-export const trainingSchema = z.strictObject({
+const ngramLengths = z
+  .tuple([z.number().int().min(1).max(8), z.number().int().min(1).max(8)])
+  .refine(([a, b]) => a <= b, { message: 'the shortest n-gram length must not exceed the longest' });
+
+/** The lexical part: hashed n-grams of the text (src/inference/ngrams.ts), stored in each head it trains. */
+const ngramsSchema = z.strictObject({
+  /** Hash buckets: a power of two. More buckets, fewer n-grams sharing a weight, larger heads. */
+  buckets: z
+    .number()
+    .int()
+    .min(1 << 10)
+    .max(1 << 24)
+    .refine((b) => (b & (b - 1)) === 0, { message: 'must be a power of two (e.g. 262144 = 2^18)' })
+    .default(1 << 18),
+  /** Word n-gram lengths [shortest, longest]; null: no word n-grams. */
+  word: ngramLengths.nullable().default([1, 2]),
+  /** Character n-gram lengths within each whitespace-separated chunk; null: none. */
+  char: ngramLengths.nullable().default([2, 5]),
+  /** An n-gram trains a weight only when at least this many labelled items of the category have it. */
+  min_df: z.number().int().min(1).max(1000).default(2),
+  /** λ_k = λ (1 + rare_penalty / df_k): an n-gram few items have is held harder. 0: plain L2. */
+  rare_penalty: z.number().min(0).max(1000).default(0),
+});
+
+const trainingObject = z.strictObject({
   enabled: z.boolean().default(true),
   schedule: cronExpression.default('0 3 * * *'),
   timezone: z
@@ -105,43 +146,61 @@ export const trainingSchema = z.strictObject({
     )
     .default('UTC'),
   loss: z.enum(['sigmoid', 'ipo', 'hinge', 'robust']).default('sigmoid'),
-  /** DPO's β. A number, or a list the run chooses from on its validation split (so are the others marked "searched"). */
-  beta: searched(z.number().gt(0).max(100)).default([0.1, 1]),
   label_smoothing: z.number().min(0).lt(0.5).default(0),
-  /** Weight of the chosen label's NLL next to the DPO loss (TRL's rpo_alpha); 0 is plain DPO. Searched. */
-  rpo_alpha: searched(z.number().min(0).max(100)).default([1]),
-  /** L2-SP: λ‖W − W_ref‖², pulling the linear weights toward the reference head's, not toward zero. Searched. */
-  l2: searched(z.number().min(0).max(100)).default([1e-6]),
-  /** Train a lexical part: per-label weights over the backbone's token ids (the mean over a text's tokens). */
+  /**
+   * DPO's β. `auto`: chosen per category together with the calibration, by likelihood on out-of-fold
+   * predictions (needs rpo_alpha 0). A number, or a list searched by cross-validation.
+   */
+  beta: z.union([z.literal('auto'), searched(z.number().gt(0).max(100))]).default('auto'),
+  /** Weight of the chosen label's NLL next to the DPO loss (TRL's rpo_alpha); 0 is plain DPO. */
+  rpo_alpha: z.number().min(0).max(100).default(0),
+  /** L2-SP strengths, in labelled items (λ = l2 / n), searched by cross-validation. */
+  l2: searched(z.number().gt(0).max(1000)).default([3, 1, 0.3, 0.1, 0.03, 0.01]),
+  /** Train the lexical part: per-category weights over hashed n-grams of the text. */
   lexical: z.boolean().default(true),
-  /** L2-SP on the lexical weights. Searched. */
-  lexical_l2: searched(z.number().min(0).max(100)).default([1e-6, 1e-5, 1e-4, 1e-3]),
-  /** How far one step may move a logit. Searched. */
-  learning_rate: searched(z.number().gt(0).max(10)).default([0.2]),
+  ngrams: ngramsSchema.default(ngramsSchema.parse({})),
+  /** Folds of the cross-validation that chooses l2 (and β) per category. */
+  folds: z.number().int().min(2).max(20).default(5),
+  /** `platt`: each category's scores are calibrated on out-of-fold predictions, so thresholds mean what they say. */
+  calibration: z.enum(['platt', 'none']).default('platt'),
   /** `balanced`: each category's positives and negatives weigh the same in total; `none`: every cell weighs 1. */
   class_weights: z.enum(['none', 'balanced']).default('none'),
   /** `all`: every settled label is a pair; `disagreements`: only where moderators overruled the model (for comparison). */
   pairs: z.enum(['all', 'disagreements']).default('all'),
-  /** The most epochs a configuration trains; early stopping on the validation split usually ends it sooner. */
-  epochs: z.number().int().min(1).max(1000).default(60),
-  /** Epochs without a better validation score before a configuration stops. */
-  patience: z.number().int().min(1).max(1000).default(5),
-  batch_size: z.number().int().min(1).max(1 << 20).default(64),
-  /**
-   * Choose hyperparameters and epochs on a validation split of the train items. false: train the first
-   * value of each list for `epochs` epochs on all of them (for comparison).
-   */
+  /** false: no cross-validation; the first l2 (and β), calibrated on the train cells themselves (for comparison). */
   select: z.boolean().default(true),
-  /** Share of train items held out to choose hyperparameters and epochs (never the gate's eval split). */
-  validation_fraction: z.number().gt(0).lt(1).default(0.2),
   min_pairs: z.number().int().min(1).default(50),
   seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
   /** Score the newest candidate head alongside the active one on live traffic. */
   shadow: z.boolean().default(false),
 });
 
+/** Combinations the trainer cannot run, named (also checked on a run's settings with its overrides). */
+export function trainingProblems(t: { beta: number[] | 'auto'; rpo_alpha: number; calibration: 'platt' | 'none' }): string[] {
+  const out: string[] = [];
+  if (t.beta === 'auto' && t.rpo_alpha > 0) out.push('beta auto needs rpo_alpha 0 (with the NLL term the reward depends on β): give beta a number or a list');
+  if (t.beta === 'auto' && t.calibration === 'none') out.push('beta auto is chosen together with the calibration: with calibration none give beta a number or a list');
+  if (t.rpo_alpha > 0 && Array.isArray(t.beta) && t.beta.length > 1) out.push('with rpo_alpha above 0 the reward depends on β: give beta one value, not a list');
+  return out;
+}
+
+export const trainingSchema = trainingObject.superRefine((t, ctx) => {
+  for (const message of trainingProblems(t)) ctx.addIssue({ code: 'custom', path: ['beta'], message });
+});
+
 const gateSchema = z.strictObject({
-  min_improvement: z.number().min(-1).max(1).default(0),
+  /**
+   * The evidence rule: the candidate promotes only when the interval (at `confidence`, on items) for
+   * its change in AUPRC rules out a drop of more than this. A clearly better head promotes on a few dozen
+   * items; one whose interval is too wide to tell waits for more reviews.
+   */
+  max_auprc_drop: z.number().min(0).max(1).default(0.02),
+  /** Accuracy at the thresholds (calibrated): fails only when confidently down by more than this. */
+  max_accuracy_drop: z.number().min(0).max(1).default(0.01),
+  /** A category enters the AUPRC with at least this many positive eval items (and one negative). */
+  min_auprc_positives: z.number().int().min(1).default(5),
+  /** Bootstrap resamples of the eval items behind the intervals. */
+  resamples: z.number().int().min(100).max(100_000).default(2000),
   max_recall_drop: probability.default(0.05),
   /**
    * A category's recall is checked only with at least this many positive eval cells. At 20 one item moves
@@ -150,13 +209,9 @@ const gateSchema = z.strictObject({
   min_positives: z.number().int().min(1).default(20),
   /** The trusted eval set (blind audits, two concurring or one trusted reviewer) is checked from this many cells. */
   min_trusted_cells: z.number().int().min(1).default(30),
-  min_eval_items: z.number().int().min(1).default(100),
   /** When set, McNemar's exact test on paired outcomes must reach this p-value, in the candidate's favour. */
   max_p_value: z.number().gt(0).max(1).nullable().default(null),
-  /**
-   * Coverage of the intervals behind the accuracy and recall checks: a check fails only when the
-   * candidate is worse beyond what this much confidence allows for noise.
-   */
+  /** Coverage of every interval the gate reads (two-sided). */
   confidence: z.number().min(0.5).lt(1).default(0.95),
 });
 
@@ -227,7 +282,7 @@ export function labelTargetProblems(raw: unknown): { path: string; message: stri
 }
 
 /** What a single training run may override (POST /v1/training/runs, npm run train). */
-export const hyperparameterOverrides = trainingSchema
+export const hyperparameterOverrides = trainingObject
   .pick({
     loss: true,
     beta: true,
@@ -235,15 +290,12 @@ export const hyperparameterOverrides = trainingSchema
     rpo_alpha: true,
     l2: true,
     lexical: true,
-    lexical_l2: true,
-    learning_rate: true,
+    ngrams: true,
+    folds: true,
+    calibration: true,
     class_weights: true,
     pairs: true,
-    epochs: true,
-    patience: true,
-    batch_size: true,
     select: true,
-    validation_fraction: true,
     min_pairs: true,
     seed: true,
   })

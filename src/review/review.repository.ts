@@ -264,6 +264,12 @@ export async function taskVerdicts(db: Executor, taskId: string): Promise<Record
 }
 
 /** The item's split: assigned on first review, then read back unchanged. */
+/** The hash of an item's text (kept when retention purges the text): what its split is drawn from. */
+export async function itemTextSha256(db: Executor, itemId: string): Promise<string> {
+  const row = await db.selectFrom('content_items').select('text_sha256').where('id', '=', itemId).executeTakeFirstOrThrow();
+  return row.text_sha256;
+}
+
 export async function ensureSplit(db: Executor, itemId: string, split: Split, evalFraction: number): Promise<Split> {
   await db
     .insertInto('item_splits')

@@ -2,11 +2,25 @@ import { createHash } from 'node:crypto';
 import type { Split } from '../db/schema/review.js';
 
 /**
- * Train or eval, from a hash of the item id: stable across replicas and restarts, independent of
- * content and scores. Stored the first time an item is reviewed and never changed afterwards.
+ * Train or eval, from a hash of `key`: stable across replicas, restarts and reruns, independent of
+ * scores and labels. Stored the first time an item is reviewed and never changed afterwards.
  */
-export function splitFor(itemId: string, evalFraction: number): Split {
-  const h = createHash('sha256').update(itemId).digest();
+export function splitFor(key: string, evalFraction: number): Split {
+  const h = createHash('sha256').update(key).digest();
   const u = h.readUInt32BE(0) / 2 ** 32;
   return u < evalFraction ? 'eval' : 'train';
+}
+
+/**
+ * An item's split is drawn from its text (the sha256 every item keeps, even after retention purges the
+ * text), not from its random id: the same text always lands on the same side, so a repost cannot be
+ * trained on and evaluated on, and a rerun of the same traffic splits it the same way.
+ */
+export function splitForText(textSha256: string, evalFraction: number): Split {
+  return splitFor(`text:${textSha256}`, evalFraction);
+}
+
+/** The sha256 (hex) items store for their text. */
+export function textSha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }

@@ -5,11 +5,13 @@
  *
  * Every settled train cell is one preference pair: chosen = the moderators' label, rejected = its
  * negation, agreements and disagreements alike, so every category sees both sides of its boundary.
+ * Items carry their text too: the n-gram part of a head reads it (src/inference/ngrams.ts).
  */
-import { applyHead, lexicalIndex, type Head, type TokenRows } from '../inference/head.js';
+import { tokenRows, type TokenRows } from '../inference/head.js';
+import { ngramSource } from '../inference/ngrams.js';
+import type { ScoringInput } from '../models/scorer.js';
 import type { LabelMapping } from '../policy/label-mapping.js';
 import type { ReviewReason, Split } from '../db/schema/review.js';
-import type { Params, TrainSet } from './trainer.js';
 
 /** One settled label with where it came from. */
 export interface SettledCell {
@@ -41,10 +43,12 @@ export function isTrusted(c: SettledCell, trustedKeys: ReadonlySet<string>): boo
   return unanimous || c.reviewers.some((r) => trustedKeys.has(r));
 }
 
-/** An item's inputs on the backbone being trained: its features and (for a lexical part) its token ids. */
+/** An item's inputs on the backbone being trained: its features, its token ids, and its text (null once purged). */
 export interface ItemInputs {
   features: Float32Array;
   tokens: Int32Array | null;
+  /** What the n-gram part reads; null where retention purged the text (no n-grams then). */
+  text: string | null;
 }
 
 /** Which categories a run can train, and on which head row. */
@@ -89,8 +93,6 @@ export interface DatasetOptions {
   classWeights: ClassWeighting;
   /** 'all' (the default): every settled cell; 'disagreements': only where moderators overruled the model (for comparison). */
   pairs: PairSource;
-  /** Build the token index for a lexical part. */
-  lexical: boolean;
   /** Keys whose blind audit labels are trusted on their own. */
   trustedKeys?: ReadonlySet<string>;
 }
@@ -106,8 +108,18 @@ export interface CategoryCounts {
   weight_negative: number;
 }
 
+/** Items' inputs, packed: what the scorers and the fit read. */
+export interface PackedItems {
+  /** Row-major [n × dim]. */
+  features: Float32Array;
+  /** Token ids per item, when any item has them (a token-level lexical part reads them). */
+  tokens: TokenRows | null;
+  texts: (string | null)[];
+  n: number;
+}
+
 export interface EvalSet {
-  items: { features: Float32Array; tokens: TokenRows | null; n: number };
+  items: PackedItems;
   itemIds: string[];
   /** Per cell: its item's index, category, the moderators' label and the category's flag threshold. */
   item: Int32Array;
@@ -118,35 +130,62 @@ export interface EvalSet {
   trusted: boolean[];
 }
 
+/** One category's train cells (each a preference pair), over the train items. */
+export interface TrainCategory {
+  category: string;
+  /** The head row it trains. */
+  row: number;
+  item: Int32Array;
+  /** s = +1 where the moderators flagged, −1 where they did not. */
+  sign: Int8Array;
+  weight: Float64Array;
+}
+
 export interface Dataset {
-  /** The cells that train, as the trainer takes them (zRef from the reference head). */
-  train: TrainSet;
-  /** Item id of each train item (train.item indexes this). */
+  train: PackedItems;
+  /** Item id of each train item (folds hash them). */
   trainItemIds: string[];
-  /** Category of each train cell. */
-  trainCategory: string[];
-  /** The lexical vocabulary (ascending token ids) that train.tokens.index points into; empty without one. */
-  vocabulary: Int32Array;
+  categories: TrainCategory[];
   eval: EvalSet;
   counts: Record<string, CategoryCounts>;
   skipped: Record<string, string>;
 }
 
+/** A category trains only with at least this many flagged and this many not-flagged train labels. */
+export const MIN_TRAIN_LABELS_PER_SIDE = 3;
+
 const EMPTY_TOKENS = new Int32Array(0);
+
+/** Packs items' inputs in the given order. */
+export function packItems(ids: readonly string[], items: ReadonlyMap<string, ItemInputs>, dim: number): PackedItems {
+  const features = new Float32Array(ids.length * dim);
+  ids.forEach((id, k) => {
+    const x = items.get(id)!.features;
+    if (x.length !== dim) throw new Error(`item ${id} has ${x.length} features, the head expects ${dim}`);
+    features.set(x, k * dim);
+  });
+  // Token ids travel whenever items have them: a lexical part (the candidate's, the reference's or the
+  // active head's) must see the same tokens it sees when serving.
+  const withTokens = ids.some((id) => items.get(id)!.tokens !== null);
+  return {
+    features,
+    tokens: withTokens ? tokenRows(ids.map((id) => items.get(id)!.tokens ?? EMPTY_TOKENS)) : null,
+    texts: ids.map((id) => items.get(id)!.text),
+    n: ids.length,
+  };
+}
 
 /**
  * Builds the dataset. `cells` must hold at most one label per item × category (the latest); `items`
  * the inputs of every item a cell names (cells whose item is missing are the caller's to count and drop).
  */
-export function buildDataset(cells: SettledCell[], items: Map<string, ItemInputs>, reference: Head, binding: TrainingBinding, opts: DatasetOptions): Dataset {
+export function buildDataset(cells: SettledCell[], items: Map<string, ItemInputs>, dim: number, binding: TrainingBinding, opts: DatasetOptions): Dataset {
   const seen = new Set<string>();
   for (const c of cells) {
     const key = `${c.itemId}\u0000${c.category}`;
     if (seen.has(key)) throw new Error(`two settled labels for item ${c.itemId}, category '${c.category}': pass only the latest`);
     seen.add(key);
   }
-  const D = reference.dim;
-  const C = reference.numLabels;
   const counts: Record<string, CategoryCounts> = {};
   const countOf = (cat: string) =>
     (counts[cat] ??= { train_positive: 0, train_negative: 0, eval_positive: 0, eval_negative: 0, train_disagreements: 0, weight_positive: 1, weight_negative: 1 });
@@ -158,15 +197,25 @@ export function buildDataset(cells: SettledCell[], items: Map<string, ItemInputs
     else k.train_negative++;
     if (c.label !== c.modelLabel) k.train_disagreements++;
   }
-  const trainCells = opts.pairs === 'all' ? trainable : trainable.filter((c) => c.label !== c.modelLabel);
   const evalCells = cells.filter((c) => c.split === 'eval' && c.category in opts.thresholds && items.has(c.itemId));
   for (const c of evalCells) {
     const k = countOf(c.category);
     if (c.label) k.eval_positive++;
     else k.eval_negative++;
   }
+  const skipped: Record<string, string> = { ...binding.skipped };
+  const pairCells = opts.pairs === 'all' ? trainable : trainable.filter((c) => c.label !== c.modelLabel);
+  const byCategory = new Map<string, SettledCell[]>();
+  for (const c of pairCells) byCategory.set(c.category, [...(byCategory.get(c.category) ?? []), c]);
+  for (const [cat, list] of [...byCategory]) {
+    const pos = list.filter((c) => c.label).length;
+    if (pos < MIN_TRAIN_LABELS_PER_SIDE || list.length - pos < MIN_TRAIN_LABELS_PER_SIDE) {
+      skipped[cat] = `${pos} flagged and ${list.length - pos} not-flagged train labels: a category trains with at least ${MIN_TRAIN_LABELS_PER_SIDE} of each`;
+      byCategory.delete(cat);
+    }
+  }
 
-  // Class weights: each category's positives and negatives weigh the same in total; then mean 1.
+  // Class weights: each category's positives and negatives weigh the same in total (mean 1 per category).
   if (opts.classWeights === 'balanced') {
     for (const k of Object.values(counts)) {
       const n = k.train_positive + k.train_negative;
@@ -176,8 +225,6 @@ export function buildDataset(cells: SettledCell[], items: Map<string, ItemInputs
       }
     }
   }
-  const weights = trainCells.map((c) => (c.label ? counts[c.category].weight_positive : counts[c.category].weight_negative));
-  const meanWeight = weights.length ? weights.reduce((a, b) => a + b, 0) / weights.length : 1;
 
   // Items, in first-seen order.
   const index = (list: SettledCell[]) => {
@@ -191,66 +238,24 @@ export function buildDataset(cells: SettledCell[], items: Map<string, ItemInputs
     }
     return { ids, at };
   };
-  const packFeatures = (ids: string[]) => {
-    const f = new Float32Array(ids.length * D);
-    ids.forEach((id, k) => {
-      const x = items.get(id)!.features;
-      if (x.length !== D) throw new Error(`item ${id} has ${x.length} features, the head expects ${D}`);
-      f.set(x, k * D);
-    });
-    return f;
-  };
-  // Token ids travel whenever items have them: a lexical part (the candidate's, the reference's or the
-  // active head's) must see the same tokens it sees when serving.
-  const withTokens = [...items.values()].some((x) => x.tokens !== null);
-  const rowsOf = (ids: string[]): TokenRows | null => {
-    if (!withTokens) return null;
-    const offsets = new Int32Array(ids.length + 1);
-    let total = 0;
-    ids.forEach((id, k) => {
-      total += (items.get(id)!.tokens ?? EMPTY_TOKENS).length;
-      offsets[k + 1] = total;
-    });
-    const out = new Int32Array(total);
-    ids.forEach((id, k) => out.set(items.get(id)!.tokens ?? EMPTY_TOKENS, offsets[k]));
-    return { ids: out, offsets };
-  };
-
-  const tr = index(trainCells);
-  const trainFeatures = packFeatures(tr.ids);
-  const trainTokens = rowsOf(tr.ids);
-  let vocabulary = new Int32Array(0);
-  let tokenIndex: TrainSet['tokens'] = null;
-  if (opts.lexical && trainTokens) {
-    vocabulary = Int32Array.from(new Set(trainTokens.ids)).sort();
-    const local = new Map<number, number>();
-    vocabulary.forEach((t, i) => local.set(t, i));
-    tokenIndex = { offsets: trainTokens.offsets, index: Int32Array.from(trainTokens.ids, (t) => local.get(t)!) };
-  }
-  // Reference logits, through the same scorer that serves the reference head.
-  const refLogits = applyHead(reference, trainFeatures, tr.ids.length, trainTokens);
-  const item = Int32Array.from(trainCells, (c) => tr.at.get(c.itemId)!);
-  const row = Int32Array.from(trainCells, (c) => binding.rows.get(c.category)!);
-  const train: TrainSet = {
-    dim: D,
-    numLabels: C,
-    features: trainFeatures,
-    tokens: tokenIndex,
-    item,
-    row,
-    sign: Int8Array.from(trainCells, (c) => (c.label ? 1 : -1)),
-    weight: Float32Array.from(weights, (w) => w / meanWeight),
-    zRef: Float64Array.from(trainCells, (_, i) => refLogits[item[i] * C + row[i]]),
-  };
+  const tr = index([...byCategory.values()].flat());
+  const categories: TrainCategory[] = [...byCategory.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([category, list]) => ({
+      category,
+      row: binding.rows.get(category)!,
+      item: Int32Array.from(list, (c) => tr.at.get(c.itemId)!),
+      sign: Int8Array.from(list, (c) => (c.label ? 1 : -1)),
+      weight: Float64Array.from(list, (c) => (c.label ? counts[category].weight_positive : counts[category].weight_negative)),
+    }));
 
   const ev = index(evalCells);
   return {
-    train,
+    train: packItems(tr.ids, items, dim),
     trainItemIds: tr.ids,
-    trainCategory: trainCells.map((c) => c.category),
-    vocabulary,
+    categories,
     eval: {
-      items: { features: packFeatures(ev.ids), tokens: rowsOf(ev.ids), n: ev.ids.length },
+      items: packItems(ev.ids, items, dim),
       itemIds: ev.ids,
       item: Int32Array.from(evalCells, (c) => ev.at.get(c.itemId)!),
       category: evalCells.map((c) => c.category),
@@ -259,46 +264,11 @@ export function buildDataset(cells: SettledCell[], items: Map<string, ItemInputs
       trusted: evalCells.map((c) => isTrusted(c, opts.trustedKeys ?? new Set())),
     },
     counts,
-    skipped: binding.skipped,
+    skipped,
   };
 }
 
-/**
- * A head as trainable parameters over a lexical vocabulary: its lexical weights for those tokens (0 for
- * tokens it has none for). An empty vocabulary gives no lexical parameters.
- */
-export function paramsOf(head: Head, vocabulary: Int32Array): Params {
-  const C = head.numLabels;
-  let lexical: Float64Array | null = null;
-  if (vocabulary.length > 0) {
-    lexical = new Float64Array(vocabulary.length * C);
-    if (head.lexical) {
-      vocabulary.forEach((t, k) => {
-        const i = lexicalIndex(head.lexical!.tokens, t);
-        if (i >= 0) for (let c = 0; c < C; c++) lexical![k * C + c] = head.lexical!.weight[i * C + c];
-      });
-    }
-  }
-  return { weight: Float64Array.from(head.weight), bias: Float64Array.from(head.bias), lexical };
-}
-
-/**
- * Trained parameters back as a head: the linear part as is; the lexical part is the reference's, with
- * the vocabulary's tokens replaced by their trained rows (rows that are all zero are dropped).
- */
-export function headOf(p: Params, reference: Head, vocabulary: Int32Array): Head {
-  const C = reference.numLabels;
-  const rows = new Map<number, Float32Array>();
-  if (reference.lexical) {
-    reference.lexical.tokens.forEach((t, i) => rows.set(t, reference.lexical!.weight.slice(i * C, (i + 1) * C)));
-  }
-  if (p.lexical) {
-    vocabulary.forEach((t, k) => rows.set(t, Float32Array.from(p.lexical!.subarray(k * C, (k + 1) * C))));
-  }
-  const kept = [...rows.entries()].filter(([, w]) => w.some((x) => x !== 0)).sort(([a], [b]) => a - b);
-  const lexical =
-    kept.length > 0
-      ? { tokens: Int32Array.from(kept, ([t]) => t), weight: Float32Array.from(kept.flatMap(([, w]) => [...w])) }
-      : null;
-  return { numLabels: C, dim: reference.dim, weight: Float32Array.from(p.weight), bias: Float32Array.from(p.bias), lexical };
+/** The scorers' input for packed items (n-gram rows computed from the texts on first use per config). */
+export function scoringInput(p: PackedItems): ScoringInput {
+  return { features: p.features, tokens: p.tokens, ngrams: ngramSource(p.texts), n: p.n };
 }

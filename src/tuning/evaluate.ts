@@ -1,9 +1,12 @@
 /**
  * Evaluation of heads on the eval split and the promotion gate. Pure: the caller loads the eval cells.
- * Both heads are scored by the one scorer that serves them (src/models/scorer.ts).
+ * Both heads are scored by the one scorer that serves them (src/models/scorer.ts), and compared by the
+ * one measure the search also uses (src/tuning/measure.ts): AUPRC per category on items, and calibrated
+ * accuracy at the policy's thresholds, with intervals over items.
  */
-import type { Scorer } from '../models/scorer.js';
-import type { EvalSet } from './dataset.js';
+import type { Scorer, ScoringInput } from '../models/scorer.js';
+import { scoringInput, type EvalSet } from './dataset.js';
+import { compareHeads, type Comparison, type Interval, type MeasureOptions } from './measure.js';
 import { binaryMetrics, mcnemarExact, pairedChangeInterval, type BinaryMetrics } from './stats.js';
 
 export interface HeadReport {
@@ -26,6 +29,8 @@ export interface RecallComparison {
 export interface EvalReport {
   items: number;
   cells: number;
+  /** The one measure: both heads and the change, with intervals over items (see measure.ts). */
+  measure: Comparison;
   active: HeadReport;
   candidate: HeadReport;
   mcnemar: { b_active_right_candidate_wrong: number; c_active_wrong_candidate_right: number; p_value: number };
@@ -34,9 +39,9 @@ export interface EvalReport {
   trusted: { cells: number; active_accuracy: number | null; candidate_accuracy: number | null; active_only: number; candidate_only: number };
 }
 
-/** Each eval cell's category score under `scorer`. */
-export function cellScores(scorer: Scorer, set: EvalSet): Float64Array {
-  const perItem = scorer.score(set.items);
+/** Each eval cell's category score under `scorer` (`input`: the eval items, built once for both heads). */
+export function cellScores(scorer: Scorer, set: EvalSet, input: ScoringInput = scoringInput(set.items)): Float64Array {
+  const perItem = scorer.score(input);
   return Float64Array.from(set.item, (k, i) => perItem[k][set.category[i]] ?? 0);
 }
 
@@ -56,9 +61,11 @@ function report(set: EvalSet, s: Float64Array): HeadReport {
   return { accuracy: n ? right / n : null, cells: n, categories };
 }
 
-export function evaluateHeads(active: Scorer, candidate: Scorer, set: EvalSet): EvalReport {
-  const sa = cellScores(active, set);
-  const sc = cellScores(candidate, set);
+export function evaluateHeads(active: Scorer, candidate: Scorer, set: EvalSet, measure: MeasureOptions): EvalReport {
+  const input = scoringInput(set.items);
+  const sa = cellScores(active, set, input);
+  const sc = cellScores(candidate, set, input);
+  const comparison = compareHeads({ items: set.items.n, item: set.item, category: set.category, truth: set.truth, threshold: set.threshold }, sa, sc, measure);
   let b = 0;
   let c = 0;
   const recall: Record<string, RecallComparison> = {};
@@ -97,6 +104,7 @@ export function evaluateHeads(active: Scorer, candidate: Scorer, set: EvalSet): 
   return {
     items: set.items.n,
     cells: set.truth.length,
+    measure: comparison,
     active: report(set, sa),
     candidate: report(set, sc),
     mcnemar: { b_active_right_candidate_wrong: b, c_active_wrong_candidate_right: c, p_value: mcnemarExact(b, c) },
@@ -106,16 +114,23 @@ export function evaluateHeads(active: Scorer, candidate: Scorer, set: EvalSet): 
 }
 
 export interface GateSettings {
-  min_improvement: number;
+  max_auprc_drop: number;
+  max_accuracy_drop: number;
+  min_auprc_positives: number;
+  resamples: number;
   max_recall_drop: number;
   /** A category's recall is checked only with at least this many positive eval cells. */
   min_positives: number;
   /** The trusted-set check runs with at least this many trusted eval cells. */
   min_trusted_cells: number;
-  min_eval_items: number;
   max_p_value: number | null;
-  /** Coverage of the intervals the accuracy and recall checks use. */
+  /** Coverage of every interval the gate reads. */
   confidence: number;
+}
+
+/** The measure's settings a gate implies (the seed makes the bootstrap reproducible). */
+export function measureOptions(g: GateSettings, seed: number): MeasureOptions {
+  return { minPositives: g.min_auprc_positives, confidence: g.confidence, resamples: g.resamples, seed };
 }
 
 export interface GateCheck {
@@ -124,8 +139,30 @@ export interface GateCheck {
   detail: string;
 }
 
+/**
+ * What the evidence says about the candidate's AUPRC against the active head's: `better` (the whole
+ * interval above 0), `not_worse` (it rules out a drop of more than the margin), `worse` (the whole
+ * interval below −margin) or `undecided` (too wide to tell: the run waits for more reviews).
+ */
+export type Verdict = 'better' | 'not_worse' | 'worse' | 'undecided';
+
+export interface Evidence {
+  verdict: Verdict;
+  measure: 'auprc';
+  items: number;
+  ranked: { category: string; positives: number }[];
+  active: number | null;
+  candidate: number | null;
+  change: Interval | null;
+  margin: number;
+  confidence: number;
+  resamples: number;
+}
+
 export interface GateDecision {
   passed: boolean;
+  /** The evidence rule's reading of the one measure (shown on the dashboard). */
+  evidence: Evidence;
   checks: GateCheck[];
   /** The failed checks' details: why a candidate was rejected. */
   reasons: string[];
@@ -134,43 +171,59 @@ export interface GateDecision {
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(2)}%`);
 const num = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : x.toFixed(3));
 const pp = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(2)}`;
+const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(3)}`;
+
+export function verdictOf(change: Interval | null, margin: number): Verdict {
+  if (!change) return 'undecided';
+  if (change.lower > 0) return 'better';
+  if (change.lower >= -margin - 1e-12) return 'not_worse';
+  if (change.upper < -margin) return 'worse';
+  return 'undecided';
+}
 
 /**
- * The gate. Accuracy and recall are proportions of eval cells; the two heads are compared on the same
- * cells, so their difference comes from the cells one got right and the other wrong, and with few of
- * those one item moves it by points. Each check therefore looks at a confidence interval for the
- * paired change (exact, conditional on the discordant cells) and fails only when the whole interval is
- * on the wrong side: the candidate is confidently below `active + min_improvement`, or a category's
- * recall confidently fell by more than `max_recall_drop`. No decision rests on one or two items; the
- * details give the counts. `max_p_value` additionally demands significant evidence of improvement.
+ * The gate. The first check is the evidence rule on the one measure: the candidate promotes only when
+ * the interval over eval items for its change in AUPRC rules out a drop of more than `max_auprc_drop`,
+ * however few items that takes (a clearly better head on a few dozen), and waits while the interval is
+ * too wide to tell. Beside it, checks that fail only on confident harm: accuracy at the policy's
+ * thresholds, each category's recall (where it has `min_positives`), and the trusted eval set.
  */
 export function gate(r: EvalReport, g: GateSettings): GateDecision {
   const checks: GateCheck[] = [];
   const level = `${Math.round(g.confidence * 100)}%`;
+  const m = r.measure;
+  const change = m.change.auprc;
+  const verdict = verdictOf(change, g.max_auprc_drop);
+  const ranked = m.ranked.map((x) => `${x.category} (${x.positives} positive${x.positives === 1 ? '' : 's'})`).join(', ');
+  const interval = change ? `change ${signed(change.estimate)}, ${level} interval [${signed(change.lower)}, ${signed(change.upper)}]` : 'no change to measure';
+  const head = `AUPRC ${num(m.candidate.auprc)} vs active ${num(m.active.auprc)} on ${m.items} eval items`;
+  const basis = `mean over ${ranked || `no category: none has ${g.min_auprc_positives} positive eval items and a negative`}; ${m.resamples} paired bootstrap resamples of the items`;
+  const what: Record<Verdict, string> = {
+    better: 'better: the whole interval is above 0',
+    not_worse: `not worse: the interval rules out a drop of more than ${g.max_auprc_drop}`,
+    worse: `worse: the whole interval is below −${g.max_auprc_drop}`,
+    undecided: `undecided: the interval is too wide to rule out a drop of more than ${g.max_auprc_drop}; the run waits for more reviewed items`,
+  };
   checks.push({
-    check: 'min_eval_items',
-    passed: r.items >= g.min_eval_items,
-    detail: `${r.items} reviewed eval items (need at least ${g.min_eval_items})`,
+    check: 'evidence',
+    passed: verdict === 'better' || verdict === 'not_worse',
+    detail: `${head}: ${interval} (${basis}): ${what[verdict]}`,
   });
-  const a = r.active.accuracy;
-  const c = r.candidate.accuracy;
-  const b = r.mcnemar.b_active_right_candidate_wrong;
-  const w = r.mcnemar.c_active_wrong_candidate_right;
-  const change = pairedChangeInterval(b, w, r.cells, g.confidence);
+  const acc = m.change.accuracy;
   checks.push({
-    check: 'min_improvement',
-    passed: a !== null && c !== null && change.upper >= g.min_improvement - 1e-12,
+    check: 'accuracy',
+    passed: acc === null || acc.upper >= -g.max_accuracy_drop - 1e-12,
     detail:
-      `candidate accuracy ${pct(c)} vs active ${pct(a)} on ${r.cells} cells: change ${pp(change.estimate)} points, ` +
-      `${level} interval [${pp(change.lower)}, ${pp(change.upper)}] (${b} cells right only for the active head, ${w} only for the candidate; ` +
-      `fails when the whole interval is below ${pp(g.min_improvement)})`,
+      `accuracy at the policy's thresholds ${pct(m.candidate.accuracy)} vs active ${pct(m.active.accuracy)} per eval item` +
+      (acc ? `: change ${pp(acc.estimate)} points, ${level} interval [${pp(acc.lower)}, ${pp(acc.upper)}]` : '') +
+      ` (fails when the whole interval is below ${pp(-g.max_accuracy_drop)})`,
   });
-  for (const [cat, m] of Object.entries(r.active.categories)) {
-    const before = m.recall;
+  for (const [cat, mc] of Object.entries(r.active.categories)) {
+    const before = mc.recall;
     const after = r.candidate.categories[cat]?.recall ?? null;
     if (before === null || after === null) continue;
-    const paired = r.recall[cat] ?? { positives: m.positives, active_only: 0, candidate_only: 0, p_value: 1 };
-    const auprc = `AUPRC ${num(r.candidate.categories[cat]?.auprc)} vs ${num(m.auprc)}`;
+    const paired = r.recall[cat] ?? { positives: mc.positives, active_only: 0, candidate_only: 0, p_value: 1 };
+    const auprc = `AUPRC ${num(r.candidate.categories[cat]?.auprc)} vs ${num(mc.auprc)}`;
     if (paired.positives < g.min_positives) {
       checks.push({
         check: `max_recall_drop:${cat}`,
@@ -214,6 +267,8 @@ export function gate(r: EvalReport, g: GateSettings): GateDecision {
   }
   if (g.max_p_value !== null) {
     const p = r.mcnemar.p_value;
+    const b = r.mcnemar.b_active_right_candidate_wrong;
+    const w = r.mcnemar.c_active_wrong_candidate_right;
     checks.push({
       check: 'max_p_value',
       passed: p <= g.max_p_value && w > b,
@@ -221,5 +276,21 @@ export function gate(r: EvalReport, g: GateSettings): GateDecision {
     });
   }
   const failed = checks.filter((x) => !x.passed);
-  return { passed: failed.length === 0, checks, reasons: failed.map((x) => x.detail) };
+  return {
+    passed: failed.length === 0,
+    evidence: {
+      verdict,
+      measure: 'auprc',
+      items: m.items,
+      ranked: m.ranked,
+      active: m.active.auprc,
+      candidate: m.candidate.auprc,
+      change,
+      margin: g.max_auprc_drop,
+      confidence: g.confidence,
+      resamples: m.resamples,
+    },
+    checks,
+    reasons: failed.map((x) => x.detail),
+  };
 }

@@ -6,6 +6,7 @@
  */
 import type { DB } from '../db/database.js';
 import { bytesToFloat32, bytesToInt32, tokenRows } from '../inference/head.js';
+import { ngramSource } from '../inference/ngrams.js';
 import type { Logger } from '../logger.js';
 import * as heads from '../models/head.repository.js';
 import type { ModelService } from '../models/model.service.js';
@@ -69,15 +70,17 @@ export class PromotionGuard {
     const predecessor = await heads.getHead(this.db, state.predecessor_id);
     if (!predecessor) return state;
     const policy = this.policies.get();
-    // What the predecessor would have said, through the scorer that served it (token ids may be purged:
-    // those rows are scored without them only if the predecessor has no lexical part).
-    const usable = rows.filter((r) => policy.rules[r.category] && (predecessor.lexical === null || r.tokenIds !== null));
+    // What the predecessor would have said, through the scorer that served it (token ids and text may be
+    // purged: those rows count only if the predecessor has no part that reads them).
+    const usable = rows.filter(
+      (r) => policy.rules[r.category] && (predecessor.lexical === null || r.tokenIds !== null) && (!predecessor.ngrams || r.text !== null),
+    );
     const scorer = new Scorer(predecessor, probabilityKind(backbone.problemType), mapLabels(policy, heads.labelSpace(backbone)));
     const D = predecessor.dim;
     const features = new Float32Array(usable.length * D);
     usable.forEach((r, i) => features.set(bytesToFloat32(r.features), i * D));
     const tokens = tokenRows(usable.map((r) => (r.tokenIds ? bytesToInt32(r.tokenIds) : new Int32Array(0))));
-    const scores = scorer.score({ features, tokens, n: usable.length });
+    const scores = scorer.score({ features, tokens, ngrams: ngramSource(usable.map((r) => r.text)), n: usable.length });
     let agreeNew = 0;
     let agreeOld = 0;
     let cells = 0;

@@ -1,16 +1,17 @@
 /**
- * Runs a training job off the main thread, so a long run never stalls scoring: the hyperparameter
- * search, the final fit and the evaluation of candidate and active head on the eval split.
+ * Runs a training job off the main thread, so a long run never stalls scoring: the reference's logits,
+ * the fit (search, calibration, final solve; src/tuning/fit.ts) and the evaluation of candidate and
+ * active head on the eval split. Texts come along: the n-gram features are computed here.
  * Input: the job in workerData (typed arrays transferred). Output: progress, then the result.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Head } from '../inference/head.js';
 import { Scorer, type ProbabilityKind } from '../models/scorer.js';
 import type { LabelMapping } from '../policy/label-mapping.js';
-import { headOf, paramsOf, type EvalSet } from './dataset.js';
+import { scoringInput, type EvalSet, type PackedItems, type TrainCategory } from './dataset.js';
 import { evaluateHeads, type EvalReport } from './evaluate.js';
-import { selectAndTrain, type Choice, type GridEntry, type SelectionReport, type SelectionSettings } from './selection.js';
-import type { EpochMetrics, StepMetrics, TrainSet } from './trainer.js';
+import { fitHead, type CategoryChoice, type FitSettings, type FitStep } from './fit.js';
+import type { MeasureOptions } from './measure.js';
 
 export interface TrainJob {
   /** DPO's frozen reference: the backbone's base head. */
@@ -19,26 +20,24 @@ export interface TrainJob {
   active: Head;
   kind: ProbabilityKind;
   mapping: LabelMapping;
-  train: TrainSet;
+  train: PackedItems;
   trainItemIds: string[];
-  trainCategory: string[];
-  vocabulary: Int32Array;
+  categories: TrainCategory[];
   eval: EvalSet;
-  settings: SelectionSettings;
+  settings: FitSettings;
+  measure: MeasureOptions;
 }
 
 export type TrainMessage =
-  | { type: 'config'; index: number; total: number; entry: GridEntry }
-  | { type: 'search'; index: number; total: number; epoch: number; epochs: number; validation: number }
-  | { type: 'epoch'; epoch: number; epochs: number; last: StepMetrics }
+  | { type: 'progress'; message: string }
+  | { type: 'step'; step: FitStep }
   | {
       type: 'done';
       head: Head;
-      choice: Choice & { epochs: number };
-      selection: SelectionReport | null;
-      note?: string;
-      steps: StepMetrics[];
-      epochs: EpochMetrics[];
+      choices: CategoryChoice[];
+      steps: FitStep[];
+      iterations: number;
+      stopped: string;
       report: EvalReport;
       seconds: number;
     }
@@ -49,42 +48,53 @@ const port = parentPort!;
 
 try {
   const started = performance.now();
-  let last: StepMetrics | null = null;
   let lastPost = 0;
-  // Progress at most four times a second (runs of tiny epochs would flood the port).
-  const throttled = (msg: TrainMessage, force = false) => {
-    if (!force && performance.now() - lastPost < 250) return;
-    lastPost = performance.now();
-    port.postMessage(msg);
-  };
-  const result = selectAndTrain(paramsOf(job.reference, job.vocabulary), job.train, job.trainItemIds, job.trainCategory, job.settings, {
-    onConfig: (index, total, entry) => port.postMessage({ type: 'config', index, total, entry } satisfies TrainMessage),
-    onSearchEpoch: (index, total, epoch, validation) =>
-      throttled({ type: 'search', index, total, epoch, epochs: job.settings.maxEpochs, validation }),
-    onStep: (m) => {
-      last = m;
+  const trainInput = scoringInput(job.train);
+  // The reference's logit for each cell, through the scorer that serves it (all its parts).
+  const C = job.reference.numLabels;
+  const refLogits = new Scorer(job.reference, job.kind, job.mapping).logits(trainInput);
+  const ngrams = job.settings.ngrams ? trainInput.ngrams!(job.settings.ngrams.config) : null;
+  const result = fitHead(
+    job.reference,
+    {
+      dim: job.reference.dim,
+      features: job.train.features,
+      itemIds: job.trainItemIds,
+      ngrams,
+      categories: job.categories.map((c) => ({ ...c, zRef: Float64Array.from(c.item, (k) => refLogits[k * C + c.row]) })),
     },
-    onFinalEpoch: (epoch, epochs) => {
-      if (last) throttled({ type: 'epoch', epoch, epochs, last }, epoch === epochs);
+    job.settings,
+    {
+      onProgress: (message) => port.postMessage({ type: 'progress', message } satisfies TrainMessage),
+      // At most four a second: a fit of many cheap iterations would flood the port.
+      onStep: (step) => {
+        if (performance.now() - lastPost < 250) return;
+        lastPost = performance.now();
+        port.postMessage({ type: 'step', step } satisfies TrainMessage);
+      },
     },
-  });
+  );
   const seconds = (performance.now() - started) / 1000;
-  const head = headOf(result.final.params, job.reference, job.vocabulary);
-  const report = evaluateHeads(new Scorer(job.active, job.kind, job.mapping), new Scorer(head, job.kind, job.mapping), job.eval);
-  const transfer = [head.weight.buffer, head.bias.buffer, ...(head.lexical ? [head.lexical.tokens.buffer, head.lexical.weight.buffer] : [])] as ArrayBuffer[];
+  const head = result.head;
+  const report = evaluateHeads(new Scorer(job.active, job.kind, job.mapping), new Scorer(head, job.kind, job.mapping), job.eval, job.measure);
+  const transfer = [
+    head.weight.buffer,
+    head.bias.buffer,
+    ...(head.lexical ? [head.lexical.tokens.buffer, head.lexical.weight.buffer] : []),
+    ...(head.ngrams ? [head.ngrams.rows.buffer, head.ngrams.buckets.buffer, head.ngrams.weight.buffer] : []),
+  ] as ArrayBuffer[];
   port.postMessage(
     {
       type: 'done',
       head,
-      choice: result.choice,
-      selection: result.selection,
-      ...(result.note ? { note: result.note } : {}),
-      steps: result.final.steps,
-      epochs: result.final.epochs,
+      choices: result.choices,
+      steps: result.steps,
+      iterations: result.iterations,
+      stopped: result.stopped,
       report,
       seconds,
     } satisfies TrainMessage,
-    transfer,
+    [...new Set(transfer)],
   );
 } catch (err) {
   port.postMessage({ type: 'error', message: (err as Error).message } satisfies TrainMessage);

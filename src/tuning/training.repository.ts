@@ -292,6 +292,8 @@ export interface BlindLabel {
   modelLabel: boolean;
   features: Uint8Array;
   tokenIds: Uint8Array | null;
+  /** The item's text (null once retention purged it): an n-gram part reads it. */
+  text: string | null;
 }
 
 /**
@@ -302,14 +304,15 @@ export async function blindLabelsOfHead(db: Executor, headId: string): Promise<B
   const rows = await db
     .selectFrom('review_labels as l')
     .innerJoin('decisions as d', 'd.id', 'l.decision_id')
-    .select(['l.task_id', 'l.category', 'l.label', 'l.model_label', 'd.features', 'd.token_ids'])
+    .innerJoin('content_items as i', 'i.id', 'd.item_id')
+    .select(['l.task_id', 'l.category', 'l.label', 'l.model_label', 'd.features', 'd.token_ids', 'i.text'])
     .where('d.head_id', '=', headId)
     .where('l.label', 'is not', null)
     .where(({ not, exists, selectFrom }) =>
       not(exists(selectFrom('reviews as r').select(sql`1`.as('one')).whereRef('r.task_id', '=', 'l.task_id').where('r.blind', '=', false))),
     )
     .execute();
-  return rows.map((r) => ({ taskId: r.task_id, category: r.category, label: r.label!, modelLabel: r.model_label, features: r.features, tokenIds: r.token_ids }));
+  return rows.map((r) => ({ taskId: r.task_id, category: r.category, label: r.label!, modelLabel: r.model_label, features: r.features, tokenIds: r.token_ids, text: r.text }));
 }
 
 /** The run a head came from, as the registry shows it. */

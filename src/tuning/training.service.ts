@@ -16,8 +16,9 @@ import type { RunTrigger } from '../db/schema/training.js';
 import { recordAudit } from '../audit/audit.repository.js';
 import { trustedKeyIds } from '../auth/api-key.repository.js';
 import { workerStart } from '../build-layout.js';
-import { conflict, notFound } from '../errors.js';
+import { badRequest, conflict, notFound } from '../errors.js';
 import { bytesToFloat32, bytesToInt32, tokenRows, type TokenRows } from '../inference/head.js';
+import { ngramKey, ngramRowsYielding, ngramSource } from '../inference/ngrams.js';
 import type { Logger } from '../logger.js';
 import { activateInTransaction } from '../models/activation.js';
 import * as heads from '../models/head.repository.js';
@@ -25,13 +26,13 @@ import { probabilityKind, Scorer } from '../models/scorer.js';
 import { mapLabels, type LabelMapping } from '../policy/label-mapping.js';
 import type { Policy } from '../policy/policy.js';
 import type { PolicyRegistry } from '../policy/registry.js';
-import type { hyperparameterOverrides } from '../policy/schema.js';
+import { trainingProblems, type hyperparameterOverrides } from '../policy/schema.js';
 import * as reviews from '../review/review.repository.js';
 import { buildDataset, trainingBinding, type Dataset, type ItemInputs, type SettledCell, type TrainingBinding } from './dataset.js';
 import { checkDrift, inHold, type DriftRow, type HoldRange, type Verdict } from './drift.js';
-import { gate, type GateDecision } from './evaluate.js';
+import { gate, measureOptions, type GateDecision } from './evaluate.js';
 import type { TrainJob, TrainMessage } from './train-worker.js';
-import type { StepMetrics } from './trainer.js';
+import type { FitStep } from './fit.js';
 import * as repo from './training.repository.js';
 import type { EventBus } from '../events.js';
 
@@ -44,7 +45,7 @@ export type Hyperparameters = Required<z.infer<typeof hyperparameterOverrides>>;
 export type RunOutcome = 'promoted' | 'rejected' | 'failed' | 'skipped' | 'superseded' | 'held';
 
 export interface RunProgress {
-  (event: { runId: string; phase: string; message: string; step?: StepMetrics }): void;
+  (event: { runId: string; phase: string; message: string; step?: FitStep }): void;
 }
 
 /** Features and token ids of texts on a backbone (the serving runtime, or one the CLI starts). */
@@ -69,26 +70,26 @@ function hyperparametersOf(policy: Policy, overrides: Partial<Hyperparameters> =
     rpo_alpha: t.rpo_alpha,
     l2: t.l2,
     lexical: t.lexical,
-    lexical_l2: t.lexical_l2,
-    learning_rate: t.learning_rate,
+    ngrams: t.ngrams,
+    folds: t.folds,
+    calibration: t.calibration,
     class_weights: t.class_weights,
     pairs: t.pairs,
-    epochs: t.epochs,
-    patience: t.patience,
-    batch_size: t.batch_size,
     select: t.select,
-    validation_fraction: t.validation_fraction,
     min_pairs: t.min_pairs,
     seed: t.seed,
     ...overrides,
   };
 }
 
+/** The most iterations one solve takes (each category, each fold, the final fit). */
+const MAX_ITERATIONS = 1000;
+
 class SkipRun extends Error {}
 /** The drift check held a batch of labels: the run ends `held` with this reason. */
 class HeldRun extends Error {}
 
-type Say = (phase: string, message: string, step?: StepMetrics) => void;
+type Say = (phase: string, message: string, step?: FitStep) => void;
 
 interface RunSetting {
   policy: Policy;
@@ -99,47 +100,42 @@ interface RunSetting {
   binding: TrainingBinding;
 }
 
-/** The worker's job: the dataset, both heads, and the search settings from the run's hyperparameters. */
+/** The worker's job: the dataset, both heads, and the fit and measure settings from the run's hyperparameters. */
 function jobOf(setting: RunSetting, dataset: Dataset, hp: Hyperparameters): TrainJob {
+  const n = hp.ngrams;
   return {
     reference: setting.reference,
     active: setting.active,
     kind: probabilityKind(setting.backbone.problemType),
     mapping: setting.mapping,
-    train: hp.lexical ? dataset.train : { ...dataset.train, tokens: null },
+    train: dataset.train,
     trainItemIds: dataset.trainItemIds,
-    trainCategory: dataset.trainCategory,
-    vocabulary: hp.lexical ? dataset.vocabulary : new Int32Array(0),
+    categories: dataset.categories,
     eval: dataset.eval,
     settings: {
       loss: hp.loss,
       labelSmoothing: hp.label_smoothing,
-      grid: { beta: hp.beta, learningRate: hp.learning_rate, l2: hp.l2, lexicalL2: hp.lexical ? hp.lexical_l2 : [0], rpoAlpha: hp.rpo_alpha },
-      maxEpochs: hp.epochs,
-      patience: hp.patience,
-      batchSize: hp.batch_size,
-      seed: hp.seed,
-      validationFraction: hp.validation_fraction,
+      beta: hp.beta,
+      rpoAlpha: hp.rpo_alpha,
+      l2: hp.l2,
+      experts: { backbone: true, lexical: hp.lexical },
+      folds: hp.folds,
       select: hp.select,
+      calibration: hp.calibration,
+      // A reference that has an n-gram part fixes the config: its weights are in those buckets.
+      ngrams: hp.lexical ? { config: setting.reference.ngrams?.config ?? { buckets: n.buckets, word: n.word, char: n.char }, minDf: n.min_df, rarePenalty: n.rare_penalty } : null,
+      seed: hp.seed,
+      maxIterations: MAX_ITERATIONS,
     },
+    measure: measureOptions(setting.policy.settings.gate, hp.seed),
   };
 }
 
 /** The worker's progress as run progress lines. */
 function progressTo(say: Say): (m: Exclude<TrainMessage, { type: 'done' | 'error' }>) => void {
   return (m) => {
-    if (m.type === 'config') {
-      const e = m.entry;
-      say(
-        'selection',
-        `configuration ${m.index}/${m.total} (β ${e.beta}, rpo_alpha ${e.rpo_alpha}, l2 ${e.l2}, lexical_l2 ${e.lexical_l2}, learning rate ${e.learning_rate}): ` +
-          `validation ${e.validation.toFixed(4)} at epoch ${e.best_epoch}`,
-      );
-    } else if (m.type === 'search') {
-      say('selection', `configuration ${m.index}/${m.total}, epoch ${m.epoch}/${m.epochs}: validation ${m.validation.toFixed(4)}`);
-    } else {
-      say('training', `epoch ${m.epoch}/${m.epochs}: loss ${m.last.loss.toFixed(4)}, margin ${m.last['rewards/margins'].toFixed(4)}`, m.last);
-    }
+    if (m.type === 'progress') say('selection', m.message);
+    else say('training', `iteration ${m.step.step}: loss ${m.step.loss.toFixed(4)}, margin ${m.step['rewards/margins'].toFixed(4)}`, m.step);
   };
 }
 
@@ -186,6 +182,9 @@ export class TrainingService {
       if (running) throw conflict('run_in_progress', `training run ${running.id} is already running (on ${running.replica})`);
     }
     const policy = this.policies.get();
+    const hp = hyperparametersOf(policy, o.hyperparameters);
+    const problems = trainingProblems(hp);
+    if (problems.length) throw badRequest('invalid_request', `hyperparameters: ${problems.join('; ')}`);
     const id = uuidv7();
     const inserted = await repo.insertRun(this.db, {
       id,
@@ -194,7 +193,7 @@ export class TrainingService {
       requestedBy: o.requestedBy,
       policyName: policy.name,
       policyVersion: policy.version,
-      hyperparameters: { ...hyperparametersOf(policy, o.hyperparameters), ...(o.force ? { force: true } : {}) },
+      hyperparameters: { ...hp, ...(o.force ? { force: true } : {}) },
     });
     return inserted ? id : null;
   }
@@ -309,11 +308,14 @@ export class TrainingService {
     const d = data.dataset;
     say(
       'snapshot',
-      `${data.snapshot.settled_labels} settled labels up to id ${data.snapshot.max_label_id}: ${d.train.row.length} train pairs on ${d.trainItemIds.length} items, ` +
+      `${data.snapshot.settled_labels} settled labels up to id ${data.snapshot.max_label_id}: ${data.snapshot.pairs} train pairs on ${d.trainItemIds.length} items, ` +
         `${d.eval.truth.length} eval cells on ${d.eval.items.n} items`,
     );
-    if (d.train.row.length < hp.min_pairs) {
-      throw new SkipRun(`too few preference pairs: ${d.train.row.length} on the active backbone, the policy asks for at least ${hp.min_pairs}`);
+    if (data.snapshot.pairs < hp.min_pairs) {
+      throw new SkipRun(`too few preference pairs: ${data.snapshot.pairs} on the active backbone, the policy asks for at least ${hp.min_pairs}`);
+    }
+    if (d.categories.length === 0) {
+      throw new SkipRun(`no category has labels to train on: ${Object.entries(d.skipped).map(([c, why]) => `'${c}' ${why}`).join('; ')}`);
     }
     const result = await this.runWorker(jobOf(setting, data.dataset, hp), progressTo(say));
     return this.record(runId, setting, data.snapshot, hp, result, say);
@@ -370,7 +372,8 @@ export class TrainingService {
         votesYes: r.votes_yes,
         votesTotal: r.votes_total,
       }));
-    const needTokens = hp.lexical || active.lexical !== null || reference.lexical !== null;
+    // Token ids only where a head reads them (an imported lexical part); n-grams come from the text.
+    const needTokens = active.lexical !== null || reference.lexical !== null;
     const inputs = await this.itemInputs(backbone.id, reference.dim, settled, needTokens);
     // Held and discarded batches stay out of training and evaluation; a new bad batch is held here.
     const holds = await repo.listHolds(this.db);
@@ -381,11 +384,10 @@ export class TrainingService {
       ? await this.driftCheck(runId, setting, inputs.items, { from: Math.min(checked.maxLabelId, maxLabelId), to: maxLabelId }, holds.map(ranges), excluded)
       : null;
     const cells = settled.filter((c) => !inHold(c.id, c.category, c.reviewers, excluded));
-    const dataset = buildDataset(cells, inputs.items, reference, binding, {
+    const dataset = buildDataset(cells, inputs.items, reference.dim, binding, {
       thresholds: Object.fromEntries(Object.entries(policy.rules).map(([c, r]) => [c, r.flag])),
       classWeights: hp.class_weights,
       pairs: hp.pairs,
-      lexical: hp.lexical,
       trustedKeys: new Set(await trustedKeyIds(this.db)),
     });
     const snapshot = {
@@ -394,7 +396,7 @@ export class TrainingService {
       settled_labels: cells.length,
       held_out_labels: settled.length - cells.length,
       drift,
-      pairs: dataset.train.row.length,
+      pairs: dataset.categories.reduce((a, c) => a + c.item.length, 0),
       train_items: dataset.trainItemIds.length,
       eval_cells: dataset.eval.truth.length,
       trusted_eval_cells: dataset.eval.trusted.filter(Boolean).length,
@@ -403,8 +405,8 @@ export class TrainingService {
       categories_skipped: dataset.skipped,
       features_recomputed: inputs.recomputed,
       without_token_ids: inputs.withoutTokens,
+      without_text: inputs.withoutText,
       left_out: inputs.leftOut,
-      lexical_vocabulary: dataset.vocabulary.length,
       backbone_id: backbone.id,
       dpo_reference_head_id: reference.id,
       forced: force,
@@ -424,12 +426,12 @@ export class TrainingService {
     const { policy, active, backbone } = setting;
     const metrics = {
       steps: result.steps,
-      epochs: result.epochs,
       seconds: result.seconds,
-      pairs_per_second: ((dataSnapshot.pairs as number) * result.choice.epochs) / result.seconds,
-      chosen: result.choice,
-      selection: result.selection,
-      ...(result.note ? { selection_note: result.note } : {}),
+      iterations: result.iterations,
+      stopped: result.stopped,
+      /** Per category: the settings the search chose, its measure, the calibration. */
+      categories: result.choices,
+      ngram_weights: result.head.ngrams ? result.head.ngrams.buckets.length * result.head.ngrams.rows.length : 0,
       lexical_tokens: result.head.lexical?.tokens.length ?? 0,
     };
     const decision: GateDecision = gate(result.report, policy.settings.gate);
@@ -459,7 +461,7 @@ export class TrainingService {
         status: decision.passed ? 'candidate' : 'rejected',
         source: 'dpo',
         head: result.head,
-        hyperparameters: { ...hp, ...result.choice },
+        hyperparameters: { ...hp, chosen: Object.fromEntries(result.choices.map((c) => [c.category, { beta: c.beta, experts: c.experts.map((e) => ({ expert: e.expert, l2: e.l2, scale: e.scale })), reference_weight: c.reference_weight, offset: c.offset }])) },
         metrics: summary,
         dataSnapshot,
         trainingRunId: runId,
@@ -510,7 +512,14 @@ export class TrainingService {
     const D = setting.active.dim;
     const features = new Float32Array(ids.length * D);
     ids.forEach((id, k) => features.set(items.get(id)!.features, k * D));
-    const scores = scorer.score({ features, tokens: tokenRows(ids.map((id) => items.get(id)!.tokens ?? new Int32Array(0))), n: ids.length });
+    const texts = ids.map((id) => items.get(id)!.text);
+    const g = setting.active.ngrams;
+    const scores = scorer.score({
+      features,
+      tokens: tokenRows(ids.map((id) => items.get(id)!.tokens ?? new Int32Array(0))),
+      ngrams: ngramSource(texts, g ? new Map([[ngramKey(g.config), await ngramRowsYielding(texts, g.config)]]) : undefined),
+      n: ids.length,
+    });
     const at = new Map(ids.map((id, k) => [id, k]));
     const toVerdict = (r: Awaited<ReturnType<typeof reviews.verdicts>>[number]): Verdict | null => {
       const k = at.get(r.item_id);
@@ -560,7 +569,7 @@ export class TrainingService {
     dim: number,
     cells: SettledCell[],
     needTokens: boolean,
-  ): Promise<{ items: Map<string, ItemInputs>; recomputed: number; withoutTokens: number; leftOut: { text_purged: number } }> {
+  ): Promise<{ items: Map<string, ItemInputs>; recomputed: number; withoutTokens: number; withoutText: number; leftOut: { text_purged: number } }> {
     const decisionOf = new Map<string, string>();
     for (const c of cells) if (!decisionOf.has(c.itemId)) decisionOf.set(c.itemId, c.decisionId);
     const rows = await repo.decisionInputs(this.db, [...new Set(decisionOf.values())]);
@@ -572,7 +581,7 @@ export class TrainingService {
       const here = r.backbone_id === backboneId;
       if (here && (!needTokens || r.token_ids !== null || r.text === null)) {
         if (needTokens && r.token_ids === null) withoutTokens++;
-        items.set(r.item_id, { features: bytesToFloat32(r.features), tokens: r.token_ids ? bytesToInt32(r.token_ids) : null });
+        items.set(r.item_id, { features: bytesToFloat32(r.features), tokens: r.token_ids ? bytesToInt32(r.token_ids) : null, text: r.text });
       } else if (r.text !== null) redo.push(r);
       else purged++;
     }
@@ -584,10 +593,11 @@ export class TrainingService {
       const e = await this.opts.embed!(backboneId, chunk.map((r) => ({ text: r.text!, context: r.context })));
       if (e.dim !== dim) throw new Error(`recomputed features have ${e.dim} values, the head expects ${dim}`);
       chunk.forEach((r, k) =>
-        items.set(r.item_id, { features: e.features.slice(k * e.dim, (k + 1) * e.dim), tokens: e.tokens.ids.slice(e.tokens.offsets[k], e.tokens.offsets[k + 1]) }),
+        items.set(r.item_id, { features: e.features.slice(k * e.dim, (k + 1) * e.dim), tokens: e.tokens.ids.slice(e.tokens.offsets[k], e.tokens.offsets[k + 1]), text: r.text }),
       );
     }
-    return { items, recomputed: redo.length, withoutTokens, leftOut: { text_purged: purged } };
+    const withoutText = [...items.values()].filter((x) => x.text === null).length;
+    return { items, recomputed: redo.length, withoutTokens, withoutText, leftOut: { text_purged: purged } };
   }
 
   private runWorker(job: TrainJob, onProgress: (m: Exclude<TrainMessage, { type: 'done' | 'error' }>) => void): Promise<Extract<TrainMessage, { type: 'done' }>> {
@@ -595,13 +605,9 @@ export class TrainingService {
     return new Promise((resolve, reject) => {
       const arrays = [
         job.train.features,
+        job.train.tokens?.ids,
         job.train.tokens?.offsets,
-        job.train.tokens?.index,
-        job.train.item,
-        job.train.row,
-        job.train.sign,
-        job.train.weight,
-        job.train.zRef,
+        ...job.categories.flatMap((c) => [c.item, c.sign, c.weight]),
         job.eval.items.features,
         job.eval.items.tokens?.ids,
         job.eval.items.tokens?.offsets,

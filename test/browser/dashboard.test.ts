@@ -17,8 +17,8 @@ import { makeTexts, moderateAndReview, waitForRun } from '../helpers/feedback.js
 import { policies, reviewPolicy } from '../helpers/policies.js';
 import { insertHolds } from '../../src/tuning/training.repository.js';
 
-const TRAINING = { epochs: 40, learning_rate: 0.2, batch_size: 16, beta: 0.1, lexical_l2: 0.0001, min_pairs: 10, seed: 7 };
-const GATE = { min_eval_items: 10, min_improvement: 0.02, max_recall_drop: 0.05 };
+const TRAINING = { l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7 };
+const GATE = { max_recall_drop: 0.05 };
 const PAYLOAD = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>';
 
 const xss = () => (window as unknown as { __xss?: number }).__xss;
@@ -61,10 +61,10 @@ describe('admin dashboard', { skip: browserSkip }, () => {
     runs.promoted = await startRun();
     assert.equal(runs.promoted.status, 'promoted', JSON.stringify(runs.promoted.gate));
 
-    // 3. More feedback, then one epoch at a tiny learning rate cannot improve on the promoted head:
-    //    the gate says why.
+    // 3. More feedback, then a head kept at the reference (β 100, no recalibration) cannot improve on
+    //    the promoted head: the gate says why.
     await moderateAndReview(app, client, moderator, await makeTexts(40, 2), { invertAll: true });
-    runs.rejected = await startRun({ hyperparameters: { epochs: 1, learning_rate: 0.0001 } });
+    runs.rejected = await startRun({ hyperparameters: { beta: [100], calibration: 'none', select: false } });
     assert.equal(runs.rejected.status, 'rejected', JSON.stringify(runs.rejected.gate));
     assert.ok(runs.rejected.gate.reasons.length > 0);
 
@@ -141,13 +141,18 @@ describe('admin dashboard', { skip: browserSkip }, () => {
     assert.equal(await page.locator('#runs-table tr.selected').getAttribute('data-run-id'), runs.rejected.id);
     assert.ok((await page.locator('svg[data-chart=loss] path.line').count()) >= 1);
     assert.equal(await page.locator('svg[data-chart=margins] path.line').count(), 3);
-    assert.equal(await page.locator('#n-candidate').textContent(), `${(runs.rejected.eval_report.candidate.accuracy * 100).toFixed(1)}%`);
-    assert.equal(await page.locator('#n-active').textContent(), `${(runs.rejected.eval_report.active.accuracy * 100).toFixed(1)}%`);
-    assert.equal(await page.locator('#n-p').textContent(), runs.rejected.eval_report.mcnemar.p_value.toPrecision(3));
-    // The settings the run ran with (its overrides included) and what its search chose.
+    const m = runs.rejected.eval_report.measure;
+    assert.equal(await page.locator('#n-auprc').textContent(), `${m.candidate.auprc.toFixed(3)} / ${m.active.auprc.toFixed(3)}`);
+    assert.equal(await page.locator('#n-accuracy').textContent(), `${(m.candidate.accuracy * 100).toFixed(1)}% / ${(m.active.accuracy * 100).toFixed(1)}%`);
+    // The evidence rule's reading, with its interval and the number of items, on the panel and in the runs table.
+    const ev = runs.rejected.gate.evidence;
+    const evidence = await page.locator('#n-evidence').textContent();
+    assert.match(evidence ?? '', new RegExp(`^${ev.verdict.replace('_', ' ')} AUPRC [+−]\\d\\.\\d{3} \\[[+−]\\d\\.\\d{3}, [+−]\\d\\.\\d{3}\\] on ${ev.items} items \\(violence \\d+\\+\\)$`));
+    assert.match((await rejectedRow.locator('.evidence').textContent()) ?? '', new RegExp(`evidence: ${ev.verdict.replace('_', ' ')}`));
+    // The settings the run ran with (its overrides included) and what each category chose.
     const hp = await page.locator('#run-hyperparameters').textContent();
-    assert.match(hp ?? '', /^settings.*epochs 1 · .*learning_rate 0\.0001 · /);
-    assert.match(hp ?? '', new RegExp(`chosen.*epochs ${runs.rejected.metrics.chosen.epochs}`));
+    assert.match(hp ?? '', /^settings.*beta 100 · .*calibration none · /);
+    assert.match(hp ?? '', /violencebackbone l2 [\d.]+ ×[\d.]+, lexical l2 [\d.]+ ×[\d.]+; β 100\.000, no search \(\d+ flagged of \d+\)/);
 
     // Accuracy per head version: a dot for the promoted head and one for the rejected head.
     const promotedDot = page.locator(`svg[data-chart=accuracy] circle.promoted[data-id="${runs.promoted.candidate_head_id}"]`);
@@ -170,7 +175,7 @@ describe('admin dashboard', { skip: browserSkip }, () => {
     await page.locator(`#runs-table tr[data-run-id="${runs.promoted.id}"] td:nth-child(2)`).click();
     await page.waitForFunction((prev) => document.querySelector('svg[data-chart=loss] path.line')?.getAttribute('d') !== prev, before);
     assert.equal(await page.locator('#runs-table tr.selected').getAttribute('data-run-id'), runs.promoted.id);
-    assert.equal(await page.locator('#n-candidate').textContent(), `${(runs.promoted.eval_report.candidate.accuracy * 100).toFixed(1)}%`);
+    assert.equal(await page.locator('#n-auprc').textContent(), `${runs.promoted.eval_report.measure.candidate.auprc.toFixed(3)} / ${runs.promoted.eval_report.measure.active.auprc.toFixed(3)}`);
 
     // Focus stays on the clicked row: ↓ moves to the skipped run, Enter selects it.
     await page.locator(`#runs-table tr[data-run-id="${runs.promoted.id}"]`).focus();
@@ -274,7 +279,13 @@ describe('admin dashboard', { skip: browserSkip }, () => {
     await narrow.keyboard.press('Enter');
     await narrow.waitForFunction(() => /^Updated/.test(document.getElementById('status')?.textContent ?? ''));
     await narrow.locator('svg[data-chart=loss] path').first().waitFor();
-    assert.equal(await narrow.evaluate(() => document.documentElement.scrollWidth), 390);
+    const wide = await narrow.evaluate(() =>
+      [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > 391 && !e.closest('.table-scroll, .scroll, table'))
+        .map((e) => `${e.tagName}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)
+        .slice(0, 8),
+    );
+    assert.equal(await narrow.evaluate(() => document.documentElement.scrollWidth), 390, wide.join('; '));
     await narrow.close();
   });
 

@@ -37,8 +37,8 @@ for (const kind of testDatabases()) {
         db: kind,
         policies: policies(
           reviewPolicy('default', {}, {
-            training: { epochs: 30, learning_rate: 0.2, batch_size: 16, beta: 0.1, lexical_l2: 0.0001, min_pairs: 10, seed: 7 },
-            gate: { min_eval_items: 5, min_improvement: -1 },
+            training: { l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7 },
+            gate: { max_auprc_drop: 1, max_accuracy_drop: 1 },
           }),
         ),
       });

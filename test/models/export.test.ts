@@ -12,7 +12,9 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import ort from 'onnxruntime-node';
 import { v7 as uuidv7 } from 'uuid';
-import { sigmoid, type Head } from '../../src/inference/head.js';
+import { spawnSync } from 'node:child_process';
+import { addNgramLogits, sigmoid, type Head } from '../../src/inference/head.js';
+import { DEFAULT_NGRAMS, NgramFeaturizer } from '../../src/inference/ngrams.js';
 import { loadModelDir, type ModelDir } from '../../src/inference/model-dir.js';
 import { ModelRuntime } from '../../src/inference/runtime.js';
 import { SequenceEncoder } from '../../src/inference/tokenizer.js';
@@ -28,6 +30,22 @@ import { policies, reviewPolicy } from '../helpers/policies.js';
 
 ort.env.logLevel = 'fatal';
 const TEXTS = ['I will find you and kill you', 'have a nice day', 'you are a stupid idiot, a stupid stupid idiot', ''];
+
+/** Seeded n-gram weights on the buckets of TEXTS for `rows` (the part ONNX cannot carry). */
+function withNgrams(head: Head, rows: number[], seed: number): Head {
+  const rng = mulberry32(seed);
+  const config = { ...DEFAULT_NGRAMS, buckets: 1 << 16 };
+  const buckets = [...new Set(TEXTS.flatMap((t) => [...new NgramFeaturizer(config).row(t).index]))].sort((a, b) => a - b);
+  return { ...head, ngrams: { config, rows: Int32Array.from(rows).sort(), buckets: Int32Array.from(buckets), weight: Float32Array.from({ length: buckets.length * rows.length }, () => (rng() - 0.5) * 6) } };
+}
+
+/** The n-gram logits of each text under the export's modtune_ngrams.py, when python3 is there (else null). */
+async function pythonNgramLogits(dir: string, texts: string[]): Promise<number[][] | null> {
+  const r = spawnSync('python3', [path.join(dir, 'modtune_ngrams.py'), dir], { input: JSON.stringify(texts), encoding: 'utf8' });
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as number[][];
+}
 
 /** A head moved away from `base` by seeded noise, with lexical weights on the tokens of `texts`. */
 function tunedHead(base: Head, model: ModelDir, seed: number): Head {
@@ -73,6 +91,15 @@ async function ortLogits(file: string, model: ModelDir, texts: string[]): Promis
   return out;
 }
 
+/** Every label of every text: sigmoid(logit) within 1e-5 of the service's score. */
+const check = (labels: string[], texts: string[], got: Float32Array[], results: { category_scores: Record<string, number> }[], what: string) =>
+  texts.forEach((text, i) =>
+    labels.forEach((label, k) => {
+      const service = results[i].category_scores[label];
+      assert.ok(Math.abs(sigmoid(got[i][k]) - service) < 1e-5, `${what}: '${text}' / ${label}: ${sigmoid(got[i][k])} vs service ${service}`);
+    }),
+  );
+
 describe('model export', () => {
   let app: TestApp;
   let dir: string;
@@ -85,13 +112,6 @@ describe('model export', () => {
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  const check = (labels: string[], texts: string[], got: Float32Array[], results: { category_scores: Record<string, number> }[], what: string) =>
-    texts.forEach((text, i) =>
-      labels.forEach((label, k) => {
-        const service = results[i].category_scores[label];
-        assert.ok(Math.abs(sigmoid(got[i][k]) - service) < 1e-5, `${what}: '${text}' / ${label}: ${sigmoid(got[i][k])} vs service ${service}`);
-      }),
-    );
 
   test('a linear head: onnxruntime gives the service’s scores; the export is a model directory whose classifier is the head', async () => {
     const active = app.server.ctx.models.active;
@@ -155,6 +175,66 @@ describe('model export', () => {
   });
 });
 
+describe('export of a head with an n-gram part', () => {
+  let app: TestApp;
+  let dir: string;
+  before(async () => {
+    app = await startTestApp();
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-export-ngrams-'));
+  });
+  after(async () => {
+    await app?.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  test('model.onnx carries the backbone and the linear part; the n-gram file adds the rest: onnxruntime + the file (in TypeScript and in its own Python) give the served scores; modtune reads it back', async () => {
+    const active = app.server.ctx.models.active;
+    const backbone = (await getBackbone(app.database.db, active.backbone.id))!;
+    const model = await loadModelDir(backbone.path);
+    const rows = [model.labels.indexOf('violence'), model.labels.indexOf('harassment')];
+    const head = withNgrams({ ...tunedHead(active.head, model, 5), lexical: null }, rows, 6);
+    const { id, results } = await activateAndServe(app, head, backbone.id, active.head.id, TEXTS);
+    const stored = (await getHead(app.database.db, id))!;
+    assert.deepEqual([...stored.ngrams!.buckets], [...head.ngrams!.buckets], 'the n-gram part is stored with the head');
+
+    const out = await exportHead(model, stored, path.join(dir, 'tuned'), backbone.name);
+    assert.deepEqual((await fs.readdir(out)).sort(), ['config.json', 'model.onnx', 'modtune_ngrams.json', 'modtune_ngrams.py', 'tokenizer.json']);
+    const config = JSON.parse(await fs.readFile(path.join(out, 'config.json'), 'utf8'));
+    assert.deepEqual(config.modtune.ngrams, { file: 'modtune_ngrams.json', python: 'modtune_ngrams.py' });
+    assert.deepEqual(Object.keys(config.modtune.export.carries), ['model.onnx', 'modtune_ngrams.json']);
+    assert.deepEqual(config.modtune.export.carries['model.onnx'], ['backbone', 'linear head']);
+    const graph = await ortLogits(path.join(out, 'model.onnx'), model, TEXTS);
+
+    // model.onnx alone gives other scores than the service: it does not carry the n-gram part...
+    const C = model.labels.length;
+    const fromFile = new Float64Array(TEXTS.length * C);
+    addNgramLogits(stored.ngrams!, C, new NgramFeaturizer(stored.ngrams!.config).rows(TEXTS), TEXTS.length, fromFile);
+    assert.ok(fromFile.some((x) => Math.abs(x) > 0.1), 'the n-gram part moves the logits: the checks below are not vacuous');
+    // ...and with it, the served scores (≤ 1e-5).
+    check(model.labels, TEXTS, graph.map((l, i) => Float32Array.from(l, (x, k) => x + fromFile[i * C + k])), results, 'onnxruntime + n-gram file');
+    // The export's own Python computes the same n-gram logits from the file alone.
+    const py = await pythonNgramLogits(out, TEXTS);
+    if (py) {
+      py.forEach((l, i) => l.forEach((x, k) => assert.ok(Math.abs(x - fromFile[i * C + k]) < 1e-6, `python, '${TEXTS[i]}' label ${k}: ${x} vs ${fromFile[i * C + k]}`)));
+      check(model.labels, TEXTS, graph.map((l, i) => Float32Array.from(l, (x, k) => x + py[i][k])), results, 'onnxruntime + modtune_ngrams.py');
+    }
+
+    // modtune reads the export back with its n-gram part; serving it gives the same scores.
+    const reloaded = await loadModelDir(out);
+    assert.deepEqual([...reloaded.baseHead.ngrams!.rows], [...rows].sort((a, b) => a - b));
+    assert.deepEqual([...reloaded.baseHead.ngrams!.buckets], [...stored.ngrams!.buckets]);
+    const runtime = await ModelRuntime.start(reloaded, { providers: ['cpu'], workers: 1, threadsPerWorker: 1, maxSequenceLength: 256, batchMaxSize: 8, batchMaxWaitMs: 0 }, quietLogger());
+    assert.ok(runtime.verifiedMaxAbsDiff < 1e-4, 'the graph check leaves the n-gram part out');
+    const e = await runtime.embed(TEXTS.map((text) => ({ text })), [reloaded.baseHead.ngrams!.config]);
+    await runtime.stop();
+    const { applyHead } = await import('../../src/inference/head.js');
+    const again = applyHead(reloaded.baseHead, e.features, TEXTS.length, null, [...e.ngrams.values()][0]);
+    check(model.labels, TEXTS, TEXTS.map((_, i) => Float32Array.from(again.subarray(i * C, (i + 1) * C))), results, 'the export served by modtune');
+    // The n-gram file is part of the backbone's identity.
+    assert.notEqual(reloaded.sha256, (await loadModelDir(await exportHead(model, { ...stored, ngrams: null }, path.join(dir, 'plain'), backbone.name))).sha256);
+  });
+});
+
 describe('export of a lexical head on an imported BERT classifier, read by transformers.js', () => {
   let app: TestApp;
   let dir: string;
@@ -168,12 +248,18 @@ describe('export of a lexical head on an imported BERT classifier, read by trans
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  test('transformers.js loads the export (tokenizer files included) and gives the served scores', async () => {
+  test('transformers.js loads the export (tokenizer files included) and, with the n-gram file, gives the served scores', async () => {
     const imported = await importModel({ sourceDir: await fixtureModelDir('bert', { seed: 5 }), outDir: path.join(dir, 'bert'), labelMap: LABEL_MAP, logger: quietLogger() });
     const { backbone, head: base } = await app.database.db.transaction().execute((trx) => registerBackbone(trx, imported.model, 'import', 'bert'));
-    const head = tunedHead(base, imported.model, 4);
+    const labels = imported.model.labels;
+    const head = withNgrams(tunedHead(base, imported.model, 4), [labels.indexOf('toxic'), labels.indexOf('threat')], 7);
     const { id, results } = await activateAndServe(app, head, backbone.id, base.id, TEXTS);
-    const out = await exportHead(imported.model, (await getHead(app.database.db, id))!, path.join(dir, 'export', 'tuned-bert'), 'bert');
+    const stored = (await getHead(app.database.db, id))!;
+    const out = await exportHead(imported.model, stored, path.join(dir, 'export', 'tuned-bert'), 'bert');
+    const C = labels.length;
+    const ngramLogits = new Float64Array(TEXTS.length * C);
+    addNgramLogits(stored.ngrams!, C, new NgramFeaturizer(stored.ngrams!.config).rows(TEXTS), TEXTS.length, ngramLogits);
+    const py = await pythonNgramLogits(out, TEXTS);
     const files = (await fs.readdir(out)).sort();
     for (const f of ['config.json', 'model.onnx', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json']) assert.ok(files.includes(f), `${f} in ${files}`);
 
@@ -182,11 +268,12 @@ describe('export of a lexical head on an imported BERT classifier, read by trans
     env.localModelPath = path.join(dir, 'export');
     const tokenizer = await AutoTokenizer.from_pretrained('tuned-bert', { local_files_only: true });
     const model = await AutoModelForSequenceClassification.from_pretrained('tuned-bert', { local_files_only: true, subfolder: '', dtype: 'fp32', device: 'cpu' });
-    const labels = imported.model.labels;
     for (let i = 0; i < TEXTS.length; i++) {
       const inputs = await tokenizer(TEXTS[i]);
       const logits = (await model(inputs)).logits.data as Float32Array;
-      const p = (label: string) => sigmoid(logits[labels.indexOf(label)]);
+      // transformers.js runs model.onnx; the n-gram part comes from the export's file (its Python where python3 is installed).
+      const extra = (k: number) => (py ? py[i][k] : ngramLogits[i * C + k]);
+      const p = (label: string) => sigmoid(logits[labels.indexOf(label)] + extra(labels.indexOf(label)));
       const served = results[i].category_scores;
       for (const [label, category] of [['toxic', 'harassment'], ['threat', 'violence'], ['identity_hate', 'hate']]) {
         assert.ok(Math.abs(p(label) - served[category]) < 1e-5, `'${TEXTS[i]}' ${category}: transformers.js ${p(label)} vs service ${served[category]}`);

@@ -98,16 +98,40 @@ test('decide: block beats review beats allow; uncertainty band around the flag t
   assert.deepEqual(decide(p, {}).categoryScores, { hate: 0, violence: 0 });
 });
 
-test('removed training settings are refused with what replaced them; searched settings take a number or a list', () => {
-  const got = problems(() => parsePolicy('old', 'categories:\n  hate: { flag: 0.5 }\ntraining: { anchor_weight: 0.1, weight_decay: 0.01, beta: [] }\n', 'policies/old.yaml'));
-  assert.ok(got.some((p) => /^policies\/old\.yaml: training\.anchor_weight: anchor_weight was removed: .*reference head \(l2, lexical_l2\); delete the key/.test(p)), got.join('\n'));
-  assert.ok(got.some((p) => /^policies\/old\.yaml: training\.weight_decay: weight_decay was removed/.test(p)), got.join('\n'));
-  assert.ok(got.some((p) => /^policies\/old\.yaml: training\.beta/.test(p)), 'an empty list is refused too');
-  const p = parsePolicy('new', 'categories:\n  hate: { flag: 0.5 }\ntraining: { beta: 0.3, lexical_l2: [0.001, 0.01] }\n');
+test('removed training and gate settings are refused with what replaced them; searched settings take a number or a list', () => {
+  const got = problems(() =>
+    parsePolicy(
+      'old',
+      'categories:\n  hate: { flag: 0.5 }\ntraining: { anchor_weight: 0.1, weight_decay: 0.01, epochs: 60, learning_rate: 0.2, lexical_l2: 0.001, beta: [] }\ngate: { min_eval_items: 100, min_improvement: 0 }\n',
+      'policies/old.yaml',
+    ),
+  );
+  const has = (re: RegExp) => assert.ok(got.some((p) => re.test(p)), `${re}\n${got.join('\n')}`);
+  has(/^policies\/old\.yaml: training\.anchor_weight: anchor_weight was removed: .*reference head \(l2\); delete the key/);
+  has(/^policies\/old\.yaml: training\.weight_decay: weight_decay was removed/);
+  has(/^policies\/old\.yaml: training\.epochs: epochs was removed: each category is now solved to its optimum/);
+  has(/^policies\/old\.yaml: training\.learning_rate: learning_rate was removed/);
+  has(/^policies\/old\.yaml: training\.lexical_l2: lexical_l2 was removed: the lexical part is now hashed n-grams/);
+  has(/^policies\/old\.yaml: gate\.min_eval_items: min_eval_items was removed: the gate decides on the evidence/);
+  has(/^policies\/old\.yaml: gate\.min_improvement: min_improvement was removed/);
+  has(/^policies\/old\.yaml: training\.beta/);
+  const p = parsePolicy('new', 'categories:\n  hate: { flag: 0.5 }\ntraining: { beta: 0.3, l2: 1, ngrams: { buckets: 65536 } }\n');
   assert.deepEqual(p.settings.training.beta, [0.3]);
-  assert.deepEqual(p.settings.training.lexical_l2, [0.001, 0.01]);
+  assert.deepEqual(p.settings.training.l2, [1]);
+  assert.deepEqual(p.settings.training.ngrams, { buckets: 65536, word: [1, 2], char: [2, 5], min_df: 2, rare_penalty: 0 });
   assert.equal(p.settings.training.pairs, 'all');
   assert.equal(p.settings.gate.confidence, 0.95);
+  assert.equal(parsePolicy('d', 'categories:\n  hate: { flag: 0.5 }\n').settings.training.beta, 'auto');
+});
+
+test('training settings the trainer cannot run together are refused, naming why', () => {
+  const got = problems(() => parsePolicy('x', 'categories:\n  hate: { flag: 0.5 }\ntraining: { rpo_alpha: 1 }\n', 'policies/x.yaml'));
+  assert.ok(got.some((p) => /training\.beta: beta auto needs rpo_alpha 0/.test(p)), got.join('\n'));
+  const none = problems(() => parsePolicy('y', 'categories:\n  hate: { flag: 0.5 }\ntraining: { calibration: none }\n', 'policies/y.yaml'));
+  assert.ok(none.some((p) => /training\.beta: beta auto is chosen together with the calibration/.test(p)), none.join('\n'));
+  assert.equal(parsePolicy('z', 'categories:\n  hate: { flag: 0.5 }\ntraining: { rpo_alpha: 1, beta: 0.1 }\n').settings.training.rpo_alpha, 1);
+  const buckets = problems(() => parsePolicy('w', 'categories:\n  hate: { flag: 0.5 }\ntraining: { ngrams: { buckets: 100000 } }\n', 'policies/w.yaml'));
+  assert.ok(buckets.some((p) => /training\.ngrams\.buckets: must be a power of two/.test(p)), buckets.join('\n'));
 });
 
 test('ties: escalate by default; the older conflict_resolution still reads as the tie rule it meant', () => {

@@ -22,8 +22,8 @@ describe('retention and data-subject requests', () => {
       policies: policies(
         reviewPolicy('default', {}, {
           retention: { text_days: 30 },
-          training: { epochs: 20, learning_rate: 0.2, batch_size: 16, beta: 0.1, lexical_l2: 0.0001, min_pairs: 10, seed: 7 },
-          gate: { min_eval_items: 5, min_improvement: -1 },
+          training: { l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7 },
+          gate: { max_auprc_drop: 1, max_accuracy_drop: 1 },
         }),
       ),
       env: { RATE_LIMIT_PER_SECOND: '0' },
@@ -64,12 +64,13 @@ describe('retention and data-subject requests', () => {
     const audit = await app.database.db.selectFrom('audit_events').select('details').where('action', '=', 'retention.purged').executeTakeFirstOrThrow();
     assert.deepEqual(audit.details, { days: 30, items: reviewed.length });
 
-    // Training reads the stored features, so purged items still train (the linear part: their tokens are gone).
+    // Training reads the stored features, so purged items still train (the backbone's part: their text, and
+    // with it their n-grams, is gone).
     const post = await app.request.post('/v1/training/runs').set(admin).send({});
     const run = await waitForRun(app, post.body.id);
     assert.ok(['promoted', 'rejected'].includes(run.status), `${run.status}: ${run.error}`);
     assert.equal(run.data_snapshot.left_out.text_purged, 0);
-    assert.equal(run.data_snapshot.without_token_ids, reviewed.length);
+    assert.equal(run.data_snapshot.without_text, reviewed.length);
     assert.ok(run.data_snapshot.pairs >= 10);
     // The review page shows purged text as such.
     const task = await app.request.get(`/v1/review/tasks/${(await app.database.db.selectFrom('review_tasks').select('id').where('item_id', '=', reviewed[0].itemId).executeTakeFirstOrThrow()).id}`).set('Authorization', `Bearer ${moderator}`);

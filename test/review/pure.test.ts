@@ -5,7 +5,7 @@ import { decide } from '../../src/policy/policy.js';
 import { cohenKappa, krippendorffAlpha, median } from '../../src/review/agreement.js';
 import { disagreements, hasTie, resolveLabels } from '../../src/review/labels.js';
 import { routeDecision } from '../../src/review/routing.js';
-import { splitFor } from '../../src/review/split.js';
+import { splitFor, splitForText, textSha256 } from '../../src/review/split.js';
 
 test("Cohen's kappa matches hand-computed tables", () => {
   // A/B: yes/yes 20, yes/no 5, no/yes 10, no/no 15 (n = 50).
@@ -78,12 +78,13 @@ test('labels: one reviewer; majority; ties by policy; pairs only where the settl
   assert.equal(hasTie(cats, [{ violence: true, hate: true }, { violence: false, hate: true }, { violence: true, hate: false }]), false, 'three reviewers cannot tie');
 });
 
-test('split: stable by item id and close to the eval fraction', () => {
-  const ids = Array.from({ length: 4000 }, (_, i) => `01a2188c-0000-7000-8000-${String(i).padStart(12, '0')}`);
-  const evalShare = ids.filter((id) => splitFor(id, 0.2) === 'eval').length / ids.length;
+test('split: drawn from the item’s text, stable, and close to the eval fraction', () => {
+  const texts = Array.from({ length: 4000 }, (_, i) => `comment number ${i}`);
+  const evalShare = texts.filter((t) => splitForText(textSha256(t), 0.2) === 'eval').length / texts.length;
   assert.ok(Math.abs(evalShare - 0.2) < 0.03, `eval share ${evalShare}`);
-  assert.equal(splitFor(ids[7], 0.2), splitFor(ids[7], 0.2));
-  assert.ok(ids.every((id) => splitFor(id, 0) === 'train'));
+  assert.equal(splitForText(textSha256(texts[7]), 0.2), splitForText(textSha256(texts[7]), 0.2), 'the same text, the same side: a repost cannot straddle the split');
+  assert.ok(texts.every((t) => splitForText(textSha256(t), 0) === 'train'));
+  assert.equal(splitFor('x', 0.2), splitFor('x', 0.2));
 });
 
 test('routing: audit first and independent of scores, then confirm, uncertain, flagged', () => {

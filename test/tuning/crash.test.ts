@@ -18,7 +18,7 @@ import { reviewPolicyYaml } from '../helpers/policies.js';
 import { createScratchDatabase, serverDatabaseKinds, type ScratchDatabase } from '../helpers/scratch-database.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
 
-const POLICY = reviewPolicyYaml({}, { training: { min_pairs: 10, batch_size: 8, beta: 0.1 }, gate: { min_eval_items: 1 } });
+const POLICY = reviewPolicyYaml({}, { training: { min_pairs: 10 } });
 const kinds = serverDatabaseKinds();
 
 for (const kind of kinds) {
@@ -68,14 +68,15 @@ for (const kind of kinds) {
       const headsBefore = await database.db.selectFrom('head_versions').select('id').execute();
       await database.destroy();
 
-      // Enough epochs that the run is still training when it is killed.
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/train.ts', '--epochs', '1000', '--batch-size', '1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      // A long search (20 folds, 10 L2 values per expert and category) so the run is still training when it is killed.
+      const l2 = [100, 30, 10, 3, 1, 0.3, 0.1, 0.03, 0.01, 0.003].join(',');
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/train.ts', '--folds', '20', '--l2', l2], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.on('data', (d) => (out += d));
       child.stderr.on('data', (d) => (out += d));
       const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
       const deadline = Date.now() + 60_000;
-      while (!/(selection|training): .*epoch \d+\/1000/.test(out)) {
+      while (!/selection: \w+: (backbone|lexical) expert, 10 L2 values on \d+ folds/.test(out)) {
         if (Date.now() > deadline || child.exitCode !== null) assert.fail(`the run did not start training:\n${out}`);
         await new Promise((r) => setTimeout(r, 50));
       }

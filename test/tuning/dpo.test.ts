@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { logSigmoid, nllGrad, nllLoss, pairLoss, pairLossGrad, pairRewards, type LossParams, type LossType } from '../../src/tuning/dpo.js';
-import { batchObjective, cellLogit, copyParams, newGrads, trainDpo, type Objective, type Params, type TrainSet } from '../../src/tuning/trainer.js';
+import { cellLoss, ngramPenalty, objective, parameterCount, rewards, type CategoryObjective, type CategoryProblem } from '../../src/tuning/objective.js';
 import { mulberry32 } from '../../src/random.js';
 
 const LOSSES: LossType[] = ['sigmoid', 'ipo', 'hinge', 'robust'];
@@ -70,219 +70,131 @@ test('the chosen label’s NLL (rpo_alpha): hand-computed values and finite diff
   assert.ok(Number.isFinite(nllLoss(-800)) && Number.isFinite(nllLoss(800)), 'no overflow');
 });
 
-/** A small problem: 3 labels, 4 features, 6 items with tokens from a 5-token vocabulary, 12 cells. */
-function problem(seed: number): { set: TrainSet; ref: Params; policy: Params } {
+/** A small problem: 7 items, 3 dense features, 5 n-gram columns (item 2 has none), mixed labels and weights. */
+function problem(seed: number): CategoryProblem {
   const rng = mulberry32(seed);
   const r = () => rng() * 2 - 1;
-  const C = 3;
-  const D = 4;
-  const T = 5;
-  const items = 6;
-  const n = 12;
-  const ref: Params = {
-    weight: Float64Array.from({ length: C * D }, r),
-    bias: Float64Array.from({ length: C }, r),
-    lexical: Float64Array.from({ length: T * C }, r),
+  const n = 7;
+  const offsets = Int32Array.from([0, 2, 3, 3, 6, 7, 9, 10]);
+  return {
+    n,
+    dim: 3,
+    dense: Float64Array.from({ length: n * 3 }, r),
+    sparse: { offsets, index: Int32Array.from({ length: 10 }, (_, k) => (k * 3 + seed) % 5), value: Float32Array.from({ length: 10 }, () => 0.2 + rng()) },
+    sparseSize: 5,
+    sign: Int8Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 1 : -1)),
+    weight: Float64Array.from({ length: n }, (_, i) => 0.5 + (i % 3) * 0.5),
+    zRef: Float64Array.from({ length: n }, () => 2 * r()),
   };
-  const offsets = Int32Array.from([0, 3, 5, 5, 9, 10, 13]); // item 2 has no tokens
-  const index = Int32Array.from({ length: 13 }, (_, k) => (k * 3 + seed) % T);
-  const set: TrainSet = {
-    dim: D,
-    numLabels: C,
-    features: Float32Array.from({ length: items * D }, r),
-    tokens: { offsets, index },
-    item: Int32Array.from({ length: n }, (_, i) => i % items),
-    row: Int32Array.from({ length: n }, (_, i) => i % C),
-    sign: Int8Array.from({ length: n }, (_, i) => (i % 2 ? 1 : -1)),
-    weight: Float32Array.from({ length: n }, (_, i) => 0.5 + (i % 3) * 0.5),
-    zRef: new Float64Array(n),
-  };
-  for (let i = 0; i < n; i++) set.zRef[i] = cellLogit(ref, set, i);
-  // A policy away from the reference, so margins, NLL and L2 terms are all non-zero.
-  const policy = copyParams(ref);
-  for (const a of [policy.weight, policy.bias, policy.lexical!]) for (let i = 0; i < a.length; i++) a[i] += r() * 0.5;
-  return { set, ref, policy };
 }
 
-test('cellLogit: linear part plus the mean of the item’s tokens’ lexical weights (hand-checked)', () => {
-  const set: TrainSet = {
-    dim: 2,
-    numLabels: 2,
-    features: Float32Array.from([1, 2]),
-    tokens: { offsets: Int32Array.from([0, 3]), index: Int32Array.from([0, 1, 1]) },
-    item: Int32Array.from([0, 0]),
-    row: Int32Array.from([0, 1]),
-    sign: Int8Array.from([1, 1]),
-    weight: Float32Array.from([1, 1]),
-    zRef: new Float64Array(2),
-  };
-  // W = [[1, 0], [0, 1]], b = [0.5, −1]; V rows: token 0 → [3, 0], token 1 → [6, 3].
-  const p: Params = { weight: Float64Array.from([1, 0, 0, 1]), bias: Float64Array.from([0.5, -1]), lexical: Float64Array.from([3, 0, 6, 3]) };
-  // row 0: 0.5 + 1 + (3 + 6 + 6)/3 = 6.5; row 1: −1 + 2 + (0 + 3 + 3)/3 = 3.
-  assert.equal(cellLogit(p, set, 0), 6.5);
-  assert.equal(cellLogit(p, set, 1), 3);
-  assert.equal(cellLogit({ ...p, lexical: null }, set, 0), 1.5, 'without a lexical part');
+const objectiveOf = (type: LossType | null, beta: number, rpoAlpha: number, l2 = 0.03, rare = 2): CategoryObjective => ({
+  beta,
+  loss: type ? params(type, beta, 0.15) : null,
+  rpoAlpha,
+  denseL2: l2,
+  sparseL2: ngramPenalty(Int32Array.from([1, 4, 2, 9, 1]), l2, rare),
 });
 
-test('batch objective: analytic gradients of every term (DPO loss, NLL, L2-SP, lexical, class weights) match finite differences', () => {
-  const { set, ref, policy } = problem(7);
-  const idx = Int32Array.from({ length: set.row.length }, (_, i) => i);
-  for (const type of LOSSES) {
-    const obj: Objective = { loss: params(type, 0.8, 0.1), rpoAlpha: 0.7, l2: 0.3, lexicalL2: 0.2 };
-    const g = newGrads(set, policy.lexical!.length);
-    const f = () => {
-      const r = batchObjective(policy, ref, set, idx, obj, newGrads(set, policy.lexical!.length));
-      return r.loss + r.nll + r.l2;
-    };
-    const r = batchObjective(policy, ref, set, idx, obj, g);
-    assert.ok(r.nll > 0 && r.l2 > 0, 'every term is active');
-    const eps = 1e-6;
-    const check = (arr: Float64Array, grad: Float64Array, name: string) => {
-      for (let i = 0; i < arr.length; i++) {
-        const keep = arr[i];
-        arr[i] = keep + eps;
-        const up = f();
-        arr[i] = keep - eps;
-        const down = f();
-        arr[i] = keep;
-        close(grad[i], (up - down) / (2 * eps), 1e-6, `${type} ${name}[${i}]`);
-      }
-    };
-    check(policy.weight, g.weight, 'W');
-    check(policy.bias, g.bias, 'b');
-    check(policy.lexical!, g.lexical!, 'V');
+function finiteDifferences(p: CategoryProblem, o: CategoryObjective, x: Float64Array): { analytic: Float64Array; numeric: Float64Array } {
+  const analytic = new Float64Array(x.length);
+  objective(p, o, x, analytic);
+  const numeric = new Float64Array(x.length);
+  const g = new Float64Array(x.length);
+  const eps = 1e-6;
+  for (let q = 0; q < x.length; q++) {
+    const up = Float64Array.from(x);
+    const down = Float64Array.from(x);
+    up[q] += eps;
+    down[q] -= eps;
+    numeric[q] = (objective(p, o, up, g) - objective(p, o, down, g)) / (2 * eps);
   }
-});
+  return { analytic, numeric };
+}
 
-test('each term on its own: L2-SP pulls toward the reference weights, not toward zero', () => {
-  const { set, ref, policy } = problem(3);
-  const idx = Int32Array.from([0]);
-  const g = newGrads(set, policy.lexical!.length);
-  const r = batchObjective(policy, ref, set, idx, { loss: params('sigmoid'), rpoAlpha: 0, l2: 1, lexicalL2: 0 }, g);
-  let expected = 0;
-  for (let q = 0; q < ref.weight.length; q++) expected += (policy.weight[q] - ref.weight[q]) ** 2;
-  close(r.l2, expected, 1e-12, 'λ‖W − W_ref‖²');
-  const atRef = batchObjective(copyParams(ref), ref, set, idx, { loss: params('sigmoid'), rpoAlpha: 0, l2: 1, lexicalL2: 1 }, g);
-  assert.equal(atRef.l2, 0, 'no penalty at the reference, however large its weights');
-});
-
-test('training: the first step has loss ln 2 and accuracy 0 (also with class weights and a lexical part); a seed makes it reproducible', () => {
-  const { set, ref } = problem(3);
-  const opts = { objective: { loss: params('sigmoid', 0.5), rpoAlpha: 0, l2: 0.01, lexicalL2: 0.01 }, learningRate: 0.05, epochs: 3, batchSize: 4, seed: 11 };
-  const before = copyParams(ref);
-  const a = trainDpo(ref, set, opts);
-  close(a.steps[0].loss, Math.LN2, 1e-12, 'first step loss');
-  assert.equal(a.steps[0]['rewards/accuracies'], 0);
-  assert.equal(a.steps[0]['rewards/margins'], 0);
-  assert.equal(a.steps[0].step, 1);
-  assert.equal(a.epochs.length, 3);
-  assert.equal(a.epochs[0].steps, 3);
-  const b = trainDpo(ref, set, opts);
-  assert.deepEqual([...b.params.weight], [...a.params.weight], 'same seed, same head');
-  assert.deepEqual([...b.params.lexical!], [...a.params.lexical!]);
-  const c = trainDpo(ref, set, { ...opts, seed: 12 });
-  assert.notDeepEqual([...c.params.weight], [...a.params.weight], 'another seed shuffles differently');
-  assert.deepEqual([...ref.weight], [...before.weight], 'the reference is never modified');
-  assert.deepEqual([...ref.lexical!], [...before.lexical!]);
-});
-
-test('lazy Adam: lexical weights of tokens no training item has stay exactly at the reference', () => {
-  const { set, ref } = problem(5);
-  const used = new Set(set.tokens!.index);
-  const bigger: Params = { ...ref, lexical: Float64Array.from({ length: (5 + 3) * 3 }, (_, i) => (i < ref.lexical!.length ? ref.lexical![i] : 0.25 * i)) };
-  const out = trainDpo(bigger, set, { objective: { loss: params('sigmoid', 0.5), rpoAlpha: 1, l2: 0.01, lexicalL2: 0.01 }, learningRate: 0.1, epochs: 5, batchSize: 3, seed: 1 });
-  for (let t = 0; t < 8; t++) {
-    for (let c = 0; c < 3; c++) {
-      const e = t * 3 + c;
-      if (used.has(t)) continue;
-      assert.equal(out.params.lexical![e], bigger.lexical![e], `token ${t} label ${c}`);
+test('reward-space objective: the gradient of every term (each DPO loss, the NLL, dense L2-SP, per-n-gram L2) matches finite differences', () => {
+  const p = problem(3);
+  const rng = mulberry32(11);
+  const x = Float64Array.from({ length: parameterCount(p) }, () => rng() - 0.5);
+  const cases: [string, CategoryObjective][] = [
+    ...LOSSES.map((t) => [`${t} alone`, objectiveOf(t, 0.7, 0, 0)] as [string, CategoryObjective]),
+    ['NLL alone (rpo_alpha, no DPO term)', objectiveOf(null, 0.4, 1, 0)],
+    ['sigmoid + NLL', objectiveOf('sigmoid', 0.4, 0.8, 0)],
+    ['L2-SP on dense and n-gram weights, rare n-grams held harder', { ...objectiveOf(null, 1, 0, 0.05, 3) }],
+    ['everything at once', objectiveOf('robust', 0.25, 0.5, 0.02, 1)],
+  ];
+  for (const [what, o] of cases) {
+    const { analytic, numeric } = finiteDifferences(p, o, x);
+    for (let q = 0; q < x.length; q++) {
+      if (o.loss?.type === 'hinge') {
+        // Skip parameters whose nudge crosses a hinge kink (the subgradient is one-sided there).
+        const u = rewards(p, x);
+        if ([...u].some((ui, i) => Math.abs(1 - p.sign[i] * ui) < 1e-4)) continue;
+      }
+      close(analytic[q], numeric[q], 2e-6, `${what}, parameter ${q}`);
     }
   }
-  assert.ok([...used].some((t) => out.params.lexical![t * 3] !== bigger.lexical![t * 3]), 'used tokens moved');
 });
 
-test('training learns consistent preferences: margins grow, loss falls below ln 2', () => {
-  // Pairs whose chosen label is the sign of a hidden direction: a learnable preference.
-  const rng = mulberry32(5);
-  const D = 6;
-  const n = 400;
-  const hidden = Float64Array.from({ length: D }, () => rng() * 2 - 1);
-  const features = Float32Array.from({ length: n * D }, () => rng() * 2 - 1);
-  const sign = Int8Array.from({ length: n }, (_, i) => {
-    let s = 0;
-    for (let j = 0; j < D; j++) s += hidden[j] * features[i * D + j];
-    return s >= 0 ? 1 : -1;
-  });
-  const set: TrainSet = {
-    dim: D,
-    numLabels: 1,
-    features,
-    tokens: null,
-    item: Int32Array.from({ length: n }, (_, i) => i),
-    row: new Int32Array(n),
-    sign,
-    weight: new Float32Array(n).fill(1),
-    zRef: new Float64Array(n),
+test('at the reference (u = 0) every pair’s sigmoid DPO loss is ln 2 and the objective is ln 2 plus α times the reference’s NLL', () => {
+  const p = problem(5);
+  const x = new Float64Array(parameterCount(p));
+  const g = new Float64Array(x.length);
+  close(objective(p, objectiveOf('sigmoid', 0.1, 0, 0.5), x, g), Math.LN2, 1e-15, 'plain DPO');
+  const W = p.weight.reduce((a, b) => a + b, 0);
+  const refNll = p.weight.reduce((a, w, i) => a + (w * nllLoss(p.sign[i] * p.zRef[i])) / W, 0);
+  close(objective(p, objectiveOf('sigmoid', 0.1, 0.7, 0.5), x, g), Math.LN2 + 0.7 * refNll, 1e-12, 'DPO + NLL');
+});
+
+test('in reward space the sigmoid DPO loss does not depend on β (one fit serves every β); with the NLL term it does', () => {
+  const p = problem(7);
+  const rng = mulberry32(2);
+  const x = Float64Array.from({ length: parameterCount(p) }, () => rng() - 0.5);
+  const g = new Float64Array(x.length);
+  const at = (beta: number, alpha: number) => objective(p, objectiveOf('sigmoid', beta, alpha), x, g);
+  close(at(0.05, 0), at(3, 0), 1e-12, 'sigmoid, β 0.05 vs 3');
+  assert.ok(Math.abs(at(0.05, 1) - at(3, 1)) > 1e-3, 'the NLL term sees z = z_ref + u/β');
+  // The margin the loss sees is h = s·u/β, and the head is z_ref + u/β: −log σ(βh) = −log σ(s·u).
+  const c = cellLoss(0.8, -1, 0.3, objectiveOf('sigmoid', 0.2, 0));
+  close(c.dpo, -logSigmoid(-0.8), 1e-15, 'one cell');
+});
+
+test('items left out (include = 0) add nothing: a fold’s objective is the objective on its own cells', () => {
+  const p = problem(9);
+  const rng = mulberry32(4);
+  const x = Float64Array.from({ length: parameterCount(p) }, () => rng() - 0.5);
+  const include = Uint8Array.from({ length: p.n }, (_, i) => (i % 2 === 0 ? 1 : 0));
+  const keep = [...include.keys()].filter((i) => include[i]);
+  const offsets = [0];
+  const index: number[] = [];
+  const value: number[] = [];
+  for (const i of keep) {
+    for (let k = p.sparse!.offsets[i]; k < p.sparse!.offsets[i + 1]; k++) {
+      index.push(p.sparse!.index[k]);
+      value.push(p.sparse!.value[k]);
+    }
+    offsets.push(index.length);
+  }
+  const sub: CategoryProblem = {
+    ...p,
+    n: keep.length,
+    dense: Float64Array.from(keep.flatMap((i) => [...p.dense.subarray(i * 3, i * 3 + 3)])),
+    sparse: { offsets: Int32Array.from(offsets), index: Int32Array.from(index), value: Float32Array.from(value) },
+    sign: Int8Array.from(keep, (i) => p.sign[i]),
+    weight: Float64Array.from(keep, (i) => p.weight[i]),
+    zRef: Float64Array.from(keep, (i) => p.zRef[i]),
   };
-  const ref: Params = { weight: new Float64Array(D), bias: new Float64Array(1), lexical: null };
-  const out = trainDpo(ref, set, { objective: { loss: params('sigmoid', 1), rpoAlpha: 0, l2: 0, lexicalL2: 0 }, learningRate: 0.05, epochs: 20, batchSize: 32, seed: 1 });
-  const last = out.epochs[out.epochs.length - 1];
-  assert.ok(last.loss < 0.3, `final loss ${last.loss}`);
-  assert.ok(last['rewards/accuracies'] > 0.95, `accuracy ${last['rewards/accuracies']}`);
-  assert.ok(last['rewards/margins'] > out.epochs[0]['rewards/margins']);
-  let agree = 0;
-  for (let i = 0; i < n; i++) if ((cellLogit(out.params, set, i) >= 0 ? 1 : -1) === sign[i]) agree++;
-  assert.ok(agree / n > 0.95, `the tuned head follows the preferences on ${agree}/${n}`);
+  const o = objectiveOf('sigmoid', 0.5, 0.3);
+  const g1 = new Float64Array(x.length);
+  const g2 = new Float64Array(x.length);
+  close(objective(p, o, x, g1, include), objective(sub, o, x, g2), 1e-14, 'value');
+  for (let q = 0; q < x.length; q++) close(g1[q], g2[q], 1e-14, `gradient ${q}`);
 });
 
-test('L2-SP: a larger λ keeps the weights closer to the reference', () => {
-  const { set, ref } = problem(9);
-  const drift = (l2: number) => {
-    const out = trainDpo(ref, set, { objective: { loss: params('sigmoid', 1), rpoAlpha: 0, l2, lexicalL2: l2 }, learningRate: 0.1, epochs: 40, batchSize: 6, seed: 2 });
-    let d = 0;
-    for (let q = 0; q < ref.weight.length; q++) d += (out.params.weight[q] - ref.weight[q]) ** 2;
-    return d;
-  };
-  assert.ok(drift(5) < drift(0) / 2, `anchored drift ${drift(5)} vs free ${drift(0)}`);
-});
-
-test('early stopping returns the best epoch’s parameters and stops after `patience` epochs without improvement', () => {
-  const { set, ref } = problem(4);
-  const scores = [0.1, 0.5, 0.4, 0.3, 0.2, 0.9];
-  let calls = 0;
-  const seen: Params[] = [];
-  const out = trainDpo(ref, set, {
-    objective: { loss: params('sigmoid'), rpoAlpha: 0, l2: 0, lexicalL2: 0 },
-    learningRate: 0.05,
-    epochs: 10,
-    batchSize: 4,
-    seed: 1,
-    patience: 3,
-    validate: (p) => {
-      seen.push(copyParams(p));
-      return scores[calls++];
-    },
-  });
-  assert.equal(out.epochs.length, 5, 'epoch 2 was best; epochs 3–5 did not improve; stop');
-  assert.equal(out.bestEpoch, 2);
-  assert.deepEqual([...out.params.weight], [...seen[1].weight]);
-  assert.deepEqual(
-    out.epochs.map((e) => e.validation),
-    [0.1, 0.5, 0.4, 0.3, 0.2],
-  );
-});
-
-test('shouldStop ends training between mini-batches', () => {
-  const { set, ref } = problem(4);
-  let calls = 0;
-  const out = trainDpo(ref, set, {
-    objective: { loss: params('sigmoid'), rpoAlpha: 0, l2: 0, lexicalL2: 0 },
-    learningRate: 0.01,
-    epochs: 5,
-    batchSize: 2,
-    seed: 1,
-    shouldStop: () => ++calls > 3,
-  });
-  assert.equal(out.stopped, true);
-  assert.equal(out.steps.at(-1)!.step, 3);
+test('per-n-gram L2: an n-gram seen in one item is held (1 + c) times as hard as one seen in very many', () => {
+  const lam = ngramPenalty(Int32Array.from([1, 2, 1000]), 0.1, 3);
+  close(lam[0], 0.4, 1e-15, 'df 1');
+  close(lam[1], 0.25, 1e-15, 'df 2');
+  close(lam[2], 0.1003, 1e-12, 'df 1000');
+  assert.deepEqual([...ngramPenalty(Int32Array.from([1, 50]), 0.2, 0)], [0.2, 0.2], 'c = 0 is plain L2');
 });

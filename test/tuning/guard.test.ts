@@ -16,8 +16,8 @@ describe('promotion guard', () => {
     app = await startTestApp({
       policies: policies(
         reviewPolicy('default', { blind: 'audit' }, {
-          training: { epochs: 40, learning_rate: 0.2, batch_size: 16, beta: 0.1, lexical_l2: 0.0001, min_pairs: 10, seed: 7 },
-          gate: { min_eval_items: 10, min_improvement: 0.02 },
+          training: { l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7 },
+          gate: {},
           guard: { enabled: true, window_verdicts: 20, max_agreement_drop: 0.05 },
         }),
       ),
@@ -63,8 +63,8 @@ describe('promotion guard', () => {
     const consistent = await startTestApp({
       policies: policies(
         reviewPolicy('default', { blind: 'audit' }, {
-          training: { epochs: 40, learning_rate: 0.2, batch_size: 16, beta: 0.1, lexical_l2: 0.0001, min_pairs: 10, seed: 7 },
-          gate: { min_eval_items: 10, min_improvement: 0.02 },
+          training: { l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7 },
+          gate: {},
           guard: { enabled: true, window_verdicts: 20, max_agreement_drop: 0.05 },
         }),
       ),

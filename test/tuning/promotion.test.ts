@@ -11,8 +11,8 @@ import { testDatabases } from '../helpers/db.js';
 import { makeTexts, moderateAndReview, waitForRun } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
-const TRAINING = { epochs: 40, patience: 40, learning_rate: 0.2, batch_size: 16, beta: 0.1, lexical_l2: [0.0001, 0.001], min_pairs: 10, seed: 7 };
-const GATE = { min_eval_items: 5, min_improvement: -1, max_recall_drop: 1 };
+const TRAINING = { l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7 };
+const GATE = { max_auprc_drop: 1, max_accuracy_drop: 1, max_recall_drop: 1 };
 
 for (const kind of testDatabases()) {
   describe(`safe promotion and rollback (${kind.name})`, { skip: kind.skip }, () => {

@@ -28,8 +28,7 @@ function policyYaml(schedule: string): string {
     '  harassment: { flag: 0.5, block: 0.95 }',
     '  hate: { flag: 0.5, block: 0.95 }',
     'review: { audit_rate: 1, audit_reviews_per_task: 1 }',
-    `training: { schedule: "${schedule}", timezone: UTC, epochs: 40, learning_rate: 0.2, batch_size: 16, beta: 0.1, lexical_l2: 0.0001, min_pairs: 10, seed: 7 }`,
-    'gate: { min_eval_items: 10, min_improvement: 0.02 }',
+    `training: { schedule: "${schedule}", timezone: UTC, l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7 }`,
   ].join('\n');
 }
 

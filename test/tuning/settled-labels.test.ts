@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { settledLabels } from '../../src/review/review.repository.js';
-import { splitFor } from '../../src/review/split.js';
+import { splitForText, textSha256 } from '../../src/review/split.js';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDatabases } from '../helpers/db.js';
 import { waitForRun } from '../helpers/feedback.js';
@@ -18,7 +18,7 @@ for (const kind of testDatabases()) {
     let client: string;
     let moderator: string;
     before(async () => {
-      app = await startTestApp({ db: kind, policies: policies(reviewPolicy('default', {}, { training: { min_pairs: 1, epochs: 3, beta: 0.1, lexical_l2: 0.0001 }, gate: { min_eval_items: 1 } })) });
+      app = await startTestApp({ db: kind, policies: policies(reviewPolicy('default', {}, { training: { min_pairs: 1, l2: [1], folds: 3 }, gate: {} })) });
       client = await app.key('client');
       moderator = await app.key('moderator');
     });
@@ -38,12 +38,13 @@ for (const kind of testDatabases()) {
     };
 
     test('the appeal’s label replaces the earlier one: one cell, the new label, in training and in the export', async () => {
-      // An item in the train split (the split is a hash of the random item id).
+      // An item in the train split (the split is a hash of the item's text).
       let r: { item_id: string; decision_id: string; review_task_id: string; categories: Record<string, boolean> } | undefined;
       for (let i = 0; i < 40 && !r; i++) {
-        const m = await app.request.post('/v1/moderate').set(as(client)).send({ input: `I will find you and kill you, take ${i}` });
+        const text = `I will find you and kill you, take ${i}`;
+        const m = await app.request.post('/v1/moderate').set(as(client)).send({ input: text });
         const x = m.body.results[0];
-        if (splitFor(x.item_id, 0.2) === 'train') r = x;
+        if (splitForText(textSha256(text), 0.2) === 'train') r = x;
         else await review(x.review_task_id, { violence: false, harassment: false, hate: false });
       }
       assert.ok(r, 'found a train-split item');
@@ -76,7 +77,12 @@ for (const kind of testDatabases()) {
       assert.equal(beforeAppeal.length, 1);
       assert.equal(beforeAppeal[0].label, !model);
 
-      // The training run counts the cell once.
+      // Enough labels on both sides for every category to train (a category needs three of each)...
+      const more = await app.request.post('/v1/moderate').set(as(client)).send({ input: Array.from({ length: 24 }, (_, i) => `another comment, number ${i}`) });
+      for (const [i, x] of (more.body.results as { review_task_id: string }[]).entries()) {
+        await review(x.review_task_id, { violence: i % 2 === 0, harassment: i % 2 === 1, hate: i % 3 === 0 });
+      }
+      // ...and the training run counts the appealed cell once.
       const all = await settledLabels(app.database.db);
       const run = await waitForRun(app, (await app.request.post('/v1/training/runs').set(as(ADMIN_KEY)).send({})).body.id);
       assert.ok(['promoted', 'rejected'].includes(run.status), `${run.status}: ${run.error}`);
@@ -102,17 +108,17 @@ describe('a label map that feeds two categories from one model row', () => {
   test('is not trained: the run names the categories and why, and trains the rest', async () => {
     const client = await app.key('client');
     const moderator = await app.key('moderator');
-    // Ten items: the chance that the random ids put all of them in the eval split is 1e-7.
-    const m = await app.request.post('/v1/moderate').set('Authorization', `Bearer ${client}`).send({ input: Array.from({ length: 10 }, (_, i) => `item ${i}`) });
-    for (const r of m.body.results) {
+    // Twenty items (the split is a hash of each text: the same twenty every run), hate on every other one.
+    const m = await app.request.post('/v1/moderate').set('Authorization', `Bearer ${client}`).send({ input: Array.from({ length: 20 }, (_, i) => `item ${i}`) });
+    for (const [i, r] of (m.body.results as { review_task_id: string }[]).entries()) {
       await app.request.post('/v1/review/claim').set('Authorization', `Bearer ${moderator}`).send({ limit: 50 });
-      await app.request.post(`/v1/review/tasks/${r.review_task_id}/verdict`).set('Authorization', `Bearer ${moderator}`).send({ categories: { violence: true, harassment: false, hate: false } });
+      await app.request.post(`/v1/review/tasks/${r.review_task_id}/verdict`).set('Authorization', `Bearer ${moderator}`).send({ categories: { violence: true, harassment: false, hate: i % 2 === 0 } });
     }
     const run = await waitForRun(app, (await app.request.post('/v1/training/runs').set('Authorization', `Bearer ${ADMIN_KEY}`).send({})).body.id);
     const skipped = run.data_snapshot.categories_skipped;
     assert.match(skipped.violence, /model label 'violence' also feeds 'harassment': their labels would train one head row against each other/);
     assert.match(skipped.harassment, /fed by 2 model labels \('harassment', 'violence'\)/);
     assert.equal(skipped.hate, undefined, 'hate trains');
-    assert.ok(run.data_snapshot.pairs > 0 && run.data_snapshot.pairs <= 10, 'only hate cells train');
+    assert.ok(run.data_snapshot.pairs > 0 && run.data_snapshot.pairs <= 20, 'only hate cells train');
   });
 });

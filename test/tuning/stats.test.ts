@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { auroc, averagePrecision, binaryMetrics, binomialCdf, clopperPearson, mcnemarExact, pairedChangeInterval } from '../../src/tuning/stats.js';
-import { evaluateHeads, gate, type EvalReport } from '../../src/tuning/evaluate.js';
+import { evaluateHeads, gate, verdictOf, type EvalReport } from '../../src/tuning/evaluate.js';
 import type { EvalSet } from '../../src/tuning/dataset.js';
 import { Scorer } from '../../src/models/scorer.js';
 
@@ -63,7 +63,7 @@ test('paired change interval: exact, from the discordant counts', () => {
 
 function evalSet(truth: boolean[], x: number[]): EvalSet {
   return {
-    items: { features: Float32Array.from(x), tokens: null, n: truth.length },
+    items: { features: Float32Array.from(x), tokens: null, texts: truth.map(() => null), n: truth.length },
     itemIds: truth.map((_, i) => `item-${i}`),
     item: Int32Array.from(truth, (_, i) => i),
     category: truth.map(() => 'violence'),
@@ -75,13 +75,18 @@ function evalSet(truth: boolean[], x: number[]): EvalSet {
 
 const mapping = { sources: { violence: [0] }, unmapped: [], combine: 'max' as const };
 const head = (w: number) => new Scorer({ numLabels: 1, dim: 1, weight: Float32Array.from([w]), bias: new Float32Array(1), lexical: null }, 'sigmoid', mapping);
+const measure = { minPositives: 1, confidence: 0.95, resamples: 200, seed: 1 };
 
-test('evaluateHeads compares two heads on the same cells through the scorer, with McNemar counts and paired recall', () => {
+test('evaluateHeads compares two heads on the same cells through the scorer: the one measure, McNemar counts and paired recall', () => {
   // Feature x; active head z = −x (wrong way round), candidate z = x.
-  const r = evaluateHeads(head(-1), head(1), evalSet([true, true, false, false], [2, 1, -1, -2]));
+  const r = evaluateHeads(head(-1), head(1), evalSet([true, true, false, false], [2, 1, -1, -2]), measure);
   assert.equal(r.active.accuracy, 0);
   assert.equal(r.candidate.accuracy, 1);
   assert.equal(r.candidate.categories.violence.recall, 1);
+  assert.equal(r.measure.candidate.auprc, 1);
+  assert.ok(Math.abs(r.measure.active.auprc! - 5 / 12) < 1e-12, 'the two positives ranked last: AP = ½·⅓ + ½·½');
+  assert.equal(r.measure.candidate.accuracy, 1);
+  assert.deepEqual(r.measure.ranked, [{ category: 'violence', positives: 2 }]);
   assert.equal(r.mcnemar.c_active_wrong_candidate_right, 4);
   assert.equal(r.mcnemar.b_active_right_candidate_wrong, 0);
   assert.ok(Math.abs(r.mcnemar.p_value - 2 / 16) < 1e-12);
@@ -89,71 +94,113 @@ test('evaluateHeads compares two heads on the same cells through the scorer, wit
 });
 
 function reportWith(o: {
-  a: number;
-  c: number;
-  b: number;
-  w: number;
-  cells?: number;
-  recallA: number;
-  recallC: number;
-  activeOnly: number;
-  candidateOnly: number;
+  /** AUPRC of active and candidate, and the interval of the change. */
+  auprc?: { a: number; c: number; lower: number; upper: number };
+  /** Accuracy per item, and the interval of the change. */
+  accuracy?: { a: number; c: number; lower: number; upper: number };
+  recallA?: number;
+  recallC?: number;
+  activeOnly?: number;
+  candidateOnly?: number;
   positives?: number;
   items?: number;
+  b?: number;
+  w?: number;
   p?: number;
   trusted?: EvalReport['trusted'];
 }): EvalReport {
   const positives = o.positives ?? 100;
-  const m = (acc: number, recall: number) => ({ accuracy: acc, cells: o.cells ?? 1000, categories: { hate: { n: o.cells ?? 1000, positives, accuracy: acc, precision: 0.5, recall, f1: 0.5, auprc: 0.5 } } });
+  const items = o.items ?? 500;
+  const au = o.auprc ?? { a: 0.5, c: 0.6, lower: 0.05, upper: 0.15 };
+  const ac = o.accuracy ?? { a: 0.9, c: 0.9, lower: -0.005, upper: 0.005 };
+  const m = (acc: number, recall: number) => ({ accuracy: acc, cells: items, categories: { hate: { n: items, positives, accuracy: acc, precision: 0.5, recall, f1: 0.5, auprc: 0.5 } } });
+  const hm = (auprc: number, accuracy: number) => ({ auprc, accuracy, categories: { hate: { items, positives, auprc, accuracy, ranked: true } } });
+  const b = o.b ?? 10;
+  const w = o.w ?? 10;
   return {
-    items: o.items ?? 500,
-    cells: o.cells ?? 1000,
-    active: m(o.a, o.recallA),
-    candidate: m(o.c, o.recallC),
-    mcnemar: { b_active_right_candidate_wrong: o.b, c_active_wrong_candidate_right: o.w, p_value: o.p ?? mcnemarExact(o.b, o.w) },
-    recall: { hate: { positives, active_only: o.activeOnly, candidate_only: o.candidateOnly, p_value: mcnemarExact(o.activeOnly, o.candidateOnly) } },
+    items,
+    cells: items,
+    measure: {
+      items,
+      ranked: [{ category: 'hate', positives }],
+      active: hm(au.a, ac.a),
+      candidate: hm(au.c, ac.c),
+      change: { auprc: { estimate: au.c - au.a, lower: au.lower, upper: au.upper }, accuracy: { estimate: ac.c - ac.a, lower: ac.lower, upper: ac.upper } },
+      confidence: 0.95,
+      resamples: 2000,
+    },
+    active: m(ac.a, o.recallA ?? 0.5),
+    candidate: m(ac.c, o.recallC ?? 0.5),
+    mcnemar: { b_active_right_candidate_wrong: b, c_active_wrong_candidate_right: w, p_value: o.p ?? mcnemarExact(b, w) },
+    recall: { hate: { positives, active_only: o.activeOnly ?? 0, candidate_only: o.candidateOnly ?? 0, p_value: mcnemarExact(o.activeOnly ?? 0, o.candidateOnly ?? 0) } },
     trusted: o.trusted ?? { cells: 0, active_accuracy: null, candidate_accuracy: null, active_only: 0, candidate_only: 0 },
   };
 }
 
-const settings = { min_improvement: 0, max_recall_drop: 0.05, min_positives: 20, min_trusted_cells: 30, min_eval_items: 100, max_p_value: null, confidence: 0.95 };
+const settings = {
+  max_auprc_drop: 0.02,
+  max_accuracy_drop: 0.01,
+  min_auprc_positives: 5,
+  resamples: 2000,
+  max_recall_drop: 0.05,
+  min_positives: 20,
+  min_trusted_cells: 30,
+  max_p_value: null,
+  confidence: 0.95,
+};
 
-test('gate: promotes only when every check passes, and names what failed with its counts', () => {
-  assert.equal(gate(reportWith({ a: 0.8, c: 0.82, b: 10, w: 30, recallA: 0.7, recallC: 0.68, activeOnly: 3, candidateOnly: 1 }), settings).passed, true);
-  const worse = gate(
-    reportWith({ a: 0.8, c: 0.76, b: 60, w: 20, recallA: 0.7, recallC: 0.5, activeOnly: 22, candidateOnly: 2, items: 50 }),
-    { ...settings, max_p_value: 0.05 },
-  );
-  assert.equal(worse.passed, false);
-  assert.equal(worse.reasons.length, 4);
-  const text = worse.reasons.join('\n');
-  assert.match(text, /50 reviewed eval items \(need at least 100\)/);
-  assert.match(text, /candidate accuracy 76\.00% vs active 80\.00% on 1000 cells: change −4\.00 points, 95% interval \[−\d\.\d\d, −\d\.\d\d\] \(60 cells right only for the active head, 20 only for the candidate/);
-  assert.match(text, /hate recall 50\.00% vs active 70\.00% on 100 positives: change −20\.00 points.*\(22 caught only by the active head, 2 only by the candidate/);
-  assert.match(text, /McNemar p = .* in the candidate's favour; b = 60, c = 20/);
+test('the evidence rule: better, not worse, worse or undecided, from the interval and the margin', () => {
+  assert.equal(verdictOf({ estimate: 0.1, lower: 0.01, upper: 0.2 }, 0.02), 'better');
+  assert.equal(verdictOf({ estimate: 0.0, lower: -0.02, upper: 0.02 }, 0.02), 'not_worse', 'the margin itself is allowed');
+  assert.equal(verdictOf({ estimate: -0.1, lower: -0.2, upper: -0.03 }, 0.02), 'worse');
+  assert.equal(verdictOf({ estimate: 0.1, lower: -0.1, upper: 0.3 }, 0.02), 'undecided', 'a large gain on too few items: wait');
+  assert.equal(verdictOf({ estimate: -0.02, lower: -0.05, upper: -0.01 }, 0.02), 'undecided', 'below 0 but not beyond the margin for sure');
+  assert.equal(verdictOf(null, 0.02), 'undecided', 'nothing to measure (no category with enough positives)');
 });
 
-test('gate: a shortfall or recall drop within noise does not reject; one beyond it does', () => {
-  // 0.2 points below the active head on 3,000 cells (b = 40, c = 34): within noise.
-  assert.equal(gate(reportWith({ a: 0.902, c: 0.9, b: 40, w: 34, cells: 3000, recallA: 0.2, recallC: 0.2, activeOnly: 0, candidateOnly: 0 }), settings).passed, true);
+test('gate: a clearly better head promotes on a few dozen items; one whose interval is too wide waits; a worse one is rejected; each says why with its numbers', () => {
+  const clear = gate(reportWith({ items: 40, positives: 15, auprc: { a: 0.55, c: 0.78, lower: 0.06, upper: 0.38 } }), settings);
+  assert.equal(clear.passed, true, clear.reasons.join('; '));
+  assert.equal(clear.evidence.verdict, 'better');
+  assert.equal(clear.evidence.items, 40);
+  assert.match(clear.checks[0].detail, /AUPRC 0\.780 vs active 0\.550 on 40 eval items: change \+0\.230, 95% interval \[\+0\.060, \+0\.380\] \(mean over hate \(15 positives\); 2000 paired bootstrap resamples of the items\): better/);
+  const wide = gate(reportWith({ items: 40, positives: 15, auprc: { a: 0.55, c: 0.6, lower: -0.12, upper: 0.22 } }), settings);
+  assert.equal(wide.passed, false);
+  assert.equal(wide.evidence.verdict, 'undecided');
+  assert.deepEqual(wide.checks.filter((c) => !c.passed).map((c) => c.check), ['evidence']);
+  assert.match(wide.reasons[0], /undecided: the interval is too wide to rule out a drop of more than 0\.02; the run waits for more reviewed items/);
+  const same = gate(reportWith({ items: 3000, auprc: { a: 0.6, c: 0.598, lower: -0.012, upper: 0.008 } }), settings);
+  assert.equal(same.passed, true);
+  assert.equal(same.evidence.verdict, 'not_worse');
+  const worse = gate(reportWith({ auprc: { a: 0.6, c: 0.5, lower: -0.15, upper: -0.05 } }), settings);
+  assert.equal(worse.passed, false);
+  assert.equal(worse.evidence.verdict, 'worse');
+  assert.match(worse.reasons[0], /worse: the whole interval is below −0\.02/);
+});
+
+test('gate: accuracy at the thresholds fails only when confidently down by more than the margin; recall and McNemar are reported with their counts', () => {
+  assert.equal(gate(reportWith({ accuracy: { a: 0.9, c: 0.895, lower: -0.015, upper: 0.004 } }), settings).passed, true, 'down, but not confidently beyond 1 point');
+  const down = gate(reportWith({ accuracy: { a: 0.9, c: 0.87, lower: -0.045, upper: -0.015 } }), settings);
+  assert.deepEqual(down.checks.filter((c) => !c.passed).map((c) => c.check), ['accuracy']);
+  assert.match(down.reasons[0], /accuracy at the policy's thresholds 87\.00% vs active 90\.00% per eval item: change −3\.00 points, 95% interval \[−4\.50, −1\.50\] \(fails when the whole interval is below −1\.00\)/);
+  const all = gate(reportWith({ recallA: 0.7, recallC: 0.5, activeOnly: 22, candidateOnly: 2, b: 60, w: 20 }), { ...settings, max_p_value: 0.05 });
+  assert.deepEqual(all.checks.filter((c) => !c.passed).map((c) => c.check), ['max_recall_drop:hate', 'max_p_value']);
+  assert.match(all.reasons.join('\n'), /hate recall 50\.00% vs active 70\.00% on 100 positives: change −20\.00 points.*\(22 caught only by the active head, 2 only by the candidate/);
+  assert.match(all.reasons.join('\n'), /McNemar p = .* in the candidate's favour; b = 60, c = 20/);
+});
+
+test('gate: a recall drop within noise does not reject; one beyond it does', () => {
   // Recall 6.3 points down on 95 positives (6 vs 0 discordant): the interval reaches past −5 but also up to −1.3.
-  const small = gate(reportWith({ a: 0.9, c: 0.9, b: 10, w: 10, recallA: 0.2, recallC: 0.137, activeOnly: 6, candidateOnly: 0, positives: 95 }), settings);
+  const small = gate(reportWith({ recallA: 0.2, recallC: 0.137, activeOnly: 6, candidateOnly: 0, positives: 95 }), settings);
   assert.equal(small.passed, true, small.reasons.join('; '));
   // 20 vs 2 discordant of 95 positives: recall confidently down by more than 5 points.
-  const big = gate(reportWith({ a: 0.9, c: 0.9, b: 10, w: 10, recallA: 0.6, recallC: 0.41, activeOnly: 20, candidateOnly: 2, positives: 95 }), settings);
+  const big = gate(reportWith({ recallA: 0.6, recallC: 0.41, activeOnly: 20, candidateOnly: 2, positives: 95 }), settings);
   assert.equal(big.passed, false);
   assert.deepEqual(big.checks.filter((c) => !c.passed).map((c) => c.check), ['max_recall_drop:hate']);
-  // Accuracy 1.5 points down on 10,000 cells (b = 400, c = 250): confidently worse.
-  const worse = gate(reportWith({ a: 0.9, c: 0.885, b: 400, w: 250, cells: 10000, recallA: 0.5, recallC: 0.5, activeOnly: 0, candidateOnly: 0 }), settings);
-  assert.deepEqual(worse.checks.filter((c) => !c.passed).map((c) => c.check), ['min_improvement']);
-  // A required margin: +0.6 points measured, but the interval reaches past 1 point, so it is not confidently below it.
-  assert.equal(gate(reportWith({ a: 0.9, c: 0.906, b: 30, w: 48, cells: 3000, recallA: 0.5, recallC: 0.5, activeOnly: 0, candidateOnly: 0 }), { ...settings, min_improvement: 0.01 }).passed, true);
-  assert.equal(gate(reportWith({ a: 0.9, c: 0.904, b: 300, w: 340, cells: 10000, recallA: 0.5, recallC: 0.5, activeOnly: 0, candidateOnly: 0 }), { ...settings, min_improvement: 0.02 }).passed, false);
 });
 
 test('gate: a category with one eval positive cannot veto a clearly better head; one with enough positives and a real drop does', () => {
-  // The candidate is far better overall (b = 5, c = 140 of 3,000 cells), but misses the one positive of a rare category.
-  const oneItem = reportWith({ a: 0.931, c: 0.976, b: 5, w: 140, cells: 3000, recallA: 1, recallC: 0, activeOnly: 1, candidateOnly: 0, positives: 1 });
+  const oneItem = reportWith({ recallA: 1, recallC: 0, activeOnly: 1, candidateOnly: 0, positives: 1 });
   const d = gate(oneItem, settings);
   assert.equal(d.passed, true, d.reasons.join('; '));
   const check = d.checks.find((c) => c.check === 'max_recall_drop:hate')!;
@@ -161,23 +208,22 @@ test('gate: a category with one eval positive cannot veto a clearly better head;
   // Even with no floor, one item cannot make the interval confidently worse than 5 points.
   assert.equal(gate(oneItem, { ...settings, min_positives: 1 }).passed, true);
   // 40 positives, 15 caught only by the active head and 1 only by the candidate: a real drop.
-  const real = gate(reportWith({ a: 0.93, c: 0.935, b: 30, w: 45, cells: 3000, recallA: 0.8, recallC: 0.45, activeOnly: 15, candidateOnly: 1, positives: 40 }), settings);
+  const real = gate(reportWith({ recallA: 0.8, recallC: 0.45, activeOnly: 15, candidateOnly: 1, positives: 40 }), settings);
   assert.equal(real.passed, false);
   assert.deepEqual(real.reasons.length, 1);
   assert.match(real.reasons[0], /hate recall 45\.00% vs active 80\.00% on 40 positives: change −35\.00 points, 95% interval/);
 });
 
 test('gate: the trusted eval set is checked on its own: a candidate confidently worse there is rejected, however the recent labels look', () => {
-  const clean = { a: 0.9, c: 0.92, b: 20, w: 40, cells: 2000, recallA: 0.5, recallC: 0.5, activeOnly: 0, candidateOnly: 0 };
   // Better on the (perhaps poisoned) recent eval labels, worse on 200 trusted cells: 25 vs 3 discordant.
-  const worse = gate(reportWith({ ...clean, trusted: { cells: 200, active_accuracy: 0.95, candidate_accuracy: 0.84, active_only: 25, candidate_only: 3 } }), settings);
+  const worse = gate(reportWith({ trusted: { cells: 200, active_accuracy: 0.95, candidate_accuracy: 0.84, active_only: 25, candidate_only: 3 } }), settings);
   assert.equal(worse.passed, false);
   assert.deepEqual(worse.checks.filter((c) => !c.passed).map((c) => c.check), ['trusted_no_regression']);
   assert.match(worse.reasons[0], /trusted eval set: candidate accuracy 84\.00% vs active 95\.00% on 200 cells/);
   // Within noise there (3 vs 1): passes.
-  assert.equal(gate(reportWith({ ...clean, trusted: { cells: 200, active_accuracy: 0.95, candidate_accuracy: 0.94, active_only: 3, candidate_only: 1 } }), settings).passed, true);
+  assert.equal(gate(reportWith({ trusted: { cells: 200, active_accuracy: 0.95, candidate_accuracy: 0.94, active_only: 3, candidate_only: 1 } }), settings).passed, true);
   // Too few trusted cells: reported, not checked.
-  const few = gate(reportWith({ ...clean, trusted: { cells: 12, active_accuracy: 1, candidate_accuracy: 0, active_only: 12, candidate_only: 0 } }), settings);
+  const few = gate(reportWith({ trusted: { cells: 12, active_accuracy: 1, candidate_accuracy: 0, active_only: 12, candidate_only: 0 } }), settings);
   assert.equal(few.passed, true);
   assert.match(few.checks.find((c) => c.check === 'trusted_no_regression')!.detail, /12 trusted eval cells .*not checked \(fewer than min_trusted_cells 30\)/);
 });

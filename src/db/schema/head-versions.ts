@@ -18,6 +18,11 @@ export interface HeadVersionsTable {
   /** The lexical part: ascending int32 LE token ids and their [tokens, num_labels] float32 LE weights. */
   lexical_tokens: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
   lexical_weight: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
+  /** The n-gram part (src/inference/ngrams.ts): its config, the head rows it feeds, ascending bucket ids, [buckets, rows] weights. */
+  ngram_config: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  ngram_rows: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
+  ngram_buckets: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
+  ngram_weights: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
   hyperparameters: Json;
   data_snapshot: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
   metrics: Json;

@@ -1,13 +1,20 @@
 /**
  * `model:export`: a standalone model directory whose classifier initializers hold a tuned head's
  * weights, so other runtimes (onnxruntime, transformers.js, optimum) serve the tuned model as is.
- * A head's lexical part is written into the graph too (Gather over input_ids → masked mean → Add to the
- * logits), so the export stays self-contained. Everything else in the ONNX file is copied byte for byte.
+ * What the export carries, exactly:
+ *   - in model.onnx: the backbone, the linear head, and a token-level lexical part (Gather over
+ *     input_ids → masked mean → Add to the logits); everything else is copied byte for byte;
+ *   - beside it: the n-gram part, which ONNX cannot compute (it hashes the raw text's word and character
+ *     n-grams, and a graph only sees token ids): modtune_ngrams.json (config and weights) and
+ *     modtune_ngrams.py (the features and their logits in plain Python). model.onnx's logits plus that
+ *     file's logits are the served logits; modtune reads the export back with both.
+ * config.json's modtune.export.carries says which parts are where.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Head } from '../../inference/head.js';
+import { float32ToBytes, int32ToBytes, type Head } from '../../inference/head.js';
+import { NGRAMS_PY } from './ngrams-python.js';
 import { copyTokenizerSideFiles, type ModelDir } from '../../inference/model-dir.js';
 import { decodeModel, encodeNode, encodeTensor, floatTensor, int64Tensor, node, toNumber } from '../../inference/onnx/model.js';
 import { DataType } from '../../inference/onnx/schema.js';
@@ -69,13 +76,28 @@ export async function exportHead(model: ModelDir, head: ExportedHead, outDir: st
     await fs.writeFile(path.join(tmp, 'model.onnx'), out);
     await fs.writeFile(path.join(tmp, 'tokenizer.json'), JSON.stringify(model.tokenizerJson));
     await copyTokenizerSideFiles(model.dir, tmp);
+    if (head.ngrams) {
+      await fs.writeFile(path.join(tmp, NGRAM_FILE), `${JSON.stringify(ngramFileOf(head, model.labels))}\n`);
+      await fs.writeFile(path.join(tmp, 'modtune_ngrams.py'), NGRAMS_PY);
+    }
+    const { ngrams: _previous, ...rest } = modtune as Record<string, unknown>;
     const config = {
       ...model.config,
       modtune: {
-        ...modtune,
+        ...rest,
         // The graph's logits include the lexical part: a loader reads it back from this table.
         ...(head.lexical && !existing ? { lexical: { table: `${LEX}/table` } } : {}),
-        export: { head_id: head.id, head_version: head.version, backbone: backboneName, exported_at: new Date().toISOString() },
+        ...(head.ngrams ? { ngrams: { file: NGRAM_FILE, python: 'modtune_ngrams.py' } } : {}),
+        export: {
+          head_id: head.id,
+          head_version: head.version,
+          backbone: backboneName,
+          exported_at: new Date().toISOString(),
+          carries: {
+            'model.onnx': ['backbone', 'linear head', ...(head.lexical || existing ? ['token-level lexical part'] : [])],
+            ...(head.ngrams ? { [NGRAM_FILE]: ['n-gram part (not in model.onnx: add modtune_ngrams.py logits to the graph logits)'] } : {}),
+          },
+        },
       },
     };
     await fs.writeFile(path.join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
@@ -98,6 +120,24 @@ export function tokenizerVocabularySize(json: Record<string, unknown>): number {
 }
 
 const LEX = 'modtune_lexical';
+const NGRAM_FILE = 'modtune_ngrams.json';
+
+/** The n-gram part as a file other tools read (modtune_ngrams.py, model-dir.ts). */
+function ngramFileOf(head: Head, labels: string[]) {
+  const g = head.ngrams!;
+  return {
+    format: 'modtune-ngrams/1',
+    description:
+      'Hashed word and character n-grams of the text (see modtune_ngrams.py): per row, the logit adds Σ value(bucket) · weights[bucket][row]. ' +
+      'model.onnx does not include this part.',
+    config: g.config,
+    num_labels: head.numLabels,
+    rows: [...g.rows],
+    labels: [...g.rows].map((r) => labels[r]),
+    buckets: Buffer.from(int32ToBytes(g.buckets)).toString('base64'),
+    weights: Buffer.from(float32ToBytes(g.weight)).toString('base64'),
+  };
+}
 
 /** The dense [vocabulary, labels + 1] table: each token's lexical weights, then a 1 (the count column). */
 function lexicalTable(name: string, vocab: number, head: ExportedHead): ReturnType<typeof floatTensor> {

@@ -10,8 +10,24 @@ import { $, apiCall, cell, el, failure, show, showSignIn, status, wireSignIn } f
 type RunRow = RunListJson['data'][number];
 type HeadRow = HeadListJson['data'][number];
 /** The JSON columns of a run, as the dashboard reads them (the server stores them as free JSON). */
+interface Interval {
+  estimate: number;
+  lower: number;
+  upper: number;
+}
+interface Evidence {
+  verdict?: string;
+  items?: number;
+  ranked?: { category: string; positives: number }[];
+  active?: number | null;
+  candidate?: number | null;
+  change?: Interval | null;
+  margin?: number;
+  confidence?: number;
+}
 interface Gate {
   passed: boolean;
+  evidence?: Evidence;
   checks?: { check: string; passed: boolean; detail: string }[];
   reasons?: string[];
 }
@@ -19,9 +35,12 @@ interface Snapshot {
   pairs?: number;
   eval_items?: number;
 }
+interface HeadMeasure {
+  auprc?: number | null;
+  accuracy?: number | null;
+}
 interface EvalReport {
-  candidate?: { accuracy?: number };
-  active?: { accuracy?: number };
+  measure?: { active?: HeadMeasure; candidate?: HeadMeasure; change?: { auprc?: Interval | null; accuracy?: Interval | null } };
   mcnemar?: { p_value?: number };
   items?: number;
 }
@@ -29,13 +48,21 @@ interface Step {
   step: number;
   [metric: string]: number;
 }
+interface CategoryChoice {
+  category?: string;
+  positives?: number;
+  cells?: number;
+  experts?: { expert?: string; l2?: number; scale?: number }[];
+  beta?: number | null;
+  reference_weight?: number;
+  folds?: number;
+  auprc?: number | null;
+}
 interface RunMetrics {
   steps?: Step[];
   seconds?: number;
-  pairs_per_second?: number;
-  chosen?: Record<string, unknown>;
-  selection?: { grid?: unknown[]; validation_items?: number; train_items?: number; metric?: string; winner?: { validation?: number } };
-  selection_note?: string;
+  iterations?: number;
+  categories?: CategoryChoice[];
 }
 interface HeadMetrics {
   eval_accuracy?: number;
@@ -273,6 +300,17 @@ function barChart(svg: SVGElement, { bars, yLabel, xLabel, legendEntries = [] }:
 
 // ---------------------------------------------------------------- training runs
 
+const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(3)}`;
+
+/** The evidence rule in a line: the verdict, the change in AUPRC with its interval, and on how many items. */
+function evidenceText(ev: Evidence): string {
+  const verdict = String(ev.verdict).replace('_', ' ');
+  const ch = ev.change;
+  const interval = ch && isNum(ch.estimate) && isNum(ch.lower) && isNum(ch.upper) ? ` AUPRC ${signed(ch.estimate)} [${signed(ch.lower)}, ${signed(ch.upper)}]` : '';
+  const positives = Array.isArray(ev.ranked) ? ev.ranked.map((r) => `${r.category} ${r.positives}+`).join(', ') : '';
+  return `${verdict}${interval} on ${isNum(ev.items) ? ev.items : '?'} items${positives ? ` (${positives})` : ''}`;
+}
+
 function gateCell(run: RunRow) {
   const td = document.createElement('td');
   td.className = 'gate';
@@ -281,6 +319,8 @@ function gateCell(run: RunRow) {
     const checks = Array.isArray(gate.checks) ? gate.checks : [];
     const reasons = Array.isArray(gate.reasons) ? gate.reasons : [];
     td.append(el('span', gate.passed ? 'passed' : 'failed', `verdict ${gate.passed ? 'passed' : 'failed'}`));
+    const ev = gate.evidence;
+    if (ev && typeof ev.verdict === 'string') td.append(el('span', ` evidence: ${evidenceText(ev)}`, 'evidence'));
     if (reasons.length) {
       const ul = el('ul', undefined, 'reasons');
       for (const r of reasons) ul.append(el('li', String(r)));
@@ -401,13 +441,14 @@ function renderRun(run: RunJson) {
   const metrics = (run.metrics ?? {}) as RunMetrics;
   show('run-numbers', Boolean(report));
   if (report) {
-    $('n-candidate').textContent = pct(report.candidate?.accuracy);
-    $('n-active').textContent = pct(report.active?.accuracy);
-    const p = report.mcnemar?.p_value;
-    $('n-p').textContent = isNum(p) ? p.toPrecision(3) : '—';
+    const m = report.measure;
+    const both = (f: (h: HeadMeasure | undefined) => string) => `${f(m?.candidate)} / ${f(m?.active)}`;
+    $('n-auprc').textContent = both((h) => fixed(h?.auprc ?? undefined, 3));
+    $('n-accuracy').textContent = both((h) => pct(h?.accuracy ?? undefined));
+    const ev = (run.gate as Gate | null)?.evidence;
+    $('n-evidence').textContent = ev && typeof ev.verdict === 'string' ? evidenceText(ev) : '—';
     $('n-items').textContent = isNum(report.items) ? String(report.items) : '—';
-    const m = metrics;
-    $('n-seconds').textContent = isNum(m.seconds) ? `${m.seconds.toFixed(1)} s${isNum(m.pairs_per_second) ? ` (${Math.round(m.pairs_per_second)} pairs/s)` : ''}` : '—';
+    $('n-seconds').textContent = isNum(metrics.seconds) ? `${metrics.seconds.toFixed(1)} s${isNum(metrics.iterations) ? ` (final fit: ${metrics.iterations} iterations)` : ''}` : '—';
   }
 
   const steps = Array.isArray(metrics.steps) ? metrics.steps : [];
@@ -420,13 +461,13 @@ function renderRun(run: RunJson) {
   const series = (key: string, label: string, cls: string): Series => ({ label, cls, points: steps.map((s) => ({ x: s.step, y: s[key] })) });
   lineChart(chart('svg[data-chart=loss]'), {
     series: [series('loss', 'loss', 's0')],
-    xLabel: 'step',
+    xLabel: 'iteration',
     yLabel: 'loss',
     xInteger: true,
   });
   lineChart(chart('svg[data-chart=margins]'), {
     series: [series('rewards/margins', 'margin', 's0'), series('rewards/chosen', 'chosen', 's1'), series('rewards/rejected', 'rejected', 's2')],
-    xLabel: 'step',
+    xLabel: 'iteration',
     yLabel: 'reward',
     xInteger: true,
   });
@@ -443,16 +484,12 @@ function renderHyperparameters(run: RunJson) {
     .sort(([a], [b]) => (a < b ? -1 : 1));
   if (settings.length) rows.push(['settings', settings.map(([k, v]) => `${k} ${fmt(v)}`).join(' · ')]);
   if (hp.force) rows.push(['forced', 'yes: trained without new labels']);
-  const c = metrics.chosen;
-  if (c) rows.push(['chosen', ['beta', 'rpo_alpha', 'learning_rate', 'l2', 'lexical_l2', 'epochs'].filter((k) => c[k] !== undefined).map((k) => `${k} ${fmt(c[k])}`).join(' · ')]);
-  const sel = metrics.selection;
-  if (sel) {
-    rows.push([
-      'search',
-      `${Array.isArray(sel.grid) ? sel.grid.length : '?'} configurations on ${sel.validation_items ?? '?'} validation items (${sel.train_items ?? '?'} train); ` +
-        `best ${sel.metric === 'auroc' ? 'mean AUROC' : '−log loss'} ${fixed(sel.winner?.validation, 4)}`,
-    ]);
-  } else if (metrics.selection_note) rows.push(['search', String(metrics.selection_note)]);
+  for (const c of Array.isArray(metrics.categories) ? metrics.categories : []) {
+    const experts = (Array.isArray(c.experts) ? c.experts : []).map((e) => `${e.expert} l2 ${fmt(e.l2)} ×${fixed(e.scale, 2)}`).join(', ');
+    const beta = c.beta === null ? '∞ (the rewards add nothing)' : fixed(c.beta ?? undefined, 3);
+    const search = isNum(c.folds) && c.folds > 0 ? `, AUPRC ${fixed(c.auprc ?? undefined, 3)} on ${c.folds} folds` : ', no search';
+    rows.push([`${c.category ?? '?'}`, `${experts}; β ${beta}${search} (${c.positives ?? '?'} flagged of ${c.cells ?? '?'})`]);
+  }
   const dl = $('run-hyperparameters');
   dl.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', k), el('dd', v)]));
   show('run-hyperparameters', rows.length > 0);

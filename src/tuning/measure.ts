@@ -1,0 +1,230 @@
+/**
+ * The one measure of a head that the search, the gate and the reports use. Pure.
+ *
+ *   ranking   per category, the average precision (AUPRC) of its scores on items, with the positives
+ *             counted; the head's ranking score is the mean over the categories with at least
+ *             `minPositives` positive items (and one negative): rare categories count as much as common
+ *             ones, and a category with three positives does not decide anything.
+ *   accuracy  at the policy's flag thresholds: per item, the share of its categories decided as the
+ *             moderators decided; the head's accuracy is the mean over items. Meaningful because heads
+ *             are calibrated (Platt), so a threshold means what it says.
+ *
+ * The unit of evidence is the item: when two heads are compared, items are resampled with replacement
+ * (a paired bootstrap: both heads see the same resample) and the interval for the change is read off the
+ * resampled changes. An item's categories move together, so cells are never treated as independent.
+ */
+import { mulberry32 } from '../random.js';
+import { averagePrecision } from './stats.js';
+
+/** Cells on items: cell j belongs to item `item[j]`, in category `category[j]`. */
+export interface MeasureCells {
+  items: number;
+  item: Int32Array;
+  category: string[];
+  truth: boolean[];
+  threshold: Float64Array;
+}
+
+export interface CategoryMeasure {
+  items: number;
+  positives: number;
+  /** null without positives. */
+  auprc: number | null;
+  accuracy: number | null;
+  /** Whether it takes part in the head's ranking score. */
+  ranked: boolean;
+}
+
+export interface HeadMeasure {
+  /** Mean AUPRC over the ranked categories; null when none qualifies. */
+  auprc: number | null;
+  /** Mean over items of the share of their categories decided right at the thresholds. */
+  accuracy: number | null;
+  categories: Record<string, CategoryMeasure>;
+}
+
+export interface Interval {
+  estimate: number;
+  lower: number;
+  upper: number;
+}
+
+export interface Comparison {
+  items: number;
+  /** Categories in the ranking score, with their positive items. */
+  ranked: { category: string; positives: number }[];
+  active: HeadMeasure;
+  candidate: HeadMeasure;
+  /** candidate − active, with a `confidence` interval over items; null where undefined. */
+  change: { auprc: Interval | null; accuracy: Interval | null };
+  confidence: number;
+  resamples: number;
+}
+
+export interface MeasureOptions {
+  minPositives: number;
+  confidence: number;
+  resamples: number;
+  seed: number;
+}
+
+/** Per category: its cells' indices. Sorted by category name for stable output. */
+function byCategory(cells: MeasureCells): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const c of [...new Set(cells.category)].sort()) out.set(c, []);
+  cells.category.forEach((c, j) => out.get(c)!.push(j));
+  return out;
+}
+
+function rankedCategories(cells: MeasureCells, groups: Map<string, number[]>, minPositives: number): { category: string; positives: number }[] {
+  const out: { category: string; positives: number }[] = [];
+  for (const [category, idx] of groups) {
+    const positives = idx.filter((j) => cells.truth[j]).length;
+    if (positives >= minPositives && positives < idx.length) out.push({ category, positives });
+  }
+  return out;
+}
+
+/** The measure of one head's scores (one per cell). */
+export function measureHead(cells: MeasureCells, scores: ArrayLike<number>, minPositives: number): HeadMeasure {
+  const groups = byCategory(cells);
+  const ranked = new Set(rankedCategories(cells, groups, minPositives).map((r) => r.category));
+  const categories: Record<string, CategoryMeasure> = {};
+  let sum = 0;
+  for (const [cat, idx] of groups) {
+    const truth = idx.map((j) => cells.truth[j]);
+    const s = idx.map((j) => scores[j]);
+    let right = 0;
+    idx.forEach((j) => {
+      if (scores[j] >= cells.threshold[j] === cells.truth[j]) right++;
+    });
+    const auprc = averagePrecision(truth, s);
+    categories[cat] = { items: idx.length, positives: truth.filter(Boolean).length, auprc, accuracy: idx.length ? right / idx.length : null, ranked: ranked.has(cat) };
+    if (ranked.has(cat)) sum += auprc!;
+  }
+  return { auprc: ranked.size ? sum / ranked.size : null, accuracy: itemAccuracy(cells, scores, null), categories };
+}
+
+/** Mean over items (weighted by `weight` when given) of the share of each item's cells decided right. */
+function itemAccuracy(cells: MeasureCells, scores: ArrayLike<number>, weight: Int32Array | null): number | null {
+  const right = new Float64Array(cells.items);
+  const count = new Float64Array(cells.items);
+  for (let j = 0; j < cells.truth.length; j++) {
+    const i = cells.item[j];
+    count[i]++;
+    if (scores[j] >= cells.threshold[j] === cells.truth[j]) right[i]++;
+  }
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < cells.items; i++) {
+    if (count[i] === 0) continue;
+    const w = weight ? weight[i] : 1;
+    num += (w * right[i]) / count[i];
+    den += w;
+  }
+  return den > 0 ? num / den : null;
+}
+
+/**
+ * One category's cells in descending score order with tie groups, so a weighted AUPRC is one pass.
+ * AP = Σ over thresholds (distinct scores, highest first) of ΔRecall · Precision, as scikit-learn.
+ */
+class SortedCategory {
+  readonly order: Int32Array;
+  /** groupEnd[k]: whether order[k] is the last cell of its run of tied scores. */
+  readonly groupEnd: Uint8Array;
+  constructor(
+    private readonly cells: MeasureCells,
+    idx: number[],
+    scores: ArrayLike<number>,
+  ) {
+    this.order = Int32Array.from(idx).sort((a, b) => scores[b] - scores[a] || a - b);
+    this.groupEnd = Uint8Array.from(this.order, (j, k) => (k + 1 === this.order.length || scores[this.order[k + 1]] !== scores[j] ? 1 : 0));
+  }
+  /** AUPRC with each cell counted `weight[its item]` times; null without positives. */
+  auprc(weight: Int32Array): number | null {
+    let totalPositives = 0;
+    for (let k = 0; k < this.order.length; k++) {
+      const j = this.order[k];
+      if (this.cells.truth[j]) totalPositives += weight[this.cells.item[j]];
+    }
+    if (totalPositives === 0) return null;
+    let tp = 0;
+    let fp = 0;
+    let prevRecall = 0;
+    let ap = 0;
+    for (let k = 0; k < this.order.length; k++) {
+      const j = this.order[k];
+      const w = weight[this.cells.item[j]];
+      if (this.cells.truth[j]) tp += w;
+      else fp += w;
+      if (!this.groupEnd[k] || tp + fp === 0) continue;
+      const recall = tp / totalPositives;
+      ap += (recall - prevRecall) * (tp / (tp + fp));
+      prevRecall = recall;
+    }
+    return ap;
+  }
+}
+
+function percentile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return NaN;
+  const pos = q * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+/**
+ * Compares two heads' scores on the same cells: each head's measure and the change, with a paired
+ * bootstrap interval over items (percentile method, seeded: the same inputs give the same interval).
+ * The ranked categories are fixed on the whole set; a resample in which a ranked category has no
+ * positive leaves that category out of that resample's mean.
+ */
+export function compareHeads(cells: MeasureCells, active: ArrayLike<number>, candidate: ArrayLike<number>, o: MeasureOptions): Comparison {
+  const groups = byCategory(cells);
+  const ranked = rankedCategories(cells, groups, o.minPositives);
+  const a = measureHead(cells, active, o.minPositives);
+  const c = measureHead(cells, candidate, o.minPositives);
+  const sortedA = ranked.map((r) => new SortedCategory(cells, groups.get(r.category)!, active));
+  const sortedC = ranked.map((r) => new SortedCategory(cells, groups.get(r.category)!, candidate));
+  const rng = mulberry32(o.seed);
+  const weight = new Int32Array(cells.items);
+  const dRank: number[] = [];
+  const dAcc: number[] = [];
+  for (let b = 0; b < o.resamples && cells.items > 0; b++) {
+    weight.fill(0);
+    for (let k = 0; k < cells.items; k++) weight[Math.floor(rng() * cells.items)]++;
+    let sum = 0;
+    let used = 0;
+    for (let r = 0; r < ranked.length; r++) {
+      const pa = sortedA[r].auprc(weight);
+      const pc = sortedC[r].auprc(weight);
+      if (pa === null || pc === null) continue;
+      sum += pc - pa;
+      used++;
+    }
+    if (used > 0) dRank.push(sum / used);
+    const accA = itemAccuracy(cells, active, weight);
+    const accC = itemAccuracy(cells, candidate, weight);
+    if (accA !== null && accC !== null) dAcc.push(accC - accA);
+  }
+  const interval = (estimate: number | null, draws: number[]): Interval | null => {
+    if (estimate === null || draws.length === 0) return null;
+    const sorted = Float64Array.from(draws).sort();
+    const tail = (1 - o.confidence) / 2;
+    return { estimate, lower: percentile(sorted, tail), upper: percentile(sorted, 1 - tail) };
+  };
+  return {
+    items: cells.items,
+    ranked,
+    active: a,
+    candidate: c,
+    change: {
+      auprc: interval(a.auprc !== null && c.auprc !== null ? c.auprc - a.auprc : null, dRank),
+      accuracy: interval(a.accuracy !== null && c.accuracy !== null ? c.accuracy - a.accuracy : null, dAcc),
+    },
+    confidence: o.confidence,
+    resamples: o.resamples,
+  };
+}
