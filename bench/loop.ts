@@ -26,14 +26,15 @@ import { parsePolicy } from '../src/policy/loader.js';
 import type { Policy } from '../src/policy/policy.js';
 import { ModtuneServer } from '../src/server.js';
 import { mulberry32 } from '../src/random.js';
-import { auroc } from '../src/tuning/stats.js';
+import { auroc, averagePrecision } from '../src/tuning/stats.js';
+import { fitSupervised, type Labelled } from './supervised.js';
 import { DAVIDSON_PATH, HATE, labelsFor, loadDavidson, moderatorClass, NEITHER, OFFENSIVE, type DavidsonClass } from './davidson.js';
 import { ETHOS_DIR, loadEthos } from './ethos.js';
 
 const USAGE = `usage: npm run bench:loop -- [--dataset davidson|ethos] [--rounds N] [--per-round N] [--heldout N] [--seed N]
   [--set key=value]...   override a training setting of policies/default.yaml (gate.key for the gate), e.g.
-                         --set rpo_alpha=0  --set lexical=false  --set pairs=disagreements  --set select=false
-                         --set beta=0.1,1 (a list)  --set gate.min_improvement=0.005
+                         --set lexical=false  --set calibration=none --set beta=0.1  --set select=false
+                         --set l2=1,0.1 (a list)  --set ngrams.min_df=1  --set gate.max_auprc_drop=0.05
   [--no-inverted] [--inverted-items N]   the bad-batch round (Davidson only by default)
   [--moderators N]       N moderators take turns on the queue (default 1)
   [--bad-moderator]      one more round, before the inverted one, in which the last of the moderators inverts
@@ -220,6 +221,7 @@ function overrides(): { training: Record<string, unknown>; gate: Record<string, 
     const raw = s.slice(eq + 1);
     const value = raw === 'true' ? true : raw === 'false' ? false : raw.includes(',') ? raw.split(',').map(Number) : Number.isFinite(Number(raw)) && raw !== '' ? Number(raw) : raw;
     if (key.startsWith('gate.')) out.gate[key.slice(5)] = value;
+    else if (key.startsWith('ngrams.')) out.training.ngrams = { ...((out.training.ngrams as object) ?? {}), [key.slice(7)]: value };
     else out.training[key] = value;
   }
   return out;
@@ -227,7 +229,11 @@ function overrides(): { training: Record<string, unknown>; gate: Record<string, 
 
 const shipped = parseYaml(await fs.readFile(path.resolve('policies/default.yaml'), 'utf8')) as { training: Record<string, unknown>; gate: Record<string, unknown> };
 const SET = overrides();
-const TRAINING = { ...shipped.training, ...SET.training };
+const TRAINING = {
+  ...shipped.training,
+  ...SET.training,
+  ...(SET.training.ngrams ? { ngrams: { ...(shipped.training.ngrams as object), ...(SET.training.ngrams as object) } } : {}),
+};
 const GATE = { ...shipped.gate, ...SET.gate };
 
 const policyYaml = (o: { review: Record<string, unknown>; block: number | null; extra?: string[] }) =>
@@ -268,6 +274,8 @@ const config = loadConfig({
   ...(process.env.ORT_THREADS ? { ORT_THREADS: process.env.ORT_THREADS } : {}),
   HOST: '127.0.0.1',
   PORT: '0',
+  // A fixed split salt: a rerun splits the same texts the same way (a deployment makes a secret one).
+  SPLIT_SALT: 'bench:loop',
   LOG_LEVEL: logLevel,
   TRAINING_SCHEDULER: 'false',
   HEAD_POLL_MS: '1000',
@@ -341,6 +349,8 @@ interface CategoryMetrics {
   flagged: number;
   /** Threshold-free: does the head rank this category's true items above the others? */
   auroc: number | null;
+  /** Average precision: how well the top of the ranking holds the true items. */
+  auprc: number | null;
 }
 interface HeldOut {
   /** Where the data has classes: the decisions read back as a class (Davidson) against the majority class. */
@@ -365,7 +375,7 @@ function categoryMetrics(truth: boolean[], pred: boolean[], score: number[]): Ca
   const precision = tp + fp ? tp / (tp + fp) : null;
   const recall = tp + fn ? tp / (tp + fn) : null;
   const f1 = precision !== null && recall !== null && precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : null;
-  return { accuracy: (tp + tn) / truth.length, precision, recall, f1, flagged: tp + fp, auroc: auroc(truth, score) };
+  return { accuracy: (tp + tn) / truth.length, precision, recall, f1, flagged: tp + fp, auroc: auroc(truth, score), auprc: averagePrecision(truth, score) };
 }
 
 async function scoreHeldout(): Promise<HeldOut> {
@@ -417,7 +427,7 @@ interface RoundStats {
 async function moderateAndReview(batch: Item[], round: number, invert: boolean, badModerator = false): Promise<RoundStats> {
   // The moderators' draws are made here, in batch order, so the queue's order cannot change them.
   const rng = mulberry32((SEED * 7919 + round) >>> 0);
-  const labels = new Map<string, { mod: Record<string, boolean>; truth: Record<string, boolean>; model: Record<string, boolean> }>();
+  const labels = new Map<string, { text: string; mod: Record<string, boolean>; truth: Record<string, boolean>; model: Record<string, boolean> }>();
   let t = performance.now();
   const results = await moderate(
     batch.map((x) => x.text),
@@ -429,7 +439,7 @@ async function moderateAndReview(batch: Item[], round: number, invert: boolean, 
     const drawn = batch[i].draw(rng);
     const mod = invert ? Object.fromEntries(D.categories.map((c) => [c, !drawn[c]])) : drawn;
     // The model's decision comes from the moderation response: audit tasks are blind by default.
-    labels.set(r.review_task_id, { mod, truth: batch[i].truth, model: r.categories });
+    labels.set(r.review_task_id, { text: batch[i].text, mod, truth: batch[i].truth, model: r.categories });
   });
 
   const stats: RoundStats = {
@@ -471,6 +481,8 @@ async function moderateAndReview(batch: Item[], round: number, invert: boolean, 
         else by.down++;
       }
       if (v.split === 'eval') stats.evalItems++;
+      // The supervised reference learns from exactly the train-split labels the loop was given.
+      else if (v.split === 'train') GIVEN.push({ text: l.text, labels: { ...l.mod } });
       for (const c of D.categories) {
         stats.cells++;
         if (l.mod[c] === l.truth[c]) stats.moderatorMatchesTruth++;
@@ -489,20 +501,29 @@ interface Run {
   error: string | null;
   candidate_head_id: string | null;
   reference_head_id: string | null;
-  data_snapshot: { pairs?: number; eval_items: number; lexical_vocabulary?: number } | null;
+  data_snapshot: { pairs?: number; eval_items: number } | null;
   metrics: {
     seconds: number;
-    pairs_per_second: number;
-    chosen?: { beta: number; rpo_alpha: number; l2: number; lexical_l2: number; learning_rate: number; epochs: number };
-    selection?: { metric: string; winner: { validation: number } } | null;
-    lexical_tokens?: number;
+    categories?: { category: string; beta: number | null; experts: { expert: string; l2: number; scale: number }[]; auprc: number | null; folds: number }[];
+    ngram_weights?: number;
   } | null;
   eval_report: {
     active: { accuracy: number | null; categories: Record<string, { recall: number | null }> };
     candidate: { accuracy: number | null; categories: Record<string, { recall: number | null }> };
     mcnemar: { p_value: number };
+    measure: { items: number; active: { auprc: number | null; accuracy: number | null }; candidate: { auprc: number | null; accuracy: number | null } };
   } | null;
-  gate: { passed: boolean; checks: { check: string; passed: boolean; detail: string }[]; reasons: string[] } | null;
+  gate: {
+    passed: boolean;
+    evidence?: {
+      verdict: string;
+      items: number;
+      sources: { eval_items: number; new_train_items: number };
+      change: { auprc: { estimate: number; lower: number; upper: number } | null; accuracy: { estimate: number; lower: number; upper: number } | null };
+    };
+    checks: { check: string; passed: boolean; detail: string }[];
+    reasons: string[];
+  } | null;
 }
 
 async function train(force: boolean): Promise<Run> {
@@ -528,7 +549,19 @@ async function train(force: boolean): Promise<Run> {
 const pct = (x: number | null | undefined, digits = 1) => (x === null || x === undefined ? 'n/a' : `${(100 * x).toFixed(digits)}%`);
 const auc = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : x.toFixed(3));
 
-/** The failed gate checks, short: "acc 80.1 < 80.6", "hate recall −7.2pp", "eval items < 100". */
+const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(3)}`;
+
+/** The gate's evidence in a few words: "better, AUPRC +0.12 [+0.03, +0.21], acc +2.1 [+0.4, +3.9] on 35 + 140 items". */
+function evidence(run: Run): string {
+  const e = run.gate?.evidence;
+  if (!e) return '—';
+  const pts = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(1)}`;
+  const au = e.change.auprc ? `, AUPRC ${signed(e.change.auprc.estimate)} [${signed(e.change.auprc.lower)}, ${signed(e.change.auprc.upper)}]` : '';
+  const ac = e.change.accuracy ? `, acc ${pts(e.change.accuracy.estimate)} [${pts(e.change.accuracy.lower)}, ${pts(e.change.accuracy.upper)}]` : '';
+  return `${e.verdict.replace('_', ' ')}${au}${ac} on ${e.sources.eval_items} + ${e.sources.new_train_items} items`;
+}
+
+/** The failed gate checks, short: "evidence undecided", "hate recall −7.2pp", "held: …". */
 function shortReasons(run: Run): string {
   if (run.status === 'held') {
     const holds = heldBy.get(run.id) ?? [];
@@ -540,31 +573,39 @@ function shortReasons(run: Run): string {
   const r = run.eval_report!;
   return failed
     .map((c) => {
-      if (c.check === 'min_improvement') return `acc ${pct(r.candidate.accuracy)} < ${pct(r.active.accuracy)}${GATE.min_improvement ? ` + ${pct(Number(GATE.min_improvement))}` : ''}`;
+      if (c.check === 'evidence') return `evidence ${run.gate!.evidence?.verdict ?? ''}`;
+      if (c.check === 'accuracy') return `acc ${pct(r.measure.candidate.accuracy)} vs ${pct(r.measure.active.accuracy)}`;
       if (c.check.startsWith('max_recall_drop:')) {
         const cat = c.check.slice('max_recall_drop:'.length);
         const drop = (r.candidate.categories[cat]?.recall ?? 0) - (r.active.categories[cat]?.recall ?? 0);
         return `${cat} recall ${drop >= 0 ? '+' : '−'}${Math.abs(100 * drop).toFixed(1)}pp`;
       }
-      if (c.check === 'min_eval_items') return `eval items < ${GATE.min_eval_items}`;
       return c.check;
     })
     .join('; ');
 }
 
+/** What each category's search chose: "hate: b 30 ×0.30, l 0.3 ×0.97, β 0.010". */
 function chosen(run: Run | null): string {
-  const c = run?.metrics?.chosen;
-  if (!c) return '—';
-  return `β ${c.beta}, α ${c.rpo_alpha}, λlex ${c.lexical_l2}, ${c.epochs} ep`;
+  const cats = run?.metrics?.categories;
+  if (!cats?.length) return '—';
+  const beta = (b: number | null) => (b === null ? '∞' : b < 0.001 ? b.toExponential(1) : b.toFixed(3));
+  return cats.map((c) => `${c.category}: ${c.experts.map((e) => `${e.expert[0]} ${e.l2} ×${e.scale.toFixed(2)}`).join(', ')}, β ${beta(c.beta)}`).join('; ');
 }
 
 // ---------------------------------------------------------------- the experiment
+
+/** Held-out ranking of the supervised reference, per category. */
+type Reference = Record<string, { auroc: number | null; auprc: number | null }>;
 
 interface Row {
   round: string;
   stats: RoundStats | null;
   run: Run | null;
   heldout: HeldOut;
+  /** The supervised reference trained on the train-split labels given so far; null before any. */
+  reference: Reference | null;
+  referenceSeconds: number;
   headVersion: number;
   heldoutSeconds: number;
   /** A rejected candidate's held-out quality (what promoting it would have done); null otherwise. */
@@ -572,18 +613,20 @@ interface Row {
 }
 
 const rows: Row[] = [];
-const summary = (h: HeldOut) => [h.classAccuracy !== null ? pct(h.classAccuracy) : null, ...D.categories.map((c) => auc(h.categories[c].auroc))].filter((x) => x !== null).join(' / ');
-const summaryName = [...(D.classOf ? ['class acc'] : []), ...D.categories.map((c) => `${c} AUROC`)].join(' / ');
+const rank = (m: { auroc: number | null; auprc: number | null } | undefined) => (m ? `${auc(m.auroc)} / ${auc(m.auprc)}` : '—');
+const summary = (h: HeldOut) => [h.classAccuracy !== null ? pct(h.classAccuracy) : null, ...D.categories.map((c) => rank(h.categories[c]))].filter((x) => x !== null).join(' · ');
+const summaryName = [...(D.classOf ? ['class acc'] : []), ...D.categories.map((c) => `${c} AUROC / AUPRC`)].join(' · ');
 const HEADER = [
   'round',
   'items',
   'new labels (disagreements)',
   'train pairs',
   'run',
+  'gate evidence (95% intervals; eval + new train items)',
   'gate reasons',
-  'eval acc cand / active',
-  `held-out ${summaryName}`,
-  ...D.categories.map((c) => `${c} acc`),
+  ...D.categories.map((c) => `held-out ${c} AUROC / AUPRC: loop`),
+  ...D.categories.map((c) => `${c}: supervised reference`),
+  ...(D.classOf ? ['class acc'] : []),
   `rejected cand. held-out ${summaryName}`,
   'chosen',
   'train s',
@@ -598,10 +641,11 @@ function cells(row: Row): string[] {
     s ? `${s.labels} (${s.disagreements})` : run ? '0' : '—',
     run?.data_snapshot?.pairs !== undefined ? String(run.data_snapshot.pairs) : '—',
     run ? run.status : '—',
+    run ? evidence(run) : '—',
     run ? shortReasons(run) : '—',
-    run?.eval_report ? `${pct(run.eval_report.candidate.accuracy)} / ${pct(run.eval_report.active.accuracy)}` : '—',
-    summary(row.heldout),
-    ...D.categories.map((c) => pct(row.heldout.categories[c].accuracy)),
+    ...D.categories.map((c) => rank(row.heldout.categories[c])),
+    ...D.categories.map((c) => rank(row.reference?.[c])),
+    ...(D.classOf ? [pct(row.heldout.classAccuracy)] : []),
     row.rejectedCandidate ? summary(row.rejectedCandidate) : '—',
     chosen(run),
     typeof run?.metrics?.seconds === 'number' ? run.metrics.seconds.toFixed(1) : '—',
@@ -645,6 +689,29 @@ async function heldoutIfPromoted(run: Run): Promise<HeldOut | null> {
   }
 }
 
+/** Every train-split label the rounds gave the loop so far (what the supervised reference learns from). */
+const GIVEN: Labelled[] = [];
+
+/** The supervised reference (bench/supervised.ts) on GIVEN, scored on the held-out set. */
+function reference(): Reference | null {
+  if (GIVEN.length === 0) return null;
+  const t = mainPolicy.settings.training;
+  const score = fitSupervised(GIVEN, D.categories, {
+    l2: t.l2,
+    folds: t.folds,
+    seed: t.seed,
+    ngrams: { config: { buckets: t.ngrams.buckets, word: t.ngrams.word, char: t.ngrams.char }, minDf: t.ngrams.min_df },
+  });
+  const scores = score(heldout.map((x) => x.text));
+  return Object.fromEntries(
+    D.categories.map((c) => {
+      const truth = heldout.map((x) => x.truth[c]);
+      const s = scores.map((r) => r[c]);
+      return [c, s.some(Number.isNaN) ? { auroc: null, auprc: null } : { auroc: auroc(truth, s), auprc: averagePrecision(truth, s) }];
+    }),
+  );
+}
+
 async function record(round: string, stats: RoundStats | null, run: Run | null): Promise<void> {
   const t = performance.now();
   const h = await scoreHeldout();
@@ -652,7 +719,10 @@ async function record(round: string, stats: RoundStats | null, run: Run | null):
   if (h.openedTasks > 0) say(`warning: held-out scoring opened ${h.openedTasks} review tasks`);
   const headVersion = (await activeHead()).head_version;
   const rejectedCandidate = run ? await heldoutIfPromoted(run) : null;
-  const row: Row = { round, stats, run, heldout: h, headVersion, heldoutSeconds, rejectedCandidate };
+  const tr = performance.now();
+  const ref = reference();
+  const referenceSeconds = (performance.now() - tr) / 1000;
+  const row: Row = { round, stats, run, heldout: h, reference: ref, referenceSeconds, headVersion, heldoutSeconds, rejectedCandidate };
   rows.push(row);
   console.log(cells(row).join(' | '));
 }
@@ -719,7 +789,7 @@ out.push(
 out.push(`The queue per round (verdict cells = items × ${D.categories.length} categories; "+": the moderator flagged what the model did not):`, '');
 out.push(
   md(
-    ['round', 'moderator = truth', 'moderator = model decision', ...D.categories.map((c) => `disagreements ${c} +/−`), 'eval-split items', 'McNemar p', 'lexical tokens', 'moderate s', 'review s', 'held-out scoring s'],
+    ['round', 'moderator = truth', 'moderator = model decision', ...D.categories.map((c) => `disagreements ${c} +/−`), 'eval-split items', 'n-gram weights', 'moderate s', 'review s', 'held-out scoring s', 'reference fit s'],
     rows
       .filter((r) => r.stats)
       .map((r) => {
@@ -730,18 +800,52 @@ out.push(
           pct(s.moderatorMatchesModel / s.cells),
           ...D.categories.map((c) => `${s.disagreementsBy[c].up} / ${s.disagreementsBy[c].down}`),
           String(s.evalItems),
-          r.run?.eval_report ? r.run.eval_report.mcnemar.p_value.toPrecision(3) : '—',
-          r.run?.metrics?.lexical_tokens !== undefined ? String(r.run.metrics.lexical_tokens) : '—',
+          r.run?.metrics?.ngram_weights !== undefined ? String(r.run.metrics.ngram_weights) : '—',
           s.seconds.moderate.toFixed(1),
           s.seconds.review.toFixed(1),
           r.heldoutSeconds.toFixed(1),
+          r.referenceSeconds.toFixed(1),
         ];
       }),
   ),
   '',
 );
+// The loop against the supervised reference after the last clean round, and the first run's gate.
+const lastClean = rows.filter((r) => r.stats && !r.round.includes('(')).at(-1) ?? rows.at(-1)!;
+const starter = rows[0];
+const first = rows.find((r) => r.round === '1');
+const result = {
+  dataset: D.name,
+  seed: SEED,
+  set: args.set,
+  last_clean_round: lastClean.round,
+  categories: Object.fromEntries(
+    D.categories.map((c) => [
+      c,
+      {
+        starter: starter.heldout.categories[c],
+        loop: { auroc: lastClean.heldout.categories[c].auroc, auprc: lastClean.heldout.categories[c].auprc },
+        reference: lastClean.reference?.[c] ?? null,
+        round1_candidate: first ? (first.rejectedCandidate ?? first.heldout).categories[c] : null,
+      },
+    ]),
+  ),
+  round1: first?.run ? { status: first.run.status, evidence: first.run.gate?.evidence ?? null } : null,
+  runs: rows.filter((r) => r.run).map((r) => ({ round: r.round, status: r.run!.status })),
+  seconds: Math.round(totalSeconds),
+};
+out.push(
+  `After round ${lastClean.round}: ` +
+    D.categories
+      .map((c) => `${c} loop ${rank(lastClean.heldout.categories[c])} vs supervised reference ${rank(lastClean.reference?.[c])}`)
+      .join('; ') +
+    '.',
+  '',
+);
 out.push(`Total wall time: ${totalSeconds.toFixed(0)} s.`);
 console.log(out.join('\n'));
+// One line for scripts that collect seeds (scripts/quality-table.ts reads these).
+console.log(`RESULT ${JSON.stringify(result)}`);
 
 await server.destroy();
 await database.destroy();

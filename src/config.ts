@@ -55,6 +55,8 @@ const envSchema = z.object({
   MAX_INPUTS: int(1, 10_000).default(64),
   MAX_BODY_SIZE: bytes.default(1024 * 1024),
   MODTUNE_ADMIN_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
+  /** The train/eval split's salt; unset: the deployment makes its own (secret) on first use. For experiments. */
+  SPLIT_SALT: z.string().min(1).max(256).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_CONTENT: bool.default(false),
   REQUEST_TIMEOUT_MS: int(100, 600_000).default(30_000),
@@ -94,6 +96,8 @@ export interface Config {
   };
   limits: { maxTextLength: number; maxContextLength: number; maxInputs: number; maxBodyBytes: number };
   adminKey?: string;
+  /** A fixed salt for the train/eval split (reproducible experiments); null: the deployment's secret one. */
+  splitSalt: string | null;
   log: { level: Env['LOG_LEVEL']; content: boolean };
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
@@ -176,6 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       maxBodyBytes: e.MAX_BODY_SIZE,
     },
     adminKey: e.MODTUNE_ADMIN_KEY,
+    splitSalt: e.SPLIT_SALT ?? null,
     log: { level: e.LOG_LEVEL, content: e.LOG_CONTENT },
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },

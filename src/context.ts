@@ -242,7 +242,7 @@ export class AppContext {
       writer,
       log: { logger: logger.child({ subsystem: 'moderation' }), content: config.log.content },
     });
-    const review = new ReviewService(database.db, policies, events);
+    const review = new ReviewService(database.db, policies, events, config.splitSalt);
 
     // Who hears what. A promoted head is served here at once (other processes hear NOTIFY or poll).
     events.on('head.promoted', () => models.refresh());

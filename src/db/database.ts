@@ -7,7 +7,7 @@ import type { DecisionsTable } from './schema/decisions.js';
 import type { HeadActivationsTable, HeadVersionsTable } from './schema/head-versions.js';
 import type { PolicyVersionsTable } from './schema/policy-versions.js';
 import type { LabelHoldsTable, ShadowStatsTable, TrainingRunsTable } from './schema/training.js';
-import type { ItemSplitsTable, ReviewLabelsTable, ReviewsTable, ReviewTasksTable, SubjectCommentsTable } from './schema/review.js';
+import type { DeploymentSecretsTable, ItemSplitsTable, ReviewLabelsTable, ReviewsTable, ReviewTasksTable, SubjectCommentsTable } from './schema/review.js';
 
 export interface DatabaseSchema {
   api_keys: ApiKeysTable;
@@ -21,6 +21,7 @@ export interface DatabaseSchema {
   review_tasks: ReviewTasksTable;
   reviews: ReviewsTable;
   item_splits: ItemSplitsTable;
+  deployment_secrets: DeploymentSecretsTable;
   review_labels: ReviewLabelsTable;
   subject_comments: SubjectCommentsTable;
   training_runs: TrainingRunsTable;

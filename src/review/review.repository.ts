@@ -264,6 +264,16 @@ export async function taskVerdicts(db: Executor, taskId: string): Promise<Record
 }
 
 /** The item's split: assigned on first review, then read back unchanged. */
+/**
+ * The deployment's split salt: made on first use (every replica racing to make it keeps the one that
+ * landed first) and never changed, so an item's split is stable for the deployment's life.
+ */
+export async function splitSalt(db: Executor, fresh: () => string): Promise<string> {
+  await db.insertInto('deployment_secrets').values({ name: 'split_salt', value: fresh() }).onConflict((oc) => oc.column('name').doNothing()).execute();
+  const row = await db.selectFrom('deployment_secrets').select('value').where('name', '=', 'split_salt').executeTakeFirstOrThrow();
+  return row.value;
+}
+
 /** The hash of an item's text (kept when retention purges the text): what its split is drawn from. */
 export async function itemTextSha256(db: Executor, itemId: string): Promise<string> {
   const row = await db.selectFrom('content_items').select('text_sha256').where('id', '=', itemId).executeTakeFirstOrThrow();
@@ -400,6 +410,7 @@ export async function verdicts(db: Executor, range: { from: number; to: number; 
       'l.task_id',
       'l.item_id',
       'l.category',
+      'l.split',
       'r.moderator_key_id',
       sql<boolean>`coalesce((r.labels ->> l.category)::boolean, false)`.as('verdict'),
     ])

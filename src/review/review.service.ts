@@ -2,6 +2,7 @@
  * The moderator review queue: leasing tasks, verdicts, the labels and preference pairs they produce,
  * appeals, agreement statistics and the pair export.
  */
+import { randomBytes } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { recordAudit } from '../audit/audit.repository.js';
 import type { Principal } from '../auth/auth.service.js';
@@ -241,12 +242,27 @@ export interface VerdictOutcome {
 }
 
 export class ReviewService {
+  private salt: Promise<string> | null = null;
+
   constructor(
     private readonly db: DB,
     private readonly policies: PolicyRegistry,
     /** Publishes `review.task_completed` (the promotion guard watches live agreement). */
     private readonly events: EventBus = new EventBus(),
+    /** The split's salt (SPLIT_SALT); by default the deployment's own, made on first use. */
+    private readonly splitSaltSetting: string | null = null,
   ) {}
+
+  /** The salt the train/eval split hashes with (see split.ts). */
+  splitSalt(): Promise<string> {
+    this.salt ??= this.splitSaltSetting !== null ? Promise.resolve(this.splitSaltSetting) : repo.splitSalt(this.db, () => randomBytes(32).toString('hex'));
+    const pending = this.salt;
+    // A failed read (the database was away) is tried again next time.
+    pending.catch(() => {
+      if (this.salt === pending) this.salt = null;
+    });
+    return pending;
+  }
 
   async claim(p: Principal, opts: { reasons?: ReviewReason[]; limit: number }, requestId: string): Promise<TaskView[]> {
     const ids = await this.db.transaction().execute(async (trx) => {
@@ -286,6 +302,8 @@ export class ReviewService {
     requestId: string,
     idempotency?: IdempotencyRef,
   ): Promise<VerdictOutcome & { replayed?: boolean }> {
+    // Read (or make) the salt before the transaction: a salt made inside one that rolls back must not be remembered.
+    const salt = await this.splitSalt();
     const out = await this.db.transaction().execute(async (trx): Promise<VerdictOutcome & { replayed?: boolean }> => {
       const task = await repo.lockTask(trx, taskId);
       if (!task) throw notFound('review task', taskId);
@@ -329,7 +347,7 @@ export class ReviewService {
         outcome.escalated = true;
       } else if (done >= task.required_reviews) {
         const modelCategories = await repo.decisionCategories(trx, task.decision_id);
-        const split = await repo.ensureSplit(trx, task.item_id, splitForText(await repo.itemTextSha256(trx, task.item_id), settings.review.eval_fraction), settings.review.eval_fraction);
+        const split = await repo.ensureSplit(trx, task.item_id, splitForText(salt, await repo.itemTextSha256(trx, task.item_id), settings.review.eval_fraction), settings.review.eval_fraction);
         // A tie left at MAX_REVIEWS (or under `flag`) is flagged; under `drop` it gets no label.
         const resolved = resolveLabels(task.categories, verdicts, modelCategories, settings.review.ties === 'drop' ? 'drop' : 'flag');
         await repo.insertLabels(trx, { taskId, itemId: task.item_id, decisionId: task.decision_id, split }, resolved);

@@ -13,11 +13,13 @@ export function splitFor(key: string, evalFraction: number): Split {
 
 /**
  * An item's split is drawn from its text (the sha256 every item keeps, even after retention purges the
- * text), not from its random id: the same text always lands on the same side, so a repost cannot be
- * trained on and evaluated on, and a rerun of the same traffic splits it the same way.
+ * text) and the deployment's secret salt, not from its random id: the same text always lands on the
+ * same side, so a repost cannot be trained on and evaluated on, and a rerun of the same traffic with the
+ * same salt splits it the same way. The salt keeps the split unpredictable from outside: a moderator who
+ * could tell which items are evaluated could flip only the others' labels and pass the gate.
  */
-export function splitForText(textSha256: string, evalFraction: number): Split {
-  return splitFor(`text:${textSha256}`, evalFraction);
+export function splitForText(salt: string, textSha256: string, evalFraction: number): Split {
+  return splitFor(`${salt}:${textSha256}`, evalFraction);
 }
 
 /** The sha256 (hex) items store for their text. */

@@ -95,6 +95,11 @@ export interface DatasetOptions {
   pairs: PairSource;
   /** Keys whose blind audit labels are trusted on their own. */
   trustedKeys?: ReadonlySet<string>;
+  /**
+   * The highest label id the active head was trained on (null: it never saw these labels). Train cells
+   * settled after it are new to the active head: out-of-sample evidence the gate can use.
+   */
+  activeSawUpTo?: number | null;
 }
 
 export interface CategoryCounts {
@@ -139,6 +144,11 @@ export interface TrainCategory {
   /** s = +1 where the moderators flagged, −1 where they did not. */
   sign: Int8Array;
   weight: Float64Array;
+  /**
+   * 1 where the cell is new to the active head (settled after its training data, not an appeal of a label
+   * it may have seen): both heads' scores there are out-of-sample, so it is evidence for the gate.
+   */
+  fresh: Uint8Array;
 }
 
 export interface Dataset {
@@ -247,6 +257,7 @@ export function buildDataset(cells: SettledCell[], items: Map<string, ItemInputs
       item: Int32Array.from(list, (c) => tr.at.get(c.itemId)!),
       sign: Int8Array.from(list, (c) => (c.label ? 1 : -1)),
       weight: Float64Array.from(list, (c) => (c.label ? counts[category].weight_positive : counts[category].weight_negative)),
+      fresh: Uint8Array.from(list, (c) => (c.reason !== 'appeal' && (opts.activeSawUpTo === null || opts.activeSawUpTo === undefined || c.id > opts.activeSawUpTo) ? 1 : 0)),
     }));
 
   const ev = index(evalCells);

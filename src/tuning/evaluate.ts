@@ -6,7 +6,7 @@
  */
 import type { Scorer, ScoringInput } from '../models/scorer.js';
 import { scoringInput, type EvalSet } from './dataset.js';
-import { compareHeads, type Comparison, type Interval, type MeasureOptions } from './measure.js';
+import { compareHeads, type Comparison, type Interval, type MeasureCells, type MeasureOptions } from './measure.js';
 import { binaryMetrics, mcnemarExact, pairedChangeInterval, type BinaryMetrics } from './stats.js';
 
 export interface HeadReport {
@@ -26,11 +26,23 @@ export interface RecallComparison {
   p_value: number;
 }
 
+/** Train cells new to the active head, scored by both (the candidate out-of-fold): more evidence for the gate. */
+export interface FreshEvidence {
+  cells: MeasureCells;
+  active: Float64Array;
+  candidate: Float64Array;
+}
+
 export interface EvalReport {
   items: number;
   cells: number;
-  /** The one measure: both heads and the change, with intervals over items (see measure.ts). */
-  measure: Comparison;
+  /**
+   * The one measure, on the evidence the gate reads: the eval split and the train items new to the
+   * active head (candidate out-of-fold); both heads and the change, with intervals over items.
+   */
+  measure: Comparison & { sources: { eval_items: number; new_train_items: number } };
+  /** The same on the eval split alone. */
+  measure_eval_split: Comparison;
   active: HeadReport;
   candidate: HeadReport;
   mcnemar: { b_active_right_candidate_wrong: number; c_active_wrong_candidate_right: number; p_value: number };
@@ -61,11 +73,15 @@ function report(set: EvalSet, s: Float64Array): HeadReport {
   return { accuracy: n ? right / n : null, cells: n, categories };
 }
 
-export function evaluateHeads(active: Scorer, candidate: Scorer, set: EvalSet, measure: MeasureOptions): EvalReport {
+export function evaluateHeads(active: Scorer, candidate: Scorer, set: EvalSet, measure: MeasureOptions, fresh?: FreshEvidence): EvalReport {
   const input = scoringInput(set.items);
   const sa = cellScores(active, set, input);
   const sc = cellScores(candidate, set, input);
-  const comparison = compareHeads({ items: set.items.n, item: set.item, category: set.category, truth: set.truth, threshold: set.threshold }, sa, sc, measure);
+  const evalCells: MeasureCells = { items: set.items.n, item: set.item, category: set.category, truth: set.truth, threshold: set.threshold };
+  const evalOnly = compareHeads(evalCells, sa, sc, measure);
+  const pooled = fresh ? pool(evalCells, sa, sc, fresh) : null;
+  const comparison = pooled ? compareHeads(pooled.cells, pooled.active, pooled.candidate, measure) : evalOnly;
+  const freshItems = fresh ? new Set(fresh.cells.item).size : 0;
   let b = 0;
   let c = 0;
   const recall: Record<string, RecallComparison> = {};
@@ -104,12 +120,31 @@ export function evaluateHeads(active: Scorer, candidate: Scorer, set: EvalSet, m
   return {
     items: set.items.n,
     cells: set.truth.length,
-    measure: comparison,
+    measure: { ...comparison, sources: { eval_items: set.items.n, new_train_items: freshItems } },
+    measure_eval_split: evalOnly,
     active: report(set, sa),
     candidate: report(set, sc),
     mcnemar: { b_active_right_candidate_wrong: b, c_active_wrong_candidate_right: c, p_value: mcnemarExact(b, c) },
     recall,
     trusted,
+  };
+}
+
+/** Eval cells followed by the fresh train cells (their items numbered after the eval items). */
+function pool(e: MeasureCells, sa: Float64Array, sc: Float64Array, f: FreshEvidence): { cells: MeasureCells; active: Float64Array; candidate: Float64Array } {
+  const cat = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    const out = new Float64Array(a.length + b.length);
+    out.set(a);
+    out.set(b, a.length);
+    return out;
+  };
+  const item = new Int32Array(e.item.length + f.cells.item.length);
+  item.set(e.item);
+  f.cells.item.forEach((i, j) => (item[e.item.length + j] = e.items + i));
+  return {
+    cells: { items: e.items + f.cells.items, item, category: [...e.category, ...f.cells.category], truth: [...e.truth, ...f.cells.truth], threshold: cat(e.threshold, f.cells.threshold) },
+    active: cat(sa, f.active),
+    candidate: cat(sc, f.candidate),
   };
 }
 
@@ -140,21 +175,24 @@ export interface GateCheck {
 }
 
 /**
- * What the evidence says about the candidate's AUPRC against the active head's: `better` (the whole
- * interval above 0), `not_worse` (it rules out a drop of more than the margin), `worse` (the whole
- * interval below −margin) or `undecided` (too wide to tell: the run waits for more reviews).
+ * What the evidence says about the candidate against the active head, on both parts of the measure:
+ * `better` (neither part can have dropped beyond its margin, and one is confidently up), `not_worse`
+ * (neither can have dropped beyond its margin), `worse` (one confidently dropped beyond its margin) or
+ * `undecided` (the intervals are too wide to tell: the run waits for more reviews).
  */
 export type Verdict = 'better' | 'not_worse' | 'worse' | 'undecided';
 
 export interface Evidence {
   verdict: Verdict;
-  measure: 'auprc';
+  measure: 'auprc+accuracy';
+  /** Items the intervals rest on: the eval split plus the train items new to the active head. */
   items: number;
+  sources: { eval_items: number; new_train_items: number };
   ranked: { category: string; positives: number }[];
-  active: number | null;
-  candidate: number | null;
-  change: Interval | null;
-  margin: number;
+  active: { auprc: number | null; accuracy: number | null };
+  candidate: { auprc: number | null; accuracy: number | null };
+  change: { auprc: Interval | null; accuracy: Interval | null };
+  margins: { auprc: number; accuracy: number };
   confidence: number;
   resamples: number;
 }
@@ -171,14 +209,15 @@ export interface GateDecision {
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(2)}%`);
 const num = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : x.toFixed(3));
 const pp = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(2)}`;
-const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(3)}`;
+/** A change with its sign, in the unit `f` writes (points for a share, 3 decimals for AUPRC). */
+const signedBy = (x: number, f: (x: number) => string) => `${x >= 0 ? '+' : '−'}${f(Math.abs(x))}`;
 
-export function verdictOf(change: Interval | null, margin: number): Verdict {
-  if (!change) return 'undecided';
-  if (change.lower > 0) return 'better';
-  if (change.lower >= -margin - 1e-12) return 'not_worse';
-  if (change.upper < -margin) return 'worse';
-  return 'undecided';
+export function verdictOf(auprc: Interval | null, accuracy: Interval | null, margins: { auprc: number; accuracy: number }): Verdict {
+  if (!auprc || !accuracy) return 'undecided';
+  if (auprc.upper < -margins.auprc || accuracy.upper < -margins.accuracy) return 'worse';
+  const nonInferior = auprc.lower >= -margins.auprc - 1e-12 && accuracy.lower >= -margins.accuracy - 1e-12;
+  if (!nonInferior) return 'undecided';
+  return auprc.lower > 0 || accuracy.lower > 0 ? 'better' : 'not_worse';
 }
 
 /**
@@ -192,31 +231,27 @@ export function gate(r: EvalReport, g: GateSettings): GateDecision {
   const checks: GateCheck[] = [];
   const level = `${Math.round(g.confidence * 100)}%`;
   const m = r.measure;
-  const change = m.change.auprc;
-  const verdict = verdictOf(change, g.max_auprc_drop);
+  const margins = { auprc: g.max_auprc_drop, accuracy: g.max_accuracy_drop };
+  const verdict = verdictOf(m.change.auprc, m.change.accuracy, margins);
   const ranked = m.ranked.map((x) => `${x.category} (${x.positives} positive${x.positives === 1 ? '' : 's'})`).join(', ');
-  const interval = change ? `change ${signed(change.estimate)}, ${level} interval [${signed(change.lower)}, ${signed(change.upper)}]` : 'no change to measure';
-  const head = `AUPRC ${num(m.candidate.auprc)} vs active ${num(m.active.auprc)} on ${m.items} eval items`;
-  const basis = `mean over ${ranked || `no category: none has ${g.min_auprc_positives} positive eval items and a negative`}; ${m.resamples} paired bootstrap resamples of the items`;
+  const part = (name: string, a: number | null, c: number | null, ch: Interval | null, f: (x: number) => string) =>
+    `${name} ${a === null || c === null ? 'n/a' : `${f(c)} vs active ${f(a)}`}${ch ? `: change ${signedBy(ch.estimate, f)}, ${level} interval [${signedBy(ch.lower, f)}, ${signedBy(ch.upper, f)}]` : ''}`;
+  const basis =
+    `${m.items} items (${m.sources.eval_items} eval, ${m.sources.new_train_items} train items new to the active head, scored out-of-fold); ` +
+    `AUPRC mean over ${ranked || `no category: none has ${g.min_auprc_positives} positive items and a negative`}; ${m.resamples} paired bootstrap resamples of the items`;
   const what: Record<Verdict, string> = {
-    better: 'better: the whole interval is above 0',
-    not_worse: `not worse: the interval rules out a drop of more than ${g.max_auprc_drop}`,
-    worse: `worse: the whole interval is below −${g.max_auprc_drop}`,
-    undecided: `undecided: the interval is too wide to rule out a drop of more than ${g.max_auprc_drop}; the run waits for more reviewed items`,
+    better: `better: neither can have dropped beyond its margin (AUPRC ${g.max_auprc_drop}, accuracy ${g.max_accuracy_drop}) and one is confidently up`,
+    not_worse: `not worse: neither can have dropped beyond its margin (AUPRC ${g.max_auprc_drop}, accuracy ${g.max_accuracy_drop})`,
+    worse: `worse: confidently down by more than its margin (AUPRC ${g.max_auprc_drop}, accuracy ${g.max_accuracy_drop})`,
+    undecided: `undecided: the intervals are too wide to rule out a drop beyond the margins (AUPRC ${g.max_auprc_drop}, accuracy ${g.max_accuracy_drop}); the run waits for more reviewed items`,
   };
   checks.push({
     check: 'evidence',
     passed: verdict === 'better' || verdict === 'not_worse',
-    detail: `${head}: ${interval} (${basis}): ${what[verdict]}`,
-  });
-  const acc = m.change.accuracy;
-  checks.push({
-    check: 'accuracy',
-    passed: acc === null || acc.upper >= -g.max_accuracy_drop - 1e-12,
     detail:
-      `accuracy at the policy's thresholds ${pct(m.candidate.accuracy)} vs active ${pct(m.active.accuracy)} per eval item` +
-      (acc ? `: change ${pp(acc.estimate)} points, ${level} interval [${pp(acc.lower)}, ${pp(acc.upper)}]` : '') +
-      ` (fails when the whole interval is below ${pp(-g.max_accuracy_drop)})`,
+      `${part('AUPRC', m.active.auprc, m.candidate.auprc, m.change.auprc, (x) => x.toFixed(3))}; ` +
+      `${part("accuracy at the policy's thresholds", m.active.accuracy, m.candidate.accuracy, m.change.accuracy, (x) => `${(100 * x).toFixed(2)}%`)} ` +
+      `(${basis}): ${what[verdict]}`,
   });
   for (const [cat, mc] of Object.entries(r.active.categories)) {
     const before = mc.recall;
@@ -280,13 +315,14 @@ export function gate(r: EvalReport, g: GateSettings): GateDecision {
     passed: failed.length === 0,
     evidence: {
       verdict,
-      measure: 'auprc',
+      measure: 'auprc+accuracy',
       items: m.items,
+      sources: m.sources,
       ranked: m.ranked,
-      active: m.active.auprc,
-      candidate: m.candidate.auprc,
-      change,
-      margin: g.max_auprc_drop,
+      active: { auprc: m.active.auprc, accuracy: m.active.accuracy },
+      candidate: { auprc: m.candidate.auprc, accuracy: m.candidate.accuracy },
+      change: m.change,
+      margins,
       confidence: g.confidence,
       resamples: m.resamples,
     },

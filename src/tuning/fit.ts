@@ -128,9 +128,20 @@ export interface FitStep {
   l2_loss: number;
 }
 
+/** A category's out-of-fold served logits: each train cell scored by a head whose fit never saw it. */
+export interface OutOfFold {
+  category: string;
+  /** Train item of each cell (FitCategory.item). */
+  item: Int32Array;
+  /** The served logit of the calibrated combination, from the fold models' rewards. */
+  logit: Float64Array;
+}
+
 export interface FitResult {
   head: Head;
   choices: CategoryChoice[];
+  /** Per searched category: out-of-fold logits (evidence the gate can pool with the eval split). */
+  outOfFold: OutOfFold[];
   steps: FitStep[];
   iterations: number;
   /** Why the final fit stopped (see LbfgsResult.reason). */
@@ -376,7 +387,8 @@ export function fitHead(reference: Head, data: FitData, s: FitSettings, hooks: F
         }
       }
     }
-    return { p, experts, folds: fold ? k : 0, combination, auprc, betaGrid };
+    const outOfFold: OutOfFold | null = fold && combination ? { category: p.cat.category, item: p.cat.item, logit: servedScores(combination, experts.map((x) => x.oof!), p.cat.zRef) } : null;
+    return { p, experts, folds: fold ? k : 0, combination, auprc, betaGrid, outOfFold };
   });
 
   // Step 5: one L-BFGS problem over every expert of every category (independent objectives; each weighs
@@ -507,7 +519,7 @@ export function fitHead(reference: Head, data: FitData, s: FitSettings, hooks: F
 
   // Step 6.
   const head = buildHead(reference, whitening, trained, s.ngrams?.config ?? null);
-  return { head, choices, steps, iterations: result.iterations, stopped: result.reason };
+  return { head, choices, outOfFold: searched.flatMap((sr) => (sr.outOfFold ? [sr.outOfFold] : [])), steps, iterations: result.iterations, stopped: result.reason };
 }
 
 interface TrainedCategory {

@@ -9,8 +9,8 @@ import type { Head } from '../inference/head.js';
 import { Scorer, type ProbabilityKind } from '../models/scorer.js';
 import type { LabelMapping } from '../policy/label-mapping.js';
 import { scoringInput, type EvalSet, type PackedItems, type TrainCategory } from './dataset.js';
-import { evaluateHeads, type EvalReport } from './evaluate.js';
-import { fitHead, type CategoryChoice, type FitSettings, type FitStep } from './fit.js';
+import { evaluateHeads, type EvalReport, type FreshEvidence } from './evaluate.js';
+import { fitHead, type CategoryChoice, type FitSettings, type FitStep, type OutOfFold } from './fit.js';
 import type { MeasureOptions } from './measure.js';
 
 export interface TrainJob {
@@ -26,6 +26,8 @@ export interface TrainJob {
   eval: EvalSet;
   settings: FitSettings;
   measure: MeasureOptions;
+  /** Category → the policy's flag threshold (accuracy at the thresholds, on the fresh train cells too). */
+  thresholds: Record<string, number>;
 }
 
 export type TrainMessage =
@@ -42,6 +44,42 @@ export type TrainMessage =
       seconds: number;
     }
   | { type: 'error'; message: string };
+
+/**
+ * The train cells new to the active head as evidence: the active head's score (it never trained on them)
+ * beside the candidate's out-of-fold score (a fold model that never saw them, calibrated). Items are
+ * numbered compactly, so the bootstrap resamples only items that have such cells.
+ */
+function freshEvidence(job: TrainJob, activeLogits: Float64Array, oof: OutOfFold[]): FreshEvidence | undefined {
+  const scorer = new Scorer(job.active, job.kind, job.mapping);
+  const itemIndex = new Map<number, number>();
+  const item: number[] = [];
+  const category: string[] = [];
+  const truth: boolean[] = [];
+  const threshold: number[] = [];
+  const activeScores: number[] = [];
+  const candidateScores: number[] = [];
+  for (const o of oof) {
+    const cat = job.categories.find((c) => c.category === o.category)!;
+    o.item.forEach((k, j) => {
+      if (!cat.fresh[j] || !(o.category in job.thresholds)) return;
+      if (!itemIndex.has(k)) itemIndex.set(k, itemIndex.size);
+      item.push(itemIndex.get(k)!);
+      category.push(o.category);
+      truth.push(cat.sign[j] > 0);
+      threshold.push(job.thresholds[o.category]);
+      activeScores.push(scorer.categoryScoresAt(activeLogits, k)[o.category] ?? 0);
+      // A trained category is its one head row: its score is that row's probability.
+      candidateScores.push(1 / (1 + Math.exp(-o.logit[j])));
+    });
+  }
+  if (item.length === 0) return undefined;
+  return {
+    cells: { items: itemIndex.size, item: Int32Array.from(item), category, truth, threshold: Float64Array.from(threshold) },
+    active: Float64Array.from(activeScores),
+    candidate: Float64Array.from(candidateScores),
+  };
+}
 
 const job = (workerData as { job: TrainJob }).job;
 const port = parentPort!;
@@ -76,7 +114,9 @@ try {
   );
   const seconds = (performance.now() - started) / 1000;
   const head = result.head;
-  const report = evaluateHeads(new Scorer(job.active, job.kind, job.mapping), new Scorer(head, job.kind, job.mapping), job.eval, job.measure);
+  const active = new Scorer(job.active, job.kind, job.mapping);
+  const fresh = freshEvidence(job, active.logits(trainInput), result.outOfFold);
+  const report = evaluateHeads(active, new Scorer(head, job.kind, job.mapping), job.eval, job.measure, fresh);
   const transfer = [
     head.weight.buffer,
     head.bias.buffer,

@@ -128,6 +128,7 @@ function jobOf(setting: RunSetting, dataset: Dataset, hp: Hyperparameters): Trai
       maxIterations: MAX_ITERATIONS,
     },
     measure: measureOptions(setting.policy.settings.gate, hp.seed),
+    thresholds: Object.fromEntries(Object.entries(setting.policy.rules).map(([c, r]) => [c, r.flag])),
   };
 }
 
@@ -389,6 +390,8 @@ export class TrainingService {
       classWeights: hp.class_weights,
       pairs: hp.pairs,
       trustedKeys: new Set(await trustedKeyIds(this.db)),
+      // The labels the active head was trained on: those after it are new evidence for the gate.
+      activeSawUpTo: typeof active.dataSnapshot?.max_label_id === 'number' ? active.dataSnapshot.max_label_id : null,
     });
     const snapshot = {
       taken_at: new Date().toISOString(),
@@ -529,7 +532,15 @@ export class TrainingService {
     };
     const keep = (holdRanges: HoldRange[]) => (v: Verdict | null): v is Verdict => v !== null && !inHold(v.labelId, v.category, [v.moderator], holdRanges);
     const batchVerdicts = (await reviews.verdicts(this.db, { ...batch, limit: Number.MAX_SAFE_INTEGER })).map(toVerdict).filter(keep(anyHold));
-    const history = (await reviews.verdicts(this.db, { from: 0, to: batch.from, limit: settings.history })).map(toVerdict).filter(keep(excluded));
+    // History judged out of sample: only verdicts the active head never trained on (the eval split, or
+    // labels settled after its training data). On the items it trained on it agrees with the labels far
+    // more than on new ones, and that gap alone would hold every honest batch.
+    const sawUpTo = typeof setting.active.dataSnapshot?.max_label_id === 'number' ? setting.active.dataSnapshot.max_label_id : null;
+    const unseen = (r: { split: string; label_id: string | number }) => sawUpTo === null || r.split === 'eval' || Number(r.label_id) > sawUpTo;
+    const history = (await reviews.verdicts(this.db, { from: 0, to: batch.from, limit: settings.history }))
+      .filter(unseen)
+      .map(toVerdict)
+      .filter(keep(excluded));
     const report = checkDrift(history, batchVerdicts, settings);
     if (report.holds.length > 0) {
       await repo.insertHolds(
@@ -607,7 +618,7 @@ export class TrainingService {
         job.train.features,
         job.train.tokens?.ids,
         job.train.tokens?.offsets,
-        ...job.categories.flatMap((c) => [c.item, c.sign, c.weight]),
+        ...job.categories.flatMap((c) => [c.item, c.sign, c.weight, c.fresh]),
         job.eval.items.features,
         job.eval.items.tokens?.ids,
         job.eval.items.tokens?.offsets,

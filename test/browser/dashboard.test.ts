@@ -147,7 +147,10 @@ describe('admin dashboard', { skip: browserSkip }, () => {
     // The evidence rule's reading, with its interval and the number of items, on the panel and in the runs table.
     const ev = runs.rejected.gate.evidence;
     const evidence = await page.locator('#n-evidence').textContent();
-    assert.match(evidence ?? '', new RegExp(`^${ev.verdict.replace('_', ' ')} AUPRC [+−]\\d\\.\\d{3} \\[[+−]\\d\\.\\d{3}, [+−]\\d\\.\\d{3}\\] on ${ev.items} items \\(violence \\d+\\+\\)$`));
+    assert.match(
+      evidence ?? '',
+      new RegExp(`^${ev.verdict.replace('_', ' ')} AUPRC [+−]\\d\\.\\d{3} \\[[+−]\\d\\.\\d{3}, [+−]\\d\\.\\d{3}\\] accuracy [+−]\\d+\\.\\d \\[[+−]\\d+\\.\\d, [+−]\\d+\\.\\d\\] on ${ev.items} items( \\(\\d+ eval \\+ \\d+ new\\))?, violence \\d+\\+$`),
+    );
     assert.match((await rejectedRow.locator('.evidence').textContent()) ?? '', new RegExp(`evidence: ${ev.verdict.replace('_', ' ')}`));
     // The settings the run ran with (its overrides included) and what each category chose.
     const hp = await page.locator('#run-hyperparameters').textContent();

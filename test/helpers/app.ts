@@ -26,6 +26,9 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** The train/eval split's salt in test apps (a real deployment makes a secret one). */
+export const TEST_SPLIT_SALT = 'test-split-salt';
+
 export async function startTestApp(
   opts: {
     db?: TestDatabaseKind;
@@ -60,6 +63,8 @@ export async function startTestApp(
     HEAD_POLL_MS: '250',
     // Calibration adds a few hundred ms to every start; the runtime tests and real processes cover it.
     BATCH_CALIBRATE: 'false',
+    // A known split salt, so tests can tell which items land in the eval split (helpers/feedback.ts).
+    SPLIT_SALT: TEST_SPLIT_SALT,
     ...opts.env,
   });
   let server: ModtuneServer;

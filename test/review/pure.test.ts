@@ -78,12 +78,16 @@ test('labels: one reviewer; majority; ties by policy; pairs only where the settl
   assert.equal(hasTie(cats, [{ violence: true, hate: true }, { violence: false, hate: true }, { violence: true, hate: false }]), false, 'three reviewers cannot tie');
 });
 
-test('split: drawn from the item’s text, stable, and close to the eval fraction', () => {
+test('split: drawn from the item’s text and the deployment’s salt, stable, close to the eval fraction, unpredictable without the salt', () => {
   const texts = Array.from({ length: 4000 }, (_, i) => `comment number ${i}`);
-  const evalShare = texts.filter((t) => splitForText(textSha256(t), 0.2) === 'eval').length / texts.length;
+  const split = (salt: string, t: string) => splitForText(salt, textSha256(t), 0.2);
+  const evalShare = texts.filter((t) => split('a', t) === 'eval').length / texts.length;
   assert.ok(Math.abs(evalShare - 0.2) < 0.03, `eval share ${evalShare}`);
-  assert.equal(splitForText(textSha256(texts[7]), 0.2), splitForText(textSha256(texts[7]), 0.2), 'the same text, the same side: a repost cannot straddle the split');
-  assert.ok(texts.every((t) => splitForText(textSha256(t), 0) === 'train'));
+  assert.equal(split('a', texts[7]), split('a', texts[7]), 'the same text, the same side: a repost cannot straddle the split');
+  assert.ok(texts.every((t) => splitForText('a', textSha256(t), 0) === 'train'));
+  // Another deployment (another salt) splits the same texts independently: about 2 × 0.2 × 0.8 of them differ.
+  const differ = texts.filter((t) => split('a', t) !== split('b', t)).length / texts.length;
+  assert.ok(Math.abs(differ - 0.32) < 0.03, `share split differently: ${differ}`);
   assert.equal(splitFor('x', 0.2), splitFor('x', 0.2));
 });
 

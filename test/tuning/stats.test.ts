@@ -104,6 +104,8 @@ function reportWith(o: {
   candidateOnly?: number;
   positives?: number;
   items?: number;
+  /** Of the items, how many are train items new to the active head. */
+  fresh?: number;
   b?: number;
   w?: number;
   p?: number;
@@ -117,10 +119,21 @@ function reportWith(o: {
   const hm = (auprc: number, accuracy: number) => ({ auprc, accuracy, categories: { hate: { items, positives, auprc, accuracy, ranked: true } } });
   const b = o.b ?? 10;
   const w = o.w ?? 10;
+  const measure = {
+    items,
+    ranked: [{ category: 'hate', positives }],
+    active: hm(au.a, ac.a),
+    candidate: hm(au.c, ac.c),
+    change: { auprc: { estimate: au.c - au.a, lower: au.lower, upper: au.upper }, accuracy: { estimate: ac.c - ac.a, lower: ac.lower, upper: ac.upper } },
+    confidence: 0.95,
+    resamples: 2000,
+  };
   return {
     items,
     cells: items,
+    measure_eval_split: measure,
     measure: {
+      sources: { eval_items: o.fresh === undefined ? items : items - o.fresh, new_train_items: o.fresh ?? 0 },
       items,
       ranked: [{ category: 'hate', positives }],
       active: hm(au.a, ac.a),
@@ -149,13 +162,17 @@ const settings = {
   confidence: 0.95,
 };
 
-test('the evidence rule: better, not worse, worse or undecided, from the interval and the margin', () => {
-  assert.equal(verdictOf({ estimate: 0.1, lower: 0.01, upper: 0.2 }, 0.02), 'better');
-  assert.equal(verdictOf({ estimate: 0.0, lower: -0.02, upper: 0.02 }, 0.02), 'not_worse', 'the margin itself is allowed');
-  assert.equal(verdictOf({ estimate: -0.1, lower: -0.2, upper: -0.03 }, 0.02), 'worse');
-  assert.equal(verdictOf({ estimate: 0.1, lower: -0.1, upper: 0.3 }, 0.02), 'undecided', 'a large gain on too few items: wait');
-  assert.equal(verdictOf({ estimate: -0.02, lower: -0.05, upper: -0.01 }, 0.02), 'undecided', 'below 0 but not beyond the margin for sure');
-  assert.equal(verdictOf(null, 0.02), 'undecided', 'nothing to measure (no category with enough positives)');
+test('the evidence rule on both parts of the measure: better, not worse, worse or undecided', () => {
+  const m = { auprc: 0.02, accuracy: 0.01 };
+  const flat = { estimate: 0, lower: -0.005, upper: 0.005 };
+  assert.equal(verdictOf({ estimate: 0.1, lower: 0.01, upper: 0.2 }, flat, m), 'better', 'AUPRC confidently up, accuracy no worse');
+  assert.equal(verdictOf(flat, { estimate: 0.06, lower: 0.02, upper: 0.1 }, m), 'better', 'accuracy confidently up, AUPRC no worse');
+  assert.equal(verdictOf({ estimate: 0, lower: -0.02, upper: 0.02 }, flat, m), 'not_worse', 'the margin itself is allowed');
+  assert.equal(verdictOf({ estimate: -0.1, lower: -0.2, upper: -0.03 }, flat, m), 'worse');
+  assert.equal(verdictOf(flat, { estimate: -0.05, lower: -0.08, upper: -0.02 }, m), 'worse', 'accuracy confidently down beyond its margin');
+  assert.equal(verdictOf({ estimate: 0.1, lower: -0.1, upper: 0.3 }, flat, m), 'undecided', 'a large gain on too few items: wait');
+  assert.equal(verdictOf({ estimate: 0.1, lower: -0.05, upper: 0.3 }, { estimate: 0.06, lower: 0.02, upper: 0.1 }, m), 'undecided', 'better accuracy does not excuse a ranking that may have dropped');
+  assert.equal(verdictOf(null, flat, m), 'undecided', 'nothing to rank (no category with enough positives)');
 });
 
 test('gate: a clearly better head promotes on a few dozen items; one whose interval is too wide waits; a worse one is rejected; each says why with its numbers', () => {
@@ -163,26 +180,31 @@ test('gate: a clearly better head promotes on a few dozen items; one whose inter
   assert.equal(clear.passed, true, clear.reasons.join('; '));
   assert.equal(clear.evidence.verdict, 'better');
   assert.equal(clear.evidence.items, 40);
-  assert.match(clear.checks[0].detail, /AUPRC 0\.780 vs active 0\.550 on 40 eval items: change \+0\.230, 95% interval \[\+0\.060, \+0\.380\] \(mean over hate \(15 positives\); 2000 paired bootstrap resamples of the items\): better/);
+  assert.match(
+    clear.checks[0].detail,
+    /^AUPRC 0\.780 vs active 0\.550: change \+0\.230, 95% interval \[\+0\.060, \+0\.380\]; accuracy at the policy's thresholds 90\.00% vs active 90\.00%: change \+0\.00%, 95% interval \[−0\.50%, \+0\.50%\] \(40 items \(40 eval, 0 train items new to the active head, scored out-of-fold\); AUPRC mean over hate \(15 positives\); 2000 paired bootstrap resamples of the items\): better/,
+  );
+  const pooled = gate(reportWith({ items: 175, fresh: 140, auprc: { a: 0.55, c: 0.62, lower: 0.01, upper: 0.13 } }), settings);
+  assert.deepEqual(pooled.evidence.sources, { eval_items: 35, new_train_items: 140 });
+  assert.match(pooled.checks[0].detail, /175 items \(35 eval, 140 train items new to the active head, scored out-of-fold\)/);
   const wide = gate(reportWith({ items: 40, positives: 15, auprc: { a: 0.55, c: 0.6, lower: -0.12, upper: 0.22 } }), settings);
   assert.equal(wide.passed, false);
   assert.equal(wide.evidence.verdict, 'undecided');
   assert.deepEqual(wide.checks.filter((c) => !c.passed).map((c) => c.check), ['evidence']);
-  assert.match(wide.reasons[0], /undecided: the interval is too wide to rule out a drop of more than 0\.02; the run waits for more reviewed items/);
+  assert.match(wide.reasons[0], /undecided: the intervals are too wide to rule out a drop beyond the margins \(AUPRC 0\.02, accuracy 0\.01\); the run waits for more reviewed items/);
   const same = gate(reportWith({ items: 3000, auprc: { a: 0.6, c: 0.598, lower: -0.012, upper: 0.008 } }), settings);
   assert.equal(same.passed, true);
   assert.equal(same.evidence.verdict, 'not_worse');
   const worse = gate(reportWith({ auprc: { a: 0.6, c: 0.5, lower: -0.15, upper: -0.05 } }), settings);
   assert.equal(worse.passed, false);
   assert.equal(worse.evidence.verdict, 'worse');
-  assert.match(worse.reasons[0], /worse: the whole interval is below −0\.02/);
+  assert.match(worse.reasons[0], /worse: confidently down by more than its margin/);
+  const down = gate(reportWith({ accuracy: { a: 0.9, c: 0.87, lower: -0.045, upper: -0.015 } }), settings);
+  assert.equal(down.evidence.verdict, 'worse', 'accuracy at the thresholds confidently down');
+  assert.match(down.reasons[0], /accuracy at the policy's thresholds 87\.00% vs active 90\.00%: change −3\.00%, 95% interval \[−4\.50%, −1\.50%\]/);
 });
 
-test('gate: accuracy at the thresholds fails only when confidently down by more than the margin; recall and McNemar are reported with their counts', () => {
-  assert.equal(gate(reportWith({ accuracy: { a: 0.9, c: 0.895, lower: -0.015, upper: 0.004 } }), settings).passed, true, 'down, but not confidently beyond 1 point');
-  const down = gate(reportWith({ accuracy: { a: 0.9, c: 0.87, lower: -0.045, upper: -0.015 } }), settings);
-  assert.deepEqual(down.checks.filter((c) => !c.passed).map((c) => c.check), ['accuracy']);
-  assert.match(down.reasons[0], /accuracy at the policy's thresholds 87\.00% vs active 90\.00% per eval item: change −3\.00 points, 95% interval \[−4\.50, −1\.50\] \(fails when the whole interval is below −1\.00\)/);
+test('gate: recall and McNemar are reported with their counts', () => {
   const all = gate(reportWith({ recallA: 0.7, recallC: 0.5, activeOnly: 22, candidateOnly: 2, b: 60, w: 20 }), { ...settings, max_p_value: 0.05 });
   assert.deepEqual(all.checks.filter((c) => !c.passed).map((c) => c.check), ['max_recall_drop:hate', 'max_p_value']);
   assert.match(all.reasons.join('\n'), /hate recall 50\.00% vs active 70\.00% on 100 positives: change −20\.00 points.*\(22 caught only by the active head, 2 only by the candidate/);

@@ -66,7 +66,9 @@ for (const kind of testDatabases()) {
       assert.ok(violence.auprc > 0.9, JSON.stringify(violence));
       // The gate's evidence: the candidate ranks the eval items' violence better, with an interval over items.
       assert.equal(run.gate.evidence.verdict, 'better', JSON.stringify(run.gate.evidence));
-      assert.equal(run.gate.evidence.items, run.eval_report.items);
+      assert.equal(run.gate.evidence.items, run.eval_report.measure.items);
+      assert.equal(run.gate.evidence.sources.eval_items, run.eval_report.items);
+      assert.ok(run.gate.evidence.sources.new_train_items > 100, 'the first night: every train item is new to the base head');
       assert.ok(run.eval_report.measure.candidate.auprc > run.eval_report.measure.active.auprc, JSON.stringify(run.eval_report.measure));
       assert.equal(run.data_snapshot.pairs >= 10, true);
       assert.ok(run.data_snapshot.max_label_id > 0);

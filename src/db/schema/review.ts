@@ -59,6 +59,13 @@ export interface ReviewsTable {
   created_at: Generated<Date>;
 }
 
+/** Secrets a deployment makes on first use (the split's salt). */
+export interface DeploymentSecretsTable {
+  name: string;
+  value: string;
+  created_at: Generated<Date>;
+}
+
 export interface ItemSplitsTable {
   item_id: string;
   split: Split;

@@ -18,11 +18,9 @@ interface Interval {
 interface Evidence {
   verdict?: string;
   items?: number;
+  sources?: { eval_items?: number; new_train_items?: number };
   ranked?: { category: string; positives: number }[];
-  active?: number | null;
-  candidate?: number | null;
-  change?: Interval | null;
-  margin?: number;
+  change?: { auprc?: Interval | null; accuracy?: Interval | null };
   confidence?: number;
 }
 interface Gate {
@@ -302,13 +300,16 @@ function barChart(svg: SVGElement, { bars, yLabel, xLabel, legendEntries = [] }:
 
 const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(3)}`;
 
-/** The evidence rule in a line: the verdict, the change in AUPRC with its interval, and on how many items. */
+/** The evidence rule in a line: the verdict, each change with its interval, and on how many items. */
 function evidenceText(ev: Evidence): string {
   const verdict = String(ev.verdict).replace('_', ' ');
-  const ch = ev.change;
-  const interval = ch && isNum(ch.estimate) && isNum(ch.lower) && isNum(ch.upper) ? ` AUPRC ${signed(ch.estimate)} [${signed(ch.lower)}, ${signed(ch.upper)}]` : '';
+  const iv = (name: string, ch: Interval | null | undefined, f: (x: number) => string) =>
+    ch && isNum(ch.estimate) && isNum(ch.lower) && isNum(ch.upper) ? ` ${name} ${f(ch.estimate)} [${f(ch.lower)}, ${f(ch.upper)}]` : '';
+  const points = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(1)}`;
+  const src = ev.sources;
+  const items = `${isNum(ev.items) ? ev.items : '?'} items${src && isNum(src.new_train_items) && src.new_train_items > 0 ? ` (${src.eval_items ?? '?'} eval + ${src.new_train_items} new)` : ''}`;
   const positives = Array.isArray(ev.ranked) ? ev.ranked.map((r) => `${r.category} ${r.positives}+`).join(', ') : '';
-  return `${verdict}${interval} on ${isNum(ev.items) ? ev.items : '?'} items${positives ? ` (${positives})` : ''}`;
+  return `${verdict}${iv('AUPRC', ev.change?.auprc, signed)}${iv('accuracy', ev.change?.accuracy, points)} on ${items}${positives ? `, ${positives}` : ''}`;
 }
 
 function gateCell(run: RunRow) {
