@@ -161,6 +161,13 @@ const trainingObject = z.strictObject({
   ngrams: ngramsSchema.default(ngramsSchema.parse({})),
   /** Folds of the cross-validation that chooses l2 (and β) per category. */
   folds: z.number().int().min(2).max(20).default(5),
+  /**
+   * `separate`: two DPO rewards per category, one on the backbone's features and one on the n-grams, each
+   * with its own L2, weighed by the calibration; `joint`: one reward over both inputs, one L2 (for comparison).
+   */
+  experts: z.enum(['separate', 'joint']).default('separate'),
+  /** Whiten the backbone's features for training (folded back into the head); false: as they are (for comparison). */
+  standardize: z.boolean().default(true),
   /** `platt`: each category's scores are calibrated on out-of-fold predictions, so thresholds mean what they say. */
   calibration: z.enum(['platt', 'none']).default('platt'),
   /** `balanced`: each category's positives and negatives weigh the same in total; `none`: every cell weighs 1. */
@@ -201,6 +208,12 @@ const gateSchema = z.strictObject({
   min_auprc_positives: z.number().int().min(1).default(5),
   /** Bootstrap resamples of the eval items behind the intervals. */
   resamples: z.number().int().min(100).max(100_000).default(2000),
+  /**
+   * Pool the eval split with the train items new to the active head (labelled after its training data;
+   * the candidate scored out-of-fold): both heads' scores there are out of sample, so they are evidence
+   * too. false: the eval split alone.
+   */
+  new_train_evidence: z.boolean().default(true),
   max_recall_drop: probability.default(0.05),
   /**
    * A category's recall is checked only with at least this many positive eval cells. At 20 one item moves
@@ -292,6 +305,8 @@ export const hyperparameterOverrides = trainingObject
     lexical: true,
     ngrams: true,
     folds: true,
+    experts: true,
+    standardize: true,
     calibration: true,
     class_weights: true,
     pairs: true,

@@ -29,7 +29,7 @@ import { logSigmoid, type LossType } from './dpo.js';
 import { minimize } from './lbfgs.js';
 import { cellLoss, ngramPenalty, objective, parameterCount, penalty, rewards, type CategoryObjective, type CategoryProblem } from './objective.js';
 import { averagePrecision } from './stats.js';
-import { fitWhitening, unwhiten, whitenRows, type Whitening } from './whiten.js';
+import { fitWhitening, identityWhitening, unwhiten, whitenRows, type Whitening } from './whiten.js';
 
 /** One trained category's cells over the train items. */
 export interface FitCategory {
@@ -66,8 +66,13 @@ export interface FitSettings {
   rpoAlpha: number;
   /** L2-SP strengths to search (each expert its own), in labelled items: λ = l2 / n. */
   l2: number[];
-  /** Which experts: the backbone's features, the n-grams, or both (the default). */
-  experts: { backbone: boolean; lexical: boolean };
+  /**
+   * Which experts: the backbone's features, the n-grams, or both (the default); `joint`: one reward over
+   * both inputs with one penalty instead of two experts (for comparison).
+   */
+  experts: { backbone: boolean; lexical: boolean; joint?: boolean };
+  /** Whiten the backbone's features for training (the default); false trains on them as they are (for comparison). */
+  whiten?: boolean;
   folds: number;
   /** false: no cross-validation: the first (strongest) l2 and β, calibrated on the training cells themselves. */
   select: boolean;
@@ -77,7 +82,7 @@ export interface FitSettings {
   maxIterations: number;
 }
 
-export type ExpertKind = 'backbone' | 'lexical';
+export type ExpertKind = 'backbone' | 'lexical' | 'joint';
 
 /** What the run chose for one expert of a category. */
 export interface ExpertChoice {
@@ -185,18 +190,19 @@ function hash32(s: string): number {
   return createHash('sha256').update(s).digest().readUInt32BE(0);
 }
 
-/** Step 2: the category's experts, each on its own inputs. */
+/** Step 2: the category's experts, each on its own inputs (or one joint expert over both). */
 function prepare(data: FitData, dense: Float64Array, D: number, cat: FitCategory, s: FitSettings): Prepared {
   const n = cat.item.length;
   let positives = 0;
   for (let i = 0; i < n; i++) if (cat.sign[i] > 0) positives++;
   const base = { n, sign: cat.sign, weight: cat.weight, zRef: cat.zRef };
-  const experts: Expert[] = [];
+  const none = { buckets: new Int32Array(0), df: new Int32Array(0) };
+  let rows: Float64Array | null = null;
   if (s.experts.backbone && D > 0) {
-    const rows = new Float64Array(n * D);
+    rows = new Float64Array(n * D);
     for (let i = 0; i < n; i++) rows.set(dense.subarray(cat.item[i] * D, (cat.item[i] + 1) * D), i * D);
-    experts.push({ kind: 'backbone', problem: { ...base, dim: D, dense: rows, sparse: null, sparseSize: 0 }, buckets: new Int32Array(0), df: new Int32Array(0) });
   }
+  let lexical: { sparse: NonNullable<CategoryProblem['sparse']>; buckets: Int32Array; df: Int32Array } | null = null;
   if (s.experts.lexical && data.ngrams) {
     const g = data.ngrams;
     const minDf = s.ngrams?.minDf ?? 1;
@@ -218,12 +224,16 @@ function prepare(data: FitData, dense: Float64Array, D: number, cat: FitCategory
       }
       offsets[i + 1] = index.length;
     }
-    experts.push({
-      kind: 'lexical',
-      problem: { ...base, dim: 0, dense: new Float64Array(0), sparse: { offsets, index: Int32Array.from(index), value: Float32Array.from(value) }, sparseSize: cols.length },
-      buckets: Int32Array.from(cols, ([b]) => b),
-      df: Int32Array.from(cols, ([, d]) => d),
-    });
+    lexical = { sparse: { offsets, index: Int32Array.from(index), value: Float32Array.from(value) }, buckets: Int32Array.from(cols, ([b]) => b), df: Int32Array.from(cols, ([, d]) => d) };
+  }
+  const experts: Expert[] = [];
+  if (s.experts.joint && rows && lexical) {
+    experts.push({ kind: 'joint', problem: { ...base, dim: D, dense: rows, sparse: lexical.sparse, sparseSize: lexical.buckets.length }, buckets: lexical.buckets, df: lexical.df });
+  } else {
+    if (rows) experts.push({ kind: 'backbone', problem: { ...base, dim: D, dense: rows, sparse: null, sparseSize: 0 }, ...none });
+    if (lexical) {
+      experts.push({ kind: 'lexical', problem: { ...base, dim: 0, dense: new Float64Array(0), sparse: lexical.sparse, sparseSize: lexical.buckets.length }, buckets: lexical.buckets, df: lexical.df });
+    }
   }
   return { cat, experts, positives, n, truth: Array.from(cat.sign, (x) => x > 0) };
 }
@@ -355,7 +365,7 @@ export function fitHead(reference: Head, data: FitData, s: FitSettings, hooks: F
   if (s.beta === 'auto' && s.rpoAlpha > 0) throw new Error('beta auto needs rpo_alpha 0 (with the NLL term the reward depends on β)');
   if (s.beta === 'auto' && s.calibration === 'none') throw new Error('beta auto chooses β with the calibration: calibration none needs a numeric beta');
   // Step 1.
-  const whitening = fitWhitening(data.features, itemCount, D);
+  const whitening = s.whiten === false ? identityWhitening(D) : fitWhitening(data.features, itemCount, D);
   const dense = whitenRows(whitening, data.features, itemCount);
   // Step 2.
   const prepared = data.categories.map((c) => prepare(data, dense, D, c, s));
@@ -506,7 +516,7 @@ export function fitHead(reference: Head, data: FitData, s: FitSettings, hooks: F
         scale: combination.scales[k],
         auprc: sr.experts[k].auprc,
         grid: sr.experts[k].grid,
-        ...(e.kind === 'lexical' ? { ngram_columns: e.buckets.length } : {}),
+        ...(e.buckets.length > 0 ? { ngram_columns: e.buckets.length } : {}),
       })),
       beta: combination.beta,
       reference_weight: combination.referenceWeight,
@@ -563,14 +573,13 @@ function buildHead(reference: Head, whitening: Whitening, trained: TrainedCatego
     p.experts.forEach((e, k) => {
       const x = xs[k];
       const a = c.scales[k];
-      if (e.kind === 'backbone') {
-        const raw = unwhiten(whitening, x.subarray(1, 1 + D), x[0]);
+      const dim = e.problem.dim;
+      if (dim > 0) {
+        const raw = unwhiten(whitening, x.subarray(1, 1 + dim), x[0]);
         for (let j = 0; j < D; j++) w[j] += a * raw.weight[j];
         b += a * raw.bias;
-      } else {
-        b += a * x[0];
-        e.buckets.forEach((bucket, q) => m.set(bucket, (m.get(bucket) ?? 0) + a * x[1 + q]));
-      }
+      } else b += a * x[0];
+      e.buckets.forEach((bucket, q) => m.set(bucket, (m.get(bucket) ?? 0) + a * x[1 + dim + q]));
     });
     weight.set(w, r * D);
     bias[r] = b;

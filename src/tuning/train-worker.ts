@@ -28,6 +28,8 @@ export interface TrainJob {
   measure: MeasureOptions;
   /** Category → the policy's flag threshold (accuracy at the thresholds, on the fresh train cells too). */
   thresholds: Record<string, number>;
+  /** Pool the train cells new to the active head with the eval split (gate.new_train_evidence). */
+  newTrainEvidence: boolean;
 }
 
 export type TrainMessage =
@@ -115,7 +117,7 @@ try {
   const seconds = (performance.now() - started) / 1000;
   const head = result.head;
   const active = new Scorer(job.active, job.kind, job.mapping);
-  const fresh = freshEvidence(job, active.logits(trainInput), result.outOfFold);
+  const fresh = job.newTrainEvidence ? freshEvidence(job, active.logits(trainInput), result.outOfFold) : undefined;
   const report = evaluateHeads(active, new Scorer(head, job.kind, job.mapping), job.eval, job.measure, fresh);
   const transfer = [
     head.weight.buffer,

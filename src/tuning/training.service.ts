@@ -72,6 +72,8 @@ function hyperparametersOf(policy: Policy, overrides: Partial<Hyperparameters> =
     lexical: t.lexical,
     ngrams: t.ngrams,
     folds: t.folds,
+    experts: t.experts,
+    standardize: t.standardize,
     calibration: t.calibration,
     class_weights: t.class_weights,
     pairs: t.pairs,
@@ -118,7 +120,8 @@ function jobOf(setting: RunSetting, dataset: Dataset, hp: Hyperparameters): Trai
       beta: hp.beta,
       rpoAlpha: hp.rpo_alpha,
       l2: hp.l2,
-      experts: { backbone: true, lexical: hp.lexical },
+      experts: { backbone: true, lexical: hp.lexical, joint: hp.experts === 'joint' },
+      whiten: hp.standardize,
       folds: hp.folds,
       select: hp.select,
       calibration: hp.calibration,
@@ -128,6 +131,7 @@ function jobOf(setting: RunSetting, dataset: Dataset, hp: Hyperparameters): Trai
       maxIterations: MAX_ITERATIONS,
     },
     measure: measureOptions(setting.policy.settings.gate, hp.seed),
+    newTrainEvidence: setting.policy.settings.gate.new_train_evidence,
     thresholds: Object.fromEntries(Object.entries(setting.policy.rules).map(([c, r]) => [c, r.flag])),
   };
 }

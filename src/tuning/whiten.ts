@@ -93,3 +93,10 @@ export function unwhiten(w: Whitening, weights: ArrayLike<number>, bias: number)
   for (let i = 0; i < dim; i++) b -= out[i] * mean[i];
   return { weight: out, bias: b };
 }
+
+/** No whitening: the features as they are (unwhiten is then the identity). For comparison. */
+export function identityWhitening(dim: number): Whitening {
+  const chol = new Float64Array(dim * dim);
+  for (let i = 0; i < dim; i++) chol[i * dim + i] = 1;
+  return { dim, mean: new Float64Array(dim), chol };
+}

@@ -78,6 +78,8 @@ export const ENDPOINTS: readonly Endpoint[] = [
         lexical: true,
         ngrams: { buckets: 65536, word: [1, 2], char: [2, 4], min_df: 2, rare_penalty: 1 },
         folds: 3,
+        experts: 'separate',
+        standardize: true,
         calibration: 'platt',
         class_weights: 'none',
         pairs: 'all',

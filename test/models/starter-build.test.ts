@@ -179,6 +179,40 @@ describe('starter model build', () => {
     }
   });
 
+  it('for comparison, mean + max + min pooling and SIF’s common component removed: the graph computes the features the head was fitted on', async () => {
+    const out = join(scratch, 'variant');
+    await buildStarterModel({ outDir: out, vocabSize: TINY_VOCAB_SIZE, extraWords: [...TINY_MODEL_TEXTS], pooling: 'mean-max-min', removeCommonComponent: true });
+    const v = await load(out);
+    try {
+      const c = v.config as { hidden_size: number; modtune: { builder: Record<string, unknown> } };
+      assert.equal(c.hidden_size, 300);
+      assert.equal(c.modtune.builder.pooling, 'mean-max-min');
+      assert.equal(c.modtune.builder.common_component, 'removed');
+      // The word rows share no common direction any more: their frequency-weighted mean is tiny next to the default build's.
+      const meanNorm = (t: Float32Array) => {
+        const m = new Float64Array(100);
+        for (let r = 2; r < t.length / 100; r++) for (let d = 0; d < 100; d++) m[d] += t[r * 100 + d] / (r - 1);
+        return Math.hypot(...m);
+      };
+      assert.ok(meanNorm(v.table) < meanNorm(tiny.table) / 3, `${meanNorm(v.table)} vs ${meanNorm(tiny.table)}`);
+      const known = Float32Array.from({ length: v.table.length / 100 }, (_, r) => (v.table.subarray(r * 100, r * 100 + 100).some((x) => x !== 0) ? 1 : 0));
+      const rows = [...TEXTS.map((t) => v.tokenizer.encode(t).ids), []];
+      const { features, logits } = await run(v, rows);
+      rows.forEach((ids, i) => {
+        const expected = poolFeatures(v.table, 100, ids, undefined, { known });
+        for (let d = 0; d < 300; d++) assert.ok(Math.abs(features[i * 300 + d] - expected[d]) < 1e-5, `row ${i} d${d}: ${features[i * 300 + d]} vs ${expected[d]}`);
+        OPENAI_CATEGORIES.forEach((_, k) => {
+          let z = v.bias[k];
+          for (let d = 0; d < 300; d++) z += v.weight[k * 300 + d] * features[i * 300 + d];
+          assert.ok(Math.abs(z - logits[i * 13 + k]) <= 1e-4);
+        });
+      });
+      assert.ok(features.subarray(5 * 300, 6 * 300).every((x) => x === 0), 'an empty text pools to zeros, max and min included');
+    } finally {
+      await v.session.release();
+    }
+  });
+
   it('explains a missing embeddings file', async () => {
     await assert.rejects(
       buildStarterModel({ outDir: join(scratch, 'never'), embeddingsFile: join(scratch, 'nope.json') }),

