@@ -49,6 +49,11 @@ export interface ItemInputs {
   tokens: Int32Array | null;
   /** What the n-gram part reads; null where retention purged the text (no n-grams then). */
   text: string | null;
+  /**
+   * What folds are drawn from (the text's sha256): the same text lands in the same fold, so a repost
+   * never sits on both sides of a cross-validation split, and a rerun draws the same folds.
+   */
+  key: string;
 }
 
 /** Which categories a run can train, and on which head row. */
@@ -153,8 +158,10 @@ export interface TrainCategory {
 
 export interface Dataset {
   train: PackedItems;
-  /** Item id of each train item (folds hash them). */
+  /** Item id of each train item. */
   trainItemIds: string[];
+  /** Each train item's fold key (ItemInputs.key). */
+  trainItemKeys: string[];
   categories: TrainCategory[];
   eval: EvalSet;
   counts: Record<string, CategoryCounts>;
@@ -264,6 +271,7 @@ export function buildDataset(cells: SettledCell[], items: Map<string, ItemInputs
   return {
     train: packItems(tr.ids, items, dim),
     trainItemIds: tr.ids,
+    trainItemKeys: tr.ids.map((id) => items.get(id)!.key),
     categories,
     eval: {
       items: packItems(ev.ids, items, dim),

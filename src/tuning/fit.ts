@@ -47,7 +47,7 @@ export interface FitData {
   dim: number;
   /** Row-major [items × dim]: the train items' backbone features. */
   features: Float32Array;
-  /** The train items' ids: folds are drawn by a hash of them. */
+  /** The train items' fold keys (their text's hash): folds are drawn by a hash of (seed, key). */
   itemIds: string[];
   /** The train items' n-gram rows (settings.ngrams.config); null: no lexical part. */
   ngrams: SparseRows | null;
@@ -249,15 +249,19 @@ function objectiveFor(e: Expert, s: FitSettings, l2: number, beta: number): Cate
   };
 }
 
-/** Stratified folds: each label's cells in the order of a hash of (seed, item id), dealt round-robin. */
-export function stratifiedFolds(itemIds: readonly string[], item: Int32Array, sign: Int8Array, k: number, seed: number): Int32Array {
-  const fold = new Int32Array(item.length);
+/**
+ * Stratified folds over keys: each label's distinct item keys in the order of a hash of (seed, key),
+ * dealt round-robin (flagged first), so every fold gets its share of both labels and all cells of one
+ * key (a repeated text) share a fold.
+ */
+export function stratifiedFolds(itemKeys: readonly string[], item: Int32Array, sign: Int8Array, k: number, seed: number): Int32Array {
+  const foldOf = new Map<string, number>();
   for (const side of [1, -1]) {
-    const cells = [...sign.keys()].filter((i) => sign[i] === side);
-    const keyed = cells.map((i) => ({ i, h: hash32(`${seed}:${itemIds[item[i]]}`) })).sort((a, b) => a.h - b.h || a.i - b.i);
-    keyed.forEach(({ i }, r) => (fold[i] = r % k));
+    const keys = [...new Set([...sign.keys()].filter((i) => sign[i] === side).map((i) => itemKeys[item[i]]))].filter((key) => !foldOf.has(key));
+    const ordered = keys.map((key) => ({ key, h: hash32(`${seed}:${key}`) })).sort((a, b) => a.h - b.h || (a.key < b.key ? -1 : 1));
+    ordered.forEach(({ key }, r) => foldOf.set(key, r % k));
   }
-  return fold;
+  return Int32Array.from(item, (it) => foldOf.get(itemKeys[it])!);
 }
 
 /** The L2 grid from strong to weak: each fit starts from the previous one's optimum. */

@@ -21,7 +21,8 @@ export interface TrainJob {
   kind: ProbabilityKind;
   mapping: LabelMapping;
   train: PackedItems;
-  trainItemIds: string[];
+  /** The train items' fold keys (ItemInputs.key). */
+  trainItemKeys: string[];
   categories: TrainCategory[];
   eval: EvalSet;
   settings: FitSettings;
@@ -99,7 +100,7 @@ try {
     {
       dim: job.reference.dim,
       features: job.train.features,
-      itemIds: job.trainItemIds,
+      itemIds: job.trainItemKeys,
       ngrams,
       categories: job.categories.map((c) => ({ ...c, zRef: Float64Array.from(c.item, (k) => refLogits[k * C + c.row]) })),
     },

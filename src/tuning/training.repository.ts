@@ -163,13 +163,14 @@ export async function decisionInputs(db: Executor, decisionIds: string[]) {
     token_ids: Uint8Array | null;
     text: string | null;
     context: string | null;
+    text_sha256: string;
   }[] = [];
   // In chunks: a large IN list is slow to plan and some drivers cap parameters.
   for (let i = 0; i < decisionIds.length; i += 2000) {
     const rows = await db
       .selectFrom('decisions as d')
       .innerJoin('content_items as i', 'i.id', 'd.item_id')
-      .select(['d.id', 'd.item_id', 'd.backbone_id', 'd.features', 'd.token_ids', 'i.text', 'i.context'])
+      .select(['d.id', 'd.item_id', 'd.backbone_id', 'd.features', 'd.token_ids', 'i.text', 'i.context', 'i.text_sha256'])
       .where('d.id', 'in', decisionIds.slice(i, i + 2000))
       .execute();
     out.push(...rows);

@@ -111,7 +111,7 @@ function jobOf(setting: RunSetting, dataset: Dataset, hp: Hyperparameters): Trai
     kind: probabilityKind(setting.backbone.problemType),
     mapping: setting.mapping,
     train: dataset.train,
-    trainItemIds: dataset.trainItemIds,
+    trainItemKeys: dataset.trainItemKeys,
     categories: dataset.categories,
     eval: dataset.eval,
     settings: {
@@ -596,7 +596,7 @@ export class TrainingService {
       const here = r.backbone_id === backboneId;
       if (here && (!needTokens || r.token_ids !== null || r.text === null)) {
         if (needTokens && r.token_ids === null) withoutTokens++;
-        items.set(r.item_id, { features: bytesToFloat32(r.features), tokens: r.token_ids ? bytesToInt32(r.token_ids) : null, text: r.text });
+        items.set(r.item_id, { features: bytesToFloat32(r.features), tokens: r.token_ids ? bytesToInt32(r.token_ids) : null, text: r.text, key: r.text_sha256 });
       } else if (r.text !== null) redo.push(r);
       else purged++;
     }
@@ -608,7 +608,12 @@ export class TrainingService {
       const e = await this.opts.embed!(backboneId, chunk.map((r) => ({ text: r.text!, context: r.context })));
       if (e.dim !== dim) throw new Error(`recomputed features have ${e.dim} values, the head expects ${dim}`);
       chunk.forEach((r, k) =>
-        items.set(r.item_id, { features: e.features.slice(k * e.dim, (k + 1) * e.dim), tokens: e.tokens.ids.slice(e.tokens.offsets[k], e.tokens.offsets[k + 1]), text: r.text }),
+        items.set(r.item_id, {
+          features: e.features.slice(k * e.dim, (k + 1) * e.dim),
+          tokens: e.tokens.ids.slice(e.tokens.offsets[k], e.tokens.offsets[k + 1]),
+          text: r.text,
+          key: r.text_sha256,
+        }),
       );
     }
     const withoutText = [...items.values()].filter((x) => x.text === null).length;

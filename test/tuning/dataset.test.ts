@@ -42,7 +42,7 @@ test('trusted eval set: blind eval audits settled by two concurring reviewers or
 
 /** Items a–h with 2 features, token ids and texts (item h's text was purged). */
 const items = new Map<string, ItemInputs>(
-  ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((id, k) => [id, { features: Float32Array.from([k, 1]), tokens: Int32Array.from([k, k + 1]), text: id === 'h' ? null : `text ${id}` }]),
+  ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((id, k) => [id, { features: Float32Array.from([k, 1]), tokens: Int32Array.from([k, k + 1]), text: id === 'h' ? null : `text ${id}`, key: `key-${id}` }]),
 );
 const binding = trainingBinding(mapping({ hate: [0], harassment: [1] }), ['hate', 'harassment']);
 const options = { thresholds: { hate: 0.5, harassment: 0.4 }, classWeights: 'none' as const, pairs: 'all' as const };
@@ -64,6 +64,7 @@ test('every settled train cell is a pair, agreements and disagreements alike, in
   assert.equal(hate.row, 0);
   assert.deepEqual([...hate.sign], [1, 1, 1, -1, -1, -1], 'the agreements (a, e, f) train too');
   assert.deepEqual(d.trainItemIds, ['a', 'b', 'c', 'd', 'e', 'f']);
+  assert.deepEqual(d.trainItemKeys, ['key-a', 'key-b', 'key-c', 'key-d', 'key-e', 'key-f'], 'folds are drawn from the items’ keys');
   assert.deepEqual([...hate.item], [0, 1, 2, 3, 4, 5]);
   assert.deepEqual([...d.train.features.subarray(2, 4)], [1, 1], 'item b’s features, packed in order');
   assert.deepEqual(d.train.texts, ['text a', 'text b', 'text c', 'text d', 'text e', 'text f']);

@@ -161,4 +161,8 @@ test('stratified folds: every fold gets its share of both labels, by a hash of t
   }
   assert.deepEqual([...stratifiedFolds(ids, item, sign, 5, 1)], [...folds]);
   assert.notDeepEqual([...stratifiedFolds(ids, item, sign, 5, 2)], [...folds], 'another seed, other folds');
+  // Repeated texts (one key) share a fold, whichever labels their cells carry.
+  const keys = Array.from({ length: 50 }, (_, i) => `text-${i % 10}`);
+  const grouped = stratifiedFolds(keys, item, sign, 5, 1);
+  for (let i = 0; i < 50; i++) assert.equal(grouped[i], grouped[i % 10], `item ${i}`);
 });
