@@ -9,12 +9,13 @@ import path from 'node:path';
 import { parsePolicy } from '../src/policy/loader.js';
 import { ADMIN_KEY, startTestApp } from '../test/helpers/app.js';
 import { browserSkip, launchBrowser, openReview } from '../test/helpers/browser.js';
+import { makeTexts, waitForRun } from '../test/helpers/feedback.js';
 import { openAiCategories, policies, reviewPolicyYaml } from '../test/helpers/policies.js';
 
 const OUT = path.join('docs', 'screenshots');
 const POLICY = reviewPolicyYaml(
   { lease_seconds: 600 },
-  { training: { epochs: 20, min_pairs: 10, batch_size: 16, seed: 7 }, gate: { min_eval_items: 5 } },
+  { training: { l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7 }, gate: {} },
   openAiCategories(0.95, ['violence/graphic']),
 );
 
@@ -32,6 +33,25 @@ const texts = [
   { text: 'thanks, that fixed it for me', author_id: 'user-102', thread_id: 'thread-77', external_id: 'c-1002' },
   { text: 'I will find you and kill you \u202Ewon uoy llik\u202C', author_id: 'user-481', thread_id: 'thread-77', external_id: 'c-1003' },
 ];
+// Made-up traffic for a training run to learn from (the tests' feedback: moderators call one family of
+// texts violence), reviewed before the example tasks below exist.
+const feedback = await makeTexts(160, 1);
+const marked = new Map<string, boolean>();
+for (let i = 0; i < feedback.length; i += 40) {
+  const r = await app.request.post('/v1/moderate').set(as(client)).send({ input: feedback.slice(i, i + 40).map((x) => x.text) });
+  r.body.results.forEach((x: { review_task_id: string }, k: number) => marked.set(x.review_task_id, feedback[i + k].marked));
+}
+for (;;) {
+  const c = await app.request.post('/v1/review/claim').set(as(moderator)).send({ limit: 50 });
+  if (c.body.data.length === 0) break;
+  for (const t of c.body.data as { id: string; policy: { categories: string[] } }[]) {
+    const categories = Object.fromEntries(t.policy.categories.map((x) => [x, x === 'violence' && marked.get(t.id) === true]));
+    await app.request.post(`/v1/review/tasks/${t.id}/verdict`).set(as(moderator)).send({ categories });
+  }
+}
+const trained = await waitForRun(app, (await app.request.post('/v1/training/runs').set(as(ADMIN_KEY)).send({})).body.id);
+process.stderr.write(`docs:screenshots: a training run ${trained.status}\n`);
+
 await app.request.post('/v1/moderate').set(as(client)).send({ input: texts.slice(0, 2) });
 // Settle the first two so the third shows its author's history.
 for (let i = 0; i < 2; i++) {
@@ -41,7 +61,6 @@ for (let i = 0; i < 2; i++) {
   await app.request.post(`/v1/review/tasks/${t.id}/verdict`).set(as(moderator)).send({ categories });
 }
 await app.request.post('/v1/moderate').set(as(client)).send({ input: [texts[2]] });
-await app.request.post('/v1/training/runs').set(as(ADMIN_KEY)).send({});
 
 const browser = await launchBrowser();
 for (const [name, width, height] of [

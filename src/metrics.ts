@@ -7,7 +7,13 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 export interface StoreSnapshot {
   queue: Record<string, { open: number; leased: number }>;
   runs: Record<string, number>;
-  lastGate: { candidate: number | null; active: number | null; passed: boolean; finishedAt: number } | null;
+  lastGate: {
+    candidate: number | null;
+    active: number | null;
+    auprc?: { candidate: number | null; active: number | null };
+    passed: boolean;
+    finishedAt: number;
+  } | null;
 }
 
 export class Metrics {
@@ -154,6 +160,14 @@ export class Metrics {
     collect: (): Promise<void> => this.storeOnce(),
   });
 
+  readonly gateAuprc = new Gauge({
+    name: 'modtune_gate_eval_auprc',
+    help: 'The gate\'s measure in the newest run that reached it: AUPRC (mean over categories) of the candidate and the active head',
+    labelNames: ['head'] as const,
+    registers: [this.registry],
+    collect: (): Promise<void> => this.storeOnce(),
+  });
+
   readonly gatePassed = new Gauge({
     name: 'modtune_gate_passed',
     help: 'Whether the newest run that reached the gate passed it (1) or not (0)',
@@ -206,6 +220,8 @@ export class Metrics {
     if (s.lastGate) {
       if (s.lastGate.candidate !== null) this.gateAccuracy.set({ head: 'candidate' }, s.lastGate.candidate);
       if (s.lastGate.active !== null) this.gateAccuracy.set({ head: 'active' }, s.lastGate.active);
+      if (typeof s.lastGate.auprc?.candidate === 'number') this.gateAuprc.set({ head: 'candidate' }, s.lastGate.auprc.candidate);
+      if (typeof s.lastGate.auprc?.active === 'number') this.gateAuprc.set({ head: 'active' }, s.lastGate.auprc.active);
       this.gatePassed.set(s.lastGate.passed ? 1 : 0);
       this.gateFinished.set(s.lastGate.finishedAt / 1000);
     }

@@ -122,6 +122,8 @@ export async function listRuns(db: Executor, limit: number) {
       'finished_at',
       sql<number | null>`(eval_report -> 'candidate' ->> 'accuracy')::float8`.as('candidate_accuracy'),
       sql<number | null>`(eval_report -> 'active' ->> 'accuracy')::float8`.as('active_accuracy'),
+      sql<number | null>`(eval_report -> 'measure' -> 'candidate' ->> 'auprc')::float8`.as('candidate_auprc'),
+      sql<number | null>`(eval_report -> 'measure' -> 'active' ->> 'auprc')::float8`.as('active_auprc'),
       sql<number | null>`jsonb_array_length(metrics -> 'steps')`.as('logged_steps'),
       sql<number | null>`(metrics -> 'epochs' -> -1 ->> 'loss')::float8`.as('final_loss'),
       sql<number | null>`(metrics -> 'epochs' -> -1 ->> 'rewards/margins')::float8`.as('final_margin'),
@@ -275,6 +277,8 @@ export async function lastGate(db: Executor) {
       'finished_at',
       sql<number | null>`(eval_report -> 'candidate' ->> 'accuracy')::float8`.as('candidate'),
       sql<number | null>`(eval_report -> 'active' ->> 'accuracy')::float8`.as('active'),
+      sql<number | null>`(eval_report -> 'measure' -> 'candidate' ->> 'auprc')::float8`.as('candidate_auprc'),
+      sql<number | null>`(eval_report -> 'measure' -> 'active' ->> 'auprc')::float8`.as('active_auprc'),
       sql<boolean | null>`(gate ->> 'passed')::boolean`.as('passed'),
     ])
     .where('gate', 'is not', null)
@@ -282,7 +286,15 @@ export async function lastGate(db: Executor) {
     .orderBy('finished_at', 'desc')
     .limit(1)
     .executeTakeFirst();
-  return r ? { candidate: r.candidate, active: r.active, passed: r.passed === true, finishedAt: new Date(r.finished_at!).getTime() } : null;
+  return r
+    ? {
+        candidate: r.candidate,
+        active: r.active,
+        auprc: { candidate: r.candidate_auprc, active: r.active_auprc },
+        passed: r.passed === true,
+        finishedAt: new Date(r.finished_at!).getTime(),
+      }
+    : null;
 }
 
 /** A settled label on a decision of `headId` that only blind reviewers gave, with what the decision was scored on. */

@@ -448,6 +448,10 @@ export class TrainingService {
     const summary = {
       eval_accuracy: result.report.candidate.accuracy,
       reference_eval_accuracy: result.report.active.accuracy,
+      // The gate's measure (on the evidence it read): what the dashboard plots per head version.
+      eval_auprc: result.report.measure.candidate.auprc,
+      reference_eval_auprc: result.report.measure.active.auprc,
+      evidence: decision.evidence.verdict,
       eval_items: result.report.items,
       mcnemar_p: result.report.mcnemar.p_value,
       gate_passed: decision.passed,

@@ -1,4 +1,4 @@
-// The admin dashboard: training runs, their curves, accuracy per head version, the review queue.
+// The admin dashboard: training runs, their curves, the gate's measure per head version, the review queue.
 // Everything that comes from the server (run errors, gate reasons, category and backbone names) is
 // hostile until proven otherwise: it only ever reaches the page as text (textContent, createTextNode,
 // <title> text, non-URL attributes), never as HTML, and the CSP forbids inline script anyway.
@@ -65,6 +65,8 @@ interface RunMetrics {
 interface HeadMetrics {
   eval_accuracy?: number;
   reference_eval_accuracy?: number;
+  eval_auprc?: number;
+  reference_eval_auprc?: number;
   eval_items?: number;
 }
 const headMetrics = (h: HeadRow) => (h.metrics ?? {}) as HeadMetrics;
@@ -368,7 +370,7 @@ function renderRuns(body: RunListJson) {
     if (run.status === 'promoted' && run.candidate_status && run.candidate_status !== 'active') {
       statusTd.append(el('span', run.rolled_back_at ? ` rolled back ${when(run.rolled_back_at)}` : ' no longer active', 'since'));
     }
-    const accuracy = isNum(run.candidate_accuracy) || isNum(run.active_accuracy) ? `${pct(run.candidate_accuracy)} / ${pct(run.active_accuracy)}` : '—';
+    const accuracy = isNum(run.candidate_auprc) || isNum(run.active_auprc) ? `${fixed(run.candidate_auprc)} / ${fixed(run.active_auprc)}` : '—';
     tr.append(
       statusTd,
       cell(String(run.trigger ?? '—')),
@@ -507,7 +509,7 @@ function headKind(h: HeadRow) {
 function renderHeads(body: HeadListJson) {
   const all = Array.isArray(body.data) ? body.data : [];
   const evaluated = all
-    .filter((h) => isNum(h.metrics?.eval_accuracy))
+    .filter((h) => isNum(h.metrics?.eval_auprc))
     .sort((a, b) => new Date(a.created_at).getTime() - new Date(b.created_at).getTime());
   show('heads-empty', evaluated.length === 0);
   show('accuracy-figure', evaluated.length > 0);
@@ -520,23 +522,23 @@ function renderHeads(body: HeadListJson) {
           dots: true,
           points: evaluated.map((h) => ({
             x: h.version,
-            y: headMetrics(h).eval_accuracy,
+            y: headMetrics(h).eval_auprc,
             cls: headKind(h),
             id: String(h.id),
-            title: `v${h.version} (${h.status}): ${pct(headMetrics(h).eval_accuracy)} on ${headMetrics(h).eval_items ?? '?'} eval items`,
+            title: `v${h.version} (${h.status}): AUPRC ${fixed(headMetrics(h).eval_auprc)}, accuracy ${pct(headMetrics(h).eval_accuracy)}, on ${headMetrics(h).eval_items ?? '?'} eval items`,
           })),
         },
         {
           label: 'active head then',
           cls: 's3',
-          points: evaluated.map((h) => ({ x: h.version, y: headMetrics(h).reference_eval_accuracy })),
+          points: evaluated.map((h) => ({ x: h.version, y: headMetrics(h).reference_eval_auprc })),
         },
       ],
       xLabel: 'head version',
-      yLabel: 'eval accuracy',
+      yLabel: 'eval AUPRC',
       xInteger: true,
-      yDomain: accuracyDomain(evaluated),
-      yFormat: (t) => `${Math.round(t * 100)}%`,
+      yDomain: auprcDomain(evaluated),
+      yFormat: (t) => t.toFixed(2),
       extraLegend: [
         { label: 'promoted', cls: 'promoted', shape: 'dot' },
         { label: 'rejected', cls: 'rejected', shape: 'dot' },
@@ -557,8 +559,8 @@ function renderHeads(body: HeadListJson) {
       statusTd,
       cell(String(h.source ?? '—')),
       cell(String(h.backbone ?? '—')),
-      cell(pct(h.metrics?.eval_accuracy), 'num'),
-      cell(pct(h.metrics?.reference_eval_accuracy), 'num'),
+      cell(isNum(h.metrics?.eval_auprc) ? `${fixed(h.metrics?.eval_auprc)} · ${pct(h.metrics?.eval_accuracy)}` : pct(h.metrics?.eval_accuracy), 'num'),
+      cell(isNum(h.metrics?.reference_eval_auprc) ? `${fixed(h.metrics?.reference_eval_auprc)} · ${pct(h.metrics?.reference_eval_accuracy)}` : pct(h.metrics?.reference_eval_accuracy), 'num'),
       cell(when(h.created_at)),
       cell(when(h.promoted_at)),
       headAction(h),
@@ -622,9 +624,9 @@ function renderActivations(body: ActivationListJson) {
   }
 }
 
-/** Accuracy lives in [0, 1]; zoom to the data but keep a little room and never leave that range. */
-function accuracyDomain(heads: HeadRow[]): [number, number] {
-  const ys = heads.flatMap((h) => [headMetrics(h).eval_accuracy, headMetrics(h).reference_eval_accuracy]).filter(isNum);
+/** AUPRC lives in [0, 1]; zoom to the data but keep a little room and never leave that range. */
+function auprcDomain(heads: HeadRow[]): [number, number] {
+  const ys = heads.flatMap((h) => [headMetrics(h).eval_auprc, headMetrics(h).reference_eval_auprc]).filter(isNum);
   const lo = Math.max(0, Math.floor((Math.min(...ys) - 0.05) * 10) / 10);
   const hi = Math.min(1, Math.ceil((Math.max(...ys) + 0.02) * 10) / 10);
   return [lo, Math.max(hi, lo + 0.1)];
