@@ -818,6 +818,7 @@ const result = {
   dataset: D.name,
   seed: SEED,
   set: args.set,
+  model: path.relative(process.cwd(), MODEL_DIR) || MODEL_DIR,
   last_clean_round: lastClean.round,
   categories: Object.fromEntries(
     D.categories.map((c) => [

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkNgramConfig, DEFAULT_NGRAMS, NgramFeaturizer, normalizeForNgrams, rowOf } from '../../src/inference/ngrams.js';
+import { checkNgramConfig, DEFAULT_NGRAMS, NGRAM_MAX_CHARS, NgramFeaturizer, normalizeForNgrams, rowOf } from '../../src/inference/ngrams.js';
 
 const norm = (v: Float32Array) => Math.sqrt(v.reduce((a, x) => a + x * x, 0));
 
@@ -60,6 +60,14 @@ test('n-gram lengths: word bigrams and character 2–5-grams within space-padded
   assert.equal(chars.index.length, 6);
   const words = new NgramFeaturizer({ buckets: 1 << 22, word: [1, 2], char: null }).row('a b c');
   assert.equal(words.index.length, 5, 'three unigrams and two bigrams');
+});
+
+test('the n-grams read the first 4,096 characters of the normalised text (counted in code points): a longer text costs no more', () => {
+  const f = new NgramFeaturizer({ buckets: 1 << 20, word: [1, 1], char: null });
+  const head = 'a'.repeat(NGRAM_MAX_CHARS - 2);
+  // An astral character (two UTF-16 units, one code point) right at the edge, then a word past it.
+  assert.deepEqual([...f.row(`${head} 😀 tail`).index], [...f.row(`${head} 😀`).index], 'the word past the cap is not read');
+  assert.notDeepEqual([...f.row(`${head} x`).index], [...f.row(head).index], 'a word within the cap is');
 });
 
 test('rows(): CSR over many texts, each row as row() gives it', () => {

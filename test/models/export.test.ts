@@ -216,6 +216,12 @@ describe('export of a head with an n-gram part', () => {
     const py = await pythonNgramLogits(out, TEXTS);
     if (py) {
       py.forEach((l, i) => l.forEach((x, k) => assert.ok(Math.abs(x - fromFile[i * C + k]) < 1e-6, `python, '${TEXTS[i]}' label ${k}: ${x} vs ${fromFile[i * C + k]}`)));
+      // Past the 4,096-character cap, with astral characters, entities, a URL and a mention on the way.
+      const long = [`${'I will find you 😀 &amp; @someone https://x.y/z '.repeat(120)} kill you`];
+      const pyLong = (await pythonNgramLogits(out, long))!;
+      const tsLong = new Float64Array(C);
+      addNgramLogits(stored.ngrams!, C, new NgramFeaturizer(stored.ngrams!.config).rows(long), 1, tsLong);
+      pyLong[0].forEach((x, k) => assert.ok(Math.abs(x - tsLong[k]) < 1e-6, `python, the long text, label ${k}: ${x} vs ${tsLong[k]}`));
       check(model.labels, TEXTS, graph.map((l, i) => Float32Array.from(l, (x, k) => x + py[i][k])), results, 'onnxruntime + modtune_ngrams.py');
     }
 

@@ -38,6 +38,7 @@ _FNV_PRIME = 0x01000193
 _WORD_SEED = 0x9E3779B1
 _CHAR_SEED = 0x85EBCA77
 _M32 = 0xFFFFFFFF
+_MAX_CHARS = 4096  # the n-grams read the first this many characters of the normalised text
 
 
 def _entity(m):
@@ -107,7 +108,7 @@ def _flush(counts, scale, out):
 
 def features(text, config):
     """{bucket: value} for one text, values rounded to float32 as modtune stores them."""
-    s = normalize(text)
+    s = normalize(text)[:_MAX_CHARS]
     mask = config["buckets"] - 1
     blocks = (1 if config.get("word") else 0) + (1 if config.get("char") else 0)
     scale = 1.0 / math.sqrt(blocks)
