@@ -125,9 +125,9 @@ export async function listRuns(db: Executor, limit: number) {
       sql<number | null>`(eval_report -> 'measure' -> 'candidate' ->> 'auprc')::float8`.as('candidate_auprc'),
       sql<number | null>`(eval_report -> 'measure' -> 'active' ->> 'auprc')::float8`.as('active_auprc'),
       sql<number | null>`jsonb_array_length(metrics -> 'steps')`.as('logged_steps'),
-      sql<number | null>`(metrics -> 'epochs' -> -1 ->> 'loss')::float8`.as('final_loss'),
-      sql<number | null>`(metrics -> 'epochs' -> -1 ->> 'rewards/margins')::float8`.as('final_margin'),
-      sql<Record<string, unknown> | null>`metrics -> 'chosen'`.as('chosen'),
+      sql<number | null>`(metrics -> 'steps' -> -1 ->> 'loss')::float8`.as('final_loss'),
+      sql<number | null>`(metrics -> 'steps' -> -1 ->> 'rewards/margins')::float8`.as('final_margin'),
+      sql<Record<string, unknown>[] | null>`metrics -> 'categories'`.as('categories'),
       // What became of the run's head since: still active, or left (by a rollback, and when).
       sql<string | null>`(select h.status from head_versions h where h.id = training_runs.candidate_head_id)`.as('candidate_status'),
       sql<Date | null>`(select max(a.at) from head_activations a where a.previous_head_id = training_runs.candidate_head_id and a.rollback)`.as('rolled_back_at'),

@@ -196,6 +196,18 @@ for (const kind of testDatabases()) {
       assert.equal(runs.length, 6);
       assert.deepEqual({ skipped: count('skipped'), held: count('held') }, { skipped: 2, held: 1 });
       assert.ok(count('promoted') >= 1 && count('rejected') >= 1 && count('promoted') + count('rejected') === 3, runs.map((r) => r.status).join(','));
+      // The list's summary columns come from the run's own record: its last logged step and its categories.
+      for (const row of list.body.data as { id: string; status: string; final_loss: number | null; final_margin: number | null; logged_steps: number | null; categories: { category: string }[] | null }[]) {
+        if (row.status !== 'promoted' && row.status !== 'rejected') {
+          assert.equal(row.final_loss, null, `${row.status} run trained nothing`);
+          continue;
+        }
+        const full = (await app.request.get(`/v1/training/runs/${row.id}`).set(admin)).body;
+        assert.equal(row.logged_steps, full.metrics.steps.length);
+        assert.equal(row.final_loss, full.metrics.steps.at(-1).loss);
+        assert.equal(row.final_margin, full.metrics.steps.at(-1)['rewards/margins']);
+        assert.deepEqual(row.categories?.map((c) => c.category), full.metrics.categories.map((c: { category: string }) => c.category));
+      }
     });
   });
 }
