@@ -12,6 +12,7 @@ const TABLES = [
   'backbones',
   'content_items',
   'decisions',
+  'deployment_secrets',
   'head_activations',
   'head_versions',
   'idempotency_keys',
