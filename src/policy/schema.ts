@@ -166,8 +166,15 @@ const trainingObject = z.strictObject({
    * with its own L2, weighed by the calibration; `joint`: one reward over both inputs, one L2 (for comparison).
    */
   experts: z.enum(['separate', 'joint']).default('separate'),
-  /** Whiten the backbone's features for training (folded back into the head); false: as they are (for comparison). */
-  standardize: z.boolean().default(true),
+  /**
+   * How the backbone's features are transformed for training, folded back into the head (serving is
+   * unchanged): `whiten` (decorrelated, unit variance), `scale` (each feature z-scored) or `none`. `true`
+   * and `false` (earlier policies) read as `whiten` and `none`.
+   */
+  standardize: z
+    .union([z.boolean(), z.enum(['whiten', 'scale', 'none'])])
+    .transform((v): 'whiten' | 'scale' | 'none' => (v === true ? 'whiten' : v === false ? 'none' : v))
+    .default('whiten'),
   /** `platt`: each category's scores are calibrated on out-of-fold predictions, so thresholds mean what they say. */
   calibration: z.enum(['platt', 'none']).default('platt'),
   /** `balanced`: each category's positives and negatives weigh the same in total; `none`: every cell weighs 1. */

@@ -29,7 +29,7 @@ import { logSigmoid, type LossType } from './dpo.js';
 import { minimize } from './lbfgs.js';
 import { cellLoss, ngramPenalty, objective, parameterCount, penalty, rewards, type CategoryObjective, type CategoryProblem } from './objective.js';
 import { averagePrecision } from './stats.js';
-import { fitWhitening, identityWhitening, unwhiten, whitenRows, type Whitening } from './whiten.js';
+import { fitScaling, fitWhitening, identityWhitening, unwhiten, whitenRows, type Standardize, type Whitening } from './whiten.js';
 
 /** One trained category's cells over the train items. */
 export interface FitCategory {
@@ -71,8 +71,12 @@ export interface FitSettings {
    * both inputs with one penalty instead of two experts (for comparison).
    */
   experts: { backbone: boolean; lexical: boolean; joint?: boolean };
-  /** Whiten the backbone's features for training (the default); false trains on them as they are (for comparison). */
-  whiten?: boolean;
+  /**
+   * How the backbone's features are transformed for training (folded back into the head afterwards):
+   * `whiten` (decorrelated, unit variance), `scale` (each feature z-scored, correlations kept) or `none`
+   * (as they are). Default `whiten`.
+   */
+  standardize?: Standardize;
   folds: number;
   /** false: no cross-validation: the first (strongest) l2 and β, calibrated on the training cells themselves. */
   select: boolean;
@@ -369,7 +373,8 @@ export function fitHead(reference: Head, data: FitData, s: FitSettings, hooks: F
   if (s.beta === 'auto' && s.rpoAlpha > 0) throw new Error('beta auto needs rpo_alpha 0 (with the NLL term the reward depends on β)');
   if (s.beta === 'auto' && s.calibration === 'none') throw new Error('beta auto chooses β with the calibration: calibration none needs a numeric beta');
   // Step 1.
-  const whitening = s.whiten === false ? identityWhitening(D) : fitWhitening(data.features, itemCount, D);
+  const mode = s.standardize ?? 'whiten';
+  const whitening = mode === 'none' ? identityWhitening(D) : mode === 'scale' ? fitScaling(data.features, itemCount, D) : fitWhitening(data.features, itemCount, D);
   const dense = whitenRows(whitening, data.features, itemCount);
   // Step 2.
   const prepared = data.categories.map((c) => prepare(data, dense, D, c, s));

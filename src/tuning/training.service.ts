@@ -121,7 +121,7 @@ function jobOf(setting: RunSetting, dataset: Dataset, hp: Hyperparameters): Trai
       rpoAlpha: hp.rpo_alpha,
       l2: hp.l2,
       experts: { backbone: true, lexical: hp.lexical, joint: hp.experts === 'joint' },
-      whiten: hp.standardize,
+      standardize: hp.standardize,
       folds: hp.folds,
       select: hp.select,
       calibration: hp.calibration,

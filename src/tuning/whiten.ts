@@ -11,6 +11,9 @@
  * keeps directions with no variance from being free.
  */
 
+/** How the backbone's features are transformed for training (see fitWhitening, fitScaling). */
+export type Standardize = 'whiten' | 'scale' | 'none';
+
 export interface Whitening {
   dim: number;
   mean: Float64Array;
@@ -92,6 +95,33 @@ export function unwhiten(w: Whitening, weights: ArrayLike<number>, bias: number)
   let b = bias;
   for (let i = 0; i < dim; i++) b -= out[i] * mean[i];
   return { weight: out, bias: b };
+}
+
+/**
+ * Standardisation per feature: f̃_j = (f_j − μ_j) / √(σ_j² + ε), the correlations left in place (a diagonal
+ * L). A penalty ‖w̃‖² is then Σ_j (σ_j² + ε) w_j²: ridge regression on z-scored features, which shrinks
+ * the directions along which the features vary little more than the principal ones (full whitening
+ * shrinks every direction alike). Each variance is raised by the ridge's share of itself; a feature that
+ * does not vary is left as it is.
+ */
+export function fitScaling(features: ArrayLike<number>, n: number, dim: number, ridge = WHITENING_RIDGE): Whitening {
+  const mean = new Float64Array(dim);
+  const variance = new Float64Array(dim);
+  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) mean[j] += features[i * dim + j];
+  if (n > 0) for (let j = 0; j < dim; j++) mean[j] /= n;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < dim; j++) {
+      const d = features[i * dim + j] - mean[j];
+      variance[j] += d * d;
+    }
+  }
+  let total = 0;
+  for (let j = 0; j < dim; j++) total += n > 0 ? (variance[j] /= n) : 0;
+  // A feature that (nearly) does not vary keeps its scale, as scikit-learn's StandardScaler does.
+  const floor = 1e-12 * Math.max(total / Math.max(dim, 1), 1e-12);
+  const chol = new Float64Array(dim * dim);
+  for (let j = 0; j < dim; j++) chol[j * dim + j] = variance[j] > floor ? Math.sqrt(variance[j] * (1 + ridge)) : 1;
+  return { dim, mean, chol };
 }
 
 /** No whitening: the features as they are (unwhiten is then the identity). For comparison. */

@@ -124,6 +124,17 @@ test('removed training and gate settings are refused with what replaced them; se
   assert.equal(parsePolicy('d', 'categories:\n  hate: { flag: 0.5 }\n').settings.training.beta, 'auto');
 });
 
+test('standardize: whiten, scale or none; the booleans of earlier policies read as whiten and none; anything else is refused', () => {
+  const std = (v: string) => parsePolicy('s', `categories:\n  hate: { flag: 0.5 }\ntraining: { standardize: ${v} }\n`).settings.training.standardize;
+  assert.equal(std('scale'), 'scale');
+  assert.equal(std('whiten'), 'whiten');
+  assert.equal(std('none'), 'none');
+  assert.equal(std('true'), 'whiten');
+  assert.equal(std('false'), 'none');
+  const got = problems(() => parsePolicy('z', 'categories:\n  hate: { flag: 0.5 }\ntraining: { standardize: pca }\n', 'policies/z.yaml'));
+  assert.ok(got.some((p) => /^policies\/z\.yaml: training\.standardize/.test(p)), got.join('\n'));
+});
+
 test('training settings the trainer cannot run together are refused, naming why', () => {
   const got = problems(() => parsePolicy('x', 'categories:\n  hate: { flag: 0.5 }\ntraining: { rpo_alpha: 1 }\n', 'policies/x.yaml'));
   assert.ok(got.some((p) => /training\.beta: beta auto needs rpo_alpha 0/.test(p)), got.join('\n'));

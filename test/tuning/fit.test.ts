@@ -146,7 +146,7 @@ test('for comparison: one joint reward over both inputs, or features as they are
   const joint = train(c.texts, c.truth, c.features, { experts: { backbone: true, lexical: true, joint: true } });
   assert.deepEqual(joint.choices[0].experts.map((e) => e.expert), ['joint']);
   assert.ok(joint.choices[0].experts[0].ngram_columns! > 0);
-  const raw = train(c.texts, c.truth, c.features, { whiten: false });
+  const raw = train(c.texts, c.truth, c.features, { standardize: 'none' });
   for (const r of [joint, raw]) assert.ok(logitOf(r.head, 'a zorblax here') - logitOf(r.head, 'a quimberton here') > 2);
 });
 

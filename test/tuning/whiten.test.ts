@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mulberry32 } from '../../src/random.js';
-import { cholesky, fitWhitening, unwhiten, whitenRows } from '../../src/tuning/whiten.js';
+import { cholesky, fitScaling, fitWhitening, unwhiten, whitenRows } from '../../src/tuning/whiten.js';
 
 test('Cholesky: L Lᵀ reproduces the matrix', () => {
   const A = Float64Array.from([4, 0, 0, 2, 5, 0, -2, 1, 6]); // lower triangle of a symmetric positive definite matrix
@@ -43,6 +43,48 @@ test('whitened features are centred with identity covariance (up to the ridge ε
   const raw = unwhiten(w, wt, 0.7);
   for (let i = 0; i < 5; i++) {
     let zw = 0.7;
+    let zr = raw.bias;
+    for (let j = 0; j < dim; j++) {
+      zw += wt[j] * x[i * dim + j];
+      zr += raw.weight[j] * f[i * dim + j];
+    }
+    assert.ok(Math.abs(zw - zr) < 1e-5, `${zw} vs ${zr}`);
+  }
+});
+
+test('scaling z-scores each feature and keeps their correlations; weights fold back so the logit is unchanged', () => {
+  const rng = mulberry32(7);
+  const n = 500;
+  const dim = 3;
+  const f = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    const t = rng() * 2 - 1;
+    f[i * dim] = 10 * t + 5; // large scale, offset
+    f[i * dim + 1] = 0.01 * (t + 0.5 * (rng() - 0.5)); // tiny scale, correlated with the first
+    f[i * dim + 2] = rng() - 0.5; // independent
+  }
+  const s = fitScaling(f, n, dim);
+  for (let a = 0; a < dim; a++) for (let b = 0; b < dim; b++) if (a !== b) assert.equal(s.chol[a * dim + b], 0);
+  const x = whitenRows(s, f, n);
+  const stat = (a: number, b: number) => {
+    let c = 0;
+    for (let i = 0; i < n; i++) c += (x[i * dim + a] * x[i * dim + b]) / n;
+    return c;
+  };
+  for (let a = 0; a < dim; a++) {
+    let mean = 0;
+    for (let i = 0; i < n; i++) mean += x[i * dim + a] / n;
+    assert.ok(Math.abs(mean) < 1e-9, `mean ${mean}`);
+    const v = stat(a, a);
+    assert.ok(v > 0.95 && v <= 1 + 1e-9, `var[${a}] = ${v}`);
+  }
+  // The first two stay strongly correlated (whitening would make them uncorrelated); the third does not.
+  assert.ok(stat(0, 1) > 0.8, `corr(0,1) = ${stat(0, 1)}`);
+  assert.ok(Math.abs(stat(0, 2)) < 0.1, `corr(0,2) = ${stat(0, 2)}`);
+  const wt = Float64Array.from([0.4, -2, 1.5]);
+  const raw = unwhiten(s, wt, -0.3);
+  for (let i = 0; i < 5; i++) {
+    let zw = -0.3;
     let zr = raw.bias;
     for (let j = 0; j < dim; j++) {
       zw += wt[j] * x[i * dim + j];
