@@ -2,7 +2,8 @@
  * `node --import tsx bench/summarize.ts [LABEL:]OUT...`: reads saved `npm run bench:loop` outputs (their RESULT
  * lines) and prints the tables docs/EXPERIMENTS.md quotes: per run, the loop against the supervised
  * reference after the last clean round (AUROC / AUPRC per category), whether round 1 was promoted and
- * how its candidate compared with the starter on held-out data; then the mean per dataset and settings.
+ * how its candidate compared with the starter on held-out data; then the mean per dataset and settings,
+ * with each group's change against the first settings given (the baseline) where they ran the same seeds.
  * Settings are the run's --set flags and model directory; `LABEL:OUT` names them instead.
  * Prints no text of any dataset, only numbers.
  */
@@ -66,17 +67,27 @@ for (const dataset of [...new Set(results.map((x) => x.r.dataset))]) {
   console.log('\nMean over seeds (AUROC / AUPRC after the last clean round):\n');
   const groups = new Map<string, typeof mine>();
   for (const x of mine) groups.set(settings(x), [...(groups.get(settings(x)) ?? []), x]);
-  const mh = ['settings', 'seeds', ...cats.flatMap((c) => [`${c}: loop`, `${c}: reference`]), 'round 1 promoted'];
+  // The first settings given are the baseline: each other group's loop is also shown as its change
+  // against it, where both ran the same seeds (the same held-out sets, rounds and moderator draws).
+  const [base] = groups.keys();
+  const mh = ['settings', 'seeds', ...cats.flatMap((c) => [`${c}: loop`, `${c}: reference`, `${c}: loop − ${base}`]), 'round 1 promoted'];
   console.log(`| ${mh.join(' | ')} |\n|${mh.map(() => '---').join('|')}|`);
+  const meanOf = (xs: typeof mine, g: (x: Result) => number | null | undefined) => {
+    const v = xs.map((x) => g(x.r)).filter((n): n is number => typeof n === 'number');
+    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+  };
+  const seedsOf = (xs: typeof mine) => xs.map((x) => x.r.seed).sort((a, b) => a - b).join(', ');
+  const signed = (a: number | null, b: number | null) => (a === null || b === null ? 'n/a' : `${a - b >= 0 ? '+' : '−'}${Math.abs(a - b).toFixed(3)}`);
+  const baseXs = groups.get(base)!;
   for (const [name, xs] of groups) {
-    const mean = (g: (x: Result) => number | null | undefined) => {
-      const v = xs.map((x) => g(x.r)).filter((n): n is number => typeof n === 'number');
-      return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
-    };
-    const cols = cats.flatMap((c) => [
-      `${f(mean((r) => r.categories[c].loop.auroc))} / ${f(mean((r) => r.categories[c].loop.auprc))}`,
-      `${f(mean((r) => r.categories[c].reference?.auroc))} / ${f(mean((r) => r.categories[c].reference?.auprc))}`,
-    ]);
-    console.log(`| ${name} | ${xs.map((x) => x.r.seed).join(', ')} | ${cols.join(' | ')} | ${xs.filter((x) => x.r.round1?.status === 'promoted').length} of ${xs.length} |`);
+    const same = seedsOf(xs) === seedsOf(baseXs);
+    const cols = cats.flatMap((c) => {
+      const roc = meanOf(xs, (r) => r.categories[c].loop.auroc);
+      const prc = meanOf(xs, (r) => r.categories[c].loop.auprc);
+      const delta =
+        name === base ? '—' : same ? `${signed(roc, meanOf(baseXs, (r) => r.categories[c].loop.auroc))} / ${signed(prc, meanOf(baseXs, (r) => r.categories[c].loop.auprc))}` : 'n/a (other seeds)';
+      return [`${f(roc)} / ${f(prc)}`, `${f(meanOf(xs, (r) => r.categories[c].reference?.auroc))} / ${f(meanOf(xs, (r) => r.categories[c].reference?.auprc))}`, delta];
+    });
+    console.log(`| ${name} | ${seedsOf(xs)} | ${cols.join(' | ')} | ${xs.filter((x) => x.r.round1?.status === 'promoted').length} of ${xs.length} |`);
   }
 }
