@@ -1,8 +1,9 @@
 /**
  * A training run's fit, pure: from the train cells to a candidate head. It reads top to bottom:
  *
- *   1. whiten    the backbone features of the train items (folded back into the head at the end)
- *   2. experts   per category, two DPO rewards on separate inputs: the backbone's (whitened features) and
+ *   1. whiten    the backbone features of the train items (`standardize`: whiten, scale or none; folded
+ *                back into the head at the end)
+ *   2. experts   per category, two DPO rewards on separate inputs: the backbone's (transformed features) and
  *                the lexical one (the n-gram buckets its items use, seen in at least min_df of them)
  *   3. search    per expert, k-fold cross-validation over the L2 grid: out-of-fold rewards, scored by the
  *                one measure (AUPRC on items, see measure.ts)
