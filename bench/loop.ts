@@ -11,7 +11,7 @@
  * (`--set rpo_alpha=0`, `--set lexical=false`, `--set gate.min_improvement=0.005`) for ablations.
  * Results and discussion: docs/EXPERIMENTS.md.
  *
- * Needs ../shared/datasets (outside the repository; exits with code 2 when the dataset is absent). Never
+ * Needs the datasets (outside the repository: docs/EXPERIMENTS.md, "The data"; exits with code 2 when absent). Never
  * prints a text: only counts and metrics.
  */
 import { randomBytes } from 'node:crypto';
@@ -161,8 +161,9 @@ async function loadDataset(name: string): Promise<BenchDataset | null> {
 const dataset = await loadDataset(args.dataset!);
 if (!dataset) {
   console.error(
-    `bench:loop needs the ${args.dataset} dataset (outside the repository; see ../shared/datasets/README.md). ` +
-      'It is not there, so the experiment cannot run.',
+    `bench:loop needs the ${args.dataset} dataset, which is not in the repository and was not found: set ` +
+      `${args.dataset === 'ethos' ? 'ETHOS_DIR to the folder holding the Ethos_Dataset_*.csv files' : 'DAVIDSON_CSV to labeled_data.csv'} ` +
+      '(where to get it: docs/EXPERIMENTS.md, "The data"). The experiment cannot run without it.',
   );
   process.exit(2);
 }
