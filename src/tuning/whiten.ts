@@ -11,6 +11,8 @@
  * keeps directions with no variance from being free.
  */
 
+import { choleskyFactor } from '../models/starter/head-fit.js';
+
 /** How the backbone's features are transformed for training (see fitWhitening, fitScaling). */
 export type Standardize = 'whiten' | 'scale' | 'none';
 
@@ -44,24 +46,9 @@ export function fitWhitening(features: ArrayLike<number>, n: number, dim: number
   for (let a = 0; a < dim; a++) trace += cov[a * dim + a];
   const eps = Math.max(ridge * (n > 0 ? trace / n / dim : 0), 1e-12);
   for (let a = 0; a < dim; a++) for (let b = 0; b <= a; b++) cov[a * dim + b] = (n > 0 ? cov[a * dim + b] / n : 0) + (a === b ? eps : 0);
-  return { dim, mean, chol: cholesky(cov, dim) };
+  return { dim, mean, chol: choleskyFactor(cov, dim) };
 }
 
-/** L with L Lᵀ = A (A symmetric positive definite; only its lower triangle is read). */
-export function cholesky(A: Float64Array, n: number): Float64Array {
-  const L = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = A[i * n + j];
-      for (let k = 0; k < j; k++) s -= L[i * n + k] * L[j * n + k];
-      if (i === j) {
-        if (!(s > 0)) throw new Error(`the feature covariance is not positive definite (pivot ${i}: ${s})`);
-        L[i * n + i] = Math.sqrt(s);
-      } else L[i * n + j] = s / L[j * n + j];
-    }
-  }
-  return L;
-}
 
 /** f̃ = L⁻¹ (f − μ) for row `r` of `features`, written into `out` at `at` (forward substitution). */
 export function whitenRow(w: Whitening, features: ArrayLike<number>, r: number, out: Float64Array, at: number): void {
