@@ -516,7 +516,7 @@ interface Run {
   status: string;
   error: string | null;
   candidate_head_id: string | null;
-  reference_head_id: string | null;
+  active_head_id: string | null;
   data_snapshot: { pairs?: number; eval_items: number } | null;
   metrics: {
     seconds: number;
@@ -696,12 +696,12 @@ async function activate(headId: string, reason: string): Promise<void> {
  * held-out set, and put the head the run started from back.
  */
 async function heldoutIfPromoted(run: Run): Promise<HeldOut | null> {
-  if (run.status !== 'rejected' || !run.candidate_head_id || !run.reference_head_id) return null;
+  if (run.status !== 'rejected' || !run.candidate_head_id || !run.active_head_id) return null;
   await activate(run.candidate_head_id, 'bench:loop: held-out what-if for a rejected candidate');
   try {
     return await scoreHeldout();
   } finally {
-    await activate(run.reference_head_id, 'bench:loop: back to the head the gate kept');
+    await activate(run.active_head_id, 'bench:loop: back to the head the gate kept');
   }
 }
 

@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { notify, type Executor } from '../db/database.js';
 import { REVIEW_REASONS, type ReviewReason, type Split } from '../db/schema/review.js';
 import type { ResolvedLabel } from './labels.js';
+import { assignSplit, groupKeys } from './split.js';
 
 export interface NewTask {
   id: string;
@@ -263,7 +264,6 @@ export async function taskVerdicts(db: Executor, taskId: string): Promise<Record
   return rows.map((r) => r.labels);
 }
 
-/** The item's split: assigned on first review, then read back unchanged. */
 /**
  * The deployment's split salt: made on first use (every replica racing to make it keeps the one that
  * landed first) and never changed, so an item's split is stable for the deployment's life.
@@ -274,16 +274,22 @@ export async function splitSalt(db: Executor, fresh: () => string): Promise<stri
   return row.value;
 }
 
-/** The hash of an item's text (kept when retention purges the text): what its split is drawn from. */
-export async function itemTextSha256(db: Executor, itemId: string): Promise<string> {
-  const row = await db.selectFrom('content_items').select('text_sha256').where('id', '=', itemId).executeTakeFirstOrThrow();
-  return row.text_sha256;
-}
-
-export async function ensureSplit(db: Executor, itemId: string, split: Split, evalFraction: number): Promise<Split> {
+/**
+ * The item's split, assigned on its first settled review and read back unchanged afterwards: by its
+ * group (split.ts), under a transaction lock on its text's key so two reposts settling at once take one side.
+ */
+export async function ensureSplit(db: Executor, itemId: string, salt: string, evalFraction: number): Promise<Split> {
+  const stored = await db.selectFrom('item_splits').select('split').where('item_id', '=', itemId).executeTakeFirst();
+  if (stored) return stored.split;
+  const item = await db.selectFrom('content_items').select(['text', 'text_sha256', 'author_id', 'thread_id']).where('id', '=', itemId).executeTakeFirstOrThrow();
+  const keys = groupKeys({ text: item.text, textSha256: item.text_sha256, authorId: item.author_id, threadId: item.thread_id });
+  await sql`select pg_advisory_xact_lock(hashtext(${keys.text}))`.execute(db);
+  const known = async (column: 'text_key' | 'group_key', key: string) =>
+    (await db.selectFrom('item_splits').select('split').where(column, '=', key).orderBy('assigned_at').limit(1).executeTakeFirst())?.split ?? null;
+  const split = assignSplit(salt, keys, evalFraction, { byText: await known('text_key', keys.text), byGroup: await known('group_key', keys.group) });
   await db
     .insertInto('item_splits')
-    .values({ item_id: itemId, split, eval_fraction: evalFraction })
+    .values({ item_id: itemId, split, eval_fraction: evalFraction, text_key: keys.text, group_key: keys.group })
     .onConflict((oc) => oc.column('item_id').doNothing())
     .execute();
   const row = await db.selectFrom('item_splits').select('split').where('item_id', '=', itemId).executeTakeFirstOrThrow();

@@ -19,7 +19,6 @@ import { disagreements, hasTie, resolveLabels } from './labels.js';
 const MAX_REVIEWS = 10;
 import * as repo from './review.repository.js';
 import { PRIORITY } from './routing.js';
-import { splitForText } from './split.js';
 import { EventBus } from '../events.js';
 
 export { REVIEW_REASONS };
@@ -347,7 +346,7 @@ export class ReviewService {
         outcome.escalated = true;
       } else if (done >= task.required_reviews) {
         const modelCategories = await repo.decisionCategories(trx, task.decision_id);
-        const split = await repo.ensureSplit(trx, task.item_id, splitForText(salt, await repo.itemTextSha256(trx, task.item_id), settings.review.eval_fraction), settings.review.eval_fraction);
+        const split = await repo.ensureSplit(trx, task.item_id, salt, settings.review.eval_fraction);
         // A tie left at MAX_REVIEWS (or under `flag`) is flagged; under `drop` it gets no label.
         const resolved = resolveLabels(task.categories, verdicts, modelCategories, settings.review.ties === 'drop' ? 'drop' : 'flag');
         await repo.insertLabels(trx, { taskId, itemId: task.item_id, decisionId: task.decision_id, split }, resolved);

@@ -50,8 +50,9 @@ export interface ItemInputs {
   /** What the n-gram part reads; null where retention purged the text (no n-grams then). */
   text: string | null;
   /**
-   * What folds are drawn from (the text's sha256): the same text lands in the same fold, so a repost
-   * never sits on both sides of a cross-validation split, and a rerun draws the same folds.
+   * What folds are drawn from: the item's split group (src/review/split.ts: its author, thread or
+   * normalised text), so a repost or one author's items never sit on both sides of a cross-validation
+   * split, and a rerun draws the same folds. Items split before migration 0013: the text's sha256.
    */
   key: string;
 }

@@ -19,6 +19,7 @@ export async function insertRun(
       policy_version: r.policyVersion,
       hyperparameters: JSON.stringify(r.hyperparameters),
       reference_head_id: null,
+      active_head_id: null,
       candidate_head_id: null,
       data_snapshot: null,
       eval_report: null,
@@ -37,6 +38,7 @@ export async function insertRun(
 export interface RunUpdate {
   status?: RunStatus;
   referenceHeadId?: string | null;
+  activeHeadId?: string | null;
   candidateHeadId?: string | null;
   dataSnapshot?: Record<string, unknown>;
   metrics?: Record<string, unknown>;
@@ -58,6 +60,7 @@ export async function updateRun(db: Executor, id: string, u: RunUpdate, onlyIf?:
     .set({
       ...(u.status ? { status: u.status } : {}),
       ...(u.referenceHeadId !== undefined ? { reference_head_id: u.referenceHeadId } : {}),
+      ...(u.activeHeadId !== undefined ? { active_head_id: u.activeHeadId } : {}),
       ...(u.candidateHeadId !== undefined ? { candidate_head_id: u.candidateHeadId } : {}),
       ...(u.dataSnapshot ? { data_snapshot: JSON.stringify(u.dataSnapshot) } : {}),
       ...(u.metrics ? { metrics: JSON.stringify(u.metrics) } : {}),
@@ -112,6 +115,7 @@ export async function listRuns(db: Executor, limit: number) {
       'policy_version',
       'hyperparameters',
       'reference_head_id',
+      'active_head_id',
       'candidate_head_id',
       'data_snapshot',
       'gate',
@@ -166,13 +170,15 @@ export async function decisionInputs(db: Executor, decisionIds: string[]) {
     text: string | null;
     context: string | null;
     text_sha256: string;
+    group_key: string | null;
   }[] = [];
   // In chunks: a large IN list is slow to plan and some drivers cap parameters.
   for (let i = 0; i < decisionIds.length; i += 2000) {
     const rows = await db
       .selectFrom('decisions as d')
       .innerJoin('content_items as i', 'i.id', 'd.item_id')
-      .select(['d.id', 'd.item_id', 'd.backbone_id', 'd.features', 'd.token_ids', 'i.text', 'i.context', 'i.text_sha256'])
+      .leftJoin('item_splits as s', 's.item_id', 'd.item_id')
+      .select(['d.id', 'd.item_id', 'd.backbone_id', 'd.features', 'd.token_ids', 'i.text', 'i.context', 'i.text_sha256', 's.group_key'])
       .where('d.id', 'in', decisionIds.slice(i, i + 2000))
       .execute();
     out.push(...rows);

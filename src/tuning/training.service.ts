@@ -332,11 +332,12 @@ export class TrainingService {
     const active = await heads.getActiveHead(this.db);
     if (!active) throw new Error('there is no active head to tune');
     const backbone = (await heads.getBackbone(this.db, active.backboneId))!;
-    await repo.updateRun(this.db, runId, { referenceHeadId: active.id });
+    await repo.updateRun(this.db, runId, { activeHeadId: active.id });
     if (backbone.problemType !== 'multi_label') {
       throw new SkipRun(`backbone '${backbone.name}' is a single-label (softmax) classifier; DPO here tunes per-label Bernoulli (sigmoid) heads`);
     }
     const reference = (await heads.findBaseHead(this.db, backbone.id))!;
+    await repo.updateRun(this.db, runId, { referenceHeadId: reference.id });
     const mapping = mapLabels(policy, heads.labelSpace(backbone));
     const binding = trainingBinding(mapping, backbone.labels);
     if (binding.rows.size === 0) {
@@ -600,7 +601,7 @@ export class TrainingService {
       const here = r.backbone_id === backboneId;
       if (here && (!needTokens || r.token_ids !== null || r.text === null)) {
         if (needTokens && r.token_ids === null) withoutTokens++;
-        items.set(r.item_id, { features: bytesToFloat32(r.features), tokens: r.token_ids ? bytesToInt32(r.token_ids) : null, text: r.text, key: r.text_sha256 });
+        items.set(r.item_id, { features: bytesToFloat32(r.features), tokens: r.token_ids ? bytesToInt32(r.token_ids) : null, text: r.text, key: r.group_key ?? r.text_sha256 });
       } else if (r.text !== null) redo.push(r);
       else purged++;
     }
@@ -616,7 +617,7 @@ export class TrainingService {
           features: e.features.slice(k * e.dim, (k + 1) * e.dim),
           tokens: e.tokens.ids.slice(e.tokens.offsets[k], e.tokens.offsets[k + 1]),
           text: r.text,
-          key: r.text_sha256,
+          key: r.group_key ?? r.text_sha256,
         }),
       );
     }

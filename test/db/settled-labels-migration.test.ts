@@ -120,7 +120,9 @@ for (const kind of testDatabases()) {
       const rows = await settledLabels(d.db);
       assert.equal(rows.length, 3);
       const violence = rows.find((r) => r.category === 'violence')!;
-      assert.deepEqual([violence.item_id, violence.task_id, violence.label, violence.model_label, violence.split, violence.reason], [item, task, false, true, 'train', 'audit']);
+      // Migration 0013 assigns the item its group's side again (its text and the deployment's new salt), labels with it.
+      const { split } = await db.selectFrom('item_splits').select('split').where('item_id', '=', item).executeTakeFirstOrThrow();
+      assert.deepEqual([violence.item_id, violence.task_id, violence.label, violence.model_label, violence.split, violence.reason], [item, task, false, true, split, 'audit']);
       assert.equal(violence.reviewers.length, 1);
       // New labels continue the sequence.
       const next = await db
@@ -133,7 +135,7 @@ for (const kind of testDatabases()) {
 
       await migrateTo(db, '0004_reliability');
       const pairs = await db.selectFrom('preference_pairs').select(['task_id', 'review_id', 'category', 'chosen', 'rejected', 'split']).execute();
-      assert.deepEqual(pairs, [{ task_id: task, review_id: review, category: 'violence', chosen: false, rejected: true, split: 'train' }]);
+      assert.deepEqual(pairs, [{ task_id: task, review_id: review, category: 'violence', chosen: false, rejected: true, split }]);
       await migrateTo(db, '0005_settled_labels');
     });
 

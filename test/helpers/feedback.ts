@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { mulberry32 } from '../../src/random.js';
-import { splitForText, textSha256 } from '../../src/review/split.js';
+import { splitForText } from '../../src/review/split.js';
 import { ADMIN_KEY, TEST_SPLIT_SALT, type TestApp } from './app.js';
 import { tinyModelDir } from './tiny-model.js';
 
@@ -60,7 +60,7 @@ export async function moderateAndReview(
     assert.equal(r.status, 200, JSON.stringify(r.body));
     r.body.results.forEach((x: { review_task_id: string; item_id: string; decision_id: string }, k: number) => {
       assert.ok(x.review_task_id, 'the test policy audits every decision');
-      byTask.set(x.review_task_id, { itemId: x.item_id, decisionId: x.decision_id, marked: chunk[k].marked, split: splitForText(TEST_SPLIT_SALT, textSha256(chunk[k].text), 0.2) });
+      byTask.set(x.review_task_id, { itemId: x.item_id, decisionId: x.decision_id, marked: chunk[k].marked, split: splitForText(TEST_SPLIT_SALT, chunk[k].text, 0.2) });
     });
   }
   for (;;) {

@@ -5,7 +5,7 @@ import { decide } from '../../src/policy/policy.js';
 import { cohenKappa, krippendorffAlpha, median } from '../../src/review/agreement.js';
 import { disagreements, hasTie, resolveLabels } from '../../src/review/labels.js';
 import { routeDecision } from '../../src/review/routing.js';
-import { splitFor, splitForText, textSha256 } from '../../src/review/split.js';
+import { assignSplit, groupKeys, normalizeForGrouping, splitFor, splitForText, textSha256 } from '../../src/review/split.js';
 
 test("Cohen's kappa matches hand-computed tables", () => {
   // A/B: yes/yes 20, yes/no 5, no/yes 10, no/no 15 (n = 50).
@@ -80,15 +80,41 @@ test('labels: one reviewer; majority; ties by policy; pairs only where the settl
 
 test('split: drawn from the item’s text and the deployment’s salt, stable, close to the eval fraction, unpredictable without the salt', () => {
   const texts = Array.from({ length: 4000 }, (_, i) => `comment number ${i}`);
-  const split = (salt: string, t: string) => splitForText(salt, textSha256(t), 0.2);
+  const split = (salt: string, t: string) => splitForText(salt, t, 0.2);
   const evalShare = texts.filter((t) => split('a', t) === 'eval').length / texts.length;
   assert.ok(Math.abs(evalShare - 0.2) < 0.03, `eval share ${evalShare}`);
   assert.equal(split('a', texts[7]), split('a', texts[7]), 'the same text, the same side: a repost cannot straddle the split');
-  assert.ok(texts.every((t) => splitForText('a', textSha256(t), 0) === 'train'));
+  assert.ok(texts.every((t) => splitForText('a', t, 0) === 'train'));
   // Another deployment (another salt) splits the same texts independently: about 2 × 0.2 × 0.8 of them differ.
   const differ = texts.filter((t) => split('a', t) !== split('b', t)).length / texts.length;
   assert.ok(Math.abs(differ - 0.32) < 0.03, `share split differently: ${differ}`);
   assert.equal(splitFor('x', 0.2), splitFor('x', 0.2));
+});
+
+test('split groups: a repost with other case, spacing or invisible characters is the same text; an author or thread groups its items', () => {
+  const base = 'You people are ALL the same';
+  const reposts = ['you people are all the same', '  You  people\tare ALL the same\n', 'You\u200B people are ALL the\u00A0same', 'Ｙou people are ALL the same', 'You people are ALL the same\uFEFF'];
+  for (const r of reposts) assert.equal(normalizeForGrouping(r), normalizeForGrouping(base), JSON.stringify(r));
+  assert.notEqual(normalizeForGrouping('you people are all the sane'), normalizeForGrouping(base), 'a different word is a different text');
+  const keys = (text: string | null, authorId: string | null = null, threadId: string | null = null) => groupKeys({ text, textSha256: textSha256(text ?? 'gone'), authorId, threadId });
+  assert.equal(keys(base).text, keys(reposts[1]).text);
+  assert.equal(keys(base).group, keys(base).text, 'without author or thread, the group is the text');
+  assert.equal(keys('one', 'a1', 't1').group, 'author:a1', 'the author comes before the thread');
+  assert.equal(keys('one', null, 't1').group, 'thread:t1');
+  assert.equal(keys(null).text, `r:${textSha256('gone')}`, 'a purged text keeps its stored hash');
+  // Over many groups the reposts always land with their original, whatever their own hash says.
+  const salt = 'salt';
+  let followed = 0;
+  for (let i = 0; i < 500; i++) {
+    const original = splitForText(salt, `post ${i}`, 0.2);
+    const repost = assignSplit(salt, keys(`POST   ${i}`, `someone-${i}`), 0.2, { byText: original, byGroup: null });
+    assert.equal(repost, original);
+    if (splitFor(`${salt}:author:someone-${i}`, 0.2) !== original) followed++;
+  }
+  assert.ok(followed > 50, `the text rule overrode the author's own draw ${followed} times`);
+  // An author's later items follow the author's first, whatever their text's own draw.
+  assert.equal(assignSplit(salt, keys('new text', 'a9'), 0.2, { byText: null, byGroup: 'eval' }), 'eval');
+  assert.equal(assignSplit(salt, keys('new text', 'a9'), 0.2, { byText: null, byGroup: 'train' }), 'train');
 });
 
 test('routing: audit first and independent of scores, then confirm, uncertain, flagged', () => {

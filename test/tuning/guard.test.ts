@@ -44,8 +44,8 @@ describe('promotion guard', () => {
     // Moderators now disagree with what the new head learned (the predecessor agrees with them).
     await moderateAndReview(app, client, moderator, await makeTexts(30, 4), { invertAll: true });
     const deadline = Date.now() + 10_000;
-    while ((await readyz()).head_id !== run.reference_head_id && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    assert.equal((await readyz()).head_id, run.reference_head_id, 'rolled back to the predecessor');
+    while ((await readyz()).head_id !== run.active_head_id && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await readyz()).head_id, run.active_head_id, 'rolled back to the predecessor');
 
     const after = await app.request.get(`/v1/models/${run.candidate_head_id}`).set('Authorization', `Bearer ${ADMIN_KEY}`);
     const guard = after.body.metrics.guard;

@@ -58,7 +58,7 @@ for (const kind of testDatabases()) {
       assert.equal(run.status, 'superseded');
       assert.equal(run.gate.passed, true, 'the gate passed; the swap did not');
       assert.match(run.error, /the active head changed during the run/);
-      assert.equal((await active()).head_id, first.reference_head_id, 'the rollback stands');
+      assert.equal((await active()).head_id, first.active_head_id, 'the rollback stands');
       const candidate = (await app.request.get(`/v1/models/${run.candidate_head_id}`).set(admin)).body;
       assert.equal(candidate.status, 'candidate');
     });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { settledLabels } from '../../src/review/review.repository.js';
-import { splitForText, textSha256 } from '../../src/review/split.js';
+import { splitForText } from '../../src/review/split.js';
 import { ADMIN_KEY, startTestApp, TEST_SPLIT_SALT, type TestApp } from '../helpers/app.js';
 import { testDatabases } from '../helpers/db.js';
 import { waitForRun } from '../helpers/feedback.js';
@@ -44,7 +44,7 @@ for (const kind of testDatabases()) {
         const text = `I will find you and kill you, take ${i}`;
         const m = await app.request.post('/v1/moderate').set(as(client)).send({ input: text });
         const x = m.body.results[0];
-        if (splitForText(TEST_SPLIT_SALT, textSha256(text), 0.2) === 'train') r = x;
+        if (splitForText(TEST_SPLIT_SALT, text, 0.2) === 'train') r = x;
         else await review(x.review_task_id, { violence: false, harassment: false, hate: false });
       }
       assert.ok(r, 'found a train-split item');

@@ -82,7 +82,7 @@ for (const kind of testDatabases()) {
       assert.equal(head.body.status, 'active');
       assert.equal(head.body.training_run.id, run.id);
       assert.equal(head.body.lineage.length, 1);
-      assert.equal(head.body.lineage[0].id, run.reference_head_id);
+      assert.equal(head.body.lineage[0].id, run.active_head_id);
       assert.equal(head.body.hyperparameters.beta, 'auto');
       assert.deepEqual(head.body.hyperparameters.chosen.violence.experts.map((e: { l2: number }) => e.l2), violence.experts.map((e: { l2: number }) => e.l2));
       assert.equal(head.body.lexical_tokens, 0);

@@ -70,6 +70,9 @@ export interface ItemSplitsTable {
   item_id: string;
   split: Split;
   eval_fraction: number;
+  /** The normalised text's key and the item's group (src/review/split.ts; migration 0013). */
+  text_key: string | null;
+  group_key: string | null;
   assigned_at: Generated<Date>;
 }
 

@@ -16,7 +16,10 @@ export interface TrainingRunsTable {
   policy_name: string;
   policy_version: string;
   hyperparameters: Json;
+  /** The DPO reference: the backbone's base head (before migration 0013: the head the run started from). */
   reference_head_id: string | null;
+  /** The active head the run started from: the candidate's parent, what the gate compares it with (migration 0013). */
+  active_head_id: string | null;
   candidate_head_id: string | null;
   data_snapshot: NullableJson;
   metrics: ColumnType<Record<string, unknown>, string | undefined, string>;
