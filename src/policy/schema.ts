@@ -246,6 +246,12 @@ const driftSchema = z.strictObject({
   min_labels: z.number().int().min(1).default(30),
   /** How many of the most recent verdicts before the batch form its history. */
   history: z.number().int().min(1).default(20_000),
+  /** Slices tested beside each moderator and the category: each author, each word, with min_labels verdicts in the batch. */
+  slices: z.strictObject({ authors: z.boolean().default(true), terms: z.boolean().default(true) }).default({ authors: true, terms: true }),
+  /** The cumulative check: the last this-many runs' batches together against the history before them (0: off)... */
+  cumulative_runs: z.number().int().min(0).default(5),
+  /** ...may drop in agreement by this much. */
+  cumulative_max_change: z.number().gt(0).max(1).default(0.05),
 });
 
 const guardSchema = z.strictObject({

@@ -411,12 +411,15 @@ export async function verdicts(db: Executor, range: { from: number; to: number; 
   return db
     .selectFrom('review_labels as l')
     .innerJoin('reviews as r', 'r.task_id', 'l.task_id')
+    .innerJoin('content_items as i', 'i.id', 'l.item_id')
     .select([
       'l.id as label_id',
       'l.task_id',
       'l.item_id',
       'l.category',
       'l.split',
+      'l.model_label',
+      'i.author_id',
       'r.moderator_key_id',
       sql<boolean>`coalesce((r.labels ->> l.category)::boolean, false)`.as('verdict'),
     ])

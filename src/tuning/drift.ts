@@ -5,12 +5,26 @@
  * with the labels, cannot see it. Its signature is elsewhere: how often the labels agree with the model,
  * and with other moderators, moves far from its history. Pure.
  *
- * The units are verdicts (each reviewer's own answer per category), compared with the active head's
- * decision on the same stored features and, on tasks with several reviewers, with the other reviewers.
- * Per category and per moderator, the new batch's agreement rate is tested against the trailing history
- * of the category (all moderators) with a two-proportion z-test. A finding needs all of: enough
- * verdicts on both sides, a change larger than `max_change`, and p ≤ `max_p_value` (small, since a run
- * makes many such tests).
+ * The units are verdicts (each reviewer's own answer per category), compared with the decision of the
+ * head that served the item when it was moderated (a head that had not trained on that label: every
+ * verdict, past and new, is judged out of sample; on a deployment's first night that head is the
+ * starter) and, on tasks with several reviewers, with the other reviewers.
+ *
+ * A targeted attacker does not invert everything: they never flag one category, flip one moderator's
+ * positives, one term's texts or one author's. So agreement is tested per slice (each moderator; the
+ * category as a whole; each author and each term with enough verdicts in the batch) and per region (all
+ * verdicts; those on items the serving head flagged, where "never flag" shows as a collapse of agreement;
+ * those it did not flag), each against its comparator: the category's history (for a term, the term's own
+ * history where it has enough), joined for a moderator or a term by the rest of this batch, so that a
+ * deployment's first night already compares each moderator with the others. A finding needs all of:
+ * enough verdicts on both sides, a drop in agreement larger than `max_change`, and a one-sided
+ * two-proportion test at p ≤ `max_p_value`, divided by the number of author or term slices tested
+ * (Bonferroni: a batch has hundreds of terms). A rise in agreement is never held (heads improve, so
+ * honest labels agree more with later heads).
+ *
+ * The cumulative check ({@link checkCumulative}) does the same for the moderator and category slices over
+ * the last few runs' batches together, against the history before them, with a smaller `max_change`:
+ * a slow poisoner who stays under the nightly threshold still moves the window.
  */
 
 export interface Verdict {
@@ -20,8 +34,12 @@ export interface Verdict {
   category: string;
   moderator: string;
   verdict: boolean;
-  /** What the active head says for this item and category (its decision at the policy's threshold). */
+  /** The decision of the head that served the item (at the policy's threshold), which had not seen this label. */
   model: boolean;
+  /** The item's author, where the platform gave one. */
+  author?: string | null;
+  /** The item's words (src/tuning/drift.ts termsOf), for term slices; empty where the text is gone. */
+  terms?: readonly string[];
 }
 
 export interface DriftSettings {
@@ -29,6 +47,10 @@ export interface DriftSettings {
   max_change: number;
   max_p_value: number;
   min_labels: number;
+  /** Slices beyond moderators and the category (default both on). */
+  slices?: { authors: boolean; terms: boolean };
+  /** The cumulative check's largest allowed drop (default 0.05). */
+  cumulative_max_change?: number;
 }
 
 export interface Rate {
@@ -37,24 +59,43 @@ export interface Rate {
   rate: number | null;
 }
 
+export type Region = 'all' | 'model_yes' | 'model_no';
+export type SliceKind = 'moderator' | 'category' | 'author' | 'term';
+
 export interface DriftRow {
-  /** `model`: verdicts vs the active head; `moderators`: verdicts vs the other reviewers of the same task. */
+  /** `model`: verdicts vs the serving head; `moderators`: verdicts vs the other reviewers of the same task. */
   against: 'model' | 'moderators';
+  /** `batch`: this run's new labels; `cumulative`: the last runs' batches together. */
+  scope: 'batch' | 'cumulative';
   category: string;
-  /** null: every moderator's verdicts in the category. */
+  /** The slice's moderator (slice `moderator`), else null. */
   moderator: string | null;
+  slice: { kind: SliceKind; value: string | null };
+  /** Which verdicts: all, or those on items the serving head flagged (`model_yes`) or did not (`model_no`). */
+  region: Region;
   batch: Rate;
   history: Rate;
   change: number | null;
+  /** One-sided: how likely a drop this large is if the slice labels like its comparator. */
   p_value: number | null;
+  /** The p-value a finding needs (max_p_value, over the number of slices of its kind tested). */
+  threshold: number;
   finding: boolean;
+}
+
+export interface Hold {
+  category: string;
+  /** The moderator held, or null for the category's labels from every moderator. */
+  moderator: string | null;
+  scope: 'batch' | 'cumulative';
+  reason: string;
 }
 
 export interface DriftReport {
   rows: DriftRow[];
   findings: DriftRow[];
   /** What to hold: (category, moderator) pairs, moderator null for the whole category. */
-  holds: { category: string; moderator: string | null; reason: string }[];
+  holds: Hold[];
 }
 
 /** Φ(x), the standard normal CDF (Abramowitz & Stegun 7.1.26 on erf; error below 1.5e-7). */
@@ -65,19 +106,19 @@ export function normalCdf(x: number): number {
   return x >= 0 ? (1 + erf) / 2 : (1 - erf) / 2;
 }
 
-/** Two-sided p-value of the pooled two-proportion z-test; 1 when either side is empty or the pool is degenerate. */
-export function twoProportionTest(a: Rate, b: Rate): number {
-  if (a.n === 0 || b.n === 0) return 1;
-  const p = (a.agree + b.agree) / (a.n + b.n);
-  const se = Math.sqrt(p * (1 - p) * (1 / a.n + 1 / b.n));
-  if (se === 0) return a.agree / a.n === b.agree / b.n ? 1 : 0;
-  const z = (a.agree / a.n - b.agree / b.n) / se;
-  return Math.min(1, 2 * (1 - normalCdf(Math.abs(z))));
-}
-
 function rate(pairs: boolean[]): Rate {
   const agree = pairs.filter(Boolean).length;
   return { n: pairs.length, agree, rate: pairs.length ? agree / pairs.length : null };
+}
+
+/** One-sided p-value for "a's rate is below b's" (pooled two-proportion z-test); 1 when either side is empty. */
+export function dropTest(a: Rate, b: Rate): number {
+  if (a.n === 0 || b.n === 0) return 1;
+  const p = (a.agree + b.agree) / (a.n + b.n);
+  const se = Math.sqrt(p * (1 - p) * (1 / a.n + 1 / b.n));
+  const d = a.agree / a.n - b.agree / b.n;
+  if (se === 0) return d < 0 ? 0 : 1;
+  return 1 - normalCdf(-d / se);
 }
 
 /** Each verdict's agreement with the other reviewers of its task (one entry per pair of reviewers). */
@@ -94,61 +135,176 @@ function peerAgreements(verdicts: Verdict[]): { v: Verdict; agrees: boolean }[] 
   return out;
 }
 
+/** An item's words for term slices: lower-case runs of letters, digits and apostrophes, 3 characters or more, each once. */
+export function termsOf(text: string | null): string[] {
+  if (text === null) return [];
+  return [...new Set(text.normalize('NFKC').toLowerCase().match(/[\p{L}\p{N}'’]{3,}/gu) ?? [])].slice(0, 500);
+}
+
+const REGIONS: { region: Region; keep: (v: Verdict) => boolean }[] = [
+  { region: 'all', keep: () => true },
+  { region: 'model_yes', keep: (v) => v.model },
+  { region: 'model_no', keep: (v) => !v.model },
+];
+const agrees = (v: Verdict) => v.verdict === v.model;
+
+/** Rows under construction: a finding is decided once every row of its family is known (Bonferroni). */
+interface Pending {
+  row: Omit<DriftRow, 'threshold' | 'finding'>;
+  eligible: boolean;
+}
+
+class Rows {
+  readonly pending: Pending[] = [];
+  constructor(
+    private readonly s: DriftSettings,
+    private readonly scope: 'batch' | 'cumulative',
+    private readonly maxChange: number,
+  ) {}
+
+  add(against: DriftRow['against'], category: string, slice: DriftRow['slice'], region: Region, b: boolean[], h: boolean[]): Pending {
+    const batch = rate(b);
+    const history = rate(h);
+    const change = batch.rate !== null && history.rate !== null ? batch.rate - history.rate : null;
+    const p = change === null ? null : dropTest(batch, history);
+    const row = { against, scope: this.scope, category, moderator: slice.kind === 'moderator' ? slice.value : null, slice, region, batch, history, change, p_value: p };
+    const pending = { row, eligible: batch.n >= this.s.min_labels && history.n >= this.s.min_labels && change !== null };
+    this.pending.push(pending);
+    return pending;
+  }
+
+  /** Decides every row: author and term slices share max_p_value among the slices of their kind tested. */
+  settle(): DriftRow[] {
+    const tested = new Map<string, Set<string>>();
+    for (const x of this.pending) {
+      if (!x.eligible) continue;
+      const kind = x.row.slice.kind;
+      if (!tested.has(kind)) tested.set(kind, new Set());
+      tested.get(kind)!.add(`${x.row.category}\u0000${x.row.slice.value}\u0000${x.row.region}`);
+    }
+    return this.pending.map(({ row, eligible }) => {
+      const family = row.slice.kind === 'author' || row.slice.kind === 'term' ? Math.max(1, tested.get(row.slice.kind)?.size ?? 1) : 1;
+      const threshold = this.s.max_p_value / family;
+      const finding = this.s.enabled && eligible && row.change! < -this.maxChange && row.p_value! <= threshold;
+      return { ...row, threshold, finding };
+    });
+  }
+}
+
+function holdsOf(rows: DriftRow[], categories: string[], scope: 'batch' | 'cumulative', runs?: number): Hold[] {
+  const holds: Hold[] = [];
+  for (const cat of categories) {
+    const found = rows.filter((r) => r.category === cat && r.finding);
+    const moderators = [...new Set(found.filter((r) => r.slice.kind === 'moderator').map((r) => r.moderator!))].sort();
+    for (const m of moderators) {
+      holds.push({ category: cat, moderator: m, scope, reason: found.filter((r) => r.moderator === m).map((r) => describe(r, runs)).join('; ') });
+    }
+    const rest = found.filter((r) => r.slice.kind !== 'moderator');
+    if (rest.length) holds.push({ category: cat, moderator: null, scope, reason: rest.map((r) => describe(r, runs)).join('; ') });
+  }
+  return holds;
+}
+
+/**
+ * The nightly check of a batch against its history. Moderators are tested first; the category, author
+ * and term slices then on the verdicts of the moderators not already found, so one bad moderator is not
+ * also held as a bad category.
+ */
 export function checkDrift(history: Verdict[], batch: Verdict[], s: DriftSettings): DriftReport {
-  const rows: DriftRow[] = [];
-  const row = (against: DriftRow['against'], category: string, moderator: string | null, b: boolean[], h: boolean[]): DriftRow => {
-    const batchRate = rate(b);
-    const historyRate = rate(h);
-    const change = batchRate.rate !== null && historyRate.rate !== null ? batchRate.rate - historyRate.rate : null;
-    const p = change === null ? null : twoProportionTest(batchRate, historyRate);
-    const finding =
-      s.enabled &&
-      batchRate.n >= s.min_labels &&
-      historyRate.n >= s.min_labels &&
-      change !== null &&
-      Math.abs(change) > s.max_change &&
-      p !== null &&
-      p <= s.max_p_value;
-    const r: DriftRow = { against, category, moderator, batch: batchRate, history: historyRate, change, p_value: p, finding };
-    rows.push(r);
-    return r;
-  };
+  const rows = new Rows(s, 'batch', s.max_change);
+  const slices = s.slices ?? { authors: true, terms: true };
   const categories = [...new Set(batch.map((v) => v.category))].sort();
   const peersBatch = peerAgreements(batch);
   const peersHistory = peerAgreements(history);
-  const holds: DriftReport['holds'] = [];
   for (const cat of categories) {
     const inCat = (v: Verdict) => v.category === cat;
-    const hModel = history.filter(inCat).map((v) => v.verdict === v.model);
+    const hist = history.filter(inCat);
+    const mine = batch.filter(inCat);
+    const moderators = [...new Set(mine.map((v) => v.moderator))].sort();
     const hPeers = peersHistory.filter((x) => inCat(x.v)).map((x) => x.agrees);
-    const moderators = [...new Set(batch.filter(inCat).map((v) => v.moderator))].sort();
     const flagged = new Set<string>();
     for (const m of moderators) {
-      const mine = (v: Verdict) => inCat(v) && v.moderator === m;
-      const a = row('model', cat, m, batch.filter(mine).map((v) => v.verdict === v.model), hModel);
-      const b = row('moderators', cat, m, peersBatch.filter((x) => mine(x.v)).map((x) => x.agrees), hPeers);
-      if (a.finding || b.finding) flagged.add(m);
+      const theirs = mine.filter((v) => v.moderator === m);
+      // The comparator: the category's history and, from the first night on, the other moderators' verdicts in this batch.
+      const others = [...hist, ...mine.filter((v) => v.moderator !== m)];
+      const found = REGIONS.map(({ region, keep }) =>
+        rows.add('model', cat, { kind: 'moderator', value: m }, region, theirs.filter(keep).map(agrees), others.filter(keep).map(agrees)),
+      );
+      const peers = rows.add(
+        'moderators',
+        cat,
+        { kind: 'moderator', value: m },
+        'all',
+        peersBatch.filter((x) => inCat(x.v) && x.v.moderator === m).map((x) => x.agrees),
+        hPeers,
+      );
+      // Provisional (before Bonferroni, which moderator rows do not use): decides who the later slices leave out.
+      if ([...found, peers].some((x) => x.eligible && x.row.change! < -s.max_change && x.row.p_value! <= s.max_p_value && s.enabled)) flagged.add(m);
     }
-    for (const m of flagged) {
-      const why = rows.filter((r) => r.category === cat && r.moderator === m && r.finding).map(describe);
-      holds.push({ category: cat, moderator: m, reason: why.join('; ') });
+    const rest = mine.filter((v) => !flagged.has(v.moderator));
+    for (const { region, keep } of REGIONS) {
+      rows.add('model', cat, { kind: 'category', value: null }, region, rest.filter(keep).map(agrees), hist.filter(keep).map(agrees));
     }
-    // The whole category, without the moderators already held: a shift everyone shares.
-    const rest = batch.filter((v) => inCat(v) && !flagged.has(v.moderator));
-    const whole = row('model', cat, null, rest.map((v) => v.verdict === v.model), hModel);
-    if (whole.finding) holds.push({ category: cat, moderator: null, reason: describe(whole) });
+    const sliceBy = (kind: 'author' | 'term', keysOf: (v: Verdict) => readonly string[]) => {
+      const groups = new Map<string, Verdict[]>();
+      for (const v of rest) for (const k of keysOf(v)) groups.set(k, [...(groups.get(k) ?? []), v]);
+      for (const [k, vs] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+        if (vs.length < s.min_labels) continue;
+        const inSlice = (v: Verdict) => keysOf(v).includes(k);
+        const own = hist.filter(inSlice);
+        const comparator = kind === 'term' && own.length >= s.min_labels ? own : [...hist, ...rest.filter((v) => !inSlice(v))];
+        for (const { region, keep } of REGIONS) rows.add('model', cat, { kind, value: k }, region, vs.filter(keep).map(agrees), comparator.filter(keep).map(agrees));
+      }
+    };
+    if (slices.authors) sliceBy('author', (v) => (v.author ? [v.author] : []));
+    if (slices.terms) sliceBy('term', (v) => v.terms ?? []);
   }
-  return { rows, findings: rows.filter((r) => r.finding), holds };
+  const settled = rows.settle();
+  return { rows: settled, findings: settled.filter((r) => r.finding), holds: holdsOf(settled, categories, 'batch') };
+}
+
+/**
+ * The cumulative check: the verdicts of the last `runs` runs' batches together (`window`), per moderator
+ * and per category and region, against the history before the window, with `cumulative_max_change`.
+ */
+export function checkCumulative(history: Verdict[], window: Verdict[], s: DriftSettings, runs: number): DriftReport {
+  const rows = new Rows(s, 'cumulative', s.cumulative_max_change ?? 0.05);
+  const categories = [...new Set(window.map((v) => v.category))].sort();
+  for (const cat of categories) {
+    const hist = history.filter((v) => v.category === cat);
+    const mine = window.filter((v) => v.category === cat);
+    for (const m of [...new Set(mine.map((v) => v.moderator))].sort()) {
+      const theirs = mine.filter((v) => v.moderator === m);
+      for (const { region, keep } of REGIONS) rows.add('model', cat, { kind: 'moderator', value: m }, region, theirs.filter(keep).map(agrees), hist.filter(keep).map(agrees));
+    }
+    for (const { region, keep } of REGIONS) rows.add('model', cat, { kind: 'category', value: null }, region, mine.filter(keep).map(agrees), hist.filter(keep).map(agrees));
+  }
+  const settled = rows.settle();
+  return { rows: settled, findings: settled.filter((r) => r.finding), holds: holdsOf(settled, categories, 'cumulative', runs) };
 }
 
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`);
 
-export function describe(r: DriftRow): string {
-  const who = r.moderator === null ? `all moderators' ${r.category} labels` : `moderator ${r.moderator}'s ${r.category} labels`;
-  const what = r.against === 'model' ? 'agree with the active head' : 'agree with the other reviewers of the same tasks';
+const REGION_WORDS: Record<Region, string> = {
+  all: '',
+  model_yes: ' on items the serving head flagged',
+  model_no: ' on items the serving head did not flag',
+};
+
+export function describe(r: DriftRow, runs?: number): string {
+  const who =
+    r.slice.kind === 'moderator'
+      ? `moderator ${r.slice.value}'s ${r.category} labels`
+      : r.slice.kind === 'author'
+        ? `${r.category} labels on author ${r.slice.value}'s items`
+        : r.slice.kind === 'term'
+          ? `${r.category} labels on items with the word "${r.slice.value}"`
+          : `all moderators' ${r.category} labels`;
+  const what = r.against === 'model' ? "agree with the serving head's decision" : 'agree with the other reviewers of the same tasks';
+  const when = r.scope === 'cumulative' ? `over the last ${runs ?? 'few'} runs' batches` : 'in this batch';
   return (
-    `${who} ${what} ${pct(r.batch.rate)} of the time in this batch (${r.batch.agree}/${r.batch.n}) against ${pct(r.history.rate)} ` +
-    `before (${r.history.agree}/${r.history.n}; p = ${r.p_value === null ? 'n/a' : r.p_value.toExponential(2)})`
+    `${who}${REGION_WORDS[r.region]} ${what} ${pct(r.batch.rate)} of the time ${when} (${r.batch.agree}/${r.batch.n}) against ${pct(r.history.rate)} ` +
+    `before (${r.history.agree}/${r.history.n}; one-sided p = ${r.p_value === null ? 'n/a' : r.p_value.toExponential(2)}, needs ≤ ${r.threshold.toExponential(1)})`
   );
 }
 

@@ -203,16 +203,33 @@ export async function lastCheckedSnapshot(db: Executor, backboneId: string): Pro
 }
 
 async function lastSnapshot(db: Executor, backboneId: string, statuses: RunStatus[]): Promise<{ id: string; maxLabelId: number } | undefined> {
-  const r = await db
+  return (await lastSnapshots(db, backboneId, statuses, 1))[0];
+}
+
+/**
+ * The highest label ids of the last `n` runs the drift check looked at, newest first: the cumulative
+ * check's window starts after the oldest of them.
+ */
+export async function lastCheckedSnapshots(db: Executor, backboneId: string, n: number): Promise<{ id: string; maxLabelId: number }[]> {
+  return lastSnapshots(db, backboneId, ['promoted', 'rejected', 'superseded', 'held'], n);
+}
+
+async function lastSnapshots(db: Executor, backboneId: string, statuses: RunStatus[], n: number): Promise<{ id: string; maxLabelId: number }[]> {
+  const rows = await db
     .selectFrom('training_runs')
     .select(['id', sql<number | null>`(data_snapshot ->> 'max_label_id')::bigint`.as('max_label_id')])
     .where('status', 'in', statuses)
     .where(sql`data_snapshot ->> 'backbone_id'`, '=', backboneId)
     .orderBy('finished_at', 'desc')
-    .limit(1)
-    .executeTakeFirst();
+    .limit(n)
+    .execute();
   // Runs from before labels had ids recorded no max_label_id: they do not hold a new run back.
-  return r && r.max_label_id !== null ? { id: r.id, maxLabelId: Number(r.max_label_id) } : undefined;
+  const out: { id: string; maxLabelId: number }[] = [];
+  for (const r of rows) {
+    if (r.max_label_id === null) break;
+    out.push({ id: r.id, maxLabelId: Number(r.max_label_id) });
+  }
+  return out;
 }
 
 export interface NewHold {

@@ -29,7 +29,7 @@ import type { PolicyRegistry } from '../policy/registry.js';
 import { trainingProblems, type hyperparameterOverrides } from '../policy/schema.js';
 import * as reviews from '../review/review.repository.js';
 import { buildDataset, trainingBinding, type Dataset, type ItemInputs, type SettledCell, type TrainingBinding } from './dataset.js';
-import { checkDrift, inHold, type DriftRow, type HoldRange, type Verdict } from './drift.js';
+import { checkCumulative, checkDrift, inHold, termsOf, type DriftRow, type HoldRange, type Verdict } from './drift.js';
 import { gate, measureOptions, type GateDecision } from './evaluate.js';
 import type { TrainJob, TrainMessage } from './train-worker.js';
 import type { FitStep } from './fit.js';
@@ -385,10 +385,14 @@ export class TrainingService {
     const holds = await repo.listHolds(this.db);
     const ranges = (h: (typeof holds)[number]) => ({ category: h.category, moderator: h.moderator_key_id, fromLabelId: h.from_label_id, toLabelId: h.to_label_id });
     const excluded = holds.filter((h) => h.status !== 'accepted').map(ranges);
-    const checked = await repo.lastCheckedSnapshot(this.db, backbone.id);
-    const drift = checked
-      ? await this.driftCheck(runId, setting, inputs.items, { from: Math.min(checked.maxLabelId, maxLabelId), to: maxLabelId }, holds.map(ranges), excluded)
-      : null;
+    // The batch: labels since the last run the check looked at (all of them on a deployment's first run).
+    // The cumulative window: the batches of the last cumulative_runs runs and this one, once there are two.
+    const runs = policy.settings.drift.cumulative_runs;
+    const checked = await repo.lastCheckedSnapshots(this.db, backbone.id, Math.max(1, runs));
+    const from = checked.length ? Math.min(checked[0].maxLabelId, maxLabelId) : 0;
+    // Window starts: the end of each earlier run's batch, up to cumulative_runs − 1 runs back (with labels before it).
+    const windowStarts = checked.slice(1, Math.max(1, runs)).map((c) => c.maxLabelId).filter((x) => x > 0 && x < from);
+    const drift = await this.driftCheck(runId, setting, inputs.items, { from, to: maxLabelId }, windowStarts, holds.map(ranges), excluded);
     const cells = settled.filter((c) => !inHold(c.id, c.category, c.reviewers, excluded));
     const dataset = buildDataset(cells, inputs.items, reference.dim, binding, {
       thresholds: Object.fromEntries(Object.entries(policy.rules).map(([c, r]) => [c, r.flag])),
@@ -505,75 +509,89 @@ export class TrainingService {
   }
 
   /**
-   * The label-drift check (src/tuning/drift.ts) on the verdicts settled since the last trained run,
-   * against the ones before. Batches outside tolerance are stored as holds and the run ends `held`.
+   * The label-drift check (src/tuning/drift.ts) on the verdicts settled since the last checked run (on a
+   * deployment's first run: all of them, each moderator against the others), against the ones before,
+   * and the cumulative check over the last runs' batches. Batches outside tolerance are stored as holds
+   * and the run ends `held`.
    */
   private async driftCheck(
     runId: string,
     setting: RunSetting,
     items: Map<string, ItemInputs>,
     batch: { from: number; to: number },
+    windowStarts: number[],
     anyHold: HoldRange[],
     excluded: HoldRange[],
-  ): Promise<{ rows: DriftRow[]; batch_verdicts: number; history_verdicts: number } | null> {
+  ): Promise<{ rows: DriftRow[]; batch_verdicts: number; history_verdicts: number; windows: { from: number; runs: number; verdicts: number }[] } | null> {
     const settings = setting.policy.settings.drift;
     if (!settings.enabled) return null;
-    // What the active head says about each item, through the scorer that serves it.
-    const scorer = new Scorer(setting.active, probabilityKind(setting.backbone.problemType), setting.mapping);
-    const ids = [...items.keys()];
-    const D = setting.active.dim;
-    const features = new Float32Array(ids.length * D);
-    ids.forEach((id, k) => features.set(items.get(id)!.features, k * D));
-    const texts = ids.map((id) => items.get(id)!.text);
-    const g = setting.active.ngrams;
-    const scores = scorer.score({
-      features,
-      tokens: tokenRows(ids.map((id) => items.get(id)!.tokens ?? new Int32Array(0))),
-      ngrams: ngramSource(texts, g ? new Map([[ngramKey(g.config), await ngramRowsYielding(texts, g.config)]]) : undefined),
-      n: ids.length,
-    });
-    const at = new Map(ids.map((id, k) => [id, k]));
-    const toVerdict = (r: Awaited<ReturnType<typeof reviews.verdicts>>[number]): Verdict | null => {
-      const k = at.get(r.item_id);
-      const rule = setting.policy.rules[r.category];
-      if (k === undefined || !rule) return null;
-      return { labelId: Number(r.label_id), taskId: r.task_id, category: r.category, moderator: r.moderator_key_id, verdict: r.verdict, model: (scores[k][r.category] ?? 0) >= rule.flag };
-    };
+    // Each verdict against the decision of the head that served its item: that head had not seen the label.
+    const toVerdict = (r: Awaited<ReturnType<typeof reviews.verdicts>>[number]): Verdict | null =>
+      setting.policy.rules[r.category]
+        ? {
+            labelId: Number(r.label_id),
+            taskId: r.task_id,
+            category: r.category,
+            moderator: r.moderator_key_id,
+            verdict: r.verdict,
+            model: r.model_label,
+            author: r.author_id,
+            terms: termsOf(items.get(r.item_id)?.text ?? null),
+          }
+        : null;
     const keep = (holdRanges: HoldRange[]) => (v: Verdict | null): v is Verdict => v !== null && !inHold(v.labelId, v.category, [v.moderator], holdRanges);
-    const batchVerdicts = (await reviews.verdicts(this.db, { ...batch, limit: Number.MAX_SAFE_INTEGER })).map(toVerdict).filter(keep(anyHold));
-    // History judged out of sample: only verdicts the active head never trained on (the eval split, or
-    // labels settled after its training data). On the items it trained on it agrees with the labels far
-    // more than on new ones, and that gap alone would hold every honest batch.
-    const sawUpTo = typeof setting.active.dataSnapshot?.max_label_id === 'number' ? setting.active.dataSnapshot.max_label_id : null;
-    const unseen = (r: { split: string; label_id: string | number }) => sawUpTo === null || r.split === 'eval' || Number(r.label_id) > sawUpTo;
-    const history = (await reviews.verdicts(this.db, { from: 0, to: batch.from, limit: settings.history }))
-      .filter(unseen)
-      .map(toVerdict)
-      .filter(keep(excluded));
+    const load = async (from: number, to: number, limit = Number.MAX_SAFE_INTEGER) => (await reviews.verdicts(this.db, { from, to, limit })).map(toVerdict);
+    const batchVerdicts = (await load(batch.from, batch.to)).filter(keep(anyHold));
+    const history = (await load(0, batch.from, settings.history)).filter(keep(excluded));
     const report = checkDrift(history, batchVerdicts, settings);
-    if (report.holds.length > 0) {
+    const rows = [...report.rows];
+    const holds = report.holds.map((h) => ({ ...h, fromLabelId: batch.from }));
+    // The cumulative check: the batches since each of the last runs (two batches or more) together, against
+    // the labels before them; the slow poisoner's first night is unknown, so every start is tried
+    // (Bonferroni over the starts), shortest window first, and the first that finds something holds.
+    const windows: { from: number; runs: number; verdicts: number }[] = [];
+    const counted = [...batchVerdicts];
+    const batchHolds = report.holds.map((h) => ({ ...h, fromLabelId: batch.from, toLabelId: batch.to }));
+    for (const [k, from] of windowStarts.entries()) {
+      const windowVerdicts = (await load(from, batch.to)).filter(keep(excluded)).filter((v) => !inHold(v.labelId, v.category, [v.moderator], batchHolds));
+      const before = (await load(0, from, settings.history)).filter(keep(excluded));
+      const cumulative = checkCumulative(before, windowVerdicts, { ...settings, max_p_value: settings.max_p_value / windowStarts.length }, k + 2);
+      windows.push({ from, runs: k + 2, verdicts: windowVerdicts.length });
+      rows.push(...cumulative.rows);
+      if (cumulative.holds.length) {
+        holds.push(...cumulative.holds.map((h) => ({ ...h, fromLabelId: from })));
+        counted.push(...windowVerdicts.filter((v) => v.labelId <= batch.from));
+        break;
+      }
+    }
+    if (holds.length > 0) {
       await repo.insertHolds(
         this.db,
-        report.holds.map((h) => ({
+        holds.map((h) => ({
           id: uuidv7(),
           runId,
           category: h.category,
           moderator: h.moderator,
-          fromLabelId: batch.from,
+          fromLabelId: h.fromLabelId,
           toLabelId: batch.to,
-          labels: batchVerdicts.filter((v) => v.category === h.category && (h.moderator === null || v.moderator === h.moderator)).length,
+          labels: counted.filter((v) => v.category === h.category && v.labelId > h.fromLabelId && (h.moderator === null || v.moderator === h.moderator)).length,
           reason: h.reason,
         })),
       );
       await repo.updateRun(this.db, runId, {
-        dataSnapshot: { max_label_id: batch.to, backbone_id: setting.backbone.id, drift: { rows: report.rows, holds: report.holds } },
+        dataSnapshot: { max_label_id: batch.to, backbone_id: setting.backbone.id, drift: { rows: rows.filter((r) => r.finding), holds } },
       });
       throw new HeldRun(
-        `label drift: held ${report.holds.length} batch${report.holds.length === 1 ? '' : 'es'} of labels out of training and evaluation until an admin ` +
-          `accepts or discards ${report.holds.length === 1 ? 'it' : 'them'} (GET /v1/label-holds): ${report.holds.map((h) => h.reason).join(' | ')}`,
+        `label drift: held ${holds.length} batch${holds.length === 1 ? '' : 'es'} of labels out of training and evaluation until an admin ` +
+          `accepts or discards ${holds.length === 1 ? 'it' : 'them'} (GET /v1/label-holds): ${holds.map((h) => h.reason).join(' | ')}`,
       );
     }
-    return { rows: report.rows, batch_verdicts: batchVerdicts.length, history_verdicts: history.length };
+    // The snapshot keeps the moderator and category rows that were tested (enough verdicts on both sides),
+    // and the author and term rows that came near a finding (one-sided p ≤ 0.01), with how many were tested.
+    const tested = rows.filter(
+      (r) => r.batch.n >= settings.min_labels && r.history.n >= settings.min_labels && (r.slice.kind === 'moderator' || r.slice.kind === 'category' || (r.p_value ?? 1) <= 0.01),
+    );
+    return { rows: tested, batch_verdicts: batchVerdicts.length, history_verdicts: history.length, windows };
   }
 
   /**

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkDrift, inHold, normalCdf, twoProportionTest, type Verdict } from '../../src/tuning/drift.js';
+import { checkCumulative, checkDrift, dropTest, inHold, normalCdf, termsOf, type Verdict } from '../../src/tuning/drift.js';
+import { mulberry32 } from '../../src/random.js';
 
-const settings = { enabled: true, max_change: 0.2, max_p_value: 0.001, min_labels: 30 };
+const settings = { enabled: true, max_change: 0.2, max_p_value: 0.001, min_labels: 30, slices: { authors: true, terms: true }, cumulative_max_change: 0.05 };
 
 /** n verdicts by `moderator` in `category`, the first `agree` of them agreeing with the model. */
 function verdicts(n: number, agree: number, moderator: string, category = 'hate', from = 0): Verdict[] {
@@ -20,10 +21,12 @@ test('normal CDF and the two-proportion test: hand-checked values', () => {
   assert.ok(Math.abs(normalCdf(0) - 0.5) < 1e-9);
   assert.ok(Math.abs(normalCdf(1.959964) - 0.975) < 1e-6);
   assert.ok(Math.abs(normalCdf(-1) - 0.158655) < 1e-6);
-  // 60/100 vs 40/100: pooled p = 0.5, se = sqrt(0.25 · 0.02) = 0.0707, z = 2.828, p = 0.00468.
-  assert.ok(Math.abs(twoProportionTest({ n: 100, agree: 60, rate: 0.6 }, { n: 100, agree: 40, rate: 0.4 }) - 0.004678) < 1e-5);
-  assert.equal(twoProportionTest({ n: 0, agree: 0, rate: null }, { n: 10, agree: 5, rate: 0.5 }), 1);
-  assert.equal(twoProportionTest({ n: 10, agree: 10, rate: 1 }, { n: 10, agree: 10, rate: 1 }), 1);
+  // 40/100 vs 60/100: pooled p = 0.5, se = sqrt(0.25 · 0.02) = 0.0707, z = −2.828, one-sided p = 0.00234.
+  assert.ok(Math.abs(dropTest({ n: 100, agree: 40, rate: 0.4 }, { n: 100, agree: 60, rate: 0.6 }) - 0.002339) < 1e-5);
+  assert.ok(Math.abs(dropTest({ n: 100, agree: 60, rate: 0.6 }, { n: 100, agree: 40, rate: 0.4 }) - (1 - 0.002339)) < 1e-5, 'a rise is not a drop');
+  assert.equal(dropTest({ n: 0, agree: 0, rate: null }, { n: 10, agree: 5, rate: 0.5 }), 1);
+  assert.equal(dropTest({ n: 10, agree: 10, rate: 1 }, { n: 10, agree: 10, rate: 1 }), 1);
+  assert.equal(dropTest({ n: 10, agree: 0, rate: 0 }, { n: 10, agree: 0, rate: 0 }), 1);
 });
 
 test('one moderator who inverts is named and held; the others and the category are not', () => {
@@ -34,7 +37,8 @@ test('one moderator who inverts is named and held; the others and the category a
     r.holds.map((h) => [h.category, h.moderator]),
     [['hate', 'c']],
   );
-  assert.match(r.holds[0].reason, /moderator c's hate labels agree with the active head 9\.0% of the time in this batch \(9\/100\) against 90\.0% before \(540\/600; p = /);
+  // c's comparator is the history and the other moderators' verdicts in this batch: 540/600 + 179/200.
+  assert.match(r.holds[0].reason, /moderator c's hate labels agree with the serving head's decision 9\.0% of the time in this batch \(9\/100\) against 89\.9% before \(719\/800; one-sided p = /);
   const category = r.rows.find((x) => x.moderator === null)!;
   assert.equal(category.batch.n, 200, 'the category check leaves the held moderator out');
   assert.equal(category.finding, false);
@@ -45,7 +49,8 @@ test('a clean batch is not held; neither is a small one or a small change', () =
   assert.equal(checkDrift(history, verdicts(200, 178, 'a', 'hate', 1000), settings).holds.length, 0);
   assert.equal(checkDrift(history, verdicts(20, 2, 'a', 'hate', 1000), settings).holds.length, 0, 'fewer than min_labels');
   assert.equal(checkDrift(history, verdicts(2000, 1500, 'a', 'hate', 1000), settings).holds.length, 0, '−15 points is within max_change 0.2, however significant');
-  assert.equal(checkDrift([], verdicts(200, 2, 'a'), settings).holds.length, 0, 'no history: nothing to compare with');
+  assert.equal(checkDrift([], verdicts(200, 2, 'a'), settings).holds.length, 0, 'no history and one moderator: nothing to compare with');
+  assert.equal(checkDrift(history, verdicts(200, 200, 'a', 'hate', 1000), settings).holds.length, 0, 'agreeing more with the head is not held');
   assert.equal(checkDrift(history, verdicts(200, 2, 'a', 'hate', 1000), { ...settings, enabled: false }).holds.length, 0);
 });
 
@@ -57,7 +62,7 @@ test('a shift every moderator shares, each with too few verdicts to stand out al
     r.holds.map((h) => [h.category, h.moderator]),
     [['hate', null]],
   );
-  assert.match(r.holds[0].reason, /all moderators' hate labels agree with the active head 10\.0% /);
+  assert.match(r.holds[0].reason, /all moderators' hate labels agree with the serving head's decision 10\.0% /);
 });
 
 test('a moderator who disagrees with the other reviewers of the same tasks is named', () => {
@@ -90,4 +95,80 @@ test('inHold: a label is held by a batch of its category, id range and (if named
   assert.equal(inHold(20, 'hate', ['c'], holds), true);
   assert.equal(inHold(3, 'violence', ['anyone'], holds), true);
   assert.equal(inHold(3, 'harassment', ['anyone'], holds), false);
+});
+
+/** Verdicts on items with a truth, the serving head right `acc` of the time, moderators labelling as `label` says. */
+function world(o: { n: number; from: number; moderators: string[]; seed: number; acc?: number; prevalence?: number; label?: (truth: boolean, i: number, moderator: string) => boolean; author?: (i: number) => string | null; terms?: (i: number, truth: boolean) => string[]; category?: string }): Verdict[] {
+  const rng = mulberry32(o.seed);
+  return Array.from({ length: o.n }, (_, i) => {
+    const truth = rng() < (o.prevalence ?? 0.4);
+    const model = rng() < (o.acc ?? 0.85) ? truth : !truth;
+    const moderator = o.moderators[i % o.moderators.length];
+    const honest = rng() < 0.9 ? truth : !truth;
+    return {
+      labelId: o.from + i + 1,
+      taskId: `t${o.from + i}`,
+      category: o.category ?? 'hate',
+      moderator,
+      model,
+      verdict: o.label ? o.label(honest, i, moderator) : honest,
+      author: o.author?.(i) ?? null,
+      terms: o.terms?.(i, truth) ?? [],
+    };
+  });
+}
+
+test('a new moderator who never flags one category is held, by the region the serving head flagged; an honest one beside them is not', () => {
+  const history = world({ n: 800, from: 0, moderators: ['a'], seed: 1 });
+  // The batch: a (honest) and n (never flags hate), 200 verdicts each; n's overall agreement drops only ~0.2.
+  const batch = world({ n: 400, from: 1000, moderators: ['a', 'n'], seed: 2, label: (h, _i, m) => (m === 'n' ? false : h) });
+  const r = checkDrift(history, batch, settings);
+  assert.deepEqual(r.holds.map((h) => [h.category, h.moderator]), [['hate', 'n']]);
+  assert.match(r.holds[0].reason, /moderator n's hate labels on items the serving head flagged agree with the serving head's decision 0\.0% /);
+  assert.equal(r.rows.find((x) => x.moderator === 'n' && x.region === 'model_no')!.finding, false, 'on items the head cleared, never flagging agrees more, not less');
+});
+
+test('a deployment’s first night: with no history, a moderator is compared with the others in the same batch', () => {
+  const batch = world({ n: 600, from: 0, moderators: ['a', 'b', 'x'], seed: 3, label: (h, _i, m) => (m === 'x' ? !h : h) });
+  const r = checkDrift([], batch, settings);
+  assert.deepEqual(r.holds.map((h) => [h.category, h.moderator]), [['hate', 'x']]);
+});
+
+test('one term’s texts flipped is held and named, beside an honest batch with a different mix of terms that is not', () => {
+  const history = world({ n: 1500, from: 0, moderators: ['a', 'b'], seed: 4, terms: (i) => (i % 10 === 0 ? ['jews'] : i % 7 === 0 ? ['trash'] : ['people']) });
+  const termOf = (i: number) => (i % 5 === 0 ? ['jews'] : i % 3 === 0 ? ['trash'] : ['people']);
+  const honest = world({ n: 600, from: 2000, moderators: ['a', 'b'], seed: 5, terms: termOf });
+  assert.deepEqual(checkDrift(history, honest, settings).holds, [], 'more items with a word than before is no finding');
+  const flipped = world({ n: 600, from: 2000, moderators: ['a', 'b'], seed: 5, terms: termOf, label: (h, i) => (i % 5 === 0 ? !h : h) });
+  const r = checkDrift(history, flipped, settings);
+  assert.deepEqual(r.holds.map((h) => [h.category, h.moderator]), [['hate', null]]);
+  assert.match(r.holds[0].reason, /hate labels on items with the word "jews" agree with the serving head's decision/);
+  const term = r.findings.find((f) => f.slice.kind === 'term')!;
+  assert.ok(term.threshold < settings.max_p_value, 'term slices share max_p_value among the terms tested');
+});
+
+test('one author’s items flipped is held and named', () => {
+  const author = (i: number) => (i % 6 === 0 ? 'troll' : `user${i % 40}`);
+  const history = world({ n: 1200, from: 0, moderators: ['a'], seed: 6, author: (i) => `user${i % 40}` });
+  const batch = world({ n: 600, from: 2000, moderators: ['a'], seed: 7, author, label: (h, i) => (i % 6 === 0 ? !h : h) });
+  const r = checkDrift(history, batch, settings);
+  assert.ok(r.holds.some((h) => /author troll's items/.test(h.reason)), JSON.stringify(r.holds));
+  assert.ok(!r.findings.some((f) => f.slice.kind === 'author' && f.slice.value !== 'troll'), 'no honest author is named');
+});
+
+test('slow poisoning: 10% flipped each night passes the nightly check, and the cumulative check over the nights finds it', () => {
+  // A head right 95% of the time: honest agreement ~0.86; a 10% flip moves it by 0.1 × (2 × 0.86 − 1) ≈ 0.07 a night.
+  const history = world({ n: 1500, from: 0, moderators: ['a'], seed: 8, acc: 0.95 });
+  const nights = [1, 2, 3, 4].map((k) => world({ n: 400, from: 10_000 * k, moderators: ['a'], seed: 8 + k, acc: 0.95, label: (h, i) => (i % 10 === 0 ? !h : h) }));
+  for (const night of nights) assert.deepEqual(checkDrift(history, night, settings).holds, [], 'one night moves agreement ~7 points, under max_change');
+  const r = checkCumulative(history, nights.flat(), settings, 4);
+  assert.ok(r.holds.some((h) => h.category === 'hate'), JSON.stringify(r.findings.map((f) => [f.slice, f.region, f.change, f.p_value])));
+  assert.match(r.holds[0].reason, /over the last 4 runs' batches/);
+  const clean = [1, 2, 3, 4].map((k) => world({ n: 400, from: 10_000 * k, moderators: ['a'], seed: 20 + k, acc: 0.95 }));
+  assert.deepEqual(checkCumulative(history, clean.flat(), settings, 4).holds, [], 'honest nights together are not held');
+});
+
+test('termsOf: lower-case words of three characters or more, each once; nothing for a purged text', () => {
+  assert.deepEqual(termsOf('The cat, the CAT and a dog’s toy! x1 42'), ['the', 'cat', 'and', 'dog’s', 'toy']);
+  assert.deepEqual(termsOf(null), []);
 });
