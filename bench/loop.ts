@@ -41,7 +41,11 @@ const USAGE = `usage: npm run bench:loop -- [--dataset davidson|ethos] [--rounds
                          every label it gives (needs --moderators 2 or more)
   [--keep-held]          leave held batches undecided (by default the bench discards them, as an admin would)
   [--all-data-first]     control: round 1 reviews all the rounds' items at once, later rounds only retrain
-  [--force]              later control rounds retrain on the same labels ({"force": true})`;
+  [--force]              later control rounds retrain on the same labels ({"force": true})
+  [--poison KIND]        after the clean rounds, an attack on the first category (${'${'}POISONS.join(', ')}; see POISON_KINDS)
+  [--duplicates F]       a share F of each round's items are reposts of earlier ones (case and spacing changed);
+                         the bench asserts every repost lands on its original's side of the split
+  [--authors N]          items come from N authors (a few prolific), sent as author_id (the author poison sets 300)`;
 
 function parseCli() {
   try {
@@ -60,6 +64,9 @@ function parseCli() {
         'bad-moderator': { type: 'boolean', default: false },
         'keep-held': { type: 'boolean', default: false },
         force: { type: 'boolean', default: false },
+        poison: { type: 'string' },
+        duplicates: { type: 'string' },
+        authors: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -85,6 +92,23 @@ const whole = (name: string, v: string | undefined, dflt: number): number => {
   return n;
 };
 
+// ---------------------------------------------------------------- attacks
+
+/**
+ * The attacks `--poison` runs after the clean rounds, each on the first category (the target), each a
+ * round of PER_ROUND new items unless said otherwise. The run after an attack round must not promote.
+ */
+const POISON_KINDS = {
+  inverted: 'the existing moderator inverts every label of a round',
+  'never-flag': 'a new moderator key labels a round truthfully except that the target category is never flagged',
+  'flip-positives': "the existing moderator labels the target category's positives negative for a round",
+  term: "the target category inverted on every text with one word (the round's commonest word among its target positives that is in at most a third of its texts)",
+  author: "the target category inverted on the items of the round's most prolific authors (at least a tenth of the round; needs authors, 300 by default)",
+  slow: "5 nights, each flipping a random 10 % of the night's target positives to negative, by the existing moderator",
+} as const;
+type PoisonKind = keyof typeof POISON_KINDS;
+const POISONS = Object.keys(POISON_KINDS) as PoisonKind[];
+
 // ---------------------------------------------------------------- datasets
 
 /** One labelled text: its truth per category, and how a simulated moderator labels it. */
@@ -95,6 +119,10 @@ interface Item {
   draw: (rng: () => number) => Record<string, boolean>;
   /** The held-out set is stratified by this. */
   stratum: string;
+  /** --duplicates: the original's index, shared by its reposts (whose text differs in case and spacing). */
+  group?: number;
+  /** --authors: who posted it. */
+  author?: string;
 }
 
 interface BenchDataset {
@@ -173,19 +201,25 @@ const PER_ROUND = whole('per-round', args['per-round'], D.defaults.perRound);
 const HELDOUT = whole('heldout', args.heldout, D.defaults.heldout);
 const SEED = Number(args.seed);
 if (!Number.isFinite(SEED)) fail(`--seed must be a number, got '${args.seed}'`);
-const INVERTED = args['no-inverted']
+const INVERTED = args['no-inverted'] || args.poison !== undefined
   ? 0
   : args['inverted-items'] !== undefined
     ? whole('inverted-items', args['inverted-items'], 0)
     : D.defaults.inverted
       ? PER_ROUND
       : 0;
+const POISON = args.poison as PoisonKind | undefined;
+if (POISON !== undefined && !POISONS.includes(POISON)) fail(`--poison must be one of ${POISONS.join(', ')}, got '${POISON}'`);
+const POISON_ROUNDS = POISON === 'slow' ? 5 : POISON ? 1 : 0;
+const DUPLICATES = args.duplicates === undefined ? 0 : Number(args.duplicates);
+if (!(DUPLICATES >= 0 && DUPLICATES < 1)) fail(`--duplicates must be a share in [0, 1), got '${args.duplicates}'`);
+const AUTHORS = args.authors !== undefined ? whole('authors', args.authors, 0) : POISON === 'author' ? 300 : 0;
 const MODERATORS = whole('moderators', args.moderators, 1);
 const BAD_MODERATOR = args['bad-moderator'];
 if (BAD_MODERATOR && MODERATORS < 2) fail('--bad-moderator needs --moderators 2 or more');
 const CHUNK = 64; // MAX_INPUTS default
 const MODEL_DIR = path.resolve(process.env.MODEL_DIR ?? 'models/default');
-const needed = HELDOUT + (ROUNDS + (BAD_MODERATOR ? 1 : 0)) * PER_ROUND + INVERTED;
+const needed = HELDOUT + Math.ceil((ROUNDS + (BAD_MODERATOR ? 1 : 0) + POISON_ROUNDS) * PER_ROUND * (1 - DUPLICATES)) + INVERTED;
 if (needed > D.items.length) fail(`the experiment needs ${needed} items (held-out + rounds) but ${D.name} has ${D.items.length}; use fewer or smaller rounds`);
 
 function shuffled<T>(xs: T[], rng: () => number): T[] {
@@ -208,7 +242,43 @@ function split(all: Item[], heldout: number, seed: number): { heldout: Item[]; p
   return { heldout: by.flatMap((xs, k) => xs.slice(0, take[k])), pool: shuffled(by.flatMap((xs, k) => xs.slice(take[k])), rng) };
 }
 
-const { heldout, pool } = split(D.items, HELDOUT, SEED);
+const { heldout, pool: originals } = split(D.items, HELDOUT, SEED);
+
+/** A repost: the same words, in other case and spacing (what a copy-paste or a bot does). */
+function repost(text: string, rng: () => number): string {
+  const words = text.split(/\s+/).filter(Boolean);
+  const cased = words.map((w) => (rng() < 0.5 ? w.toUpperCase() : w.toLowerCase()));
+  return (rng() < 0.5 ? '  ' : '') + cased.join(rng() < 0.5 ? '   ' : ' \t ') + (rng() < 0.5 ? '\n' : ' ');
+}
+
+/**
+ * The pool the rounds draw from, in order. With --duplicates, a share of each round's places are reposts
+ * of items met so far (this round's or earlier), with the original's truth (each reviewed on its own).
+ * With --authors, each item gets an author: a few prolific ones (Zipf's law), as on a real platform.
+ */
+function buildPool(): Item[] {
+  const rng = mulberry32((SEED * 104729 + 17) >>> 0);
+  const withAuthors = originals.map((x, i) => {
+    if (AUTHORS === 0) return { ...x, group: i };
+    // Zipf over AUTHORS: author k (1-based) with weight 1/k.
+    const h = 1 / Array.from({ length: AUTHORS }, (_, k) => 1 / (k + 1)).reduce((a, b) => a + b, 0);
+    let u = rng() / h;
+    let k = 1;
+    while (k < AUTHORS && (u -= 1 / k) > 0) k++;
+    return { ...x, group: i, author: `author-${k}` };
+  });
+  if (DUPLICATES === 0) return withAuthors;
+  const out: Item[] = [];
+  let next = 0;
+  while (next < withAuthors.length) {
+    if (out.length > 0 && rng() < DUPLICATES) {
+      const of = out[Math.floor(rng() * out.length)];
+      out.push({ ...of, text: repost(of.text, rng) });
+    } else out.push(withAuthors[next++]);
+  }
+  return out;
+}
+const pool = buildPool();
 
 // ---------------------------------------------------------------- policies
 
@@ -335,7 +405,9 @@ for (let m = 1; m <= MODERATORS; m++) {
   const r = await call<{ key: string; id: string }>('POST', '/v1/admin/api-keys', ADMIN_KEY, { name: `moderator ${m}`, role: 'moderator' }, [201]);
   MODERATOR_KEYS.push({ key: r.key, id: r.id, name: `moderator ${m}` });
 }
-const moderatorName = (id: string | null) => (id === null ? 'all moderators' : (MODERATOR_KEYS.find((m) => m.id === id)?.name ?? id));
+/** Keys made later (an attack's new moderator), by id. */
+const EXTRA_NAMES = new Map<string, string>();
+const moderatorName = (id: string | null) => (id === null ? 'all moderators' : (MODERATOR_KEYS.find((m) => m.id === id)?.name ?? EXTRA_NAMES.get(id) ?? id));
 
 interface ModerateResult {
   item_id: string;
@@ -344,7 +416,7 @@ interface ModerateResult {
   review_task_id: string | null;
 }
 
-async function moderate(texts: string[], policy: string): Promise<ModerateResult[]> {
+async function moderate(texts: (string | { text: string; author_id: string })[], policy: string): Promise<ModerateResult[]> {
   const out: ModerateResult[] = [];
   for (let i = 0; i < texts.length; i += CHUNK) {
     const r = await call<{ results: ModerateResult[] }>('POST', '/v1/moderate', CLIENT, { input: texts.slice(i, i + CHUNK), policy });
@@ -440,13 +512,26 @@ interface RoundStats {
   seconds: { moderate: number; review: number };
 }
 
-async function moderateAndReview(batch: Item[], round: number, invert: boolean, badModerator = false): Promise<RoundStats> {
+/** An attack round: who reviews it (a new key, or the moderators as usual) and what the attacker changes. */
+interface Attack {
+  reviewer?: { key: string; id: string; name: string };
+  /** The labels the attacker gives (by the reviewer, or by the first moderator); `k` is the item's place in the round. */
+  label: (item: Item, honest: Record<string, boolean>, k: number) => Record<string, boolean>;
+  /** Target labels the attack changed this round. */
+  changed: number;
+}
+
+/** Every repost group's side of the split, as the service answered: a group on both sides fails the bench. */
+const SIDE = new Map<number, string>();
+let repostsChecked = 0;
+
+async function moderateAndReview(batch: Item[], round: number, invert: boolean, badModerator = false, attack?: Attack): Promise<RoundStats> {
   // The moderators' draws are made here, in batch order, so the queue's order cannot change them.
   const rng = mulberry32((SEED * 7919 + round) >>> 0);
-  const labels = new Map<string, { text: string; mod: Record<string, boolean>; truth: Record<string, boolean>; model: Record<string, boolean> }>();
+  const labels = new Map<string, { item: Item; k: number; text: string; mod: Record<string, boolean>; truth: Record<string, boolean>; model: Record<string, boolean> }>();
   let t = performance.now();
   const results = await moderate(
-    batch.map((x) => x.text),
+    batch.map((x) => (x.author ? { text: x.text, author_id: x.author } : x.text)),
     mainPolicy.name,
   );
   const moderateSeconds = (performance.now() - t) / 1000;
@@ -455,7 +540,7 @@ async function moderateAndReview(batch: Item[], round: number, invert: boolean, 
     const drawn = batch[i].draw(rng);
     const mod = invert ? Object.fromEntries(D.categories.map((c) => [c, !drawn[c]])) : drawn;
     // The model's decision comes from the moderation response: audit tasks are blind by default.
-    labels.set(r.review_task_id, { text: batch[i].text, mod, truth: batch[i].truth, model: r.categories });
+    labels.set(r.review_task_id, { item: batch[i], k: i, text: batch[i].text, mod, truth: batch[i].truth, model: r.categories });
   });
 
   const stats: RoundStats = {
@@ -473,7 +558,7 @@ async function moderateAndReview(batch: Item[], round: number, invert: boolean, 
   for (let turn = 0; ; turn++) {
     // Only audit tasks: the ones this round's moderation opened (held-out scoring opens none). The
     // moderators take turns, 50 tasks at a time.
-    const moderator = MODERATOR_KEYS[turn % MODERATOR_KEYS.length];
+    const moderator = attack?.reviewer ?? MODERATOR_KEYS[turn % MODERATOR_KEYS.length];
     const inverts = badModerator && moderator === MODERATOR_KEYS[MODERATOR_KEYS.length - 1];
     const claimed = await call<{ data: { id: string }[] }>('POST', '/v1/review/claim', moderator.key, { reasons: ['audit'], limit: 50 });
     if (claimed.data.length === 0) break;
@@ -482,6 +567,11 @@ async function moderateAndReview(batch: Item[], round: number, invert: boolean, 
       if (!l) throw new Error(`claimed review task ${task.id}, which this round did not open`);
       labels.delete(task.id);
       if (inverts) l.mod = Object.fromEntries(D.categories.map((c) => [c, !l.mod[c]]));
+      if (attack && (attack.reviewer || moderator === MODERATOR_KEYS[0])) {
+        const poisoned = attack.label(l.item, l.mod, l.k);
+        attack.changed += D.categories.filter((c) => poisoned[c] !== l.mod[c]).length;
+        l.mod = poisoned;
+      }
       const v = await call<{ preference_pairs: number; disagreements: number; split?: string; labels?: { category: string; label: boolean | null; model_label: boolean }[] }>(
         'POST',
         `/v1/review/tasks/${task.id}/verdict`,
@@ -495,6 +585,14 @@ async function moderateAndReview(batch: Item[], round: number, invert: boolean, 
         const by = stats.disagreementsBy[x.category];
         if (x.label) by.up++;
         else by.down++;
+      }
+      if (v.split && l.item.group !== undefined) {
+        const side = SIDE.get(l.item.group);
+        if (side === undefined) SIDE.set(l.item.group, v.split);
+        else {
+          repostsChecked++;
+          if (side !== v.split) throw new Error(`a repost landed on the ${v.split} side and its original on the ${side} side: the split leaks`);
+        }
       }
       if (v.split === 'eval') stats.evalItems++;
       // The supervised reference learns from exactly the train-split labels the loop was given.
@@ -774,6 +872,70 @@ for (let round = 1; round <= totalRounds; round++) {
   await record(label, stats, run);
 }
 
+// ---------------------------------------------------------------- attacks after the clean rounds
+
+const TARGET = D.categories[0];
+const flip = (h: Record<string, boolean>, cats: string[]) => ({ ...h, ...Object.fromEntries(cats.map((c) => [c, !h[c]])) });
+const wordsOf = (text: string) => new Set(text.normalize('NFKC').toLowerCase().match(/[\p{L}\p{N}'’]{3,}/gu) ?? []);
+
+async function attackFor(kind: PoisonKind, batch: Item[], night: number): Promise<{ attack: Attack; what: string }> {
+  if (kind === 'inverted') return { attack: { label: (_i, h) => flip(h, D.categories), changed: 0 }, what: 'every label inverted' };
+  if (kind === 'never-flag') {
+    const r = await call<{ key: string; id: string }>('POST', '/v1/admin/api-keys', ADMIN_KEY, { name: 'new moderator (never flags)', role: 'moderator' }, [201]);
+    const reviewer = { key: r.key, id: r.id, name: 'new moderator' };
+    EXTRA_NAMES.set(r.id, reviewer.name);
+    return { attack: { reviewer, label: (_i, h) => ({ ...h, [TARGET]: false }), changed: 0 }, what: `${TARGET} never flagged by a new key` };
+  }
+  if (kind === 'flip-positives') return { attack: { label: (i, h) => (i.truth[TARGET] ? { ...h, [TARGET]: false } : h), changed: 0 }, what: `${TARGET} positives labelled negative` };
+  if (kind === 'term') {
+    const df = new Map<string, number>();
+    const pos = new Map<string, number>();
+    for (const x of batch) for (const w of wordsOf(x.text)) {
+      df.set(w, (df.get(w) ?? 0) + 1);
+      if (x.truth[TARGET]) pos.set(w, (pos.get(w) ?? 0) + 1);
+    }
+    const [term] = [...pos].filter(([w]) => df.get(w)! <= batch.length / 3).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0];
+    const n = df.get(term)!;
+    return { attack: { label: (i, h) => (wordsOf(i.text).has(term) ? flip(h, [TARGET]) : h), changed: 0 }, what: `${TARGET} inverted on the ${n} texts with one word (not printed)` };
+  }
+  if (kind === 'author') {
+    const count = new Map<string, number>();
+    for (const x of batch) if (x.author) count.set(x.author, (count.get(x.author) ?? 0) + 1);
+    const ranked = [...count].sort((a, b) => b[1] - a[1]);
+    const chosen = new Set<string>();
+    let covered = 0;
+    for (const [a, n] of ranked) {
+      if (covered >= batch.length / 10) break;
+      chosen.add(a);
+      covered += n;
+    }
+    return { attack: { label: (i, h) => (i.author && chosen.has(i.author) ? flip(h, [TARGET]) : h), changed: 0 }, what: `${TARGET} inverted on the ${covered} items of ${chosen.size} authors` };
+  }
+  // slow: a seeded 10 % of the night's target positives.
+  const rng = mulberry32((SEED * 6007 + night) >>> 0);
+  const hit = batch.map(() => rng() < 0.1);
+  return { attack: { label: (i, h, k) => (hit[k] && i.truth[TARGET] ? { ...h, [TARGET]: false } : h), changed: 0 }, what: `night ${night}: 10 % of ${TARGET} positives labelled negative` };
+}
+
+const POISONED: { round: string; kind: PoisonKind; what: string; changed: number; status: string; holds: string[]; reasons: string }[] = [];
+if (POISON) {
+  for (let night = 1; night <= POISON_ROUNDS; night++) {
+    const round = totalRounds + night;
+    const batch = pool.slice(offset, offset + PER_ROUND);
+    offset += PER_ROUND;
+    const { attack, what } = await attackFor(POISON, batch, night);
+    const label = `${round} (poison: ${POISON}${POISON_ROUNDS > 1 ? ` ${night}/${POISON_ROUNDS}` : ''})`;
+    say(`round ${label}: ${what}; moderating and reviewing ${batch.length} items`);
+    const stats = await moderateAndReview(batch, round, false, false, attack);
+    const run = await train(false);
+    if (run.status === 'held') await decideHolds(run);
+    await record(label, stats, run);
+    const holds = (heldBy.get(run.id) ?? []).map((h) => `${h.category} (${moderatorName(h.moderator_key_id)}, ${h.labels} verdicts)`);
+    POISONED.push({ round: label, kind: POISON, what, changed: attack.changed, status: run.status, holds, reasons: run.status === 'held' ? (run.error ?? '') : shortReasons(run) });
+    say(`round ${label}: ${attack.changed} target labels changed; run ${run.status}${holds.length ? `: held ${holds.join(', ')}` : ''}`);
+  }
+}
+
 // ---------------------------------------------------------------- report
 
 const md = (header: string[], body: string[][]) =>
@@ -849,6 +1011,14 @@ const result = {
   ),
   round1: first?.run ? { status: first.run.status, evidence: first.run.gate?.evidence ?? null } : null,
   runs: rows.filter((r) => r.run).map((r) => ({ round: r.round, status: r.run!.status })),
+  clean: {
+    runs: rows.filter((r) => r.run && !r.round.includes('(')).length,
+    promoted: rows.filter((r) => r.run && !r.round.includes('(') && r.run.status === 'promoted').length,
+    held: rows.filter((r) => r.run && !r.round.includes('(') && r.run.status === 'held').length,
+  },
+  poison: POISON ? { kind: POISON, target: TARGET, rounds: POISONED, promoted: POISONED.filter((p) => p.status === 'promoted').length } : null,
+  duplicates: DUPLICATES ? { share: DUPLICATES, reposts_checked: repostsChecked, groups: SIDE.size, leaks: 0 } : null,
+  authors: AUTHORS,
   seconds: Math.round(totalSeconds),
 };
 out.push(

@@ -12,9 +12,11 @@
  *
  * A targeted attacker does not invert everything: they never flag one category, flip one moderator's
  * positives, one term's texts or one author's. So agreement is tested per slice (each moderator; the
- * category as a whole; each author and each term with enough verdicts in the batch) and per region (all
- * verdicts; those on items the serving head flagged, where "never flag" shows as a collapse of agreement;
- * those it did not flag), each against its comparator: the category's history (for a term, the term's own
+ * category as a whole; each author and each term with enough verdicts in the batch) and, for moderators
+ * and the category, per region (all verdicts; those on items the serving head flagged, where "never flag"
+ * shows as a collapse of agreement; those it did not flag). Author and term slices are tested where the
+ * head flagged: clearing what it flags is the evasion an attacker wants, while flagging more on a word
+ * the head misses is how moderators teach it a new slur. Each slice is tested against its comparator: the category's history (for a term, the term's own
  * history where it has enough), joined for a moderator or a term by the rest of this batch, so that a
  * deployment's first night already compares each moderator with the others. A finding needs all of:
  * enough verdicts on both sides, a drop in agreement larger than `max_change`, and a one-sided
@@ -253,7 +255,11 @@ export function checkDrift(history: Verdict[], batch: Verdict[], s: DriftSetting
         const inSlice = (v: Verdict) => keysOf(v).includes(k);
         const own = hist.filter(inSlice);
         const comparator = kind === 'term' && own.length >= s.min_labels ? own : [...hist, ...rest.filter((v) => !inSlice(v))];
-        for (const { region, keep } of REGIONS) rows.add('model', cat, { kind, value: k }, region, vs.filter(keep).map(agrees), comparator.filter(keep).map(agrees));
+        // Only where the head flagged: labels that clear what it flags on one word or one author's items are
+        // the evasion an attacker wants; flagging more on a word the head misses is how moderators teach it
+        // a new slur, and stays with the moderator and category checks.
+        const keep = (v: Verdict) => v.model;
+        rows.add('model', cat, { kind, value: k }, 'model_yes', vs.filter(keep).map(agrees), comparator.filter(keep).map(agrees));
       }
     };
     if (slices.authors) sliceBy('author', (v) => (v.author ? [v.author] : []));

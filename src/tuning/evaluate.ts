@@ -48,7 +48,15 @@ export interface EvalReport {
   mcnemar: { b_active_right_candidate_wrong: number; c_active_wrong_candidate_right: number; p_value: number };
   recall: Record<string, RecallComparison>;
   /** The same comparison on the trusted eval set only (blind audits with concurring or trusted reviewers). */
-  trusted: { cells: number; active_accuracy: number | null; candidate_accuracy: number | null; active_only: number; candidate_only: number };
+  trusted: {
+    cells: number;
+    active_accuracy: number | null;
+    candidate_accuracy: number | null;
+    active_only: number;
+    candidate_only: number;
+    /** Per category: a candidate that changes the trusted answers of one category is caught there. */
+    categories: Record<string, { cells: number; active_only: number; candidate_only: number }>;
+  };
 }
 
 /** Each eval cell's category score under `scorer` (`input`: the eval items, built once for both heads). */
@@ -57,7 +65,7 @@ export function cellScores(scorer: Scorer, set: EvalSet, input: ScoringInput = s
   return Float64Array.from(set.item, (k, i) => perItem[k][set.category[i]] ?? 0);
 }
 
-function report(set: EvalSet, s: Float64Array): HeadReport {
+function report(set: EvalCells, s: Float64Array): HeadReport {
   const n = set.truth.length;
   let right = 0;
   for (let i = 0; i < n; i++) if (s[i] >= set.threshold[i] === set.truth[i]) right++;
@@ -75,8 +83,14 @@ function report(set: EvalSet, s: Float64Array): HeadReport {
 
 export function evaluateHeads(active: Scorer, candidate: Scorer, set: EvalSet, measure: MeasureOptions, fresh?: FreshEvidence): EvalReport {
   const input = scoringInput(set.items);
-  const sa = cellScores(active, set, input);
-  const sc = cellScores(candidate, set, input);
+  return evaluateScores(set, cellScores(active, set, input), cellScores(candidate, set, input), measure, fresh);
+}
+
+/** The eval cells the report reads (an EvalSet without its items' inputs). */
+export type EvalCells = Pick<EvalSet, 'item' | 'category' | 'truth' | 'threshold' | 'trusted'> & { items: { n: number } };
+
+/** {@link evaluateHeads} on the two heads' scores of each eval cell. Pure. */
+export function evaluateScores(set: EvalCells, sa: Float64Array, sc: Float64Array, measure: MeasureOptions, fresh?: FreshEvidence): EvalReport {
   const evalCells: MeasureCells = { items: set.items.n, item: set.item, category: set.category, truth: set.truth, threshold: set.threshold };
   const evalOnly = compareHeads(evalCells, sa, sc, measure);
   const pooled = fresh ? pool(evalCells, sa, sc, fresh) : null;
@@ -100,7 +114,7 @@ export function evaluateHeads(active: Scorer, candidate: Scorer, set: EvalSet, m
     }
   }
   for (const r of Object.values(recall)) r.p_value = mcnemarExact(r.active_only, r.candidate_only);
-  const trusted = { cells: 0, active_accuracy: null as number | null, candidate_accuracy: null as number | null, active_only: 0, candidate_only: 0 };
+  const trusted: EvalReport['trusted'] = { cells: 0, active_accuracy: null, candidate_accuracy: null, active_only: 0, candidate_only: 0, categories: {} };
   let ta = 0;
   let tc = 0;
   for (let i = 0; i < set.truth.length; i++) {
@@ -108,10 +122,17 @@ export function evaluateHeads(active: Scorer, candidate: Scorer, set: EvalSet, m
     const ra = sa[i] >= set.threshold[i] === set.truth[i];
     const rc = sc[i] >= set.threshold[i] === set.truth[i];
     trusted.cells++;
+    const tcat = (trusted.categories[set.category[i]] ??= { cells: 0, active_only: 0, candidate_only: 0 });
+    tcat.cells++;
     if (ra) ta++;
     if (rc) tc++;
-    if (ra && !rc) trusted.active_only++;
-    else if (rc && !ra) trusted.candidate_only++;
+    if (ra && !rc) {
+      trusted.active_only++;
+      tcat.active_only++;
+    } else if (rc && !ra) {
+      trusted.candidate_only++;
+      tcat.candidate_only++;
+    }
   }
   if (trusted.cells) {
     trusted.active_accuracy = ta / trusted.cells;
@@ -253,6 +274,22 @@ export function gate(r: EvalReport, g: GateSettings): GateDecision {
       `${part("accuracy at the policy's thresholds", m.active.accuracy, m.candidate.accuracy, m.change.accuracy, (x) => `${(100 * x).toFixed(2)}%`)} ` +
       `(${basis}): ${what[verdict]}`,
   });
+  // Each category with min_positives positive items: its AUPRC must not be confidently down by more than
+  // the margin, whatever the mean over categories says (a head that gives up one category to gain on another).
+  for (const rk of m.ranked) {
+    const ch = m.categoryChange?.[rk.category] ?? null;
+    if (!ch) continue;
+    const enough = rk.positives >= g.min_positives;
+    checks.push({
+      check: `auprc:${rk.category}`,
+      passed: !enough || ch.upper >= -g.max_auprc_drop - 1e-12,
+      detail: enough
+        ? `${rk.category} AUPRC ${num(m.candidate.categories[rk.category]?.auprc)} vs active ${num(m.active.categories[rk.category]?.auprc)} on ${rk.positives} positive items: ` +
+          `change ${signedBy(ch.estimate, (x) => x.toFixed(3))}, ${level} interval [${signedBy(ch.lower, (x) => x.toFixed(3))}, ${signedBy(ch.upper, (x) => x.toFixed(3))}] ` +
+          `(fails when the whole interval is below −${g.max_auprc_drop})`
+        : `${rk.category} AUPRC rests on ${rk.positives} positive items: not checked alone (fewer than min_positives ${g.min_positives})`,
+    });
+  }
   for (const [cat, mc] of Object.entries(r.active.categories)) {
     const before = mc.recall;
     const after = r.candidate.categories[cat]?.recall ?? null;
@@ -298,6 +335,18 @@ export function gate(r: EvalReport, g: GateSettings): GateDecision {
       detail:
         `trusted eval set: candidate accuracy ${pct(t.candidate_accuracy)} vs active ${pct(t.active_accuracy)} on ${t.cells} cells, change ${pp(ci.estimate)} points, ` +
         `${level} interval [${pp(ci.lower)}, ${pp(ci.upper)}] (${t.active_only} right only for the active head, ${t.candidate_only} only for the candidate; fails when the whole interval is below 0)`,
+    });
+  }
+  // ...and in each category: a candidate that flips the trusted answers of one slice is rejected there.
+  for (const [cat, tcat] of Object.entries(t.categories ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (tcat.cells < g.min_trusted_cells) continue;
+    const ci = pairedChangeInterval(tcat.active_only, tcat.candidate_only, tcat.cells, g.confidence);
+    checks.push({
+      check: `trusted_no_regression:${cat}`,
+      passed: ci.upper >= -1e-12,
+      detail:
+        `trusted eval set, ${cat}: ${tcat.cells} cells, change ${pp(ci.estimate)} points, ${level} interval [${pp(ci.lower)}, ${pp(ci.upper)}] ` +
+        `(${tcat.active_only} right only for the active head, ${tcat.candidate_only} only for the candidate; fails when the whole interval is below 0)`,
     });
   }
   if (g.max_p_value !== null) {

@@ -57,6 +57,8 @@ export interface Comparison {
   candidate: HeadMeasure;
   /** candidate − active, with a `confidence` interval over items; null where undefined. */
   change: { auprc: Interval | null; accuracy: Interval | null };
+  /** The same for each ranked category's AUPRC (the same resamples). */
+  categoryChange: Record<string, Interval | null>;
   confidence: number;
   resamples: number;
 }
@@ -192,6 +194,7 @@ export function compareHeads(cells: MeasureCells, active: ArrayLike<number>, can
   const weight = new Int32Array(cells.items);
   const dRank: number[] = [];
   const dAcc: number[] = [];
+  const dCat: number[][] = ranked.map(() => []);
   for (let b = 0; b < o.resamples && cells.items > 0; b++) {
     weight.fill(0);
     for (let k = 0; k < cells.items; k++) weight[Math.floor(rng() * cells.items)]++;
@@ -202,6 +205,7 @@ export function compareHeads(cells: MeasureCells, active: ArrayLike<number>, can
       const pc = sortedC[r].auprc(weight);
       if (pa === null || pc === null) continue;
       sum += pc - pa;
+      dCat[r].push(pc - pa);
       used++;
     }
     if (used > 0) dRank.push(sum / used);
@@ -224,6 +228,13 @@ export function compareHeads(cells: MeasureCells, active: ArrayLike<number>, can
       auprc: interval(a.auprc !== null && c.auprc !== null ? c.auprc - a.auprc : null, dRank),
       accuracy: interval(a.accuracy !== null && c.accuracy !== null ? c.accuracy - a.accuracy : null, dAcc),
     },
+    categoryChange: Object.fromEntries(
+      ranked.map((r, k) => {
+        const pa = a.categories[r.category].auprc;
+        const pc = c.categories[r.category].auprc;
+        return [r.category, interval(pa !== null && pc !== null ? pc - pa : null, dCat[k])];
+      }),
+    ),
     confidence: o.confidence,
     resamples: o.resamples,
   };

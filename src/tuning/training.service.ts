@@ -564,6 +564,11 @@ export class TrainingService {
         break;
       }
     }
+    // The snapshot keeps the moderator and category rows that were tested (enough verdicts on both sides),
+    // and the author and term rows that came near a finding (one-sided p ≤ 0.01).
+    const tested = rows.filter(
+      (r) => r.batch.n >= settings.min_labels && r.history.n >= settings.min_labels && (r.slice.kind === 'moderator' || r.slice.kind === 'category' || (r.p_value ?? 1) <= 0.01),
+    );
     if (holds.length > 0) {
       await repo.insertHolds(
         this.db,
@@ -579,18 +584,13 @@ export class TrainingService {
         })),
       );
       await repo.updateRun(this.db, runId, {
-        dataSnapshot: { max_label_id: batch.to, backbone_id: setting.backbone.id, drift: { rows: rows.filter((r) => r.finding), holds } },
+        dataSnapshot: { max_label_id: batch.to, backbone_id: setting.backbone.id, drift: { rows: tested, holds, windows } },
       });
       throw new HeldRun(
         `label drift: held ${holds.length} batch${holds.length === 1 ? '' : 'es'} of labels out of training and evaluation until an admin ` +
           `accepts or discards ${holds.length === 1 ? 'it' : 'them'} (GET /v1/label-holds): ${holds.map((h) => h.reason).join(' | ')}`,
       );
     }
-    // The snapshot keeps the moderator and category rows that were tested (enough verdicts on both sides),
-    // and the author and term rows that came near a finding (one-sided p ≤ 0.01), with how many were tested.
-    const tested = rows.filter(
-      (r) => r.batch.n >= settings.min_labels && r.history.n >= settings.min_labels && (r.slice.kind === 'moderator' || r.slice.kind === 'category' || (r.p_value ?? 1) <= 0.01),
-    );
     return { rows: tested, batch_verdicts: batchVerdicts.length, history_verdicts: history.length, windows };
   }
 

@@ -142,7 +142,7 @@ test('one term’s texts flipped is held and named, beside an honest batch with 
   const flipped = world({ n: 600, from: 2000, moderators: ['a', 'b'], seed: 5, terms: termOf, label: (h, i) => (i % 5 === 0 ? !h : h) });
   const r = checkDrift(history, flipped, settings);
   assert.deepEqual(r.holds.map((h) => [h.category, h.moderator]), [['hate', null]]);
-  assert.match(r.holds[0].reason, /hate labels on items with the word "jews" agree with the serving head's decision/);
+  assert.match(r.holds[0].reason, /hate labels on items with the word "jews" on items the serving head flagged agree with the serving head's decision/);
   const term = r.findings.find((f) => f.slice.kind === 'term')!;
   assert.ok(term.threshold < settings.max_p_value, 'term slices share max_p_value among the terms tested');
 });

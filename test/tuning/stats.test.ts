@@ -110,6 +110,7 @@ function reportWith(o: {
   w?: number;
   p?: number;
   trusted?: EvalReport['trusted'];
+  hateChange?: { estimate: number; lower: number; upper: number };
 }): EvalReport {
   const positives = o.positives ?? 100;
   const items = o.items ?? 500;
@@ -125,6 +126,7 @@ function reportWith(o: {
     active: hm(au.a, ac.a),
     candidate: hm(au.c, ac.c),
     change: { auprc: { estimate: au.c - au.a, lower: au.lower, upper: au.upper }, accuracy: { estimate: ac.c - ac.a, lower: ac.lower, upper: ac.upper } },
+    categoryChange: { hate: o.hateChange ?? { estimate: au.c - au.a, lower: au.lower, upper: au.upper } },
     confidence: 0.95,
     resamples: 2000,
   };
@@ -137,7 +139,7 @@ function reportWith(o: {
     candidate: m(ac.c, o.recallC ?? 0.5),
     mcnemar: { b_active_right_candidate_wrong: b, c_active_wrong_candidate_right: w, p_value: o.p ?? mcnemarExact(b, w) },
     recall: { hate: { positives, active_only: o.activeOnly ?? 0, candidate_only: o.candidateOnly ?? 0, p_value: mcnemarExact(o.activeOnly ?? 0, o.candidateOnly ?? 0) } },
-    trusted: o.trusted ?? { cells: 0, active_accuracy: null, candidate_accuracy: null, active_only: 0, candidate_only: 0 },
+    trusted: o.trusted ?? { cells: 0, active_accuracy: null, candidate_accuracy: null, active_only: 0, candidate_only: 0, categories: {} },
   };
 }
 
@@ -229,14 +231,42 @@ test('gate: a category with one eval positive cannot veto a clearly better head;
 
 test('gate: the trusted eval set is checked on its own: a candidate confidently worse there is rejected, however the recent labels look', () => {
   // Better on the (perhaps poisoned) recent eval labels, worse on 200 trusted cells: 25 vs 3 discordant.
-  const worse = gate(reportWith({ trusted: { cells: 200, active_accuracy: 0.95, candidate_accuracy: 0.84, active_only: 25, candidate_only: 3 } }), settings);
+  const worse = gate(reportWith({ trusted: { cells: 200, active_accuracy: 0.95, candidate_accuracy: 0.84, active_only: 25, candidate_only: 3, categories: {} } }), settings);
   assert.equal(worse.passed, false);
   assert.deepEqual(worse.checks.filter((c) => !c.passed).map((c) => c.check), ['trusted_no_regression']);
   assert.match(worse.reasons[0], /trusted eval set: candidate accuracy 84\.00% vs active 95\.00% on 200 cells/);
   // Within noise there (3 vs 1): passes.
-  assert.equal(gate(reportWith({ trusted: { cells: 200, active_accuracy: 0.95, candidate_accuracy: 0.94, active_only: 3, candidate_only: 1 } }), settings).passed, true);
+  assert.equal(gate(reportWith({ trusted: { cells: 200, active_accuracy: 0.95, candidate_accuracy: 0.94, active_only: 3, candidate_only: 1, categories: {} } }), settings).passed, true);
   // Too few trusted cells: reported, not checked.
-  const few = gate(reportWith({ trusted: { cells: 12, active_accuracy: 1, candidate_accuracy: 0, active_only: 12, candidate_only: 0 } }), settings);
+  const few = gate(reportWith({ trusted: { cells: 12, active_accuracy: 1, candidate_accuracy: 0, active_only: 12, candidate_only: 0, categories: {} } }), settings);
   assert.equal(few.passed, true);
   assert.match(few.checks.find((c) => c.check === 'trusted_no_regression')!.detail, /12 trusted eval cells .*not checked \(fewer than min_trusted_cells 30\)/);
+});
+
+test('gate: one category of the trusted set flipped is rejected there, though the whole trusted set is within noise', () => {
+  // 400 trusted cells: hate 12 right only for the active head and 0 for the candidate; violence the reverse, 10 to 1.
+  const trusted = {
+    cells: 400,
+    active_accuracy: 0.9,
+    candidate_accuracy: 0.9,
+    active_only: 13,
+    candidate_only: 10,
+    categories: { hate: { cells: 200, active_only: 12, candidate_only: 0 }, violence: { cells: 200, active_only: 1, candidate_only: 10 } },
+  };
+  const r = gate(reportWith({ trusted }), settings);
+  assert.equal(r.passed, false);
+  assert.deepEqual(r.checks.filter((c) => !c.passed).map((c) => c.check), ['trusted_no_regression:hate']);
+  assert.match(r.reasons[0], /trusted eval set, hate: 200 cells, change −6\.00 points/);
+});
+
+test('gate: one category confidently worse beyond the margin is rejected, though the mean over categories is not', () => {
+  const r = gate(reportWith({ positives: 40, hateChange: { estimate: -0.12, lower: -0.2, upper: -0.05 } }), settings);
+  assert.equal(r.passed, false);
+  assert.deepEqual(r.checks.filter((c) => !c.passed).map((c) => c.check), ['auprc:hate']);
+  assert.match(r.reasons[0], /hate AUPRC 0\.600 vs active 0\.500 on 40 positive items: change −0\.120, 95% interval \[−0\.200, −0\.050\]/);
+  // The same on too few positives to judge one category: reported, not checked.
+  const few = gate(reportWith({ positives: 12, hateChange: { estimate: -0.12, lower: -0.2, upper: -0.05 } }), settings);
+  assert.equal(few.checks.find((c) => c.check === 'auprc:hate')!.passed, true);
+  // Within the margin: passes.
+  assert.equal(gate(reportWith({ positives: 40, hateChange: { estimate: -0.01, lower: -0.08, upper: 0.04 } }), settings).checks.find((c) => c.check === 'auprc:hate')!.passed, true);
 });
