@@ -42,7 +42,10 @@ const USAGE = `usage: npm run bench:loop -- [--dataset davidson|ethos] [--rounds
   [--keep-held]          leave held batches undecided (by default the bench discards them, as an admin would)
   [--all-data-first]     control: round 1 reviews all the rounds' items at once, later rounds only retrain
   [--force]              later control rounds retrain on the same labels ({"force": true})
-  [--poison KIND]        after the clean rounds, an attack on the first category (${'${'}POISONS.join(', ')}; see POISON_KINDS)
+  [--poison KIND]        after the clean rounds, an attack on the first category: inverted, never-flag,
+                         flip-positives, term, author or slow (what each does: POISON_KINDS in bench/loop.ts);
+                         without --rounds, as many clean rounds as the data leaves room for (up to the default)
+  [--poison-items N]     items per attack round (default: --per-round; slow on ETHOS: what the data allows)
   [--duplicates F]       a share F of each round's items are reposts of earlier ones (case and spacing changed);
                          the bench asserts every repost lands on its original's side of the split
   [--authors N]          items come from N authors (a few prolific), sent as author_id (the author poison sets 300)`;
@@ -65,6 +68,7 @@ function parseCli() {
         'keep-held': { type: 'boolean', default: false },
         force: { type: 'boolean', default: false },
         poison: { type: 'string' },
+        'poison-items': { type: 'string' },
         duplicates: { type: 'string' },
         authors: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -196,7 +200,6 @@ if (!dataset) {
   process.exit(2);
 }
 const D = dataset;
-const ROUNDS = whole('rounds', args.rounds, D.defaults.rounds);
 const PER_ROUND = whole('per-round', args['per-round'], D.defaults.perRound);
 const HELDOUT = whole('heldout', args.heldout, D.defaults.heldout);
 const SEED = Number(args.seed);
@@ -213,13 +216,25 @@ if (POISON !== undefined && !POISONS.includes(POISON)) fail(`--poison must be on
 const POISON_ROUNDS = POISON === 'slow' ? 5 : POISON ? 1 : 0;
 const DUPLICATES = args.duplicates === undefined ? 0 : Number(args.duplicates);
 if (!(DUPLICATES >= 0 && DUPLICATES < 1)) fail(`--duplicates must be a share in [0, 1), got '${args.duplicates}'`);
+/** Originals a number of round places uses (the rest are reposts). */
+const originalsFor = (places: number) => Math.ceil(places * (1 - DUPLICATES));
+const POISON_ITEMS = whole(
+  'poison-items',
+  args['poison-items'],
+  POISON === 'slow' ? Math.max(1, Math.min(PER_ROUND, Math.floor((D.items.length - HELDOUT - PER_ROUND) / POISON_ROUNDS))) : PER_ROUND,
+);
+/** Without --rounds and with an attack: as many clean rounds as the data leaves room for, up to the default. */
+const ROUNDS =
+  args.rounds !== undefined || !POISON
+    ? whole('rounds', args.rounds, D.defaults.rounds)
+    : Math.max(1, Math.min(D.defaults.rounds, Math.floor((D.items.length - HELDOUT - originalsFor(POISON_ROUNDS * POISON_ITEMS)) / originalsFor(PER_ROUND))));
 const AUTHORS = args.authors !== undefined ? whole('authors', args.authors, 0) : POISON === 'author' ? 300 : 0;
 const MODERATORS = whole('moderators', args.moderators, 1);
 const BAD_MODERATOR = args['bad-moderator'];
 if (BAD_MODERATOR && MODERATORS < 2) fail('--bad-moderator needs --moderators 2 or more');
 const CHUNK = 64; // MAX_INPUTS default
 const MODEL_DIR = path.resolve(process.env.MODEL_DIR ?? 'models/default');
-const needed = HELDOUT + Math.ceil((ROUNDS + (BAD_MODERATOR ? 1 : 0) + POISON_ROUNDS) * PER_ROUND * (1 - DUPLICATES)) + INVERTED;
+const needed = HELDOUT + originalsFor((ROUNDS + (BAD_MODERATOR ? 1 : 0)) * PER_ROUND + POISON_ROUNDS * POISON_ITEMS) + INVERTED;
 if (needed > D.items.length) fail(`the experiment needs ${needed} items (held-out + rounds) but ${D.name} has ${D.items.length}; use fewer or smaller rounds`);
 
 function shuffled<T>(xs: T[], rng: () => number): T[] {
@@ -921,8 +936,8 @@ const POISONED: { round: string; kind: PoisonKind; what: string; changed: number
 if (POISON) {
   for (let night = 1; night <= POISON_ROUNDS; night++) {
     const round = totalRounds + night;
-    const batch = pool.slice(offset, offset + PER_ROUND);
-    offset += PER_ROUND;
+    const batch = pool.slice(offset, offset + POISON_ITEMS);
+    offset += POISON_ITEMS;
     const { attack, what } = await attackFor(POISON, batch, night);
     const label = `${round} (poison: ${POISON}${POISON_ROUNDS > 1 ? ` ${night}/${POISON_ROUNDS}` : ''})`;
     say(`round ${label}: ${what}; moderating and reviewing ${batch.length} items`);
