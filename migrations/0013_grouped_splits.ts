@@ -9,12 +9,14 @@ import { assignSplit, groupKeys } from '../src/review/split.js';
 // rule new items follow, so that no text, author or thread has items on both sides. Items that change
 // side move with their settled labels; how many moved is recorded as an audit event
 // (action `split.regrouped`). The training run also records the head it started from (active_head_id)
-// beside its DPO reference.
+// beside its DPO reference, and a review task the chance that its decision was drawn for review.
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('item_splits').addColumn('text_key', 'text').addColumn('group_key', 'text').execute();
   await db.schema.createIndex('item_splits_text_key').on('item_splits').column('text_key').execute();
   await db.schema.createIndex('item_splits_group_key').on('item_splits').column('group_key').execute();
   await db.schema.alterTable('training_runs').addColumn('active_head_id', 'uuid', (c) => c.references('head_versions.id')).execute();
+  // The chance each task's decision was drawn for review: the gate weighs eval items by its inverse.
+  await db.schema.alterTable('review_tasks').addColumn('inclusion_probability', 'double precision').execute();
   // reference_head_id held the head a run started from; it now holds the DPO reference (the base head).
   await sql`update training_runs set active_head_id = reference_head_id`.execute(db);
   await sql`update training_runs set reference_head_id = (data_snapshot ->> 'dpo_reference_head_id')::uuid where data_snapshot ->> 'dpo_reference_head_id' is not null`.execute(db);
@@ -51,6 +53,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 export async function down(db: Kysely<any>): Promise<void> {
   await sql`update training_runs set reference_head_id = active_head_id where active_head_id is not null`.execute(db);
   await db.schema.alterTable('training_runs').dropColumn('active_head_id').execute();
+  await db.schema.alterTable('review_tasks').dropColumn('inclusion_probability').execute();
   await db.schema.dropIndex('item_splits_group_key').execute();
   await db.schema.dropIndex('item_splits_text_key').execute();
   await db.schema.alterTable('item_splits').dropColumn('group_key').dropColumn('text_key').execute();

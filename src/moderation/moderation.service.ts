@@ -211,6 +211,7 @@ export class ModerationService {
           categories: policy.categories,
           requiredReviews: route.requiredReviews,
           leaseSeconds: policy.settings.review.lease_seconds,
+          inclusion: route.inclusion,
         });
       }
       results.push({

@@ -16,6 +16,8 @@ export interface NewTask {
   categories: string[];
   requiredReviews: number;
   leaseSeconds: number;
+  /** Route.inclusion; null for an appeal (asked for by a person, not drawn). */
+  inclusion?: number | null;
   appealReason?: string | null;
   appealedBy?: string | null;
 }
@@ -36,6 +38,7 @@ export async function insertTasks(db: Executor, tasks: NewTask[]): Promise<void>
         categories: JSON.stringify(t.categories),
         required_reviews: t.requiredReviews,
         lease_seconds: t.leaseSeconds,
+        inclusion_probability: t.inclusion ?? null,
         leased_to: null,
         leased_at: null,
         lease_expires_at: null,
@@ -373,6 +376,7 @@ export async function settledLabels(db: Executor, f: SettledLabelFilter = {}) {
       'l.split',
       'l.created_at',
       't.reason',
+      't.inclusion_probability',
       'd.backbone_id',
       'd.head_id',
       sql<string[]>`(select coalesce(json_agg(r.moderator_key_id order by r.created_at, r.id), '[]'::json) from reviews r where r.task_id = l.task_id)`.as('reviewers'),

@@ -26,6 +26,8 @@ export interface SettledCell {
   modelLabel: boolean;
   split: Split;
   reason: ReviewReason;
+  /** The chance its task's decision was drawn for review (src/review/routing.ts); null for appeals and older tasks. */
+  inclusion?: number | null;
   reviewers: string[];
   /** Every reviewer was blind to the model's decision. */
   blind: boolean;
@@ -139,6 +141,19 @@ export interface EvalSet {
   threshold: Float64Array;
   /** Per cell: part of the trusted eval set ({@link isTrusted}). */
   trusted: boolean[];
+  /** Per item: the inverse of the chance it was drawn for review ({@link itemWeight}). */
+  weight: Float64Array;
+}
+
+/**
+ * An item's weight in the gate's measure: the inverse of the chance its decision was drawn for review.
+ * A head routes what it flags or doubts to review every time, and the rest of the traffic only through
+ * the audit sample, so an unweighted eval set is mostly the items the active head already found; each
+ * audited item the policy would not have routed stands for 1/audit_rate items of traffic. Appeals and
+ * tasks from before the probability was stored weigh 1.
+ */
+export function itemWeight(c: Pick<SettledCell, 'inclusion'>): number {
+  return c.inclusion !== null && c.inclusion !== undefined && c.inclusion > 0 ? 1 / c.inclusion : 1;
 }
 
 /** One category's train cells (each a preference pair), over the train items. */
@@ -163,6 +178,8 @@ export interface Dataset {
   trainItemIds: string[];
   /** Each train item's fold key (ItemInputs.key). */
   trainItemKeys: string[];
+  /** Each train item's {@link itemWeight} (for the gate's evidence from train items new to the active head). */
+  trainItemWeights: Float64Array;
   categories: TrainCategory[];
   eval: EvalSet;
   counts: Record<string, CategoryCounts>;
@@ -269,10 +286,14 @@ export function buildDataset(cells: SettledCell[], items: Map<string, ItemInputs
     }));
 
   const ev = index(evalCells);
+  // An item's weight from its first settled cell (the draw that brought it to review).
+  const weights = new Map<string, number>();
+  for (const c of cells) if (!weights.has(c.itemId)) weights.set(c.itemId, itemWeight(c));
   return {
     train: packItems(tr.ids, items, dim),
     trainItemIds: tr.ids,
     trainItemKeys: tr.ids.map((id) => items.get(id)!.key),
+    trainItemWeights: Float64Array.from(tr.ids, (id) => weights.get(id)!),
     categories,
     eval: {
       items: packItems(ev.ids, items, dim),
@@ -282,6 +303,7 @@ export function buildDataset(cells: SettledCell[], items: Map<string, ItemInputs
       truth: evalCells.map((c) => c.label),
       threshold: Float64Array.from(evalCells, (c) => opts.thresholds[c.category]),
       trusted: evalCells.map((c) => isTrusted(c, opts.trustedKeys ?? new Set())),
+      weight: Float64Array.from(ev.ids, (id) => weights.get(id)!),
     },
     counts,
     skipped,

@@ -6,7 +6,7 @@
  */
 import type { Scorer, ScoringInput } from '../models/scorer.js';
 import { scoringInput, type EvalSet } from './dataset.js';
-import { compareHeads, type Comparison, type Interval, type MeasureCells, type MeasureOptions } from './measure.js';
+import { compareHeads, effectiveItems, type Comparison, type Interval, type MeasureCells, type MeasureOptions } from './measure.js';
 import { binaryMetrics, mcnemarExact, pairedChangeInterval, type BinaryMetrics } from './stats.js';
 
 export interface HeadReport {
@@ -33,6 +33,19 @@ export interface FreshEvidence {
   candidate: Float64Array;
 }
 
+/**
+ * How the items were weighed: each by the inverse of its chance of review, so the routed items (all of
+ * which are reviewed) do not outweigh the audited rest of the traffic. `effective_items`: Kish's
+ * effective sample size, (Σw)² / Σw²; `unweighted`: how many items carry weight 1 (routed for certain,
+ * appeals, or tasks from before the chance was stored).
+ */
+export interface Weighting {
+  scheme: 'inverse inclusion probability';
+  items: number;
+  effective_items: number;
+  unweighted: number;
+}
+
 export interface EvalReport {
   items: number;
   cells: number;
@@ -40,7 +53,7 @@ export interface EvalReport {
    * The one measure, on the evidence the gate reads: the eval split and the train items new to the
    * active head (candidate out-of-fold); both heads and the change, with intervals over items.
    */
-  measure: Comparison & { sources: { eval_items: number; new_train_items: number } };
+  measure: Comparison & { sources: { eval_items: number; new_train_items: number }; weighting: Weighting };
   /** The same on the eval split alone. */
   measure_eval_split: Comparison;
   active: HeadReport;
@@ -87,14 +100,21 @@ export function evaluateHeads(active: Scorer, candidate: Scorer, set: EvalSet, m
 }
 
 /** The eval cells the report reads (an EvalSet without its items' inputs). */
-export type EvalCells = Pick<EvalSet, 'item' | 'category' | 'truth' | 'threshold' | 'trusted'> & { items: { n: number } };
+export type EvalCells = Pick<EvalSet, 'item' | 'category' | 'truth' | 'threshold' | 'trusted' | 'weight'> & { items: { n: number } };
 
 /** {@link evaluateHeads} on the two heads' scores of each eval cell. Pure. */
 export function evaluateScores(set: EvalCells, sa: Float64Array, sc: Float64Array, measure: MeasureOptions, fresh?: FreshEvidence): EvalReport {
-  const evalCells: MeasureCells = { items: set.items.n, item: set.item, category: set.category, truth: set.truth, threshold: set.threshold };
+  const evalCells: MeasureCells = { items: set.items.n, item: set.item, category: set.category, truth: set.truth, threshold: set.threshold, weight: set.weight };
   const evalOnly = compareHeads(evalCells, sa, sc, measure);
   const pooled = fresh ? pool(evalCells, sa, sc, fresh) : null;
   const comparison = pooled ? compareHeads(pooled.cells, pooled.active, pooled.candidate, measure) : evalOnly;
+  const read = pooled ? pooled.cells : evalCells;
+  const weighting: Weighting = {
+    scheme: 'inverse inclusion probability',
+    items: read.items,
+    effective_items: effectiveItems(read),
+    unweighted: read.weight ? read.weight.filter((w) => w === 1).length : read.items,
+  };
   const freshItems = fresh ? new Set(fresh.cells.item).size : 0;
   let b = 0;
   let c = 0;
@@ -141,7 +161,7 @@ export function evaluateScores(set: EvalCells, sa: Float64Array, sc: Float64Arra
   return {
     items: set.items.n,
     cells: set.truth.length,
-    measure: { ...comparison, sources: { eval_items: set.items.n, new_train_items: freshItems } },
+    measure: { ...comparison, sources: { eval_items: set.items.n, new_train_items: freshItems }, weighting },
     measure_eval_split: evalOnly,
     active: report(set, sa),
     candidate: report(set, sc),
@@ -163,7 +183,14 @@ function pool(e: MeasureCells, sa: Float64Array, sc: Float64Array, f: FreshEvide
   item.set(e.item);
   f.cells.item.forEach((i, j) => (item[e.item.length + j] = e.items + i));
   return {
-    cells: { items: e.items + f.cells.items, item, category: [...e.category, ...f.cells.category], truth: [...e.truth, ...f.cells.truth], threshold: cat(e.threshold, f.cells.threshold) },
+    cells: {
+      items: e.items + f.cells.items,
+      item,
+      category: [...e.category, ...f.cells.category],
+      truth: [...e.truth, ...f.cells.truth],
+      threshold: cat(e.threshold, f.cells.threshold),
+      weight: cat(e.weight ?? new Float64Array(e.items).fill(1), f.cells.weight ?? new Float64Array(f.cells.items).fill(1)),
+    },
     active: cat(sa, f.active),
     candidate: cat(sc, f.candidate),
   };
@@ -209,6 +236,7 @@ export interface Evidence {
   /** Items the intervals rest on: the eval split plus the train items new to the active head. */
   items: number;
   sources: { eval_items: number; new_train_items: number };
+  weighting: Weighting;
   ranked: { category: string; positives: number }[];
   active: { auprc: number | null; accuracy: number | null };
   candidate: { auprc: number | null; accuracy: number | null };
@@ -258,7 +286,8 @@ export function gate(r: EvalReport, g: GateSettings): GateDecision {
   const part = (name: string, a: number | null, c: number | null, ch: Interval | null, f: (x: number) => string) =>
     `${name} ${a === null || c === null ? 'n/a' : `${f(c)} vs active ${f(a)}`}${ch ? `: change ${signedBy(ch.estimate, f)}, ${level} interval [${signedBy(ch.lower, f)}, ${signedBy(ch.upper, f)}]` : ''}`;
   const basis =
-    `${m.items} items (${m.sources.eval_items} eval, ${m.sources.new_train_items} train items new to the active head, scored out-of-fold); ` +
+    `${m.items} items (${m.sources.eval_items} eval, ${m.sources.new_train_items} train items new to the active head, scored out-of-fold; ` +
+    `each weighted by the inverse of its chance of review, ${m.weighting.unweighted} of weight 1: effective ${m.weighting.effective_items.toFixed(0)} items); ` +
     `AUPRC mean over ${ranked || `no category: none has ${g.min_auprc_positives} positive items and a negative`}; ${m.resamples} paired bootstrap resamples of the items`;
   const what: Record<Verdict, string> = {
     better: `better: neither can have dropped beyond its margin (AUPRC ${g.max_auprc_drop}, accuracy ${g.max_accuracy_drop}) and one is confidently up`,
@@ -367,6 +396,7 @@ export function gate(r: EvalReport, g: GateSettings): GateDecision {
       measure: 'auprc+accuracy',
       items: m.items,
       sources: m.sources,
+      weighting: m.weighting,
       ranked: m.ranked,
       active: { auprc: m.active.auprc, accuracy: m.active.accuracy },
       candidate: { auprc: m.candidate.auprc, accuracy: m.candidate.accuracy },

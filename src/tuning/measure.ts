@@ -14,7 +14,6 @@
  * resampled changes. An item's categories move together, so cells are never treated as independent.
  */
 import { mulberry32 } from '../random.js';
-import { averagePrecision } from './stats.js';
 
 /** Cells on items: cell j belongs to item `item[j]`, in category `category[j]`. */
 export interface MeasureCells {
@@ -23,6 +22,8 @@ export interface MeasureCells {
   category: string[];
   truth: boolean[];
   threshold: Float64Array;
+  /** Per item: how much of the traffic it stands for (the inverse of its chance of review); all 1 when absent. */
+  weight?: Float64Array;
 }
 
 export interface CategoryMeasure {
@@ -87,28 +88,47 @@ function rankedCategories(cells: MeasureCells, groups: Map<string, number[]>, mi
   return out;
 }
 
-/** The measure of one head's scores (one per cell). */
+/** Each item's weight: its traffic weight (1 without one). */
+function itemWeights(cells: MeasureCells): Float64Array {
+  return cells.weight ? Float64Array.from(cells.weight) : new Float64Array(cells.items).fill(1);
+}
+
+/** The measure of one head's scores (one per cell), each item counted by its traffic weight. */
 export function measureHead(cells: MeasureCells, scores: ArrayLike<number>, minPositives: number): HeadMeasure {
   const groups = byCategory(cells);
   const ranked = new Set(rankedCategories(cells, groups, minPositives).map((r) => r.category));
+  const weight = itemWeights(cells);
   const categories: Record<string, CategoryMeasure> = {};
   let sum = 0;
   for (const [cat, idx] of groups) {
-    const truth = idx.map((j) => cells.truth[j]);
-    const s = idx.map((j) => scores[j]);
     let right = 0;
+    let total = 0;
     idx.forEach((j) => {
-      if (scores[j] >= cells.threshold[j] === cells.truth[j]) right++;
+      const w = weight[cells.item[j]];
+      total += w;
+      if (scores[j] >= cells.threshold[j] === cells.truth[j]) right += w;
     });
-    const auprc = averagePrecision(truth, s);
-    categories[cat] = { items: idx.length, positives: truth.filter(Boolean).length, auprc, accuracy: idx.length ? right / idx.length : null, ranked: ranked.has(cat) };
+    const auprc = new SortedCategory(cells, idx, scores).auprc(weight);
+    categories[cat] = { items: idx.length, positives: idx.filter((j) => cells.truth[j]).length, auprc, accuracy: total > 0 ? right / total : null, ranked: ranked.has(cat) };
     if (ranked.has(cat)) sum += auprc!;
   }
-  return { auprc: ranked.size ? sum / ranked.size : null, accuracy: itemAccuracy(cells, scores, null), categories };
+  return { auprc: ranked.size ? sum / ranked.size : null, accuracy: itemAccuracy(cells, scores, weight), categories };
 }
 
-/** Mean over items (weighted by `weight` when given) of the share of each item's cells decided right. */
-function itemAccuracy(cells: MeasureCells, scores: ArrayLike<number>, weight: Int32Array | null): number | null {
+/** Kish's effective number of items: (Σw)² / Σw², the sample size equal weights would need for the same precision. */
+export function effectiveItems(cells: MeasureCells): number {
+  const w = itemWeights(cells);
+  let s = 0;
+  let s2 = 0;
+  for (const x of w) {
+    s += x;
+    s2 += x * x;
+  }
+  return s2 > 0 ? (s * s) / s2 : 0;
+}
+
+/** Mean over items (weighted by `weight`) of the share of each item's cells decided right. */
+function itemAccuracy(cells: MeasureCells, scores: ArrayLike<number>, weight: Float64Array): number | null {
   const right = new Float64Array(cells.items);
   const count = new Float64Array(cells.items);
   for (let j = 0; j < cells.truth.length; j++) {
@@ -120,7 +140,7 @@ function itemAccuracy(cells: MeasureCells, scores: ArrayLike<number>, weight: In
   let den = 0;
   for (let i = 0; i < cells.items; i++) {
     if (count[i] === 0) continue;
-    const w = weight ? weight[i] : 1;
+    const w = weight[i];
     num += (w * right[i]) / count[i];
     den += w;
   }
@@ -144,7 +164,7 @@ class SortedCategory {
     this.groupEnd = Uint8Array.from(this.order, (j, k) => (k + 1 === this.order.length || scores[this.order[k + 1]] !== scores[j] ? 1 : 0));
   }
   /** AUPRC with each cell counted `weight[its item]` times; null without positives. */
-  auprc(weight: Int32Array): number | null {
+  auprc(weight: Float64Array): number | null {
     let totalPositives = 0;
     for (let k = 0; k < this.order.length; k++) {
       const j = this.order[k];
@@ -191,13 +211,18 @@ export function compareHeads(cells: MeasureCells, active: ArrayLike<number>, can
   const sortedA = ranked.map((r) => new SortedCategory(cells, groups.get(r.category)!, active));
   const sortedC = ranked.map((r) => new SortedCategory(cells, groups.get(r.category)!, candidate));
   const rng = mulberry32(o.seed);
-  const weight = new Int32Array(cells.items);
+  const traffic = itemWeights(cells);
+  const weight = new Float64Array(cells.items);
   const dRank: number[] = [];
   const dAcc: number[] = [];
   const dCat: number[][] = ranked.map(() => []);
   for (let b = 0; b < o.resamples && cells.items > 0; b++) {
     weight.fill(0);
-    for (let k = 0; k < cells.items; k++) weight[Math.floor(rng() * cells.items)]++;
+    // A resample's item counts, times each item's traffic weight.
+    for (let k = 0; k < cells.items; k++) {
+      const i = Math.floor(rng() * cells.items);
+      weight[i] += traffic[i];
+    }
     let sum = 0;
     let used = 0;
     for (let r = 0; r < ranked.length; r++) {

@@ -23,6 +23,7 @@ export interface TrainJob {
   train: PackedItems;
   /** The train items' fold keys (ItemInputs.key). */
   trainItemKeys: string[];
+  trainItemWeights: Float64Array;
   categories: TrainCategory[];
   eval: EvalSet;
   settings: FitSettings;
@@ -77,8 +78,10 @@ function freshEvidence(job: TrainJob, activeLogits: Float64Array, oof: OutOfFold
     });
   }
   if (item.length === 0) return undefined;
+  const weight = new Float64Array(itemIndex.size);
+  for (const [k, i] of itemIndex) weight[i] = job.trainItemWeights[k];
   return {
-    cells: { items: itemIndex.size, item: Int32Array.from(item), category, truth, threshold: Float64Array.from(threshold) },
+    cells: { items: itemIndex.size, item: Int32Array.from(item), category, truth, threshold: Float64Array.from(threshold), weight },
     active: Float64Array.from(activeScores),
     candidate: Float64Array.from(candidateScores),
   };

@@ -124,15 +124,18 @@ test('routing: audit first and independent of scores, then confirm, uncertain, f
   );
   const seq = (...xs: number[]) => () => xs.shift()!;
   const allow = decide(policy, { violence: 0.1 });
-  assert.deepEqual(routeDecision(allow, policy, seq(0.05)), { reason: 'audit', priority: 20, requiredReviews: 2 });
+  // An allowed item reaches review only through the audit draw: it stands for 1 / 0.1 items of traffic.
+  assert.deepEqual(routeDecision(allow, policy, seq(0.05)), { reason: 'audit', priority: 20, requiredReviews: 2, inclusion: 0.1 });
   assert.equal(routeDecision(allow, policy, seq(0.5)), null);
   const block = decide(policy, { violence: 0.95 });
   assert.equal(routeDecision(block, policy, seq(0.5, 0.4))?.reason, 'confirm');
+  assert.equal(routeDecision(block, policy, seq(0.5, 0.4))?.inclusion, 0.1 + 0.9 * 0.5, 'a block: the audit draw or, failing it, the confirmation draw');
+  assert.equal(routeDecision(decide(policy, { violence: 0.75 }), policy, seq(0.05))?.inclusion, 1, 'audited, but the policy would have routed it anyway');
   assert.equal(routeDecision(block, policy, seq(0.5, 0.6)), null, 'an unsampled block is final');
   assert.equal(routeDecision(decide(policy, { violence: 0.55 }), policy, seq(0.5))?.reason, 'uncertain');
   assert.equal(routeDecision(decide(policy, { violence: 0.45 }), policy, seq(0.5))?.reason, 'uncertain');
   const flagged = routeDecision(decide(policy, { violence: 0.75 }), policy, seq(0.5));
-  assert.deepEqual(flagged, { reason: 'flagged', priority: 50, requiredReviews: 1 });
+  assert.deepEqual(flagged, { reason: 'flagged', priority: 50, requiredReviews: 1, inclusion: 1 });
   const quiet = parsePolicy('q', 'categories:\n  violence: { flag: 0.5, block: null }\nreview: { audit_rate: 0, uncertainty_margin: 0, queue_flagged: false }\n');
   assert.equal(routeDecision(decide(quiet, { violence: 0.75 }), quiet, seq(0.5)), null, 'queue_flagged: false leaves "review" to the platform');
 });

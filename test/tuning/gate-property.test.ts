@@ -53,7 +53,7 @@ function draw(w: World, n: number, seed: number): { cells: EvalCells & MeasureCe
       c[j] = sigmoid((y ? w.muC[k] : 0) + e2 - w.muC[k] / 2);
     });
   }
-  const cells = { items: { n }, item, category, truth, threshold: new Float64Array(m).fill(0.5), trusted: new Array<boolean>(m).fill(false) };
+  const cells = { items: { n }, item, category, truth, threshold: new Float64Array(m).fill(0.5), trusted: new Array<boolean>(m).fill(false), weight: new Float64Array(n).fill(1) };
   return { cells: { ...cells, items: n } as unknown as EvalCells & MeasureCells, a, c };
 }
 

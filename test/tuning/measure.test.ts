@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mulberry32 } from '../../src/random.js';
-import { compareHeads, measureHead, type MeasureCells } from '../../src/tuning/measure.js';
+import { compareHeads, effectiveItems, measureHead, type MeasureCells } from '../../src/tuning/measure.js';
 import { averagePrecision } from '../../src/tuning/stats.js';
 
 /** Items with two categories each; `p` is the share of positives per category. */
@@ -96,4 +96,32 @@ test('the bootstrap counts items, not cells: an item’s categories are resample
   };
   const change = ((expanded(b, 'a') - expanded(a, 'a')) + (expanded(b, 'b') - expanded(a, 'b'))) / 2;
   assert.ok(Math.abs(r.change.auprc!.lower - change) < 1e-12, `${r.change.auprc!.lower} vs ${change}`);
+});
+
+test('traffic weights: an audited item stands for 1/audit_rate items of traffic; routed items do not outvote it', () => {
+  // 10 routed items (weight 1) where the candidate ranks better, 10 audited ones (weight 10) where it ranks worse.
+  const truth = Array.from({ length: 20 }, (_, i) => i % 2 === 0);
+  const cells: MeasureCells = {
+    items: 20,
+    item: Int32Array.from(truth, (_, i) => i),
+    category: truth.map(() => 'hate'),
+    truth,
+    threshold: new Float64Array(20).fill(0.5),
+    weight: Float64Array.from(truth, (_, i) => (i < 10 ? 1 : 10)),
+  };
+  const good = (y: boolean, i: number) => (y ? 0.9 : 0.1) - i * 0.001;
+  const bad = (y: boolean, i: number) => (y ? 0.2 : 0.8) - i * 0.001;
+  const active = Float64Array.from(truth, (y, i) => (i < 10 ? bad(y, i) : good(y, i)));
+  const candidate = Float64Array.from(truth, (y, i) => (i < 10 ? good(y, i) : bad(y, i)));
+  const unweighted = { ...cells, weight: undefined };
+  assert.equal(measureHead(unweighted, active, 1).auprc, measureHead(unweighted, candidate, 1).auprc, 'unweighted, the two heads tie');
+  const a = measureHead(cells, active, 1);
+  const c = measureHead(cells, candidate, 1);
+  assert.ok(a.auprc! > c.auprc! + 0.2, `weighted: active ${a.auprc} vs candidate ${c.auprc}`);
+  assert.ok(Math.abs(a.accuracy! - 100 / 110) < 1e-12, 'accuracy: the weighted share of items decided right');
+  // Kish's effective sample size: (10·1 + 10·10)² / (10·1 + 10·100) = 12100 / 1010.
+  assert.ok(Math.abs(effectiveItems(cells) - 12100 / 1010) < 1e-9);
+  assert.equal(effectiveItems(unweighted), 20);
+  const cmp = compareHeads(cells, active, candidate, { minPositives: 1, confidence: 0.95, resamples: 500, seed: 3 });
+  assert.ok(cmp.change.auprc!.estimate < -0.2 && cmp.change.auprc!.lower < cmp.change.auprc!.estimate, JSON.stringify(cmp.change.auprc));
 });

@@ -70,6 +70,7 @@ function evalSet(truth: boolean[], x: number[]): EvalSet {
     truth,
     threshold: new Float64Array(truth.length).fill(0.5),
     trusted: truth.map(() => false),
+    weight: new Float64Array(truth.length).fill(1),
   };
 }
 
@@ -134,7 +135,11 @@ function reportWith(o: {
     items,
     cells: items,
     measure_eval_split: measure,
-    measure: { sources: { eval_items: o.fresh === undefined ? items : items - o.fresh, new_train_items: o.fresh ?? 0 }, ...measure },
+    measure: {
+      sources: { eval_items: o.fresh === undefined ? items : items - o.fresh, new_train_items: o.fresh ?? 0 },
+      weighting: { scheme: 'inverse inclusion probability' as const, items, effective_items: items, unweighted: items },
+      ...measure,
+    },
     active: m(ac.a, o.recallA ?? 0.5),
     candidate: m(ac.c, o.recallC ?? 0.5),
     mcnemar: { b_active_right_candidate_wrong: b, c_active_wrong_candidate_right: w, p_value: o.p ?? mcnemarExact(b, w) },
@@ -175,11 +180,11 @@ test('gate: a clearly better head promotes on a few dozen items; one whose inter
   assert.equal(clear.evidence.items, 40);
   assert.match(
     clear.checks[0].detail,
-    /^AUPRC 0\.780 vs active 0\.550: change \+0\.230, 95% interval \[\+0\.060, \+0\.380\]; accuracy at the policy's thresholds 90\.00% vs active 90\.00%: change \+0\.00%, 95% interval \[−0\.50%, \+0\.50%\] \(40 items \(40 eval, 0 train items new to the active head, scored out-of-fold\); AUPRC mean over hate \(15 positives\); 2000 paired bootstrap resamples of the items\): better/,
+    /^AUPRC 0\.780 vs active 0\.550: change \+0\.230, 95% interval \[\+0\.060, \+0\.380\]; accuracy at the policy's thresholds 90\.00% vs active 90\.00%: change \+0\.00%, 95% interval \[−0\.50%, \+0\.50%\] \(40 items \(40 eval, 0 train items new to the active head, scored out-of-fold; each weighted by the inverse of its chance of review, 40 of weight 1: effective 40 items\); AUPRC mean over hate \(15 positives\); 2000 paired bootstrap resamples of the items\): better/,
   );
   const pooled = gate(reportWith({ items: 175, fresh: 140, auprc: { a: 0.55, c: 0.62, lower: 0.01, upper: 0.13 } }), settings);
   assert.deepEqual(pooled.evidence.sources, { eval_items: 35, new_train_items: 140 });
-  assert.match(pooled.checks[0].detail, /175 items \(35 eval, 140 train items new to the active head, scored out-of-fold\)/);
+  assert.match(pooled.checks[0].detail, /175 items \(35 eval, 140 train items new to the active head, scored out-of-fold; each weighted by the inverse of its chance of review, 175 of weight 1: effective 175 items\)/);
   const wide = gate(reportWith({ items: 40, positives: 15, auprc: { a: 0.55, c: 0.6, lower: -0.12, upper: 0.22 } }), settings);
   assert.equal(wide.passed, false);
   assert.equal(wide.evidence.verdict, 'undecided');

@@ -31,6 +31,8 @@ export interface ReviewTasksTable {
   escalated_at: Date | null;
   escalated_by: string | null;
   escalation_comment: string | null;
+  /** The chance the decision was drawn for review (routing.ts Route.inclusion); null for appeals and tasks before migration 0013. */
+  inclusion_probability: number | null;
 }
 
 export interface SubjectCommentsTable {
