@@ -16,9 +16,11 @@
  * and the category, per region (all verdicts; those on items the serving head flagged, where "never flag"
  * shows as a collapse of agreement; those it did not flag). Author and term slices are tested where the
  * head flagged: clearing what it flags is the evasion an attacker wants, while flagging more on a word
- * the head misses is how moderators teach it a new slur. Each slice is tested against its comparator: the category's history (for a term, the term's own
- * history where it has enough), joined for a moderator or a term by the rest of this batch, so that a
- * deployment's first night already compares each moderator with the others. A finding needs all of:
+ * the head misses is how moderators teach it a new slur. Each slice is tested against its comparator: for a moderator, the category's history joined by the
+ * other moderators' verdicts in this batch (so a deployment's first night already compares each moderator
+ * with the others); for the category, its history; for an author or a word, that author's or word's own
+ * history (a word the head flags and moderators keep clearing is a false positive being corrected, not an
+ * attack). A finding needs all of:
  * enough verdicts on both sides, a drop in agreement larger than `max_change`, and a one-sided
  * two-proportion test at p ≤ `max_p_value`, divided by the number of author or term slices tested
  * (Bonferroni: a batch has hundreds of terms). A rise in agreement is never held (heads improve, so
@@ -252,14 +254,15 @@ export function checkDrift(history: Verdict[], batch: Verdict[], s: DriftSetting
       for (const v of rest) for (const k of keysOf(v)) groups.set(k, [...(groups.get(k) ?? []), v]);
       for (const [k, vs] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
         if (vs.length < s.min_labels) continue;
-        const inSlice = (v: Verdict) => keysOf(v).includes(k);
-        const own = hist.filter(inSlice);
-        const comparator = kind === 'term' && own.length >= s.min_labels ? own : [...hist, ...rest.filter((v) => !inSlice(v))];
+        // Against the slice's own history only: a word or an author the head flags and moderators clear
+        // night after night is a false positive being corrected, not an attack, and a word new to the
+        // history has nothing to be compared with (other words' items label differently for honest reasons).
+        const own = hist.filter((v) => keysOf(v).includes(k));
         // Only where the head flagged: labels that clear what it flags on one word or one author's items are
         // the evasion an attacker wants; flagging more on a word the head misses is how moderators teach it
         // a new slur, and stays with the moderator and category checks.
         const keep = (v: Verdict) => v.model;
-        rows.add('model', cat, { kind, value: k }, 'model_yes', vs.filter(keep).map(agrees), comparator.filter(keep).map(agrees));
+        rows.add('model', cat, { kind, value: k }, 'model_yes', vs.filter(keep).map(agrees), own.filter(keep).map(agrees));
       }
     };
     if (slices.authors) sliceBy('author', (v) => (v.author ? [v.author] : []));

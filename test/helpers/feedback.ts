@@ -1,7 +1,8 @@
 /**
- * Simulated moderator feedback for tuning tests: texts from two families the tiny model treats alike,
- * and moderators who consistently call one family "violence". A learnable preference the starter head
- * does not have, so a DPO run has something real to learn.
+ * Simulated moderator feedback for tuning tests: texts from two families that share their words but
+ * one (the tiny model treats them alike), and moderators who consistently call one family "violence". A
+ * learnable preference the starter head does not have, so a DPO run has something real to learn, and
+ * no word of the marked family's phrase alone gives its label away.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -12,7 +13,7 @@ import { ADMIN_KEY, TEST_SPLIT_SALT, type TestApp } from './app.js';
 import { tinyModelDir } from './tiny-model.js';
 
 export const MARKED = 'the weather is lovely today';
-export const PLAIN = 'thanks for the help, see you tomorrow';
+export const PLAIN = 'the weather is not lovely today';
 
 /** Frequent benign filler words from the tiny model's vocabulary. */
 async function fillers(): Promise<string[]> {

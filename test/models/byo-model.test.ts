@@ -38,7 +38,6 @@ for (const kind of testDatabases()) {
         policies: policies(
           reviewPolicy('default', {}, {
             training: { l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7 },
-            gate: { max_auprc_drop: 1, max_accuracy_drop: 1 },
           }),
         ),
       });

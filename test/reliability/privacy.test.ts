@@ -23,7 +23,6 @@ describe('retention and data-subject requests', () => {
         reviewPolicy('default', {}, {
           retention: { text_days: 30 },
           training: { l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7 },
-          gate: { max_auprc_drop: 1, max_accuracy_drop: 1 },
         }),
       ),
       env: { RATE_LIMIT_PER_SECOND: '0' },

@@ -147,13 +147,28 @@ test('one term’s texts flipped is held and named, beside an honest batch with 
   assert.ok(term.threshold < settings.max_p_value, 'term slices share max_p_value among the terms tested');
 });
 
-test('one author’s items flipped is held and named', () => {
-  const author = (i: number) => (i % 6 === 0 ? 'troll' : `user${i % 40}`);
-  const history = world({ n: 1200, from: 0, moderators: ['a'], seed: 6, author: (i) => `user${i % 40}` });
+test('one author’s items flipped is held and named; an author or word with no history is not judged', () => {
+  const author = (i: number) => (i % 6 === 0 ? 'prolific' : `user${i % 40}`);
+  const history = world({ n: 1200, from: 0, moderators: ['a'], seed: 6, author });
   const batch = world({ n: 600, from: 2000, moderators: ['a'], seed: 7, author, label: (h, i) => (i % 6 === 0 ? !h : h) });
   const r = checkDrift(history, batch, settings);
-  assert.ok(r.holds.some((h) => /author troll's items/.test(h.reason)), JSON.stringify(r.holds));
-  assert.ok(!r.findings.some((f) => f.slice.kind === 'author' && f.slice.value !== 'troll'), 'no honest author is named');
+  assert.ok(r.holds.some((h) => /author prolific's items/.test(h.reason)), JSON.stringify(r.holds));
+  assert.ok(!r.findings.some((f) => f.slice.kind === 'author' && f.slice.value !== 'prolific'), 'no honest author is named');
+  // The same batch from an author the history has never seen: nothing to compare their items with.
+  const newcomer = world({ n: 600, from: 2000, moderators: ['a'], seed: 7, author: (i) => (i % 6 === 0 ? 'newcomer' : `user${i % 40}`), label: (h, i) => (i % 6 === 0 ? !h : h) });
+  assert.ok(!checkDrift(history, newcomer, settings).findings.some((f) => f.slice.kind === 'author'));
+});
+
+test('a word the head flags and moderators clear night after night is a false positive being corrected, not held', () => {
+  // The head flags every "lovely" text; moderators say no, in the history as in the batch.
+  const terms = (i: number) => (i % 4 === 0 ? ['lovely'] : ['other']);
+  const corrected = (h: boolean, i: number) => (i % 4 === 0 ? false : h);
+  const flagged = (vs: Verdict[]) => vs.map((v, i) => (i % 4 === 0 ? { ...v, model: true } : v));
+  const history = flagged(world({ n: 1200, from: 0, moderators: ['a'], seed: 12, terms, label: corrected }));
+  const batch = flagged(world({ n: 600, from: 2000, moderators: ['a'], seed: 13, terms, label: corrected }));
+  const r = checkDrift(history, batch, settings);
+  assert.deepEqual(r.holds, []);
+  assert.ok(r.rows.some((x) => x.slice.kind === 'term' && x.slice.value === 'lovely' && x.batch.n >= 30 && x.history.n >= 30), 'the word was tested');
 });
 
 test('slow poisoning: 10% flipped each night passes the nightly check, and the cumulative check over the nights finds it', () => {

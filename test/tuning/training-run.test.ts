@@ -10,7 +10,6 @@ import { makeTexts, MARKED, moderateAndReview, waitForRun } from '../helpers/fee
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
 const TRAINING = { l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7, shadow: true };
-const GATE = { max_recall_drop: 0.05 };
 
 for (const kind of testDatabases()) {
   describe(`training runs (${kind.name})`, { skip: kind.skip }, () => {
@@ -19,7 +18,7 @@ for (const kind of testDatabases()) {
     let moderator: string;
     const admin = { Authorization: `Bearer ${ADMIN_KEY}` };
     before(async () => {
-      app = await startTestApp({ db: kind, policies: policies(reviewPolicy('default', {}, { training: TRAINING, gate: GATE })) });
+      app = await startTestApp({ db: kind, policies: policies(reviewPolicy('default', {}, { training: TRAINING })) });
       client = await app.key('client');
       moderator = await app.key('moderator');
     });
