@@ -1,4 +1,4 @@
-import type { Executor } from '../db/database.js';
+import type { DB, Executor } from '../db/database.js';
 import { recordAudit } from '../audit/audit.repository.js';
 import * as repo from './head.repository.js';
 
@@ -32,4 +32,29 @@ export async function activateInTransaction(
   });
   await repo.notifyActiveHead(trx, headId);
   return r;
+}
+
+/**
+ * Back to the newest head in `active`'s lineage (its parent, the parent's parent, …) trained only on
+ * labels up to `labelId`, when `active` trained on later ones (labels now held as poisoned, say): the
+ * base head at the end of the chain trained on none. Audited as a rollback. Nothing when `active` is
+ * clean, or is no longer the active head (compare-and-swap).
+ */
+export async function rollBackPast(
+  db: DB,
+  active: repo.HeadRow,
+  labelId: number,
+  actor: ActivationActor,
+  details: Record<string, unknown> = {},
+): Promise<{ id: string; version: number } | null> {
+  const sawUpTo = (h: repo.HeadRow) => (typeof h.dataSnapshot?.max_label_id === 'number' ? h.dataSnapshot.max_label_id : 0);
+  let target = active;
+  while (sawUpTo(target) > labelId && target.parentId) target = (await repo.getHead(db, target.parentId))!;
+  if (target.id === active.id || sawUpTo(target) > labelId) return null;
+  const done = await db.transaction().execute(async (trx) => {
+    if ((await repo.lockActiveHead(trx))?.id !== active.id) return false;
+    await activateInTransaction(trx, target.id, `labels after id ${labelId} are held, and the active head trained on them`, actor, { ...details, held_after_label_id: labelId }, { rollback: true });
+    return true;
+  });
+  return done ? { id: target.id, version: target.version } : null;
 }

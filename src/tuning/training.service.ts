@@ -20,7 +20,7 @@ import { badRequest, conflict, notFound } from '../errors.js';
 import { bytesToFloat32, bytesToInt32, tokenRows, type TokenRows } from '../inference/head.js';
 import { ngramKey, ngramRowsYielding, ngramSource } from '../inference/ngrams.js';
 import type { Logger } from '../logger.js';
-import { activateInTransaction } from '../models/activation.js';
+import { activateInTransaction, rollBackPast } from '../models/activation.js';
 import * as heads from '../models/head.repository.js';
 import { probabilityKind, Scorer } from '../models/scorer.js';
 import { mapLabels, type LabelMapping } from '../policy/label-mapping.js';
@@ -585,15 +585,28 @@ export class TrainingService {
           reason: h.reason,
         })),
       );
+      // A cumulative hold reaches back into labels heads were already trained on: the active head goes back
+      // to the newest of its ancestors trained without them.
+      const earliest = Math.min(...holds.map((h) => h.fromLabelId));
+      const back = await this.rollBackPast(runId, setting.active, earliest);
       await repo.updateRun(this.db, runId, {
-        dataSnapshot: { max_label_id: batch.to, backbone_id: setting.backbone.id, drift: { rows: tested, holds, windows } },
+        dataSnapshot: { max_label_id: batch.to, backbone_id: setting.backbone.id, drift: { rows: tested, holds, windows, ...(back ? { rolled_back_to: back } : {}) } },
       });
       throw new HeldRun(
         `label drift: held ${holds.length} batch${holds.length === 1 ? '' : 'es'} of labels out of training and evaluation until an admin ` +
-          `accepts or discards ${holds.length === 1 ? 'it' : 'them'} (GET /v1/label-holds): ${holds.map((h) => h.reason).join(' | ')}`,
+          `accepts or discards ${holds.length === 1 ? 'it' : 'them'} (GET /v1/label-holds)` +
+          `${back ? `; the active head trained on held labels, so head v${back.version} (${back.id}), the newest trained without them, is active again` : ''}: ` +
+          holds.map((h) => h.reason).join(' | '),
       );
     }
     return { rows: tested, batch_verdicts: batchVerdicts.length, history_verdicts: history.length, windows };
+  }
+
+  /** {@link rollBackPast} for a run, announced so this process serves the head at once. */
+  private async rollBackPast(runId: string, active: heads.HeadRow, labelId: number): Promise<{ id: string; version: number } | null> {
+    const back = await rollBackPast(this.db, active, labelId, { name: `training run ${runId}` }, { training_run_id: runId });
+    if (back) await this.opts.events?.emit('head.promoted', { headId: back.id, runId });
+    return back;
   }
 
   /**
