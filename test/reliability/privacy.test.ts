@@ -67,7 +67,10 @@ describe('retention and data-subject requests', () => {
     // with it their n-grams, is gone).
     const post = await app.request.post('/v1/training/runs').set(admin).send({});
     const run = await waitForRun(app, post.body.id);
-    assert.ok(['promoted', 'rejected'].includes(run.status), `${run.status}: ${run.error}`);
+    // It trains (a candidate is stored); on 32 eval items the gate cannot yet rule out an accuracy drop, and waits.
+    assert.equal(run.status, 'rejected', `${run.status}: ${run.error}`);
+    assert.ok(run.candidate_head_id);
+    assert.equal(run.gate.evidence.verdict, 'undecided', JSON.stringify(run.gate.reasons));
     assert.equal(run.data_snapshot.left_out.text_purged, 0);
     assert.equal(run.data_snapshot.without_text, reviewed.length);
     assert.ok(run.data_snapshot.pairs >= 10);

@@ -134,7 +134,10 @@ for (const kind of testDatabases()) {
       const forced = await app.request.post('/v1/training/runs').set(admin).send({ force: true, hyperparameters: { beta: 1, lexical: false } });
       assert.equal(forced.status, 202);
       const again = await waitForRun(app, forced.body.id);
-      assert.ok(['promoted', 'rejected'].includes(again.status), `${again.status}: ${again.error}`);
+      // β = 1 without the n-gram part keeps less of what the active head learned: confidently worse, rejected.
+      assert.equal(again.status, 'rejected', `${again.status}: ${again.error}`);
+      assert.equal(again.gate.evidence.verdict, 'worse', JSON.stringify(again.gate.reasons));
+      assert.ok(again.gate.checks.some((c: { check: string; passed: boolean }) => c.check === 'auprc:violence' && !c.passed), 'and violence alone is confidently worse');
       assert.equal(again.data_snapshot.forced, true);
       for (const c of again.metrics.categories) assert.equal(c.beta, 1);
       assert.equal(again.metrics.ngram_weights, 0);
