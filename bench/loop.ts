@@ -26,6 +26,7 @@ import { parsePolicy } from '../src/policy/loader.js';
 import type { Policy } from '../src/policy/policy.js';
 import { ModtuneServer } from '../src/server.js';
 import { mulberry32 } from '../src/random.js';
+import { termsOf } from '../src/tuning/drift.js';
 import { auroc, averagePrecision } from '../src/tuning/stats.js';
 import { fitSupervised, type Labelled } from './supervised.js';
 import { DAVIDSON_PATH, HATE, labelsFor, loadDavidson, moderatorClass, NEITHER, OFFENSIVE, type DavidsonClass } from './davidson.js';
@@ -891,7 +892,8 @@ for (let round = 1; round <= totalRounds; round++) {
 
 const TARGET = D.categories[0];
 const flip = (h: Record<string, boolean>, cats: string[]) => ({ ...h, ...Object.fromEntries(cats.map((c) => [c, !h[c]])) });
-const wordsOf = (text: string) => new Set(text.normalize('NFKC').toLowerCase().match(/[\p{L}\p{N}'’]{3,}/gu) ?? []);
+/** An item's words as the drift check's word slices see them. */
+const wordsOf = (text: string) => new Set(termsOf(text));
 
 async function attackFor(kind: PoisonKind, batch: Item[], night: number): Promise<{ attack: Attack; what: string }> {
   if (kind === 'inverted') return { attack: { label: (_i, h) => flip(h, D.categories), changed: 0 }, what: 'every label inverted' };
