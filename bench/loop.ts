@@ -109,7 +109,7 @@ const POISON_KINDS = {
   'flip-positives': "the existing moderator labels the target category's positives negative for a round",
   term: "the target category inverted on every text with one word (the round's commonest word among its target positives that is in at most a third of its texts)",
   author: "the target category inverted on the items of the round's most prolific authors (at least a tenth of the round; needs authors, 300 by default)",
-  slow: "5 nights, each flipping a random 10 % of the night's target positives to negative, by the existing moderator",
+  slow: "5 nights, each inverting the target category on a random 10 % of the night's items, by the existing moderator (under the nightly threshold; the cumulative check's case)",
 } as const;
 type PoisonKind = keyof typeof POISON_KINDS;
 const POISONS = Object.keys(POISON_KINDS) as PoisonKind[];
@@ -928,10 +928,10 @@ async function attackFor(kind: PoisonKind, batch: Item[], night: number): Promis
     }
     return { attack: { label: (i, h) => (i.author && chosen.has(i.author) ? flip(h, [TARGET]) : h), changed: 0 }, what: `${TARGET} inverted on the ${covered} items of ${chosen.size} authors` };
   }
-  // slow: a seeded 10 % of the night's target positives.
+  // slow: a seeded 10 % of the night's items.
   const rng = mulberry32((SEED * 6007 + night) >>> 0);
   const hit = batch.map(() => rng() < 0.1);
-  return { attack: { label: (i, h, k) => (hit[k] && i.truth[TARGET] ? { ...h, [TARGET]: false } : h), changed: 0 }, what: `night ${night}: 10 % of ${TARGET} positives labelled negative` };
+  return { attack: { label: (_i, h, k) => (hit[k] ? flip(h, [TARGET]) : h), changed: 0 }, what: `night ${night}: ${TARGET} inverted on 10 % of the items` };
 }
 
 const POISONED: { round: string; kind: PoisonKind; what: string; changed: number; status: string; holds: string[]; reasons: string }[] = [];
