@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
-import { assignSplit, groupKeys } from '../src/review/split.js';
 
 // Frozen: never edit a migration that has shipped; add a new one.
 //
@@ -10,6 +9,15 @@ import { assignSplit, groupKeys } from '../src/review/split.js';
 // side move with their settled labels; how many moved is recorded as an audit event
 // (action `split.regrouped`). The training run also records the head it started from (active_head_id)
 // beside its DPO reference, and a review task the chance that its decision was drawn for review.
+/**
+ * The service's own split rule, so existing items are grouped exactly as new ones are: src/review/split.ts
+ * under tsx, dist/review/split.js compiled (this file is then dist/migrations/0013_grouped_splits.js).
+ */
+async function splitRule(): Promise<typeof import('../src/review/split.js')> {
+  const compiled = import.meta.url.endsWith('.js');
+  return import(new URL(compiled ? '../review/split.js' : '../src/review/split.ts', import.meta.url).href);
+}
+
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('item_splits').addColumn('text_key', 'text').addColumn('group_key', 'text').execute();
   await db.schema.createIndex('item_splits_text_key').on('item_splits').column('text_key').execute();
@@ -28,6 +36,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       order by s.assigned_at, s.item_id`.execute(db)
   ).rows;
   if (rows.length === 0) return;
+  const { assignSplit, groupKeys } = await splitRule();
   // The deployment's salt (SPLIT_SALT where it is fixed); a deployment split before it had one makes it now, as the service would.
   await sql`insert into deployment_secrets (name, value) values ('split_salt', ${randomBytes(32).toString('hex')}) on conflict (name) do nothing`.execute(db);
   const stored = await sql<{ value: string }>`select value from deployment_secrets where name = 'split_salt'`.execute(db);
