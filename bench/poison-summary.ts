@@ -62,10 +62,11 @@ function slices(p: Poisoned): string {
   const kinds = new Set<string>();
   const reasons = p.reasons.slice(p.reasons.indexOf('): ') + 3);
   for (const piece of reasons.split(/; | \| /)) {
-    const who = /^moderator /.test(piece) ? 'moderator' : /with the word/.test(piece) ? 'word' : /labels on author /.test(piece) ? 'author' : /^all moderators'/.test(piece) ? 'category' : null;
+    const who = /^moderator /.test(piece) ? 'moderator' : /with the word/.test(piece) ? 'word' : /on author /.test(piece) ? 'author' : /^all moderators/.test(piece) ? 'category' : null;
+    const flags = / flagged \S+ on \d+ of \d+ items/.test(piece) ? ', flags vs expected' : '';
     if (!who) continue;
     const region = piece.includes('the serving head flagged') ? ', flagged items' : piece.includes('the serving head did not flag') ? ', cleared items' : '';
-    kinds.add(`${who}${region}${piece.includes('over the last') ? ', cumulative' : ''}`);
+    kinds.add(`${who}${region}${flags}${piece.includes('over the last') ? ', cumulative' : ''}`);
   }
   const back = /head v(\d+) \(/.exec(p.reasons);
   return [...kinds].join('; ') + (back ? `; rolled back to v${back[1]}` : '');

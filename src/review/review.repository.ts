@@ -416,7 +416,9 @@ export async function verdicts(db: Executor, range: { from: number; to: number; 
     .selectFrom('review_labels as l')
     .innerJoin('reviews as r', 'r.task_id', 'l.task_id')
     .innerJoin('content_items as i', 'i.id', 'l.item_id')
+    .innerJoin('decisions as d', 'd.id', 'l.decision_id')
     .select([
+      sql<number | null>`(d.category_scores ->> l.category)::float8`.as('model_score'),
       'l.id as label_id',
       'l.task_id',
       'l.item_id',

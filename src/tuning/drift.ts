@@ -26,10 +26,17 @@
  * (Bonferroni: a batch has hundreds of terms). A rise in agreement is never held (heads improve, so
  * honest labels agree more with later heads).
  *
+ * Agreement with the head's decision says little in a rare category, where the head flags too few items
+ * for its flagged region to hold min_labels verdicts. So each moderator, the category, and each author and
+ * word are also tested on how many items they flagged against how many the serving head's scores expected
+ * (`expected` rows): a moderator who never flags hate flags none where the scores expected dozens.
+ *
  * The cumulative check ({@link checkCumulative}) does the same for the moderator and category slices over
  * the last few runs' batches together, against the history before them, with a smaller `max_change`:
  * a slow poisoner who stays under the nightly threshold still moves the window.
  */
+
+import { binomialCdf } from './stats.js';
 
 export interface Verdict {
   /** The settled label's id (settlement order): the batch is the ids after the last trained run's. */
@@ -40,6 +47,8 @@ export interface Verdict {
   verdict: boolean;
   /** The decision of the head that served the item (at the policy's threshold), which had not seen this label. */
   model: boolean;
+  /** That head's score for the category (a calibrated head's estimate of the chance moderators flag it). */
+  score?: number | null;
   /** The item's author, where the platform gave one. */
   author?: string | null;
   /** The item's words (src/tuning/drift.ts termsOf), for term slices; empty where the text is gone. */
@@ -67,8 +76,12 @@ export type Region = 'all' | 'model_yes' | 'model_no';
 export type SliceKind = 'moderator' | 'category' | 'author' | 'term';
 
 export interface DriftRow {
-  /** `model`: verdicts vs the serving head; `moderators`: verdicts vs the other reviewers of the same task. */
-  against: 'model' | 'moderators';
+  /**
+   * `model`: verdicts vs the serving head's decision; `moderators`: vs the other reviewers of the same task;
+   * `expected`: how many items the slice flagged against how many the serving head's scores expected
+   * (`batch.rate`, `history.rate`: flags ÷ expected flags; `expected` gives the sums).
+   */
+  against: 'model' | 'moderators' | 'expected';
   /** `batch`: this run's new labels; `cumulative`: the last runs' batches together. */
   scope: 'batch' | 'cumulative';
   category: string;
@@ -79,6 +92,8 @@ export interface DriftRow {
   region: Region;
   batch: Rate;
   history: Rate;
+  /** `expected` rows: the sums of the serving head's scores the flags are set against. */
+  expected?: { batch: number; history: number };
   change: number | null;
   /** One-sided: how likely a drop this large is if the slice labels like its comparator. */
   p_value: number | null;
@@ -177,6 +192,31 @@ class Rows {
     return pending;
   }
 
+  /**
+   * Flags against the serving head's expectation: the slice flagged O_s items where its scores summed to
+   * E_s, the comparator O_c where they summed to E_c. Under "the slice labels like its comparator",
+   * O_s given O_s + O_c is Binomial(O_s + O_c, E_s / (E_s + E_c)); a finding is a ratio (O_s/E_s)/(O_c/E_c)
+   * below 1 − max_change at a one-sided p. This is what catches "never flag" in a rare category, where the
+   * head flags too few items at its threshold for the flagged region to hold min_labels verdicts.
+   */
+  addExpected(category: string, slice: DriftRow['slice'], b: Verdict[], h: Verdict[]): Pending {
+    const sum = (vs: Verdict[]) => vs.reduce((a, v) => a + (v.score ?? 0), 0);
+    const flags = (vs: Verdict[]) => vs.filter((v) => v.verdict).length;
+    const eb = sum(b);
+    const eh = sum(h);
+    const ob = flags(b);
+    const oh = flags(h);
+    const batch = { n: b.length, agree: ob, rate: eb > 0 ? ob / eb : null };
+    const history = { n: h.length, agree: oh, rate: eh > 0 ? oh / eh : null };
+    const change = batch.rate !== null && history.rate !== null && history.rate > 0 ? batch.rate / history.rate - 1 : null;
+    const p = change === null ? null : binomialCdf(ob, ob + oh, eb / (eb + eh));
+    const row = { against: 'expected' as const, scope: this.scope, category, moderator: slice.kind === 'moderator' ? slice.value : null, slice, region: 'all' as const, batch, history, expected: { batch: eb, history: eh }, change, p_value: p };
+    // Enough on both sides: min_labels verdicts, and at least 5 flags expected in the slice and found in the comparator.
+    const pending = { row, eligible: b.length >= this.s.min_labels && h.length >= this.s.min_labels && eb >= 5 && oh >= 5 && change !== null };
+    this.pending.push(pending);
+    return pending;
+  }
+
   /** Decides every row: author and term slices share max_p_value among the slices of their kind tested. */
   settle(): DriftRow[] {
     const tested = new Map<string, Set<string>>();
@@ -234,6 +274,7 @@ export function checkDrift(history: Verdict[], batch: Verdict[], s: DriftSetting
       const found = REGIONS.map(({ region, keep }) =>
         rows.add('model', cat, { kind: 'moderator', value: m }, region, theirs.filter(keep).map(agrees), others.filter(keep).map(agrees)),
       );
+      const expected = rows.addExpected(cat, { kind: 'moderator', value: m }, theirs, others);
       const peers = rows.add(
         'moderators',
         cat,
@@ -243,12 +284,13 @@ export function checkDrift(history: Verdict[], batch: Verdict[], s: DriftSetting
         hPeers,
       );
       // Provisional (before Bonferroni, which moderator rows do not use): decides who the later slices leave out.
-      if ([...found, peers].some((x) => x.eligible && x.row.change! < -s.max_change && x.row.p_value! <= s.max_p_value && s.enabled)) flagged.add(m);
+      if ([...found, expected, peers].some((x) => x.eligible && x.row.change! < -s.max_change && x.row.p_value! <= s.max_p_value && s.enabled)) flagged.add(m);
     }
     const rest = mine.filter((v) => !flagged.has(v.moderator));
     for (const { region, keep } of REGIONS) {
       rows.add('model', cat, { kind: 'category', value: null }, region, rest.filter(keep).map(agrees), hist.filter(keep).map(agrees));
     }
+    rows.addExpected(cat, { kind: 'category', value: null }, rest, hist);
     const sliceBy = (kind: 'author' | 'term', keysOf: (v: Verdict) => readonly string[]) => {
       const groups = new Map<string, Verdict[]>();
       for (const v of rest) for (const k of keysOf(v)) groups.set(k, [...(groups.get(k) ?? []), v]);
@@ -263,6 +305,7 @@ export function checkDrift(history: Verdict[], batch: Verdict[], s: DriftSetting
         // a new slur, and stays with the moderator and category checks.
         const keep = (v: Verdict) => v.model;
         rows.add('model', cat, { kind, value: k }, 'model_yes', vs.filter(keep).map(agrees), own.filter(keep).map(agrees));
+        rows.addExpected(cat, { kind, value: k }, vs, own);
       }
     };
     if (slices.authors) sliceBy('author', (v) => (v.author ? [v.author] : []));
@@ -285,8 +328,10 @@ export function checkCumulative(history: Verdict[], window: Verdict[], s: DriftS
     for (const m of [...new Set(mine.map((v) => v.moderator))].sort()) {
       const theirs = mine.filter((v) => v.moderator === m);
       for (const { region, keep } of REGIONS) rows.add('model', cat, { kind: 'moderator', value: m }, region, theirs.filter(keep).map(agrees), hist.filter(keep).map(agrees));
+      rows.addExpected(cat, { kind: 'moderator', value: m }, theirs, hist);
     }
     for (const { region, keep } of REGIONS) rows.add('model', cat, { kind: 'category', value: null }, region, mine.filter(keep).map(agrees), hist.filter(keep).map(agrees));
+    rows.addExpected(cat, { kind: 'category', value: null }, mine, hist);
   }
   const settled = rows.settle();
   return { rows: settled, findings: settled.filter((r) => r.finding), holds: holdsOf(settled, categories, 'cumulative', runs) };
@@ -301,6 +346,16 @@ const REGION_WORDS: Record<Region, string> = {
 };
 
 export function describe(r: DriftRow, runs?: number): string {
+  if (r.against === 'expected') {
+    const who = r.slice.kind === 'moderator' ? `moderator ${r.slice.value}` : r.slice.kind === 'author' ? `on author ${r.slice.value}'s items, moderators` : r.slice.kind === 'term' ? `on items with the word "${r.slice.value}", moderators` : 'all moderators';
+    const when = r.scope === 'cumulative' ? `over the last ${runs ?? 'few'} runs' batches` : 'in this batch';
+    const e = r.expected!;
+    return (
+      `${who} flagged ${r.category} on ${r.batch.agree} of ${r.batch.n} items ${when} where the serving head's scores expected ${e.batch.toFixed(1)} ` +
+      `(${pct(r.batch.rate)} of expected) against ${r.history.agree} where ${e.history.toFixed(1)} were expected before (${pct(r.history.rate)}; ` +
+      `one-sided p = ${r.p_value === null ? 'n/a' : r.p_value.toExponential(2)}, needs ≤ ${r.threshold.toExponential(1)})`
+    );
+  }
   const who =
     r.slice.kind === 'moderator'
       ? `moderator ${r.slice.value}'s ${r.category} labels`

@@ -537,6 +537,7 @@ export class TrainingService {
             moderator: r.moderator_key_id,
             verdict: r.verdict,
             model: r.model_label,
+            score: r.model_score,
             author: r.author_id,
             terms: termsOf(items.get(r.item_id)?.text ?? null),
           }

@@ -187,3 +187,25 @@ test('termsOf: lower-case words of three characters or more, each once; nothing 
   assert.deepEqual(termsOf('The cat, the CAT and a dog’s toy! x1 42'), ['the', 'cat', 'and', 'dog’s', 'toy']);
   assert.deepEqual(termsOf(null), []);
 });
+
+test('a rare category: never flagging it is held by flags against the head’s expectation, where agreement cannot see it', () => {
+  // 6% positives; the head flags almost nothing at its threshold but its calibrated scores rank them.
+  const rare = (n: number, from: number, seed: number, moderators: string[], label?: (h: boolean, i: number, m: string) => boolean): Verdict[] => {
+    const rng = mulberry32(seed);
+    return Array.from({ length: n }, (_, i) => {
+      const truth = rng() < 0.06;
+      const score = truth ? 0.2 + 0.6 * rng() : 0.05 * rng();
+      const moderator = moderators[i % moderators.length];
+      const honest = rng() < 0.95 ? truth : !truth;
+      return { labelId: from + i + 1, taskId: `t${from + i}`, category: 'hate', moderator, model: score >= 0.9, score, verdict: label ? label(honest, i, moderator) : honest };
+    });
+  };
+  const history = rare(3000, 0, 30, ['a']);
+  const honest = rare(1000, 5000, 31, ['a', 'b']);
+  assert.deepEqual(checkDrift(history, honest, settings).holds, [], 'honest moderators are not held');
+  const batch = rare(1000, 5000, 31, ['a', 'n'], (h, _i, m) => (m === 'n' ? false : h));
+  const r = checkDrift(history, batch, settings);
+  assert.deepEqual(r.holds.map((h) => [h.category, h.moderator]), [['hate', 'n']]);
+  assert.match(r.holds[0].reason, /moderator n flagged hate on 0 of 500 items in this batch where the serving head's scores expected \d+\.\d/);
+  assert.ok(!r.rows.some((x) => x.moderator === 'n' && x.against === 'model' && x.finding), 'agreement with the decision alone does not find it');
+});
