@@ -417,8 +417,11 @@ export async function verdicts(db: Executor, range: { from: number; to: number; 
     .innerJoin('reviews as r', 'r.task_id', 'l.task_id')
     .innerJoin('content_items as i', 'i.id', 'l.item_id')
     .innerJoin('decisions as d', 'd.id', 'l.decision_id')
+    .innerJoin('head_versions as h', 'h.id', 'd.head_id')
     .select([
       sql<number | null>`(d.category_scores ->> l.category)::float8`.as('model_score'),
+      // Whether the serving head's scores are calibrated on moderators' labels (a tuned head with Platt scaling).
+      sql<boolean>`(h.source = 'dpo' and coalesce(h.hyperparameters ->> 'calibration', '') = 'platt')`.as('model_calibrated'),
       'l.id as label_id',
       'l.task_id',
       'l.item_id',

@@ -29,7 +29,9 @@
  * Agreement with the head's decision says little in a rare category, where the head flags too few items
  * for its flagged region to hold min_labels verdicts. So each moderator, the category, and each author and
  * word are also tested on how many items they flagged against how many the serving head's scores expected
- * (`expected` rows): a moderator who never flags hate flags none where the scores expected dozens.
+ * (`expected` rows): a moderator who never flags hate flags none where the scores expected dozens. For an
+ * author or a word, measured against its own history, a move either way is a finding (a word's texts
+ * inverted gain flags on their negatives as they lose them on their positives).
  *
  * The cumulative check ({@link checkCumulative}) does the same for the moderator and category slices over
  * the last few runs' batches together, against the history before them, with a smaller `max_change`:
@@ -47,7 +49,10 @@ export interface Verdict {
   verdict: boolean;
   /** The decision of the head that served the item (at the policy's threshold), which had not seen this label. */
   model: boolean;
-  /** That head's score for the category (a calibrated head's estimate of the chance moderators flag it). */
+  /**
+   * That head's score for the category, where the head is calibrated on moderators' labels (its estimate of
+   * the chance they flag the item); null otherwise (a starter's or an imported head's scores are not).
+   */
   score?: number | null;
   /** The item's author, where the platform gave one. */
   author?: string | null;
@@ -171,6 +176,8 @@ const agrees = (v: Verdict) => v.verdict === v.model;
 interface Pending {
   row: Omit<DriftRow, 'threshold' | 'finding'>;
   eligible: boolean;
+  /** A move either way is a finding (an author's or a word's flags against their own history), not only a drop. */
+  twoSided?: boolean;
 }
 
 class Rows {
@@ -199,7 +206,11 @@ class Rows {
    * below 1 − max_change at a one-sided p. This is what catches "never flag" in a rare category, where the
    * head flags too few items at its threshold for the flagged region to hold min_labels verdicts.
    */
-  addExpected(category: string, slice: DriftRow['slice'], b: Verdict[], h: Verdict[]): Pending {
+  addExpected(category: string, slice: DriftRow['slice'], all: Verdict[], allHistory: Verdict[], twoSided = false): Pending {
+    // Only verdicts a calibrated head's score stands beside.
+    const scored = (v: Verdict) => v.score !== null && v.score !== undefined;
+    const b = all.filter(scored);
+    const h = allHistory.filter(scored);
     const sum = (vs: Verdict[]) => vs.reduce((a, v) => a + (v.score ?? 0), 0);
     const flags = (vs: Verdict[]) => vs.filter((v) => v.verdict).length;
     const eb = sum(b);
@@ -209,10 +220,12 @@ class Rows {
     const batch = { n: b.length, agree: ob, rate: eb > 0 ? ob / eb : null };
     const history = { n: h.length, agree: oh, rate: eh > 0 ? oh / eh : null };
     const change = batch.rate !== null && history.rate !== null && history.rate > 0 ? batch.rate / history.rate - 1 : null;
-    const p = change === null ? null : binomialCdf(ob, ob + oh, eb / (eb + eh));
+    const share = eb / (eb + eh);
+    const lower = change === null ? null : binomialCdf(ob, ob + oh, share);
+    const p = lower === null ? null : twoSided ? Math.min(1, 2 * Math.min(lower, 1 - binomialCdf(ob - 1, ob + oh, share))) : lower;
     const row = { against: 'expected' as const, scope: this.scope, category, moderator: slice.kind === 'moderator' ? slice.value : null, slice, region: 'all' as const, batch, history, expected: { batch: eb, history: eh }, change, p_value: p };
     // Enough on both sides: min_labels verdicts, and at least 5 flags expected in the slice and found in the comparator.
-    const pending = { row, eligible: b.length >= this.s.min_labels && h.length >= this.s.min_labels && eb >= 5 && oh >= 5 && change !== null };
+    const pending = { row, eligible: b.length >= this.s.min_labels && h.length >= this.s.min_labels && eb >= 5 && oh >= 5 && change !== null, twoSided };
     this.pending.push(pending);
     return pending;
   }
@@ -226,10 +239,11 @@ class Rows {
       if (!tested.has(kind)) tested.set(kind, new Set());
       tested.get(kind)!.add(`${x.row.category}\u0000${x.row.slice.value}\u0000${x.row.region}`);
     }
-    return this.pending.map(({ row, eligible }) => {
+    return this.pending.map(({ row, eligible, twoSided }) => {
       const family = row.slice.kind === 'author' || row.slice.kind === 'term' ? Math.max(1, tested.get(row.slice.kind)?.size ?? 1) : 1;
       const threshold = this.s.max_p_value / family;
-      const finding = this.s.enabled && eligible && row.change! < -this.maxChange && row.p_value! <= threshold;
+      const moved = twoSided ? Math.abs(row.change!) > this.maxChange : row.change! < -this.maxChange;
+      const finding = this.s.enabled && eligible && moved && row.p_value! <= threshold;
       return { ...row, threshold, finding };
     });
   }
@@ -305,7 +319,9 @@ export function checkDrift(history: Verdict[], batch: Verdict[], s: DriftSetting
         // a new slur, and stays with the moderator and category checks.
         const keep = (v: Verdict) => v.model;
         rows.add('model', cat, { kind, value: k }, 'model_yes', vs.filter(keep).map(agrees), own.filter(keep).map(agrees));
-        rows.addExpected(cat, { kind, value: k }, vs, own);
+        // Flags against the head's expectation, either way: against the slice's own history, flagging a
+        // word's or an author's items far more than before is as suspicious as far less.
+        rows.addExpected(cat, { kind, value: k }, vs, own, true);
       }
     };
     if (slices.authors) sliceBy('author', (v) => (v.author ? [v.author] : []));
@@ -353,7 +369,7 @@ export function describe(r: DriftRow, runs?: number): string {
     return (
       `${who} flagged ${r.category} on ${r.batch.agree} of ${r.batch.n} items ${when} where the serving head's scores expected ${e.batch.toFixed(1)} ` +
       `(${pct(r.batch.rate)} of expected) against ${r.history.agree} where ${e.history.toFixed(1)} were expected before (${pct(r.history.rate)}; ` +
-      `one-sided p = ${r.p_value === null ? 'n/a' : r.p_value.toExponential(2)}, needs ≤ ${r.threshold.toExponential(1)})`
+      `${r.slice.kind === 'author' || r.slice.kind === 'term' ? 'two' : 'one'}-sided p = ${r.p_value === null ? 'n/a' : r.p_value.toExponential(2)}, needs ≤ ${r.threshold.toExponential(1)})`
     );
   }
   const who =

@@ -537,7 +537,9 @@ export class TrainingService {
             moderator: r.moderator_key_id,
             verdict: r.verdict,
             model: r.model_label,
-            score: r.model_score,
+            // Only a calibrated head's scores say how many items moderators should flag (a starter's or an
+            // imported head's do not: against them, honest labels look like a collapse or a flood).
+            score: r.model_calibrated ? r.model_score : null,
             author: r.author_id,
             terms: termsOf(items.get(r.item_id)?.text ?? null),
           }
