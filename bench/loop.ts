@@ -883,7 +883,7 @@ for (let round = 1; round <= totalRounds; round++) {
     say(`round ${round}: no new feedback (control); training again on the same labels`);
   }
   const run = await train(batch.length === 0 && args.force);
-  if (run.error) say(`round ${round}: run ${run.status}: ${run.error.slice(0, 300)}`);
+  if (run.error) say(`round ${round}: run ${run.status}: ${run.error.slice(0, 300).replace(/the word "[^"]*"/g, 'the word (not printed)')}`);
   if (run.status === 'held') await decideHolds(run);
   await record(label, stats, run);
 }
@@ -948,7 +948,9 @@ if (POISON) {
     if (run.status === 'held') await decideHolds(run);
     await record(label, stats, run);
     const holds = (heldBy.get(run.id) ?? []).map((h) => `${h.category} (${moderatorName(h.moderator_key_id)}, ${h.labels} verdicts)`);
-    POISONED.push({ round: label, kind: POISON, what, changed: attack.changed, status: run.status, holds, reasons: run.status === 'held' ? (run.error ?? '') : shortReasons(run) });
+    // A word slice's reason names the word: the bench prints none of the data's words.
+    const reasons = (run.status === 'held' ? (run.error ?? '') : shortReasons(run)).replace(/the word "[^"]*"/g, 'the word (not printed)');
+    POISONED.push({ round: label, kind: POISON, what, changed: attack.changed, status: run.status, holds, reasons });
     say(`round ${label}: ${attack.changed} target labels changed; run ${run.status}${holds.length ? `: held ${holds.join(', ')}` : ''}`);
   }
 }
