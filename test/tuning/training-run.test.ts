@@ -66,6 +66,12 @@ for (const kind of testDatabases()) {
       // The gate's evidence: the candidate ranks the eval items' violence better, with an interval over items.
       assert.equal(run.gate.evidence.verdict, 'better', JSON.stringify(run.gate.evidence));
       assert.equal(run.gate.evidence.items, run.eval_report.measure.items);
+      // The test policy audits every decision (audit_rate 1): every item was certain to be reviewed, so each weighs 1.
+      assert.deepEqual(run.gate.evidence.weighting, { scheme: 'inverse inclusion probability', items: run.eval_report.measure.items, effective_items: run.eval_report.measure.items, unweighted: run.eval_report.measure.items });
+      const tasks = await app.database.db.selectFrom('review_tasks').select('inclusion_probability').execute();
+      assert.ok(tasks.length > 0 && tasks.every((t) => t.inclusion_probability === 1), 'each task stores its chance of review');
+      assert.equal(run.reference_head_id, run.data_snapshot.dpo_reference_head_id, 'the run records its DPO reference: the base head');
+      assert.notEqual(run.reference_head_id, null);
       assert.equal(run.gate.evidence.sources.eval_items, run.eval_report.items);
       assert.ok(run.gate.evidence.sources.new_train_items > 100, 'the first night: every train item is new to the base head');
       assert.ok(run.eval_report.measure.candidate.auprc > run.eval_report.measure.active.auprc, JSON.stringify(run.eval_report.measure));
