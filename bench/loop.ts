@@ -1036,7 +1036,8 @@ const result = {
     held: rows.filter((r) => r.run && !r.round.includes('(') && r.run.status === 'held').length,
   },
   poison: POISON ? { kind: POISON, target: TARGET, rounds: POISONED, promoted: POISONED.filter((p) => p.status === 'promoted').length } : null,
-  duplicates: DUPLICATES ? { share: DUPLICATES, reposts_checked: repostsChecked, groups: SIDE.size, leaks: 0 } : null,
+  // A repost on the other side from its original stops the bench (moderateAndReview throws): a finished run had none.
+  duplicates: DUPLICATES ? { share: DUPLICATES, reposts_checked: repostsChecked, groups: SIDE.size } : null,
   authors: AUTHORS,
   seconds: Math.round(totalSeconds),
 };
