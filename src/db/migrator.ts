@@ -30,6 +30,12 @@ export async function migrateToLatest(db: DB): Promise<string[]> {
   return check(results, error);
 }
 
+/** Migrates up or down to migration `name` (tests of one migration's data changes). */
+export async function migrateTo(db: DB, name: string): Promise<string[]> {
+  const { results, error } = await migrator(db).migrateTo(name);
+  return check(results, error);
+}
+
 /** Reverts every migration (tests of `down`). */
 export async function migrateDownAll(db: DB): Promise<string[]> {
   const { results, error } = await migrator(db).migrateTo(NO_MIGRATIONS);

@@ -230,6 +230,12 @@ class Rows {
     return pending;
   }
 
+  /** Whether a row is a finding at p-value `threshold`: enough verdicts, moved beyond `max_change`, significant. */
+  finds({ row, eligible, twoSided }: Pending, threshold: number): boolean {
+    const moved = twoSided ? Math.abs(row.change!) > this.maxChange : row.change! < -this.maxChange;
+    return this.s.enabled && eligible && moved && row.p_value! <= threshold;
+  }
+
   /** Decides every row: author and term slices share max_p_value among the slices of their kind tested. */
   settle(): DriftRow[] {
     const tested = new Map<string, Set<string>>();
@@ -239,14 +245,25 @@ class Rows {
       if (!tested.has(kind)) tested.set(kind, new Set());
       tested.get(kind)!.add(`${x.row.category}\u0000${x.row.slice.value}\u0000${x.row.region}`);
     }
-    return this.pending.map(({ row, eligible, twoSided }) => {
-      const family = row.slice.kind === 'author' || row.slice.kind === 'term' ? Math.max(1, tested.get(row.slice.kind)?.size ?? 1) : 1;
+    return this.pending.map((p) => {
+      const family = p.row.slice.kind === 'author' || p.row.slice.kind === 'term' ? Math.max(1, tested.get(p.row.slice.kind)?.size ?? 1) : 1;
       const threshold = this.s.max_p_value / family;
-      const moved = twoSided ? Math.abs(row.change!) > this.maxChange : row.change! < -this.maxChange;
-      const finding = this.s.enabled && eligible && moved && row.p_value! <= threshold;
-      return { ...row, threshold, finding };
+      return { ...p.row, threshold, finding: this.finds(p, threshold) };
     });
   }
+}
+
+/** Verdicts by each of their keys (a verdict with several keys is in several groups). */
+function groupBy(vs: Verdict[], keysOf: (v: Verdict) => readonly string[]): Map<string, Verdict[]> {
+  const groups = new Map<string, Verdict[]>();
+  for (const v of vs) {
+    for (const k of keysOf(v)) {
+      const g = groups.get(k);
+      if (g) g.push(v);
+      else groups.set(k, [v]);
+    }
+  }
+  return groups;
 }
 
 function holdsOf(rows: DriftRow[], categories: string[], scope: 'batch' | 'cumulative', runs?: number): Hold[] {
@@ -298,7 +315,7 @@ export function checkDrift(history: Verdict[], batch: Verdict[], s: DriftSetting
         hPeers,
       );
       // Provisional (before Bonferroni, which moderator rows do not use): decides who the later slices leave out.
-      if ([...found, expected, peers].some((x) => x.eligible && x.row.change! < -s.max_change && x.row.p_value! <= s.max_p_value && s.enabled)) flagged.add(m);
+      if ([...found, expected, peers].some((x) => rows.finds(x, s.max_p_value))) flagged.add(m);
     }
     const rest = mine.filter((v) => !flagged.has(v.moderator));
     for (const { region, keep } of REGIONS) {
@@ -306,14 +323,14 @@ export function checkDrift(history: Verdict[], batch: Verdict[], s: DriftSetting
     }
     rows.addExpected(cat, { kind: 'category', value: null }, rest, hist);
     const sliceBy = (kind: 'author' | 'term', keysOf: (v: Verdict) => readonly string[]) => {
-      const groups = new Map<string, Verdict[]>();
-      for (const v of rest) for (const k of keysOf(v)) groups.set(k, [...(groups.get(k) ?? []), v]);
+      const groups = groupBy(rest, keysOf);
+      const histories = groupBy(hist, keysOf);
       for (const [k, vs] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
         if (vs.length < s.min_labels) continue;
         // Against the slice's own history only: a word or an author the head flags and moderators clear
         // night after night is a false positive being corrected, not an attack, and a word new to the
         // history has nothing to be compared with (other words' items label differently for honest reasons).
-        const own = hist.filter((v) => keysOf(v).includes(k));
+        const own = histories.get(k) ?? [];
         // Only where the head flagged: labels that clear what it flags on one word or one author's items are
         // the evasion an attacker wants; flagging more on a word the head misses is how moderators teach it
         // a new slur, and stays with the moderator and category checks.

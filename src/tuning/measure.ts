@@ -88,9 +88,9 @@ function rankedCategories(cells: MeasureCells, groups: Map<string, number[]>, mi
   return out;
 }
 
-/** Each item's weight: its traffic weight (1 without one). */
+/** Each item's weight: its traffic weight (1 without one). Read only. */
 function itemWeights(cells: MeasureCells): Float64Array {
-  return cells.weight ? Float64Array.from(cells.weight) : new Float64Array(cells.items).fill(1);
+  return cells.weight ?? new Float64Array(cells.items).fill(1);
 }
 
 /** The measure of one head's scores (one per cell), each item counted by its traffic weight. */

@@ -527,6 +527,13 @@ export class TrainingService {
   ): Promise<{ rows: DriftRow[]; batch_verdicts: number; history_verdicts: number; windows: { from: number; runs: number; verdicts: number }[] } | null> {
     const settings = setting.policy.settings.drift;
     if (!settings.enabled) return null;
+    // An item's words, once per item (its verdicts come back once per category and per window).
+    const termsCache = new Map<string, string[]>();
+    const termsOfItem = (id: string) => {
+      let t = termsCache.get(id);
+      if (!t) termsCache.set(id, (t = termsOf(items.get(id)?.text ?? null)));
+      return t;
+    };
     // Each verdict against the decision of the head that served its item: that head had not seen the label.
     const toVerdict = (r: Awaited<ReturnType<typeof reviews.verdicts>>[number]): Verdict | null =>
       setting.policy.rules[r.category]
@@ -541,7 +548,7 @@ export class TrainingService {
             // imported head's do not: against them, honest labels look like a collapse or a flood).
             score: r.model_calibrated ? r.model_score : null,
             author: r.author_id,
-            terms: termsOf(items.get(r.item_id)?.text ?? null),
+            terms: termsOfItem(r.item_id),
           }
         : null;
     const keep = (holdRanges: HoldRange[]) => (v: Verdict | null): v is Verdict => v !== null && !inHold(v.labelId, v.category, [v.moderator], holdRanges);
@@ -557,8 +564,12 @@ export class TrainingService {
     const windows: { from: number; runs: number; verdicts: number }[] = [];
     const counted = [...batchVerdicts];
     const batchHolds = report.holds.map((h) => ({ ...h, fromLabelId: batch.from, toLabelId: batch.to }));
+    // Every window is a tail of the longest: loaded once.
+    const longest = windowStarts.length
+      ? (await load(Math.min(...windowStarts), batch.to)).filter(keep(excluded)).filter((v) => !inHold(v.labelId, v.category, [v.moderator], batchHolds))
+      : [];
     for (const [k, from] of windowStarts.entries()) {
-      const windowVerdicts = (await load(from, batch.to)).filter(keep(excluded)).filter((v) => !inHold(v.labelId, v.category, [v.moderator], batchHolds));
+      const windowVerdicts = longest.filter((v) => v.labelId > from);
       const before = (await load(0, from, settings.history)).filter(keep(excluded));
       const cumulative = checkCumulative(before, windowVerdicts, { ...settings, max_p_value: settings.max_p_value / windowStarts.length }, k + 2);
       windows.push({ from, runs: k + 2, verdicts: windowVerdicts.length });

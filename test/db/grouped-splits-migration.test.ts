@@ -4,16 +4,14 @@
  * labels move with their item, and the audit log says how many moved.
  */
 import assert from 'node:assert/strict';
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { FileMigrationProvider, Migrator, sql, type Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../src/db/connect.js';
-import { MIGRATIONS_DIR } from '../../src/db/migrator.js';
+import type { DB } from '../../src/db/database.js';
+import { migrateTo, migrateToLatest } from '../../src/db/migrator.js';
 import { textSha256 } from '../../src/review/split.js';
 import { testDatabases } from '../helpers/db.js';
 
-const migrator = (db: Kysely<any>) => new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder: MIGRATIONS_DIR }) });
 
 /** Items as 0012 left them: each with a decision, a done task, one settled label and a stored side. */
 async function seed(db: Kysely<any>, items: { text: string; author?: string; split: 'train' | 'eval' }[]): Promise<string[]> {
@@ -62,8 +60,7 @@ for (const kind of testDatabases()) {
 
     test('reposts and one author’s items end on one side, labels move with them, the audit log counts the moves', async () => {
       const db = d.db as unknown as Kysely<any>;
-      const { error } = await migrator(db).migrateTo('0012_deployment_secrets');
-      if (error) throw error;
+      await migrateTo(db as DB, '0012_deployment_secrets');
       await db.insertInto('deployment_secrets').values({ name: 'split_salt', value: 'the deployment’s salt' }).execute();
       // Before: a repost on the other side from its original, an author on both sides, and a lone text.
       const ids = await seed(db, [
@@ -73,8 +70,7 @@ for (const kind of testDatabases()) {
         { text: 'second post', author: 'a1', split: 'eval' },
         { text: 'nothing like the others', split: 'train' },
       ]);
-      const latest = await migrator(db).migrateToLatest();
-      if (latest.error) throw latest.error;
+      await migrateToLatest(db as DB);
       const rows = await db.selectFrom('item_splits').select(['item_id', 'split', 'text_key', 'group_key']).execute();
       const side = (i: number) => rows.find((r) => r.item_id === ids[i])!;
       assert.equal(side(0).text_key, side(1).text_key, 'the repost has its original’s text key');
