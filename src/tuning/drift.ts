@@ -370,6 +370,10 @@ export function checkCumulative(history: Verdict[], window: Verdict[], s: DriftS
   return { rows: settled, findings: settled.filter((r) => r.finding), holds: holdsOf(settled, categories, 'cumulative', runs) };
 }
 
+/** Which labels a row counts: this batch, or a cumulative window (this batch alone at the cumulative threshold, or the last runs' batches). */
+const whenOf = (r: DriftRow, runs?: number) =>
+  r.scope === 'batch' ? 'in this batch' : runs === 1 ? "in this batch (cumulative check's threshold)" : `over the last ${runs ?? 'few'} runs' batches`;
+
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`);
 
 const REGION_WORDS: Record<Region, string> = {
@@ -381,7 +385,7 @@ const REGION_WORDS: Record<Region, string> = {
 export function describe(r: DriftRow, runs?: number): string {
   if (r.against === 'expected') {
     const who = r.slice.kind === 'moderator' ? `moderator ${r.slice.value}` : r.slice.kind === 'author' ? `on author ${r.slice.value}'s items, moderators` : r.slice.kind === 'term' ? `on items with the word "${r.slice.value}", moderators` : 'all moderators';
-    const when = r.scope === 'cumulative' ? `over the last ${runs ?? 'few'} runs' batches` : 'in this batch';
+    const when = whenOf(r, runs);
     const e = r.expected!;
     return (
       `${who} flagged ${r.category} on ${r.batch.agree} of ${r.batch.n} items ${when} where the serving head's scores expected ${e.batch.toFixed(1)} ` +
@@ -398,7 +402,7 @@ export function describe(r: DriftRow, runs?: number): string {
           ? `${r.category} labels on items with the word "${r.slice.value}"`
           : `all moderators' ${r.category} labels`;
   const what = r.against === 'model' ? "agree with the serving head's decision" : 'agree with the other reviewers of the same tasks';
-  const when = r.scope === 'cumulative' ? `over the last ${runs ?? 'few'} runs' batches` : 'in this batch';
+  const when = whenOf(r, runs);
   return (
     `${who}${REGION_WORDS[r.region]} ${what} ${pct(r.batch.rate)} of the time ${when} (${r.batch.agree}/${r.batch.n}) against ${pct(r.history.rate)} ` +
     `before (${r.history.agree}/${r.history.n}; one-sided p = ${r.p_value === null ? 'n/a' : r.p_value.toExponential(2)}, needs ≤ ${r.threshold.toExponential(1)})`

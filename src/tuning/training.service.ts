@@ -392,8 +392,9 @@ export class TrainingService {
     const runs = policy.settings.drift.cumulative_runs;
     const checked = await repo.lastCheckedSnapshots(this.db, backbone.id, Math.max(1, runs));
     const from = checked.length ? Math.min(checked[0].maxLabelId, maxLabelId) : 0;
-    // Window starts: the end of each earlier run's batch, up to cumulative_runs − 1 runs back (with labels before it).
-    const windowStarts = checked.slice(1, Math.max(1, runs)).map((c) => c.maxLabelId).filter((x) => x > 0 && x < from);
+    // Window starts, shortest window first: this batch alone (at the cumulative threshold), then the end of each
+    // earlier run's batch, up to cumulative_runs − 1 runs back; each with labels before it.
+    const windowStarts = runs > 0 && from > 0 ? [from, ...checked.slice(1, runs).map((c) => c.maxLabelId).filter((x) => x > 0 && x < from)] : [];
     const drift = await this.driftCheck(runId, setting, inputs.items, { from, to: maxLabelId }, windowStarts, holds.map(ranges), excluded);
     const cells = settled.filter((c) => !inHold(c.id, c.category, c.reviewers, excluded));
     const dataset = buildDataset(cells, inputs.items, reference.dim, binding, {
@@ -558,9 +559,10 @@ export class TrainingService {
     const report = checkDrift(history, batchVerdicts, settings);
     const rows = [...report.rows];
     const holds = report.holds.map((h) => ({ ...h, fromLabelId: batch.from }));
-    // The cumulative check: the batches since each of the last runs (two batches or more) together, against
-    // the labels before them; the slow poisoner's first night is unknown, so every start is tried
-    // (Bonferroni over the starts), shortest window first, and the first that finds something holds.
+    // The cumulative check: the batches since each of the last runs together, against the labels before
+    // them; the slow poisoner's first night is unknown, so every start is tried (Bonferroni over the starts),
+    // shortest window first (this batch alone), and the first that finds something holds: a poisoned night
+    // found on its own does not drag the honest nights before it into the hold.
     const windows: { from: number; runs: number; verdicts: number }[] = [];
     const counted = [...batchVerdicts];
     const batchHolds = report.holds.map((h) => ({ ...h, fromLabelId: batch.from, toLabelId: batch.to }));
@@ -571,8 +573,8 @@ export class TrainingService {
     for (const [k, from] of windowStarts.entries()) {
       const windowVerdicts = longest.filter((v) => v.labelId > from);
       const before = (await load(0, from, settings.history)).filter(keep(excluded));
-      const cumulative = checkCumulative(before, windowVerdicts, { ...settings, max_p_value: settings.max_p_value / windowStarts.length }, k + 2);
-      windows.push({ from, runs: k + 2, verdicts: windowVerdicts.length });
+      const cumulative = checkCumulative(before, windowVerdicts, { ...settings, max_p_value: settings.max_p_value / windowStarts.length }, k + 1);
+      windows.push({ from, runs: k + 1, verdicts: windowVerdicts.length });
       rows.push(...cumulative.rows);
       if (cumulative.holds.length) {
         holds.push(...cumulative.holds.map((h) => ({ ...h, fromLabelId: from })));

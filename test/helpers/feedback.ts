@@ -44,7 +44,7 @@ export interface Reviewed {
 /**
  * Moderates the texts (every decision audited by the test policy), then works the queue: violence is
  * the truth (`marked`) except that `invertTrain` flips it on train-split items (a bad batch of labels)
- * and `invertAll` everywhere; harassment and hate are where the task starts (the model's labels, or
+ * `invertAll` everywhere and `invertEvery` on every nth task answered (a slow poisoner's share); harassment and hate are where the task starts (the model's labels, or
  * unticked on a blind task).
  */
 export async function moderateAndReview(
@@ -52,8 +52,9 @@ export async function moderateAndReview(
   client: string,
   moderator: string,
   texts: { text: string; marked: boolean }[],
-  opts: { invertTrain?: boolean; invertAll?: boolean } = {},
+  opts: { invertTrain?: boolean; invertAll?: boolean; invertEvery?: number } = {},
 ): Promise<Reviewed[]> {
+  let answered = 0;
   const byTask = new Map<string, Reviewed>();
   for (let i = 0; i < texts.length; i += 50) {
     const chunk = texts.slice(i, i + 50);
@@ -72,7 +73,8 @@ export async function moderateAndReview(
       const item = byTask.get(t.id);
       // `start`: the model's labels, or all unticked on a blind task.
       const truth = item ? item.marked : t.start.violence;
-      const violence = opts.invertAll || (opts.invertTrain && item?.split === 'train') ? !truth : truth;
+      const nth = opts.invertEvery !== undefined && answered++ % opts.invertEvery === 0;
+      const violence = opts.invertAll || nth || (opts.invertTrain && item?.split === 'train') ? !truth : truth;
       const v = await app.request
         .post(`/v1/review/tasks/${t.id}/verdict`)
         .set('Authorization', `Bearer ${moderator}`)

@@ -96,5 +96,27 @@ for (const kind of testDatabases()) {
       const forced = await run({ force: true });
       assert.equal(forced.data_snapshot.held_out_labels, holds[0].labels, 'discarded labels stay out for good');
     });
+
+    test('a batch a little off is held on its own by the cumulative check; the honest batch before it is not', async () => {
+      // Two more clean batches and runs (the first test's held labels stay discarded), then a batch in which
+      // the honest moderator flips violence on every 9th task: under the nightly max_change, over the
+      // cumulative one. The hold starts at this batch: the clean batch before it keeps its labels.
+      await moderateAndReview(app, client, moderators.honest.key, await makeTexts(200, 3));
+      assert.equal((await run()).status, 'promoted');
+      await moderateAndReview(app, client, moderators.honest.key, await makeTexts(200, 4));
+      const clean = await run();
+      assert.equal(clean.status, 'promoted', `${clean.status}: ${clean.error}`);
+      await moderateAndReview(app, client, moderators.honest.key, await makeTexts(240, 5), { invertEvery: 9 });
+      const held = await run();
+      assert.equal(held.status, 'held', `${held.status}: ${held.error}`);
+      assert.match(held.error, /violence labels.* in this batch \(cumulative check's threshold\)/);
+      const holds = (await app.request.get('/v1/label-holds?status=held').set(admin)).body.data;
+      const mine = holds.filter((h: { training_run_id: string }) => h.training_run_id === held.id);
+      assert.ok(mine.length >= 1);
+      for (const h of mine) {
+        assert.equal(h.from_label_id, clean.data_snapshot.max_label_id, 'the hold starts after the last clean run');
+        assert.ok(h.labels <= 240, `${h.labels} labels held: only this batch's`);
+      }
+    });
   });
 }
