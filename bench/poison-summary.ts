@@ -66,7 +66,7 @@ function slices(p: Poisoned): string {
     const flags = / flagged \S+ on \d+ of \d+ items/.test(piece) ? ', flags vs expected' : '';
     if (!who) continue;
     const region = piece.includes('the serving head flagged') ? ', flagged items' : piece.includes('the serving head did not flag') ? ', cleared items' : '';
-    kinds.add(`${who}${region}${flags}${piece.includes('over the last') ? ', cumulative' : ''}`);
+    kinds.add(`${who}${region}${flags}${piece.includes('over the last') ? ', cumulative' : piece.includes("cumulative check's threshold") ? ', batch at the cumulative threshold' : ''}`);
   }
   const back = /head v(\d+) \(/.exec(p.reasons);
   return [...kinds].join('; ') + (back ? `; rolled back to v${back[1]}` : '');

@@ -38,6 +38,11 @@ const envSchema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   MODEL_DIR: z.string().min(1).default('./models/default'),
   MODEL_AUTO_BUILD: bool.default(true),
+  /** A Hub repo id (owner/name[@revision][:int8]) the first start pulls instead of building the starter. */
+  MODEL: z
+    .string()
+    .regex(/^[A-Za-z0-9][\w.-]*\/[\w.-]+(@[\w./-]+)?(:(fp32|int8))?$/, 'a Hugging Face repo id: owner/name, optionally @revision and :int8')
+    .optional(),
   POLICY_DIR: z.string().min(1).default('./policies'),
   DEFAULT_POLICY: z.string().min(1).default('default'),
   EXECUTION_PROVIDERS: providerList.default(['cuda', 'webgpu', 'cpu']),
@@ -76,11 +81,17 @@ const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
+/** MODEL=owner/name[@revision][:int8]. */
+function hubModel(spec: string): { repo: string; revision?: string; dtype: 'fp32' | 'int8' } {
+  const m = /^([^@:]+)(?:@([^:]+))?(?::(fp32|int8))?$/.exec(spec)!;
+  return { repo: m[1], ...(m[2] ? { revision: m[2] } : {}), dtype: (m[3] as 'fp32' | 'int8' | undefined) ?? 'fp32' };
+}
+
 export interface Config {
   host: string;
   port: number;
   database: { url?: string; poolSize: number; dataDir: string };
-  model: { dir: string; autoBuild: boolean };
+  model: { dir: string; autoBuild: boolean; hub?: { repo: string; revision?: string; dtype: 'fp32' | 'int8' } };
   policy: { dir: string; defaultName: string };
   inference: {
     providers: ('cuda' | 'webgpu' | 'cpu')[];
@@ -159,7 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     host: e.HOST,
     port: e.PORT,
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, dataDir: path.resolve(cwd, e.DATA_DIR) },
-    model: { dir: path.resolve(cwd, e.MODEL_DIR), autoBuild: e.MODEL_AUTO_BUILD },
+    model: { dir: path.resolve(cwd, e.MODEL_DIR), autoBuild: e.MODEL_AUTO_BUILD, ...(e.MODEL ? { hub: hubModel(e.MODEL) } : {}) },
     policy: { dir: path.resolve(cwd, e.POLICY_DIR), defaultName: e.DEFAULT_POLICY },
     inference: {
       providers: e.EXECUTION_PROVIDERS,

@@ -9,6 +9,7 @@
  * Tests pass `Partial` overrides (their own database, logger, policies, random draws, item ids) instead
  * of patching globals.
  */
+import path from 'node:path';
 import { API_KEYS_CHANNEL, AuthService } from './auth/auth.service.js';
 import { RateLimiter } from './auth/rate-limit.js';
 import type { Config } from './config.js';
@@ -178,6 +179,8 @@ export class AppContext {
       {
         bootstrapDir: config.model.dir,
         autoBuild: config.model.autoBuild,
+        hub: config.model.hub,
+        labelMapsDir: path.join(config.policy.dir, 'label-maps'),
         runtime: {
           ...config.inference,
           onBatch: (s) => {

@@ -2,7 +2,8 @@
  * `npm run model:synthetic -- --arch bert --preset minilm-l6 --out models/minilm-l6-random [options]`:
  * writes a Hugging Face / optimum style model directory (model.onnx, tokenizer.json, config.json, …) with
  * the shape of a real BERT, DistilBERT, RoBERTa, XLM-R or DeBERTa-v2 classifier export and seeded random
- * weights, for testing model import and for benchmarks.
+ * weights, for testing model import and for benchmarks. `--quantize` writes transformers.js' layout instead:
+ * onnx/model.onnx and onnx/model_quantized.onnx, its int8 version made like onnxruntime's quantize_dynamic.
  */
 import { parseArgs } from 'node:util';
 import {
@@ -15,6 +16,7 @@ import {
   PRESETS,
   SpecError,
   type ClassifierOptions,
+  type QuantizeOptions,
 } from './synthetic/index.js';
 
 const USAGE = `usage: npm run model:synthetic -- --arch ARCH --out DIR [options]
@@ -33,6 +35,10 @@ const USAGE = `usage: npm run model:synthetic -- --arch ARCH --out DIR [options]
   --no-token-type-ids            deberta-v2 only: drop the token_type_ids input (deberta-v3 style)
   --seed N                       random seed (default 42)
   --init-std X                   standard deviation of the random weights
+  --quantize                     also write onnx/model_quantized.onnx (dynamic int8, like onnxruntime's
+                                 quantize_dynamic; the float model goes to onnx/model.onnx)
+  --weight-type int8|uint8       quantized weight type (default int8, symmetric)
+  --per-channel                  one weight scale per output channel instead of one per tensor
   --vocab-size N --hidden N --layers N --heads N --intermediate N --max-positions N   override the preset
   --force                        replace DIR if it exists`;
 
@@ -51,7 +57,7 @@ function oneOf<T extends string>(name: string, value: string | undefined, allowe
   return value as T;
 }
 
-function parse(argv: string[]): { options: ClassifierOptions; out: string; force: boolean } | 'help' {
+function parse(argv: string[]): { options: ClassifierOptions; out: string; force: boolean; quantize?: QuantizeOptions } | 'help' {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -77,6 +83,9 @@ function parse(argv: string[]): { options: ClassifierOptions; out: string; force
       heads: { type: 'string' },
       intermediate: { type: 'string' },
       'max-positions': { type: 'string' },
+      quantize: { type: 'boolean' },
+      'weight-type': { type: 'string' },
+      'per-channel': { type: 'boolean' },
       force: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -88,6 +97,8 @@ function parse(argv: string[]): { options: ClassifierOptions; out: string; force
   if (!values.out) throw new UsageError('--out is required');
   if (values['bias-first'] && values['bias-last']) throw new UsageError('--bias-first and --bias-last exclude each other');
   const problem = oneOf('problem-type', values['problem-type'], ['single', 'multi'] as const);
+  const weightType = oneOf('weight-type', values['weight-type'], ['int8', 'uint8'] as const);
+  if ((weightType || values['per-channel']) && !values.quantize) throw new UsageError('--weight-type and --per-channel go with --quantize');
   let initStd: number | undefined;
   if (values['init-std'] !== undefined) {
     initStd = Number(values['init-std']);
@@ -117,7 +128,8 @@ function parse(argv: string[]): { options: ClassifierOptions; out: string; force
   };
   // Leave unset options out so the preset and defaults apply.
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as ClassifierOptions;
-  return { options: defined, out: values.out, force: values.force ?? false };
+  const quantize = values.quantize ? { type: weightType ?? 'int8', perChannel: values['per-channel'] ?? false } : undefined;
+  return { options: defined, out: values.out, force: values.force ?? false, quantize };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -134,7 +146,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const started = performance.now();
   try {
-    const model = await buildTransformerClassifier(parsed.options, parsed.out, { overwrite: parsed.force });
+    const model = await buildTransformerClassifier(parsed.options, parsed.out, { overwrite: parsed.force, quantize: parsed.quantize });
     const s = model.spec;
     console.log(
       `${s.arch} classifier (vocab ${s.vocabSize}, hidden ${s.hidden}, ${s.layers} layers, ${s.heads} heads, ` +
@@ -146,6 +158,9 @@ async function main(argv: string[]): Promise<number> {
       `  classifier: ${model.head.opTypes.join(' → ')} on '${model.head.featuresTensor}' ` +
         `(weight ${model.head.weight} ${model.head.layout}, bias ${model.head.bias})`,
     );
+    if (model.quantizedNodes) {
+      console.log(`  onnx/model_quantized.onnx: ${model.quantizedNodes.length} MatMuls → MatMulInteger (${parsed.quantize!.type}${parsed.quantize!.perChannel ? ', per channel' : ''}); Gemm left float`);
+    }
     return 0;
   } catch (err) {
     if (err instanceof OutputExistsError) {

@@ -4,19 +4,13 @@
  * (its own classifier becomes its base head). Activating it is a separate, explicit step. Beside a
  * server that holds the embedded database the registration goes through its API (see service.ts).
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
 import { loadConfigOrReport } from '../config.js';
-import { openDatabase } from '../db/connect.js';
-import { migrateToLatest } from '../db/migrator.js';
 import { createLogger } from '../logger.js';
-import { ImportError, importModel, type LabelMapInput } from '../models/import/importer.js';
-import { RegistryService } from '../models/registry.service.js';
-import { loadPolicies } from '../policy/loader.js';
-import { PolicyRegistry } from '../policy/registry.js';
-import { callService, resolveTarget, SERVER_OPTION, SERVER_USAGE, ServiceError } from './service.js';
+import { ImportError } from '../models/import/importer.js';
+import { importAndRegister, NAME_PATTERN } from './import-flow.js';
+import { resolveTarget, SERVER_OPTION, SERVER_USAGE, ServiceError } from './service.js';
 
 const USAGE = `usage: npm run model:import -- <export-dir> [options]
 Converts a Hugging Face / optimum sequence-classification export into a modtune model directory, checks
@@ -27,13 +21,6 @@ that its classifier reproduces the export's logits, and registers it (activate i
   --onnx FILE                     which .onnx file of the export to use (when it has several)
 ${SERVER_USAGE}
   --help`;
-
-interface Registered {
-  registered: boolean;
-  backbone: { id: string; name: string };
-  base_head: { id: string; version: number };
-  activation_warning: string | null;
-}
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -66,58 +53,23 @@ async function main(argv: string[]): Promise<number> {
   }
   const logger = createLogger('warn');
   const name = parsed.values.name ?? path.basename(path.resolve(source));
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) {
+  if (!NAME_PATTERN.test(name)) {
     process.stderr.write(`modtune import: --name '${name}' must be letters, digits, '.', '_' or '-'\n`);
     return 2;
   }
   const outDir = parsed.values.out ?? path.join(path.dirname(config.model.dir), name);
   try {
-    const policies = new PolicyRegistry(await loadPolicies(config.policy.dir), config.policy.defaultName);
-    let labelMap: LabelMapInput | undefined;
-    if (parsed.values['label-map']) {
-      const text = await fs.readFile(parsed.values['label-map'], 'utf8');
-      labelMap = parseYaml(text) as LabelMapInput; // YAML is a superset of JSON
-      if (!labelMap || typeof labelMap !== 'object' || Array.isArray(labelMap)) throw new ImportError('the label map must map model labels to a category, a list of categories, or null');
-    }
-    const report = await importModel({
-      sourceDir: source,
+    await importAndRegister({
+      config,
+      target,
+      source,
+      name,
       outDir,
       onnxFile: parsed.values.onnx,
-      labelMap,
-      knownCategories: [...new Set(policies.all.flatMap((p) => p.categories))],
+      labelMapFile: parsed.values['label-map'],
       logger,
+      out: (s) => process.stdout.write(`${s}\n`),
     });
-    const out = (s: string) => process.stdout.write(`${s}\n`);
-    out(`imported ${report.architecture}${report.modelType ? ` (${report.modelType})` : ''} from ${report.sourceOnnx} into ${report.outDir}`);
-    out(`  inputs: ${report.inputs.join(', ')}; max length ${report.maxLength ?? 'unknown'}; tokenizer ${report.tokenizerVocab} tokens`);
-    out(
-      `  classifier: ${report.classifier.op} '${report.classifier.weight}' (${report.classifier.layout})${report.classifier.bias ? ` + '${report.classifier.bias}'` : ''}` +
-        `${report.classifier.passedOver.length ? `, after ${report.classifier.passedOver.join(', ')}` : ''}; features: '${report.classifier.featuresTensor}' [${report.classifier.hidden}]`,
-    );
-    out(`  ${report.problemType === 'multi_label' ? 'multi-label (sigmoid)' : 'single-label (softmax)'}, ${report.labels.length} labels`);
-    for (const [label, cats] of Object.entries(report.labelMap)) out(`    ${label} → ${cats.length ? cats.join(', ') : '(ignored)'}`);
-    for (const label of report.unmappedLabels) out(`    ${label} → NOT MAPPED (add it to a label map or a policy's labels: to use its score)`);
-    out(`  verified: max |head(features) − logits| = ${report.verifiedMaxAbsDiff.toExponential(2)} (tolerance 1e-4)`);
-
-    let r: Registered;
-    if (target.kind === 'server') {
-      out(`${target.why}: registering it through ${target.url}`);
-      r = await callService<Registered>(target, 'POST', '/v1/models/backbones', { path: path.resolve(report.outDir), name });
-    } else {
-      const database = await openDatabase({ url: config.database.url, dataDir: config.database.dataDir, logger, command: 'npm run model:import' });
-      try {
-        await migrateToLatest(database.db);
-        r = await new RegistryService(database.db).registerLoaded(report.model, name, policies, { name: 'npm run model:import' });
-      } finally {
-        await database.destroy();
-      }
-    }
-    out(`${r.registered ? 'registered' : 'already registered'} backbone ${r.backbone.id} ('${r.backbone.name}'), base head ${r.base_head.id} (v${r.base_head.version})`);
-    if (r.activation_warning) out(`warning: activating it would be refused until the policies cover it:\n${r.activation_warning}`);
-    else {
-      const url = target.kind === 'server' ? target.url : `http://${config.host}:${config.port}`;
-      out(`activate it with: curl -X POST -H "Authorization: Bearer $MODTUNE_ADMIN_KEY" ${url}/v1/models/${r.base_head.id}/activate`);
-    }
     return 0;
   } catch (err) {
     process.stderr.write(`modtune import: ${err instanceof ImportError || err instanceof ServiceError ? '' : 'failed: '}${(err as Error).message}\n`);

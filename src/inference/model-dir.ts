@@ -10,6 +10,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { bytesToFloat32, bytesToInt32, checkNgramShape, type Head, type NgramHead } from './head.js';
 import { decodeTensor, tensorToFloat32, type TensorProto } from './onnx/model.js';
+import { dequantizeTensors } from './onnx/quantized.js';
 import { readInitializers } from './onnx/wire.js';
 
 export class ModelError extends Error {
@@ -30,6 +31,11 @@ const modtuneSection = z.object({
     /** A Gemm's alpha and beta, folded into the head: logits = alpha·W·f + beta·b. */
     alpha: z.number().default(1),
     beta: z.number().default(1),
+    /**
+     * A dynamically quantized classifier (onnxruntime's MatMulInteger form): `weight` is W_q (int8 or
+     * uint8) and the base head is (W_q − zero_point) · scale, per tensor or per output channel.
+     */
+    quantized: z.object({ scale: z.string().min(1), zero_point: z.string().min(1).nullable().default(null) }).optional(),
   }),
   max_length: z.number().int().positive().optional(),
   /**
@@ -42,6 +48,8 @@ const modtuneSection = z.object({
    * and weights. The graph's logits do not include it (ONNX cannot hash the text's n-grams).
    */
   ngrams: z.object({ file: z.string().min(1) }).optional(),
+  /** Where the model came from (written by model:import; model:pull adds `hub`: repo, commit, file hashes). */
+  import: z.record(z.string(), z.unknown()).optional(),
   /** Model label → policy categories (written by `npm run model:import --label-map`); null ignores a label. */
   label_map: z.record(z.string(), z.union([z.string(), z.array(z.string()), z.null()])).default({}),
 });
@@ -54,6 +62,18 @@ const configSchema = z.looseObject({
 });
 
 export type ProblemType = 'multi_label' | 'single_label';
+
+/**
+ * How transformers reads a classifier's config: `problem_type` when it is set, else softmax over the labels
+ * when there are several (single-label) and a sigmoid when there is one (the text-classification pipeline's
+ * rule, which transformers.js follows). A config without `problem_type` is common on the Hub (SST-2 style and
+ * many moderation models): reading it as multi-label would serve independent sigmoids of softmax logits.
+ */
+export function problemTypeOf(problemType: string | undefined, numLabels: number): ProblemType {
+  if (problemType === 'single_label_classification') return 'single_label';
+  if (problemType === 'multi_label_classification') return 'multi_label';
+  return numLabels > 1 ? 'single_label' : 'multi_label';
+}
 
 export interface ModelDir {
   dir: string;
@@ -186,7 +206,7 @@ export async function loadModelDir(dirIn: string): Promise<ModelDir> {
     name: path.basename(dir),
     config: parsed.data as Record<string, unknown>,
     labels,
-    problemType: config.problem_type === 'single_label_classification' ? 'single_label' : 'multi_label',
+    problemType: problemTypeOf(config.problem_type, labels.length),
     featuresOutput: config.modtune.features_output,
     logitsOutput: config.modtune.logits_output,
     baseHead,
@@ -204,7 +224,7 @@ function readBaseHead(
   lexicalTable?: string,
 ): Head {
   // Only the head's initializers are decoded, found at the wire level by name (wire.ts).
-  const wanted = [spec.weight, spec.bias, lexicalTable].filter((n): n is string => !!n);
+  const wanted = [spec.weight, spec.bias, lexicalTable, spec.quantized?.scale, spec.quantized?.zero_point].filter((n): n is string => !!n);
   let init: Map<string, TensorProto>;
   try {
     init = new Map([...readInitializers(onnxBytes, new Set(wanted))].map(([name, bytes]) => [name, decodeTensor(bytes)]));
@@ -213,7 +233,22 @@ function readBaseHead(
   }
   const wt = init.get(spec.weight);
   if (!wt) throw new ModelError(dir, `the classifier weight '${spec.weight}' named in config.json is not an initializer of the graph`);
-  const w = tensorToFloat32(wt);
+  let w: { dims: number[]; data: Float32Array };
+  if (spec.quantized) {
+    // The float head the integer MatMul multiplies by: (W_q − zero_point) · scale along the output axis.
+    const q = spec.quantized;
+    const st = init.get(q.scale);
+    if (!st) throw new ModelError(dir, `the classifier weight scale '${q.scale}' named in config.json is not an initializer of the graph`);
+    const zt = q.zero_point ? init.get(q.zero_point) : null;
+    if (zt === undefined) throw new ModelError(dir, `the classifier weight zero point '${q.zero_point}' named in config.json is not an initializer of the graph`);
+    try {
+      w = dequantizeTensors(wt, st, zt, spec.layout === 'out_in' ? 0 : 1);
+    } catch (err) {
+      throw new ModelError(dir, `the quantized classifier weight '${spec.weight}' cannot be read: ${(err as Error).message}`);
+    }
+  } else {
+    w = tensorToFloat32(wt);
+  }
   if (w.dims.length !== 2) throw new ModelError(dir, `classifier weight '${spec.weight}' has dims [${w.dims}], expected a matrix`);
   const [rows, cols] = w.dims;
   const outIn = spec.layout === 'out_in';

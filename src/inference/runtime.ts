@@ -8,6 +8,7 @@ import { calibrate, type Calibration } from './calibrate.js';
 import { applyHead, maxAbsDiff, tokenRows, type TokenRows } from './head.js';
 import { ngramKey, rowOf, sparseRows, type NgramConfig, type SparseRow, type SparseRows } from './ngrams.js';
 import { ModelError, type ModelDir } from './model-dir.js';
+import { activationQuantizationBound } from './onnx/quantized.js';
 import { WorkerPool, type RunResult } from './pool.js';
 import type { Provider, TextInput } from './protocol.js';
 import { estimateTokens, SequenceEncoder } from './tokenizer.js';
@@ -15,6 +16,17 @@ import { estimateTokens, SequenceEncoder } from './tokenizer.js';
 export type { TextInput } from './protocol.js';
 
 export const HEAD_TOLERANCE = 1e-4;
+
+/**
+ * A dynamically quantized classifier (MatMulInteger) rounds the features to uint8 steps of s before it
+ * multiplies, so its logits are only within (s/2)·Σ_i|W_ji| of head(features) (onnx/quantized.ts,
+ * activationQuantizationBound; s is the verification batch's own). The check allows that bound
+ * × INT8_BOUND_SLACK (1 %, for the float rounding of s and of the scales' products) + HEAD_TOLERANCE.
+ * The bound assumes an exact int32 product: onnxruntime's u8·s8 kernels on x86 CPUs without VNNI
+ * can saturate 16-bit partial sums (its docs advise reduce_range or uint8 weights there), which this
+ * check would refuse rather than serve.
+ */
+export const INT8_BOUND_SLACK = 1.01;
 
 export interface RuntimeOptions {
   providers: Provider[];
@@ -97,6 +109,8 @@ const VERIFY_SAMPLES: TextInput[] = [
 export class ModelRuntime {
   /** The largest |head(features) − logits| seen by the load-time check. */
   verifiedMaxAbsDiff = NaN;
+  /** What the load-time check allowed: HEAD_TOLERANCE, or the int8 bound of a quantized classifier. */
+  verifiedTolerance = NaN;
 
   /** What calibration measured at load (null when it was off). */
   calibration: Calibration | null = null;
@@ -233,13 +247,24 @@ export class ModelRuntime {
     }
     const diff = maxAbsDiff(ours, graph);
     this.verifiedMaxAbsDiff = diff.value;
-    if (!(diff.value <= HEAD_TOLERANCE)) {
+    const quantized = (this.model.config.modtune as { head?: { quantized?: unknown } } | undefined)?.head?.quantized;
+    let tolerance = HEAD_TOLERANCE;
+    let toleranceText = `${HEAD_TOLERANCE}`;
+    if (quantized) {
+      const { scale, bound } = activationQuantizationBound(res.features, head.weight, head.numLabels, head.dim);
+      tolerance = INT8_BOUND_SLACK * bound + HEAD_TOLERANCE;
+      toleranceText =
+        `${tolerance.toExponential(3)}, the int8 classifier's bound ${INT8_BOUND_SLACK}·(s/2)·max_j Σ_i|W_ji| + ${HEAD_TOLERANCE} ` +
+        `with the batch's uint8 feature step s = ${scale.toExponential(3)}`;
+    }
+    this.verifiedTolerance = tolerance;
+    if (!(diff.value <= tolerance)) {
       const label = this.model.labels[diff.index % head.numLabels];
       const sample = Math.floor(diff.index / head.numLabels);
       throw new ModelError(
         this.model.dir,
         `head verification failed: head(features) differs from the graph's logits by up to ${diff.value.toExponential(3)} ` +
-          `(label '${label}', sample ${sample}; tolerance ${HEAD_TOLERANCE}); ` +
+          `(label '${label}', sample ${sample}; tolerance ${toleranceText}); ` +
           `'${this.model.featuresOutput}' is not what the classifier '${String((this.model.config.modtune as { head?: { weight?: string } })?.head?.weight)}' sees`,
       );
     }

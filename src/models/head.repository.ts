@@ -21,6 +21,8 @@ export interface BackboneRow {
   problemType: string;
   /** The model's own label map (config.json modtune.label_map). */
   labelMap: Record<string, string[]>;
+  /** Where it was pulled from (config.json modtune.import.hub: repo, revision, commit, file sha256s), if pulled. */
+  hub: Record<string, unknown> | null;
   createdAt: Date;
 }
 
@@ -249,6 +251,7 @@ function toBackbone(r: BackboneDb): BackboneRow {
     labels: r.labels,
     problemType: r.problem_type,
     labelMap: labelMapOf((r.config as { modtune?: { label_map?: Record<string, string | string[] | null> } }).modtune?.label_map),
+    hub: (r.config as { modtune?: { import?: { hub?: Record<string, unknown> } } }).modtune?.import?.hub ?? null,
     createdAt: r.created_at,
   };
 }

@@ -2,7 +2,8 @@
  * Which model serves: the active head from the database and the backbone it belongs to, running in a
  * ModelRuntime, with the policies bound to that backbone's labels. On the very first start there is no
  * active head, so the bootstrap model directory (MODEL_DIR; the starter model, built on first use) is
- * registered and its own classifier becomes head version 1.
+ * registered and its own classifier becomes head version 1 — or, with MODEL=<Hub repo id>, the model pulled
+ * from the Hub, with the starter as the fallback when the pull, the import or the policies' binding fails.
  *
  * Activating a head of another backbone loads and verifies that backbone first, then swaps runtime,
  * head and policy binding together; replicas do the same when they hear of it.
@@ -21,6 +22,8 @@ import type { Logger } from '../logger.js';
 import type { PolicyBinding, PolicyRegistry } from '../policy/registry.js';
 import { activateInTransaction, type ActivationActor } from './activation.js';
 import * as repo from './head.repository.js';
+import { defaultName, holdsPull, provenanceOf, pullModel, shippedLabelMap } from './hub/pull.js';
+import { importModel } from './import/importer.js';
 import { buildStarterModel } from './starter/build.js';
 
 export interface ActiveModel {
@@ -36,6 +39,10 @@ export interface ActiveModel {
 export interface ModelServiceOptions {
   bootstrapDir: string;
   autoBuild: boolean;
+  /** MODEL: what the first start pulls from the Hub instead of the starter. */
+  hub?: { repo: string; revision?: string; dtype: 'fp32' | 'int8' };
+  /** Where shipped label maps live (policies/label-maps). */
+  labelMapsDir?: string;
   runtime: RuntimeOptions;
 }
 
@@ -78,7 +85,7 @@ export class ModelService {
       head = activeHead;
       await this.noticeBootstrapDir(backbone);
     } else {
-      model = await this.loadBootstrapDir();
+      model = (await this.pullFirstModel()) ?? (await this.loadBootstrapDir());
       ({ backbone, head } = await this.registerAndActivate(model));
     }
     this.current = await this.prepare(backbone, head, model);
@@ -111,6 +118,45 @@ export class ModelService {
     }
     this.log.info({ from: previous?.id, to: next.id, headId: next.head.id }, 'now serving a new active head');
     for (const fn of this.changeListeners) fn(next);
+  }
+
+  /**
+   * MODEL=<repo id> on a first start: pulled (or found pulled) and imported next to MODEL_DIR with the
+   * shipped label map for that repo, if there is one, and used if the policies can bind to its labels.
+   * Any failure is one warning and the starter model (null here); success is one info line.
+   */
+  private async pullFirstModel(): Promise<ModelDir | null> {
+    const hub = this.opts.hub;
+    if (!hub) return null;
+    const what = `${hub.repo}${hub.revision ? `@${hub.revision}` : ''}${hub.dtype === 'int8' ? ' (int8)' : ''}`;
+    try {
+      const pulled = await pullModel({ repo: hub.repo, revision: hub.revision, dtype: hub.dtype });
+      const outDir = path.join(path.dirname(this.opts.bootstrapDir), defaultName(hub.repo, hub.dtype));
+      const existing = await loadModelDir(outDir).catch(() => null);
+      const model =
+        existing && holdsPull(existing, pulled)
+          ? existing
+          : (
+              await importModel({
+                sourceDir: pulled.dir,
+                outDir,
+                onnxFile: pulled.onnxFile,
+                labelMap: this.opts.labelMapsDir ? ((await shippedLabelMap(this.opts.labelMapsDir, hub.repo)) ?? undefined) : undefined,
+                knownCategories: [...new Set(this.policies.all.flatMap((p) => p.categories))],
+                logger: this.log,
+                provenance: provenanceOf(pulled),
+              })
+            ).model;
+      this.policies.bind({ labels: model.labels, problemType: model.problemType, labelMap: model.labelMap });
+      this.log.info(
+        { repo: hub.repo, commit: pulled.commit, dir: model.dir, offline: pulled.offline },
+        `first start: serving ${what} at commit ${pulled.commit.slice(0, 12)}, pulled from ${pulled.endpoint} (MODEL)${pulled.offline ? ' — from the cache, the Hub was unreachable' : ''}`,
+      );
+      return model;
+    } catch (err) {
+      this.log.warn({ repo: hub.repo, err: (err as Error).message }, `first start: MODEL=${what} could not be used, so the starter model serves instead: ${(err as Error).message}`);
+      return null;
+    }
   }
 
   private async loadBootstrapDir(): Promise<ModelDir> {
@@ -341,6 +387,7 @@ export async function registerBackbone(
     labels: model.labels,
     problemType: model.problemType,
     labelMap: model.labelMap,
+    hub: (model.config.modtune as { import?: { hub?: Record<string, unknown> } } | undefined)?.import?.hub ?? null,
     createdAt: new Date(),
   };
   await repo.insertBackbone(trx, { ...backbone, config: model.config });

@@ -118,7 +118,7 @@ export class RegistryService {
       version: head.version,
       status: head.status,
       source: head.source,
-      backbone: backbone && { id: backbone.id, name: backbone.name, sha256: backbone.sha256, labels: backbone.labels, feature_dim: backbone.featureDim },
+      backbone: backbone && { id: backbone.id, name: backbone.name, sha256: backbone.sha256, labels: backbone.labels, feature_dim: backbone.featureDim, problem_type: backbone.problemType, hub: backbone.hub },
       parent_id: head.parentId,
       lineage,
       hyperparameters: head.hyperparameters,

@@ -22,6 +22,7 @@ function run(script: string, args: string[]): Promise<{ code: number | null; std
 const CLIS = [
   ['dist/cli/train.js', 'npm run train', 'train'],
   ['dist/cli/import-model.js', 'npm run model:import', 'import'],
+  ['dist/cli/pull-model.js', 'npm run model:pull', 'pull'],
   ['dist/cli/export-model.js', 'npm run model:export', 'export'],
   ['dist/cli/migrate.js', 'npm run migrate', 'migrate'],
 ] as const;

@@ -242,11 +242,18 @@ describe('import of each architecture', () => {
     assert.ok(r.verifiedMaxAbsDiff <= 1e-4);
   });
 
-  test('single-label exports use a softmax; a config without problem_type is multi-label', async () => {
+  test("single-label exports use a softmax; without problem_type, transformers' rule: softmax over several labels, a sigmoid for one", async () => {
     const single = await run(await fixtureModelDir('bert', { problemType: 'single_label_classification', labels: ['neutral', 'toxic'] }));
     assert.equal(single.problemType, 'single_label');
     const missing = await run(await fixtureModelDir('distilbert', { writeProblemType: false }));
-    assert.equal(missing.problemType, 'multi_label');
+    assert.equal(missing.problemType, 'single_label');
+    // The imported config says it, so every reader (modtune, transformers, transformers.js) agrees.
+    assert.equal(JSON.parse(await fs.readFile(path.join(missing.outDir, 'config.json'), 'utf8')).problem_type, 'single_label_classification');
+    assert.equal((await loadModelDir(missing.outDir)).problemType, 'single_label');
+    const one = await run(await fixtureModelDir('bert', { writeProblemType: false, labels: ['toxic'] }));
+    assert.equal(one.problemType, 'multi_label');
+    const multi = await run(await fixtureModelDir('bert', { problemType: 'multi_label_classification', labels: ['neutral', 'toxic'] }));
+    assert.equal(multi.problemType, 'multi_label');
   });
 
   test('a label map is recorded in the model and reported; labels it does not cover are reported as unmapped', async () => {

@@ -2,18 +2,26 @@
  * Synthetic Hugging Face sequence classifiers in the optimum layout (model.onnx, tokenizer.json,
  * config.json, tokenizer_config.json, special_tokens_map.json), shaped like real BERT, DistilBERT, RoBERTa,
  * XLM-R and DeBERTa-v2 exports, with seeded random weights: test and benchmark material for model import.
- * The same spec always gives byte-identical files.
+ * With `quantize`, the transformers.js layout instead: onnx/model.onnx and its dynamically quantized
+ * onnx/model_quantized.onnx (see quantize.ts). The same spec always gives byte-identical files.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { modelConfig, sortedJson, specialTokensMap, tokenizerConfig } from './configs.js';
 import { resolveSpec, type ClassifierOptions, type ClassifierSpec } from './spec.js';
+import { quantizeDynamic, type QuantizeOptions } from './quantize.js';
 import { buildTokenizer } from './tokenizers.js';
 import { buildClassifierGraph, type HeadInfo } from './transformer.js';
 
 export * from './spec.js';
+export { quantizeDynamic, type QuantizeOptions, type QuantizedModel } from './quantize.js';
 export type { HeadInfo } from './transformer.js';
+
+export interface BuildOptions {
+  /** Also write onnx/model_quantized.onnx (and the float model as onnx/model.onnx, transformers.js' layout). */
+  quantize?: QuantizeOptions | boolean;
+}
 
 export interface SyntheticFiles {
   spec: ClassifierSpec;
@@ -25,6 +33,8 @@ export interface SyntheticFiles {
   config: Record<string, unknown>;
   /** Id of each special token in the tokenizer. */
   specialIds: Record<string, number>;
+  /** The MatMul nodes onnx/model_quantized.onnx replaced by MatMulInteger (when quantized). */
+  quantizedNodes?: string[];
 }
 
 export interface WrittenFile {
@@ -39,7 +49,7 @@ export interface SyntheticModel extends Omit<SyntheticFiles, 'files'> {
 }
 
 /** Builds every file in memory. */
-export async function buildTransformerClassifierFiles(options: ClassifierOptions): Promise<SyntheticFiles> {
+export async function buildTransformerClassifierFiles(options: ClassifierOptions, build: BuildOptions = {}): Promise<SyntheticFiles> {
   const spec = resolveSpec(options);
   const tokenizer = await buildTokenizer(spec.arch, spec.vocabSize);
   if (tokenizer.vocabSize !== spec.vocabSize) {
@@ -48,14 +58,27 @@ export async function buildTransformerClassifierFiles(options: ClassifierOptions
   const graph = buildClassifierGraph(spec);
   const config = modelConfig(spec);
   const text = (s: string) => new TextEncoder().encode(s);
+  const quantized = build.quantize ? quantizeDynamic(graph.bytes, build.quantize === true ? {} : build.quantize) : null;
+  const onnx: [string, Uint8Array][] = quantized
+    ? [['onnx/model.onnx', graph.bytes], ['onnx/model_quantized.onnx', quantized.bytes]]
+    : [['model.onnx', graph.bytes]];
   const files = new Map<string, Uint8Array>([
-    ['model.onnx', graph.bytes],
+    ...onnx,
     ['config.json', text(sortedJson(config))],
     ['tokenizer.json', text(`${JSON.stringify(tokenizer.json, null, 2)}\n`)],
     ['tokenizer_config.json', text(sortedJson(tokenizerConfig(spec, tokenizer)))],
     ['special_tokens_map.json', text(sortedJson(specialTokensMap(tokenizer)))],
   ]);
-  return { spec, files, inputs: graph.inputs, outputs: graph.outputs, head: graph.head, config, specialIds: { ...tokenizer.ids } };
+  return {
+    spec,
+    files,
+    inputs: graph.inputs,
+    outputs: graph.outputs,
+    head: graph.head,
+    config,
+    specialIds: { ...tokenizer.ids },
+    ...(quantized ? { quantizedNodes: quantized.quantized } : {}),
+  };
 }
 
 export class OutputExistsError extends Error {
@@ -73,10 +96,10 @@ export class OutputExistsError extends Error {
 export async function buildTransformerClassifier(
   options: ClassifierOptions,
   outDirIn: string,
-  { overwrite = false }: { overwrite?: boolean } = {},
+  { overwrite = false, ...build }: { overwrite?: boolean } & BuildOptions = {},
 ): Promise<SyntheticModel> {
   const outDir = resolve(outDirIn);
-  const built = await buildTransformerClassifierFiles(options);
+  const built = await buildTransformerClassifierFiles(options, build);
   const existing = await readdir(outDir).catch(() => null);
   if (existing && existing.length > 0 && !overwrite) throw new OutputExistsError(outDir);
   const parent = dirname(outDir);
@@ -87,6 +110,7 @@ export async function buildTransformerClassifier(
   try {
     await mkdir(work);
     for (const [name, bytes] of built.files) {
+      await mkdir(dirname(join(work, name)), { recursive: true });
       await writeFile(join(work, name), bytes);
       written.push({ name, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') });
     }

@@ -8,7 +8,8 @@
  *     n-grams, and a graph only sees token ids): modtune_ngrams.json (config and weights) and
  *     modtune_ngrams.py (the features and their logits in plain Python). model.onnx's logits plus that
  *     file's logits are the served logits; modtune reads the export back with both.
- * config.json's modtune.export.carries says which parts are where.
+ * config.json's modtune.export.carries says which parts are where. A dynamically quantized classifier
+ * (MatMulInteger) stays quantized: the tuned weights are quantized again onto its int8/uint8 grid.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -16,7 +17,8 @@ import path from 'node:path';
 import { float32ToBytes, int32ToBytes, type Head } from '../../inference/head.js';
 import { NGRAMS_PY } from './ngrams-python.js';
 import { copyTokenizerSideFiles, type ModelDir } from '../../inference/model-dir.js';
-import { decodeModel, encodeNode, encodeTensor, floatTensor, int64Tensor, node, toNumber } from '../../inference/onnx/model.js';
+import { decodeModel, encodeNode, encodeTensor, floatTensor, int64Tensor, node, toNumber, type TensorProto } from '../../inference/onnx/model.js';
+import { quantizeMatrix, quantTensor, quantTypeOf } from '../../inference/onnx/quantized.js';
 import { DataType } from '../../inference/onnx/schema.js';
 import { graphNames, insertAfterOutput, replaceInitializers } from '../../inference/onnx/wire.js';
 
@@ -26,6 +28,7 @@ interface HeadSpec {
   layout: 'out_in' | 'in_out';
   alpha?: number;
   beta?: number;
+  quantized?: { scale: string; zero_point: string | null };
 }
 
 export interface ExportedHead extends Head {
@@ -56,7 +59,9 @@ export async function exportHead(model: ModelDir, head: ExportedHead, outDir: st
     }
   }
   const dimsOf = (name: string) => (original.get(name)?.dims ?? []).map(toNumber);
-  const replacements = new Map<string, Uint8Array>([[spec.weight, encodeTensor(floatTensor(spec.weight, dimsOf(spec.weight), w))]]);
+  const replacements = spec.quantized
+    ? requantized(bytes, spec, spec.quantized, original, w)
+    : new Map<string, Uint8Array>([[spec.weight, encodeTensor(floatTensor(spec.weight, dimsOf(spec.weight), w))]]);
   if (spec.bias) {
     replacements.set(spec.bias, encodeTensor(floatTensor(spec.bias, dimsOf(spec.bias), Float32Array.from(head.bias, (b) => b / beta))));
   } else if (head.bias.some((b) => b !== 0)) {
@@ -94,7 +99,7 @@ export async function exportHead(model: ModelDir, head: ExportedHead, outDir: st
           backbone: backboneName,
           exported_at: new Date().toISOString(),
           carries: {
-            'model.onnx': ['backbone', 'linear head', ...(head.lexical || existing ? ['token-level lexical part'] : [])],
+            'model.onnx': ['backbone', spec.quantized ? 'linear head (quantized again to 8 bits)' : 'linear head', ...(head.lexical || existing ? ['token-level lexical part'] : [])],
             ...(head.ngrams ? { [NGRAM_FILE]: ['n-gram part (not in model.onnx: add modtune_ngrams.py logits to the graph logits)'] } : {}),
           },
         },
@@ -107,6 +112,42 @@ export async function exportHead(model: ModelDir, head: ExportedHead, outDir: st
     throw err;
   }
   return dest;
+}
+
+/**
+ * The tuned weights `w` (in the graph's layout) for a MatMulInteger classifier, quantized the way
+ * quantize_dynamic quantizes (int8 symmetric, uint8 asymmetric; per channel where the graph's scale has
+ * one value per label): new W_q, scale and zero point, with the types and dims the graph has, so the
+ * export stays a quantized model onnxruntime runs. Each weight moves by at most half a step (scale/2).
+ */
+function requantized(bytes: Uint8Array, spec: HeadSpec, q: NonNullable<HeadSpec['quantized']>, original: Map<string, TensorProto>, w: Float32Array): Map<string, Uint8Array> {
+  const names = [spec.weight, q.scale, ...(q.zero_point ? [q.zero_point] : [])];
+  const [wt, st, zt] = names.map((n) => original.get(n));
+  if (!wt || !st || (q.zero_point && !zt)) throw new Error(`the quantized classifier's initializers (${names.join(', ')}) are not all in the graph`);
+  // Shared with another node, a new scale would change that node too.
+  const readers = graphNames(bytes).nodes;
+  for (const n of names) {
+    const count = readers.filter((r) => r.inputs.includes(n)).length;
+    if (count !== 1) throw new Error(`'${n}' is read by ${count} nodes; only a classifier's own quantization parameters can be replaced`);
+  }
+  const type = quantTypeOf(wt.dataType);
+  if (!type) throw new Error(`the classifier weight '${spec.weight}' is ONNX type ${wt.dataType}, expected INT8 or UINT8`);
+  const dims = (t: TensorProto) => (t.dims ?? []).map(toNumber);
+  const size = (t: TensorProto) => dims(t).reduce((a, b) => a * b, 1);
+  const [rows, cols] = dims(wt);
+  const perChannel = size(st) > 1;
+  if (!zt && type === 'uint8') throw new Error(`the classifier's uint8 weights have no zero point in the graph; tuned weights cannot be quantized to them`);
+  const m = quantizeMatrix(w, [rows, cols], spec.layout === 'out_in' ? 0 : 1, { type, perChannel });
+  const out = new Map<string, Uint8Array>([
+    [spec.weight, encodeTensor(quantTensor(spec.weight, [rows, cols], type, m.q))],
+    [q.scale, encodeTensor(floatTensor(q.scale, dims(st), m.scale))],
+  ]);
+  if (zt) {
+    if (size(zt) === 1 && m.zeroPoint.some((z) => z !== m.zeroPoint[0])) throw new Error(`the classifier has one weight zero point but its tuned weights need one per label`);
+    const zeroPoint = size(zt) === 1 ? [m.zeroPoint[0]] : Array.from({ length: size(zt) }, (_, i) => m.zeroPoint[perChannel ? i : 0]);
+    out.set(q.zero_point!, encodeTensor(quantTensor(q.zero_point!, dims(zt), type, zeroPoint)));
+  }
+  return out;
 }
 
 /** Token ids the tokenizer can produce: one past the highest id in its vocabulary and added tokens. */

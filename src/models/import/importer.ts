@@ -11,7 +11,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { z } from 'zod';
-import { copyTokenizerSideFiles, loadModelDir, type ModelDir } from '../../inference/model-dir.js';
+import { copyTokenizerSideFiles, loadModelDir, problemTypeOf, type ModelDir } from '../../inference/model-dir.js';
 import { decodeModel, encodeValueInfo, toNumber, valueInfo, type GraphProto } from '../../inference/onnx/model.js';
 import { DataType } from '../../inference/onnx/schema.js';
 import { appendGraphOutputs } from '../../inference/onnx/wire.js';
@@ -45,6 +45,8 @@ export interface ImportOptions {
   /** Categories a label map may name (the loaded policies'); a typo is refused. */
   knownCategories?: string[];
   logger: Logger;
+  /** Where the export came from (model:pull: the Hub repo, commit and file hashes), kept as modtune.import.hub. */
+  provenance?: Record<string, unknown>;
 }
 
 export interface ImportReport {
@@ -94,7 +96,10 @@ async function locateOnnx(dir: string, chosen?: string): Promise<string> {
   const found = (await fs.readdir(onnxDir).catch(() => [] as string[])).filter((f) => /^model.*\.onnx$/.test(f)).sort();
   if (found.length === 1) return path.join(onnxDir, found[0]);
   if (found.length > 1) {
-    throw new ImportError(`onnx/ holds several models (${found.join(', ')}); choose one with --onnx (a quantized variant cannot be tuned)`);
+    throw new ImportError(
+      `onnx/ holds several models (${found.join(', ')}); choose one with --onnx (e.g. --onnx onnx/model_quantized.onnx for the int8 variant, ` +
+        "which imports when it is onnxruntime's quantize_dynamic form: its classifier is dequantized into the float base head)",
+    );
   }
   throw new ImportError(`no ONNX model in ${dir} (looked for model.onnx, onnx/model.onnx, onnx/model*.onnx)`);
 }
@@ -155,7 +160,8 @@ export async function importModel(opts: ImportOptions): Promise<ImportReport> {
   if (config.problem_type && !['multi_label_classification', 'single_label_classification'].includes(config.problem_type)) {
     throw new ImportError(`config.json problem_type is '${config.problem_type}'; modtune imports classifiers (multi_label_classification or single_label_classification)`);
   }
-  const problemType = config.problem_type === 'single_label_classification' ? 'single_label' : 'multi_label';
+  // transformers' rule (problemTypeOf); written out explicitly so every reader of the imported config agrees.
+  const problemType = problemTypeOf(config.problem_type, labels.length);
 
   // Tokenizer: loadable, and consistent with the config and the embedding table.
   let tokenizer: Tokenizer;
@@ -208,10 +214,19 @@ export async function importModel(opts: ImportOptions): Promise<ImportReport> {
   const maxLength = maxLengthOf(config, tokenizerJson);
   const outConfig = {
     ...config,
+    problem_type: problemType === 'single_label' ? 'single_label_classification' : 'multi_label_classification',
     modtune: {
       features_output: classifier.featuresTensor,
       logits_output: classifier.logitsOutput,
-      head: { weight: classifier.weight, bias: classifier.bias, layout: classifier.layout, alpha: classifier.alpha, beta: classifier.beta },
+      head: {
+        weight: classifier.weight,
+        bias: classifier.bias,
+        layout: classifier.layout,
+        alpha: classifier.alpha,
+        beta: classifier.beta,
+        // A MatMulInteger classifier: readBaseHead dequantizes weight to (W_q − zero_point) · scale.
+        ...(classifier.quantized ? { quantized: { scale: classifier.quantized.scale, zero_point: classifier.quantized.zeroPoint } } : {}),
+      },
       ...(maxLength ? { max_length: maxLength } : {}),
       label_map: opts.labelMap ?? {},
       import: {
@@ -221,6 +236,7 @@ export async function importModel(opts: ImportOptions): Promise<ImportReport> {
         classifier: classifier.op,
         passed_over: classifier.passedOver,
         imported_at: new Date().toISOString(),
+        ...(opts.provenance ? { hub: opts.provenance } : {}),
       },
     },
   };
