@@ -63,6 +63,12 @@ export interface ItemInputs {
 export interface TrainingBinding {
   /** category → the one head row it trains. */
   rows: Map<string, number>;
+  /**
+   * category → the row its logit is measured against, for a two-label single-label (softmax) model: the
+   * category's probability is softmax(z)_row = σ(z_row − z_base), a Bernoulli in that difference, which is
+   * what DPO tunes (the base row stays the reference's). Absent for multi-label (sigmoid) rows.
+   */
+  base: Map<string, number>;
   /** category → why it is not trained. */
   skipped: Record<string, string>;
 }
@@ -70,11 +76,23 @@ export interface TrainingBinding {
 /**
  * A category trains a head row only when that row is its one source and feeds no other category: with
  * several sources its score is a max (or sum) no single row owns; a row feeding two categories would
- * have their labels train it against each other.
+ * have their labels train it against each other. On a single-label (softmax) model a category's
+ * probability depends on every label's logit; with two labels it is σ(z_row − z_other), so a two-label
+ * model trains when the other label feeds no category (a binary classifier: `neutral` / `toxic`), and
+ * a model of more labels does not train.
  */
 export function trainingBinding(mapping: LabelMapping, labels: string[]): TrainingBinding {
   const rows = new Map<string, number>();
+  const base = new Map<string, number>();
   const skipped: Record<string, string> = {};
+  if (mapping.combine === 'sum' && labels.length !== 2) {
+    for (const cat of Object.keys(mapping.sources)) {
+      skipped[cat] =
+        `the model is single-label (softmax) over ${labels.length} labels: a category's probability depends on every label's logit, ` +
+        'so no one head row can be tuned for it (two-label softmax models and multi-label models tune)';
+    }
+    return { rows, base, skipped };
+  }
   const feeds = new Map<number, string[]>();
   for (const [cat, src] of Object.entries(mapping.sources)) for (const r of src) feeds.set(r, [...(feeds.get(r) ?? []), cat]);
   for (const [cat, src] of Object.entries(mapping.sources)) {
@@ -87,9 +105,17 @@ export function trainingBinding(mapping: LabelMapping, labels: string[]): Traini
       skipped[cat] = `its model label '${labels[src[0]]}' also feeds ${shared.map((c) => `'${c}'`).join(', ')}: their labels would train one head row against each other; map the label to one category to train it`;
       continue;
     }
+    if (mapping.combine === 'sum') {
+      const other = 1 - src[0];
+      if (feeds.has(other)) {
+        skipped[cat] = `the model is single-label (softmax) and its other label '${labels[other]}' feeds ${feeds.get(other)!.map((c) => `'${c}'`).join(', ')}: one softmax cannot be tuned for both`;
+        continue;
+      }
+      base.set(cat, other);
+    }
     rows.set(cat, src[0]);
   }
-  return { rows, skipped };
+  return { rows, base, skipped };
 }
 
 export type ClassWeighting = 'none' | 'balanced';
@@ -161,6 +187,8 @@ export interface TrainCategory {
   category: string;
   /** The head row it trains. */
   row: number;
+  /** The row its logit is measured against (a two-label softmax model's other label), or null. */
+  base: number | null;
   item: Int32Array;
   /** s = +1 where the moderators flagged, −1 where they did not. */
   sign: Int8Array;
@@ -279,6 +307,7 @@ export function buildDataset(cells: SettledCell[], items: Map<string, ItemInputs
     .map(([category, list]) => ({
       category,
       row: binding.rows.get(category)!,
+      base: binding.base.get(category) ?? null,
       item: Int32Array.from(list, (c) => tr.at.get(c.itemId)!),
       sign: Int8Array.from(list, (c) => (c.label ? 1 : -1)),
       weight: Float64Array.from(list, (c) => (c.label ? counts[category].weight_positive : counts[category].weight_negative)),

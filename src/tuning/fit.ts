@@ -37,7 +37,9 @@ export interface FitCategory {
   category: string;
   /** The head row it trains. */
   row: number;
-  /** Per cell: its train item, s (±1), class weight and the reference head's logit. */
+  /** The row its logit is measured against (a two-label softmax model's other label; absent: none). */
+  base?: number | null;
+  /** Per cell: its train item, s (±1), class weight and the reference head's logit (z_row − z_base). */
   item: Int32Array;
   sign: Int8Array;
   weight: Float64Array;
@@ -551,7 +553,9 @@ interface TrainedCategory {
 
 /**
  * Step 6: each trained row is Σ_k scale_k · (expert k's weights on raw inputs) + reference_weight ·
- * (the reference's row, every part of it) + offset; untrained rows are the reference's.
+ * (the reference's row, every part of it) + offset; untrained rows are the reference's. A row measured
+ * against a base row (two-label softmax) is base + reference_weight · (row − base) + the rest, so that
+ * its logit minus the base's is what was fitted.
  */
 function buildHead(reference: Head, whitening: Whitening, trained: TrainedCategory[], config: NgramConfig | null): Head {
   const C = reference.numLabels;
@@ -574,12 +578,23 @@ function buildHead(reference: Head, whitening: Whitening, trained: TrainedCatego
   }
   for (const { p, xs, c } of trained) {
     const r = p.cat.row;
+    const q = p.cat.base ?? null;
+    const rw = c.referenceWeight;
+    // rw · (row − base) + base; without a base row, rw · row.
+    const mix = (row: number, base: number) => rw * (row - base) + base;
     const w = new Float64Array(D);
-    let b = c.referenceWeight * reference.bias[r] + c.offset;
-    for (let j = 0; j < D; j++) w[j] = c.referenceWeight * reference.weight[r * D + j];
-    if (lexical) for (let t = 0; t < lexical.tokens.length; t++) lexical.weight[t * C + r] *= c.referenceWeight;
+    let b = (q === null ? rw * reference.bias[r] : mix(reference.bias[r], reference.bias[q])) + c.offset;
+    for (let j = 0; j < D; j++) w[j] = q === null ? rw * reference.weight[r * D + j] : mix(reference.weight[r * D + j], reference.weight[q * D + j]);
+    if (lexical) {
+      for (let t = 0; t < lexical.tokens.length; t++) {
+        lexical.weight[t * C + r] = q === null ? rw * lexical.weight[t * C + r] : mix(lexical.weight[t * C + r], lexical.weight[t * C + q]);
+      }
+    }
     const m = new Map<number, number>();
-    for (const [bucket, v] of ngramRows.get(r) ?? []) m.set(bucket, c.referenceWeight * v);
+    for (const [bucket, v] of ngramRows.get(r) ?? []) m.set(bucket, rw * v);
+    if (q !== null) {
+      for (const [bucket, v] of ngramRows.get(q) ?? []) m.set(bucket, (m.get(bucket) ?? 0) + (1 - rw) * v);
+    }
     p.experts.forEach((e, k) => {
       const x = xs[k];
       const a = c.scales[k];

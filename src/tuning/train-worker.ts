@@ -105,7 +105,8 @@ try {
       features: job.train.features,
       itemIds: job.trainItemKeys,
       ngrams,
-      categories: job.categories.map((c) => ({ ...c, zRef: Float64Array.from(c.item, (k) => refLogits[k * C + c.row]) })),
+      // A two-label softmax category's logit is its row's minus the other label's (its probability is σ of that).
+      categories: job.categories.map((c) => ({ ...c, zRef: Float64Array.from(c.item, (k) => refLogits[k * C + c.row] - (c.base == null ? 0 : refLogits[k * C + c.base])) })),
     },
     job.settings,
     {

@@ -334,9 +334,6 @@ export class TrainingService {
     if (!active) throw new Error('there is no active head to tune');
     const backbone = (await heads.getBackbone(this.db, active.backboneId))!;
     await repo.updateRun(this.db, runId, { activeHeadId: active.id });
-    if (backbone.problemType !== 'multi_label') {
-      throw new SkipRun(`backbone '${backbone.name}' is a single-label (softmax) classifier; DPO here tunes per-label Bernoulli (sigmoid) heads`);
-    }
     const reference = (await heads.findBaseHead(this.db, backbone.id))!;
     await repo.updateRun(this.db, runId, { referenceHeadId: reference.id });
     const mapping = mapLabels(policy, heads.labelSpace(backbone));

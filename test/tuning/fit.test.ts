@@ -166,3 +166,31 @@ test('stratified folds: every fold gets its share of both labels, by a hash of t
   const grouped = stratifiedFolds(keys, item, sign, 5, 1);
   for (let i = 0; i < 50; i++) assert.equal(grouped[i], grouped[i % 10], `item ${i}`);
 });
+
+test('a two-label softmax head tunes as the Bernoulli in z_row − z_base: the same fit as a one-row sigmoid head of that difference, the base row unchanged', () => {
+  const c = corpus(300, 4, 'zorblax', 0.2);
+  const n = c.texts.length;
+  // The softmax model: rows [neutral, toxic]; P(toxic) = σ(z_toxic − z_neutral).
+  const soft: Head = { numLabels: 2, dim: 2, weight: Float32Array.from([0.4, -0.3, -0.6, 0.9]), bias: Float32Array.from([0.5, -1]), lexical: null };
+  // The same Bernoulli as a one-row sigmoid head of the difference.
+  const diff: Head = { numLabels: 1, dim: 2, weight: Float32Array.from([-0.6 - 0.4, 0.9 + 0.3]), bias: Float32Array.from([-1 - 0.5]), lexical: null };
+  const common = { item: Int32Array.from({ length: n }, (_, i) => i), sign: Int8Array.from(c.truth, (t) => (t ? 1 : -1)), weight: new Float64Array(n).fill(1) };
+  const zs = applyHead(soft, c.features, n);
+  const zd = applyHead(diff, c.features, n);
+  const data = (cat: FitCategory) => ({ dim: 2, features: c.features, itemIds: c.texts.map((_, i) => `item-${i}`), ngrams: ngramSource(c.texts)(NGRAMS), categories: [cat] });
+  const a = fitHead(soft, data({ category: 'hate', row: 1, base: 0, ...common, zRef: Float64Array.from({ length: n }, (_, i) => zs[i * 2 + 1] - zs[i * 2]) }), settings());
+  const b = fitHead(diff, data({ category: 'hate', row: 0, ...common, zRef: Float64Array.from({ length: n }, (_, i) => zd[i]) }), settings());
+  assert.deepEqual([...a.head.weight.subarray(0, 2)], [...soft.weight.subarray(0, 2)], 'the base row is the reference’s');
+  assert.equal(a.head.bias[0], soft.bias[0]);
+  const probe = ['we saw a zorblax near the road', 'a good day at the house', ...c.texts.slice(0, 20)];
+  const x = Float32Array.from({ length: probe.length * 2 }, (_, i) => ((i * 7) % 11) / 11 - 0.5);
+  const la = applyHead(a.head, x, probe.length, null, ngramSource(probe)(NGRAMS));
+  const lb = applyHead(b.head, x, probe.length, null, ngramSource(probe)(NGRAMS));
+  const lr = applyHead(soft, x, probe.length);
+  let moved = 0;
+  probe.forEach((_, i) => {
+    assert.ok(Math.abs(la[i * 2 + 1] - la[i * 2] - lb[i]) < 1e-4, `${probe[i]}: softmax difference ${la[i * 2 + 1] - la[i * 2]}, sigmoid ${lb[i]}`);
+    moved = Math.max(moved, Math.abs(la[i * 2 + 1] - la[i * 2] - (lr[i * 2 + 1] - lr[i * 2])));
+  });
+  assert.ok(moved > 1, `the fit changed the model (${moved})`);
+});
