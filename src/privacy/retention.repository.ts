@@ -17,14 +17,16 @@ export async function purgeExpiredText(db: Executor, policyName: string, days: n
   return Number(r.numUpdatedRows);
 }
 
-/** Drops the token ids of decisions on items whose text was purged. */
+/** Drops the token ids of decisions (and of features kept for other backbones) on items whose text was purged. */
 export async function purgeTokenIdsOfPurgedItems(db: Executor): Promise<void> {
-  await db
-    .updateTable('decisions')
-    .set({ token_ids: null })
-    .where('token_ids', 'is not', null)
-    .where((eb) => eb.exists(eb.selectFrom('content_items as i').select(sql`1`.as('one')).whereRef('i.id', '=', 'decisions.item_id').where('i.text_purged_at', 'is not', null)))
-    .execute();
+  for (const table of ['decisions', 'item_features'] as const) {
+    await db
+      .updateTable(table)
+      .set({ token_ids: null })
+      .where('token_ids', 'is not', null)
+      .where((eb) => eb.exists(eb.selectFrom('content_items as i').select(sql`1`.as('one')).whereRef('i.id', '=', `${table}.item_id`).where('i.text_purged_at', 'is not', null)))
+      .execute();
+  }
 }
 
 /** The items stored under a platform's id, newest first, with how many decisions each has. */

@@ -186,6 +186,33 @@ export async function decisionInputs(db: Executor, decisionIds: string[]) {
   return out;
 }
 
+/** Features (and token ids) kept for items on a backbone that did not score them (migration 0014). */
+export async function cachedItemFeatures(db: Executor, backboneId: string, itemIds: string[]) {
+  const out: { item_id: string; features: Uint8Array; token_ids: Uint8Array | null }[] = [];
+  for (let i = 0; i < itemIds.length; i += 2000) {
+    out.push(
+      ...(await db
+        .selectFrom('item_features')
+        .select(['item_id', 'features', 'token_ids'])
+        .where('backbone_id', '=', backboneId)
+        .where('item_id', 'in', itemIds.slice(i, i + 2000))
+        .execute()),
+    );
+  }
+  return out;
+}
+
+/** Keeps items' recomputed features on a backbone (replacing what was there: a recompute may add token ids). */
+export async function saveItemFeatures(db: Executor, backboneId: string, rows: { itemId: string; features: Uint8Array; tokenIds: Uint8Array | null }[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += 500) {
+    await db
+      .insertInto('item_features')
+      .values(rows.slice(i, i + 500).map((r) => ({ item_id: r.itemId, backbone_id: backboneId, features: r.features, token_ids: r.tokenIds })))
+      .onConflict((oc) => oc.columns(['backbone_id', 'item_id']).doUpdateSet((eb) => ({ features: eb.ref('excluded.features'), token_ids: eb.ref('excluded.token_ids') })))
+      .execute();
+  }
+}
+
 /**
  * The last run that trained (promoted or rejected) on a backbone: the highest label id it saw. A
  * superseded run does not count: its candidate was compared with a head that is no longer active.

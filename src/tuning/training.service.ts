@@ -17,7 +17,7 @@ import { recordAudit } from '../audit/audit.repository.js';
 import { trustedKeyIds } from '../auth/api-key.repository.js';
 import { workerStart } from '../build-layout.js';
 import { badRequest, conflict, notFound } from '../errors.js';
-import { bytesToFloat32, bytesToInt32, tokenRows, type TokenRows } from '../inference/head.js';
+import { bytesToFloat32, bytesToInt32, float32ToBytes, int32ToBytes, tokenRows, type TokenRows } from '../inference/head.js';
 import { ngramKey, ngramRowsYielding, ngramSource } from '../inference/ngrams.js';
 import type { Logger } from '../logger.js';
 import { activateInTransaction, rollBackPast } from '../models/activation.js';
@@ -416,6 +416,7 @@ export class TrainingService {
       categories: dataset.counts,
       categories_skipped: dataset.skipped,
       features_recomputed: inputs.recomputed,
+      features_cached: inputs.cached,
       without_token_ids: inputs.withoutTokens,
       without_text: inputs.withoutText,
       left_out: inputs.leftOut,
@@ -624,30 +625,40 @@ export class TrainingService {
 
   /**
    * Each labelled item's inputs on the backbone being trained: the stored features and token ids of its
-   * decision. Items scored by another backbone get both recomputed from their stored text, and so do
+   * decision. Items scored by another backbone get both recomputed from their stored text once, and kept
+   * (item_features): later runs read them (`features_cached`) instead of running the model again; so do
    * items lacking the token ids a lexical part needs (decisions from before token ids were stored).
-   * Where retention purged the text: another backbone's item is left out (its features mean nothing
-   * here); this backbone's item still trains the linear part, without tokens (retention purges them
-   * with the text). All counted in the data snapshot.
+   * Where retention purged the text: another backbone's item trains from its kept features if it has
+   * them, else it is left out (its decision's features mean nothing here); this backbone's item still
+   * trains the linear part, without tokens (retention purges them with the text). All counted in the
+   * data snapshot.
    */
   private async itemInputs(
     backboneId: string,
     dim: number,
     cells: SettledCell[],
     needTokens: boolean,
-  ): Promise<{ items: Map<string, ItemInputs>; recomputed: number; withoutTokens: number; withoutText: number; leftOut: { text_purged: number } }> {
+  ): Promise<{ items: Map<string, ItemInputs>; recomputed: number; cached: number; withoutTokens: number; withoutText: number; leftOut: { text_purged: number } }> {
     const decisionOf = new Map<string, string>();
     for (const c of cells) if (!decisionOf.has(c.itemId)) decisionOf.set(c.itemId, c.decisionId);
     const rows = await repo.decisionInputs(this.db, [...new Set(decisionOf.values())]);
     const items = new Map<string, ItemInputs>();
+    const elsewhere = rows.filter((r) => r.backbone_id !== backboneId || (needTokens && r.token_ids === null && r.text !== null));
+    const kept = new Map((await repo.cachedItemFeatures(this.db, backboneId, elsewhere.map((r) => r.item_id))).map((k) => [k.item_id, k]));
     const redo: typeof rows = [];
     let purged = 0;
     let withoutTokens = 0;
+    let cached = 0;
     for (const r of rows) {
       const here = r.backbone_id === backboneId;
+      const k = kept.get(r.item_id);
       if (here && (!needTokens || r.token_ids !== null || r.text === null)) {
         if (needTokens && r.token_ids === null) withoutTokens++;
         items.set(r.item_id, { features: bytesToFloat32(r.features), tokens: r.token_ids ? bytesToInt32(r.token_ids) : null, text: r.text, key: r.group_key ?? r.text_sha256 });
+      } else if (k && (!needTokens || k.token_ids !== null || r.text === null)) {
+        cached++;
+        if (needTokens && k.token_ids === null) withoutTokens++;
+        items.set(r.item_id, { features: bytesToFloat32(k.features), tokens: k.token_ids ? bytesToInt32(k.token_ids) : null, text: r.text, key: r.group_key ?? r.text_sha256 });
       } else if (r.text !== null) redo.push(r);
       else purged++;
     }
@@ -658,17 +669,20 @@ export class TrainingService {
       const chunk = redo.slice(i, i + 64);
       const e = await this.opts.embed!(backboneId, chunk.map((r) => ({ text: r.text!, context: r.context })));
       if (e.dim !== dim) throw new Error(`recomputed features have ${e.dim} values, the head expects ${dim}`);
-      chunk.forEach((r, k) =>
-        items.set(r.item_id, {
-          features: e.features.slice(k * e.dim, (k + 1) * e.dim),
-          tokens: e.tokens.ids.slice(e.tokens.offsets[k], e.tokens.offsets[k + 1]),
-          text: r.text,
-          key: r.group_key ?? r.text_sha256,
-        }),
+      const fresh = chunk.map((r, k) => ({
+        r,
+        features: e.features.slice(k * e.dim, (k + 1) * e.dim),
+        tokens: e.tokens.ids.slice(e.tokens.offsets[k], e.tokens.offsets[k + 1]),
+      }));
+      for (const f of fresh) items.set(f.r.item_id, { features: f.features, tokens: f.tokens, text: f.r.text, key: f.r.group_key ?? f.r.text_sha256 });
+      await repo.saveItemFeatures(
+        this.db,
+        backboneId,
+        fresh.map((f) => ({ itemId: f.r.item_id, features: float32ToBytes(f.features), tokenIds: int32ToBytes(f.tokens) })),
       );
     }
     const withoutText = [...items.values()].filter((x) => x.text === null).length;
-    return { items, recomputed: redo.length, withoutTokens, withoutText, leftOut: { text_purged: purged } };
+    return { items, recomputed: redo.length, cached, withoutTokens, withoutText, leftOut: { text_purged: purged } };
   }
 
   private runWorker(job: TrainJob, onProgress: (m: Exclude<TrainMessage, { type: 'done' | 'error' }>) => void): Promise<Extract<TrainMessage, { type: 'done' }>> {

@@ -16,6 +16,7 @@ const TABLES = [
   'head_activations',
   'head_versions',
   'idempotency_keys',
+  'item_features',
   'item_splits',
   'label_holds',
   'policy_versions',

@@ -133,6 +133,11 @@ for (const kind of testDatabases()) {
       assert.equal(snap.backbone_id, app.server.ctx.models.active.backbone.id);
       assert.ok(snap.features_recomputed > 0, JSON.stringify(snap));
       assert.ok(snap.left_out.text_purged >= 1, JSON.stringify(snap));
+      // The recomputed features are kept: the next run reads them instead of running the model again.
+      const again = await waitForRun(app, (await app.request.post('/v1/training/runs').set(admin).send({ force: true })).body.id);
+      assert.equal(again.data_snapshot.features_recomputed, 0, JSON.stringify(again.data_snapshot));
+      assert.equal(again.data_snapshot.features_cached, snap.features_recomputed);
+      assert.equal(again.data_snapshot.left_out.text_purged, snap.left_out.text_purged);
       const candidate = await app.request.get(`/v1/models/${run.candidate_head_id}`).set(admin);
       assert.equal(candidate.body.backbone.name, 'bert');
       assert.equal(candidate.body.backbone.feature_dim, 32);

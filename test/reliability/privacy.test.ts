@@ -44,6 +44,12 @@ describe('retention and data-subject requests', () => {
       .where('id', '!=', fresh.body.results[0].item_id)
       .execute();
     const labelsBefore = Number((await sql<{ n: number }>`select count(*) as n from review_labels`.execute(app.database.db)).rows[0].n);
+    // Features a training run kept for another backbone (item_features) carry token ids too.
+    const backboneId = app.server.ctx.models.active.backbone.id;
+    await app.database.db
+      .insertInto('item_features')
+      .values({ item_id: reviewed[0].itemId, backbone_id: backboneId, features: new Uint8Array(8), token_ids: new Uint8Array([1, 0, 0, 0]) })
+      .execute();
     const out = await app.server.ctx.retention.run();
     assert.equal(out.purged.default, reviewed.length);
     const old = await app.database.db.selectFrom('content_items').select(['text', 'context', 'text_purged_at', 'text_sha256']).where('id', '=', reviewed[0].itemId).executeTakeFirstOrThrow();
@@ -58,6 +64,9 @@ describe('retention and data-subject requests', () => {
     const decision = await app.database.db.selectFrom('decisions').select(['token_ids', 'features']).where('item_id', '=', reviewed[0].itemId).executeTakeFirstOrThrow();
     assert.equal(decision.token_ids, null);
     assert.ok(decision.features.byteLength > 0);
+    const kept8 = await app.database.db.selectFrom('item_features').select(['token_ids', 'features']).where('item_id', '=', reviewed[0].itemId).executeTakeFirstOrThrow();
+    assert.equal(kept8.token_ids, null, 'kept features lose their token ids with the text');
+    assert.equal(kept8.features.byteLength, 8);
     const freshDecision = await app.database.db.selectFrom('decisions').select('token_ids').where('item_id', '=', fresh.body.results[0].item_id).executeTakeFirstOrThrow();
     assert.ok(freshDecision.token_ids && freshDecision.token_ids.byteLength > 0, 'the fresh item keeps its token ids');
     const audit = await app.database.db.selectFrom('audit_events').select('details').where('action', '=', 'retention.purged').executeTakeFirstOrThrow();

@@ -22,3 +22,12 @@ export interface DecisionsTable {
   client_key_id: string | null;
   created_at: Generated<Date>;
 }
+
+/** A reviewed item's features on a backbone other than the one that scored it (migration 0014). */
+export interface ItemFeaturesTable {
+  item_id: string;
+  backbone_id: string;
+  features: Uint8Array;
+  token_ids: Uint8Array | null;
+  created_at: Generated<Date>;
+}
