@@ -56,17 +56,28 @@ const reviewSchema = z.strictObject({
   eval_fraction: z.number().gt(0).lt(1).default(0.2),
 });
 
-const cronExpression = z.string().refine(
-  (expr) => {
-    try {
-      new Cron(expr, { paused: true });
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'not a valid cron expression' },
-);
+/**
+ * A five-field cron expression (minute hour day-of-month month day-of-week). croner also reads six fields,
+ * seconds first, so `0 3 * * * *` would run every hour at minute 3: refused, with what it would have meant.
+ */
+const cronExpression = z
+  .string()
+  .refine((expr) => expr.trim().split(/\s+/).length !== 6, {
+    message:
+      'six fields: this reads seconds first ("0 3 * * * *" would run every hour at minute 3); write the five fields minute hour day-of-month month day-of-week, e.g. "0 3 * * *" for 03:00 every day',
+  })
+  .refine(
+    (expr) => {
+      if (expr.trim().split(/\s+/).length === 6) return true; // said above
+      try {
+        new Cron(expr, { paused: true });
+        return expr.trim().split(/\s+/).length === 5 || expr.trim().startsWith('@');
+      } catch {
+        return false;
+      }
+    },
+    { message: 'not a valid cron expression (five fields: minute hour day-of-month month day-of-week, e.g. "0 3 * * *")' },
+  );
 
 /** A hyperparameter the run may search: one value, or a non-empty list of values (kept as a list). */
 function searched(value: z.ZodNumber) {

@@ -153,3 +153,20 @@ test('ties: escalate by default; the older conflict_resolution still reads as th
   const both = problems(() => parsePolicy('d', `${base}review: { conflict_resolution: majority, ties: drop }\n`, 'policies/d.yaml'));
   assert.ok(both.some((p) => /^policies\/d\.yaml: review\.conflict_resolution: give either ties or the older conflict_resolution, not both/.test(p)), both.join('\n'));
 });
+
+test('a six-field cron (seconds first in croner) is refused with what it would have meant; five fields and @daily are read', () => {
+  const problems = (schedule: string) => {
+    try {
+      parsePolicy('p', `categories:\n  hate: { flag: 0.5 }\ntraining: { schedule: "${schedule}" }`);
+      return [];
+    } catch (err) {
+      return (err as { problems: string[] }).problems;
+    }
+  };
+  const six = problems('0 3 * * * *');
+  assert.equal(six.length, 1);
+  assert.match(six[0], /training\.schedule: six fields: this reads seconds first \("0 3 \* \* \* \*" would run every hour at minute 3\); write the five fields/);
+  assert.deepEqual(problems('0 3 * * *'), []);
+  assert.deepEqual(problems('@daily'), []);
+  assert.match(problems('0 3 * *')[0], /training\.schedule: not a valid cron expression \(five fields/);
+});
