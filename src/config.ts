@@ -58,7 +58,8 @@ const envSchema = z.object({
   MAX_TEXT_LENGTH: int(1, 1_000_000).default(20_000),
   MAX_CONTEXT_LENGTH: int(1, 1_000_000).default(20_000),
   MAX_INPUTS: int(1, 10_000).default(64),
-  MAX_BODY_SIZE: bytes.default(1024 * 1024),
+  /** Default: room for MAX_INPUTS texts and contexts at their limits (limitsOf). */
+  MAX_BODY_SIZE: bytes.optional(),
   MODTUNE_ADMIN_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
   /** The train/eval split's salt; unset: the deployment makes its own (secret) on first use. For experiments. */
   SPLIT_SALT: z.string().min(1).max(256).optional(),
@@ -85,6 +86,16 @@ export type Env = z.infer<typeof envSchema>;
 function hubModel(spec: string): { repo: string; revision?: string; dtype: 'fp32' | 'int8' } {
   const m = /^([^@:]+)(?:@([^:]+))?(?::(fp32|int8))?$/.exec(spec)!;
   return { repo: m[1], ...(m[2] ? { revision: m[2] } : {}), dtype: (m[3] as 'fp32' | 'int8' | undefined) ?? 'fp32' };
+}
+
+/**
+ * The body limit that lets the largest request the other limits allow through: `inputs` texts and contexts
+ * at their length limits (JavaScript characters, up to 3 bytes each in UTF-8), plus 64 kB for the JSON
+ * around them and the ids. With the defaults (64 × (20,000 + 20,000)) about 7.4 MiB; a smaller
+ * MAX_BODY_SIZE can be set, and a request over it is refused with 413 naming it.
+ */
+export function defaultBodyBytes(inputs: number, textLength: number, contextLength: number): number {
+  return inputs * (textLength + contextLength) * 3 + 64 * 1024;
 }
 
 export interface Config {
@@ -188,7 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       maxTextLength: e.MAX_TEXT_LENGTH,
       maxContextLength: e.MAX_CONTEXT_LENGTH,
       maxInputs: e.MAX_INPUTS,
-      maxBodyBytes: e.MAX_BODY_SIZE,
+      maxBodyBytes: e.MAX_BODY_SIZE ?? defaultBodyBytes(e.MAX_INPUTS, e.MAX_TEXT_LENGTH, e.MAX_CONTEXT_LENGTH),
     },
     adminKey: e.MODTUNE_ADMIN_KEY,
     splitSalt: e.SPLIT_SALT ?? null,

@@ -40,7 +40,8 @@ export class ModtuneServer {
     const addr = server.address() as AddressInfo;
     // CLIs started beside this server (same embedded database) find it here and go through its API.
     await this.ctx.database.advertise(`http://${connectableHost(addr)}:${addr.port}`);
-    this.ctx.logger.info({ host: addr.address, port: addr.port }, 'listening');
+    const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+    this.ctx.logger.info({ host: addr.address, port: addr.port, review: `${url}/review`, dashboard: `${url}/dashboard`, api: `${url}/openapi.json` }, 'listening');
     return addr;
   }
 

@@ -73,6 +73,7 @@ const OPENAI_INPUT: JsonSchema = {
 const limit: Param = { name: 'limit', description: 'How many (1-500, default 50)', schema: { type: 'integer', minimum: 1, maximum: 500 } };
 
 export const OPERATIONS: readonly Operation[] = [
+  { method: 'get', path: '/', roles: ['public'], summary: 'Where things are: the pages, the API document, readiness (links for a browser, JSON otherwise)' },
   { method: 'get', path: '/healthz', roles: ['public'], summary: 'Liveness: the process answers' },
   { method: 'get', path: '/readyz', roles: ['public'], summary: 'Readiness: database reachable, model loaded, not draining (503 otherwise)' },
   { method: 'get', path: '/metrics', roles: ['public'], summary: 'Prometheus metrics' },

@@ -107,7 +107,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
 ];
 
 /** Routes that answer without a key. */
-export const PUBLIC_ROUTES: readonly string[] = ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json'];
+export const PUBLIC_ROUTES: readonly string[] = ['GET /', 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json'];
 
 /** Static pages (served by express.static, so they are not routes). */
 export const PAGES: readonly string[] = ['/review/', '/dashboard/'];

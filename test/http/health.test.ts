@@ -25,6 +25,17 @@ describe('health, readiness and metrics', () => {
     assert.deepEqual(r.body.policies.map((p: { name: string }) => p.name), ['default']);
   });
 
+  test('/ points to the pages and the API: links for a browser, JSON otherwise, no key needed', async () => {
+    const html = await app.request.get('/').set('Accept', 'text/html,application/xhtml+xml');
+    assert.equal(html.status, 200);
+    assert.match(html.headers['content-type'], /text\/html/);
+    for (const href of ['/review', '/dashboard', '/openapi.json']) assert.match(html.text, new RegExp(`href="${href}"`));
+    const json = await app.request.get('/');
+    assert.equal(json.status, 200);
+    assert.deepEqual(json.body.pages, { review: '/review', dashboard: '/dashboard' });
+    assert.equal(json.body.api.openapi, '/openapi.json');
+  });
+
   test('/readyz turns 503 while draining', async () => {
     app.server.ctx.draining = true;
     try {

@@ -186,6 +186,7 @@ for (const kind of testDatabases()) {
     const page = (path: string): Row => ({ route: `GET ${path}`, expect: open, prepare: fixed(path) });
 
     const rows: Row[] = [
+      { route: 'GET /', expect: open, prepare: fixed('/') },
       { route: 'GET /healthz', expect: open, prepare: fixed('/healthz') },
       { route: 'GET /readyz', expect: open, prepare: fixed('/readyz') },
       { route: 'GET /metrics', expect: open, prepare: fixed('/metrics') },

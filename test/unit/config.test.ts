@@ -11,7 +11,15 @@ test('defaults: loopback, port 8080, embedded database under ./data, GPU provide
   assert.equal(c.database.dataDir, path.resolve('/srv/app/data'));
   assert.deepEqual(c.inference.providers, ['cuda', 'webgpu', 'cpu']);
   assert.ok(c.inference.workers >= 1 && c.inference.threadsPerWorker >= 1);
-  assert.equal(c.limits.maxBodyBytes, 1024 * 1024);
+  // Room for MAX_INPUTS texts and contexts at their length limits, three UTF-8 bytes a character.
+  assert.equal(c.limits.maxBodyBytes, 64 * (20_000 + 20_000) * 3 + 64 * 1024);
+});
+
+test('the default body limit carries the largest request the other limits allow', () => {
+  const c = loadConfig({ MAX_INPUTS: '8', MAX_TEXT_LENGTH: '1000', MAX_CONTEXT_LENGTH: '500' });
+  assert.equal(c.limits.maxBodyBytes, 8 * 1500 * 3 + 64 * 1024);
+  const body = JSON.stringify({ input: Array.from({ length: 8 }, () => ({ text: '漢'.repeat(1000), context: '字'.repeat(500), external_id: 'x'.repeat(256) })) });
+  assert.ok(Buffer.byteLength(body) <= c.limits.maxBodyBytes, `${Buffer.byteLength(body)} > ${c.limits.maxBodyBytes}`);
 });
 
 test('values are parsed: sizes, lists, booleans; empty strings count as unset', () => {

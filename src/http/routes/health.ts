@@ -48,6 +48,26 @@ export function healthRoutes(ctx: AppContext): Router {
     });
   });
 
+  // The root says where things are: a browser gets links, anything else the same as JSON.
+  r.get('/', (req, res) => {
+    const where = {
+      name: 'modtune',
+      pages: { review: '/review', dashboard: '/dashboard' },
+      api: { openapi: '/openapi.json', ready: '/readyz', metrics: '/metrics' },
+      docs: 'README.md and docs/ in the repository',
+    };
+    if (req.accepts(['json', 'html']) === 'html') {
+      res.type('html').send(
+        '<!doctype html><meta charset="utf-8"><title>modtune</title><h1>modtune</h1><ul>' +
+          '<li><a href="/review">Review queue</a> (moderators)</li><li><a href="/dashboard">Dashboard</a> (admins)</li>' +
+          '<li><a href="/openapi.json">API (OpenAPI)</a></li><li><a href="/readyz">Readiness</a></li></ul>' +
+          '<p>Documentation: README.md and docs/ in the repository.</p>',
+      );
+      return;
+    }
+    res.json(where);
+  });
+
   r.get('/openapi.json', (_req, res) => {
     document ??= openApiDocument(packageVersion());
     res.json(document);
