@@ -67,6 +67,7 @@ before(async () => {
       MODTUNE_ADMIN_KEY: KEY,
       LOG_LEVEL: 'info',
       SHUTDOWN_DRAIN_MS: String(DRAIN_MS),
+      SHUTDOWN_TIMEOUT_MS: '5000',
       RATE_LIMIT_PER_SECOND: '0',
     }),
   );

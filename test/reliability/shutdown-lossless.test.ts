@@ -1,0 +1,96 @@
+/**
+ * A shutdown that loses nothing, with the default settings (no SHUTDOWN_DRAIN_MS), on the real process:
+ * SIGTERM while requests are in flight on fresh connections (some still in the kernel's accept queue,
+ * which a listener closing at once would reset) and while keep-alive clients are sending: every request
+ * sent is answered 200, and the process exits 0.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { baseEnv, startService, waitFor } from '../helpers/process.js';
+import { tinyModelDir } from '../helpers/tiny-model.js';
+
+const KEY = 'shutdown-lossless-admin-key-0123456789';
+const BODY = JSON.stringify({ input: Array.from({ length: 8 }, (_, i) => `a message of some length to score, number ${i}`) });
+
+interface Outcome {
+  status?: number;
+  connection?: string;
+  error?: string;
+}
+
+function post(agent: http.Agent | false, port: number): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const req = http.request(
+      { agent, host: '127.0.0.1', port, path: '/v1/moderate', method: 'POST', headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode, connection: String(res.headers.connection ?? '') }));
+      },
+    );
+    req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+    req.end(BODY);
+  });
+}
+
+let dir: string;
+before(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-lossless-'));
+});
+after(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+const start = async (n: number) =>
+  startService(
+    baseEnv({
+      DATA_DIR: path.join(dir, `data-${n}`),
+      MODEL_DIR: await tinyModelDir(),
+      MODEL_AUTO_BUILD: 'false',
+      PORT: '0',
+      INFERENCE_WORKERS: '1',
+      ORT_THREADS: '1',
+      MODTUNE_ADMIN_KEY: KEY,
+      RATE_LIMIT_PER_SECOND: '0',
+    }),
+  );
+
+test('SIGTERM with 24 requests in flight on fresh connections: all 24 answered, exit 0 (three trials)', async () => {
+  for (let trial = 0; trial < 3; trial++) {
+    const service = await start(trial);
+    // 24 new connections at once, then SIGTERM as soon as they are sent: most wait in the accept queue.
+    const inFlight = Array.from({ length: 24 }, () => post(false, service.port));
+    await new Promise((r) => setImmediate(r));
+    service.child.kill('SIGTERM');
+    const outcomes = await Promise.all(inFlight);
+    const exit = await service.exited;
+    assert.deepEqual(outcomes.filter((o) => o.status !== 200), [], `trial ${trial}: every request answered 200`);
+    assert.equal(exit.code, 0, service.tail());
+  }
+});
+
+test('SIGTERM while keep-alive clients send: every request answered, the connections closed by Connection: close, exit 0', async () => {
+  const service = await start(9);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 6 });
+  const outcomes: Outcome[] = [];
+  let sigterm = false;
+  // Six clients on kept-alive connections; each stops once a response asks it to close (shutting down).
+  const clients = Array.from({ length: 6 }, async () => {
+    for (;;) {
+      const o = await post(agent, service.port);
+      outcomes.push(o);
+      if (o.error || (sigterm && o.connection === 'close')) return;
+    }
+  });
+  await waitFor(() => outcomes.filter((o) => o.status === 200).length >= 12, 'traffic on kept-alive connections');
+  sigterm = true;
+  service.child.kill('SIGTERM');
+  await Promise.all(clients);
+  const exit = await service.exited;
+  agent.destroy();
+  assert.deepEqual(outcomes.filter((o) => o.status !== 200), [], 'no request reset or refused');
+  assert.equal(exit.code, 0, service.tail());
+});
