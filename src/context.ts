@@ -215,6 +215,18 @@ export class AppContext {
       if (generated) {
         (overrides.announceAdminKey ?? announceOnStderr)(generated);
         logger.warn('generated the first admin key and printed it once on stderr; store it now, it is not kept anywhere');
+      } else {
+        // Every start says how to get in: a first start that failed after printing the key is easy to miss.
+        const admins = await auth.usableAdmins();
+        logger.info(
+          { adminKeys: admins },
+          config.adminKey
+            ? 'admin access: the key in MODTUNE_ADMIN_KEY'
+            : `admin access: an admin key printed at the first start or made since (${admins} usable); lost them all? ` +
+                (config.database.url
+                  ? 'run `npm run admin-key` (it mints a new one on DATABASE_URL), or set MODTUNE_ADMIN_KEY and restart'
+                  : 'stop the service and run `npm run admin-key` (it mints a new one on the embedded database), or set MODTUNE_ADMIN_KEY and restart'),
+        );
       }
     }
 

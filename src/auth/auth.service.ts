@@ -87,10 +87,17 @@ export class AuthService {
     keys.touchKey(this.db, id).catch((err: Error) => this.log.warn({ err: err.message }, 'could not record key use'));
   }
 
+  /** How many admin keys can sign in now (not revoked, not expired). */
+  usableAdmins(): Promise<number> {
+    return keys.countUsableAdmins(this.db);
+  }
+
   async createKey(
     input: { name: string; role: Role; expiresAt: Date | null },
     actor: Principal | null,
     requestId: string | null,
+    action: 'api_key.created' | 'api_key.recovered' = 'api_key.created',
+    actorName?: string,
   ): Promise<{ key: string; row: keys.ApiKeyRow }> {
     const key = generateKey();
     const row = await this.db.transaction().execute(async (trx) => {
@@ -104,9 +111,9 @@ export class AuthService {
         expiresAt: input.expiresAt,
       });
       await recordAudit(trx, {
-        actor: actor?.name ?? 'system',
+        actor: actorName ?? actor?.name ?? 'system',
         actorKeyId: actor?.keyId,
-        action: 'api_key.created',
+        action,
         subjectType: 'api_key',
         subjectId: row.id,
         requestId,

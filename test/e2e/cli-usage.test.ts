@@ -25,6 +25,7 @@ const CLIS = [
   ['dist/cli/pull-model.js', 'npm run model:pull', 'pull'],
   ['dist/cli/export-model.js', 'npm run model:export', 'export'],
   ['dist/cli/migrate.js', 'npm run migrate', 'migrate'],
+  ['dist/cli/admin-key.js', 'npm run admin-key', 'admin-key'],
 ] as const;
 
 before(() => ensureBuilt());
