@@ -31,11 +31,20 @@ export async function purgeTokenIdsOfPurgedItems(db: Executor): Promise<void> {
 
 /** The items stored under a platform's id, newest first, with how many decisions each has. */
 export async function itemsByExternalId(db: Executor, externalId: string, limit: number) {
+  return itemsWhere(db, 'external_id', externalId, limit);
+}
+
+/** The items of one author (the platform's `author_id`), newest first, with how many decisions each has. */
+export async function itemsByAuthor(db: Executor, authorId: string, limit: number) {
+  return itemsWhere(db, 'author_id', authorId, limit);
+}
+
+async function itemsWhere(db: Executor, column: 'external_id' | 'author_id', value: string, limit: number) {
   const rows = await db
     .selectFrom('content_items as c')
     .leftJoin('decisions as d', 'd.item_id', 'c.id')
-    .select((eb) => ['c.id', 'c.external_id', 'c.client_key_id', 'c.text_length', 'c.created_at', 'c.text_purged_at', eb.fn.count<number>('d.id').as('decisions')])
-    .where('c.external_id', '=', externalId)
+    .select((eb) => ['c.id', 'c.external_id', 'c.author_id', 'c.client_key_id', 'c.text_length', 'c.created_at', 'c.text_purged_at', eb.fn.count<number>('d.id').as('decisions')])
+    .where(`c.${column}`, '=', value)
     .groupBy('c.id')
     .orderBy('c.created_at', 'desc')
     .orderBy('c.id', 'desc')
@@ -104,6 +113,21 @@ export async function lockItem(db: Executor, id: string): Promise<boolean> {
 export async function countOfItem(db: Executor, table: 'decisions' | 'review_labels', itemId: string): Promise<number> {
   const r = await db.selectFrom(table).select(sql<number>`count(*)`.as('n')).where('item_id', '=', itemId).executeTakeFirstOrThrow();
   return Number(r.n);
+}
+
+/**
+ * Deletes every item of an author, and the moderators' comments about that author, in one statement each;
+ * what was derived from the items goes too (ON DELETE CASCADE). Returns the counts, taken under lock.
+ */
+export async function deleteAuthor(db: Executor, authorId: string): Promise<{ items: number; decisions: number; pairs: number; comments: number }> {
+  const ids = (await db.selectFrom('content_items').select('id').where('author_id', '=', authorId).forUpdate().execute()).map((r) => r.id);
+  const count = async (table: 'decisions' | 'review_labels') =>
+    ids.length ? Number((await db.selectFrom(table).select(sql<number>`count(*)`.as('n')).where('item_id', 'in', ids).executeTakeFirstOrThrow()).n) : 0;
+  const decisions = await count('decisions');
+  const pairs = await count('review_labels');
+  const comments = Number((await db.deleteFrom('subject_comments').where('author_id', '=', authorId).executeTakeFirst()).numDeletedRows);
+  if (ids.length) await db.deleteFrom('content_items').where('author_id', '=', authorId).execute();
+  return { items: ids.length, decisions, pairs, comments };
 }
 
 /** Deletes the item; what was derived from it goes too (ON DELETE CASCADE). */

@@ -70,6 +70,27 @@ export class RetentionService {
     return repo.itemsByExternalId(this.db, externalId, limit);
   }
 
+  async itemsByAuthor(authorId: string, limit = 100) {
+    return repo.itemsByAuthor(this.db, authorId, limit);
+  }
+
+  /** A data-subject request for a person: every item of the author and everything derived from it, in one transaction. Audited with the counts. */
+  async deleteAuthor(authorId: string, actor: { name: string; keyId: string }, requestId: string) {
+    return this.db.transaction().execute(async (trx) => {
+      const out = await repo.deleteAuthor(trx, authorId);
+      await recordAudit(trx, {
+        actor: actor.name,
+        actorKeyId: actor.keyId,
+        action: 'author.deleted',
+        subjectType: 'author',
+        subjectId: authorId,
+        requestId,
+        details: { items: out.items, decisions: out.decisions, preference_pairs: out.pairs, comments: out.comments },
+      });
+      return out;
+    });
+  }
+
   async item(id: string) {
     const item = await repo.getItem(this.db, id);
     if (!item) throw notFound('item', id);

@@ -102,6 +102,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
   { method: 'POST', path: '/v1/models/:id/activate', id: 'head', body: 'optional', example: { reason: 'fuzz activation' } },
   { method: 'POST', path: '/v1/models/rollback', body: 'optional', example: { reason: 'fuzz rollback' } },
   { method: 'GET', path: '/v1/items', query: { external_id: ['c-42', 'x'] } },
+  { method: 'DELETE', path: '/v1/items', query: { author_id: ['u-nobody', 'x'] } },
   { method: 'GET', path: '/v1/items/:id', id: 'item' },
   { method: 'DELETE', path: '/v1/items/:id', id: 'item' },
 ];

@@ -108,7 +108,7 @@ describe('retention and data-subject requests', () => {
     assert.deepEqual((await app.request.get('/v1/items?external_id=nobody').set(admin)).body.data, []);
     const missing = await app.request.get('/v1/items').set(admin);
     assert.equal(missing.status, 400);
-    assert.match(missing.body.error.message, /external_id is required/);
+    assert.match(missing.body.error.message, /give exactly one of external_id or author_id/);
     assert.equal((await app.request.get('/v1/items?external_id=post-9').set('Authorization', `Bearer ${client}`)).status, 403);
 
     const got = await app.request.get(`/v1/items/${itemId}`).set(admin);
@@ -133,6 +133,40 @@ describe('retention and data-subject requests', () => {
     assert.equal((await app.request.get(`/v1/items/${itemId}`).set(admin)).status, 404);
     assert.equal((await app.request.delete(`/v1/items/${itemId}`).set(admin)).status, 404);
     assert.equal((await app.request.get(`/v1/decisions/${m.body.results[0].decision_id}`).set('Authorization', `Bearer ${client}`)).status, 404);
+  });
+
+  test('a person in one call: GET /v1/items?author_id lists their items; DELETE /v1/items?author_id removes them all, audited with counts', async () => {
+    const admin = { Authorization: `Bearer ${ADMIN_KEY}` };
+    const m = await app.request
+      .post('/v1/moderate')
+      .set('Authorization', `Bearer ${client}`)
+      .send({ input: [1, 2, 3].map((i) => ({ text: `message ${i} from the person`, author_id: 'u-7' })).concat([{ text: 'someone else', author_id: 'u-8' } as never]) });
+    assert.equal(m.status, 200);
+    const theirs = m.body.results.slice(0, 3).map((r: { item_id: string }) => r.item_id).sort();
+    // A moderator's comment about the author goes with them.
+    await app.database.db
+      .insertInto('subject_comments')
+      .values({ id: crypto.randomUUID(), item_id: theirs[0], author_id: 'u-7', thread_id: null, moderator_key_id: (await app.database.db.selectFrom('api_keys').select('id').where('role', '=', 'moderator').executeTakeFirstOrThrow()).id, text: 'repeat offender' })
+      .execute();
+    const listed = await app.request.get('/v1/items?author_id=u-7').set(admin);
+    assert.equal(listed.status, 200);
+    assert.deepEqual(listed.body.data.map((i: { id: string }) => i.id).sort(), theirs);
+    assert.ok(listed.body.data.every((i: { author_id: string }) => i.author_id === 'u-7'));
+
+    const deleted = await app.request.delete('/v1/items?author_id=u-7').set(admin);
+    assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+    assert.deepEqual(deleted.body.deleted, { author_id: 'u-7', items: 3, decisions: 3, preference_pairs: 0, comments: 1 });
+    assert.deepEqual((await app.request.get('/v1/items?author_id=u-7').set(admin)).body.data, []);
+    assert.equal((await app.request.get('/v1/items?author_id=u-8').set(admin)).body.data.length, 1, "another author's item stays");
+    for (const id of theirs) assert.equal((await app.request.get(`/v1/items/${id}`).set(admin)).status, 404);
+    const audit = await app.database.db.selectFrom('audit_events').select(['subject_id', 'details']).where('action', '=', 'author.deleted').execute();
+    assert.deepEqual(audit, [{ subject_id: 'u-7', details: { items: 3, decisions: 3, preference_pairs: 0, comments: 1 } }]);
+
+    // Exactly one of the two ids; DELETE only by author.
+    assert.equal((await app.request.get('/v1/items').set(admin)).status, 400);
+    assert.match((await app.request.get('/v1/items?author_id=u-7&external_id=c-1').set(admin)).body.error.message, /give exactly one of external_id or author_id/);
+    assert.match((await app.request.delete('/v1/items?external_id=c-1').set(admin)).body.error.message, /DELETE \/v1\/items deletes by author_id/);
+    assert.equal((await app.request.delete('/v1/items?author_id=u-7').set({ Authorization: `Bearer ${client}` })).status, 403);
   });
 });
 

@@ -1,4 +1,4 @@
-/** Data-subject requests: items by the platform's external id, everything stored about an item, and its deletion (admin). */
+/** Data-subject requests: items by the platform's external id or author id, everything stored about an item, deletion of an item or of an author's every item (admin). */
 import { Router } from 'express';
 import type { AppContext } from '../../context.js';
 import { badRequest } from '../../errors.js';
@@ -8,17 +8,31 @@ import { requireRole } from '../middleware/auth.js';
 
 const itemId = (raw: unknown): string => idParam(raw, 'item');
 
+/** `external_id` or `author_id` (exactly one), as stored: well-formed (lone surrogates replaced on the way in). */
+function lookup(query: Record<string, unknown>, method: string): { field: 'external_id' | 'author_id'; value: string } {
+  const given = (['external_id', 'author_id'] as const).filter((f) => query[f] !== undefined);
+  const example = method === 'GET' ? 'GET /v1/items?external_id=c-42 or GET /v1/items?author_id=u-7' : 'DELETE /v1/items?author_id=u-7';
+  if (given.length !== 1) throw badRequest('invalid_request', `give exactly one of external_id or author_id: the id your platform sent with the text (1-256 characters), e.g. ${example}`);
+  const field = given[0];
+  const value = query[field];
+  if (typeof value !== 'string' || value.length === 0 || value.length > 256) throw badRequest('invalid_request', `${field} must be 1-256 characters, e.g. ${example}`);
+  if (value.includes('\u0000')) throw badRequest('invalid_request', `${field} must not contain a NUL character (U+0000)`);
+  return { field, value: value.toWellFormed() };
+}
+
 export function itemRoutes(ctx: AppContext): Router {
   const r = Router();
   const admin = requireRole(ctx.auth, 'admin');
   r.get('/v1/items', admin, async (req, res) => {
-    const ext = req.query.external_id;
-    if (typeof ext !== 'string' || ext.length === 0 || ext.length > 256) {
-      throw badRequest('invalid_request', 'external_id is required: the id your platform sent with the text (1-256 characters), e.g. GET /v1/items?external_id=c-42');
-    }
-    if (ext.includes('\u0000')) throw badRequest('invalid_request', 'external_id must not contain a NUL character (U+0000)');
-    // Stored ids were made well-formed on the way in (lone surrogates replaced); look up the same form.
-    res.json({ data: await ctx.retention.itemsByExternalId(ext.toWellFormed()) });
+    const { field, value } = lookup(req.query, 'GET');
+    res.json({ data: field === 'external_id' ? await ctx.retention.itemsByExternalId(value) : await ctx.retention.itemsByAuthor(value) });
+  });
+  // A person's data-subject request in one call: every item of the author, and what was derived from them.
+  r.delete('/v1/items', admin, async (req, res) => {
+    const { field, value } = lookup(req.query, 'DELETE');
+    if (field !== 'author_id') throw badRequest('invalid_request', 'DELETE /v1/items deletes by author_id (DELETE /v1/items?author_id=u-7); delete one item with DELETE /v1/items/:id');
+    const out = await ctx.retention.deleteAuthor(value, { name: res.locals.principal!.name, keyId: res.locals.principal!.keyId }, res.locals.requestId);
+    res.json({ deleted: { author_id: value, items: out.items, decisions: out.decisions, preference_pairs: out.pairs, comments: out.comments } });
   });
   r.get('/v1/items/:id', admin, async (req, res) => {
     res.json(await ctx.retention.item(itemId(req.params.id)));
