@@ -42,7 +42,18 @@ export interface ImportFlow {
 }
 
 export async function readLabelMap(file: string): Promise<LabelMapInput> {
-  const labelMap = parseYaml(await fs.readFile(file, 'utf8')) as LabelMapInput; // YAML is a superset of JSON
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    throw new ImportError(`--label-map ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  let labelMap: LabelMapInput;
+  try {
+    labelMap = parseYaml(text) as LabelMapInput; // YAML is a superset of JSON
+  } catch (err) {
+    throw new ImportError(`--label-map ${file} is not YAML or JSON: ${(err as Error).message.split('\n')[0]}`);
+  }
   if (!labelMap || typeof labelMap !== 'object' || Array.isArray(labelMap)) throw new ImportError('the label map must map model labels to a category, a list of categories, or null');
   return labelMap;
 }

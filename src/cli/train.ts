@@ -5,6 +5,7 @@
  * Exits 0 when the run ends promoted, rejected, skipped, held or superseded, 1 when it fails, so it can be
  * a Kubernetes CronJob next to replicas that run with TRAINING_SCHEDULER=false.
  */
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfigOrReport } from '../config.js';
 import { openDatabase } from '../db/connect.js';
@@ -84,7 +85,9 @@ type Gate = { passed: boolean; checks: { check: string; passed: boolean; detail:
 
 function printOutcome(gate: Gate, outcome: string, error: string | null): void {
   for (const c of gate?.checks ?? []) process.stdout.write(`  ${c.passed ? 'pass' : 'FAIL'}  ${c.check}: ${c.detail}\n`);
-  process.stdout.write(`outcome: ${outcome}${error ? ` (${error})` : ''}\n`);
+  // The run's error often starts with its outcome ("rejected: …"): say it once.
+  const why = error?.startsWith(`${outcome}: `) ? error.slice(outcome.length + 2) : error;
+  process.stdout.write(`outcome: ${outcome}${why ? ` (${why})` : ''}\n`);
 }
 
 const FINAL = new Set(['promoted', 'rejected', 'skipped', 'failed', 'held', 'superseded']);
@@ -146,6 +149,13 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const logger = createLogger(config.log.level === 'info' ? 'warn' : config.log.level);
+  if (!config.database.url && !existsSync(config.database.dataDir)) {
+    process.stderr.write(
+      `modtune train: there is no database in ${config.database.dataDir} (DATA_DIR): start the service first (npm start), ` +
+        'or run this with the DATA_DIR (or DATABASE_URL) the service uses\n',
+    );
+    return 1;
+  }
   const database = await openDatabase({ url: config.database.url, dataDir: config.database.dataDir, poolSize: 4, logger, command: 'npm run train' });
   try {
     await migrateToLatest(database.db);
@@ -153,7 +163,7 @@ async function main(argv: string[]): Promise<number> {
     await policies.record(database.db);
     const active = await getActiveHead(database.db);
     if (!active) {
-      process.stderr.write('modtune train: there is no active head yet; start the service once so it registers its model\n');
+      process.stderr.write(`modtune train: ${database.location} has no active head yet; start the service once on it so it registers its model\n`);
       return 1;
     }
     const backbone = (await getBackbone(database.db, active.backboneId))!;

@@ -356,7 +356,7 @@ export class TrainingService {
     if (!force && last && maxLabelId <= last.maxLabelId) {
       throw new SkipRun(
         `no new settled labels since training run ${last.id} (highest label id ${last.maxLabelId}); ` +
-          'retry with {"force": true} to train on the same data with other hyperparameters',
+          'force a run to train on the same data with other hyperparameters (npm run train -- --force, or {"force": true} in POST /v1/training/runs)',
       );
     }
     const settled: SettledCell[] = (await reviews.settledLabels(this.db, { maxId: maxLabelId }))

@@ -42,3 +42,15 @@ for (const [script, command, name] of CLIS) {
     assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');
   });
 }
+
+test('npm run train where DATA_DIR holds no database: names the directory instead of creating one', async () => {
+  const r = await run('dist/cli/train.js', []);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^modtune train: there is no database in \/nonexistent\/modtune \(DATA_DIR\): start the service first/);
+});
+
+test('npm run model:import with a label map that is not there: says so, no stack trace', async () => {
+  const r = await run('dist/cli/import-model.js', ['some-export', '--label-map', '/nonexistent/labels.yaml']);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'modtune import: --label-map /nonexistent/labels.yaml: no such file\n');
+});
