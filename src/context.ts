@@ -155,6 +155,8 @@ export class AppContext {
     const dbLog = logger.child({ subsystem: 'db' });
     const tuningLog = logger.child({ subsystem: 'tuning' });
     const events = new EventBus(logger.child({ subsystem: 'events' }));
+    // The policies first: a typo in one stops the start before anything (an embedded database) is created.
+    const loadedPolicies = overrides.policies ?? (await loadPolicies(config.policy.dir));
 
     const database =
       overrides.database ??
@@ -169,7 +171,7 @@ export class AppContext {
     const applied = await migrateToLatest(database.db);
     dbLog.info({ kind: database.kind, location: database.location, applied, role }, 'database ready');
 
-    const policies = new PolicyRegistry(overrides.policies ?? (await loadPolicies(config.policy.dir)), config.policy.defaultName);
+    const policies = new PolicyRegistry(loadedPolicies, config.policy.defaultName);
     await policies.record(database.db);
 
     const metrics = new Metrics();

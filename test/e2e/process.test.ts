@@ -89,5 +89,6 @@ describe('the service process', () => {
     const p = run({ ...env, POLICY_DIR: dir, DATA_DIR: path.join(dataDir, 'other') });
     assert.equal(await p.exited, 1);
     assert.match(p.stderr(), /strict\.yaml: categories\.violence\.block: block threshold must be at least the flag threshold/);
+    await assert.rejects(fs.stat(path.join(dataDir, 'other')), 'refused before the embedded database was created');
   });
 });
