@@ -139,7 +139,7 @@ export class ModelRuntime {
       opts.workers,
       log,
     );
-    for (const a of pool.attempts) log.info({ provider: a.provider, reason: a.error }, 'execution provider not used');
+    for (const a of pool.attempts) log.info({ provider: a.provider, reason: a.error }, providerSkipped(a.provider, a.error));
     log.info(
       { provider: pool.provider, workers: pool.size, threadsPerWorker: opts.threadsPerWorker, ms: Math.round(performance.now() - started) },
       `inference running on the ${pool.provider} execution provider`,
@@ -292,4 +292,13 @@ export class ModelRuntime {
     await this.batcher.drain(graceMs);
     await this.pool.stop(Math.max(0, graceMs - (Date.now() - started)));
   }
+}
+
+/** Why a provider in EXECUTION_PROVIDERS was passed over, in words that do not read like a failure of the service. */
+export function providerSkipped(provider: string, error: string): string {
+  if (provider === 'cuda' && /Failed to load shared library|libcudart|libcublas|cudnn|CUDA/i.test(error)) {
+    return 'CUDA is not available here (no CUDA libraries or GPU): trying the next execution provider; expected on a machine without an NVIDIA GPU';
+  }
+  if (provider === 'webgpu') return 'WebGPU is not available here (or only a software adapter): trying the next execution provider';
+  return `execution provider ${provider} is not available here: trying the next one`;
 }

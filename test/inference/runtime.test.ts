@@ -8,7 +8,7 @@ import ort from 'onnxruntime-node';
 import { InferenceTimeout } from '../../src/inference/errors.js';
 import { applyHead, maxAbsDiff } from '../../src/inference/head.js';
 import { loadModelDir, ModelError } from '../../src/inference/model-dir.js';
-import { ModelRuntime, type RuntimeOptions } from '../../src/inference/runtime.js';
+import { ModelRuntime, providerSkipped, type RuntimeOptions } from '../../src/inference/runtime.js';
 import { SequenceEncoder } from '../../src/inference/tokenizer.js';
 import { decodeModel, decodeTensor, tensorToFloat32 } from '../../src/inference/onnx/model.js';
 import { readInitializers } from '../../src/inference/onnx/wire.js';
@@ -37,6 +37,13 @@ describe('model runtime', () => {
   test('falls back to the CPU provider where no GPU provider can start', () => {
     assert.equal(runtime.provider, 'cpu');
     assert.equal(runtime.workers, 2);
+  });
+
+  test("a missing CUDA library is said as what it is on a CPU machine, not as the service's error", () => {
+    const said = providerSkipped('cuda', 'Failed to load shared library libonnxruntime_providers_cuda.so: libcublasLt.so.12: cannot open shared object file');
+    assert.match(said, /^CUDA is not available here .*expected on a machine without an NVIDIA GPU/);
+    assert.doesNotMatch(said, /Failed to load/);
+    assert.match(providerSkipped('webgpu', 'no adapter'), /^WebGPU is not available here/);
   });
 
   test('head(features) from the workers equals the logits of an independent ORT session', async () => {
