@@ -180,22 +180,33 @@ export class NgramFeaturizer {
     this.blockScale = 1 / Math.sqrt((config.word ? 1 : 0) + (config.char ? 1 : 0));
   }
 
-  row(text: string): SparseRow {
+  /**
+   * The text's row. `record`, when given, hears every n-gram as it is counted: its bucket, the words it
+   * covers (word n-grams: the words; character n-grams: the whitespace chunk they lie in) and the n-gram
+   * itself (explanations; see src/moderation/explain.ts).
+   */
+  row(text: string, record?: (bucket: number, words: readonly string[], gram: string) => void): SparseRow {
     const s = firstCodePoints(normalizeForNgrams(text), NGRAM_MAX_CHARS);
     const out = new Map<number, number>();
     if (this.words) {
       const [lo, hi] = this.config.word!;
       const hashes: number[] = [];
+      const words: string[] = [];
       for (const m of s.matchAll(WORD)) {
         let h = FNV_OFFSET;
         for (const ch of m[0]) h = fnvStep(h, ch.codePointAt(0)!);
         hashes.push(h);
+        if (record) words.push(m[0]);
       }
       for (let i = 0; i < hashes.length; i++) {
         let h = WORD_SEED;
         for (let n = 1; n <= hi && i + n <= hashes.length; n++) {
           h = fnvStep(fnvStep(h, hashes[i + n - 1]), n);
-          if (n >= lo) this.words.add(fmix(h) & this.mask);
+          if (n >= lo) {
+            const bucket = fmix(h) & this.mask;
+            this.words.add(bucket);
+            if (record) record(bucket, words.slice(i, i + n), words.slice(i, i + n).join(' '));
+          }
         }
       }
       this.words.flushInto(out, this.blockScale);
@@ -211,7 +222,11 @@ export class NgramFeaturizer {
           let h = CHAR_SEED;
           for (let n = 1; n <= hi && i + n <= cps.length; n++) {
             h = fnvStep(h, cps[i + n - 1]);
-            if (n >= lo) this.chars.add(fmix(h ^ n) & this.mask);
+            if (n >= lo) {
+              const bucket = fmix(h ^ n) & this.mask;
+              this.chars.add(bucket);
+              if (record) record(bucket, [chunk], String.fromCodePoint(...cps.slice(i, i + n)));
+            }
           }
         }
       }

@@ -4,13 +4,14 @@
  */
 import { v7 as uuidv7 } from 'uuid';
 import type { DB } from '../db/database.js';
-import { float32ToBytes, int32ToBytes } from '../inference/head.js';
+import { float32ToBytes, int32ToBytes, probabilities, type Head } from '../inference/head.js';
 import { ngramKey, ngramSource } from '../inference/ngrams.js';
-import type { TextInput } from '../inference/runtime.js';
+import type { Embedded, ModelRuntime, TextInput } from '../inference/runtime.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { ModelService } from '../models/model.service.js';
-import { probabilityKind, Scorer } from '../models/scorer.js';
+import { probabilityKind, Scorer, type ProbabilityKind } from '../models/scorer.js';
+import type { LabelMapping } from '../policy/label-mapping.js';
 import { decide, type Action } from '../policy/policy.js';
 import type { PolicyRegistry } from '../policy/registry.js';
 import { DecisionWriter, type DecisionRows } from './decision-writer.js';
@@ -20,7 +21,11 @@ import { notFound } from '../errors.js';
 import type { NewTask } from '../review/review.repository.js';
 import { routeDecision } from '../review/routing.js';
 import { textSha256 } from '../review/split.js';
+import { explainCategory, occlusionWords, withoutWord, type CategoryExplanation } from './explain.js';
 import type { ShadowScorer } from './shadow.js';
+
+/** How many items of a request get the backbone's occlusion explanation (each costs one embedding per word). */
+export const EXPLAIN_OCCLUSION_ITEMS = 8;
 
 export interface ModerationInput extends TextInput {
   externalId?: string | null;
@@ -32,6 +37,8 @@ export interface ModerationInput extends TextInput {
 export interface ModerationRequest {
   inputs: ModerationInput[];
   policy?: string;
+  /** Answer, per result and category, why the score is what it is (src/moderation/explain.ts). */
+  explain?: boolean;
   requestId: string;
   clientKeyId: string | null;
 }
@@ -47,6 +54,8 @@ export interface ModerationResult {
   truncated: boolean;
   /** Set when the decision was routed to human review. */
   reviewTaskId: string | null;
+  /** With `explain`: per category, the deciding label's logit, its parts and the words that moved it. */
+  explanation?: Record<string, CategoryExplanation>;
 }
 
 export interface ModerationOutcome {
@@ -224,12 +233,45 @@ export class ModerationService {
         categories: d.categories,
         categoryScores: d.categoryScores,
         truncated: embedded.truncated[r],
+        ...(req.explain ? { explanation: await this.explain(r, req.inputs[r].text, { head, runtime, mapping, labels: backbone.labels, kind }, logits, embedded) } : {}),
       });
     }
     return {
       outcome: { requestId: req.requestId, model, policy: { name: policy.name, version: policy.version }, results },
       rows: { items, decisions, tasks },
     };
+  }
+
+  /**
+   * Item `r`'s explanation per category: the label that decides the category's score (its most probable
+   * source), its logit's exact parts and the words by their n-gram share; for the first
+   * EXPLAIN_OCCLUSION_ITEMS items, the backbone's words by occlusion too (one more embedding per word).
+   */
+  private async explain(
+    r: number,
+    text: string,
+    m: { head: Head; runtime: ModelRuntime; mapping: LabelMapping; labels: string[]; kind: ProbabilityKind },
+    logits: Float64Array,
+    embedded: Embedded,
+  ): Promise<Record<string, CategoryExplanation>> {
+    const C = m.head.numLabels;
+    const features = embedded.features.subarray(r * embedded.dim, (r + 1) * embedded.dim);
+    const tokens = embedded.tokens.ids.subarray(embedded.tokens.offsets[r], embedded.tokens.offsets[r + 1]);
+    const probs = probabilities(logits, r * C, C, m.kind);
+    let occluded: { word: string; features: Float32Array }[] | undefined;
+    if (r < EXPLAIN_OCCLUSION_ITEMS) {
+      const words = occlusionWords(text);
+      if (words.length > 1) {
+        const e = await m.runtime.embed(words.map((_, i) => ({ text: withoutWord(text, i) })));
+        occluded = words.map((word, i) => ({ word, features: e.features.slice(i * e.dim, (i + 1) * e.dim) }));
+      }
+    }
+    const out: Record<string, CategoryExplanation> = {};
+    for (const [cat, sources] of Object.entries(m.mapping.sources)) {
+      const row = sources.reduce((best, s) => (probs[s] > probs[best] ? s : best), sources[0]);
+      out[cat] = explainCategory(m.head, m.labels[row], row, text, logits[r * C + row], features, tokens, occluded);
+    }
+    return out;
   }
 
   /** A stored decision; a client sees only the decisions it asked for. */

@@ -10,6 +10,8 @@ import { parseBody } from '../validation.js';
 export const body = z.strictObject({
   input: z.unknown().optional(),
   policy: z.string().min(1).max(64).optional(),
+  /** Per result and category: the deciding label's logit, its exact parts and the words that moved it. */
+  explain: z.boolean().optional(),
 });
 
 function toResponse(out: ModerationOutcome) {
@@ -27,6 +29,7 @@ function toResponse(out: ModerationOutcome) {
       category_scores: x.categoryScores,
       truncated: x.truncated,
       review_task_id: x.reviewTaskId,
+      ...(x.explanation ? { explanation: x.explanation } : {}),
     })),
   };
 }
@@ -59,7 +62,7 @@ export function moderateRoutes(ctx: AppContext, json: RequestHandler[]): Router 
   r.post('/v1/moderate', requireRole(ctx.auth, 'client'), ...json, async (req, res) => {
     const b = parseBody(body, req.body);
     const inputs = parseModerateInput(b.input, ctx.config.limits);
-    const request = { inputs, policy: b.policy, requestId: res.locals.requestId, clientKeyId: res.locals.principal!.keyId };
+    const request = { inputs, policy: b.policy, explain: b.explain === true, requestId: res.locals.requestId, clientKeyId: res.locals.principal!.keyId };
     await answerModeration(ctx, req, res, 'moderate', request, toResponse);
   });
   return r;
