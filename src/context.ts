@@ -12,6 +12,7 @@
 import path from 'node:path';
 import { API_KEYS_CHANNEL, AuthService } from './auth/auth.service.js';
 import { RateLimiter } from './auth/rate-limit.js';
+import { ThresholdService } from './thresholds/thresholds.service.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/connect.js';
 import { SERVER_COMMAND } from './db/data-dir-lock.js';
@@ -84,6 +85,8 @@ export interface AppParts {
   shadow: ShadowScorer;
   /** Data-subject requests (any process) and the retention pass (run on a timer with the jobs). */
   retention: RetentionService;
+  /** The threshold advisor (reads only). */
+  thresholds: ThresholdService;
   jobs: BackgroundJobs | null;
 }
 
@@ -106,6 +109,7 @@ export class AppContext {
   readonly registry: RegistryService;
   readonly shadow: ShadowScorer;
   readonly retention: RetentionService;
+  readonly thresholds: ThresholdService;
   readonly jobs: BackgroundJobs | null;
   private readonly lifecycle: Lifecycle;
 
@@ -126,6 +130,7 @@ export class AppContext {
     this.registry = parts.registry;
     this.shadow = parts.shadow;
     this.retention = parts.retention;
+    this.thresholds = parts.thresholds;
     this.jobs = parts.jobs;
   }
 
@@ -343,6 +348,7 @@ export class AppContext {
       registry: new RegistryService(database.db),
       shadow,
       retention,
+      thresholds: new ThresholdService(database.db, models),
       jobs,
     });
     // The last registration stops first: readiness turns red before anything else is stopped.

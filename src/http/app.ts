@@ -11,6 +11,7 @@ import { apiKeyRoutes } from './routes/api-keys.js';
 import { decisionRoutes } from './routes/decisions.js';
 import { healthRoutes } from './routes/health.js';
 import { itemRoutes } from './routes/items.js';
+import { thresholdRoutes } from './routes/thresholds.js';
 import { moderateRoutes } from './routes/moderate.js';
 import { moderationsRoutes } from './routes/moderations.js';
 import { preferencePairRoutes } from './routes/preference-pairs.js';
@@ -106,6 +107,7 @@ export function createApp(ctx: AppContext, pages: PageBundles): express.Express 
   app.use(preferencePairRoutes(ctx));
   app.use(trainingRoutes(ctx, optionalJson));
   app.use(itemRoutes(ctx));
+  app.use(thresholdRoutes(ctx, json));
   app.use(notFoundHandler);
   app.use(errorHandler(ctx.logger.child({ subsystem: 'http' })));
   return app;

@@ -10,6 +10,7 @@ import { z, type ZodType } from 'zod';
 import type { Role } from '../db/schema/api-keys.js';
 import { createBody, trustBody } from './routes/api-keys.js';
 import { body as moderateBody } from './routes/moderate.js';
+import { whatIfBody } from './routes/thresholds.js';
 import { body as moderationsBody } from './routes/moderations.js';
 import { query as pairsQuery } from './routes/preference-pairs.js';
 import { appealBody, claimBody, commentBody, verdictBody } from './routes/review.js';
@@ -139,6 +140,20 @@ export const OPERATIONS: readonly Operation[] = [
     summary: 'Delete every item of an author (a data-subject request in one call) and everything derived from them; answers the counts',
     query: [{ name: 'author_id', description: "Your platform's id of the author (required)", schema: { type: 'string', minLength: 1, maxLength: 256 } }],
   },
+  {
+    method: 'get',
+    path: '/v1/thresholds',
+    roles: [],
+    summary: "The threshold advisor: per category, a head's precision and recall on the blind audit sample at each threshold, with 95% intervals and sample sizes; with a target, the threshold that meets it or why not",
+    query: [
+      { name: 'category', description: 'One category (default: all of the policy)', schema: { type: 'string' } },
+      { name: 'target_precision', description: 'Suggest the lowest threshold whose precision interval lies above this', schema: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 } },
+      { name: 'target_recall', description: 'Suggest the highest threshold whose recall interval lies above this', schema: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 } },
+      { name: 'head_id', description: 'A candidate head of the active backbone (default: the active head)', schema: { type: 'string' } },
+      { name: 'policy', description: 'The policy (default: the default policy)', schema: { type: 'string' } },
+    ],
+  },
+  { method: 'post', path: '/v1/thresholds/what-if', roles: [], summary: 'Proposed thresholds against the stored decisions of the last days: how many change action, with examples, and the policy file diff (changes nothing)', body: whatIfBody },
   { method: 'get', path: '/v1/items/:id', roles: [], summary: 'Everything stored about an item (data-subject access)' },
   { method: 'delete', path: '/v1/items/:id', roles: [], summary: 'Delete an item and everything derived from it' },
 ];

@@ -105,3 +105,16 @@ export async function getDecision(db: Executor, id: string) {
     .where('d.id', '=', id)
     .executeTakeFirst();
 }
+
+/** The decisions under a policy since `since`, oldest first (the threshold advisor's what-if), at most `limit`. */
+export async function decisionsSince(db: Executor, policyName: string, since: Date, limit: number) {
+  return db
+    .selectFrom('decisions')
+    .select(['id', 'item_id', 'action', 'category_scores', 'created_at'])
+    .where('policy_name', '=', policyName)
+    .where('created_at', '>=', since)
+    .orderBy('created_at')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+}

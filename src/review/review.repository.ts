@@ -349,6 +349,8 @@ export interface SettledLabelFilter {
   category?: string;
   /** Also the item's external id, text and context. */
   withItem?: boolean;
+  /** Only labels of tasks opened for this reason (`audit`: the random sample). */
+  reason?: ReviewReason;
 }
 
 /**
@@ -388,6 +390,7 @@ export async function settledLabels(db: Executor, f: SettledLabelFilter = {}) {
     .$if(f.afterId !== undefined, (qb) => qb.where('l.id', '>', f.afterId!))
     .$if(!!f.split, (qb) => qb.where('l.split', '=', f.split!))
     .$if(!!f.category, (qb) => qb.where('l.category', '=', f.category!))
+    .$if(!!f.reason, (qb) => qb.where('t.reason', '=', f.reason!))
     .where(({ not, exists, selectFrom }) =>
       not(
         exists(

@@ -103,6 +103,8 @@ export const ENDPOINTS: readonly Endpoint[] = [
   { method: 'POST', path: '/v1/models/rollback', body: 'optional', example: { reason: 'fuzz rollback' } },
   { method: 'GET', path: '/v1/items', query: { external_id: ['c-42', 'x'] } },
   { method: 'DELETE', path: '/v1/items', query: { author_id: ['u-nobody', 'x'] } },
+  { method: 'GET', path: '/v1/thresholds', query: { category: ['violence'], target_precision: ['0.9', '0.5'], target_recall: ['0.8'] } },
+  { method: 'POST', path: '/v1/thresholds/what-if', body: 'json', example: { thresholds: { violence: { flag: 0.4 } }, days: 7 } },
   { method: 'GET', path: '/v1/items/:id', id: 'item' },
   { method: 'DELETE', path: '/v1/items/:id', id: 'item' },
 ];

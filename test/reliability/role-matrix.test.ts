@@ -350,6 +350,8 @@ for (const kind of testDatabases()) {
         prepare: async () => ({ path: `/v1/label-holds/${await hold()}/discard`, body: {} }),
       },
       { route: 'GET /v1/items', expect: allowed(200), prepare: fixed('/v1/items?external_id=c-42') },
+      { route: 'GET /v1/thresholds', expect: allowed(200), prepare: fixed('/v1/thresholds') },
+      { route: 'POST /v1/thresholds/what-if', expect: allowed(200), prepare: fixed('/v1/thresholds/what-if', { thresholds: { violence: { flag: 0.4 } } }) },
       { route: 'DELETE /v1/items', expect: allowed(200), note: 'an author with no items: deletes nothing', prepare: fixed('/v1/items?author_id=u-nobody') },
       {
         route: 'GET /v1/items/:id',

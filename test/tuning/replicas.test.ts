@@ -124,8 +124,9 @@ describe('two replicas on one PostgreSQL', { skip: url ? false : 'TEST_DATABASE_
     let at!: Date;
     let replicas!: Replica[];
     for (let attempt = 1, marginMs = 20_000; ; attempt++, marginMs *= 2) {
-      at = new Date(Math.ceil((Date.now() + marginMs) / 1000) * 1000);
-      await fs.writeFile(path.join(dir, 'live', 'default.yaml'), policyYaml(`${at.getUTCSeconds()} ${at.getUTCMinutes()} ${at.getUTCHours()} * * *`));
+      // Five-field cron has whole minutes (a six-field one, seconds first, is refused as a likely typo).
+      at = new Date(Math.ceil((Date.now() + marginMs) / 60_000) * 60_000);
+      await fs.writeFile(path.join(dir, 'live', 'default.yaml'), policyYaml(`${at.getUTCMinutes()} ${at.getUTCHours()} * * *`));
       replicas = await Promise.all([startReplica(0), startReplica(1)]);
       const lead = at.getTime() - 3_000 - Date.now();
       if (await listening(replicas, lead)) break;

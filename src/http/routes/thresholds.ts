@@ -1,0 +1,49 @@
+/** The threshold advisor (admin): evidence for thresholds, and what proposed ones would change. Changes nothing. */
+import { Router, type RequestHandler } from 'express';
+import { z } from 'zod';
+import type { AppContext } from '../../context.js';
+import { badRequest } from '../../errors.js';
+import type { Target } from '../../thresholds/advisor.js';
+import { requireRole } from '../middleware/auth.js';
+import { parseBody, UUID } from '../validation.js';
+
+const threshold = z.number().min(0).max(1);
+export const whatIfBody = z.strictObject({
+  policy: z.string().min(1).max(64).optional(),
+  /** The stored decisions of the last this many days (default 7). */
+  days: z.number().int().min(1).max(365).optional(),
+  /** Category → proposed thresholds (either or both; `block: null` never blocks). */
+  thresholds: z.record(z.string(), z.strictObject({ flag: threshold.optional(), block: threshold.nullable().optional() })).refine((t) => Object.keys(t).length > 0, 'give at least one category'),
+});
+
+function unit(raw: unknown, name: string): number | undefined {
+  if (raw === undefined) return undefined;
+  const x = Number(raw);
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(x) || x <= 0 || x >= 1) throw badRequest('invalid_request', `${name} must be a number between 0 and 1 (exclusive), e.g. ${name}=0.9`);
+  return x;
+}
+
+export function thresholdRoutes(ctx: AppContext, json: RequestHandler[]): Router {
+  const r = Router();
+  const admin = requireRole(ctx.auth, 'admin');
+  r.get('/v1/thresholds', admin, async (req, res) => {
+    const q = req.query;
+    const precision = unit(q.target_precision, 'target_precision');
+    const recall = unit(q.target_recall, 'target_recall');
+    if (precision !== undefined && recall !== undefined) throw badRequest('invalid_request', 'give one target: target_precision or target_recall');
+    const target: Target | undefined = precision !== undefined ? { metric: 'precision', value: precision } : recall !== undefined ? { metric: 'recall', value: recall } : undefined;
+    const headId = q.head_id;
+    if (headId !== undefined && (typeof headId !== 'string' || !UUID.test(headId))) throw badRequest('invalid_request', 'head_id must be a head id');
+    const str = (v: unknown, name: string) => {
+      if (v === undefined) return undefined;
+      if (typeof v !== 'string' || v.length === 0 || v.length > 64) throw badRequest('invalid_request', `${name} must be 1-64 characters`);
+      return v;
+    };
+    res.json(await ctx.thresholds.advise({ policy: str(q.policy, 'policy'), category: str(q.category, 'category'), headId: headId as string | undefined, target }));
+  });
+  r.post('/v1/thresholds/what-if', admin, ...json, async (req, res) => {
+    const b = parseBody(whatIfBody, req.body);
+    res.json(await ctx.thresholds.whatIf({ policy: b.policy, days: b.days ?? 7, thresholds: b.thresholds }));
+  });
+  return r;
+}
