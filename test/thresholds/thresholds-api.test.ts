@@ -45,8 +45,13 @@ describe('threshold advisor', () => {
   test('a target: a threshold with its interval above it, or why not', async () => {
     const r = await app.request.get('/v1/thresholds?category=violence&target_recall=0.5').set(admin);
     const s = r.body.categories[0].suggestion;
-    if (s.met) assert.ok(s.point.recall.lower >= 0.5, JSON.stringify(s));
-    else assert.match(s.reason, /not enough evidence|no threshold's estimated recall reaches/);
+    assert.equal(s.met, true, JSON.stringify(s));
+    assert.ok(s.point.recall.lower >= 0.5, JSON.stringify(s));
+    // Precision 0.99 is beyond what the tiny model reaches on these texts: said, with no audit count promised.
+    const hard = (await app.request.get('/v1/thresholds?category=violence&target_precision=0.99').set(admin)).body.categories[0].suggestion;
+    assert.equal(hard.met, false);
+    assert.equal(hard.reason, "no threshold's estimated precision reaches 0.99 on 120 audited items (60 flagged by moderators): more audits will not change that unless the head improves");
+    assert.equal(hard.moreAudits, null);
     assert.equal((await app.request.get('/v1/thresholds?target_precision=1.5').set(admin)).status, 400);
     assert.equal((await app.request.get('/v1/thresholds?target_precision=0.9&target_recall=0.9').set(admin)).status, 400);
     assert.match((await app.request.get('/v1/thresholds?category=spam').set(admin)).body.error.message, /has no category 'spam'/);

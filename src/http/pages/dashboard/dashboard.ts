@@ -681,6 +681,109 @@ function renderReview(stats: ReviewStatsJson) {
   }
 }
 
+// ---------------------------------------------------------------- thresholds
+
+interface IntervalJson {
+  estimate: number | null;
+  lower: number;
+  upper: number;
+}
+interface PointJson {
+  threshold: number;
+  flagged: number;
+  truePositives: number;
+  precision: IntervalJson;
+  recall: IntervalJson;
+}
+interface AdviceJson {
+  categories: {
+    category: string;
+    flag: number;
+    sample: { audited_items: number; positives: number };
+    at_flag: PointJson;
+    suggestion?: { met: true; threshold: number; point: PointJson; rule: string } | { met: false; reason: string; moreAudits: number | null };
+  }[];
+}
+interface WhatIfJson {
+  decisions: number;
+  days: number;
+  changes: { move: string; decisions: number; example_decision_ids: string[] }[];
+  policy_diff: string;
+}
+
+const thresholdText = (t: number) => (t >= 0.01 || t === 0 ? t.toFixed(3) : t.toExponential(2));
+const interval = (i: IntervalJson) => (i.estimate === null ? '— (none flagged)' : `${pct(i.estimate)} [${pct(i.lower)}, ${pct(i.upper)}]`);
+
+/** The suggested threshold the what-if button asks about. */
+const advice: { category: string | null; threshold: number | null } = { category: null, threshold: null };
+
+function renderThresholds(body: AdviceJson) {
+  const cats = Array.isArray(body?.categories) ? body.categories : [];
+  const withSample = cats.filter((c) => c.sample.audited_items > 0);
+  const tbody = $<HTMLTableElement>('thresholds-table').tBodies[0];
+  tbody.replaceChildren();
+  show('thresholds-table', withSample.length > 0);
+  show('thresholds-empty', withSample.length === 0);
+  for (const c of withSample) {
+    const tr = document.createElement('tr');
+    tr.dataset.category = c.category;
+    tr.append(cell(c.category), cell(fixed(c.flag, 2), 'num'), cell(String(c.sample.audited_items), 'num'), cell(String(c.sample.positives), 'num'), cell(interval(c.at_flag.precision)), cell(interval(c.at_flag.recall)));
+    tbody.append(tr);
+  }
+  const select = $<HTMLSelectElement>('advise-category');
+  const chosen = select.value;
+  select.replaceChildren(...cats.map((c) => Object.assign(el('option', c.category), { value: c.category })));
+  if (cats.some((c) => c.category === chosen)) select.value = chosen;
+}
+
+async function adviseThreshold(e: Event) {
+  e.preventDefault();
+  const category = $<HTMLSelectElement>('advise-category').value;
+  const metric = $<HTMLSelectElement>('advise-metric').value;
+  const value = $<HTMLInputElement>('advise-value').value;
+  show('what-if', false);
+  show('what-if-result', false);
+  try {
+    const out = await api<AdviceJson>(`/v1/thresholds?category=${encodeURIComponent(category)}&target_${metric}=${encodeURIComponent(value)}`);
+    const c = out.categories[0];
+    const s = c.suggestion!;
+    if (s.met) {
+      $('advise-result').textContent =
+        `${category}: flag at ${thresholdText(s.threshold)} (now ${c.flag.toFixed(2)}): precision ${interval(s.point.precision)}, recall ${interval(s.point.recall)}, ` +
+        `${s.point.flagged} of ${c.sample.audited_items} audited items flagged. Chosen as ${s.rule}.`;
+      advice.category = category;
+      advice.threshold = s.threshold;
+      show('what-if', true);
+    } else {
+      $('advise-result').textContent = `${category}: ${s.reason}.${s.moreAudits !== null ? ` About ${s.moreAudits} more blind audits would settle it, if the rates hold.` : ''}`;
+      advice.category = null;
+    }
+  } catch (err) {
+    if (!refused(err)) $('advise-result').textContent = `Could not advise: ${failure(err).message}`;
+  }
+}
+
+async function whatIf() {
+  if (!advice.category || advice.threshold === null) return;
+  const threshold = Number(advice.threshold.toPrecision(3));
+  try {
+    const out = await apiCall<WhatIfJson>(state.key, 'POST', '/v1/thresholds/what-if', { thresholds: { [advice.category]: { flag: threshold } }, days: 7 });
+    $('what-if-summary').textContent = `Of ${out.decisions} decisions in the last ${out.days} days, ${out.changes.reduce((a, c) => a + c.decisions, 0)} would change action with ${advice.category} flagged at ${threshold}.`;
+    const tbody = $<HTMLTableElement>('what-if-table').tBodies[0];
+    tbody.replaceChildren(
+      ...out.changes.map((c) => {
+        const tr = document.createElement('tr');
+        tr.append(cell(c.move), cell(String(c.decisions), 'num'), cell(c.example_decision_ids.join(', ')));
+        return tr;
+      }),
+    );
+    $('policy-diff').textContent = out.policy_diff || '(no change)';
+    show('what-if-result', true);
+  } catch (err) {
+    if (!refused(err)) status(`Could not compute the what-if: ${failure(err).message}`, true);
+  }
+}
+
 // ---------------------------------------------------------------- held labels
 
 function renderHolds(body: HoldListJson) {
@@ -759,6 +862,7 @@ async function refresh() {
     ['review stats', '/v1/review/stats', renderReview],
     ['held labels', '/v1/label-holds', renderHolds],
     ['activation history', '/v1/models/activations?limit=50', renderActivations],
+    ['thresholds', '/v1/thresholds', renderThresholds],
   ];
   const results = await Promise.allSettled(sections.map(([, path]) => api<never>(path)));
   if (token !== state.loading || !state.key) return;
@@ -811,7 +915,7 @@ function moveSelection(from: HTMLTableRowElement, delta: number) {
 
 function onKey(e: KeyboardEvent) {
   const t = e.target;
-  if (t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement) return;
+  if (t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement) return;
   if (e.ctrlKey || e.metaKey || e.altKey || !state.key) return;
   const row = t instanceof HTMLTableRowElement && t.hasAttribute('data-run-id') ? t : null;
   if (row && (e.key === 'Enter' || e.key === ' ')) {
@@ -831,6 +935,8 @@ function onKey(e: KeyboardEvent) {
 function start() {
   $('refresh').addEventListener('click', () => void refresh());
   $('signout').addEventListener('click', signOut);
+  $('advise-form').addEventListener('submit', (e) => void adviseThreshold(e));
+  $('what-if').addEventListener('click', () => void whatIf());
   document.addEventListener('keydown', onKey);
   wireSignIn(state.key, (key) => {
     state.key = key;
