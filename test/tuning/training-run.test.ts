@@ -136,7 +136,7 @@ for (const kind of testDatabases()) {
       const post = await app.request.post('/v1/training/runs').set(admin).send({});
       const run = await waitForRun(app, post.body.id);
       assert.equal(run.status, 'skipped');
-      assert.match(run.error, /no new settled labels since training run .*retry with \{"force": true\}/);
+      assert.match(run.error, /no new settled labels since training run .*force a run .*npm run train -- --force, or \{"force": true\} in POST \/v1\/training\/runs/);
       const forced = await app.request.post('/v1/training/runs').set(admin).send({ force: true, hyperparameters: { beta: 1, lexical: false } });
       assert.equal(forced.status, 202);
       const again = await waitForRun(app, forced.body.id);
