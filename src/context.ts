@@ -13,6 +13,8 @@ import path from 'node:path';
 import { API_KEYS_CHANNEL, AuthService } from './auth/auth.service.js';
 import { RateLimiter } from './auth/rate-limit.js';
 import { ThresholdService } from './thresholds/thresholds.service.js';
+import { highlightWords } from './moderation/explain.js';
+import { getHead } from './models/head.repository.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/connect.js';
 import { SERVER_COMMAND } from './db/data-dir-lock.js';
@@ -31,7 +33,7 @@ import type { Policy } from './policy/policy.js';
 import { PolicyRegistry } from './policy/registry.js';
 import { RetentionService } from './privacy/retention.js';
 import { notifyTaskCompleted, queueDepth, REVIEW_COMPLETED_CHANNEL } from './review/review.repository.js';
-import { ReviewService } from './review/review.service.js';
+import { ReviewService, type Highlighter } from './review/review.service.js';
 import { PromotionGuard } from './tuning/guard.service.js';
 import { TrainingScheduler } from './tuning/scheduler.js';
 import { lastGate, notifyRunRequested, runCounts, TRAINING_REQUESTED_CHANNEL } from './tuning/training.repository.js';
@@ -264,7 +266,15 @@ export class AppContext {
       writer,
       log: { logger: logger.child({ subsystem: 'moderation' }), content: config.log.content },
     });
-    const review = new ReviewService(database.db, policies, events, config.splitSalt);
+    // The review page marks the words that moved the serving head (its n-gram part's exact shares).
+    const highlighter: Highlighter = async (t) => {
+      const m = models.active;
+      const head = t.headId === m.head.id ? m.head : await getHead(database.db, t.headId);
+      if (!head?.ngrams || head.backboneId !== m.backbone.id) return null;
+      const words = highlightWords(head, m.policies.resolve(t.policyName).mapping.sources, t.text, t.categories);
+      return words.length ? words : null;
+    };
+    const review = new ReviewService(database.db, policies, events, config.splitSalt, highlighter);
 
     // Who hears what. A promoted head is served here at once (other processes hear NOTIFY or poll).
     events.on('head.promoted', () => models.refresh());

@@ -139,3 +139,34 @@ export function explainCategory(
   }
   return out;
 }
+
+export interface HighlightWord {
+  word: string;
+  /** Its share of the n-gram part, summed over `categories`' deciding labels. */
+  contribution: number;
+  /** The categories it pushed toward flagging. */
+  categories: string[];
+}
+
+/**
+ * The words to highlight for a reviewer: for each category (those the task is queued for), the words'
+ * exact shares of the n-gram part of its labels' logits; the words that pushed toward flagging, largest
+ * first. Empty when the head has no n-gram part (a backbone's own attribution needs the model: not here).
+ */
+export function highlightWords(head: Head, sources: Record<string, number[]>, text: string, categories: readonly string[], k = 8): HighlightWord[] {
+  const total = new Map<string, number>();
+  const cats = new Map<string, Set<string>>();
+  for (const cat of categories) {
+    for (const row of sources[cat] ?? []) {
+      for (const [w, c] of ngramWordShares(head, text, row).words) {
+        total.set(w, (total.get(w) ?? 0) + c);
+        if (c > 0) (cats.get(w) ?? cats.set(w, new Set()).get(w)!).add(cat);
+      }
+    }
+  }
+  return [...total.entries()]
+    .filter(([, c]) => c > 0)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, k)
+    .map(([word, c]) => ({ word, contribution: round(c), categories: [...(cats.get(word) ?? [])].sort() }));
+}

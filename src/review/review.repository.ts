@@ -470,6 +470,8 @@ export interface SubjectRow {
   text: string | null;
   created_at: Date;
   action: string | null;
+  /** The latest decision's categories (the model's labels). */
+  model_categories: Record<string, boolean> | null;
   /** Categories the moderators settled as true; null when no verdict settled yet. */
   verdict: string[] | null;
 }
@@ -490,6 +492,7 @@ export async function subjectHistory(db: Executor, subject: { itemId: string; au
       'i.text',
       'i.created_at',
       sql<string | null>`(select d.action from decisions d where d.item_id = i.id order by d.created_at desc limit 1)`.as('action'),
+      sql<Record<string, boolean> | null>`(select d.categories from decisions d where d.item_id = i.id order by d.created_at desc limit 1)`.as('model_categories'),
       sql<string[] | null>`(select coalesce(array_agg(l.category order by l.category) filter (where l.label), '{}') from review_labels l
         where l.item_id = i.id and l.id = (select max(l2.id) from review_labels l2 where l2.item_id = i.id and l2.category = l.category)
         having count(*) > 0)`.as('verdict'),

@@ -54,7 +54,24 @@ export interface TaskView {
    * The same author's or thread's earlier items, newest first, with the moderators' settled verdict (and,
    * unless the task is blind, the model's action).
    */
-  history: { item_id: string; external_id: string | null; relation: 'author' | 'thread' | 'author and thread'; text: string | null; created_at: Date; action: string | null; verdict: string[] | null }[];
+  history: {
+    item_id: string;
+    external_id: string | null;
+    relation: 'author' | 'thread' | 'author and thread';
+    text: string | null;
+    created_at: Date;
+    action: string | null;
+    verdict: string[] | null;
+    /** The model or the moderators flagged a category the policy marks `graphic`: blurred until revealed. */
+    graphic: boolean;
+  }[];
+  /**
+   * Not on a blind task: the words that pushed the serving head toward flagging the categories it flagged
+   * or the task is queued for (their exact share of its n-gram part; src/moderation/explain.ts), for the
+   * page to mark.
+   * Null on a blind task, or when the head has no n-gram part.
+   */
+  highlight: { word: string; contribution: number; categories: string[] }[] | null;
   /** Sent up to a senior moderator: by whom, when and why; null otherwise. */
   escalation: { by: string | null; at: Date; comment: string | null } | null;
   /** Moderators' comments on this item, its author or its thread, newest first. */
@@ -127,7 +144,20 @@ export function whyQueued(t: Pick<TaskRow, 'reason' | 'category_scores' | 'model
   return { summary, categories: out };
 }
 
-function view(t: TaskRow, earlier: EarlierRow[], blindSetting: 'audit' | 'all' | 'none', policy: Policy | null, history: SubjectRow[], comments: CommentRow[]): TaskView {
+/** Words to mark on a task's text, by the serving head (wired in context.ts: it needs the head store). */
+export type Highlighter = (t: { headId: string; policyName: string; text: string; categories: string[] }) => Promise<TaskView['highlight']>;
+
+const isGraphic = (policy: Policy | null, cats: Iterable<string>) => policy !== null && [...cats].some((c) => policy.rules[c]?.graphic === true);
+
+function view(
+  t: TaskRow,
+  earlier: EarlierRow[],
+  blindSetting: 'audit' | 'all' | 'none',
+  policy: Policy | null,
+  history: SubjectRow[],
+  comments: CommentRow[],
+  highlight: TaskView['highlight'] = null,
+): TaskView {
   const blind = isBlind(t.reason, blindSetting);
   const previous =
     t.reason === 'appeal' ? earlier.filter((r) => r.decision_id === t.decision_id && r.task_id !== t.id).at(-1)?.labels : undefined;
@@ -164,7 +194,10 @@ function view(t: TaskRow, earlier: EarlierRow[], blindSetting: 'audit' | 'all' |
       // A blind task shows no model output, not even on the subject's other items.
       action: blind ? null : h.action,
       verdict: h.verdict,
+      // Blurred on a blind task too (a moderator's well-being first), without naming the category.
+      graphic: isGraphic(policy, [...Object.entries(h.model_categories ?? {}).filter(([, v]) => v).map(([c]) => c), ...(h.verdict ?? [])]),
     })),
+    highlight: blind ? null : highlight,
     decision: {
       id: t.decision_id,
       action: blind ? null : t.action,
@@ -250,6 +283,8 @@ export class ReviewService {
     private readonly events: EventBus = new EventBus(),
     /** The split's salt (SPLIT_SALT); by default the deployment's own, made on first use. */
     private readonly splitSaltSetting: string | null = null,
+    /** Words to mark on a task's text (none without it). */
+    private readonly highlighter: Highlighter | null = null,
   ) {}
 
   /** The salt the train/eval split hashes with (see split.ts). */
@@ -289,8 +324,18 @@ export class ReviewService {
       tasks.map((t) => repo.subjectHistory(this.db, { itemId: t.item_id, authorId: t.author_id, threadId: t.thread_id, before: t.item_created_at }, HISTORY_ITEMS)),
     );
     const comments = await Promise.all(tasks.map((t) => repo.subjectComments(this.db, { itemId: t.item_id, authorId: t.author_id, threadId: t.thread_id }, HISTORY_ITEMS)));
+    const highlights = await Promise.all(
+      tasks.map(async (t) => {
+        const blind = isBlind(t.reason, this.policies.settingsFor(t.policy_name).review.blind);
+        const policy = this.policies.find(t.policy_name);
+        if (blind || !this.highlighter || !t.text || !policy) return null;
+        // The categories the model flagged, and those the task is queued for (near a threshold).
+        const cats = [...t.task_categories.filter((c) => t.model_categories[c] === true), ...whyQueued(t, policy, false).categories.map((c) => c.category)];
+        return cats.length ? this.highlighter({ headId: t.head_id, policyName: t.policy_name, text: t.text, categories: [...new Set(cats)] }).catch(() => null) : null;
+      }),
+    );
     return tasks.map((t, i) =>
-      view(t, earlier, this.policies.settingsFor(t.policy_name).review.blind, this.policies.find(t.policy_name), histories[i], comments[i]),
+      view(t, earlier, this.policies.settingsFor(t.policy_name).review.blind, this.policies.find(t.policy_name), histories[i], comments[i], highlights[i]),
     );
   }
 

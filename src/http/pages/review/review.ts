@@ -206,11 +206,39 @@ function rawView(text: string | null | undefined): string {
   return (text ?? '').replace(HIDDEN, (ch) => (VISIBLE_CONTROLS.has(ch) ? ch : `⟦${codePoint(ch)}⟧`));
 }
 
-/** A text the model flagged for a category the policy marks graphic stays blurred until revealed (B or a click). */
+/**
+ * A text the model flagged for a category the policy marks graphic stays blurred until revealed (B or a
+ * click); so do the subject's earlier items that were flagged (or settled) for one.
+ */
 function reveal(on: boolean) {
   state.revealed = on;
-  for (const id of ['content', 'context']) $(id).classList.toggle('blurred', !on);
-  show('graphic-note', !on);
+  for (const id of ['content', 'context']) $(id).classList.toggle('blurred', !on && Boolean(state.task?.graphic));
+  show('graphic-note', !on && Boolean(state.task?.graphic));
+  for (const q of document.querySelectorAll<HTMLElement>('#history q[data-graphic]')) q.classList.toggle('blurred', !on);
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * The text as text nodes, with the words the serving head's n-gram part leaned on marked (never markup
+ * from the text: every piece is a text node or a <mark> holding one).
+ */
+function markedText(text: string, words: NonNullable<TaskJson['highlight']>): Node[] {
+  const byWord = new Map(words.map((w) => [w.word.toLowerCase(), w]));
+  const pattern = new RegExp(`(?<![\\p{L}\\p{N}])(${words.map((w) => escapeRegExp(w.word)).join('|')})(?![\\p{L}\\p{N}])`, 'giu');
+  const out: Node[] = [];
+  let at = 0;
+  for (const m of text.matchAll(pattern)) {
+    if (m.index! > at) out.push(document.createTextNode(text.slice(at, m.index)));
+    const w = byWord.get(m[0].toLowerCase());
+    const mark = document.createElement('mark');
+    mark.textContent = m[0];
+    if (w) mark.title = `+${w.contribution.toFixed(2)} toward ${w.categories.join(', ')} (the head's word and character n-grams)`;
+    out.push(mark);
+    at = m.index! + m[0].length;
+  }
+  if (at < text.length) out.push(document.createTextNode(text.slice(at)));
+  return out;
 }
 
 /** V: the next reason to take tasks of (all reasons, then each in the queue's priority order). */
@@ -225,7 +253,9 @@ function showRaw(on: boolean) {
   if (!t) return;
   state.raw = on;
   const text = t.item.text_purged ? '[text purged by the retention policy]' : (t.item.text ?? '');
-  $('content').textContent = on ? rawView(text) : text;
+  if (!on && t.highlight?.length && !t.item.text_purged) $('content').replaceChildren(...markedText(text, t.highlight));
+  else $('content').textContent = on ? rawView(text) : text;
+  show('highlight-note', !on && Boolean(t.highlight?.length));
   $('context').textContent = on ? rawView(t.item.context ?? '') : (t.item.context ?? '');
   $('content').classList.toggle('raw', on);
   $('raw-toggle').textContent = on ? 'Show the text as displayed (C)' : 'Show raw code points (C)';
@@ -267,6 +297,8 @@ function render(task: TaskJson) {
   ].filter((x): x is string => x !== null);
   show('subject', subject.length > 0);
   $('subject').textContent = subject.join(' · ');
+  // Blurred (main text and graphic history items) until revealed, when anything here is graphic.
+  state.revealed = !(task.graphic || (task.history ?? []).some((h) => h.graphic));
   renderHistory(task.history ?? []);
   renderComments(task.comments ?? []);
   show('escalation', Boolean(task.escalation));
@@ -281,7 +313,7 @@ function render(task: TaskJson) {
       ? `Hidden characters: ${[hidden.bidi ? `${hidden.bidi} that change the reading direction` : '', hidden.other ? `${hidden.other} invisible` : ''].filter(Boolean).join(' and ')} (${hidden.kinds.join(', ')}). The text may not read as it displays.`
       : '';
   showRaw(false);
-  reveal(!task.graphic);
+  reveal(state.revealed);
   // A blind task shows none of the model's decision; every task starts where the API says (the model's
   // labels, nothing on a blind task, the previous verdict on an appeal).
   show('blind-note', task.blind);
@@ -336,8 +368,18 @@ function renderHistory(history: TaskJson['history']) {
         el('span', `${new Date(h.created_at).toLocaleString()} · same ${h.relation}${h.external_id ? ` · post ${h.external_id}` : ''} · ${verdict}${h.action ? ` · model: ${h.action}` : ''}`, 'history-meta'),
       );
       if (h.text) {
-        const q = el('q', h.text.length > 200 ? `${h.text.slice(0, 200)}…` : h.text, 'history-text');
+        const short = h.text.length > 200 ? `${h.text.slice(0, 200)}…` : h.text;
+        const hidden = hiddenIn(short);
+        // Hidden characters are shown as code points here (no toggle per item), and said.
+        const q = el('q', hidden.bidi + hidden.other > 0 ? rawView(short) : short, 'history-text');
+        if (h.graphic) {
+          q.dataset.graphic = 'true';
+          q.classList.toggle('blurred', !state.revealed);
+          q.title = 'Flagged for a graphic category: press B (or click) to reveal';
+          q.addEventListener('click', () => reveal(true));
+        }
         li.append(' ', q);
+        if (hidden.bidi + hidden.other > 0) li.append(' ', el('span', `(hidden characters: ${hidden.kinds.join(', ')})`, 'warning history-hidden'));
       }
       return li;
     }),
