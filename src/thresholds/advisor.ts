@@ -72,19 +72,32 @@ export function curve(cells: readonly Scored[], thresholds: number[], confidence
 }
 
 /**
- * The threshold that meets a target with confidence: for precision, the lowest threshold (most recall)
- * whose precision interval lies above the target; for recall, the highest threshold (most precision) whose
+ * The threshold that meets a target with confidence: for precision, among the thresholds whose precision
+ * interval lies above the target, the one with the most recall (the highest of equals); for recall, the highest threshold (most precision) whose
  * recall interval does. When none does: why, and roughly how many more audits would let the best
  * candidate's interval clear the target if its estimate held (null when no threshold's estimate reaches it).
  */
-export function suggest(cells: readonly Scored[], target: Target, confidence: number, thresholds = candidateThresholds(cells)): Suggestion {
+export function suggest(cells: readonly Scored[], target: Target, confidence: number, thresholds = candidateThresholds(cells), current?: number): Suggestion {
   const points = curve(cells, thresholds, confidence);
   const of = (p: CurvePoint) => (target.metric === 'precision' ? p.precision : p.recall);
-  const order = target.metric === 'precision' ? points : [...points].reverse();
-  const met = order.find((p) => of(p).estimate !== null && of(p).lower >= target.value);
+  const meeting = points.filter((p) => of(p).estimate !== null && of(p).lower >= target.value);
+  // Precision: the most recall among the thresholds that meet it (the highest of those with that recall);
+  // recall: the highest threshold that meets it (the most precision it leaves).
+  // Among equals (the same counts on the evidence), the one nearest the current threshold: the evidence
+  // gives no reason to move further.
+  const near = (p: CurvePoint) => (current === undefined ? -p.threshold : Math.abs(p.threshold - current));
+  const met =
+    target.metric === 'precision'
+      ? meeting.reduce<CurvePoint | undefined>((best, p) => {
+          if (!best || p.truePositives > best.truePositives) return p;
+          if (p.truePositives < best.truePositives) return best;
+          // The same recall: fewer false positives, then nearer the current threshold.
+          return p.flagged < best.flagged || (p.flagged === best.flagged && near(p) < near(best)) ? p : best;
+        }, undefined)
+      : meeting.at(-1);
   const rule =
     target.metric === 'precision'
-      ? `the lowest threshold whose ${Math.round(confidence * 100)}% interval for precision lies above ${target.value}`
+      ? `the threshold with the most recall whose ${Math.round(confidence * 100)}% interval for precision lies above ${target.value} (then the fewest flagged, then the nearest the current one)`
       : `the highest threshold whose ${Math.round(confidence * 100)}% interval for recall lies above ${target.value}`;
   if (met) return { met: true, threshold: met.threshold, point: met, rule };
   const positives = cells.filter((c) => c.truth).length;

@@ -27,7 +27,11 @@ export interface CategoryAdvice {
   category: string;
   flag: number;
   block: number | null;
-  /** The audited items this rests on: how many, how many the moderators flagged. */
+  /**
+   * The audited items this rests on (blind audits the head never trained on: the eval split, and labels
+   * settled after its training data): how many, how many the moderators flagged, and how many audited
+   * items another backbone scored (their stored features mean nothing to this head).
+   */
   sample: { audited_items: number; positives: number; left_out_other_backbone: number };
   at_flag: CurvePoint;
   curve: CurvePoint[];
@@ -46,7 +50,12 @@ export class ThresholdService {
     const head = headId ? await heads.getHead(this.db, headId) : active.head;
     if (!head) throw notFound('head version', headId!);
     if (head.backboneId !== active.backbone.id) throw badRequest('invalid_request', `head ${head.id} belongs to another backbone than the active head's; the advisor scores stored features of the active backbone`);
-    const labels = (await reviews.settledLabels(this.db, { reason: 'audit', withItem: true })).filter((l) => l.blind && policy.categories.includes(l.category));
+    // Only labels the head never trained on: the eval split, and what was settled after its training data
+    // (a base head trained on none of them). In-sample labels would flatter a tuned head.
+    const trainedUpTo = Number((head.dataSnapshot as { max_label_id?: number } | null)?.max_label_id ?? -1);
+    const labels = (await reviews.settledLabels(this.db, { reason: 'audit', withItem: true })).filter(
+      (l) => l.blind && policy.categories.includes(l.category) && (l.split === 'eval' || Number(l.id) > trainedUpTo),
+    );
     const decisionIds = [...new Set(labels.map((l) => l.decision_id))];
     const inputs = (await decisionInputs(this.db, decisionIds)).filter((d) => d.backbone_id === active.backbone.id);
     const index = new Map(inputs.map((d, i) => [d.id, i]));
@@ -88,7 +97,7 @@ export class ThresholdService {
         sample: { audited_items: c.length, positives: c.filter((x) => x.truth).length, left_out_other_backbone: otherBackbone },
         at_flag: pointAt(c, rule.flag, CONFIDENCE),
         curve: curve(c, thresholds, CONFIDENCE),
-        ...(o.target ? { suggestion: suggest(c, o.target, CONFIDENCE) } : {}),
+        ...(o.target ? { suggestion: suggest(c, o.target, CONFIDENCE, candidateThresholds(c, 60, [rule.flag]), rule.flag) } : {}),
       };
     });
     return { policy: policy.name, head, confidence: CONFIDENCE, categories };

@@ -31,8 +31,12 @@ test('a target precision is met at the lowest threshold whose interval lies abov
   assert.equal(r.met, true);
   if (!r.met) return;
   assert.ok(r.point.precision.lower >= 0.7);
-  // Any lower candidate threshold misses it.
-  for (const t of candidateThresholds(s).filter((t) => t < r.threshold)) assert.ok(pointAt(s, t, 0.95).precision.lower < 0.7, `threshold ${t}`);
+  // Every threshold with more recall misses it; none with as much recall is higher.
+  for (const t of candidateThresholds(s)) {
+    const p = pointAt(s, t, 0.95);
+    if (p.truePositives > r.point.truePositives) assert.ok(p.precision.lower < 0.7, `threshold ${t}`);
+    if (p.truePositives === r.point.truePositives && p.flagged === r.point.flagged) assert.ok(t <= r.threshold, `threshold ${t}`);
+  }
 });
 
 test('a target the evidence cannot support yet: not met, with how many more audits would settle it', () => {
@@ -69,4 +73,12 @@ test('a recall target takes the highest threshold whose interval lies above it',
   if (!r.met) return;
   assert.ok(r.point.recall.lower >= 0.5);
   for (const t of candidateThresholds(s).filter((t) => t > r.threshold)) assert.ok(pointAt(s, t, 0.95).recall.lower < 0.5);
+});
+
+test('of thresholds equal on the evidence, the one nearest the current threshold is kept', () => {
+  // Perfectly separated: every threshold from just above the negatives' top score to the positives' lowest
+  // gives the same counts; the current 0.5 is among them, so it stays.
+  const s = [...Array.from({ length: 40 }, (_, i) => ({ score: 0.05 + i * 0.005, truth: false })), ...Array.from({ length: 40 }, (_, i) => ({ score: 0.8 + i * 0.005, truth: true }))];
+  const r = suggest(s, { metric: 'precision', value: 0.8 }, 0.95, candidateThresholds(s, 60, [0.5]), 0.5);
+  assert.equal(r.met && r.threshold, 0.5);
 });

@@ -7,20 +7,21 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
-import { makeTexts, moderateAndReview } from '../helpers/feedback.js';
+import { makeTexts, moderateAndReview, waitForRun, type Reviewed } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
 describe('threshold advisor', () => {
   let app: TestApp;
   const admin = { Authorization: `Bearer ${ADMIN_KEY}` };
   let marked = 0;
+  let reviewed: Reviewed[] = [];
   before(async () => {
-    app = await startTestApp({ policies: policies(reviewPolicy('default', { blind: 'audit' })) });
+    app = await startTestApp({ policies: policies(reviewPolicy('default', { blind: 'audit' }, { training: { l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7 } })) });
     const client = await app.key('client');
     const moderator = await app.key('moderator');
     const texts = await makeTexts(120, 4);
     marked = texts.filter((t) => t.marked).length;
-    await moderateAndReview(app, client, moderator, texts);
+    reviewed = await moderateAndReview(app, client, moderator, texts);
   });
   after(async () => {
     await app?.close();
@@ -74,5 +75,15 @@ describe('threshold advisor', () => {
     assert.equal(again.body.categories[0].flag, 0.5, 'the policy is unchanged');
     assert.equal((await app.request.post('/v1/thresholds/what-if').set(admin).send({ thresholds: { violence: { flag: 0.9, block: 0.5 } } })).status, 400);
     assert.equal((await app.request.post('/v1/thresholds/what-if').set(admin).send({ thresholds: {} })).status, 400);
+  });
+
+  test('a tuned head is judged only on audits it never trained on: the eval split', async () => {
+    const run = await waitForRun(app, (await app.request.post('/v1/training/runs').set(admin).send({})).body.id);
+    assert.equal(run.status, 'promoted', `${run.status}: ${run.error}`);
+    const r = await app.request.get('/v1/thresholds?category=violence').set(admin);
+    assert.equal(r.body.head.version, 2);
+    const evalItems = reviewed.filter((x) => x.split === 'eval');
+    assert.deepEqual(r.body.categories[0].sample, { audited_items: evalItems.length, positives: evalItems.filter((x) => x.marked).length, left_out_other_backbone: 0 });
+    assert.ok(evalItems.length > 0 && evalItems.length < reviewed.length);
   });
 });

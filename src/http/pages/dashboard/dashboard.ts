@@ -699,6 +699,7 @@ interface AdviceJson {
   categories: {
     category: string;
     flag: number;
+    block: number | null;
     sample: { audited_items: number; positives: number };
     at_flag: PointJson;
     suggestion?: { met: true; threshold: number; point: PointJson; rule: string } | { met: false; reason: string; moreAudits: number | null };
@@ -711,11 +712,11 @@ interface WhatIfJson {
   policy_diff: string;
 }
 
-const thresholdText = (t: number) => (t >= 0.01 || t === 0 ? t.toFixed(3) : t.toExponential(2));
+const thresholdText = (t: number) => String(Number(t.toPrecision(3)));
 const interval = (i: IntervalJson) => (i.estimate === null ? '— (none flagged)' : `${pct(i.estimate)} [${pct(i.lower)}, ${pct(i.upper)}]`);
 
 /** The suggested threshold the what-if button asks about. */
-const advice: { category: string | null; threshold: number | null } = { category: null, threshold: null };
+const advice: { category: string | null; threshold: number | null; block: number | null } = { category: null, threshold: null, block: null };
 
 function renderThresholds(body: AdviceJson) {
   const cats = Array.isArray(body?.categories) ? body.categories : [];
@@ -753,6 +754,7 @@ async function adviseThreshold(e: Event) {
         `${s.point.flagged} of ${c.sample.audited_items} audited items flagged. Chosen as ${s.rule}.`;
       advice.category = category;
       advice.threshold = s.threshold;
+      advice.block = c.block;
       show('what-if', true);
     } else {
       $('advise-result').textContent = `${category}: ${s.reason}.${s.moreAudits !== null ? ` About ${s.moreAudits} more blind audits would settle it, if the rates hold.` : ''}`;
@@ -767,8 +769,12 @@ async function whatIf() {
   if (!advice.category || advice.threshold === null) return;
   const threshold = Number(advice.threshold.toPrecision(3));
   try {
-    const out = await apiCall<WhatIfJson>(state.key, 'POST', '/v1/thresholds/what-if', { thresholds: { [advice.category]: { flag: threshold } }, days: 7 });
-    $('what-if-summary').textContent = `Of ${out.decisions} decisions in the last ${out.days} days, ${out.changes.reduce((a, c) => a + c.decisions, 0)} would change action with ${advice.category} flagged at ${threshold}.`;
+    // A flag above the block threshold would block everything it flags: the block moves up with it.
+    const proposal = advice.block !== null && advice.block < threshold ? { flag: threshold, block: threshold } : { flag: threshold };
+    const out = await apiCall<WhatIfJson>(state.key, 'POST', '/v1/thresholds/what-if', { thresholds: { [advice.category]: proposal }, days: 7 });
+    $('what-if-summary').textContent =
+      `Of ${out.decisions} decisions in the last ${out.days} days, ${out.changes.reduce((a, c) => a + c.decisions, 0)} would change action with ${advice.category} flagged at ${threshold}` +
+      `${'block' in proposal ? ` (and blocked at ${threshold}: the block threshold may not be below the flag)` : ''}.`;
     const tbody = $<HTMLTableElement>('what-if-table').tBodies[0];
     tbody.replaceChildren(
       ...out.changes.map((c) => {
@@ -780,7 +786,7 @@ async function whatIf() {
     $('policy-diff').textContent = out.policy_diff || '(no change)';
     show('what-if-result', true);
   } catch (err) {
-    if (!refused(err)) status(`Could not compute the what-if: ${failure(err).message}`, true);
+    if (!refused(err)) $('advise-result').textContent = `Could not compute the what-if: ${failure(err).message}`;
   }
 }
 
