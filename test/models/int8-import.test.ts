@@ -285,6 +285,26 @@ describe('export of a tuned head on an int8 backbone', () => {
     assert.deepEqual(shape(after), shape(before));
   });
 
+  test('transformers.js loads the int8 export and gives the logits onnxruntime gives on it', async () => {
+    const { env, AutoModelForSequenceClassification, AutoTokenizer } = await import('@huggingface/transformers');
+    env.allowRemoteModels = false;
+    env.localModelPath = path.join(work, 'export');
+    const tokenizer = await AutoTokenizer.from_pretrained('tuned', { local_files_only: true });
+    const model = await AutoModelForSequenceClassification.from_pretrained('tuned', { local_files_only: true, subfolder: '', dtype: 'fp32', device: 'cpu' });
+    const s = await session(exported.onnxPath);
+    try {
+      for (const text of TEXTS) {
+        const logits = (await model(await tokenizer(text))).logits.data as Float32Array;
+        const graph = (await runBatch(s, exported, [text])).logits;
+        // The same file, the same single text: the same quantization step, so the same numbers.
+        for (let j = 0; j < graph.length; j++) assert.ok(Math.abs(logits[j] - graph[j]) < 1e-5, `'${text}' label ${j}: transformers.js ${logits[j]} vs onnxruntime ${graph[j]}`);
+      }
+    } finally {
+      await s.release();
+      await model.dispose();
+    }
+  });
+
   test('modtune loads the export back and verifies it with the int8 bound', async () => {
     const runtime = await ModelRuntime.start(exported, RUNTIME, quietLogger());
     const { diff, tolerance } = { diff: runtime.verifiedMaxAbsDiff, tolerance: runtime.verifiedTolerance };
