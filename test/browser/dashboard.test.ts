@@ -5,7 +5,7 @@
  * admin key shows the training runs (promoted, rejected, skipped) with gate decisions, the loss and
  * reward-margin curves of the selected run, eval accuracy per head version and the review queue, all
  * as inline SVG. A hostile run error renders as inert text; the page survives a failing endpoint. Held
- * batches are accepted or discarded, and heads rolled back or activated, from the page, with a reason
+ * batches are accepted or discarded, and heads rolled back or activated, from the page, with a reason asked inline
  * that the activation history then shows.
  */
 import assert from 'node:assert/strict';
@@ -34,8 +34,6 @@ describe('admin dashboard', { skip: browserSkip }, () => {
   /** Confirmations the page asked for while a test meant to answer them (accepted), kept apart from stray ones. */
   const confirmed: string[] = [];
   let acceptDialogs = false;
-  /** What an accepted prompt (the reason for an activation or rollback) answers. */
-  let promptAnswer = '';
   const holdId = crypto.randomUUID();
   const consoleErrors: string[] = [];
 
@@ -82,7 +80,7 @@ describe('admin dashboard', { skip: browserSkip }, () => {
     page.on('dialog', (d) => {
       if (acceptDialogs) {
         confirmed.push(d.message());
-        void (d.type() === 'prompt' ? d.accept(promptAnswer) : d.accept());
+        void d.accept();
         return;
       }
       dialogs.push(d.message());
@@ -243,13 +241,25 @@ describe('admin dashboard', { skip: browserSkip }, () => {
     assert.equal(activeBefore.id, v2);
     const v1 = activeBefore.parent_id as string;
 
-    // Roll back from the active head (v2): the page asks why, and the reason lands in the history.
-    acceptDialogs = true;
-    promptAnswer = 'incident <b>42</b>';
+    // Roll back from the active head (v2): the page asks why, inline, and the reason lands in the history.
+    const answer = async (reason: string) => {
+      await page.locator('#reason-panel').waitFor({ state: 'visible' });
+      const question = (await page.locator('#reason-label').textContent()) ?? '';
+      await page.locator('#reason-input').fill(reason);
+      await page.keyboard.press('Enter');
+      return question;
+    };
+    const dialogsBefore = dialogs.length;
+    // Escape cancels: nothing changes.
     await page.locator(`#heads-table button.rollback[data-head-id="${v2}"]`).click();
+    await page.locator('#reason-panel').waitFor({ state: 'visible' });
+    await page.keyboard.press('Escape');
+    assert.equal(await page.locator('#reason-panel').isHidden(), true);
+    assert.equal((await app.request.get('/v1/models').set(admin)).body.data.find((h: { active: boolean }) => h.active).id, v2, 'cancelled: nothing rolled back');
+    await page.locator(`#heads-table button.rollback[data-head-id="${v2}"]`).click();
+    assert.match(await answer('incident <b>42</b>'), /^Roll back from v2\?/);
     await page.waitForFunction(() => /rollback/.test(document.querySelector('#activations-table tbody tr td:nth-child(3)')?.textContent ?? ''));
     assert.deepEqual((await firstRow()).slice(0, 3), ['v2 → v1', 'rollback', 'incident <b>42</b>']);
-    assert.match(confirmed.at(-1) ?? '', /^Roll back from v2\?/);
     assert.equal(await page.locator(`#heads-table button.rollback[data-head-id="${v1}"]`).count(), 1, 'v1 is active now');
     assert.match((await page.locator(`#runs-table tr[data-run-id="${runs.promoted.id}"] td`).first().textContent()) ?? '', /^promoted rolled back /, 'the promoted run says its head was rolled back');
     const api = (await app.request.get('/v1/models/activations?limit=1').set(admin)).body.data[0];
@@ -257,8 +267,8 @@ describe('admin dashboard', { skip: browserSkip }, () => {
 
     // Someone else activates the rejected head (v3) meanwhile; this page still offers to roll back from v1.
     assert.equal((await app.request.post('/v1/models/3/activate').set(admin).send({ reason: 'what-if' })).status, 200);
-    promptAnswer = '';
     await page.locator(`#heads-table button.rollback[data-head-id="${v1}"]`).click();
+    await answer('');
     await page.waitForFunction(() => /Could not roll back/.test(document.getElementById('status')?.textContent ?? ''));
     assert.match((await page.locator('#status').textContent()) ?? '', /nothing was rolled back/);
     const active = (await app.request.get('/v1/models').set(admin)).body.data.find((h: { active: boolean }) => h.active);
@@ -268,10 +278,10 @@ describe('admin dashboard', { skip: browserSkip }, () => {
     await page.locator('#refresh').click();
     await page.waitForFunction(() => /^Updated/.test(document.getElementById('status')?.textContent ?? ''));
     await page.locator(`#heads-table button.activate[data-head-id="${v2}"]`).click();
+    assert.match(await answer(''), /^Activate v2 \(retired\)\? It serves all traffic at once\. Why\?$/);
     await page.waitForFunction(() => /^Activated/.test(document.getElementById('status')?.textContent ?? ''));
-    acceptDialogs = false;
     assert.deepEqual((await firstRow()).slice(0, 3), ['v3 → v2', 'activation', 'manual activation']);
-    assert.match(confirmed.at(-1) ?? '', /^Activate v2 \(retired\)\? It serves all traffic at once\. Why\?$/);
+    assert.equal(dialogs.length, dialogsBefore, 'no browser dialog');
     assert.equal(await page.locator('#activations-table b').count(), 0, 'a reason is text');
   });
 

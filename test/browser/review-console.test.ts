@@ -289,27 +289,46 @@ describe('review console: graphic content stays blurred until revealed; the queu
     await page.close();
   });
 
-  test('M comments on the subject (shown as text); Z escalates to a senior moderator with a reason and moves on', async () => {
+  test('M comments on the subject (shown as text); Z escalates to a senior moderator with a reason and moves on; both ask inline, no dialog', async () => {
     const page = await browser.newPage();
-    const answers = ['<img src=x onerror="window.__xss=1"> same text in five threads', 'is this a threat? needs a senior look'];
-    page.on('dialog', (d) => void d.accept(answers.shift() ?? ''));
+    const dialogs: string[] = [];
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
     await openReview(page, app.baseUrl, moderator);
     await page.keyboard.press('n');
     await page.locator('#task').waitFor({ state: 'visible' });
     const taskId = (await app.database.db.selectFrom('review_tasks').select('id').where('status', '=', 'open').where('leased_to', 'is not', null).executeTakeFirstOrThrow()).id;
 
+    // M asks under the task; Escape cancels, nothing is sent.
     await page.keyboard.press('m');
+    await page.locator('#ask').waitFor({ state: 'visible' });
+    assert.match((await page.locator('#ask-label').textContent()) ?? '', /^Comment on this item/);
+    await page.keyboard.type('never mind');
+    await page.keyboard.press('Escape');
+    assert.equal(await page.locator('#ask').isHidden(), true);
+    assert.equal(await page.locator('#comments li').count(), 0);
+    assert.equal(await page.locator('#task').isVisible(), true, 'Enter or Escape in the question never submits the verdict');
+    await page.keyboard.press('m');
+    await page.keyboard.type('<img src=x onerror="window.__xss=1"> same text in five threads');
+    await page.keyboard.press('Enter');
     await page.locator('#comments li').first().waitFor();
     assert.match((await page.locator('#comments li').first().textContent()) ?? '', /on this item: <img src=x onerror="window.__xss=1"> same text in five threads$/);
     assert.equal(await page.locator('#comments img').count(), 0);
 
     await page.keyboard.press('z');
-    await page.waitForFunction(() => /claimed|empty|Escalated/.test(document.getElementById('status')?.textContent ?? ''));
+    assert.match((await page.locator('#ask-label').textContent()) ?? '', /^Escalate to a senior moderator/);
+    await page.keyboard.type('is this a threat? needs a senior look');
+    await page.keyboard.press('Enter');
+    // The confirmation stays with the next claim's line instead of being replaced by it.
+    await page.waitForFunction(() => /^Escalated to a senior moderator \("is this a threat\? needs a senior look"\)\. (Task .* claimed|Queue empty)/.test(document.getElementById('status')?.textContent ?? ''));
     const row = await app.database.db.selectFrom('review_tasks').select(['escalated_at', 'escalation_comment', 'leased_to']).where('id', '=', taskId).executeTakeFirstOrThrow();
     assert.ok(row.escalated_at);
     assert.equal(row.escalation_comment, 'is this a threat? needs a senior look');
     assert.equal(row.leased_to, null, 'given up for a senior');
     assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
+    assert.deepEqual(dialogs, []);
     await page.close();
   });
 });

@@ -581,12 +581,43 @@ function headAction(h: HeadRow) {
   return td;
 }
 
+/** An inline question above the heads table (no browser dialog): the reason on Enter or Confirm, null on Escape or Cancel. */
+let pendingReason: ((answer: string | null) => void) | null = null;
+function askReason(question: string): Promise<string | null> {
+  pendingReason?.(null);
+  $('reason-label').textContent = question;
+  const input = $<HTMLInputElement>('reason-input');
+  input.value = '';
+  show('reason-panel', true);
+  input.focus();
+  return new Promise((resolve) => {
+    pendingReason = (answer) => {
+      pendingReason = null;
+      show('reason-panel', false);
+      resolve(answer);
+    };
+  });
+}
+
+function wireReason() {
+  const input = $<HTMLInputElement>('reason-input');
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' || e.key === 'Escape') {
+      e.preventDefault();
+      e.stopPropagation();
+      pendingReason?.(e.key === 'Enter' ? input.value : null);
+    }
+  });
+  $('reason-ok').addEventListener('click', () => pendingReason?.(input.value));
+  $('reason-cancel').addEventListener('click', () => pendingReason?.(null));
+}
+
 async function changeHead(h: HeadRow, action: 'rollback' | 'activate', button: HTMLButtonElement) {
   const question =
     action === 'rollback'
       ? `Roll back from v${h.version}? The head that was active before it serves all traffic at once. Why?`
       : `Activate v${h.version} (${h.status})? It serves all traffic at once. Why?`;
-  const reason = window.prompt(question, '');
+  const reason = await askReason(question);
   if (reason === null) return;
   const body = reason.trim() ? { reason: reason.trim() } : {};
   button.disabled = true;
@@ -942,6 +973,7 @@ function start() {
   $('refresh').addEventListener('click', () => void refresh());
   $('signout').addEventListener('click', signOut);
   $('advise-form').addEventListener('submit', (e) => void adviseThreshold(e));
+  wireReason();
   $('what-if').addEventListener('click', () => void whatIf());
   document.addEventListener('keydown', onKey);
   wireSignIn(state.key, (key) => {

@@ -109,7 +109,8 @@ async function undo() {
   }
 }
 
-async function claim() {
+/** Claims the next task; `done` says what was just done (kept in the status line with the claim). */
+async function claim(done = '') {
   if (state.busy || !state.key) return;
   state.busy = true;
   status('Claiming…');
@@ -118,14 +119,15 @@ async function claim() {
     const { data } = await api<{ data: TaskJson[] }>('POST', '/v1/review/claim', { limit: 1, ...(reason ? { reasons: [reason] } : {}) });
     if (data.length === 0) {
       idle(reason ? `No ${reason} task is waiting. Press N to try again, or V to change the queue.` : 'The queue is empty. Press N to try again.');
-      status('Queue empty.');
+      status(`${done}Queue empty.`);
     } else {
       render(data[0]);
       const ends = data[0].lease.expires_at;
-      status(`Task ${data[0].id.slice(-8)} claimed; lease until ${ends ? new Date(ends).toLocaleTimeString() : '—'}.`);
+      status(`${done}Task ${data[0].id.slice(-8)} claimed; lease until ${ends ? new Date(ends).toLocaleTimeString() : '—'}.`);
     }
   } catch (e) {
     const err = failure(e);
+    if (done) status(done);
     if (err.status === 401) {
       signOut();
       status(`Key refused: ${err.message}`, true);
@@ -398,11 +400,46 @@ function renderComments(comments: TaskJson['comments']) {
   );
 }
 
+/**
+ * An inline question under the task (no browser dialog): resolves with the text on Enter or OK, null on
+ * Escape or Cancel; the keyboard stays on the page.
+ */
+let pendingAsk: ((answer: string | null) => void) | null = null;
+function ask(question: string): Promise<string | null> {
+  pendingAsk?.(null);
+  $('ask-label').textContent = question;
+  const input = $<HTMLInputElement>('ask-input');
+  input.value = '';
+  show('ask', true);
+  input.focus();
+  return new Promise((resolve) => {
+    pendingAsk = (answer) => {
+      pendingAsk = null;
+      show('ask', false);
+      resolve(answer);
+    };
+  });
+}
+
+function wireAsk() {
+  const input = $<HTMLInputElement>('ask-input');
+  // Enter here answers the question: it must not submit the verdict form around it.
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' || e.key === 'Escape') {
+      e.preventDefault();
+      e.stopPropagation();
+      pendingAsk?.(e.key === 'Enter' ? input.value : null);
+    }
+  });
+  $('ask-ok').addEventListener('click', () => pendingAsk?.(input.value));
+  $('ask-cancel').addEventListener('click', () => pendingAsk?.(null));
+}
+
 /** M: a comment on this task's subject (the item, its author, its thread); other tasks on them show it. */
 async function addComment() {
   const t = state.task;
   if (!t || state.busy) return;
-  const text = window.prompt('Comment on this item, its author and thread (other moderators see it):', '');
+  const text = await ask('Comment on this item, its author and thread (other moderators see it):');
   if (text === null || !text.trim()) return;
   try {
     const c = await api<TaskJson['comments'][number]>('POST', `/v1/review/tasks/${t.id}/comments`, { comment: text.trim() });
@@ -418,14 +455,13 @@ async function addComment() {
 async function escalate() {
   const t = state.task;
   if (!t || state.busy) return;
-  const text = window.prompt('Escalate to a senior moderator. Why?', '');
+  const text = await ask('Escalate to a senior moderator. Why?');
   if (text === null || !text.trim()) return;
   state.busy = true;
   try {
     await api('POST', `/v1/review/tasks/${t.id}/escalate`, { comment: text.trim() });
     state.busy = false;
-    status('Escalated to a senior moderator.');
-    await claim();
+    await claim(`Escalated to a senior moderator ("${text.trim().slice(0, 80)}"). `);
   } catch (e) {
     state.busy = false;
     if (!lost(e, 'Not escalated')) status(`Not escalated: ${failure(e).message}`, true);
@@ -555,6 +591,7 @@ function start() {
     if (!state.revealed) reveal(true);
   });
   $('release').addEventListener('click', () => void release());
+  wireAsk();
   $('signout').addEventListener('click', signOut);
   document.addEventListener('keydown', onKey);
   wireSignIn(state.key, (key) => void signIn(key));
