@@ -530,6 +530,16 @@ async function release() {
 
 function onKey(e: KeyboardEvent) {
   const target = e.target;
+  // An open question takes the keyboard: Escape cancels it wherever the focus went; any other key goes to its field.
+  if (pendingAsk) {
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      pendingAsk(null);
+    } else if (target !== $('ask-input') && !(target instanceof HTMLButtonElement)) {
+      $('ask-input').focus();
+    }
+    return;
+  }
   const inText = target instanceof HTMLTextAreaElement || (target instanceof HTMLInputElement && target.type !== 'checkbox');
   if (e.key === 'Enter' && (e.ctrlKey || e.metaKey) && state.task) {
     e.preventDefault();
@@ -545,7 +555,10 @@ function onKey(e: KeyboardEvent) {
   // Space on a focused checkbox or button is the browser's own toggle or click.
   if (k === ' ' && (target instanceof HTMLInputElement || target instanceof HTMLButtonElement)) return;
   if (k === '?') {
-    $('help').classList.toggle('hidden');
+    // Shown where the moderator is looking: scrolled into view (it sits below the task).
+    const help = $('help');
+    help.classList.toggle('hidden');
+    if (!help.classList.contains('hidden')) help.scrollIntoView({ block: 'nearest' });
   } else if (k === 'u' || k === 'U') {
     void undo();
   } else if (!state.task) {
