@@ -305,12 +305,14 @@ describe('review console: graphic content stays blurred until revealed; the queu
     await page.keyboard.press('m');
     await page.locator('#ask').waitFor({ state: 'visible' });
     assert.match((await page.locator('#ask-label').textContent()) ?? '', /^Comment on this item/);
+    await page.waitForFunction(() => document.activeElement?.id === 'ask-input');
     await page.keyboard.type('never mind');
     await page.keyboard.press('Escape');
     assert.equal(await page.locator('#ask').isHidden(), true);
     assert.equal(await page.locator('#comments li').count(), 0);
     assert.equal(await page.locator('#task').isVisible(), true, 'Enter or Escape in the question never submits the verdict');
     await page.keyboard.press('m');
+    await page.waitForFunction(() => document.activeElement?.id === 'ask-input');
     await page.keyboard.type('<img src=x onerror="window.__xss=1"> same text in five threads');
     await page.keyboard.press('Enter');
     await page.locator('#comments li').first().waitFor();
@@ -319,6 +321,7 @@ describe('review console: graphic content stays blurred until revealed; the queu
 
     await page.keyboard.press('z');
     assert.match((await page.locator('#ask-label').textContent()) ?? '', /^Escalate to a senior moderator/);
+    await page.waitForFunction(() => document.activeElement?.id === 'ask-input');
     await page.keyboard.type('is this a threat? needs a senior look');
     await page.keyboard.press('Enter');
     // The confirmation stays with the next claim's line instead of being replaced by it.

@@ -412,9 +412,15 @@ function ask(question: string): Promise<string | null> {
   input.value = '';
   show('ask', true);
   input.focus();
+  // Once laid out, make sure the field has the keyboard (nothing else may take it meanwhile).
+  requestAnimationFrame(() => {
+    if (pendingAsk && document.activeElement !== input) input.focus();
+  });
   return new Promise((resolve) => {
     pendingAsk = (answer) => {
       pendingAsk = null;
+      // Give the keyboard back to the page before the field is hidden under it.
+      input.blur();
       show('ask', false);
       resolve(answer);
     };
