@@ -244,6 +244,28 @@ export interface Evidence {
   margins: { auprc: number; accuracy: number };
   confidence: number;
   resamples: number;
+  /**
+   * Undecided only: about how many more reviewed items (at this mix) would let the intervals clear the
+   * margins if the estimated changes held (half-widths shrink as 1/√items); null when an estimate is itself
+   * beyond its margin, where more items would more likely decide "worse".
+   */
+  more_items?: number | null;
+}
+
+/** {@link Evidence.more_items}: n · max over the parts of (half-width / room to the margin)² − n. */
+export function moreItemsToDecide(items: number, change: { auprc: Interval | null; accuracy: Interval | null }, margins: { auprc: number; accuracy: number }): number | null {
+  let factor = 1;
+  for (const [iv, margin] of [
+    [change.auprc, margins.auprc],
+    [change.accuracy, margins.accuracy],
+  ] as const) {
+    if (!iv) return null;
+    if (iv.lower >= -margin) continue;
+    const room = iv.estimate + margin;
+    if (room <= 0) return null;
+    factor = Math.max(factor, ((iv.estimate - iv.lower) / room) ** 2);
+  }
+  return Math.max(1, Math.ceil(items * factor) - items);
 }
 
 export interface GateDecision {
@@ -256,6 +278,8 @@ export interface GateDecision {
 }
 
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(2)}%`);
+const waitFor = (n: number | null) =>
+  n === null ? ' (an estimated change is itself beyond its margin: more items would more likely show it worse)' : ` (about ${n} more, at this mix, if the estimated changes hold)`;
 const num = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : x.toFixed(3));
 const pp = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(2)}`;
 /** A change with its sign, in the unit `f` writes (points for a share, 3 decimals for AUPRC). */
@@ -293,7 +317,7 @@ export function gate(r: EvalReport, g: GateSettings): GateDecision {
     better: `better: neither can have dropped beyond its margin (AUPRC ${g.max_auprc_drop}, accuracy ${g.max_accuracy_drop}) and one is confidently up`,
     not_worse: `not worse: neither can have dropped beyond its margin (AUPRC ${g.max_auprc_drop}, accuracy ${g.max_accuracy_drop})`,
     worse: `worse: confidently down by more than its margin (AUPRC ${g.max_auprc_drop}, accuracy ${g.max_accuracy_drop})`,
-    undecided: `undecided: the intervals are too wide to rule out a drop beyond the margins (AUPRC ${g.max_auprc_drop}, accuracy ${g.max_accuracy_drop}); the run waits for more reviewed items`,
+    undecided: `undecided: the intervals are too wide to rule out a drop beyond the margins (AUPRC ${g.max_auprc_drop}, accuracy ${g.max_accuracy_drop}); the run waits for more reviewed items${waitFor(moreItemsToDecide(m.items, m.change, margins))}`,
   };
   checks.push({
     check: 'evidence',
@@ -402,6 +426,7 @@ export function gate(r: EvalReport, g: GateSettings): GateDecision {
       candidate: { auprc: m.candidate.auprc, accuracy: m.candidate.accuracy },
       change: m.change,
       margins,
+      ...(verdict === 'undecided' ? { more_items: moreItemsToDecide(m.items, m.change, margins) } : {}),
       confidence: g.confidence,
       resamples: m.resamples,
     },

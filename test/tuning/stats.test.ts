@@ -189,7 +189,13 @@ test('gate: a clearly better head promotes on a few dozen items; one whose inter
   assert.equal(wide.passed, false);
   assert.equal(wide.evidence.verdict, 'undecided');
   assert.deepEqual(wide.checks.filter((c) => !c.passed).map((c) => c.check), ['evidence']);
-  assert.match(wide.reasons[0], /undecided: the intervals are too wide to rule out a drop beyond the margins \(AUPRC 0\.02, accuracy 0\.01\); the run waits for more reviewed items/);
+  assert.match(wide.reasons[0], /undecided: the intervals are too wide to rule out a drop beyond the margins \(AUPRC 0\.02, accuracy 0\.01\); the run waits for more reviewed items \(about 196 more, at this mix, if the estimated changes hold\)/);
+  // By hand: AUPRC +0.05 with its lower end at −0.12 has a half-width of 0.17 and 0.07 of room to the −0.02
+  // margin; half-widths shrink as 1/√n, so n must grow by (0.17/0.07)² = 5.90: ⌈40 × 5.90⌉ − 40 = 196.
+  assert.equal(wide.evidence.more_items, 196);
+  const doubtful = gate(reportWith({ items: 40, positives: 15, auprc: { a: 0.55, c: 0.52, lower: -0.2, upper: 0.14 } }), settings);
+  assert.equal(doubtful.evidence.verdict, 'undecided');
+  assert.equal(doubtful.evidence.more_items, null, 'its estimate (−0.03) is beyond the margin: no count is promised');
   const same = gate(reportWith({ items: 3000, auprc: { a: 0.6, c: 0.598, lower: -0.012, upper: 0.008 } }), settings);
   assert.equal(same.passed, true);
   assert.equal(same.evidence.verdict, 'not_worse');

@@ -22,6 +22,7 @@ interface Evidence {
   ranked?: { category: string; positives: number }[];
   change?: { auprc?: Interval | null; accuracy?: Interval | null };
   confidence?: number;
+  more_items?: number | null;
 }
 interface Gate {
   passed: boolean;
@@ -311,7 +312,14 @@ function evidenceText(ev: Evidence): string {
   const src = ev.sources;
   const items = `${isNum(ev.items) ? ev.items : '?'} items${src && isNum(src.new_train_items) && src.new_train_items > 0 ? ` (${src.eval_items ?? '?'} eval + ${src.new_train_items} new)` : ''}`;
   const positives = Array.isArray(ev.ranked) ? ev.ranked.map((r) => `${r.category} ${r.positives}+`).join(', ') : '';
-  return `${verdict}${iv('AUPRC', ev.change?.auprc, signed)}${iv('accuracy', ev.change?.accuracy, points)} on ${items}${positives ? `, ${positives}` : ''}`;
+  // What an undecided gate waits for, so a trial user knows how far off a decision is.
+  const waiting =
+    ev.verdict === 'undecided' && 'more_items' in ev
+      ? isNum(ev.more_items)
+        ? `; waiting for about ${ev.more_items} more reviewed items (at this mix, if the changes hold)`
+        : '; more items would more likely show it worse'
+      : '';
+  return `${verdict}${iv('AUPRC', ev.change?.auprc, signed)}${iv('accuracy', ev.change?.accuracy, points)} on ${items}${positives ? `, ${positives}` : ''}${waiting}`;
 }
 
 function gateCell(run: RunRow) {
