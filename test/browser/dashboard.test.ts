@@ -160,6 +160,8 @@ describe('admin dashboard', { skip: browserSkip }, () => {
     assert.equal(await promotedDot.count(), 1);
     assert.equal(await page.locator(`svg[data-chart=accuracy] circle.rejected[data-id="${runs.rejected.candidate_head_id}"]`).count(), 1);
     assert.deepEqual(await page.locator('#heads-table tbody tr td:first-child').allTextContents(), ['v3', 'v2', 'v1']);
+    // Its axis names only the versions measured (v2, v3): no tick at a version that does not exist.
+    assert.deepEqual(await page.locator('svg[data-chart=accuracy] text.tick.x').allTextContents(), ['2', '3']);
 
     // The queue: three open audit tasks, one leased; agreement rows per category.
     const auditBar = page.locator('svg[data-chart=queue] .bar-group').filter({ hasText: 'audit' });

@@ -229,7 +229,16 @@ function legend(svg: SVGElement, entries: LegendEntry[]) {
  */
 function lineChart(
   svg: SVGElement,
-  { series, xLabel, yLabel, xInteger = false, yDomain, yFormat, extraLegend = [] }: { series: Series[]; xLabel: string; yLabel: string; xInteger?: boolean; yDomain?: [number, number]; yFormat?: (t: number) => string; extraLegend?: LegendEntry[] },
+  {
+    series,
+    xLabel,
+    yLabel,
+    xInteger = false,
+    xTicks,
+    yDomain,
+    yFormat,
+    extraLegend = [],
+  }: { series: Series[]; xLabel: string; yLabel: string; xInteger?: boolean; xTicks?: number[]; yDomain?: [number, number]; yFormat?: (t: number) => string; extraLegend?: LegendEntry[] },
 ) {
   const points = series.flatMap((s) => s.points).filter((p): p is Point & { y: number } => isNum(p.x) && isNum(p.y));
   if (points.length === 0) {
@@ -242,7 +251,8 @@ function lineChart(
   const [x0, x1] = [e0 - pad, e1 + pad];
   const [d0, d1] = yDomain ?? extent(points.map((p) => p.y), 0.5);
   const y = frame(svg, { yDomain: [d0, d1], yLabel, xLabel, yFormat });
-  const xt = ticks(x0, x1, 6, xInteger);
+  // Given ticks (head versions that exist) label only those; otherwise round ones across the range.
+  const xt = xTicks ? { values: xTicks, step: 1 } : ticks(x0, x1, 6, xInteger);
   const x = (v: number) => M.left + (W - M.left - M.right) * ((v - x0) / (x1 - x0));
   const xg = svgEl('g', { class: 'grid' });
   for (const t of xt.values) xg.append(svgEl('text', { x: x(t), y: H - M.bottom + 16, class: 'tick x' }, xInteger ? String(t) : tickLabel(t, xt.step)));
@@ -545,6 +555,8 @@ function renderHeads(body: HeadListJson) {
       xLabel: 'head version',
       yLabel: 'eval AUPRC',
       xInteger: true,
+      // Only the versions that were measured: an axis tick at a version that does not exist misleads.
+      xTicks: evaluated.map((h) => h.version),
       yDomain: auprcDomain(evaluated),
       yFormat: (t) => t.toFixed(2),
       extraLegend: [
