@@ -301,6 +301,16 @@ describe('admin dashboard', { skip: browserSkip }, () => {
         .slice(0, 8),
     );
     assert.equal(await narrow.evaluate(() => document.documentElement.scrollWidth), 390, wide.join('; '));
+    // The runs are cards: the gate and the AUPRC of each run are on the screen, named, without scrolling sideways.
+    const first = narrow.locator('#runs-table tbody tr').first();
+    for (const label of ['Gate', 'Eval AUPRC (candidate / active)']) {
+      const td = first.locator(`td[data-label="${label}"]`);
+      const box = (await td.boundingBox())!;
+      assert.ok(box.x >= 0 && box.x + box.width <= 390, `${label} at ${box.x}..${box.x + box.width}`);
+    }
+    assert.equal(await narrow.locator('#runs-table thead').isVisible(), false);
+    // The header does not stay over the content when the page scrolls.
+    assert.equal(await narrow.evaluate(() => getComputedStyle(document.querySelector('header')!).position), 'static');
     await narrow.close();
   });
 

@@ -365,6 +365,8 @@ function gateCell(run: RunRow) {
   return td;
 }
 
+const RUN_COLUMNS = ['Status', 'Trigger', 'Created', 'Duration', 'Pairs', 'Eval AUPRC (candidate / active)', 'Gate'];
+
 function renderRuns(body: RunListJson) {
   state.runs = Array.isArray(body.data) ? body.data : [];
   const scheduler: { enabled?: boolean; next_run?: string | null } = body.scheduler ?? {};
@@ -389,7 +391,7 @@ function renderRuns(body: RunListJson) {
       statusTd.append(el('span', run.rolled_back_at ? ` rolled back ${when(run.rolled_back_at)}` : ' no longer active', 'since'));
     }
     const accuracy = isNum(run.candidate_auprc) || isNum(run.active_auprc) ? `${fixed(run.candidate_auprc)} / ${fixed(run.active_auprc)}` : '—';
-    tr.append(
+    const cells = [
       statusTd,
       cell(String(run.trigger ?? '—')),
       cell(when(run.created_at)),
@@ -397,7 +399,10 @@ function renderRuns(body: RunListJson) {
       cell(isNum(run.data_snapshot?.pairs) ? String(run.data_snapshot.pairs) : '—', 'num'),
       cell(accuracy, 'num'),
       gateCell(run),
-    );
+    ];
+    // On a phone each run is a card whose lines name their column (dashboard.css).
+    RUN_COLUMNS.forEach((label, i) => cells[i].setAttribute('data-label', label));
+    tr.append(...cells);
     tr.addEventListener('click', (e) => {
       // Opening the checks list is not a selection.
       if (e.target instanceof Element && e.target.closest('details')) return;
