@@ -11,7 +11,7 @@ import { openDatabase } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrator.js';
 import { loadModelDir, type ModelDir } from '../inference/model-dir.js';
 import type { Logger } from '../logger.js';
-import { ImportError, importModel, type LabelMapInput } from '../models/import/importer.js';
+import { ImportError, importModel, sameImport, type LabelMapInput } from '../models/import/importer.js';
 import { RegistryService } from '../models/registry.service.js';
 import { loadPolicies } from '../policy/loader.js';
 import { PolicyRegistry } from '../policy/registry.js';
@@ -63,12 +63,15 @@ export async function importAndRegister(f: ImportFlow): Promise<{ model: ModelDi
   const { config, target, out } = f;
   const policies = new PolicyRegistry(await loadPolicies(config.policy.dir), config.policy.defaultName);
   const labelMap = f.labelMapFile ? await readLabelMap(f.labelMapFile) : undefined;
-  const existing = f.reuse ? await loadModelDir(f.outDir).catch(() => null) : null;
+  const existing = await loadModelDir(f.outDir).catch(() => null);
+  // The same import again (a pull of the same commit, or the same export and label map): no copy.
+  const same = existing !== null && (f.reuse ? f.reuse(existing) : await sameImport(existing, f.source, f.onnxFile, labelMap));
   let model: ModelDir;
-  if (existing && f.reuse!(existing)) {
+  if (existing && same) {
     model = existing;
     out(`${f.outDir} already holds this model: registering it as it is`);
   } else {
+    out(`converting ${f.source}${f.onnxFile ? ` (${f.onnxFile})` : ''}: finding the classifier, exposing its input, and checking head(features) against the graph's logits…`);
     const report = await importModel({
       sourceDir: f.source,
       outDir: f.outDir,

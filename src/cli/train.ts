@@ -156,6 +156,7 @@ async function main(argv: string[]): Promise<number> {
     );
     return 1;
   }
+  process.stdout.write(`opening the database (${config.database.url ? 'DATABASE_URL' : config.database.dataDir})…\n`);
   const database = await openDatabase({ url: config.database.url, dataDir: config.database.dataDir, poolSize: 4, logger, command: 'npm run train' });
   try {
     await migrateToLatest(database.db);

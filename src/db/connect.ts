@@ -199,6 +199,12 @@ async function openPglite(opts: OpenOptions): Promise<Database> {
   let pglite: PGliteLike;
   try {
     if (dir) await fs.mkdir(dir, { recursive: true });
+    // The first open creates the database (several seconds of silence otherwise): say so.
+    if (dir && !opts.loadDataDir && !existsSync(path.join(dir, 'PG_VERSION'))) {
+      opts.logger.info({ dir }, 'creating the embedded database (first start: a few seconds)');
+    } else if (dir) {
+      opts.logger.debug({ dir }, 'opening the embedded database');
+    }
     if ((opts.embeddedThread ?? 'worker') === 'worker') {
       const fresh = dir !== undefined && !opts.loadDataDir && !existsSync(path.join(dir, 'PG_VERSION'));
       pglite = await PGliteThread.start({ dataDir: dir, loadDataDir: await opts.loadDataDir?.arrayBuffer() });

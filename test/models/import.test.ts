@@ -16,7 +16,7 @@ import { loadModelDir } from '../../src/inference/model-dir.js';
 import { decodeModel, encodeModel, node, tensorToFloat32, valueInfo } from '../../src/inference/onnx/model.js';
 import { DataType } from '../../src/inference/onnx/schema.js';
 import { SequenceEncoder } from '../../src/inference/tokenizer.js';
-import { importModel, type ImportOptions } from '../../src/models/import/importer.js';
+import { importModel, sameImport, type ImportOptions } from '../../src/models/import/importer.js';
 import { buildTransformerClassifierFiles, type Arch, type ClassifierForm, type DropoutForm } from '../../tools/synthetic/index.js';
 import { quietLogger } from '../helpers/db.js';
 import { fixtureModelDir } from '../helpers/fixture-models.js';
@@ -362,5 +362,16 @@ describe('import refusals', () => {
     );
     const r = await run(await fixtureModelDir('bert'));
     await assert.rejects(importModel({ sourceDir: await fixtureModelDir('bert'), outDir: r.outDir, logger: quietLogger() }), /already exists/);
+  });
+});
+
+describe('a repeated import', () => {
+  test('is recognised by its source file and label map (so it is registered as it is, not converted and copied again)', async () => {
+    const src = await fixtureModelDir('bert');
+    const r = await run(src, { labelMap: { toxic: 'harassment' }, knownCategories: ['harassment'] });
+    const m = await loadModelDir(r.outDir);
+    assert.equal(await sameImport(m, src, undefined, { toxic: 'harassment' }), true);
+    assert.equal(await sameImport(m, src, undefined, { toxic: 'hate' }), false, 'another label map is another import');
+    assert.equal(await sameImport(m, await fixtureModelDir('bert', { seed: 43 }), undefined, { toxic: 'harassment' }), false, 'another export');
   });
 });

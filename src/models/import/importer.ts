@@ -81,6 +81,19 @@ async function readJson(dir: string, file: string): Promise<unknown> {
   }
 }
 
+/**
+ * Whether `existing` (a model directory) is this very import: the same source ONNX file (by sha256) with the
+ * same label map. A repeated import then registers it as it is instead of converting and copying again.
+ */
+export async function sameImport(existing: ModelDir, sourceDir: string, onnxFile: string | undefined, labelMap: LabelMapInput | undefined): Promise<boolean> {
+  const imp = (existing.config.modtune as { import?: { source_sha256?: string }; label_map?: unknown } | undefined) ?? {};
+  if (!imp.import?.source_sha256) return false;
+  const onnxPath = await locateOnnx(path.resolve(sourceDir), onnxFile).catch(() => null);
+  if (!onnxPath) return false;
+  const sha = createHash('sha256').update(await fs.readFile(onnxPath)).digest('hex');
+  return sha === imp.import.source_sha256 && JSON.stringify(imp.label_map ?? {}) === JSON.stringify(labelMap ?? {});
+}
+
 async function locateOnnx(dir: string, chosen?: string): Promise<string> {
   if (chosen) {
     const p = path.resolve(dir, chosen);
