@@ -47,15 +47,29 @@ export class DataDirLockedError extends Error {
   }
 }
 
-/** Start time of `pid` (field 22 of /proc/PID/stat), or null when it cannot be read. */
-function processStart(pid: number): string | null {
+/** Fields 3 onward of /proc/PID/stat (state first), or null where it cannot be read. */
+function statFields(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) is in parentheses and may contain spaces: count from the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return null;
   }
+}
+
+/** Start time of `pid` (field 22 of /proc/PID/stat), or null when it cannot be read. */
+function processStart(pid: number): string | null {
+  return statFields(pid)?.[19] ?? null;
+}
+
+/**
+ * Whether `pid` has exited and only waits to be reaped (state Z, or X): a process killed with SIGKILL stays
+ * a zombie until its parent collects it, and kill(pid, 0) still finds it, though it holds nothing.
+ */
+export function isZombie(pid: number): boolean {
+  const state = statFields(pid)?.[0];
+  return state === 'Z' || state === 'X';
 }
 
 /** Lock files this process holds (a second open in the same process is refused like any other). */
@@ -73,6 +87,9 @@ export function holderAlive(holder: LockHolder, lockPath: string): boolean {
     if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
     // EPERM: it exists, under another user.
   }
+  // A zombie has exited: its descriptors are closed and the data directory is free (a restart right after
+  // a SIGKILL was refused 8 times in 10 before this).
+  if (isZombie(holder.pid)) return false;
   const now = processStart(holder.pid);
   return !(holder.start !== null && now !== null && now !== holder.start);
 }

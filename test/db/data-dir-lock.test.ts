@@ -4,13 +4,13 @@
  * dead one (exited, or its pid reused by another process, or an unreadable file) is taken over.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { acquireDataDirLock, dataDirHolder, DataDirLockedError, LOCK_FILE, type LockHolder } from '../../src/db/data-dir-lock.js';
+import { acquireDataDirLock, dataDirHolder, DataDirLockedError, isZombie, LOCK_FILE, type LockHolder } from '../../src/db/data-dir-lock.js';
 import { openDatabase } from '../../src/db/connect.js';
 import { quietLogger } from '../helpers/db.js';
 
@@ -84,6 +84,25 @@ test('a dead holder, a reused pid and an unreadable lock file are taken over', a
 
   await writeLock(dir, '{"pid": tru');
   await (await acquireDataDirLock(dir, 'after a torn write')).release();
+});
+
+test('a holder killed with SIGKILL and not yet reaped (a zombie) holds nothing: the restart goes ahead', async () => {
+  const dir = await freshDir();
+  // A shell starts `sleep` in the background and becomes another `sleep` (exec), which never reaps it: once
+  // killed, the background process stays a zombie until the outer one ends.
+  const outer = spawn('sh', ['-c', 'sleep 60 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const pid = Number(await new Promise<string>((resolve) => outer.stdout.once('data', (d) => resolve(String(d).trim()))));
+    await writeLock(dir, holder({ pid, start: startOf(pid) }));
+    assert.notEqual(await dataDirHolder(dir), null, 'alive, it holds the directory');
+    process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 200 && !isZombie(pid); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(isZombie(pid), true, 'killed and not reaped: a zombie');
+    assert.equal(await dataDirHolder(dir), null, 'a zombie holds nothing');
+    await (await acquireDataDirLock(dir, 'restart after a SIGKILL')).release();
+  } finally {
+    outer.kill('SIGKILL');
+  }
 });
 
 test('the embedded database holds the lock while open; release on destroy lets the next process in', async () => {
