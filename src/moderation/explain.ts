@@ -13,7 +13,7 @@
  * left out of the text (the caller embeds those texts); the drops do not add up to the part, and words
  * that only matter together are each credited with little.
  */
-import { NgramFeaturizer } from '../inference/ngrams.js';
+import { NgramFeaturizer, type NgramConfig, type SparseRow } from '../inference/ngrams.js';
 import { applyHead, tokenRows, type Head } from '../inference/head.js';
 
 export interface WordShare {
@@ -34,20 +34,30 @@ export interface CategoryExplanation {
   backbone_words?: WordShare[];
 }
 
-/** Word → its exact share of the n-gram part of label `row`'s logit. */
-export function ngramWordShares(head: Head, text: string, row: number): { total: number; words: Map<string, number> } {
+/** A text's n-gram row under a head's config, and which words each bucket's n-grams cover: computed once per text. */
+export interface TextNgrams {
+  row: SparseRow;
+  hits: Map<number, string[][]>;
+}
+
+export function textNgrams(config: NgramConfig, text: string): TextNgrams {
+  const hits = new Map<number, string[][]>();
+  const row = new NgramFeaturizer(config).row(text, (bucket, ws) => {
+    let list = hits.get(bucket);
+    if (!list) hits.set(bucket, (list = []));
+    list.push([...ws]);
+  });
+  return { row, hits };
+}
+
+/** Word → its exact share of the n-gram part of label `row`'s logit (`grams`: the text's, if already computed). */
+export function ngramWordShares(head: Head, text: string, row: number, grams?: TextNgrams): { total: number; words: Map<string, number> } {
   const g = head.ngrams;
   const words = new Map<string, number>();
   if (!g) return { total: 0, words };
   const q = [...g.rows].indexOf(row);
   if (q < 0) return { total: 0, words };
-  const hits = new Map<number, string[][]>();
-  const f = new NgramFeaturizer(g.config);
-  const r = f.row(text, (bucket, ws) => {
-    let list = hits.get(bucket);
-    if (!list) hits.set(bucket, (list = []));
-    list.push([...ws]);
-  });
+  const { row: r, hits } = grams ?? textNgrams(g.config, text);
   let total = 0;
   for (let k = 0; k < r.index.length; k++) {
     const b = r.index[k];
@@ -114,10 +124,11 @@ export function explainCategory(
   features: Float32Array,
   tokens: ArrayLike<number> | null,
   occluded?: { word: string; features: Float32Array }[],
+  grams?: TextNgrams,
 ): CategoryExplanation {
   const bias = head.bias[row];
   const backbone = backbonePart(head, features, row);
-  const ng = ngramWordShares(head, text, row);
+  const ng = ngramWordShares(head, text, row, grams);
   let lexical = 0;
   if (head.lexical && tokens) {
     const plain = { ...head, ngrams: null };
@@ -156,9 +167,11 @@ export interface HighlightWord {
 export function highlightWords(head: Head, sources: Record<string, number[]>, text: string, categories: readonly string[], k = 8): HighlightWord[] {
   const total = new Map<string, number>();
   const cats = new Map<string, Set<string>>();
+  if (!head.ngrams) return [];
+  const grams = textNgrams(head.ngrams.config, text);
   for (const cat of categories) {
     for (const row of sources[cat] ?? []) {
-      for (const [w, c] of ngramWordShares(head, text, row).words) {
+      for (const [w, c] of ngramWordShares(head, text, row, grams).words) {
         total.set(w, (total.get(w) ?? 0) + c);
         if (c > 0) (cats.get(w) ?? cats.set(w, new Set()).get(w)!).add(cat);
       }

@@ -21,7 +21,7 @@ import { notFound } from '../errors.js';
 import type { NewTask } from '../review/review.repository.js';
 import { routeDecision } from '../review/routing.js';
 import { textSha256 } from '../review/split.js';
-import { explainCategory, occlusionWords, withoutWord, type CategoryExplanation } from './explain.js';
+import { explainCategory, occlusionWords, textNgrams, withoutWord, type CategoryExplanation } from './explain.js';
 import type { ShadowScorer } from './shadow.js';
 
 /** How many items of a request get the backbone's occlusion explanation (each costs one embedding per word). */
@@ -266,10 +266,12 @@ export class ModerationService {
         occluded = words.map((word, i) => ({ word, features: e.features.slice(i * e.dim, (i + 1) * e.dim) }));
       }
     }
+    // The text's n-grams once, for every category's label.
+    const grams = m.head.ngrams ? textNgrams(m.head.ngrams.config, text) : undefined;
     const out: Record<string, CategoryExplanation> = {};
     for (const [cat, sources] of Object.entries(m.mapping.sources)) {
       const row = sources.reduce((best, s) => (probs[s] > probs[best] ? s : best), sources[0]);
-      out[cat] = explainCategory(m.head, m.labels[row], row, text, logits[r * C + row], features, tokens, occluded);
+      out[cat] = explainCategory(m.head, m.labels[row], row, text, logits[r * C + row], features, tokens, occluded, grams);
     }
     return out;
   }

@@ -179,7 +179,7 @@ function view(
       text_purged: t.text_purged_at !== null,
     },
     why: whyQueued(t, policy, blind),
-    graphic: policy !== null && t.task_categories.some((c) => policy.rules[c]?.graphic === true && t.model_categories[c] === true),
+    graphic: isGraphic(policy, t.task_categories.filter((c) => t.model_categories[c] === true)),
     history: history.map((h) => ({
       item_id: h.item_id,
       external_id: h.external_id,

@@ -96,7 +96,7 @@ function offlineAdvice(repo: string): string {
 function isNetworkError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const cause = (err as { cause?: { code?: string } }).cause;
-  return err.name === 'TypeError' && /fetch failed|terminated|network/i.test(err.message) ? true : !!cause?.code && /^(ECONN|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|UND_ERR)/.test(cause.code);
+  return (err.name === 'TypeError' && /fetch failed|terminated|network/i.test(err.message)) || /^(ECONN|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|UND_ERR)/.test(cause?.code ?? '');
 }
 
 /** Turns the client's errors into what a user can act on. */

@@ -5,7 +5,7 @@
 // Charts are inline SVG drawn here; the page loads nothing from anywhere else.
 
 import type { ActivationListJson, ActivationResultJson, HeadListJson, HoldListJson, ReviewStatsJson, RunJson, RunListJson } from '../../api-types.js';
-import { $, apiCall, cell, el, failure, show, showSignIn, status, wireSignIn } from '../shared/page.js';
+import { $, apiCall, cell, el, failure, InlineQuestion, show, showSignIn, status, wireSignIn } from '../shared/page.js';
 
 type RunRow = RunListJson['data'][number];
 type HeadRow = HeadListJson['data'][number];
@@ -606,43 +606,15 @@ function headAction(h: HeadRow) {
   return td;
 }
 
-/** An inline question above the heads table (no browser dialog): the reason on Enter or Confirm, null on Escape or Cancel. */
-let pendingReason: ((answer: string | null) => void) | null = null;
-function askReason(question: string): Promise<string | null> {
-  pendingReason?.(null);
-  $('reason-label').textContent = question;
-  const input = $<HTMLInputElement>('reason-input');
-  input.value = '';
-  show('reason-panel', true);
-  input.focus();
-  return new Promise((resolve) => {
-    pendingReason = (answer) => {
-      pendingReason = null;
-      show('reason-panel', false);
-      resolve(answer);
-    };
-  });
-}
-
-function wireReason() {
-  const input = $<HTMLInputElement>('reason-input');
-  input.addEventListener('keydown', (e) => {
-    if (e.key === 'Enter' || e.key === 'Escape') {
-      e.preventDefault();
-      e.stopPropagation();
-      pendingReason?.(e.key === 'Enter' ? input.value : null);
-    }
-  });
-  $('reason-ok').addEventListener('click', () => pendingReason?.(input.value));
-  $('reason-cancel').addEventListener('click', () => pendingReason?.(null));
-}
+/** The reason for a rollback or an activation, asked above the heads table. */
+const reasonQuestion = new InlineQuestion('reason-panel', 'reason');
 
 async function changeHead(h: HeadRow, action: 'rollback' | 'activate', button: HTMLButtonElement) {
   const question =
     action === 'rollback'
       ? `Roll back from v${h.version}? The head that was active before it serves all traffic at once. Why?`
       : `Activate v${h.version} (${h.status})? It serves all traffic at once. Why?`;
-  const reason = await askReason(question);
+  const reason = await reasonQuestion.ask(question);
   if (reason === null) return;
   const body = reason.trim() ? { reason: reason.trim() } : {};
   button.disabled = true;
@@ -998,7 +970,7 @@ function start() {
   $('refresh').addEventListener('click', () => void refresh());
   $('signout').addEventListener('click', signOut);
   $('advise-form').addEventListener('submit', (e) => void adviseThreshold(e));
-  wireReason();
+  reasonQuestion.wire();
   $('what-if').addEventListener('click', () => void whatIf());
   document.addEventListener('keydown', onKey);
   wireSignIn(state.key, (key) => {

@@ -3,7 +3,7 @@
 // (textContent / createTextNode), never as HTML, and the CSP forbids inline script anyway.
 
 import type { MeJson, MyStatsJson, TaskJson, VerdictJson } from '../../api-types.js';
-import { $, apiCall, cell, el, failure, show, showSignIn, status, wireSignIn } from '../shared/page.js';
+import { $, apiCall, cell, el, failure, InlineQuestion, show, showSignIn, status, wireSignIn } from '../shared/page.js';
 
 const KEY_STORAGE = 'modtune.review.key';
 
@@ -400,52 +400,14 @@ function renderComments(comments: TaskJson['comments']) {
   );
 }
 
-/**
- * An inline question under the task (no browser dialog): resolves with the text on Enter or OK, null on
- * Escape or Cancel; the keyboard stays on the page.
- */
-let pendingAsk: ((answer: string | null) => void) | null = null;
-function ask(question: string): Promise<string | null> {
-  pendingAsk?.(null);
-  $('ask-label').textContent = question;
-  const input = $<HTMLInputElement>('ask-input');
-  input.value = '';
-  show('ask', true);
-  input.focus();
-  // Once laid out, make sure the field has the keyboard (nothing else may take it meanwhile).
-  requestAnimationFrame(() => {
-    if (pendingAsk && document.activeElement !== input) input.focus();
-  });
-  return new Promise((resolve) => {
-    pendingAsk = (answer) => {
-      pendingAsk = null;
-      // Give the keyboard back to the page before the field is hidden under it.
-      input.blur();
-      show('ask', false);
-      resolve(answer);
-    };
-  });
-}
-
-function wireAsk() {
-  const input = $<HTMLInputElement>('ask-input');
-  // Enter here answers the question: it must not submit the verdict form around it.
-  input.addEventListener('keydown', (e) => {
-    if (e.key === 'Enter' || e.key === 'Escape') {
-      e.preventDefault();
-      e.stopPropagation();
-      pendingAsk?.(e.key === 'Enter' ? input.value : null);
-    }
-  });
-  $('ask-ok').addEventListener('click', () => pendingAsk?.(input.value));
-  $('ask-cancel').addEventListener('click', () => pendingAsk?.(null));
-}
+/** Comments (M) and escalations (Z) ask under the task. */
+const question = new InlineQuestion('ask');
 
 /** M: a comment on this task's subject (the item, its author, its thread); other tasks on them show it. */
 async function addComment() {
   const t = state.task;
   if (!t || state.busy) return;
-  const text = await ask('Comment on this item, its author and thread (other moderators see it):');
+  const text = await question.ask('Comment on this item, its author and thread (other moderators see it):');
   if (text === null || !text.trim()) return;
   try {
     const c = await api<TaskJson['comments'][number]>('POST', `/v1/review/tasks/${t.id}/comments`, { comment: text.trim() });
@@ -461,7 +423,7 @@ async function addComment() {
 async function escalate() {
   const t = state.task;
   if (!t || state.busy) return;
-  const text = await ask('Escalate to a senior moderator. Why?');
+  const text = await question.ask('Escalate to a senior moderator. Why?');
   if (text === null || !text.trim()) return;
   state.busy = true;
   try {
@@ -537,12 +499,12 @@ async function release() {
 function onKey(e: KeyboardEvent) {
   const target = e.target;
   // An open question takes the keyboard: Escape cancels it wherever the focus went; any other key goes to its field.
-  if (pendingAsk) {
+  if (question.open) {
     if (e.key === 'Escape') {
       e.preventDefault();
-      pendingAsk(null);
-    } else if (target !== $('ask-input') && !(target instanceof HTMLButtonElement)) {
-      $('ask-input').focus();
+      question.cancel();
+    } else if (target !== question.input && !(target instanceof HTMLButtonElement)) {
+      question.input.focus();
     }
     return;
   }
@@ -610,7 +572,7 @@ function start() {
     if (!state.revealed) reveal(true);
   });
   $('release').addEventListener('click', () => void release());
-  wireAsk();
+  question.wire();
   $('signout').addEventListener('click', signOut);
   document.addEventListener('keydown', onKey);
   wireSignIn(state.key, (key) => void signIn(key));

@@ -1,5 +1,5 @@
-// What the review page and the dashboard share: element lookup, show/hide, the status line, and API
-// calls with the signed-in key. Bundled into each page (src/http/pages/bundle.ts).
+// What the review page and the dashboard share: element lookup, show/hide, the status line, inline
+// questions, and API calls with the signed-in key. Bundled into each page (src/http/pages/bundle.ts).
 
 /** The element with this id; a page that lacks one of its own elements is a bug, so that throws. */
 export function $<T extends HTMLElement = HTMLElement>(id: string): T {
@@ -77,4 +77,66 @@ export async function apiCall<T = unknown>(key: string | null, method: string, p
   const data = (await res.json().catch(() => ({}))) as { error?: { message?: string; code?: string } };
   if (!res.ok) throw new ApiError(data?.error?.message ?? `HTTP ${res.status}`, res.status, data?.error?.code ?? null);
   return data as T;
+}
+
+/**
+ * A question asked inline (no browser dialog): the group `#${group}` holding `#${prefix}-label`, `-input`,
+ * `-ok` and `-cancel` (the prefix is the group's id unless given). `ask` resolves with the text on Enter or OK, null on Escape or Cancel; Enter
+ * and Escape in the field go no further (a form around it is not submitted). The field keeps the keyboard
+ * while the question is open and gives it back before it hides.
+ */
+export class InlineQuestion {
+  private pending: ((answer: string | null) => void) | null = null;
+
+  constructor(
+    private readonly group: string,
+    private readonly prefix = group,
+  ) {}
+
+  get open(): boolean {
+    return this.pending !== null;
+  }
+
+  get input(): HTMLInputElement {
+    return $<HTMLInputElement>(`${this.prefix}-input`);
+  }
+
+  /** Call once at start-up. */
+  wire(): void {
+    const input = this.input;
+    input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' || e.key === 'Escape') {
+        e.preventDefault();
+        e.stopPropagation();
+        this.pending?.(e.key === 'Enter' ? input.value : null);
+      }
+    });
+    $(`${this.prefix}-ok`).addEventListener('click', () => this.pending?.(input.value));
+    $(`${this.prefix}-cancel`).addEventListener('click', () => this.pending?.(null));
+  }
+
+  ask(question: string): Promise<string | null> {
+    this.pending?.(null);
+    $(`${this.prefix}-label`).textContent = question;
+    const input = this.input;
+    input.value = '';
+    show(this.group, true);
+    input.focus();
+    // Once laid out, make sure the field has the keyboard (nothing else may take it meanwhile).
+    requestAnimationFrame(() => {
+      if (this.pending && document.activeElement !== input) input.focus();
+    });
+    return new Promise((resolve) => {
+      this.pending = (answer) => {
+        this.pending = null;
+        input.blur();
+        show(this.group, false);
+        resolve(answer);
+      };
+    });
+  }
+
+  cancel(): void {
+    this.pending?.(null);
+  }
 }
