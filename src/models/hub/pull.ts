@@ -11,7 +11,7 @@
  * HF_HUB_CACHE (default ~/.cache/huggingface/hub), so a second pull, or another tool, reuses it.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, ftruncateSync, openSync, writeSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -312,24 +312,28 @@ async function fetchFile(a: {
     await fs.rm(incomplete);
     have = 0;
   }
-  const startedAt = have;
+  let startedAt = have;
   a.progress?.({ file: entry.path, done: have, total: size, phase: 'start' });
   if (have < size) {
-    let res: Response;
+    // The file is opened before the request and each chunk is written synchronously, so the reader always has a
+    // read pending: a stream that errors discards the chunks queued in it, and bytes that arrived before a broken
+    // connection would otherwise be lost to the resume.
+    const fd = openSync(incomplete, have > 0 ? 'a' : 'w');
     try {
-      res = await a.fetchFn(info.url, { headers: { ...(a.token ? { Authorization: `Bearer ${a.token}` } : {}), ...(have > 0 ? { Range: `bytes=${have}-` } : {}) } });
-    } catch (err) {
-      throw explain(err, { ...a.ctx, what: `downloading ${entry.path}` });
-    }
-    if (!res.ok) throw new PullError(`downloading ${entry.path}: the Hub answered ${res.status} ${res.statusText}`);
-    if (have > 0 && res.status !== 206) {
-      // The server ignored the range: start over rather than append the whole file to its beginning.
-      have = 0;
-      await fs.rm(incomplete, { force: true });
-    }
-    const out = await fs.open(incomplete, have > 0 ? 'a' : 'w');
-    try {
+      let res: Response;
+      try {
+        res = await a.fetchFn(info.url, { headers: { ...(a.token ? { Authorization: `Bearer ${a.token}` } : {}), ...(have > 0 ? { Range: `bytes=${have}-` } : {}) } });
+      } catch (err) {
+        throw explain(err, { ...a.ctx, what: `downloading ${entry.path}` });
+      }
+      if (!res.ok) throw new PullError(`downloading ${entry.path}: the Hub answered ${res.status} ${res.statusText}`);
       const reader = res.body!.getReader();
+      if (have > 0 && res.status !== 206) {
+        // The server ignored the range: start over rather than append the whole file to its beginning.
+        have = 0;
+        startedAt = 0;
+        ftruncateSync(fd, 0);
+      }
       for (;;) {
         let chunk;
         try {
@@ -340,12 +344,12 @@ async function fetchFile(a: {
           );
         }
         if (chunk.done) break;
-        await out.write(chunk.value);
+        writeSync(fd, chunk.value);
         have += chunk.value.length;
         a.progress?.({ file: entry.path, done: have, total: size, phase: 'data' });
       }
     } finally {
-      await out.close();
+      closeSync(fd);
     }
     if (have !== size) throw new PullError(`downloading ${entry.path}: got ${have} of ${size} bytes; pull again to resume`);
   }
