@@ -29,13 +29,12 @@ import { WorkerPool } from '../src/inference/pool.js';
 import type { Provider } from '../src/inference/protocol.js';
 import { SequenceEncoder } from '../src/inference/tokenizer.js';
 import { createLogger } from '../src/logger.js';
-import { importModel } from '../src/models/import/importer.js';
-import { buildTransformerClassifier } from '../tools/synthetic/index.js';
 import { mulberry32 } from '../src/random.js';
 import { createScratchDatabase } from '../test/helpers/scratch-database.js';
 import * as procCpu from './proc-cpu.js';
 import type { CpuSample } from './proc-cpu.js';
 import { loadDavidson } from './davidson.js';
+import { minilmModel, starterModel } from './models.js';
 
 const { values } = parseArgs({
   options: {
@@ -95,8 +94,7 @@ async function prepare(name: string): Promise<BenchModel> {
   const policyDir = path.join(WORK, `policies-${name}`);
   await fsp.mkdir(policyDir, { recursive: true });
   if (name === 'starter') {
-    const dir = path.join(ROOT, 'models/default');
-    if (!fs.existsSync(path.join(dir, 'config.json'))) run(process.execPath, ['--import', 'tsx', 'src/cli/build-model.ts', '--out', dir]);
+    const dir = starterModel(ROOT);
     // transformers.js knows architectures by model_type; the starter's graph is fed like a BERT's.
     const config = JSON.parse(await fsp.readFile(path.join(dir, 'config.json'), 'utf8'));
     await fsp.writeFile(path.join(peerDir, 'config.json'), JSON.stringify({ ...config, model_type: 'bert', architectures: ['BertForSequenceClassification'] }));
@@ -107,29 +105,10 @@ async function prepare(name: string): Promise<BenchModel> {
     return { name, dir, peerRoot, policyDir };
   }
   if (name === 'minilm') {
-    const exportDir = path.join(ROOT, 'models/minilm-l6-export');
-    const dir = path.join(ROOT, 'models/minilm-l6');
-    if (!fs.existsSync(path.join(exportDir, 'config.json'))) {
-      process.stdout.write('building the MiniLM-L6-shaped BERT (random weights)…\n');
-      await buildTransformerClassifier({ arch: 'bert', preset: 'minilm-l6', classifier: 'gemm' }, exportDir);
-    }
-    if (!fs.existsSync(path.join(dir, 'config.json'))) {
-      await importModel({ sourceDir: exportDir, outDir: dir, logger: log });
-    }
+    const { exportDir, dir, policyYaml } = await minilmModel(ROOT, log);
     for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) await fsp.copyFile(path.join(exportDir, f), path.join(peerDir, f));
     await fsp.symlink(path.join(exportDir, 'model.onnx'), path.join(peerDir, 'onnx', 'model.onnx'));
-    // Its labels are Jigsaw-style; the policy maps them onto four categories.
-    await fsp.writeFile(
-      path.join(policyDir, 'default.yaml'),
-      [
-        'categories:',
-        '  harassment: { flag: 0.5, block: 0.95 }',
-        '  violence: { flag: 0.5, block: 0.9 }',
-        '  hate: { flag: 0.5, block: 0.95 }',
-        '  sexual: { flag: 0.5, block: 0.95 }',
-        'labels: { toxic: harassment, severe_toxic: harassment, insult: harassment, threat: violence, identity_hate: hate, obscene: sexual }',
-      ].join('\n'),
-    );
+    await fsp.writeFile(path.join(policyDir, 'default.yaml'), policyYaml);
     return { name, dir, peerRoot, policyDir };
   }
   throw new Error(`unknown model '${name}' (starter, minilm)`);

@@ -24,9 +24,10 @@ export interface NewDecision {
   flagged: boolean;
   categoryScores: Record<string, number>;
   categories: Record<string, boolean>;
-  features: Uint8Array;
-  /** Int32 LE token ids the text was scored with (a lexical part reads them; retention purges them). */
-  tokenIds: Uint8Array;
+  /** Only for an item that goes to review (what training, the guard and the advisor read); else null. */
+  features: Uint8Array | null;
+  /** Int32 LE token ids the text was scored with (a lexical part reads them; retention purges them); null with the features. */
+  tokenIds: Uint8Array | null;
   tokenCount: number;
   truncated: boolean;
   clientKeyId: string | null;

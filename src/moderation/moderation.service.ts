@@ -188,6 +188,7 @@ export class ModerationService {
         textSha256: textSha256(input.text),
         clientKeyId: req.clientKeyId,
       });
+      const route = routeDecision(d, policy, this.random);
       decisions.push({
         id: decisionId,
         itemId,
@@ -200,13 +201,14 @@ export class ModerationService {
         flagged: d.flagged,
         categoryScores: d.categoryScores,
         categories: d.categories,
-        features: float32ToBytes(embedded.features.subarray(r * embedded.dim, (r + 1) * embedded.dim)),
-        tokenIds: int32ToBytes(embedded.tokens.ids.subarray(embedded.tokens.offsets[r], embedded.tokens.offsets[r + 1])),
+        // What training reads, kept only for what can be trained on: an item that goes to review. An appeal
+        // of another item has them recomputed from its text by the run that first needs them.
+        features: route ? float32ToBytes(embedded.features.subarray(r * embedded.dim, (r + 1) * embedded.dim)) : null,
+        tokenIds: route ? int32ToBytes(embedded.tokens.ids.subarray(embedded.tokens.offsets[r], embedded.tokens.offsets[r + 1])) : null,
         tokenCount: embedded.tokenCounts[r],
         truncated: embedded.truncated[r],
         clientKeyId: req.clientKeyId,
       });
-      const route = routeDecision(d, policy, this.random);
       const reviewTaskId = route ? uuidv7() : null;
       if (route) {
         tasks.push({

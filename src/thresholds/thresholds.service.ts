@@ -57,7 +57,10 @@ export class ThresholdService {
       (l) => l.blind && policy.categories.includes(l.category) && (l.split === 'eval' || Number(l.id) > trainedUpTo),
     );
     const decisionIds = [...new Set(labels.map((l) => l.decision_id))];
-    const inputs = (await decisionInputs(this.db, decisionIds)).filter((d) => d.backbone_id === active.backbone.id);
+    // Audited items went to review, so their features were stored; anything without them is not scored here.
+    const inputs = (await decisionInputs(this.db, decisionIds)).filter(
+      (d): d is typeof d & { features: Uint8Array } => d.backbone_id === active.backbone.id && d.features !== null,
+    );
     const index = new Map(inputs.map((d, i) => [d.id, i]));
     const dim = head.dim;
     const features = new Float32Array(inputs.length * dim);

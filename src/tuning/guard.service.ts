@@ -71,9 +71,11 @@ export class PromotionGuard {
     if (!predecessor) return state;
     const policy = this.policies.get();
     // What the predecessor would have said, through the scorer that served it (token ids and text may be
-    // purged: those rows count only if the predecessor has no part that reads them).
+    // purged: those rows count only if the predecessor has no part that reads them; an appealed item that
+    // was not routed when decided has no stored features and is left out).
     const usable = rows.filter(
-      (r) => policy.rules[r.category] && (predecessor.lexical === null || r.tokenIds !== null) && (!predecessor.ngrams || r.text !== null),
+      (r): r is typeof r & { features: Uint8Array } =>
+        r.features !== null && !!policy.rules[r.category] && (predecessor.lexical === null || r.tokenIds !== null) && (!predecessor.ngrams || r.text !== null),
     );
     const scorer = new Scorer(predecessor, probabilityKind(backbone.problemType), mapLabels(policy, heads.labelSpace(backbone)));
     const D = predecessor.dim;

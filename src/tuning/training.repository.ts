@@ -165,7 +165,8 @@ export async function decisionInputs(db: Executor, decisionIds: string[]) {
     id: string;
     item_id: string;
     backbone_id: string;
-    features: Uint8Array;
+    /** Null where the item did not go to review when it was decided (0015): recompute from the text. */
+    features: Uint8Array | null;
     token_ids: Uint8Array | null;
     text: string | null;
     context: string | null;
@@ -353,7 +354,8 @@ export interface BlindLabel {
   category: string;
   label: boolean;
   modelLabel: boolean;
-  features: Uint8Array;
+  /** Null only for an item that was not routed when decided (an appeal): the guard leaves it out. */
+  features: Uint8Array | null;
   tokenIds: Uint8Array | null;
   /** The item's text (null once retention purged it): an n-gram part reads it. */
   text: string | null;

@@ -643,16 +643,18 @@ export class TrainingService {
     for (const c of cells) if (!decisionOf.has(c.itemId)) decisionOf.set(c.itemId, c.decisionId);
     const rows = await repo.decisionInputs(this.db, [...new Set(decisionOf.values())]);
     const items = new Map<string, ItemInputs>();
-    const elsewhere = rows.filter((r) => r.backbone_id !== backboneId || (needTokens && r.token_ids === null && r.text !== null));
+    // Features to look up or recompute: another backbone's, none stored (an item not routed when it was
+    // decided, appealed since), or token ids missing where a lexical part needs them.
+    const stored = (r: (typeof rows)[number]): r is typeof r & { features: Uint8Array } => r.backbone_id === backboneId && r.features !== null;
+    const elsewhere = rows.filter((r) => !stored(r) || (needTokens && r.token_ids === null && r.text !== null));
     const kept = new Map((await repo.cachedItemFeatures(this.db, backboneId, elsewhere.map((r) => r.item_id))).map((k) => [k.item_id, k]));
     const redo: typeof rows = [];
     let purged = 0;
     let withoutTokens = 0;
     let cached = 0;
     for (const r of rows) {
-      const here = r.backbone_id === backboneId;
       const k = kept.get(r.item_id);
-      if (here && (!needTokens || r.token_ids !== null || r.text === null)) {
+      if (stored(r) && (!needTokens || r.token_ids !== null || r.text === null)) {
         if (needTokens && r.token_ids === null) withoutTokens++;
         items.set(r.item_id, { features: bytesToFloat32(r.features), tokens: r.token_ids ? bytesToInt32(r.token_ids) : null, text: r.text, key: r.group_key ?? r.text_sha256 });
       } else if (k && (!needTokens || k.token_ids !== null || r.text === null)) {

@@ -47,10 +47,11 @@ for (const kind of testDatabases()) {
       assert.equal(single.body.results.length, 1);
     });
 
-    test('every acknowledged decision is stored with scores, features, head and policy version', async () => {
-      const res = await moderate({ input: [{ text: 'I am going to kill you', context: 'hello world' }, 'thanks for the help'] });
+    test('every acknowledged decision is stored with scores, head and policy version; features and token ids only where it goes to review', async () => {
+      const res = await moderate({ input: [{ text: 'I am going to kill you', context: 'hello world' }, 'have a nice day'] });
       assert.equal(res.status, 200);
       const active = app.server.ctx.models.active;
+      assert.deepEqual(res.body.results.map((r: { review_task_id: string | null }) => r.review_task_id !== null), [true, false], 'the threat goes to review, the greeting does not');
       for (const r of res.body.results) {
         const row = await app.database.db
           .selectFrom('decisions as d')
@@ -68,9 +69,17 @@ for (const kind of testDatabases()) {
         assert.equal(row.backbone_id, active.backbone.id);
         assert.equal(row.policy_name, 'default');
         assert.equal(row.policy_version, res.body.policy.version);
-        const features = bytesToFloat32(row.features);
-        assert.equal(features.length, active.head.dim);
-        assert.ok(features.some((x) => x !== 0));
+        if (r.review_task_id) {
+          // What training reads is kept for an item that goes to review.
+          const features = bytesToFloat32(row.features!);
+          assert.equal(features.length, active.head.dim);
+          assert.ok(features.some((x) => x !== 0));
+          assert.ok(row.token_ids && row.token_ids.byteLength > 0);
+        } else {
+          // An item decided without review is never trained on: no features or token ids (a fifth of the bytes).
+          assert.equal(row.features, null);
+          assert.equal(row.token_ids, null);
+        }
         assert.match(row.text_sha256, /^[0-9a-f]{64}$/);
       }
       const first = await app.database.db.selectFrom('content_items').select(['text', 'context']).where('id', '=', res.body.results[0].item_id).executeTakeFirstOrThrow();

@@ -14,8 +14,9 @@ export interface DecisionsTable {
   flagged: boolean;
   category_scores: ColumnType<Record<string, number>, string, string>;
   categories: ColumnType<Record<string, boolean>, string, string>;
-  features: Uint8Array;
-  /** Int32 LE token ids the text was scored with; null for decisions made before 0005 or purged by retention. */
+  /** Float32 LE features; null where the item did not go to review (0015): a run that needs them recomputes them. */
+  features: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
+  /** Int32 LE token ids the text was scored with; null for decisions made before 0005, purged by retention, or not reviewed (0015). */
   token_ids: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
   token_count: number;
   truncated: boolean;

@@ -1,0 +1,41 @@
+/**
+ * The models the benches score with: the starter (models/default, built on first use) and a
+ * MiniLM-L6-shaped BERT (6 layers, hidden 384, random weights), built by the synthetic exporter and
+ * imported on first use, with a policy that maps its Jigsaw-style labels onto four categories.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../src/logger.js';
+import { importModel } from '../src/models/import/importer.js';
+import { buildTransformerClassifier } from '../tools/synthetic/index.js';
+
+/** The starter model's directory under `root`, built if it is not there yet. */
+export function starterModel(root: string): string {
+  const dir = path.join(root, 'models/default');
+  if (!fs.existsSync(path.join(dir, 'config.json'))) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/build-model.ts', '--out', dir], { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('building the starter model failed');
+  }
+  return dir;
+}
+
+/** The MiniLM-L6-shaped BERT: its export (for transformers.js), its imported directory and a policy for it. */
+export async function minilmModel(root: string, log: Logger): Promise<{ exportDir: string; dir: string; policyYaml: string }> {
+  const exportDir = path.join(root, 'models/minilm-l6-export');
+  const dir = path.join(root, 'models/minilm-l6');
+  if (!fs.existsSync(path.join(exportDir, 'config.json'))) {
+    process.stdout.write('building the MiniLM-L6-shaped BERT (random weights)…\n');
+    await buildTransformerClassifier({ arch: 'bert', preset: 'minilm-l6', classifier: 'gemm' }, exportDir);
+  }
+  if (!fs.existsSync(path.join(dir, 'config.json'))) await importModel({ sourceDir: exportDir, outDir: dir, logger: log });
+  const policyYaml = [
+    'categories:',
+    '  harassment: { flag: 0.5, block: 0.95 }',
+    '  violence: { flag: 0.5, block: 0.9 }',
+    '  hate: { flag: 0.5, block: 0.95 }',
+    '  sexual: { flag: 0.5, block: 0.95 }',
+    'labels: { toxic: harassment, severe_toxic: harassment, insult: harassment, threat: violence, identity_hate: hate, obscene: sexual }',
+  ].join('\n');
+  return { exportDir, dir, policyYaml };
+}
