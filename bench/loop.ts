@@ -26,7 +26,7 @@ import { parsePolicy } from '../src/policy/loader.js';
 import type { Policy } from '../src/policy/policy.js';
 import { ModtuneServer } from '../src/server.js';
 import { mulberry32 } from '../src/random.js';
-import { termsOf } from '../src/tuning/drift.js';
+import { termsOf, type DriftRow } from '../src/tuning/drift.js';
 import { auroc, averagePrecision } from '../src/tuning/stats.js';
 import { fitSupervised, type Labelled } from './supervised.js';
 import { DAVIDSON_PATH, HATE, labelsFor, loadDavidson, moderatorClass, NEITHER, OFFENSIVE, type DavidsonClass } from './davidson.js';
@@ -631,7 +631,7 @@ interface Run {
   error: string | null;
   candidate_head_id: string | null;
   active_head_id: string | null;
-  data_snapshot: { pairs?: number; eval_items: number } | null;
+  data_snapshot: { pairs?: number; eval_items: number; drift?: { rows: (DriftRow & { threshold?: number; finding?: boolean })[] } } | null;
   metrics: {
     seconds: number;
     categories?: { category: string; beta: number | null; experts: { expert: string; l2: number; scale: number }[]; auprc: number | null; folds: number }[];
@@ -951,6 +951,15 @@ if (POISON) {
     // A word slice's reason names the word: the bench prints none of the data's words.
     const reasons = (run.status === 'held' ? (run.error ?? '') : shortReasons(run)).replace(/the word "[^"]*"/g, 'the word (not printed)');
     POISONED.push({ round: label, kind: POISON, what, changed: attack.changed, status: run.status, holds, reasons });
+    // The night's test of each moderator's flags against the serving head's expectation in the target
+    // category: how near a hold it came (its p-value against the threshold), for attacks that stay under it.
+    for (const r of run.data_snapshot?.drift?.rows ?? []) {
+      if (r.category !== TARGET || r.scope !== 'batch' || r.slice.kind !== 'moderator' || r.against !== 'expected' || !r.expected) continue;
+      say(
+        `round ${label}: ${moderatorName(r.moderator)} flagged ${TARGET} on ${r.batch.agree} of ${r.batch.n} where the head expected ${r.expected.batch.toFixed(1)}; ` +
+          `history ${r.history.agree} of ${r.history.n} where ${r.expected.history.toFixed(1)} (change ${((r.change ?? 0) * 100).toFixed(0)} %, p ${r.p_value?.toExponential(1)} against ${r.threshold?.toExponential(0)}: ${r.finding ? 'found' : 'not found'})`,
+      );
+    }
     say(`round ${label}: ${attack.changed} target labels changed; run ${run.status}${holds.length ? `: held ${holds.join(', ')}` : ''}`);
   }
 }

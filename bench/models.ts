@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../src/logger.js';
 import { importModel } from '../src/models/import/importer.js';
@@ -38,4 +39,41 @@ export async function minilmModel(root: string, log: Logger): Promise<{ exportDi
     'labels: { toxic: harassment, severe_toxic: harassment, insult: harassment, threat: violence, identity_hate: hate, obscene: sexual }',
   ].join('\n');
   return { exportDir, dir, policyYaml };
+}
+
+/** A bench model by name: its directory, the directory transformers.js reads, and the policy the service uses. */
+export interface BenchModel {
+  name: string;
+  dir: string;
+  /** Where transformers.js finds its files: the starter's own directory, the MiniLM's optimum-style export. */
+  source: string;
+  policyYaml: string;
+}
+
+export async function benchModel(name: string, root: string, log: Logger): Promise<BenchModel> {
+  if (name === 'starter') {
+    const dir = starterModel(root);
+    return { name, dir, source: dir, policyYaml: await fsp.readFile(path.join(root, 'policies/default.yaml'), 'utf8') };
+  }
+  if (name === 'minilm') {
+    const { exportDir, dir, policyYaml } = await minilmModel(root, log);
+    return { name, dir, source: exportDir, policyYaml };
+  }
+  throw new Error(`unknown model '${name}' (starter, minilm)`);
+}
+
+/** Lays the model out for the transformers.js peer (bench/peer) under peerRoot/<name>: config, tokenizer, onnx/model.onnx. */
+export async function peerModel(m: BenchModel, peerRoot: string, maxLength: number): Promise<void> {
+  const peerDir = path.join(peerRoot, m.name);
+  await fsp.mkdir(path.join(peerDir, 'onnx'), { recursive: true });
+  if (m.name === 'starter') {
+    // transformers.js knows architectures by model_type; the starter's graph is fed like a BERT's.
+    const config = JSON.parse(await fsp.readFile(path.join(m.dir, 'config.json'), 'utf8'));
+    await fsp.writeFile(path.join(peerDir, 'config.json'), JSON.stringify({ ...config, model_type: 'bert', architectures: ['BertForSequenceClassification'] }));
+    await fsp.writeFile(path.join(peerDir, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'BertTokenizer', do_lower_case: true, model_max_length: maxLength }));
+    await fsp.copyFile(path.join(m.dir, 'tokenizer.json'), path.join(peerDir, 'tokenizer.json'));
+  } else {
+    for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) await fsp.copyFile(path.join(m.source, f), path.join(peerDir, f));
+  }
+  await fsp.symlink(path.join(m.source, 'model.onnx'), path.join(peerDir, 'onnx', 'model.onnx'));
 }

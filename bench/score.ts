@@ -17,7 +17,7 @@
  * Texts are tweets from ../shared/datasets/davidson-2017 when present (never printed), otherwise
  * generated sentences. The load generator (autocannon) runs in this process, on the same 2 cores.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -34,7 +34,8 @@ import { createScratchDatabase } from '../test/helpers/scratch-database.js';
 import * as procCpu from './proc-cpu.js';
 import type { CpuSample } from './proc-cpu.js';
 import { loadDavidson } from './davidson.js';
-import { minilmModel, starterModel } from './models.js';
+import { benchModel as modelFor, peerModel } from './models.js';
+import { freePort, startProcess, stop } from './processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -89,29 +90,12 @@ function run(cmd: string, args: string[]): void {
 
 async function prepare(name: string): Promise<BenchModel> {
   const peerRoot = path.join(WORK, 'peer-models');
-  const peerDir = path.join(peerRoot, name);
-  await fsp.mkdir(path.join(peerDir, 'onnx'), { recursive: true });
   const policyDir = path.join(WORK, `policies-${name}`);
   await fsp.mkdir(policyDir, { recursive: true });
-  if (name === 'starter') {
-    const dir = starterModel(ROOT);
-    // transformers.js knows architectures by model_type; the starter's graph is fed like a BERT's.
-    const config = JSON.parse(await fsp.readFile(path.join(dir, 'config.json'), 'utf8'));
-    await fsp.writeFile(path.join(peerDir, 'config.json'), JSON.stringify({ ...config, model_type: 'bert', architectures: ['BertForSequenceClassification'] }));
-    await fsp.writeFile(path.join(peerDir, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'BertTokenizer', do_lower_case: true, model_max_length: MAX_LENGTH }));
-    await fsp.copyFile(path.join(dir, 'tokenizer.json'), path.join(peerDir, 'tokenizer.json'));
-    await fsp.symlink(path.join(dir, 'model.onnx'), path.join(peerDir, 'onnx', 'model.onnx'));
-    await fsp.copyFile(path.join(ROOT, 'policies/default.yaml'), path.join(policyDir, 'default.yaml'));
-    return { name, dir, peerRoot, policyDir };
-  }
-  if (name === 'minilm') {
-    const { exportDir, dir, policyYaml } = await minilmModel(ROOT, log);
-    for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) await fsp.copyFile(path.join(exportDir, f), path.join(peerDir, f));
-    await fsp.symlink(path.join(exportDir, 'model.onnx'), path.join(peerDir, 'onnx', 'model.onnx'));
-    await fsp.writeFile(path.join(policyDir, 'default.yaml'), policyYaml);
-    return { name, dir, peerRoot, policyDir };
-  }
-  throw new Error(`unknown model '${name}' (starter, minilm)`);
+  const m = await modelFor(name, ROOT, log);
+  await fsp.writeFile(path.join(policyDir, 'default.yaml'), m.policyYaml);
+  await peerModel(m, peerRoot, MAX_LENGTH);
+  return { name, dir: m.dir, peerRoot, policyDir };
 }
 
 // ---------------------------------------------------------------- raw onnxruntime
@@ -161,46 +145,6 @@ async function rawThroughput(model: ModelDir, corpus: string[], o: { batch: numb
 }
 
 // ---------------------------------------------------------------- servers
-async function startProcess(cmd: string, args: string[], env: Record<string, string>, portLine: RegExp | null): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => (out = (out + d).slice(-20_000)));
-  child.stderr!.on('data', (d) => (out = (out + d).slice(-20_000)));
-  if (!portLine) return { child, port: 0 };
-  const port = await new Promise<number>((resolve, reject) => {
-    const t = setInterval(() => {
-      const m = portLine.exec(out);
-      if (m) {
-        clearInterval(t);
-        resolve(Number(m[1]));
-      } else if (child.exitCode !== null) {
-        clearInterval(t);
-        reject(new Error(`${args.join(' ')} exited:\n${out.slice(-2000)}`));
-      }
-    }, 50);
-  });
-  return { child, port };
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  await new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-  });
-}
-
-/** A free port on loopback, chosen here: the service logs at warn level, so it does not announce one. */
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const PG_URL = process.env.BENCH_DATABASE_URL;
 type Db = 'pglite' | 'postgres';

@@ -1,0 +1,43 @@
+/** Child processes for the benches: a server started and its port read from its output, stopped, a free port. */
+import { spawn, type ChildProcess } from 'node:child_process';
+
+export async function startProcess(cmd: string, args: string[], env: Record<string, string>, portLine: RegExp | null): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out = (out + d).slice(-20_000)));
+  child.stderr!.on('data', (d) => (out = (out + d).slice(-20_000)));
+  if (!portLine) return { child, port: 0 };
+  const port = await new Promise<number>((resolve, reject) => {
+    const t = setInterval(() => {
+      const m = portLine.exec(out);
+      if (m) {
+        clearInterval(t);
+        resolve(Number(m[1]));
+      } else if (child.exitCode !== null) {
+        clearInterval(t);
+        reject(new Error(`${args.join(' ')} exited:\n${out.slice(-2000)}`));
+      }
+    }, 50);
+  });
+  return { child, port };
+}
+
+export async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+  });
+}
+
+/** A free port on loopback, chosen here: the service logs at warn level, so it does not announce one. */
+export async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
