@@ -12,6 +12,8 @@
  *     its isolate) = RSS on PGlite − RSS on PostgreSQL, with the same layout;
  *   - the rest (main thread: HTTP, policies, the decision writer, loaded modules; plus one session) = RSS on
  *     PostgreSQL with 1 session × 2 threads.
+ * The default (no INFERENCE_WORKERS or ORT_THREADS: the start measures the layouts and keeps the fewest
+ * sessions within 10 % of the fastest) is measured too, and its log says which it chose.
  * PostgreSQL's own processes are not in the service's RSS (nor in the peer's, which stores nothing).
  * Texts: tweets from ../shared/datasets/davidson-2017 when present (never printed), else generated.
  */
@@ -100,7 +102,9 @@ async function service(label: string, modelDir: string, policyDir: string, env: 
     }
     await drive(port, input, true);
     const m = memory(child.pid!);
-    return { label, rss: m.rssMb, peak: m.peakMb };
+    // The inference workers name their threads mt-infer-N: how many sessions serve.
+    const sessions = fs.readdirSync(`/proc/${child.pid}/task`).filter((t) => /^mt-infer-\d+$/.test(fs.readFileSync(`/proc/${child.pid}/task/${t}/comm`, 'utf8').trim())).length;
+    return { label: `${label} (${sessions} session${sessions === 1 ? '' : 's'} serving)`, rss: m.rssMb, peak: m.peakMb };
   } finally {
     await stop(child);
     await scratch?.drop();
@@ -141,12 +145,16 @@ for (const name of values.models!.split(',')) {
   await fsp.mkdir(policyDir, { recursive: true });
   await fsp.writeFile(path.join(policyDir, 'default.yaml'), m.policyYaml);
   const onnxMb = fs.statSync(path.join(m.dir, 'model.onnx')).size / 1048576;
-  const two = { INFERENCE_WORKERS: '2', ORT_THREADS: '1' };
-  const one = { INFERENCE_WORKERS: '1', ORT_THREADS: '2' };
+  const cores = os.availableParallelism();
+  const half = Math.max(1, Math.floor(cores / 2));
+  const two = { INFERENCE_WORKERS: '2', ORT_THREADS: String(half) };
+  const one = { INFERENCE_WORKERS: '1', ORT_THREADS: String(cores) };
+  const twoLabel = `2 sessions × ${half} thread${half > 1 ? 's' : ''}`;
+  const oneLabel = `1 session × ${cores} thread${cores > 1 ? 's' : ''}`;
   const runs: Measured[] = [];
   const dbs = PG_URL ? ['pglite', 'postgres'] : ['pglite'];
   for (const db of dbs) {
-    for (const [layout, env] of [['2 sessions × 1 thread', two], ['1 session × 2 threads', one]] as const) {
+    for (const [layout, env] of [[twoLabel, two], [oneLabel, one], ['default: the layout measured at start', {}]] as const) {
       runs.push(await service(`service, ${db}, ${layout}`, m.dir, policyDir, { ...env, ...(db === 'postgres' ? { DATABASE_URL: 'scratch' } : {}) }, input));
     }
   }
@@ -157,14 +165,14 @@ for (const name of values.models!.split(',')) {
   say('| process | RSS after the load, MB | peak RSS, MB | RSS / peer |');
   say('|---|---|---|---|');
   for (const x of [...runs, p]) say(`| ${x.label} | ${r0(x.rss)} | ${r0(x.peak)} | ${(x.rss / p.rss).toFixed(2)} |`);
-  const get = (label: string) => runs.find((x) => x.label === label)?.rss ?? NaN;
+  const get = (label: string) => runs.find((x) => x.label.startsWith(`${label} (`))?.rss ?? NaN;
   say();
   if (PG_URL) {
-    say(`- one inference session (PostgreSQL: 2 × 1 − 1 × 2): ${r0(get('service, postgres, 2 sessions × 1 thread') - get('service, postgres, 1 session × 2 threads'))} MB`);
-    say(`- embedded PGlite (PGlite − PostgreSQL, 2 × 1): ${r0(get('service, pglite, 2 sessions × 1 thread') - get('service, postgres, 2 sessions × 1 thread'))} MB; (1 × 2): ${r0(get('service, pglite, 1 session × 2 threads') - get('service, postgres, 1 session × 2 threads'))} MB`);
-    say(`- main thread, modules and one session (PostgreSQL, 1 × 2): ${r0(get('service, postgres, 1 session × 2 threads'))} MB`);
+    say(`- one inference session (PostgreSQL: two sessions − one): ${r0(get(`service, postgres, ${twoLabel}`) - get(`service, postgres, ${oneLabel}`))} MB`);
+    say(`- embedded PGlite (PGlite − PostgreSQL, two sessions): ${r0(get(`service, pglite, ${twoLabel}`) - get(`service, postgres, ${twoLabel}`))} MB; one session: ${r0(get(`service, pglite, ${oneLabel}`) - get(`service, postgres, ${oneLabel}`))} MB`);
+    say(`- main thread, modules and one session (PostgreSQL, one session): ${r0(get(`service, postgres, ${oneLabel}`))} MB`);
   } else {
-    say(`- one inference session (PGlite: 2 × 1 − 1 × 2): ${r0(get('service, pglite, 2 sessions × 1 thread') - get('service, pglite, 1 session × 2 threads'))} MB`);
+    say(`- one inference session (PGlite: two sessions − one): ${r0(get(`service, pglite, ${twoLabel}`) - get(`service, pglite, ${oneLabel}`))} MB`);
     say('- the PGlite and main-thread parts need PostgreSQL to compare with (BENCH_DATABASE_URL or TEST_DATABASE_URL)');
   }
 }

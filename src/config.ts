@@ -9,6 +9,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { candidateLayouts } from './inference/calibrate.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -108,6 +109,8 @@ export interface Config {
     providers: ('cuda' | 'webgpu' | 'cpu')[];
     workers: number;
     threadsPerWorker: number;
+    /** With neither INFERENCE_WORKERS nor ORT_THREADS set: the layouts calibration measures (calibrate.ts). */
+    layouts: { workers: number; threads: number }[];
     maxSequenceLength: number;
     batchMaxSize: number;
     batchMaxWaitMs: number;
@@ -175,8 +178,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   // Each worker owns an ORT session. Parallel sessions with few threads each beat one session with many
   // on CPU for the small batches a moderation service sees (measured: docs/PERFORMANCE.md); more than
   // four sessions mostly costs memory (each holds the model).
+  // Without calibration (BATCH_CALIBRATE=false) that is the layout; with it, and neither variable set, the
+  // start measures 1, 2 and 4 sessions and keeps the fewest within 10 % of the fastest (calibrate.ts).
   const workers = e.INFERENCE_WORKERS || Math.min(cores, 4);
   const threads = e.ORT_THREADS || Math.max(1, Math.floor(cores / workers));
+  const layouts = e.INFERENCE_WORKERS || e.ORT_THREADS ? [{ workers, threads }] : candidateLayouts(cores);
   return {
     host: e.HOST,
     port: e.PORT,
@@ -187,6 +193,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       providers: e.EXECUTION_PROVIDERS,
       workers,
       threadsPerWorker: threads,
+      layouts,
       maxSequenceLength: e.MAX_SEQUENCE_LENGTH,
       batchMaxSize: e.BATCH_MAX_SIZE,
       batchMaxWaitMs: e.BATCH_MAX_WAIT_MS,

@@ -1,4 +1,10 @@
 /**
+ * Layout and batch calibration. Layout: with the default (no INFERENCE_WORKERS or ORT_THREADS set), a few
+ * ways to split the cores between ONNX sessions (1 session × all cores, 2 × half, 4 × a quarter) are each
+ * measured at their calibrated batch, and the fewest sessions within the tolerance of the fastest are kept:
+ * every session holds its own copy of the weights (onnxruntime-node cannot share them), so a session that
+ * buys a few percent of throughput is not worth its memory (docs/PERFORMANCE.md, "Memory").
+ *
  * Batch calibration: at model load, measure what one text costs at a few batch sizes on this host
  * (every worker busy at once, as under load) and keep the smallest size that is as cheap per text as the
  * best. On a CPU that is a small batch (MiniLM-L6 on 2 cores: 8; larger batches cost more per text); on a
@@ -83,4 +89,33 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
   // shared host (start-up, a neighbour) inflates one measurement, rarely both.
   for (const p of points) p.msPerText = Math.min(p.msPerText, await measure(p.size));
   return { size: chooseBatchSize(points, o.tolerance), points, ms: now() - started };
+}
+
+/** A way to run inference: this many sessions (worker threads), each with this many intra-op threads. */
+export interface Layout {
+  workers: number;
+  threads: number;
+}
+
+export interface LayoutPoint extends Layout {
+  /** The calibrated batch size for this layout, and its wall time per text with every session busy. */
+  size: number;
+  msPerText: number;
+}
+
+/**
+ * The layouts worth measuring on `cores` cores: 1, 2 and 4 sessions (at most one per core), the cores
+ * split evenly between them.
+ */
+export function candidateLayouts(cores: number): Layout[] {
+  const out: Layout[] = [];
+  for (const workers of [1, 2, 4]) if (workers <= Math.max(1, cores)) out.push({ workers, threads: Math.max(1, Math.floor(cores / workers)) });
+  return out;
+}
+
+/** The fewest sessions whose cost per text is within `tolerance` of the cheapest layout's. */
+export function chooseLayout(points: LayoutPoint[], tolerance = 0.1): LayoutPoint {
+  if (points.length === 0) throw new Error('no layout points');
+  const best = Math.min(...points.map((p) => p.msPerText));
+  return [...points].sort((a, b) => a.workers - b.workers).find((p) => p.msPerText <= best * (1 + tolerance))!;
 }

@@ -4,7 +4,7 @@
  */
 import type { Logger } from '../logger.js';
 import { DynamicBatcher, type BatchStats } from './batcher.js';
-import { calibrate, type Calibration } from './calibrate.js';
+import { calibrate, chooseLayout, type Calibration, type Layout, type LayoutPoint } from './calibrate.js';
 import { applyHead, maxAbsDiff, tokenRows, type TokenRows } from './head.js';
 import { ngramKey, rowOf, sparseRows, type NgramConfig, type SparseRow, type SparseRows } from './ngrams.js';
 import { ModelError, type ModelDir } from './model-dir.js';
@@ -32,6 +32,11 @@ export interface RuntimeOptions {
   providers: Provider[];
   workers: number;
   threadsPerWorker: number;
+  /**
+   * Layouts to measure at load when calibrating (more than one: the fewest sessions within 10 % of the
+   * fastest is kept, calibrate.ts); otherwise `workers` × `threadsPerWorker` is the layout.
+   */
+  layouts?: Layout[];
   maxSequenceLength: number;
   /** The largest batch; calibration (on by default) may choose a smaller one. */
   batchMaxSize: number;
@@ -114,38 +119,47 @@ export class ModelRuntime {
 
   /** What calibration measured at load (null when it was off). */
   calibration: Calibration | null = null;
+  /** The layout calibration chose and what it measured (null when only one layout was run). */
+  layout: (Layout & { points: LayoutPoint[] }) | null = null;
   private batcher!: DynamicBatcher<Pending, Row>;
   private encoderCache: SequenceEncoder | null = null;
 
   private constructor(
     readonly model: ModelDir,
     readonly maxLength: number,
-    private readonly pool: WorkerPool,
+    private pool: WorkerPool,
   ) {}
 
   static async start(model: ModelDir, opts: RuntimeOptions, log: Logger): Promise<ModelRuntime> {
     const maxLength = Math.min(opts.maxSequenceLength, model.maxLength ?? Infinity);
-    const started = performance.now();
-    const pool = await WorkerPool.start(
-      {
-        onnxPath: model.onnxPath,
-        providers: opts.providers,
-        threads: opts.threadsPerWorker,
-        featuresOutput: model.featuresOutput,
-        logitsOutput: model.logitsOutput,
-        tokenizerJson: model.tokenizerJson,
-        maxLength,
-      },
-      opts.workers,
-      log,
-    );
+    const calibrating = (opts.batchCalibrate ?? true) && opts.batchMaxSize > 1;
+    const layouts = calibrating && opts.layouts && opts.layouts.length > 1 ? [...opts.layouts].sort((a, b) => a.workers - b.workers) : [{ workers: opts.workers, threads: opts.threadsPerWorker }];
+    const startPool = async (layout: Layout) => {
+      const started = performance.now();
+      const pool = await WorkerPool.start(
+        {
+          onnxPath: model.onnxPath,
+          providers: opts.providers,
+          threads: layout.threads,
+          featuresOutput: model.featuresOutput,
+          logitsOutput: model.logitsOutput,
+          tokenizerJson: model.tokenizerJson,
+          maxLength,
+        },
+        layout.workers,
+        log,
+      );
+      if (opts.inferenceTimeoutMs) pool.runTimeoutMs = opts.inferenceTimeoutMs;
+      return { pool, ms: performance.now() - started };
+    };
+    const first = await startPool(layouts[0]);
+    let pool = first.pool;
     for (const a of pool.attempts) log.info({ provider: a.provider, reason: a.error }, providerSkipped(a.provider, a.error));
     log.info(
-      { provider: pool.provider, workers: pool.size, threadsPerWorker: opts.threadsPerWorker, ms: Math.round(performance.now() - started) },
+      { provider: pool.provider, workers: pool.size, threadsPerWorker: layouts[0].threads, ms: Math.round(first.ms) },
       `inference running on the ${pool.provider} execution provider`,
     );
     const unknown = pool.inputs.filter((i) => !KNOWN_INPUTS.has(i.name));
-    if (opts.inferenceTimeoutMs) pool.runTimeoutMs = opts.inferenceTimeoutMs;
     const runtime = new ModelRuntime(model, maxLength, pool);
     let maxBatch = opts.batchMaxSize;
     try {
@@ -156,8 +170,40 @@ export class ModelRuntime {
         );
       }
       await runtime.verifyHead();
-      if ((opts.batchCalibrate ?? true) && opts.batchMaxSize > 1) {
-        const c = await calibrate({ maxBatch: opts.batchMaxSize, workers: pool.size, run: (inputs) => pool.score(inputs) });
+      if (calibrating) {
+        const measureBatch = (p: WorkerPool) => calibrate({ maxBatch: opts.batchMaxSize, workers: p.size, run: (inputs) => p.score(inputs) });
+        let c = await measureBatch(pool);
+        // Other layouts only on the CPU: a GPU runs one session.
+        const more = pool.provider === 'cpu' ? layouts.slice(1) : [];
+        if (more.length > 0) {
+          const cheapest = (x: Calibration) => Math.min(...x.points.map((p) => p.msPerText));
+          const points: LayoutPoint[] = [{ ...layouts[0], size: c.size, msPerText: cheapest(c) }];
+          for (const layout of more) {
+            const next = (await startPool(layout)).pool;
+            let nc: Calibration;
+            try {
+              nc = await measureBatch(next);
+            } catch (err) {
+              await next.stop(0);
+              throw err;
+            }
+            const point = { ...layout, size: nc.size, msPerText: cheapest(nc) };
+            points.push(point);
+            // Keep the pool of the layout chosen so far; the other one goes.
+            if (chooseLayout(points) === point) {
+              await pool.stop(0);
+              pool = next;
+              runtime.pool = next;
+              c = nc;
+            } else await next.stop(0);
+          }
+          const chosen = chooseLayout(points);
+          runtime.layout = { workers: chosen.workers, threads: chosen.threads, points };
+          log.info(
+            { workers: chosen.workers, threadsPerWorker: chosen.threads, msPerText: Object.fromEntries(points.map((p) => [`${p.workers}x${p.threads}`, Number(p.msPerText.toFixed(3))])) },
+            `inference layout: ${chosen.workers} session${chosen.workers > 1 ? 's' : ''} × ${chosen.threads} thread${chosen.threads > 1 ? 's' : ''} (the fewest sessions within 10% of the fastest per text; each session holds a copy of the weights)`,
+          );
+        }
         runtime.calibration = c;
         maxBatch = c.size;
         log.info(
@@ -166,7 +212,7 @@ export class ModelRuntime {
         );
       }
     } catch (err) {
-      await pool.stop(0);
+      await runtime.pool.stop(0);
       throw err;
     }
     runtime.batcher = new DynamicBatcher<Pending, Row>(

@@ -10,6 +10,7 @@ import { applyHead, maxAbsDiff } from '../../src/inference/head.js';
 import { loadModelDir, ModelError } from '../../src/inference/model-dir.js';
 import { ModelRuntime, providerSkipped, type RuntimeOptions } from '../../src/inference/runtime.js';
 import { SequenceEncoder } from '../../src/inference/tokenizer.js';
+import { chooseLayout } from '../../src/inference/calibrate.js';
 import { decodeModel, decodeTensor, tensorToFloat32 } from '../../src/inference/onnx/model.js';
 import { readInitializers } from '../../src/inference/onnx/wire.js';
 import { quietLogger } from '../helpers/db.js';
@@ -117,6 +118,43 @@ describe('batch calibration off', () => {
         assert.equal(rt.calibration, null);
         assert.equal(rt.batchSize, size);
         assert.equal((await rt.embed([{ text: 'still scores' }])).tokenCounts.length, 1);
+      } finally {
+        await rt.stop();
+      }
+    }
+  });
+});
+
+describe('layout calibration', () => {
+  test('with several layouts, each is measured and the chosen one serves: its session count, its batch size', async () => {
+    const rt = await ModelRuntime.start(
+      await loadModelDir(await tinyModelDir()),
+      { ...opts, layouts: [{ workers: 2, threads: 1 }, { workers: 1, threads: 1 }] },
+      quietLogger(),
+    );
+    try {
+      assert.ok(rt.layout, 'calibration measured the layouts');
+      assert.deepEqual(rt.layout.points.map((p) => p.workers), [1, 2], 'fewest sessions first');
+      const chosen = chooseLayout(rt.layout.points);
+      assert.deepEqual({ workers: rt.layout.workers, threads: rt.layout.threads }, { workers: chosen.workers, threads: chosen.threads });
+      assert.equal(rt.workers, chosen.workers, "the chosen layout's pool serves; the other was stopped");
+      assert.equal(rt.batchSize, chosen.size);
+      assert.equal((await rt.embed([{ text: 'still scores' }])).tokenCounts.length, 1);
+    } finally {
+      await rt.stop();
+    }
+  });
+
+  test('calibration off, or one layout given: no layout is measured', async () => {
+    const dir = await loadModelDir(await tinyModelDir());
+    for (const o of [
+      { ...opts, workers: 1, batchCalibrate: false, layouts: [{ workers: 1, threads: 1 }, { workers: 2, threads: 1 }] },
+      { ...opts, workers: 1, layouts: [{ workers: 1, threads: 1 }] },
+    ]) {
+      const rt = await ModelRuntime.start(dir, o, quietLogger());
+      try {
+        assert.equal(rt.layout, null);
+        assert.equal(rt.workers, 1);
       } finally {
         await rt.stop();
       }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { calibrate, candidateSizes, chooseBatchSize } from '../../src/inference/calibrate.js';
+import { calibrate, candidateLayouts, candidateSizes, chooseBatchSize, chooseLayout } from '../../src/inference/calibrate.js';
 
 test('the smallest size within the tolerance of the cheapest per text wins', () => {
   const cpu = [
@@ -74,4 +74,33 @@ test('a burst of other work during one measurement does not decide: each size is
   // One pass alone would have seen 8 at 10.5 ms per text, stopped there and chosen 4.
   assert.equal(c.size, 8, `per text: ${c.points.map((p) => `${p.size}: ${p.msPerText.toFixed(2)}`).join(', ')}`);
   assert.ok(Math.abs(c.points.find((p) => p.size === 8)!.msPerText - 3.5) < 1e-9);
+});
+
+test('layouts tried: 1, 2 and 4 sessions, at most one per core, the cores split evenly', () => {
+  assert.deepEqual(candidateLayouts(1), [{ workers: 1, threads: 1 }]);
+  assert.deepEqual(candidateLayouts(2), [
+    { workers: 1, threads: 2 },
+    { workers: 2, threads: 1 },
+  ]);
+  assert.deepEqual(candidateLayouts(16), [
+    { workers: 1, threads: 16 },
+    { workers: 2, threads: 8 },
+    { workers: 4, threads: 4 },
+  ]);
+});
+
+test('the fewest sessions within the tolerance of the fastest layout win: a session that buys 5 % is not worth a copy of the weights', () => {
+  const twoCores = [
+    { workers: 1, threads: 2, size: 8, msPerText: 3.9 },
+    { workers: 2, threads: 1, size: 8, msPerText: 3.7 },
+  ];
+  assert.equal(chooseLayout(twoCores).workers, 1, '3.9 is within 10 % of 3.7');
+  assert.equal(chooseLayout(twoCores, 0.05).workers, 2, 'not within 5 %');
+  const manyCores = [
+    { workers: 1, threads: 16, size: 8, msPerText: 1.0 },
+    { workers: 2, threads: 8, size: 8, msPerText: 0.8 },
+    { workers: 4, threads: 4, size: 8, msPerText: 0.75 },
+  ];
+  assert.equal(chooseLayout(manyCores).workers, 2, 'one session scales badly; two are within 10 % of four');
+  assert.throws(() => chooseLayout([]), /no layout points/);
 });

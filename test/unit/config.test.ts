@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
+import os from 'node:os';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import { candidateLayouts } from '../../src/inference/calibrate.js';
 
 test('defaults: loopback, port 8080, embedded database under ./data, GPU providers first', () => {
   const c = loadConfig({}, '/srv/app');
@@ -13,6 +15,12 @@ test('defaults: loopback, port 8080, embedded database under ./data, GPU provide
   assert.ok(c.inference.workers >= 1 && c.inference.threadsPerWorker >= 1);
   // Room for MAX_INPUTS texts and contexts at their length limits, three UTF-8 bytes a character.
   assert.equal(c.limits.maxBodyBytes, 64 * (20_000 + 20_000) * 3 + 64 * 1024);
+});
+
+test('inference layout: measured at start unless INFERENCE_WORKERS or ORT_THREADS says which', () => {
+  assert.deepEqual(loadConfig({}).inference.layouts, candidateLayouts(os.availableParallelism()));
+  assert.deepEqual(loadConfig({ INFERENCE_WORKERS: '3' }).inference.layouts, [{ workers: 3, threads: Math.max(1, Math.floor(os.availableParallelism() / 3)) }]);
+  assert.deepEqual(loadConfig({ ORT_THREADS: '2' }).inference.layouts, [{ workers: Math.min(os.availableParallelism(), 4), threads: 2 }]);
 });
 
 test('the default body limit carries the largest request the other limits allow', () => {
