@@ -75,7 +75,7 @@ async function service(label: string, modelDir: string, policyDir: string, env: 
   const dataDir = await fsp.mkdtemp(path.join(WORK, 'data-'));
   const port = await freePort();
   const scratch = env.DATABASE_URL === 'scratch' ? await createScratchDatabase(PG_URL!, 'modtune_bench_memory') : null;
-  const { child } = await startProcess(
+  const { child, output } = await startProcess(
     process.execPath,
     ['dist/main.js'],
     {
@@ -85,7 +85,8 @@ async function service(label: string, modelDir: string, policyDir: string, env: 
       DATA_DIR: dataDir,
       PORT: String(port),
       MODTUNE_ADMIN_KEY: ADMIN,
-      LOG_LEVEL: 'warn',
+      // Info: the start logs the layout it serves with.
+      LOG_LEVEL: 'info',
       MAX_SEQUENCE_LENGTH: String(MAX_LENGTH),
       TRAINING_SCHEDULER: 'false',
       RATE_LIMIT_PER_SECOND: '0',
@@ -100,11 +101,12 @@ async function service(label: string, modelDir: string, policyDir: string, env: 
       if (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
+    // What serves: the layout the start measured and chose, else the one given (read before the load's logs).
+    const chosen = /inference layout: ([^(]+?) \(/.exec(output())?.[1];
+    const sessions = chosen ? `chose ${chosen}` : 'as given';
     await drive(port, input, true);
     const m = memory(child.pid!);
-    // The inference workers name their threads mt-infer-N: how many sessions serve.
-    const sessions = fs.readdirSync(`/proc/${child.pid}/task`).filter((t) => /^mt-infer-\d+$/.test(fs.readFileSync(`/proc/${child.pid}/task/${t}/comm`, 'utf8').trim())).length;
-    return { label: `${label} (${sessions} session${sessions === 1 ? '' : 's'} serving)`, rss: m.rssMb, peak: m.peakMb };
+    return { label: `${label} (${sessions})`, rss: m.rssMb, peak: m.peakMb };
   } finally {
     await stop(child);
     await scratch?.drop();

@@ -1,12 +1,18 @@
 /** Child processes for the benches: a server started and its port read from its output, stopped, a free port. */
 import { spawn, type ChildProcess } from 'node:child_process';
 
-export async function startProcess(cmd: string, args: string[], env: Record<string, string>, portLine: RegExp | null): Promise<{ child: ChildProcess; port: number }> {
+export async function startProcess(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+  portLine: RegExp | null,
+): Promise<{ child: ChildProcess; port: number; output: () => string }> {
   const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out = (out + d).slice(-20_000)));
   child.stderr!.on('data', (d) => (out = (out + d).slice(-20_000)));
-  if (!portLine) return { child, port: 0 };
+  const output = () => out;
+  if (!portLine) return { child, port: 0, output };
   const port = await new Promise<number>((resolve, reject) => {
     const t = setInterval(() => {
       const m = portLine.exec(out);
@@ -19,7 +25,7 @@ export async function startProcess(cmd: string, args: string[], env: Record<stri
       }
     }, 50);
   });
-  return { child, port };
+  return { child, port, output };
 }
 
 export async function stop(child: ChildProcess): Promise<void> {

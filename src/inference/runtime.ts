@@ -5,6 +5,7 @@
 import type { Logger } from '../logger.js';
 import { DynamicBatcher, type BatchStats } from './batcher.js';
 import { calibrate, chooseLayout, type Calibration, type Layout, type LayoutPoint } from './calibrate.js';
+import { probeLayouts } from './layout-probe.js';
 import { applyHead, maxAbsDiff, tokenRows, type TokenRows } from './head.js';
 import { ngramKey, rowOf, sparseRows, type NgramConfig, type SparseRow, type SparseRows } from './ngrams.js';
 import { ModelError, type ModelDir } from './model-dir.js';
@@ -127,40 +128,56 @@ export class ModelRuntime {
   private constructor(
     readonly model: ModelDir,
     readonly maxLength: number,
-    private pool: WorkerPool,
+    private readonly pool: WorkerPool,
   ) {}
 
   static async start(model: ModelDir, opts: RuntimeOptions, log: Logger): Promise<ModelRuntime> {
     const maxLength = Math.min(opts.maxSequenceLength, model.maxLength ?? Infinity);
     const calibrating = (opts.batchCalibrate ?? true) && opts.batchMaxSize > 1;
-    const layouts = calibrating && opts.layouts && opts.layouts.length > 1 ? [...opts.layouts].sort((a, b) => a.workers - b.workers) : [{ workers: opts.workers, threads: opts.threadsPerWorker }];
-    const startPool = async (layout: Layout) => {
-      const started = performance.now();
-      const pool = await WorkerPool.start(
-        {
-          onnxPath: model.onnxPath,
-          providers: opts.providers,
-          threads: layout.threads,
-          featuresOutput: model.featuresOutput,
-          logitsOutput: model.logitsOutput,
-          tokenizerJson: model.tokenizerJson,
-          maxLength,
-        },
-        layout.workers,
-        log,
-      );
-      if (opts.inferenceTimeoutMs) pool.runTimeoutMs = opts.inferenceTimeoutMs;
-      return { pool, ms: performance.now() - started };
-    };
-    const first = await startPool(layouts[0]);
-    let pool = first.pool;
+    let layout: Layout = { workers: opts.workers, threads: opts.threadsPerWorker };
+    let measured: { layout: Layout & { points: LayoutPoint[] }; calibration: Calibration } | null = null;
+    if (calibrating && opts.layouts && opts.layouts.length > 1) {
+      // Each layout is measured in a child process (layout-probe.ts): the memory of the sessions measured
+      // and dropped leaves with it. Fewest sessions first.
+      const layouts = [...opts.layouts].sort((a, b) => a.workers - b.workers);
+      try {
+        const started = performance.now();
+        const probe = await probeLayouts({ modelDir: model.dir, providers: opts.providers, maxLength, batchMaxSize: opts.batchMaxSize, layouts });
+        const points: LayoutPoint[] = probe.measured.map((m) => ({ workers: m.workers, threads: m.threads, size: m.calibration.size, msPerText: Math.min(...m.calibration.points.map((p) => p.msPerText)) }));
+        const chosen = chooseLayout(points);
+        layout = { workers: chosen.workers, threads: chosen.threads };
+        measured = { layout: { ...layout, points }, calibration: probe.measured.find((m) => m.workers === chosen.workers && m.threads === chosen.threads)!.calibration };
+        log.info(
+          { workers: chosen.workers, threadsPerWorker: chosen.threads, msPerText: Object.fromEntries(points.map((p) => [`${p.workers}x${p.threads}`, Number(p.msPerText.toFixed(3))])), ms: Math.round(performance.now() - started) },
+          `inference layout: ${chosen.workers} session${chosen.workers > 1 ? 's' : ''} × ${chosen.threads} thread${chosen.threads > 1 ? 's' : ''} (the fewest sessions within 10% of the fastest per text; each session holds a copy of the weights)`,
+        );
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, `the inference layout could not be measured; running ${layout.workers} × ${layout.threads} (INFERENCE_WORKERS × ORT_THREADS fix it)`);
+      }
+    }
+    const started = performance.now();
+    const pool = await WorkerPool.start(
+      {
+        onnxPath: model.onnxPath,
+        providers: opts.providers,
+        threads: layout.threads,
+        featuresOutput: model.featuresOutput,
+        logitsOutput: model.logitsOutput,
+        tokenizerJson: model.tokenizerJson,
+        maxLength,
+      },
+      layout.workers,
+      log,
+    );
     for (const a of pool.attempts) log.info({ provider: a.provider, reason: a.error }, providerSkipped(a.provider, a.error));
     log.info(
-      { provider: pool.provider, workers: pool.size, threadsPerWorker: layouts[0].threads, ms: Math.round(first.ms) },
+      { provider: pool.provider, workers: pool.size, threadsPerWorker: layout.threads, ms: Math.round(performance.now() - started) },
       `inference running on the ${pool.provider} execution provider`,
     );
     const unknown = pool.inputs.filter((i) => !KNOWN_INPUTS.has(i.name));
+    if (opts.inferenceTimeoutMs) pool.runTimeoutMs = opts.inferenceTimeoutMs;
     const runtime = new ModelRuntime(model, maxLength, pool);
+    runtime.layout = measured?.layout ?? null;
     let maxBatch = opts.batchMaxSize;
     try {
       if (unknown.length > 0) {
@@ -171,39 +188,8 @@ export class ModelRuntime {
       }
       await runtime.verifyHead();
       if (calibrating) {
-        const measureBatch = (p: WorkerPool) => calibrate({ maxBatch: opts.batchMaxSize, workers: p.size, run: (inputs) => p.score(inputs) });
-        let c = await measureBatch(pool);
-        // Other layouts only on the CPU: a GPU runs one session.
-        const more = pool.provider === 'cpu' ? layouts.slice(1) : [];
-        if (more.length > 0) {
-          const cheapest = (x: Calibration) => Math.min(...x.points.map((p) => p.msPerText));
-          const points: LayoutPoint[] = [{ ...layouts[0], size: c.size, msPerText: cheapest(c) }];
-          for (const layout of more) {
-            const next = (await startPool(layout)).pool;
-            let nc: Calibration;
-            try {
-              nc = await measureBatch(next);
-            } catch (err) {
-              await next.stop(0);
-              throw err;
-            }
-            const point = { ...layout, size: nc.size, msPerText: cheapest(nc) };
-            points.push(point);
-            // Keep the pool of the layout chosen so far; the other one goes.
-            if (chooseLayout(points) === point) {
-              await pool.stop(0);
-              pool = next;
-              runtime.pool = next;
-              c = nc;
-            } else await next.stop(0);
-          }
-          const chosen = chooseLayout(points);
-          runtime.layout = { workers: chosen.workers, threads: chosen.threads, points };
-          log.info(
-            { workers: chosen.workers, threadsPerWorker: chosen.threads, msPerText: Object.fromEntries(points.map((p) => [`${p.workers}x${p.threads}`, Number(p.msPerText.toFixed(3))])) },
-            `inference layout: ${chosen.workers} session${chosen.workers > 1 ? 's' : ''} × ${chosen.threads} thread${chosen.threads > 1 ? 's' : ''} (the fewest sessions within 10% of the fastest per text; each session holds a copy of the weights)`,
-          );
-        }
+        // The layout's own measurement, when there was one, is the batch calibration too.
+        const c = measured?.calibration ?? (await calibrate({ maxBatch: opts.batchMaxSize, workers: pool.size, run: (inputs) => pool.score(inputs) }));
         runtime.calibration = c;
         maxBatch = c.size;
         log.info(
@@ -212,7 +198,7 @@ export class ModelRuntime {
         );
       }
     } catch (err) {
-      await runtime.pool.stop(0);
+      await pool.stop(0);
       throw err;
     }
     runtime.batcher = new DynamicBatcher<Pending, Row>(
