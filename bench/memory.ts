@@ -101,9 +101,13 @@ async function service(label: string, modelDir: string, policyDir: string, env: 
       if (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    // What serves: the layout the start measured and chose, else the one given (read before the load's logs).
-    const chosen = /inference layout: ([^(]+?) \(/.exec(output())?.[1];
-    const sessions = chosen ? `chose ${chosen}` : 'as given';
+    // What serves: the layout the start measured and chose, with its measurements (ms per text), else the
+    // one given (read before the load's logs).
+    const line = output().split('\n').find((l) => l.includes('inference layout:'));
+    const logged = line ? (JSON.parse(line) as { msg: string; msPerText: Record<string, number> }) : null;
+    const sessions = logged
+      ? `chose ${/inference layout: ([^(]+?) \(/.exec(logged.msg)?.[1]}; ms per text: ${Object.entries(logged.msPerText).map(([k, v]) => `${k.replace('x', ' × ')} ${v}`).join(', ')}`
+      : 'as given';
     await drive(port, input, true);
     const m = memory(child.pid!);
     return { label: `${label} (${sessions})`, rss: m.rssMb, peak: m.peakMb };

@@ -179,7 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   // on CPU for the small batches a moderation service sees (measured: docs/PERFORMANCE.md); more than
   // four sessions mostly costs memory (each holds the model).
   // Without calibration (BATCH_CALIBRATE=false) that is the layout; with it, and neither variable set, the
-  // start measures 1, 2 and 4 sessions and keeps the fewest within 10 % of the fastest (calibrate.ts).
+  // start measures 1, 2 and 4 sessions and keeps the fewest near enough the fastest (calibrate.ts).
   const workers = e.INFERENCE_WORKERS || Math.min(cores, 4);
   const threads = e.ORT_THREADS || Math.max(1, Math.floor(cores / workers));
   const layouts = e.INFERENCE_WORKERS || e.ORT_THREADS ? [{ workers, threads }] : candidateLayouts(cores);

@@ -34,8 +34,8 @@ export interface RuntimeOptions {
   workers: number;
   threadsPerWorker: number;
   /**
-   * Layouts to measure at load when calibrating (more than one: the fewest sessions within 10 % of the
-   * fastest is kept, calibrate.ts); otherwise `workers` × `threadsPerWorker` is the layout.
+   * Layouts to measure at load when calibrating (more than one: the fewest sessions near enough the
+   * fastest is kept, calibrate.ts chooseLayout); otherwise `workers` × `threadsPerWorker` is the layout.
    */
   layouts?: Layout[];
   maxSequenceLength: number;
@@ -149,7 +149,7 @@ export class ModelRuntime {
         measured = { layout: { ...layout, points }, calibration: probe.measured.find((m) => m.workers === chosen.workers && m.threads === chosen.threads)!.calibration };
         log.info(
           { workers: chosen.workers, threadsPerWorker: chosen.threads, msPerText: Object.fromEntries(points.map((p) => [`${p.workers}x${p.threads}`, Number(p.msPerText.toFixed(3))])), ms: Math.round(performance.now() - started) },
-          `inference layout: ${chosen.workers} session${chosen.workers > 1 ? 's' : ''} × ${chosen.threads} thread${chosen.threads > 1 ? 's' : ''} (the fewest sessions within 10% of the fastest per text; each session holds a copy of the weights)`,
+          `inference layout: ${chosen.workers} session${chosen.workers > 1 ? 's' : ''} × ${chosen.threads} thread${chosen.threads > 1 ? 's' : ''} (the fewest sessions within 15% or 0.1 ms of the fastest per text; each session holds a copy of the weights)`,
         );
       } catch (err) {
         log.warn({ err: (err as Error).message }, `the inference layout could not be measured; running ${layout.workers} × ${layout.threads} (INFERENCE_WORKERS × ORT_THREADS fix it)`);
