@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { mulberry32 } from '../src/random.js';
 
 export const DAVIDSON_PATH = path.resolve('../shared/datasets/davidson-2017/labeled_data.csv');
 
@@ -143,4 +144,19 @@ export async function loadDavidson(file = DAVIDSON_PATH): Promise<Tweet[] | null
     throw err;
   }
   return parseDavidson(src);
+}
+
+/**
+ * `n` texts for the speed and size benches, seeded: tweets sampled from the Davidson file (DAVIDSON_CSV, else
+ * DAVIDSON_PATH) when it is there, otherwise generated sentences of tweet length; `source` says which.
+ */
+export async function benchTexts(n: number, seed: number): Promise<{ texts: string[]; source: string }> {
+  const rng = mulberry32(seed);
+  const rows = await loadDavidson(process.env.DAVIDSON_CSV ? path.resolve(process.env.DAVIDSON_CSV) : DAVIDSON_PATH);
+  if (rows) return { texts: Array.from({ length: n }, () => rows[Math.floor(rng() * rows.length)].text), source: `${n} tweets sampled from davidson-2017` };
+  const words = 'the a you we they people weather today tomorrow help thanks great terrible stupid idea movie game team city night morning news'.split(' ');
+  return {
+    texts: Array.from({ length: n }, () => Array.from({ length: 6 + Math.floor(rng() * 20) }, () => words[Math.floor(rng() * words.length)]).join(' ')),
+    source: `${n} generated sentences (davidson-2017 not found)`,
+  };
 }

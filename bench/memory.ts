@@ -24,9 +24,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../src/logger.js';
-import { mulberry32 } from '../src/random.js';
 import { createScratchDatabase } from '../test/helpers/scratch-database.js';
-import { loadDavidson } from './davidson.js';
+import { benchTexts } from './davidson.js';
 import { benchModel, peerModel } from './models.js';
 import { memory } from './proc-cpu.js';
 import { freePort, startProcess, stop } from './processes.js';
@@ -39,16 +38,6 @@ const WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'modtune-bench-memory-'));
 const log = createLogger('warn');
 const MAX_LENGTH = 128;
 
-async function texts(n: number): Promise<{ texts: string[]; source: string }> {
-  const rng = mulberry32(5);
-  const rows = await loadDavidson(path.resolve(process.env.DAVIDSON_CSV ?? '../shared/datasets/davidson-2017/labeled_data.csv'));
-  if (rows) return { texts: Array.from({ length: n }, () => rows[Math.floor(rng() * rows.length)].text), source: `${n} tweets sampled from davidson-2017` };
-  const words = 'the a you we they people weather today tomorrow help thanks great terrible stupid idea movie game team city night morning news'.split(' ');
-  return {
-    texts: Array.from({ length: n }, () => Array.from({ length: 6 + Math.floor(rng() * 20) }, () => words[Math.floor(rng() * words.length)]).join(' ')),
-    source: `${n} generated sentences (davidson-2017 not found)`,
-  };
-}
 
 /** Sends the texts one per request (as bench:score does), 8 requests at a time; every answer must be a 200. */
 async function drive(port: number, input: string[], auth: boolean): Promise<void> {
@@ -143,7 +132,7 @@ const say = (l = '') => {
 };
 
 if (spawnSync('npm', ['run', 'build'], { stdio: 'ignore' }).status !== 0) throw new Error('npm run build failed');
-const { texts: input, source } = await texts(Number(values.texts));
+const { texts: input, source } = await benchTexts(Number(values.texts), 5);
 say(`bench:memory — ${new Date().toISOString()} — ${os.cpus()[0]?.model ?? 'cpu'} × ${os.availableParallelism()}, Node ${process.version}; ${source}, one per request, 8 at a time`);
 for (const name of values.models!.split(',')) {
   const m = await benchModel(name, ROOT, log);

@@ -29,11 +29,10 @@ import { WorkerPool } from '../src/inference/pool.js';
 import type { Provider } from '../src/inference/protocol.js';
 import { SequenceEncoder } from '../src/inference/tokenizer.js';
 import { createLogger } from '../src/logger.js';
-import { mulberry32 } from '../src/random.js';
 import { createScratchDatabase } from '../test/helpers/scratch-database.js';
 import * as procCpu from './proc-cpu.js';
 import type { CpuSample } from './proc-cpu.js';
-import { loadDavidson } from './davidson.js';
+import { benchTexts } from './davidson.js';
 import { benchModel as modelFor, peerModel } from './models.js';
 import { freePort, startProcess, stop } from './processes.js';
 
@@ -61,18 +60,6 @@ const log = createLogger('warn');
 const PROVIDERS = (process.env.EXECUTION_PROVIDERS ?? 'cpu').split(',').map((p) => p.trim()) as Provider[];
 
 // ---------------------------------------------------------------- texts
-async function texts(): Promise<{ texts: string[]; source: string }> {
-  const csv = path.resolve(process.env.DAVIDSON_CSV ?? '../shared/datasets/davidson-2017/labeled_data.csv');
-  const rng = mulberry32(7);
-  const rows = await loadDavidson(csv);
-  if (rows) {
-    const picked = Array.from({ length: 3000 }, () => rows[Math.floor(rng() * rows.length)].text);
-    return { texts: picked, source: `${picked.length} tweets sampled from davidson-2017` };
-  }
-  const words = 'the a you we they people weather today tomorrow help thanks great terrible stupid idea movie game team city night morning news'.split(' ');
-  const out = Array.from({ length: 3000 }, () => Array.from({ length: 6 + Math.floor(rng() * 20) }, () => words[Math.floor(rng() * words.length)]).join(' '));
-  return { texts: out, source: 'generated sentences (davidson-2017 not found)' };
-}
 
 // ---------------------------------------------------------------- models
 interface BenchModel {
@@ -478,7 +465,7 @@ async function benchModel(name: string, corpus: string[]): Promise<string[]> {
 }
 
 async function main() {
-  const { texts: corpus, source } = await texts();
+  const { texts: corpus, source } = await benchTexts(3000, 7);
   const out: string[] = [
     `bench:score — ${new Date().toISOString()} — ${os.cpus()[0]?.model ?? 'cpu'} × ${CORES}, Node ${process.version}, ${DURATION} s per load, max length ${MAX_LENGTH}, texts: ${source}`,
     '',

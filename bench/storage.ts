@@ -14,10 +14,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
 import { createLogger } from '../src/logger.js';
-import { mulberry32 } from '../src/random.js';
 import { startTestApp } from '../test/helpers/app.js';
 import { testDatabases } from '../test/helpers/db.js';
-import { loadDavidson } from './davidson.js';
+import { benchTexts } from './davidson.js';
 import { minilmModel, starterModel } from './models.js';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -27,16 +26,6 @@ const ROOT = path.resolve('.');
 const N = Number(values.texts);
 const log = createLogger('warn');
 
-async function texts(): Promise<{ texts: string[]; source: string }> {
-  const rng = mulberry32(11);
-  const rows = await loadDavidson(path.resolve(process.env.DAVIDSON_CSV ?? '../shared/datasets/davidson-2017/labeled_data.csv'));
-  if (rows) return { texts: Array.from({ length: N }, () => rows[Math.floor(rng() * rows.length)].text), source: `${N} tweets sampled from davidson-2017` };
-  const words = 'the a you we they people weather today tomorrow help thanks great terrible stupid idea movie game team city night morning news'.split(' ');
-  return {
-    texts: Array.from({ length: N }, () => Array.from({ length: 6 + Math.floor(rng() * 20) }, () => words[Math.floor(rng() * words.length)]).join(' ')),
-    source: `${N} generated sentences (davidson-2017 not found)`,
-  };
-}
 
 interface Sizes {
   kind: string;
@@ -78,7 +67,7 @@ async function measure(name: string, modelDir: string, policyDir: string, db: Re
   }
 }
 
-const { texts: input, source } = await texts();
+const { texts: input, source } = await benchTexts(N, 11);
 const work = await fsp.mkdtemp(path.join(os.tmpdir(), 'modtune-bench-storage-'));
 const lines: string[] = [];
 const say = (l: string) => {

@@ -146,7 +146,7 @@ export class ModelRuntime {
         const points: LayoutPoint[] = probe.measured.map((m) => ({ workers: m.workers, threads: m.threads, size: m.calibration.size, msPerText: Math.min(...m.calibration.points.map((p) => p.msPerText)) }));
         const chosen = chooseLayout(points);
         layout = { workers: chosen.workers, threads: chosen.threads };
-        measured = { layout: { ...layout, points }, calibration: probe.measured.find((m) => m.workers === chosen.workers && m.threads === chosen.threads)!.calibration };
+        measured = { layout: { ...layout, points }, calibration: probe.measured[points.indexOf(chosen)].calibration };
         log.info(
           { workers: chosen.workers, threadsPerWorker: chosen.threads, msPerText: Object.fromEntries(points.map((p) => [`${p.workers}x${p.threads}`, Number(p.msPerText.toFixed(3))])), ms: Math.round(performance.now() - started) },
           `inference layout: ${chosen.workers} session${chosen.workers > 1 ? 's' : ''} × ${chosen.threads} thread${chosen.threads > 1 ? 's' : ''} (the fewest sessions within 15% or 0.1 ms of the fastest per text; each session holds a copy of the weights)`,
