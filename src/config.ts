@@ -37,6 +37,7 @@ const envSchema = z.object({
   DATABASE_URL: z.string().url().optional(),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
   DATA_DIR: z.string().min(1).default('./data'),
+  EMBEDDED_SHARED_BUFFERS: bytes.default(32 * 1024 * 1024),
   MODEL_DIR: z.string().min(1).default('./models/default'),
   MODEL_AUTO_BUILD: bool.default(true),
   /** A Hub repo id (owner/name[@revision][:int8]) the first start pulls instead of building the starter. */
@@ -102,7 +103,7 @@ export function defaultBodyBytes(inputs: number, textLength: number, contextLeng
 export interface Config {
   host: string;
   port: number;
-  database: { url?: string; poolSize: number; dataDir: string };
+  database: { url?: string; poolSize: number; dataDir: string; embeddedSharedBuffers: number };
   model: { dir: string; autoBuild: boolean; hub?: { repo: string; revision?: string; dtype: 'fp32' | 'int8' } };
   policy: { dir: string; defaultName: string };
   inference: {
@@ -186,7 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   return {
     host: e.HOST,
     port: e.PORT,
-    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, dataDir: path.resolve(cwd, e.DATA_DIR) },
+    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, dataDir: path.resolve(cwd, e.DATA_DIR), embeddedSharedBuffers: e.EMBEDDED_SHARED_BUFFERS },
     model: { dir: path.resolve(cwd, e.MODEL_DIR), autoBuild: e.MODEL_AUTO_BUILD, ...(e.MODEL ? { hub: hubModel(e.MODEL) } : {}) },
     policy: { dir: path.resolve(cwd, e.POLICY_DIR), defaultName: e.DEFAULT_POLICY },
     inference: {

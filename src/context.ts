@@ -171,6 +171,7 @@ export class AppContext {
         url: config.database.url,
         dataDir: config.database.dataDir,
         poolSize: config.database.poolSize,
+        sharedBuffers: config.database.embeddedSharedBuffers,
         logger: dbLog,
         command: overrides.command ?? SERVER_COMMAND,
       }));

@@ -12,7 +12,7 @@ import type { Logger } from '../logger.js';
 import { acquireDataDirLock, describeProcess } from './data-dir-lock.js';
 import type { DatabaseSchema, DB } from './database.js';
 import { PGliteDialect } from './pglite-dialect.js';
-import { PGliteThread, type PGliteLike } from './pglite-thread.js';
+import { PGliteThread, pgliteStartParams, type PGliteLike } from './pglite-thread.js';
 
 export type DatabaseKind = 'postgres' | 'pglite';
 
@@ -54,12 +54,26 @@ export interface OpenOptions {
    * not share the request path's thread), or on the calling thread.
    */
   embeddedThread?: 'worker' | 'main';
+  /**
+   * PGlite's shared_buffers in bytes (default 32 MiB; PostgreSQL's own default is 128 MiB). The pool sits
+   * in PGlite's WebAssembly memory and stays resident once touched; reads past it are served from the
+   * operating system's page cache.
+   */
+  sharedBuffers?: number;
   /** Who opens an embedded database on disk, for the lock's messages (default: this process's npm script). */
   command?: string;
   logger: Logger;
 }
 
 const INT8 = 20;
+
+/** The embedded database's shared_buffers unless told otherwise (see OpenOptions.sharedBuffers). */
+export const EMBEDDED_SHARED_BUFFERS = 32 * 1024 * 1024;
+
+function embeddedSettings(opts: OpenOptions): Record<string, string> {
+  const kb = Math.max(128, Math.round((opts.sharedBuffers ?? EMBEDDED_SHARED_BUFFERS) / 1024));
+  return { shared_buffers: `${kb}kB` };
+}
 
 function redactUrl(url: string): string {
   try {
@@ -207,15 +221,16 @@ async function openPglite(opts: OpenOptions): Promise<Database> {
     }
     if ((opts.embeddedThread ?? 'worker') === 'worker') {
       const fresh = dir !== undefined && !opts.loadDataDir && !existsSync(path.join(dir, 'PG_VERSION'));
-      pglite = await PGliteThread.start({ dataDir: dir, loadDataDir: await opts.loadDataDir?.arrayBuffer() });
+      const settings = embeddedSettings(opts);
+      pglite = await PGliteThread.start({ dataDir: dir, loadDataDir: await opts.loadDataDir?.arrayBuffer(), settings });
       if (fresh) {
         // Creating the cluster (initdb) grows PGlite's WebAssembly memory by ~500 MB that it never gives
         // back; reopening in a new thread starts from what the data needs (measured: 957 → 450 MB RSS).
         await pglite.close();
-        pglite = await PGliteThread.start({ dataDir: dir });
+        pglite = await PGliteThread.start({ dataDir: dir, settings });
       }
     } else {
-      pglite = await PGlite.create({ dataDir: dir, loadDataDir: opts.loadDataDir });
+      pglite = await PGlite.create({ dataDir: dir, loadDataDir: opts.loadDataDir, startParams: pgliteStartParams(embeddedSettings(opts)) });
     }
     db = new Kysely<DatabaseSchema>({ dialect: new PGliteDialect(pglite) });
   } catch (err) {

@@ -6,6 +6,7 @@
  * the SQL and receives structured-cloned rows.
  */
 import { Worker } from 'node:worker_threads';
+import { PGlite } from '@electric-sql/pglite';
 import { workerStart } from '../build-layout.js';
 
 const WORKER = workerStart(new URL('./pglite-worker.js', import.meta.url));
@@ -13,6 +14,18 @@ const WORKER = workerStart(new URL('./pglite-worker.js', import.meta.url));
 export interface DbWorkerInit {
   dataDir?: string;
   loadDataDir?: ArrayBuffer;
+  /** PostgreSQL settings passed at start (`-c name=value`), e.g. shared_buffers. */
+  settings?: Record<string, string>;
+}
+
+/**
+ * PGlite's start parameters with these settings added. PGlite starts PostgreSQL with its own defaults
+ * (shared_buffers 128MB among them); a buffer pool lives in the WebAssembly heap and stays resident
+ * once touched, and the data files stay in the operating system's page cache beside it.
+ */
+export function pgliteStartParams(settings: Record<string, string> = {}): string[] {
+  const extra = Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+  return [...PGlite.defaultStartParams, ...extra];
 }
 
 export type ToDbWorker = { type: 'query'; id: number; sql: string; params: unknown[] } | { type: 'close' };

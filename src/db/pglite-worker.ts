@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
-import type { FromDbWorker, DbWorkerInit, ToDbWorker } from './pglite-thread.js';
+import { pgliteStartParams, type FromDbWorker, type DbWorkerInit, type ToDbWorker } from './pglite-thread.js';
 
 const init = workerData as DbWorkerInit;
 const port = parentPort!;
@@ -24,7 +24,11 @@ const ERROR_FIELDS = ['code', 'detail', 'hint', 'constraint', 'table', 'column',
 
 let pg: PGlite;
 try {
-  pg = await PGlite.create({ dataDir: init.dataDir, loadDataDir: init.loadDataDir ? new Blob([init.loadDataDir]) : undefined });
+  pg = await PGlite.create({
+    dataDir: init.dataDir,
+    loadDataDir: init.loadDataDir ? new Blob([init.loadDataDir]) : undefined,
+    startParams: pgliteStartParams(init.settings),
+  });
   post({ type: 'ready' });
 } catch (err) {
   post({ type: 'init-failed', message: (err as Error).message });

@@ -80,3 +80,26 @@ test('the thread is named mt-pglite; on disk, close leaves a directory the next 
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('shared_buffers: 32MB by default (PGlite alone starts with 128MB), and what the service is told, on the thread and on disk', async () => {
+  const show = async (x: Database) => (await sql<{ shared_buffers: string }>`show shared_buffers`.execute(x.db)).rows[0].shared_buffers;
+  assert.equal(await show(d), '32MB');
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-pglite-buffers-'));
+  try {
+    // A fresh directory is created and then reopened (see connect.ts): the setting holds after the reopen.
+    const told = await openDatabase({ dataDir: dir, logger: quietLogger(), sharedBuffers: 8 * 1024 * 1024 });
+    try {
+      assert.equal(await show(told), '8MB');
+    } finally {
+      await told.destroy();
+    }
+    const onCaller = await openDatabase({ dataDir: 'memory://', logger: quietLogger(), embeddedThread: 'main', sharedBuffers: 16 * 1024 * 1024 });
+    try {
+      assert.equal(await show(onCaller), '16MB');
+    } finally {
+      await onCaller.destroy();
+    }
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
