@@ -9,6 +9,7 @@
  * Tests pass `Partial` overrides (their own database, logger, policies, random draws, item ids) instead
  * of patching globals.
  */
+import { epochMs, systemClock, type Clock } from './clock.js';
 import path from 'node:path';
 import { API_KEYS_CHANNEL, AuthService } from './auth/auth.service.js';
 import { RateLimiter } from './auth/rate-limit.js';
@@ -18,6 +19,7 @@ import { getHead } from './models/head.repository.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/connect.js';
 import { SERVER_COMMAND } from './db/data-dir-lock.js';
+import { announceToJobs, BackgroundJobs } from './jobs/background-jobs.js';
 import { migrateToLatest } from './db/migrator.js';
 import { EventBus } from './events.js';
 import { Lifecycle } from './lifecycle.js';
@@ -58,15 +60,12 @@ export interface ContextOptions {
   command: string;
   /** Milliseconds on a monotonic clock, for the per-key rate limiter's buckets (tests hold it still). */
   rateLimitClock: () => number;
+  /** Every reader of time in the process: leases, key expiry, the guard, training, timers (default: the real one). */
+  clock: Clock;
 }
 
 export type ContextOverrides = Partial<ContextOptions>;
 
-/** The background jobs of a process (retention's timer runs with them); null where this process does not run them. */
-export interface BackgroundJobs {
-  scheduler: TrainingScheduler | null;
-  guard: PromotionGuard;
-}
 
 /** What a context holds, by name. */
 export interface AppParts {
@@ -162,6 +161,7 @@ export class AppContext {
     const dbLog = logger.child({ subsystem: 'db' });
     const tuningLog = logger.child({ subsystem: 'tuning' });
     const events = new EventBus(logger.child({ subsystem: 'events' }));
+    const clock = overrides.clock ?? systemClock;
     // The policies first: a typo in one stops the start before anything (an embedded database) is created.
     const loadedPolicies = overrides.policies ?? (await loadPolicies(config.policy.dir));
 
@@ -193,6 +193,7 @@ export class AppContext {
         labelMapsDir: path.join(config.policy.dir, 'label-maps'),
         runtime: {
           ...config.inference,
+          clock,
           onBatch: (s) => {
             metrics.batchSize.observe(s.size);
             metrics.batchWait.observe(s.waitMs / 1000);
@@ -217,7 +218,7 @@ export class AppContext {
       lastGate: await lastGate(database.db),
     });
 
-    const auth = new AuthService(database.db, logger.child({ subsystem: 'auth' }), new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst, overrides.rateLimitClock));
+    const auth = new AuthService(database.db, logger.child({ subsystem: 'auth' }), new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst, overrides.rateLimitClock ?? (() => clock.now())), clock);
     if (role === 'api') {
       // Revocations on any replica reach this one's key cache at once.
       lifecycle.add('api-key listener', await database.listen(API_KEYS_CHANNEL, (keyId) => auth.forget(keyId || undefined)));
@@ -248,6 +249,7 @@ export class AppContext {
         return m.runtime.embed(inputs);
       },
       events,
+      clock,
     });
     lifecycle.add('training', () => training.stop());
     const writer = new DecisionWriter(database.db, {
@@ -275,7 +277,7 @@ export class AppContext {
       const words = highlightWords(head, m.policies.resolve(t.policyName).mapping.sources, t.text, t.categories);
       return words.length ? words : null;
     };
-    const review = new ReviewService(database.db, policies, events, config.splitSalt, highlighter);
+    const review = new ReviewService(database.db, policies, events, config.splitSalt, highlighter, clock);
 
     // Who hears what. A promoted head is served here at once (other processes hear NOTIFY or poll).
     events.on('head.promoted', () => models.refresh());
@@ -306,39 +308,11 @@ export class AppContext {
     const retention = new RetentionService(database.db, policies, { idempotencyTtlHours: config.retention.idempotencyTtlHours }, logger.child({ subsystem: 'privacy' }));
     let jobs: BackgroundJobs | null = null;
     if (role === 'worker' || config.backgroundJobs) {
-      const guard = new PromotionGuard(database.db, models, policies, tuningLog);
-      events.on('review.task_completed', () => guard.poke());
-      guard.start(config.guardIntervalMs);
-      lifecycle.add('promotion guard', () => guard.stop());
-      // Reviews completed on API replicas that leave the jobs to this process arrive by NOTIFY (PostgreSQL).
-      lifecycle.add('review listener', await database.listen(REVIEW_COMPLETED_CHANNEL, () => guard.poke()));
-      // Training runs: asked for here, trained here; asked for on an API replica without the jobs, announced
-      // by NOTIFY; queued and not announced (a missed NOTIFY, a process that stopped first), swept up.
-      events.on('training.requested', ({ runId }) => training.startInBackground(runId));
-      lifecycle.add('training requests', await database.listen(TRAINING_REQUESTED_CHANNEL, (runId) => training.pickUpInBackground({ runId })));
-      const sweep = setInterval(() => training.pickUpInBackground({ queuedBefore: new Date(Date.now() - config.queuedRunSweepMs) }), config.queuedRunSweepMs);
-      sweep.unref();
-      lifecycle.add('queued-run sweep', () => clearInterval(sweep));
-      retention.start(config.retention.intervalMs);
-      lifecycle.add('retention', () => retention.stop());
-      const schedule = policies.get().settings.training;
-      let scheduler: TrainingScheduler | null = null;
-      if (config.trainingScheduler && schedule.enabled) {
-        const s = new TrainingScheduler(training, tuningLog);
-        s.start(schedule.schedule, schedule.timezone);
-        lifecycle.add('training schedule', () => s.stop());
-        scheduler = s;
-      }
-      jobs = { scheduler, guard };
-      logger.info({ role, scheduler: scheduler !== null }, 'background jobs run in this process');
+      jobs = new BackgroundJobs({ config, database, events, clock, models, policies, training, retention, logger: tuningLog });
+      await jobs.start(lifecycle);
+      logger.info({ role, scheduler: jobs.scheduler !== null }, 'background jobs run in this process');
     } else {
-      // The guard runs in another process: tell it a review completed so it re-checks now, not at its next interval.
-      events.on('review.task_completed', ({ taskId }) => notifyTaskCompleted(database.db, taskId));
-      // Training too: a run asked for here is trained by the worker (on an embedded database, which no
-      // other process can open, here after all).
-      events.on('training.requested', ({ runId }) =>
-        database.kind === 'pglite' ? training.startInBackground(runId) : notifyRunRequested(database.db, runId),
-      );
+      announceToJobs({ database, events, training });
       logger.info('background jobs are off in this process (BACKGROUND_JOBS=false): run them with npm run worker');
     }
 
@@ -359,7 +333,7 @@ export class AppContext {
       registry: new RegistryService(database.db),
       shadow,
       retention,
-      thresholds: new ThresholdService(database.db, models),
+      thresholds: new ThresholdService(database.db, models, clock),
       jobs,
     });
     // The last registration stops first: readiness turns red before anything else is stopped.

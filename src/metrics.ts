@@ -2,6 +2,7 @@
  * Prometheus metrics. One registry per application context (no prom-client global), so tests and
  * several servers in one process do not share counters.
  */
+import { systemClock } from './clock.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface StoreSnapshot {
@@ -189,7 +190,7 @@ export class Metrics {
   private store: { at: number; read: Promise<void> } | null = null;
 
   private storeOnce(): Promise<void> {
-    const now = Date.now();
+    const now = systemClock.now();
     if (!this.store || now - this.store.at > 1_000) this.store = { at: now, read: this.readStore() };
     return this.store.read;
   }

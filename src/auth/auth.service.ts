@@ -4,7 +4,8 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { DB } from '../db/database.js';
 import type { Role } from '../db/schema/api-keys.js';
-import { forbidden, notFound, unauthorized } from '../errors.js';
+import { systemClock, type Clock } from '../clock.js';
+import { badRequest, forbidden, notFound, unauthorized } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { recordAudit } from '../audit/audit.repository.js';
 import * as keys from './api-key.repository.js';
@@ -40,6 +41,7 @@ export class AuthService {
     private readonly db: DB,
     private readonly log: Logger,
     readonly limiter: RateLimiter = new RateLimiter(0, 0),
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** Drops cached keys (all, or the one with this id); called on NOTIFY from any replica. */
@@ -53,9 +55,9 @@ export class AuthService {
 
   private async lookup(hash: string): Promise<keys.ApiKeyRow | undefined> {
     const hit = this.cache.get(hash);
-    if (hit && Date.now() - hit.at < CACHE_TTL_MS) return hit.key;
+    if (hit && this.clock.now() - hit.at < CACHE_TTL_MS) return hit.key;
     const key = await keys.findKeyByHash(this.db, hash);
-    if (key) this.cache.set(hash, { key, at: Date.now() });
+    if (key) this.cache.set(hash, { key, at: this.clock.now() });
     else this.cache.delete(hash);
     return key;
   }
@@ -68,7 +70,7 @@ export class AuthService {
     const key = await this.lookup(hashKey(m[1]));
     if (!key) throw unauthorized('API key not recognised');
     if (key.revokedAt) throw unauthorized('API key has been revoked');
-    if (key.expiresAt && key.expiresAt.getTime() <= Date.now()) throw unauthorized('API key has expired');
+    if (key.expiresAt && key.expiresAt.getTime() <= this.clock.date().getTime()) throw unauthorized('API key has expired');
     this.touch(key.id);
     return { keyId: key.id, name: key.name, role: key.role };
   }
@@ -81,8 +83,8 @@ export class AuthService {
 
   /** last_used_at at most once a minute per key and process: not a write per request. */
   private touch(id: string): void {
-    const now = Date.now();
-    if (now - (this.touched.get(id) ?? 0) < TOUCH_INTERVAL_MS) return;
+    const now = this.clock.now();
+    if (this.touched.has(id) && now - this.touched.get(id)! < TOUCH_INTERVAL_MS) return;
     this.touched.set(id, now);
     keys.touchKey(this.db, id).catch((err: Error) => this.log.warn({ err: err.message }, 'could not record key use'));
   }
@@ -99,6 +101,7 @@ export class AuthService {
     action: 'api_key.created' | 'api_key.recovered' = 'api_key.created',
     actorName?: string,
   ): Promise<{ key: string; row: keys.ApiKeyRow }> {
+    if (input.expiresAt && input.expiresAt.getTime() <= this.clock.date().getTime()) throw badRequest('invalid_request', 'expires_at must be in the future');
     const key = generateKey();
     const row = await this.db.transaction().execute(async (trx) => {
       const row = await keys.insertKey(trx, {

@@ -4,6 +4,7 @@
  * registers it exactly as model:import does (import-flow.ts), recording the repo, the commit and every
  * file's sha256 in the backbone's config (modtune.import.hub).
  */
+import { systemClock } from '../clock.js';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigOrReport } from '../config.js';
@@ -42,7 +43,7 @@ function progressPrinter(stream: NodeJS.WriteStream): (p: PullProgress) => void 
       if (p.phase === 'done') stream.write(`  ${p.file}: done\n`);
       return;
     }
-    const now = Date.now();
+    const now = systemClock.now();
     if (p.phase === 'data' && now - last < 100) return;
     last = now;
     const width = 30;

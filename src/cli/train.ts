@@ -5,6 +5,7 @@
  * Exits 0 when the run ends promoted, rejected, skipped, held or superseded, 1 when it fails, so it can be
  * a Kubernetes CronJob next to replicas that run with TRAINING_SCHEDULER=false.
  */
+import { systemClock } from '../clock.js';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfigOrReport } from '../config.js';
@@ -106,12 +107,12 @@ async function trainOnServer(target: { url: string; key: string; why: string }, 
   const body = { ...(Object.keys(flags.overrides).length ? { hyperparameters: flags.overrides } : {}), ...(flags.force ? { force: true } : {}) };
   const { id } = await callService<{ id: string }>(target, 'POST', '/v1/training/runs', body);
   process.stdout.write(`training run ${id}\n`);
-  const started = Date.now();
+  const started = systemClock.now();
   let last = '';
   let snapshotShown = false;
   for (;;) {
     const run = await callService<RunView>(target, 'GET', `/v1/training/runs/${id}`);
-    const at = `[${((Date.now() - started) / 1000).toFixed(1)}s]`;
+    const at = `[${((systemClock.now() - started) / 1000).toFixed(1)}s]`;
     if (run.status !== last) {
       process.stdout.write(`${at} ${run.status}\n`);
       last = run.status;
@@ -183,8 +184,8 @@ async function main(argv: string[]): Promise<number> {
     await training.recoverAbandonedRuns();
     const runId = (await training.createRun('cli', { hyperparameters: parsed.overrides, force: parsed.force }))!;
     process.stdout.write(`training run ${runId} (active head v${active.version}, backbone ${backbone.name})\n`);
-    const started = Date.now();
-    const outcome = await training.execute(runId, (e) => process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${e.phase}: ${e.message}\n`));
+    const started = systemClock.now();
+    const outcome = await training.execute(runId, (e) => process.stdout.write(`[${((systemClock.now() - started) / 1000).toFixed(1)}s] ${e.phase}: ${e.message}\n`));
     const run = await training.getRun(runId);
     printOutcome(run.gate as Gate, outcome, run.error);
     await (runtime as ModelRuntime | null)?.stop();

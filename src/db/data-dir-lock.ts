@@ -11,6 +11,7 @@
  * over. A holder on another host (another container sharing the volume) cannot be checked from here, so
  * it counts as alive and the message says how to clear it.
  */
+import { systemClock } from '../clock.js';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -140,7 +141,7 @@ async function writeAtomically(file: string, holder: LockHolder, replace: boolea
 export async function acquireDataDirLock(dataDir: string, command: string): Promise<DataDirLock> {
   await fs.mkdir(dataDir, { recursive: true });
   const lockPath = path.join(dataDir, LOCK_FILE);
-  const me: LockHolder = { pid: process.pid, hostname: os.hostname(), start: processStart(process.pid), command, url: null, since: new Date().toISOString() };
+  const me: LockHolder = { pid: process.pid, hostname: os.hostname(), start: processStart(process.pid), command, url: null, since: systemClock.date().toISOString() };
   for (let attempt = 0; ; attempt++) {
     try {
       await writeAtomically(lockPath, me, false);

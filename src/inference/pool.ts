@@ -3,6 +3,7 @@
  * list in order; the others start with what it found, so a host never ends up half on GPU, half on CPU
  * without saying so. A worker that dies is replaced and only the batches it held fail.
  */
+import { systemClock, type Clock } from '../clock.js';
 import { Worker } from 'node:worker_threads';
 import { workerStart } from '../build-layout.js';
 import type { Logger } from '../logger.js';
@@ -183,10 +184,10 @@ export class WorkerPool {
   }
 
   /** Lets in-flight batches finish (up to `graceMs`), then ends every worker. */
-  async stop(graceMs = 10_000): Promise<void> {
+  async stop(graceMs = 10_000, clock: Clock = systemClock): Promise<void> {
     this.closing = true;
-    const deadline = Date.now() + graceMs;
-    while (this.busy > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const deadline = clock.now() + graceMs;
+    while (this.busy > 0 && clock.now() < deadline) await new Promise((r) => clock.setTimeout(() => r(undefined), 10));
     await Promise.all(
       this.slots.map(
         (s) =>

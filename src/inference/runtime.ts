@@ -2,6 +2,7 @@
  * The model runtime: a verified model directory, a tokenizer, a pool of ORT workers and a batcher.
  * It turns text into feature vectors; heads (from the database) turn features into logits elsewhere.
  */
+import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import { DynamicBatcher, type BatchStats } from './batcher.js';
 import { calibrate, chooseLayout, type Calibration, type Layout, type LayoutPoint } from './calibrate.js';
@@ -49,6 +50,8 @@ export interface RuntimeOptions {
   /** A batch that has not come back after this long fails with InferenceTimeout; the pool enforces it and replaces the worker. */
   inferenceTimeoutMs?: number;
   onBatch?: (s: BatchStats) => void;
+  /** Batch waits and the shutdown's grace period read this clock (default: the real one). */
+  clock?: Clock;
 }
 
 export interface Embedded {
@@ -123,6 +126,7 @@ export class ModelRuntime {
   /** The layout calibration chose and what it measured (null when only one layout was run). */
   layout: (Layout & { points: LayoutPoint[] }) | null = null;
   private batcher!: DynamicBatcher<Pending, Row>;
+  private clock: Clock = systemClock;
   private encoderCache: SequenceEncoder | null = null;
 
   private constructor(
@@ -177,6 +181,7 @@ export class ModelRuntime {
     const unknown = pool.inputs.filter((i) => !KNOWN_INPUTS.has(i.name));
     if (opts.inferenceTimeoutMs) pool.runTimeoutMs = opts.inferenceTimeoutMs;
     const runtime = new ModelRuntime(model, maxLength, pool);
+    runtime.clock = opts.clock ?? systemClock;
     runtime.layout = measured?.layout ?? null;
     let maxBatch = opts.batchMaxSize;
     try {
@@ -217,6 +222,7 @@ export class ModelRuntime {
         lengthRatio: opts.lengthRatio,
         lengthOf: (i) => estimatedLength(i, maxLength),
         onBatch: opts.onBatch,
+        clock: runtime.clock,
       },
     );
     return runtime;
@@ -320,9 +326,9 @@ export class ModelRuntime {
 
   /** Scores and answers everything accepted (up to `graceMs`), then ends the workers. */
   async stop(graceMs = 10_000): Promise<void> {
-    const started = Date.now();
+    const started = this.clock.now();
     await this.batcher.drain(graceMs);
-    await this.pool.stop(Math.max(0, graceMs - (Date.now() - started)));
+    await this.pool.stop(Math.max(0, graceMs - (this.clock.now() - started)), this.clock);
   }
 }
 

@@ -8,6 +8,7 @@
  * Activating a head of another backbone loads and verifies that backbone first, then swaps runtime,
  * head and policy binding together; replicas do the same when they hear of it.
  */
+import { systemClock, type Clock } from '../clock.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
@@ -57,6 +58,10 @@ export class ModelService {
   private readonly retiring = new Set<Promise<void>>();
   /** Serialises swaps: an activation and a refresh never load backbones at the same time. */
   private swapping: Promise<unknown> = Promise.resolve();
+
+  private get clock(): Clock {
+    return this.opts.runtime.clock ?? systemClock;
+  }
 
   constructor(
     private readonly db: DB,
@@ -209,7 +214,7 @@ export class ModelService {
       return;
     }
     if (await repo.findBackboneBySha(this.db, model.sha256)) return;
-    const { backbone, head } = await this.db.transaction().execute((trx) => registerBackbone(trx, model, 'model-dir'));
+    const { backbone, head } = await this.db.transaction().execute((trx) => registerBackbone(trx, model, 'model-dir', undefined, undefined, this.clock));
     this.log.warn(
       { backboneId: backbone.id, headId: head.id, dir },
       'MODEL_DIR holds a model that is not the active one; registered it, activate one of its heads to switch',
@@ -234,7 +239,7 @@ export class ModelService {
       const existing = await repo.findBackboneBySha(trx, model.sha256);
       const { backbone, head } = existing
         ? { backbone: existing, head: (await repo.findBaseHead(trx, existing.id))! }
-        : await registerBackbone(trx, model, 'model-dir');
+        : await registerBackbone(trx, model, 'model-dir', undefined, undefined, this.clock);
       await activateInTransaction(trx, head.id, 'bootstrap', { name: 'system' });
       return { backbone, head: (await repo.getHead(trx, head.id))! };
     });
@@ -377,6 +382,7 @@ export async function registerBackbone(
   source: string,
   name = model.name,
   actor: ActivationActor = { name: 'system' },
+  clock: Clock = systemClock,
 ): Promise<{ backbone: repo.BackboneRow; head: repo.HeadRow }> {
   const backbone: repo.BackboneRow = {
     id: uuidv7(),
@@ -388,7 +394,7 @@ export async function registerBackbone(
     problemType: model.problemType,
     labelMap: model.labelMap,
     hub: (model.config.modtune as { import?: { hub?: Record<string, unknown> } } | undefined)?.import?.hub ?? null,
-    createdAt: new Date(),
+    createdAt: clock.date(),
   };
   await repo.insertBackbone(trx, { ...backbone, config: model.config });
   const headId = uuidv7();

@@ -3,6 +3,7 @@
  * appeals, agreement statistics and the pair export.
  */
 import { randomBytes } from 'node:crypto';
+import { epochMs, systemClock, type Clock } from '../clock.js';
 import { v7 as uuidv7 } from 'uuid';
 import { recordAudit } from '../audit/audit.repository.js';
 import type { Principal } from '../auth/auth.service.js';
@@ -285,6 +286,7 @@ export class ReviewService {
     private readonly splitSaltSetting: string | null = null,
     /** Words to mark on a task's text (none without it). */
     private readonly highlighter: Highlighter | null = null,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** The salt the train/eval split hashes with (see split.ts). */
@@ -376,7 +378,7 @@ export class ReviewService {
         moderator: p.keyId,
         labels,
         notes: input.notes ?? null,
-        handlingMs: task.leased_at ? Math.max(0, Date.now() - task.leased_at.getTime()) : null,
+        handlingMs: task.leased_at ? Math.max(0, epochMs(this.clock) - task.leased_at.getTime()) : null,
         blind: isBlind(task.reason, settings.review.blind),
         requiredBefore: task.required_reviews,
       });
@@ -469,7 +471,7 @@ export class ReviewService {
       await repo.insertComment(trx, { id, itemId: t.item_id, authorId: t.author_id, threadId: t.thread_id, moderator: p.keyId, text });
       await recordAudit(trx, { actor: p.name, actorKeyId: p.keyId, action: 'review.commented', subjectType: 'content_item', subjectId: t.item_id, requestId, details: { comment_id: id } });
     });
-    return { id, about: 'this item', moderator: p.name, text, created_at: new Date() };
+    return { id, about: 'this item', moderator: p.name, text, created_at: this.clock.date() };
   }
 
   /**
@@ -477,7 +479,7 @@ export class ReviewService {
    * their verdicts matched the settled label on tasks that others reviewed too (agreement with peers).
    */
   async myStats(p: Principal) {
-    const now = Date.now();
+    const now = epochMs(this.clock);
     const { rows, settled } = await repo.moderatorVerdicts(this.db, p.keyId, new Date(now - 7 * 86_400_000), 10_000);
     const final = new Map(settled.map((l) => [`${l.task_id}\u0000${l.category}`, l.label]));
     let cells = 0;
@@ -515,7 +517,7 @@ export class ReviewService {
         throw conflict('nothing_to_undo', `your verdict is not the latest on review task ${taskId}; only the latest verdict can be taken back`);
       }
       if (last.required_before === null) throw conflict('nothing_to_undo', `the verdict on review task ${taskId} predates undo and cannot be taken back`);
-      if (task.leased_to && task.leased_to !== p.keyId && task.lease_expires_at && task.lease_expires_at.getTime() > Date.now()) {
+      if (task.leased_to && task.leased_to !== p.keyId && task.lease_expires_at && task.lease_expires_at.getTime() > epochMs(this.clock)) {
         throw conflict('not_leaseholder', `another moderator is reviewing task ${taskId} now; your verdict can no longer be taken back`);
       }
       if (last.first_label_id !== null) {

@@ -4,6 +4,7 @@
  * stored decisions of the last days, written out as the change to the policy file. It changes nothing:
  * the policy file stays the source of truth, and a new threshold takes effect when the file does.
  */
+import { epochMs, systemClock, type Clock } from '../clock.js';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { DB } from '../db/database.js';
@@ -42,6 +43,7 @@ export class ThresholdService {
   constructor(
     private readonly db: DB,
     private readonly models: ModelService,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** The audit sample of each category scored by a head (the active one, or `headId` of the same backbone). */
@@ -122,7 +124,7 @@ export class ThresholdService {
       if (block !== null && block < flag) throw badRequest('invalid_request', `${cat}: block ${block} is below flag ${flag}`);
       proposed.rules[cat] = { ...rule, flag, block };
     }
-    const since = new Date(Date.now() - o.days * 86_400_000);
+    const since = new Date(epochMs(this.clock) - o.days * 86_400_000);
     const rows = await decisionsSince(this.db, policy.name, since, WHAT_IF_LIMIT);
     const actions = ['allow', 'review', 'block'] as const;
     const before = Object.fromEntries(actions.map((a) => [a, 0])) as Record<(typeof actions)[number], number>;

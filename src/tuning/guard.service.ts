@@ -4,6 +4,7 @@
  * its predecessor would have said on the same stored features. If the new head agrees with moderators less, by more than the policy allows, the
  * predecessor is reactivated automatically.
  */
+import { systemClock, type Clock } from '../clock.js';
 import type { DB } from '../db/database.js';
 import { bytesToFloat32, bytesToInt32, tokenRows } from '../inference/head.js';
 import { ngramSource } from '../inference/ngrams.js';
@@ -35,6 +36,7 @@ export class PromotionGuard {
     private readonly models: ModelService,
     private readonly policies: PolicyRegistry,
     private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   start(intervalMs: number): void {
@@ -101,7 +103,7 @@ export class PromotionGuard {
       verdicts,
       agreement,
       predecessor_agreement: predecessorAgreement,
-      decided_at: new Date().toISOString(),
+      decided_at: this.clock.date().toISOString(),
     };
     await heads.mergeHeadMetrics(this.db, head.id, { guard: next });
     if (rollback) {

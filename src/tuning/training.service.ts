@@ -7,6 +7,7 @@
  * The DPO reference is the backbone's base head, for every run: each run refits from it on all the
  * labels so far, so DPO's bound on how far the head moves holds over the head's life, not per run.
  */
+import { systemClock, type Clock } from '../clock.js';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { v7 as uuidv7 } from 'uuid';
@@ -59,6 +60,8 @@ export interface TrainingServiceOptions {
   embed?: Embedder;
   /** Where `head.promoted` and `head.candidate` are published after a run commits its head. */
   events?: EventBus;
+  /** When a snapshot was taken (default: the real clock). */
+  clock?: Clock;
 }
 
 function hyperparametersOf(policy: Policy, overrides: Partial<Hyperparameters> = {}): Hyperparameters {
@@ -403,7 +406,7 @@ export class TrainingService {
       activeSawUpTo: typeof active.dataSnapshot?.max_label_id === 'number' ? active.dataSnapshot.max_label_id : null,
     });
     const snapshot = {
-      taken_at: new Date().toISOString(),
+      taken_at: (this.opts.clock ?? systemClock).date().toISOString(),
       max_label_id: maxLabelId,
       settled_labels: cells.length,
       held_out_labels: settled.length - cells.length,

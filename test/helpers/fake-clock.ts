@@ -19,8 +19,15 @@ export class FakeClock implements Clock {
   private seq = 0;
   private timers: Timer[] = [];
 
+  /** `epoch`: the wall-clock time at the fake clock's zero (its date() moves with now()). */
+  constructor(private readonly epoch = Date.parse('2026-01-01T00:00:00Z')) {}
+
   now(): number {
     return this.t;
+  }
+
+  date(): Date {
+    return new Date(this.epoch + this.t);
   }
 
   setTimeout(fn: () => void, ms: number): unknown {

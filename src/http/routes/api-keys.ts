@@ -2,7 +2,6 @@ import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { ApiKeyRow } from '../../auth/api-key.repository.js';
 import type { AppContext } from '../../context.js';
-import { badRequest } from '../../errors.js';
 import { requireRole } from '../middleware/auth.js';
 import { idParam, parseBody, safeText } from '../validation.js';
 
@@ -41,7 +40,6 @@ export function apiKeyRoutes(ctx: AppContext, json: RequestHandler[]): Router {
   r.post('/v1/admin/api-keys', admin, ...json, async (req, res) => {
     const b = parseBody(createBody, req.body);
     const expiresAt = b.expires_at ? new Date(b.expires_at) : null;
-    if (expiresAt && expiresAt.getTime() <= Date.now()) throw badRequest('invalid_request', 'expires_at must be in the future');
     const { key, row } = await ctx.auth.createKey({ name: b.name, role: b.role, expiresAt }, res.locals.principal!, res.locals.requestId);
     // The key itself is in this response and nowhere else, ever.
     res.status(201).json({ ...view(row), key });

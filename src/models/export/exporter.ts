@@ -11,6 +11,7 @@
  * config.json's modtune.export.carries says which parts are where. A dynamically quantized classifier
  * (MatMulInteger) stays quantized: the tuned weights are quantized again onto its int8/uint8 grid.
  */
+import { systemClock, type Clock } from '../../clock.js';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -36,7 +37,7 @@ export interface ExportedHead extends Head {
   version: number;
 }
 
-export async function exportHead(model: ModelDir, head: ExportedHead, outDir: string, backboneName: string): Promise<string> {
+export async function exportHead(model: ModelDir, head: ExportedHead, outDir: string, backboneName: string, clock: Clock = systemClock): Promise<string> {
   const modtune = model.config.modtune as { head: HeadSpec } & Record<string, unknown>;
   const spec = modtune.head;
   if (head.numLabels !== model.labels.length || head.dim !== model.baseHead.dim) {
@@ -97,7 +98,7 @@ export async function exportHead(model: ModelDir, head: ExportedHead, outDir: st
           head_id: head.id,
           head_version: head.version,
           backbone: backboneName,
-          exported_at: new Date().toISOString(),
+          exported_at: clock.date().toISOString(),
           carries: {
             'model.onnx': ['backbone', spec.quantized ? 'linear head (quantized again to 8 bits)' : 'linear head', ...(head.lexical || existing ? ['token-level lexical part'] : [])],
             ...(head.ngrams ? { [NGRAM_FILE]: ['n-gram part (not in model.onnx: add modtune_ngrams.py logits to the graph logits)'] } : {}),

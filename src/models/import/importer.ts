@@ -6,6 +6,7 @@
  * tokenized text by loading the result in the runtime. Anything it cannot handle it refuses, saying
  * what it found and what it expected.
  */
+import { systemClock, type Clock } from '../../clock.js';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -47,6 +48,8 @@ export interface ImportOptions {
   logger: Logger;
   /** Where the export came from (model:pull: the Hub repo, commit and file hashes), kept as modtune.import.hub. */
   provenance?: Record<string, unknown>;
+  /** Stamps the import's time (default: the real clock). */
+  clock?: Clock;
 }
 
 export interface ImportReport {
@@ -248,7 +251,7 @@ export async function importModel(opts: ImportOptions): Promise<ImportReport> {
         source_sha256: createHash('sha256').update(bytes).digest('hex'),
         classifier: classifier.op,
         passed_over: classifier.passedOver,
-        imported_at: new Date().toISOString(),
+        imported_at: (opts.clock ?? systemClock).date().toISOString(),
         ...(opts.provenance ? { hub: opts.provenance } : {}),
       },
     },
