@@ -1,13 +1,13 @@
 /**
  * Reading the Davidson et al. (2017) tweets for experiments, and mapping their classes onto a
- * hate/harassment policy. The file lives outside the repository (../shared/datasets) and contains slurs:
+ * hate/harassment policy. The file is not in the repository (DAVIDSON_CSV, or datasets/ in the clone, which git ignores) and contains slurs:
  * nothing here prints or logs a tweet.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { mulberry32 } from '../src/random.js';
 
-export const DAVIDSON_PATH = path.resolve('../shared/datasets/davidson-2017/labeled_data.csv');
+export const DAVIDSON_PATH = path.resolve('datasets/davidson-2017/labeled_data.csv');
 
 /** Davidson's majority classes. */
 export const HATE = 0;

@@ -1,6 +1,6 @@
 /**
  * Reading the ETHOS comments (Mollas et al. 2022) for experiments. The files live outside the
- * repository (../shared/datasets, GPLv3: read at run time, never copied) and contain hate speech:
+ * repository (ETHOS_DIR, or datasets/ in the clone, which git ignores; GPLv3: read at run time, never copied) and contain hate speech:
  * nothing here prints or logs a comment.
  *
  * `Ethos_Dataset_Binary.csv`: `comment;isHate`, isHate the fraction of annotators who judged it hate.
@@ -9,7 +9,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-export const ETHOS_DIR = path.resolve('../shared/datasets/ethos-2021');
+export const ETHOS_DIR = path.resolve('datasets/ethos-2021');
 
 export interface EthosComment {
   /** Position in the binary file (0-based data row). */

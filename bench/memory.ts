@@ -15,7 +15,7 @@
  * The default (no INFERENCE_WORKERS or ORT_THREADS: the start measures the layouts and keeps the fewest
  * sessions within 10 % of the fastest) is measured too, and its log says which it chose.
  * PostgreSQL's own processes are not in the service's RSS (nor in the peer's, which stores nothing).
- * Texts: tweets from ../shared/datasets/davidson-2017 when present (never printed), else generated.
+ * Texts: tweets from Davidson (DAVIDSON_CSV, or datasets/davidson-2017 in the clone) when present (never printed), else generated.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';

@@ -14,7 +14,7 @@
  *      ONNX model (bench/peer, installed on demand);
  *   5. p99 at half the service's saturation throughput, against the bound wait + two batch times;
  * for the starter model and a MiniLM-L6-shaped BERT (random weights, built and imported on first use).
- * Texts are tweets from ../shared/datasets/davidson-2017 when present (never printed), otherwise
+ * Texts are tweets from Davidson (DAVIDSON_CSV, or datasets/davidson-2017 in the clone) when present (never printed), otherwise
  * generated sentences. The load generator (autocannon) runs in this process, on the same 2 cores.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';

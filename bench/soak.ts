@@ -29,7 +29,7 @@
  * judged: it includes the ONNX sessions' arenas and, with PGlite, the embedded database's WebAssembly
  * memory, which grows with its cache and never shrinks.
  *
- * Texts are tweets from ../shared/datasets/davidson-2017 when present (never printed), otherwise
+ * Texts are tweets from Davidson (DAVIDSON_CSV, or datasets/davidson-2017 in the clone) when present (never printed), otherwise
  * generated sentences. Exits 1 if any request answered 5xx or hung, the server died, or the heap grew.
  */
 import fs from 'node:fs';

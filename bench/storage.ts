@@ -3,7 +3,7 @@
  *
  * Bytes stored per decision, on the embedded database and (with TEST_DATABASE_URL) on PostgreSQL: the
  * service in this process (its own code path: HTTP, the decision writer, the migrations) moderates tweets
- * from ../shared/datasets/davidson-2017 (never printed; generated sentences without it) with the default
+ * from Davidson (DAVIDSON_CSV, or datasets/davidson-2017 in the clone) (never printed; generated sentences without it) with the default
  * routing, and the bench then reads PostgreSQL's own sizes: `pg_column_size` of each decision row and of
  * its item row, the features and token ids columns, and the tables' index bytes per row. A decision that
  * goes to review keeps the features and token ids training reads; one that does not keeps neither
