@@ -115,17 +115,7 @@ export async function startService(env: Record<string, string>, opts: { timeoutM
   };
 }
 
-/** Waits until `cond` holds, polling every `everyMs`; throws naming `what` after `ms`. */
-export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 30_000, everyMs = 50): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { waitFor, sleep } from './wait.js';
 
 /** A process started with this Node (`node <args>`), its output collected as it arrives. */
 export interface Running {
