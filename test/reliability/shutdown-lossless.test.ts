@@ -1,8 +1,9 @@
 /**
  * A shutdown that loses nothing, with the default settings (no SHUTDOWN_DRAIN_MS), on the real process:
- * SIGTERM while requests are in flight on fresh connections (some still in the kernel's accept queue,
- * which a listener closing at once would reset) and while keep-alive clients are sending: every request
- * sent is answered 200, and the process exits 0.
+ * SIGTERM, or SIGINT (Ctrl-C: signals.ts routes both to the same shutdown), while requests are in flight
+ * on fresh connections (some still in the kernel's accept queue, which a listener closing at once would
+ * reset) and while keep-alive clients are sending: every request sent is answered 200, and the process
+ * exits 0. The trials are shared, parameterised by the signal.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -58,39 +59,68 @@ const start = async (n: number) =>
     }),
   );
 
-test('SIGTERM with 24 requests in flight on fresh connections: all 24 answered, exit 0 (three trials)', async () => {
-  for (let trial = 0; trial < 3; trial++) {
-    const service = await start(trial);
-    // 24 new connections at once, then SIGTERM as soon as they are sent: most wait in the accept queue.
-    const inFlight = Array.from({ length: 24 }, () => post(false, service.port));
-    await new Promise((r) => setImmediate(r));
-    service.child.kill('SIGTERM');
-    const outcomes = await Promise.all(inFlight);
-    const exit = await service.exited;
-    assert.deepEqual(outcomes.filter((o) => o.status !== 200), [], `trial ${trial}: every request answered 200`);
-    assert.equal(exit.code, 0, service.tail());
-  }
-});
+/**
+ * One trial on fresh connections: 24 new connections at once, then `signal` as soon as they are sent
+ * (most wait in the accept queue). Returns what the clients got and how the process exited.
+ */
+async function freshConnectionsTrial(n: number, signal: NodeJS.Signals): Promise<{ outcomes: Outcome[]; code: number | null; tail: string }> {
+  const service = await start(n);
+  const inFlight = Array.from({ length: 24 }, () => post(false, service.port));
+  await new Promise((r) => setImmediate(r));
+  service.child.kill(signal);
+  const outcomes = await Promise.all(inFlight);
+  const exit = await service.exited;
+  return { outcomes, code: exit.code, tail: service.tail() };
+}
 
-test('SIGTERM while keep-alive clients send: every request answered, the connections closed by Connection: close, exit 0', async () => {
-  const service = await start(9);
+/**
+ * One trial on keep-alive connections: six clients send on kept-alive connections; `signal` once traffic
+ * flows; each client stops once a response asks it to close (shutting down) or its request fails.
+ */
+async function keepAliveTrial(n: number, signal: NodeJS.Signals): Promise<{ outcomes: Outcome[]; code: number | null; tail: string }> {
+  const service = await start(n);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 6 });
   const outcomes: Outcome[] = [];
-  let sigterm = false;
-  // Six clients on kept-alive connections; each stops once a response asks it to close (shutting down).
+  let signalled = false;
   const clients = Array.from({ length: 6 }, async () => {
     for (;;) {
       const o = await post(agent, service.port);
       outcomes.push(o);
-      if (o.error || (sigterm && o.connection === 'close')) return;
+      if (o.error || (signalled && o.connection === 'close')) return;
     }
   });
   await waitFor(() => outcomes.filter((o) => o.status === 200).length >= 12, 'traffic on kept-alive connections');
-  sigterm = true;
-  service.child.kill('SIGTERM');
+  signalled = true;
+  service.child.kill(signal);
   await Promise.all(clients);
   const exit = await service.exited;
   agent.destroy();
-  assert.deepEqual(outcomes.filter((o) => o.status !== 200), [], 'no request reset or refused');
-  assert.equal(exit.code, 0, service.tail());
+  return { outcomes, code: exit.code, tail: service.tail() };
+}
+
+test('SIGTERM with 24 requests in flight on fresh connections: all 24 answered, exit 0 (three trials)', async () => {
+  for (let trial = 0; trial < 3; trial++) {
+    const r = await freshConnectionsTrial(trial, 'SIGTERM');
+    assert.deepEqual(r.outcomes.filter((o) => o.status !== 200), [], `trial ${trial}: every request answered 200`);
+    assert.equal(r.code, 0, r.tail);
+  }
+});
+
+test('SIGTERM while keep-alive clients send: every request answered, the connections closed by Connection: close, exit 0', async () => {
+  const r = await keepAliveTrial(9, 'SIGTERM');
+  assert.deepEqual(r.outcomes.filter((o) => o.status !== 200), [], 'no request reset or refused');
+  assert.equal(r.code, 0, r.tail);
+});
+
+// Ctrl-C: the terminal sends SIGINT, which signals.ts routes to the same shutdown. One trial of each kind.
+test('SIGINT (Ctrl-C) with 24 requests in flight on fresh connections: all 24 answered, exit 0', async () => {
+  const r = await freshConnectionsTrial(10, 'SIGINT');
+  assert.deepEqual(r.outcomes.filter((o) => o.status !== 200), [], 'every request answered 200');
+  assert.equal(r.code, 0, r.tail);
+});
+
+test('SIGINT (Ctrl-C) while keep-alive clients send: every request answered, the connections closed by Connection: close, exit 0', async () => {
+  const r = await keepAliveTrial(11, 'SIGINT');
+  assert.deepEqual(r.outcomes.filter((o) => o.status !== 200), [], 'no request reset or refused');
+  assert.equal(r.code, 0, r.tail);
 });
