@@ -7,9 +7,11 @@
  */
 import { systemClock } from '../clock.js';
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigOrReport } from '../config.js';
 import { openDatabase } from '../db/connect.js';
+import { runningServers } from '../db/data-dir-lock.js';
 import { migrateToLatest } from '../db/migrator.js';
 import { createLogger } from '../logger.js';
 import { getActiveHead, getBackbone } from '../models/head.repository.js';
@@ -130,6 +132,28 @@ async function trainOnServer(target: { url: string; key: string; why: string }, 
   }
 }
 
+/** A path as a shell word: as it is when it needs no quoting, else in single quotes. */
+const shellWord = (s: string) => (/^[\w./:@+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * Where to train instead when DATA_DIR is not the database the user meant: the modtune servers running on
+ * this machine on an embedded database elsewhere (server-registry.ts), each with the command that trains
+ * through it; '' when there are none (or the service runs on PostgreSQL, which registers nothing).
+ */
+async function elsewhere(dataDir: string): Promise<string> {
+  const here = path.resolve(dataDir);
+  const servers = (await runningServers()).filter((s) => s.dataDir !== here);
+  if (servers.length === 0) return '';
+  const one = servers.length === 1;
+  return (
+    `${one ? 'A modtune server is' : `${servers.length} modtune servers are`} running on this machine with ${one ? 'its database' : 'their databases'} elsewhere; ` +
+    `train through ${one ? 'it' : 'one'} with its DATA_DIR and one of its admin keys:\n` +
+    servers.map((s) => `  ${s.url} (pid ${s.pid}), database in ${s.dataDir}:\n    DATA_DIR=${shellWord(s.dataDir)} MODTUNE_ADMIN_KEY=<its admin key> npm run train\n`).join('') +
+    `(that starts the run through the server's admin API, as POST <url>/v1/training/runs does: see the README; ` +
+    `with the server stopped, DATA_DIR=<its directory> npm run train trains in this process)\n`
+  );
+}
+
 async function main(argv: string[]): Promise<number> {
   const parsed = parseFlags(argv);
   if ('exit' in parsed) return parsed.exit;
@@ -150,10 +174,15 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const logger = createLogger(config.log.level === 'info' ? 'warn' : config.log.level);
-  if (!config.database.url && !existsSync(config.database.dataDir)) {
+  // An embedded database is DATA_DIR/pglite (connect.ts); an empty or missing directory holds none, and
+  // training here would only create one without a model.
+  if (!config.database.url && !existsSync(path.join(config.database.dataDir, 'pglite', 'PG_VERSION'))) {
+    const others = await elsewhere(config.database.dataDir);
     process.stderr.write(
-      `modtune train: there is no database in ${config.database.dataDir} (DATA_DIR): start the service first (npm start), ` +
-        'or run this with the DATA_DIR (or DATABASE_URL) the service uses\n',
+      others
+        ? `modtune train: there is no database in ${config.database.dataDir} (DATA_DIR). ${others}`
+        : `modtune train: there is no database in ${config.database.dataDir} (DATA_DIR): start the service first (npm start), ` +
+            'or run this with the DATA_DIR (or DATABASE_URL) the service uses\n',
     );
     return 1;
   }
@@ -165,7 +194,8 @@ async function main(argv: string[]): Promise<number> {
     await policies.record(database.db);
     const active = await getActiveHead(database.db);
     if (!active) {
-      process.stderr.write(`modtune train: ${database.location} has no active head yet; start the service once on it so it registers its model\n`);
+      const others = config.database.url ? '' : await elsewhere(config.database.dataDir);
+      process.stderr.write(`modtune train: ${database.location} has no active head yet; start the service once on it so it registers its model\n${others}`);
       return 1;
     }
     const backbone = (await getBackbone(database.db, active.backboneId))!;

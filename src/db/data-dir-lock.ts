@@ -10,12 +10,17 @@
  * host a dead pid, or a pid now used by another process (its start time differs), is stale and taken
  * over. A holder on another host (another container sharing the volume) cannot be checked from here, so
  * it counts as alive and the message says how to clear it.
+ *
+ * A server also registers itself, with its data directory, in a per-user directory (server-registry.ts)
+ * while it advertises its URL, so that a CLI started on a DATA_DIR without a database can say where the
+ * running servers' databases are (`runningServers`, judged by the same liveness rule as the lock).
  */
 import { systemClock } from '../clock.js';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { readRegistrations, registerServer, unregisterServer, type ServerRegistration } from './server-registry.js';
 
 export const LOCK_FILE = 'modtune.lock';
 /** How a server names itself in the lock. */
@@ -73,7 +78,7 @@ export function isZombie(pid: number): boolean {
   return state === 'Z' || state === 'X';
 }
 
-/** Lock files this process holds (a second open in the same process is refused like any other). */
+/** Lock files this process holds, as absolute paths (a second open in the same process is refused like any other). */
 const heldHere = new Set<string>();
 
 /** Whether the process named in `holder` may still be using the directory. */
@@ -81,7 +86,7 @@ export function holderAlive(holder: LockHolder, lockPath: string): boolean {
   if (holder.hostname !== os.hostname()) return true;
   // Never probe pid 0 or a negative one: kill() would address a process group or every process.
   if (!Number.isInteger(holder.pid) || holder.pid <= 0) return false;
-  if (holder.pid === process.pid) return heldHere.has(lockPath);
+  if (holder.pid === process.pid) return heldHere.has(path.resolve(lockPath));
   try {
     process.kill(holder.pid, 0);
   } catch (err) {
@@ -154,23 +159,42 @@ export async function acquireDataDirLock(dataDir: string, command: string): Prom
       await fs.rm(lockPath, { force: true }); // stale: its holder is gone
     }
   }
-  heldHere.add(lockPath);
+  heldHere.add(path.resolve(lockPath));
   let released = false;
+  let registered = false;
   return {
     path: lockPath,
     async advertise(url) {
       if (released) return;
       me.url = url;
       await writeAtomically(lockPath, me, true);
+      await registerServer(me, dataDir);
+      registered = true;
     },
     async release() {
       if (released) return;
       released = true;
-      heldHere.delete(lockPath);
+      heldHere.delete(path.resolve(lockPath));
+      if (registered) await unregisterServer(me.pid, dataDir);
       const holder = await readHolder(lockPath);
       if (holder?.pid === me.pid && holder.hostname === me.hostname && holder.since === me.since) await fs.rm(lockPath, { force: true });
     },
   };
+}
+
+/**
+ * The modtune servers running on this host that hold an embedded database, from their registrations
+ * (server-registry.ts), oldest first. A registration whose process is gone (exited, a zombie, or its pid
+ * reused: `holderAlive`) is removed; one written on another host (a shared /tmp) is left alone and not listed.
+ */
+export async function runningServers(): Promise<ServerRegistration[]> {
+  const live: ServerRegistration[] = [];
+  for (const { file, reg } of await readRegistrations()) {
+    if (reg.hostname !== os.hostname()) continue;
+    if (holderAlive(reg, path.join(reg.dataDir, LOCK_FILE))) live.push(reg);
+    else await fs.rm(file, { force: true }).catch(() => undefined);
+  }
+  return live.sort((a, b) => a.since.localeCompare(b.since));
 }
 
 /** How this process describes itself in a lock: `npm run <script>` where npm started it, else its argv. */

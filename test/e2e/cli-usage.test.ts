@@ -10,7 +10,9 @@ import { baseEnv } from '../helpers/process.js';
 
 function run(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   // DATA_DIR points nowhere usable: a CLI that got as far as opening a database would fail differently.
-  const child = spawn(process.execPath, [script, ...args], { env: baseEnv({ DATA_DIR: '/nonexistent/modtune' }), stdio: ['ignore', 'pipe', 'pipe'] });
+  // XDG_RUNTIME_DIR too: servers running on this machine meanwhile (server-registry.ts) are not listed.
+  const env = baseEnv({ DATA_DIR: '/nonexistent/modtune', XDG_RUNTIME_DIR: '/nonexistent/run' });
+  const child = spawn(process.execPath, [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
