@@ -13,6 +13,7 @@ import { after, before, test } from 'node:test';
 import { acquireDataDirLock, dataDirHolder, DataDirLockedError, isZombie, LOCK_FILE, type LockHolder } from '../../src/db/data-dir-lock.js';
 import { openDatabase } from '../../src/db/connect.js';
 import { quietLogger } from '../helpers/db.js';
+import { waitFor } from '../helpers/wait.js';
 
 let root: string;
 let n = 0;
@@ -96,7 +97,7 @@ test('a holder killed with SIGKILL and not yet reaped (a zombie) holds nothing: 
     await writeLock(dir, holder({ pid, start: startOf(pid) }));
     assert.notEqual(await dataDirHolder(dir), null, 'alive, it holds the directory');
     process.kill(pid, 'SIGKILL');
-    for (let i = 0; i < 200 && !isZombie(pid); i++) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => isZombie(pid), 'the killed holder to be a zombie', 2_000, 10);
     assert.equal(isZombie(pid), true, 'killed and not reaped: a zombie');
     assert.equal(await dataDirHolder(dir), null, 'a zombie holds nothing');
     await (await acquireDataDirLock(dir, 'restart after a SIGKILL')).release();

@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import { sql } from 'kysely';
 import type { Database } from '../../src/db/connect.js';
 import { testDatabases } from '../helpers/db.js';
+import { holdFor } from '../helpers/wait.js';
 
 const pglite = testDatabases().find((k) => k.name === 'pglite')!;
 let d: Database;
@@ -20,7 +21,7 @@ test('PGlite transactions do not interleave: a rolled-back transaction leaves no
   const slow = d.db.transaction().execute(async (trx) => {
     events.push('a:begin');
     await sql`insert into t values (1)`.execute(trx);
-    await new Promise((r) => setTimeout(r, 50));
+    await holdFor(50, 'transaction a stays open while b is issued: b must not begin until a ends');
     events.push('a:end');
     throw new Error('roll back');
   });
@@ -39,14 +40,17 @@ test('PGlite transactions do not interleave: a rolled-back transaction leaves no
 
 test('statements outside transactions wait for an open transaction', async () => {
   let inTx = false;
+  let opened!: () => void;
+  const open = new Promise<void>((r) => (opened = r));
   const tx = d.db.transaction().execute(async (trx) => {
     inTx = true;
-    await new Promise((r) => setTimeout(r, 30));
+    opened();
+    await holdFor(30, 'the transaction stays open while the plain query is issued: it must wait for the end');
     await sql`select 1`.execute(trx);
     inTx = false;
   });
   // Once the transaction is open (not after a guessed delay, which a busy machine can outrun).
-  while (!inTx) await new Promise((r) => setImmediate(r));
+  await open;
   await sql`select 1`.execute(d.db);
   assert.equal(inTx, false, 'the plain query ran only after the transaction finished');
   await tx;

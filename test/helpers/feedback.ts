@@ -11,6 +11,7 @@ import { mulberry32 } from '../../src/random.js';
 import { splitForText } from '../../src/review/split.js';
 import { ADMIN_KEY, TEST_SPLIT_SALT, type TestApp } from './app.js';
 import { tinyModelDir } from './tiny-model.js';
+import { waitFor } from './wait.js';
 
 export const MARKED = 'the weather is lovely today';
 export const PLAIN = 'the weather is not lovely today';
@@ -86,11 +87,16 @@ export async function moderateAndReview(
 }
 
 export async function waitForRun(app: TestApp, id: string, timeoutMs = 60_000): Promise<Record<string, any>> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const r = await app.request.get(`/v1/training/runs/${id}`).set('Authorization', `Bearer ${ADMIN_KEY}`);
-    if (r.status === 200 && !['queued', 'running'].includes(r.body.status)) return r.body;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error(`training run ${id} did not finish`);
+  let run: Record<string, any> | undefined;
+  await waitFor(
+    async () => {
+      const r = await app.request.get(`/v1/training/runs/${id}`).set('Authorization', `Bearer ${ADMIN_KEY}`);
+      if (r.status === 200 && !['queued', 'running'].includes(r.body.status)) run = r.body;
+      return run !== undefined;
+    },
+    `training run ${id} to finish`,
+    timeoutMs,
+    100,
+  );
+  return run!;
 }

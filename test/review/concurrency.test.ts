@@ -10,6 +10,7 @@ import { startTestApp, type TestApp } from '../helpers/app.js';
 import { testDatabases } from '../helpers/db.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 import { TINY_MODEL_TEXTS } from '../helpers/tiny-model.js';
+import { waitFor } from '../helpers/wait.js';
 
 const MODERATORS = 16;
 const TASKS = 80;
@@ -52,17 +53,22 @@ for (const kind of testDatabases()) {
       const holder = new Map<string, string>();
       const violations: string[] = [];
       let verdicts = 0;
+      // Moderators between asking for work and their last verdict on it. One who finds nothing to claim
+      // stops once nobody else is working (then nothing will come back to the queue for them); while
+      // others are, it waits for their next verdict (which may free a task for its second review).
+      let working = 0;
       await Promise.all(
         mods.map(async (m) => {
-          let empty = 0;
-          while (empty < 3) {
+          for (;;) {
+            working++;
             const tasks = await review.claim(m, { limit: 2 }, 'test');
             if (tasks.length === 0) {
-              empty++;
-              await new Promise((r) => setTimeout(r, 5));
+              working--;
+              if (working === 0) break;
+              const seen = verdicts;
+              await waitFor(() => verdicts !== seen || working === 0, 'another moderator\'s verdict, or nobody working', 30_000, 5);
               continue;
             }
-            empty = 0;
             for (const t of tasks) {
               const h = holder.get(t.id);
               if (h && h !== m.keyId) violations.push(`${t.id} held by ${h} and ${m.keyId}`);
@@ -75,6 +81,7 @@ for (const kind of testDatabases()) {
               await review.verdict(m, t.id, { categories: labels }, 'test');
               verdicts++;
             }
+            working--;
           }
         }),
       );

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { testDatabases } from '../helpers/db.js';
+import { waitForRun } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
 for (const kind of testDatabases()) {
@@ -88,11 +89,7 @@ for (const kind of testDatabases()) {
       const maxId = await app.database.db.selectFrom('review_labels').select((eb) => eb.fn.max('id').as('m')).executeTakeFirstOrThrow();
       const run = await app.request.post('/v1/training/runs').set(as(await app.key('admin'))).send({});
       assert.equal(run.status, 202);
-      for (let i = 0; i < 100; i++) {
-        const r = await app.database.db.selectFrom('training_runs').select(['status', 'data_snapshot']).where('id', '=', run.body.id).executeTakeFirstOrThrow();
-        if (!['queued', 'running'].includes(r.status)) break;
-        await new Promise((res) => setTimeout(res, 50));
-      }
+      await waitForRun(app, run.body.id);
       // Whatever the run decided, it recorded what it read (a run skipped for too few pairs reads nothing).
       await app.database.db.updateTable('training_runs').set({ data_snapshot: JSON.stringify({ max_label_id: Number(maxId.m) }) }).where('id', '=', run.body.id).execute();
       const u = await app.request.post(`/v1/review/tasks/${t.id}/undo`).set(as(mod));

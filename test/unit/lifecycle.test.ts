@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { EventBus } from '../../src/events.js';
 import { Lifecycle } from '../../src/lifecycle.js';
 import { quietLogger } from '../helpers/db.js';
+import { settle } from '../helpers/fake-clock.js';
 
 test('Lifecycle stops newest first, passes the grace, keeps going past a failure, and runs once', async () => {
   const stopped: string[] = [];
@@ -33,7 +34,7 @@ test('EventBus: emit waits for every listener; a failing listener is logged, not
   const bus = new EventBus(Object.assign(quietLogger(), { warn: (o: unknown) => warned.push(o) }) as never);
   const heard: string[] = [];
   bus.on('head.promoted', async ({ headId }) => {
-    await new Promise((r) => setTimeout(r, 5));
+    await settle(); // finishes only after a macrotask: emit must still wait for it
     heard.push(`slow:${headId}`);
   });
   const off = bus.on('head.promoted', ({ headId }) => void heard.push(`fast:${headId}`));
