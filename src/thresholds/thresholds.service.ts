@@ -8,6 +8,7 @@ import { epochMs, systemClock, type Clock } from '../clock.js';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { DB } from '../db/database.js';
+import { trustedKeyIds } from '../auth/api-key.repository.js';
 import { badRequest, notFound } from '../errors.js';
 import { bytesToFloat32, bytesToInt32, tokenRows } from '../inference/head.js';
 import { ngramSource } from '../inference/ngrams.js';
@@ -17,6 +18,7 @@ import { probabilityKind, Scorer } from '../models/scorer.js';
 import { decisionsSince } from '../moderation/moderation.repository.js';
 import { decide, type Policy } from '../policy/policy.js';
 import * as reviews from '../review/review.repository.js';
+import { isTrusted } from '../tuning/dataset.js';
 import { decisionInputs } from '../tuning/training.repository.js';
 import { candidateThresholds, curve, pointAt, suggest, type CurvePoint, type Scored, type Suggestion, type Target } from './advisor.js';
 
@@ -31,9 +33,11 @@ export interface CategoryAdvice {
   /**
    * The audited items this rests on (blind audits the head never trained on: the eval split, and labels
    * settled after its training data): how many, how many the moderators flagged, and how many audited
-   * items another backbone scored (their stored features mean nothing to this head).
+   * items another backbone scored (their stored features mean nothing to this head), and how many of the
+   * audited items are in the trusted set (`trusted_items`: the gate's trusted eval set, {@link isTrusted}:
+   * eval-split blind audits two or more reviewers agreed on, or a trusted moderator settled).
    */
-  sample: { audited_items: number; positives: number; left_out_other_backbone: number };
+  sample: { audited_items: number; positives: number; trusted_items: number; left_out_other_backbone: number };
   at_flag: CurvePoint;
   curve: CurvePoint[];
   suggestion?: Suggestion;
@@ -47,7 +51,7 @@ export class ThresholdService {
   ) {}
 
   /** The audit sample of each category scored by a head (the active one, or `headId` of the same backbone). */
-  private async evidence(policy: Policy, headId?: string): Promise<{ cells: Map<string, Scored[]>; otherBackbone: number; head: { id: string; version: number } }> {
+  private async evidence(policy: Policy, headId?: string): Promise<{ cells: Map<string, (Scored & { trusted: boolean })[]>; otherBackbone: number; head: { id: string; version: number } }> {
     const active = this.models.active;
     const head = headId ? await heads.getHead(this.db, headId) : active.head;
     if (!head) throw notFound('head version', headId!);
@@ -74,7 +78,8 @@ export class ThresholdService {
       n: inputs.length,
     };
     const scores = new Scorer(head, probabilityKind(active.backbone.problemType), active.policies.resolve(policy.name).mapping).score(input);
-    const cells = new Map<string, Scored[]>(policy.categories.map((c) => [c, []]));
+    const trustedKeys = new Set(await trustedKeyIds(this.db));
+    const cells = new Map<string, (Scored & { trusted: boolean })[]>(policy.categories.map((c) => [c, []]));
     let otherBackbone = 0;
     for (const l of labels) {
       const i = index.get(l.decision_id);
@@ -82,7 +87,25 @@ export class ThresholdService {
         otherBackbone++;
         continue;
       }
-      cells.get(l.category)!.push({ score: scores[i][l.category] ?? 0, truth: l.label });
+      const trusted = isTrusted(
+        {
+          id: Number(l.id),
+          itemId: l.item_id,
+          taskId: l.task_id,
+          decisionId: l.decision_id,
+          category: l.category,
+          label: l.label,
+          modelLabel: l.model_label,
+          split: l.split,
+          reason: l.reason,
+          reviewers: l.reviewers,
+          blind: l.blind,
+          votesYes: l.votes_yes,
+          votesTotal: l.votes_total,
+        },
+        trustedKeys,
+      );
+      cells.get(l.category)!.push({ score: scores[i][l.category] ?? 0, truth: l.label, trusted });
     }
     return { cells, otherBackbone, head: { id: head.id, version: head.version } };
   }
@@ -99,7 +122,7 @@ export class ThresholdService {
         category: cat,
         flag: rule.flag,
         block: rule.block,
-        sample: { audited_items: c.length, positives: c.filter((x) => x.truth).length, left_out_other_backbone: otherBackbone },
+        sample: { audited_items: c.length, positives: c.filter((x) => x.truth).length, trusted_items: c.filter((x) => x.trusted).length, left_out_other_backbone: otherBackbone },
         at_flag: pointAt(c, rule.flag, CONFIDENCE),
         curve: curve(c, thresholds, CONFIDENCE),
         ...(o.target ? { suggestion: suggest(c, o.target, CONFIDENCE, candidateThresholds(c, 60, [rule.flag]), rule.flag) } : {}),

@@ -15,10 +15,11 @@ describe('threshold advisor', () => {
   const admin = { Authorization: `Bearer ${ADMIN_KEY}` };
   let marked = 0;
   let reviewed: Reviewed[] = [];
+  let moderator = '';
   before(async () => {
     app = await startTestApp({ policies: policies(reviewPolicy('default', { blind: 'audit' }, { training: { l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7 } })) });
     const client = await app.key('client');
-    const moderator = await app.key('moderator');
+    moderator = await app.key('moderator');
     const texts = await makeTexts(120, 4);
     marked = texts.filter((t) => t.marked).length;
     reviewed = await moderateAndReview(app, client, moderator, texts);
@@ -32,7 +33,7 @@ describe('threshold advisor', () => {
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const [v] = r.body.categories;
     assert.equal(v.category, 'violence');
-    assert.deepEqual(v.sample, { audited_items: 120, positives: marked, left_out_other_backbone: 0 });
+    assert.deepEqual(v.sample, { audited_items: 120, positives: marked, trusted_items: 0, left_out_other_backbone: 0 });
     assert.equal(v.flag, 0.5);
     assert.equal(v.at_flag.threshold, 0.5);
     const p = v.at_flag.precision;
@@ -83,7 +84,18 @@ describe('threshold advisor', () => {
     const r = await app.request.get('/v1/thresholds?category=violence').set(admin);
     assert.equal(r.body.head.version, 2);
     const evalItems = reviewed.filter((x) => x.split === 'eval');
-    assert.deepEqual(r.body.categories[0].sample, { audited_items: evalItems.length, positives: evalItems.filter((x) => x.marked).length, left_out_other_backbone: 0 });
+    assert.deepEqual(r.body.categories[0].sample, { audited_items: evalItems.length, positives: evalItems.filter((x) => x.marked).length, trusted_items: 0, left_out_other_backbone: 0 });
     assert.ok(evalItems.length > 0 && evalItems.length < reviewed.length);
+  });
+
+  test('the trusted set in the sample: a trusted moderator’s blind eval-split audits, counted apart from the rest', async () => {
+    // One reviewer per task: nothing is trusted until the moderator's key is. Then the base head's sample
+    // (every audit: it trained on none) holds all 120, of which the eval split's are the trusted set.
+    const keyId = (await app.request.get('/v1/me').set('Authorization', `Bearer ${moderator}`)).body.key_id;
+    assert.equal((await app.request.post(`/v1/admin/api-keys/${keyId}/trust`).set(admin).send({ trusted: true })).status, 200);
+    const base = (await app.request.get('/v1/models').set(admin)).body.data.find((h: { version: number }) => h.version === 1);
+    const r = await app.request.get(`/v1/thresholds?category=violence&head_id=${base.id}`).set(admin);
+    const evalItems = reviewed.filter((x) => x.split === 'eval').length;
+    assert.deepEqual([r.body.categories[0].sample.audited_items, r.body.categories[0].sample.trusted_items], [120, evalItems]);
   });
 });
