@@ -85,12 +85,24 @@ const RUN_STATUSES = ['queued', 'running', 'promoted', 'rejected', 'superseded',
 const HOLD_STATUSES = ['held', 'accepted', 'discarded'];
 const HEAD_STATUSES = ['base', 'candidate', 'active', 'retired', 'rejected'];
 
-const state: { key: string | null; runs: RunRow[]; selectedId: string | null; loading: number; detail: number } = {
+const state: {
+  key: string | null;
+  runs: RunRow[];
+  selectedId: string | null;
+  loading: number;
+  detail: number;
+  /** The head the advisor measures: null for the active one, else a candidate's id. */
+  adviceHead: string | null;
+  /** Counts advisor reloads, so a slower earlier answer never replaces a later one. */
+  advisorLoad: number;
+} = {
   key: sessionStorage.getItem(KEY_STORAGE),
   runs: [],
   selectedId: null,
   loading: 0,
   detail: 0,
+  adviceHead: null,
+  advisorLoad: 0,
 };
 
 const api = <T>(path: string) => apiCall<T>(state.key, 'GET', path);
@@ -531,6 +543,7 @@ function headKind(h: HeadRow) {
 
 function renderHeads(body: HeadListJson) {
   const all = Array.isArray(body.data) ? body.data : [];
+  renderHeadChoice(all);
   const evaluated = all
     .filter((h) => isNum(h.metrics?.eval_auprc))
     .sort((a, b) => new Date(a.created_at).getTime() - new Date(b.created_at).getTime());
@@ -724,12 +737,14 @@ interface PointJson {
   recall: IntervalJson;
 }
 interface AdviceJson {
+  head: { id: string; version: number };
   categories: {
     category: string;
     flag: number;
     block: number | null;
-    sample: { audited_items: number; positives: number };
+    sample: { audited_items: number; positives: number; trusted_items: number };
     at_flag: PointJson;
+    curve: PointJson[];
     suggestion?: { met: true; threshold: number; point: PointJson; rule: string } | { met: false; reason: string; moreAudits: number | null };
   }[];
 }
@@ -746,6 +761,51 @@ const interval = (i: IntervalJson) => (i.estimate === null ? '— (none flagged)
 /** The suggested threshold the what-if button asks about. */
 const advice: { category: string | null; threshold: number | null; block: number | null } = { category: null, threshold: null, block: null };
 
+/** The query that names the chosen head (none for the active one), to start or extend a query string. */
+const headQuery = (sep: '?' | '&') => (state.adviceHead ? `${sep}head_id=${encodeURIComponent(state.adviceHead)}` : '');
+
+/**
+ * The heads the advisor can measure: the active one and every candidate of its backbone (a head a training
+ * run made that is not active: waiting, rejected by the gate, or retired). The advisor scores the stored
+ * features of the active backbone, so heads of another backbone are not offered.
+ */
+function renderHeadChoice(all: HeadRow[]) {
+  const active = all.find((h) => h.active);
+  const select = $<HTMLSelectElement>('advise-head');
+  if (!active) {
+    select.replaceChildren();
+    state.adviceHead = null;
+    return;
+  }
+  const candidates = all.filter((h) => !h.active && h.backbone_id === active.backbone_id && h.training_run_id !== null).sort((a, b) => b.version - a.version);
+  const option = (h: HeadRow, text: string) => Object.assign(el('option', text), { value: String(h.id) });
+  select.replaceChildren(
+    option(active, `v${active.version} (active)`),
+    ...candidates.map((h) => option(h, `v${h.version} (${h.status}, trained ${when(h.created_at)})`)),
+  );
+  // A chosen candidate that is no longer one (activated since, or gone) falls back to the active head.
+  if (!candidates.some((h) => String(h.id) === state.adviceHead)) state.adviceHead = null;
+  select.value = state.adviceHead ?? String(active.id);
+}
+
+/** Reloads the advisor's evidence for the chosen head (the head selector's change). */
+async function loadThresholds() {
+  const token = ++state.advisorLoad;
+  $('advise-result').textContent = '';
+  advice.category = null;
+  show('what-if-controls', false);
+  show('what-if-result', false);
+  try {
+    const body = await api<AdviceJson>(`/v1/thresholds${headQuery('?')}`);
+    if (token !== state.advisorLoad) return;
+    renderThresholds(body);
+    status(`Showing the advisor's evidence for head v${body.head.version}.`);
+  } catch (err) {
+    if (token !== state.advisorLoad) return;
+    if (!refused(err)) status(`Could not load the advisor's evidence: ${failure(err).message}`, true);
+  }
+}
+
 function renderThresholds(body: AdviceJson) {
   const cats = Array.isArray(body?.categories) ? body.categories : [];
   const withSample = cats.filter((c) => c.sample.audited_items > 0);
@@ -756,13 +816,86 @@ function renderThresholds(body: AdviceJson) {
   for (const c of withSample) {
     const tr = document.createElement('tr');
     tr.dataset.category = c.category;
-    tr.append(cell(c.category), cell(fixed(c.flag, 2), 'num'), cell(String(c.sample.audited_items), 'num'), cell(String(c.sample.positives), 'num'), cell(interval(c.at_flag.precision)), cell(interval(c.at_flag.recall)));
+    tr.append(
+      cell(c.category),
+      cell(fixed(c.flag, 2), 'num'),
+      cell(String(c.sample.audited_items), 'num'),
+      cell(String(c.sample.positives), 'num'),
+      cell(interval(c.at_flag.precision)),
+      cell(interval(c.at_flag.recall)),
+      cell(isNum(c.sample.trusted_items) ? String(c.sample.trusted_items) : '—', 'num'),
+    );
     tbody.append(tr);
   }
+  $('threshold-curves').replaceChildren(...withSample.map((c) => curveFigure(c, body.head?.version)));
   const select = $<HTMLSelectElement>('advise-category');
   const chosen = select.value;
   select.replaceChildren(...cats.map((c) => Object.assign(el('option', c.category), { value: c.category })));
   if (cats.some((c) => c.category === chosen)) select.value = chosen;
+}
+
+/**
+ * A category's precision against recall on the audit sample, one point per threshold of the API's `curve`
+ * (its <title> names the threshold and both intervals), each with its 95% intervals as whiskers (precision
+ * up and down, recall left and right), the current flag threshold marked. Without a positive audit there is
+ * no recall, so no curve: said instead.
+ */
+function curveFigure(c: AdviceJson['categories'][number], version: number | undefined): HTMLElement {
+  const figure = el('figure', undefined, 'pr-figure');
+  figure.dataset.category = c.category;
+  figure.append(el('figcaption', `${c.category}: precision against recall on ${c.sample.audited_items} audited items${isNum(version) ? `, head v${version}` : ''}; a point per threshold (hover for it), the flag threshold now ${thresholdText(c.flag)} marked`));
+  const points = Array.isArray(c.curve) ? c.curve : [];
+  if (c.sample.positives === 0 || points.length === 0) {
+    figure.append(el('p', `No audited item was flagged by moderators for ${c.category}: recall is undefined, so there is no curve yet.`, 'empty'));
+    return figure;
+  }
+  const svg = svgEl('svg', { role: 'img', 'data-chart': 'pr-curve', 'data-category': c.category, 'aria-label': `Precision against recall for ${c.category}, one point per threshold` });
+  const y = frame(svg, { yDomain: [0, 1], yLabel: 'precision', xLabel: 'recall', yFormat: (t) => `${Math.round(t * 100)}%` });
+  const x = (v: number) => M.left + (W - M.left - M.right) * v;
+  const xg = svgEl('g', { class: 'grid' });
+  for (let t = 0; t <= 1.0001; t += 0.2) xg.append(svgEl('text', { x: x(t).toFixed(1), y: H - M.bottom + 16, class: 'tick x' }, `${Math.round(t * 100)}%`));
+  svg.append(xg);
+  // Nothing flagged at a threshold: precision is undefined there (its interval is all of [0, 1]); the point
+  // sits at the top, hollow, where a precision/recall curve conventionally starts.
+  const at = (p: PointJson) => ({ px: x(p.recall.estimate ?? 0), py: y(p.precision.estimate ?? 1) });
+  const whiskers = svgEl('g', { class: 'whiskers' });
+  for (const p of points) {
+    const { px, py } = at(p);
+    whiskers.append(
+      svgEl('line', { x1: px.toFixed(1), x2: px.toFixed(1), y1: y(p.precision.lower).toFixed(1), y2: y(p.precision.upper).toFixed(1), class: 'whisker' }),
+      svgEl('line', { x1: x(p.recall.lower).toFixed(1), x2: x(p.recall.upper).toFixed(1), y1: py.toFixed(1), y2: py.toFixed(1), class: 'whisker' }),
+    );
+  }
+  const defined = points.filter((p) => p.precision.estimate !== null);
+  const d = defined.map((p, i) => `${i ? 'L' : 'M'}${at(p).px.toFixed(1)},${at(p).py.toFixed(1)}`).join('');
+  const series = svgEl('g', { class: 'series s0' });
+  if (d) series.append(svgEl('path', { d, class: 'line s0' }));
+  for (const p of points) {
+    const { px, py } = at(p);
+    const isFlag = p.threshold === c.flag;
+    const g = svgEl('g', { class: `pr-point${isFlag ? ' flag' : ''}${p.precision.estimate === null ? ' undefined' : ''}`, 'data-threshold': String(p.threshold) });
+    const dot = svgEl('circle', { cx: px.toFixed(1), cy: py.toFixed(1), r: isFlag ? 6 : 3.5, class: 'mark' });
+    dot.append(
+      svgEl(
+        'title',
+        {},
+        `threshold ${thresholdText(p.threshold)}${isFlag ? ' (the flag threshold now)' : ''}: precision ${interval(p.precision)}, recall ${interval(p.recall)}; ` +
+          `${p.flagged} of ${c.sample.audited_items} audited items at or above it, ${p.truePositives} of them flagged by moderators`,
+      ),
+    );
+    g.append(dot);
+    // The label beside the mark: below it near the top (the legend's row), above it elsewhere.
+    if (isFlag) g.append(svgEl('text', { x: (px + 9).toFixed(1), y: (py < M.top + 24 ? py + 16 : py - 8).toFixed(1), class: 'flag-label' }, `flag ${thresholdText(p.threshold)}`));
+    series.append(g);
+  }
+  svg.append(whiskers, series);
+  legend(svg, [
+    { label: 'by threshold', cls: 's0', shape: 'line' },
+    { label: 'flag threshold now', cls: 'flag', shape: 'dot' },
+    { label: '95% intervals', cls: 'whisker', shape: 'line' },
+  ]);
+  figure.append(svg);
+  return figure;
 }
 
 async function adviseThreshold(e: Event) {
@@ -770,10 +903,10 @@ async function adviseThreshold(e: Event) {
   const category = $<HTMLSelectElement>('advise-category').value;
   const metric = $<HTMLSelectElement>('advise-metric').value;
   const value = $<HTMLInputElement>('advise-value').value;
-  show('what-if', false);
+  show('what-if-controls', false);
   show('what-if-result', false);
   try {
-    const out = await api<AdviceJson>(`/v1/thresholds?category=${encodeURIComponent(category)}&target_${metric}=${encodeURIComponent(value)}`);
+    const out = await api<AdviceJson>(`/v1/thresholds?category=${encodeURIComponent(category)}&target_${metric}=${encodeURIComponent(value)}${headQuery('&')}`);
     const c = out.categories[0];
     const s = c.suggestion!;
     if (s.met) {
@@ -783,7 +916,7 @@ async function adviseThreshold(e: Event) {
       advice.category = category;
       advice.threshold = s.threshold;
       advice.block = c.block;
-      show('what-if', true);
+      show('what-if-controls', true);
     } else {
       $('advise-result').textContent = `${category}: ${s.reason}.${s.moreAudits !== null ? ` About ${s.moreAudits} more blind audits would settle it, if the rates hold.` : ''}`;
       advice.category = null;
@@ -793,13 +926,31 @@ async function adviseThreshold(e: Event) {
   }
 }
 
+/** The what-if's days, checked as the API checks them (a whole number from 1 to 365); null, said inline, when not. */
+function whatIfDays(): number | null {
+  const input = $<HTMLInputElement>('what-if-days');
+  const raw = input.value.trim();
+  const days = Number(raw);
+  const ok = /^\d+$/.test(raw) && days >= 1 && days <= 365;
+  input.setAttribute('aria-invalid', String(!ok));
+  $('what-if-days-error').textContent = ok ? '' : `Days must be a whole number from 1 to 365${raw ? `, not ${raw}` : ''}.`;
+  show('what-if-days-error', !ok);
+  return ok ? days : null;
+}
+
 async function whatIf() {
   if (!advice.category || advice.threshold === null) return;
   const threshold = Number(advice.threshold.toPrecision(3));
+  const days = whatIfDays();
+  if (days === null) {
+    show('what-if-result', false);
+    $<HTMLInputElement>('what-if-days').focus();
+    return;
+  }
   try {
     // A flag above the block threshold would block everything it flags: the block moves up with it.
     const proposal = advice.block !== null && advice.block < threshold ? { flag: threshold, block: threshold } : { flag: threshold };
-    const out = await apiCall<WhatIfJson>(state.key, 'POST', '/v1/thresholds/what-if', { thresholds: { [advice.category]: proposal }, days: 7 });
+    const out = await apiCall<WhatIfJson>(state.key, 'POST', '/v1/thresholds/what-if', { thresholds: { [advice.category]: proposal }, days });
     $('what-if-summary').textContent =
       `Of ${out.decisions} decisions in the last ${out.days} days, ${out.changes.reduce((a, c) => a + c.decisions, 0)} would change action with ${advice.category} flagged at ${threshold}` +
       `${'block' in proposal ? ` (and blocked at ${threshold}: the block threshold may not be below the flag)` : ''}.`;
@@ -896,7 +1047,7 @@ async function refresh() {
     ['review stats', '/v1/review/stats', renderReview],
     ['held labels', '/v1/label-holds', renderHolds],
     ['activation history', '/v1/models/activations?limit=50', renderActivations],
-    ['thresholds', '/v1/thresholds', renderThresholds],
+    ['thresholds', `/v1/thresholds${headQuery('?')}`, renderThresholds],
   ];
   const results = await Promise.allSettled(sections.map(([, path]) => api<never>(path)));
   if (token !== state.loading || !state.key) return;
@@ -972,6 +1123,19 @@ function start() {
   $('advise-form').addEventListener('submit', (e) => void adviseThreshold(e));
   reasonQuestion.wire();
   $('what-if').addEventListener('click', () => void whatIf());
+  $('what-if-days').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') void whatIf();
+  });
+  $('what-if-days').addEventListener('input', () => {
+    if ($('what-if-days').getAttribute('aria-invalid') === 'true') whatIfDays();
+  });
+  $('advisor-head-form').addEventListener('submit', (e) => e.preventDefault());
+  $('advise-head').addEventListener('change', () => {
+    const select = $<HTMLSelectElement>('advise-head');
+    // The first option is the active head: choosing it asks for the default.
+    state.adviceHead = select.selectedIndex > 0 ? select.value : null;
+    void loadThresholds();
+  });
   document.addEventListener('keydown', onKey);
   wireSignIn(state.key, (key) => {
     state.key = key;
