@@ -38,6 +38,9 @@ const USAGE = `usage: npm run model:synthetic -- --arch ARCH --out DIR [options]
   --quantize                     also write onnx/model_quantized.onnx (dynamic int8, like onnxruntime's
                                  quantize_dynamic; the float model goes to onnx/model.onnx)
   --weight-type int8|uint8       quantized weight type (default int8, symmetric)
+  --full-range                   8-bit weights instead of quantize_dynamic's reduce_range (7 bits, the
+                                 default here: full-range weights overflow onnxruntime's u8·s8 kernels
+                                 on x86 CPUs without VNNI, and such a model is refused at import there)
   --per-channel                  one weight scale per output channel instead of one per tensor
   --vocab-size N --hidden N --layers N --heads N --intermediate N --max-positions N   override the preset
   --force                        replace DIR if it exists`;
@@ -84,6 +87,7 @@ function parse(argv: string[]): { options: ClassifierOptions; out: string; force
       intermediate: { type: 'string' },
       'max-positions': { type: 'string' },
       quantize: { type: 'boolean' },
+      'full-range': { type: 'boolean' },
       'weight-type': { type: 'string' },
       'per-channel': { type: 'boolean' },
       force: { type: 'boolean' },
@@ -98,7 +102,7 @@ function parse(argv: string[]): { options: ClassifierOptions; out: string; force
   if (values['bias-first'] && values['bias-last']) throw new UsageError('--bias-first and --bias-last exclude each other');
   const problem = oneOf('problem-type', values['problem-type'], ['single', 'multi'] as const);
   const weightType = oneOf('weight-type', values['weight-type'], ['int8', 'uint8'] as const);
-  if ((weightType || values['per-channel']) && !values.quantize) throw new UsageError('--weight-type and --per-channel go with --quantize');
+  if ((weightType || values['per-channel'] || values['full-range']) && !values.quantize) throw new UsageError('--weight-type, --per-channel and --full-range go with --quantize');
   let initStd: number | undefined;
   if (values['init-std'] !== undefined) {
     initStd = Number(values['init-std']);
@@ -128,7 +132,7 @@ function parse(argv: string[]): { options: ClassifierOptions; out: string; force
   };
   // Leave unset options out so the preset and defaults apply.
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as ClassifierOptions;
-  const quantize = values.quantize ? { type: weightType ?? 'int8', perChannel: values['per-channel'] ?? false } : undefined;
+  const quantize = values.quantize ? { type: weightType ?? 'int8', perChannel: values['per-channel'] ?? false, reduceRange: !values['full-range'] } : undefined;
   return { options: defined, out: values.out, force: values.force ?? false, quantize };
 }
 

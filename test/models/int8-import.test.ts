@@ -276,6 +276,14 @@ describe('export of a tuned head on an int8 backbone', () => {
     assert.deepEqual(misses, []);
   });
 
+  test("weights quantized in 7-bit range (reduce_range, the synthetic quantizer's default) stay in it after the export", async () => {
+    const q = (m: ModelProto) => [...tensorToInts(initializer(m, b.imported.classifier.weight)).data];
+    const before = q(decodeModel(await fs.readFile(b.model.onnxPath)));
+    const after = q(decodeModel(await fs.readFile(exported.onnxPath)));
+    assert.ok(before.every((v) => v >= -64 && v <= 64) && before.some((v) => Math.abs(v) > 32), 'the original uses the 7-bit range, not a narrower one');
+    assert.deepEqual(after.filter((v) => v < -64 || v > 64), []);
+  });
+
   test('the export keeps the int8 classifier: W_q, scale and zero point with the types and dims the graph had', async () => {
     const before = decodeModel(await fs.readFile(b.model.onnxPath));
     const after = decodeModel(await fs.readFile(exported.onnxPath));

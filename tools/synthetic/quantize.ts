@@ -5,7 +5,9 @@
  *   DynamicQuantizeLinear(x) → (x_q uint8, x_scale, x_zero_point)   (once per x, shared by its MatMuls)
  *   MatMulInteger(x_q, W_q, x_zero_point, W_zero_point) → int32
  *   Cast(to=float) → Mul(·, Mul(x_scale, W_scale))                    (writes the MatMul's old output)
- * with W_q int8 symmetric per tensor by default (uint8 and per-channel on request), named as onnxruntime
+ * with W_q int8 symmetric per tensor by default (uint8 and per-channel on request) in 7-bit range by default
+ * (quantize_dynamic's reduce_range, which onnxruntime recommends for x86 CPUs without VNNI: there its u8·s8
+ * kernels add pairs of products in 16 bits, which full-range weights overflow), named as onnxruntime
  * names them (`<x>_quantized`, `<W>_scale`, `<node>_quant`, …). Gemm is left alone, as quantize_dynamic
  * leaves it. Unlike quantize_dynamic it does not quantize Gather (embedding tables stay float).
  */
@@ -21,7 +23,8 @@ export interface QuantizedModel {
   quantized: string[];
 }
 
-export function quantizeDynamic(modelBytes: Uint8Array, opts: QuantizeOptions = {}): QuantizedModel {
+export function quantizeDynamic(modelBytes: Uint8Array, options: QuantizeOptions = {}): QuantizedModel {
+  const opts: QuantizeOptions = { reduceRange: true, ...options };
   const model = decodeModel(modelBytes);
   const g = model.graph;
   const floats = new Map(g.initializer.filter((t) => t.dataType === DataType.FLOAT && (t.dims ?? []).length === 2).map((t) => [t.name!, t]));

@@ -19,7 +19,7 @@ import { float32ToBytes, int32ToBytes, type Head } from '../../inference/head.js
 import { NGRAMS_PY } from './ngrams-python.js';
 import { copyTokenizerSideFiles, type ModelDir } from '../../inference/model-dir.js';
 import { decodeModel, encodeNode, encodeTensor, floatTensor, int64Tensor, node, toNumber, type TensorProto } from '../../inference/onnx/model.js';
-import { quantizeMatrix, quantTensor, quantTypeOf } from '../../inference/onnx/quantized.js';
+import { quantizeMatrix, quantTensor, quantTypeOf, tensorToInts } from '../../inference/onnx/quantized.js';
 import { DataType } from '../../inference/onnx/schema.js';
 import { graphNames, insertAfterOutput, replaceInitializers } from '../../inference/onnx/wire.js';
 
@@ -120,6 +120,9 @@ export async function exportHead(model: ModelDir, head: ExportedHead, outDir: st
  * quantize_dynamic quantizes (int8 symmetric, uint8 asymmetric; per channel where the graph's scale has
  * one value per label): new W_q, scale and zero point, with the types and dims the graph has, so the
  * export stays a quantized model onnxruntime runs. Each weight moves by at most half a step (scale/2).
+ * Weights quantized in 7-bit range (quantize_dynamic's reduce_range: every int8 weight within ±64, every
+ * uint8 one within 0–127) stay in it, so an export runs without overflow where the original did (x86 CPUs
+ * without VNNI add pairs of u8·s8 products in 16 bits).
  */
 function requantized(bytes: Uint8Array, spec: HeadSpec, q: NonNullable<HeadSpec['quantized']>, original: Map<string, TensorProto>, w: Float32Array): Map<string, Uint8Array> {
   const names = [spec.weight, q.scale, ...(q.zero_point ? [q.zero_point] : [])];
@@ -138,7 +141,7 @@ function requantized(bytes: Uint8Array, spec: HeadSpec, q: NonNullable<HeadSpec[
   const [rows, cols] = dims(wt);
   const perChannel = size(st) > 1;
   if (!zt && type === 'uint8') throw new Error(`the classifier's uint8 weights have no zero point in the graph; tuned weights cannot be quantized to them`);
-  const m = quantizeMatrix(w, [rows, cols], spec.layout === 'out_in' ? 0 : 1, { type, perChannel });
+  const m = quantizeMatrix(w, [rows, cols], spec.layout === 'out_in' ? 0 : 1, { type, perChannel, reduceRange: inReducedRange(tensorToInts(wt).data, type) });
   const out = new Map<string, Uint8Array>([
     [spec.weight, encodeTensor(quantTensor(spec.weight, [rows, cols], type, m.q))],
     [q.scale, encodeTensor(floatTensor(q.scale, dims(st), m.scale))],
@@ -149,6 +152,12 @@ function requantized(bytes: Uint8Array, spec: HeadSpec, q: NonNullable<HeadSpec[
     out.set(q.zero_point!, encodeTensor(quantTensor(q.zero_point!, dims(zt), type, zeroPoint)));
   }
   return out;
+}
+
+/** Whether quantized weights use only quantize_dynamic's reduce_range (7 bits: int8 within ±64, uint8 within 0–127). */
+export function inReducedRange(q: ArrayLike<number>, type: 'int8' | 'uint8'): boolean {
+  for (let i = 0; i < q.length; i++) if (type === 'int8' ? q[i] < -64 || q[i] > 64 : q[i] > 127) return false;
+  return true;
 }
 
 /** Token ids the tokenizer can produce: one past the highest id in its vocabulary and added tokens. */
