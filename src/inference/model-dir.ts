@@ -64,15 +64,16 @@ const configSchema = z.looseObject({
 export type ProblemType = 'multi_label' | 'single_label';
 
 /**
- * How transformers reads a classifier's config: `problem_type` when it is set, else softmax over the labels
- * when there are several (single-label) and a sigmoid when there is one (the text-classification pipeline's
- * rule, which transformers.js follows). A config without `problem_type` is common on the Hub (SST-2 style and
+ * How transformers' text-classification pipeline reads a classifier's config (transformers.js follows it):
+ * a sigmoid for one label whatever `problem_type` says, else `problem_type` when it is set, else softmax
+ * over the labels (single-label). A config without `problem_type` is common on the Hub (SST-2 style and
  * many moderation models): reading it as multi-label would serve independent sigmoids of softmax logits.
  */
 export function problemTypeOf(problemType: string | undefined, numLabels: number): ProblemType {
+  if (numLabels === 1) return 'multi_label';
   if (problemType === 'single_label_classification') return 'single_label';
   if (problemType === 'multi_label_classification') return 'multi_label';
-  return numLabels > 1 ? 'single_label' : 'multi_label';
+  return 'single_label';
 }
 
 export interface ModelDir {

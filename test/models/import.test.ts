@@ -252,6 +252,9 @@ describe('import of each architecture', () => {
     assert.equal((await loadModelDir(missing.outDir)).problemType, 'single_label');
     const one = await run(await fixtureModelDir('bert', { writeProblemType: false, labels: ['toxic'] }));
     assert.equal(one.problemType, 'multi_label');
+    // The pipeline applies a sigmoid to a single label even where the config says single-label.
+    const oneSingle = await run(await fixtureModelDir('bert', { problemType: 'single_label_classification', labels: ['toxic'] }));
+    assert.equal(oneSingle.problemType, 'multi_label');
     const multi = await run(await fixtureModelDir('bert', { problemType: 'multi_label_classification', labels: ['neutral', 'toxic'] }));
     assert.equal(multi.problemType, 'multi_label');
   });
