@@ -12,6 +12,7 @@ import type { Database } from '../../src/db/connect.js';
 import { REVIEW_COMPLETED_CHANNEL } from '../../src/review/review.repository.js';
 import { quietLogger, testDatabases } from '../helpers/db.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ADMIN_KEY = 'mt_test_admin_key_0123456789abcdefghijkl';
 
@@ -110,12 +111,7 @@ test('a review completed on an API replica without the jobs prompts the worker\'
   const hour = { GUARD_INTERVAL_MS: String(3_600_000) };
   const heard: string[] = [];
   const stopHearing = await owned.listen(REVIEW_COMPLETED_CHANNEL, (taskId) => heard.push(taskId));
-  const until = async (done: () => boolean, what: string) => {
-    for (let waited = 0; !done(); waited += 20) {
-      if (waited > 10_000) assert.fail(`not within 10 s: ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
+  const until = (done: () => boolean, what: string) => waitFor(done, what, 10_000, 20);
   const counted = (ctx: AppContext) => {
     const guard = ctx.jobs!.guard;
     const calls = { n: 0 };
@@ -160,12 +156,7 @@ test('a review completed on an API replica without the jobs prompts the worker\'
 
 describe('training runs asked for on an API replica without the jobs are trained by the worker', { skip: server.skip }, () => {
   const hour = { GUARD_INTERVAL_MS: String(3_600_000), QUEUED_RUN_SWEEP_MS: String(3_600_000) };
-  const until = async (done: () => Promise<boolean>, what: string) => {
-    for (let waited = 0; !(await done()); waited += 50) {
-      if (waited > 20_000) assert.fail(`not within 20 s: ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const until = (done: () => Promise<boolean>, what: string) => waitFor(done, what, 20_000, 50);
   const finished = (ctx: AppContext, runId: string) => async () => !['queued', 'running'].includes((await ctx.training.getRun(runId)).status as string);
   /** Counts calls of `ctx.training[method]`, keeping what they resolved to. */
   const spy = <M extends 'execute' | 'pickUp'>(ctx: AppContext, method: M) => {

@@ -14,6 +14,7 @@ import type { Browser, Page } from 'playwright-core';
 import { v7 as uuidv7 } from 'uuid';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
 import { browserSkip, launchBrowser, openReview } from '../helpers/browser.js';
+import { waitForRun } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
 const MARK = 'window.__xss=(window.__xss||0)+1';
@@ -136,11 +137,7 @@ describe('XSS catalogue', { skip: browserSkip }, () => {
       const r = await app.request.post('/v1/training/runs').set(admin).send({});
       assert.equal(r.status, 202);
       ids.push(r.body.id);
-      for (let k = 0; k < 100; k++) {
-        const s = await app.request.get(`/v1/training/runs/${r.body.id}`).set(admin);
-        if (!['queued', 'running'].includes(s.body.status)) break;
-        await new Promise((res) => setTimeout(res, 50));
-      }
+      await waitForRun(app, r.body.id);
     }
     for (let i = 0; i < ids.length; i++) {
       await app.database.db
@@ -169,9 +166,11 @@ describe('XSS catalogue', { skip: browserSkip }, () => {
     await dash.locator('input[type=password]').fill(ADMIN_KEY);
     await dash.keyboard.press('Enter');
     await dash.waitForFunction(() => /Updated/.test(document.body.textContent ?? ''));
-    await dash.waitForTimeout(300);
+    // Every section drawn (the payloads in them as text): then nothing injected can still be waiting to run.
+    const shown = [PAYLOADS[0], PAYLOADS[8], PAYLOADS[12], PAYLOADS[13]];
+    await dash.waitForFunction((ps) => ps.every((p) => (document.body.textContent ?? '').includes(p)), shown).catch(() => undefined);
     const body = (await dash.locator('body').textContent()) ?? '';
-    for (const p of [PAYLOADS[0], PAYLOADS[8], PAYLOADS[12], PAYLOADS[13]]) assert.ok(body.includes(p), `not shown as text: ${p}`);
+    for (const p of shown) assert.ok(body.includes(p), `not shown as text: ${p}`);
     const injected = await dash.evaluate(() => document.querySelectorAll('body script:not([src]), body img[src="x"], body iframe, body object, body svg[onload], details[ontoggle], input[onfocus]').length);
     assert.equal(injected, 0);
     assert.equal(await dash.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);

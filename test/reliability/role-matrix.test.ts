@@ -14,6 +14,7 @@ import { appRoutes, ENDPOINTS, PAGES, PUBLIC_ROUTES, routeOf } from '../helpers/
 import { waitForRun } from '../helpers/feedback.js';
 import { insertHolds } from '../../src/tuning/training.repository.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
+import { waitFor } from '../helpers/wait.js';
 
 type Role = 'client' | 'moderator' | 'admin';
 type Identity = 'none' | 'bad' | Role;
@@ -144,13 +145,16 @@ for (const kind of testDatabases()) {
 
     /** Waits until no training run is queued or running, so POST /v1/training/runs cannot meet a 409. */
     async function trainingIdle(): Promise<void> {
-      for (let i = 0; i < 600; i++) {
-        const res = await app.request.get('/v1/training/runs').set(admin);
-        assert.equal(res.status, 200);
-        if (!(res.body.data as { status: string }[]).some((r) => r.status === 'queued' || r.status === 'running')) return;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      assert.fail('a training run did not finish');
+      await waitFor(
+        async () => {
+          const res = await app.request.get('/v1/training/runs').set(admin);
+          assert.equal(res.status, 200);
+          return !(res.body.data as { status: string }[]).some((r) => r.status === 'queued' || r.status === 'running');
+        },
+        'every training run to finish',
+        60_000,
+        100,
+      );
     }
 
     let finishedRun: Promise<string> | undefined;

@@ -11,7 +11,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { baseEnv, sleep, startService, waitFor, type ServiceProcess } from '../helpers/process.js';
+import { baseEnv, startService, type ServiceProcess } from '../helpers/process.js';
+import { holdFor, waitFor } from '../helpers/wait.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
 
 const KEY = 'shutdown-test-admin-key-0123456789abcdef';
@@ -97,7 +98,7 @@ test('SIGTERM with requests in flight: readiness red first, then the listener cl
       const r = await get(service.port, '/readyz');
       readiness.push({ at: Date.now(), status: r?.status ?? null, body: r?.body ?? '' });
       if (!r) return;
-      await sleep(50);
+      await holdFor(50, 'readiness is polled at a steady pace, to see when it turns red');
     }
   })();
 

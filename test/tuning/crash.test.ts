@@ -17,6 +17,7 @@ import { makeTexts, moderateAndReview } from '../helpers/feedback.js';
 import { reviewPolicyYaml } from '../helpers/policies.js';
 import { createScratchDatabase, serverDatabaseKinds, type ScratchDatabase } from '../helpers/scratch-database.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
+import { waitFor } from '../helpers/wait.js';
 
 const POLICY = reviewPolicyYaml({}, { training: { min_pairs: 10 } });
 const kinds = serverDatabaseKinds();
@@ -75,11 +76,14 @@ for (const kind of kinds) {
       child.stdout.on('data', (d) => (out += d));
       child.stderr.on('data', (d) => (out += d));
       const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
-      const deadline = Date.now() + 60_000;
-      while (!/selection: \w+: (backbone|lexical) expert, 10 L2 values on \d+ folds/.test(out)) {
-        if (Date.now() > deadline || child.exitCode !== null) assert.fail(`the run did not start training:\n${out}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitFor(
+        () => {
+          if (child.exitCode !== null) assert.fail('the run exited before it trained');
+          return /selection: \w+: (backbone|lexical) expert, 10 L2 values on \d+ folds/.test(out);
+        },
+        'the run to start training',
+        60_000,
+      ).catch((err: Error) => assert.fail(`the run did not start training (${err.message}):\n${out}`));
       child.kill('SIGKILL');
       assert.equal(await exited, 'SIGKILL');
 
