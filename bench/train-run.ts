@@ -24,6 +24,7 @@ import { mulberry32 } from '../src/random.js';
 import { ModtuneServer } from '../src/server.js';
 import { buildTransformerClassifier, type PresetName } from '../tools/synthetic/index.js';
 import { labelsFor, loadDavidson } from './davidson.js';
+import { starterModel } from './models.js';
 
 const { values } = parseArgs({ options: { items: { type: 'string', default: '10000' }, preset: { type: 'string', default: 'minilm-l6' } } });
 const N = Number(values.items);
@@ -45,7 +46,8 @@ say(`${davidson ? 'Davidson' : 'generated texts (no dataset found)'}: ${N} items
 
 // The backbone: a MiniLM-shaped BERT in the models directory, next to the starter.
 const modelsDir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-train-run-'));
-const starterDir = path.resolve(process.env.MODEL_DIR ?? 'models/default');
+// The starter (models/default, built here on a fresh clone), or MODEL_DIR's.
+const starterDir = process.env.MODEL_DIR ? path.resolve(process.env.MODEL_DIR) : starterModel(path.resolve('.'));
 await fs.symlink(starterDir, path.join(modelsDir, 'default'));
 const src = path.join(modelsDir, 'src');
 await buildTransformerClassifier({ arch: 'bert', preset: values.preset as PresetName, labels: CATEGORIES, problemType: 'multi_label_classification' }, src);
@@ -154,5 +156,7 @@ try {
   );
 } finally {
   await server.destroy();
+  // The server leaves a database it was given open; its thread would keep the bench alive.
+  await database.destroy();
   await fs.rm(modelsDir, { recursive: true, force: true });
 }
