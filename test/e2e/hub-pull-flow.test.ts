@@ -7,12 +7,9 @@
  * MODEL=<repo id>: a first start serves the pulled model, or the starter with one log line saying why.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import ort from 'onnxruntime-node';
 import { probabilities } from '../../src/inference/head.js';
@@ -22,26 +19,15 @@ import { SequenceEncoder } from '../../src/inference/tokenizer.js';
 import { ensureBuilt } from '../helpers/build.js';
 import { testDatabases } from '../helpers/db.js';
 import { FakeHub, transformersJsFiles } from '../helpers/fake-hub.js';
-import { reviewPolicyYaml } from '../helpers/policies.js';
-import { baseEnv, startService, type ServiceProcess } from '../helpers/process.js';
+import { startService, type ServiceProcess } from '../helpers/process.js';
 import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
-import { tinyModelDir } from '../helpers/tiny-model.js';
+import { npm, serviceDir, type ServiceDir } from '../helpers/service-dir.js';
 
 ort.env.logLevel = 'fatal';
-const REPO = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const KEY = 'hub-pull-admin-key-0123456789abcdef';
 const LABELS = ['toxic', 'severe_toxic', 'obscene', 'threat', 'insult', 'identity_hate'];
 const LABEL_MAP: Record<string, string | null> = { toxic: 'harassment', insult: 'harassment', threat: 'violence', identity_hate: 'hate', severe_toxic: null, obscene: null };
 const TEXTS = ['have a nice day', 'you are a stupid idiot', 'I will find you and hurt you'];
-
-function npm(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn('npm', args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
-}
 
 async function api(s: ServiceProcess, method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(`${s.baseUrl}${p}`, {
@@ -95,9 +81,12 @@ before(async () => {
   hub.add('acme/tiny-toxic', { files: await transformersJsFiles({ arch: 'bert', labels: LABELS, writeProblemType: false }) });
   // The same labels, declared multi-label: a sigmoid per label.
   hub.add('acme/tiny-toxic-multi', { files: await transformersJsFiles({ arch: 'distilbert', labels: LABELS, problemType: 'multi_label_classification' }) });
-  // fp32 and int8 (onnxruntime's dynamic quantization, classifier included), multi-label.
+  // fp32 and int8 (onnxruntime's dynamic quantization, classifier included), multi-label and single-label.
   hub.add('acme/tiny-toxic-q', {
     files: await transformersJsFiles({ arch: 'bert', labels: LABELS, problemType: 'multi_label_classification', classifier: 'matmul', seed: 5 }, { quantize: true }),
+  });
+  hub.add('acme/tiny-toxic-q-single', {
+    files: await transformersJsFiles({ arch: 'bert', labels: LABELS, writeProblemType: false, classifier: 'matmul', seed: 6 }, { quantize: true }),
   });
   await hub.start();
 });
@@ -105,31 +94,13 @@ after(async () => {
   await hub.stop();
 });
 
-async function setUp(tag: string): Promise<{ dir: string; env: (extra?: Record<string, string>) => Record<string, string> }> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `modtune-pull-${tag}-`));
-  await fs.cp(await tinyModelDir(), path.join(dir, 'models', 'default'), { recursive: true });
-  await fs.mkdir(path.join(dir, 'policies', 'label-maps'), { recursive: true });
-  await fs.writeFile(path.join(dir, 'policies', 'default.yaml'), reviewPolicyYaml({ audit_rate: 0.01 }));
-  labelMapFile = path.join(dir, 'labels.yaml');
-  await fs.writeFile(labelMapFile, Object.entries(LABEL_MAP).map(([k, v]) => `${k}: ${v ?? 'null'}`).join('\n'));
-  return {
-    dir,
-    env: (extra = {}) =>
-      baseEnv({
-        DATA_DIR: path.join(dir, 'data'),
-        MODEL_DIR: path.join(dir, 'models', 'default'),
-        MODEL_AUTO_BUILD: 'false',
-        POLICY_DIR: path.join(dir, 'policies'),
-        PORT: '0',
-        INFERENCE_WORKERS: '1',
-        ORT_THREADS: '1',
-        MODTUNE_ADMIN_KEY: KEY,
-        HF_ENDPOINT: hub.url,
-        HF_HUB_CACHE: path.join(dir, 'hf-cache'),
-        ONNXRUNTIME_NODE_INSTALL: 'skip',
-        ...extra,
-      }),
-  };
+const LABEL_MAP_YAML = Object.entries(LABEL_MAP).map(([k, v]) => `${k}: ${v ?? 'null'}`).join('\n');
+
+/** A service directory of the test's own, the fake Hub as HF_ENDPOINT and a Hub cache inside it. */
+async function setUp(tag: string): Promise<ServiceDir> {
+  const s = await serviceDir(`pull-${tag}`, { key: KEY, labelMap: LABEL_MAP_YAML });
+  labelMapFile = s.labelMap;
+  return { ...s, env: (extra = {}) => s.env({ HF_ENDPOINT: hub.url, HF_HUB_CACHE: path.join(s.dir, 'hf-cache'), ...extra }) };
 }
 
 for (const kind of testDatabases()) {
@@ -200,40 +171,50 @@ for (const kind of testDatabases()) {
       }
     });
 
-    test('--dtype int8: the quantized file is pulled, its classifier dequantized; served scores within the int8 bound of onnxruntime on that file', async () => {
+    test('--dtype int8, multi-label and single-label: the quantized file is pulled, its classifier dequantized; served scores within the int8 bound of onnxruntime on that file', async () => {
       const service = await startService(env);
       try {
-        const pulled = await npm(['run', 'model:pull', '--', 'acme/tiny-toxic-q', '--dtype', 'int8', '--label-map', labelMapFile], env);
-        assert.equal(pulled.code, 0, pulled.stderr);
-        assert.match(pulled.stdout, /from onnx\/model_quantized\.onnx into .*tiny-toxic-q-int8/);
-        assert.match(pulled.stdout, /classifier: MatMulInteger/);
-        assert.ok(!hub.downloads().some((l) => l.url.includes('tiny-toxic-q') && l.url.endsWith('onnx/model.onnx')), 'the float file is not fetched');
-        const headId = /base head ([0-9a-f-]+) \(v1\)/.exec(pulled.stdout)![1];
-        assert.equal((await api(service, 'POST', `/v1/models/${headId}/activate`, {})).status, 200);
-        // One text per request: the graph quantizes activations per batch, so a text's int8 features depend on its batch.
-        const imported = await loadModelDir(path.join(dir, 'models', 'tiny-toxic-q-int8'));
-        const session = await ort.InferenceSession.create(imported.onnxPath, { executionProviders: ['cpu'] });
-        const enc = new SequenceEncoder(imported.tokenizerJson, 256);
-        for (const text of TEXTS) {
-          const served = await api(service, 'POST', '/v1/moderate', { input: text });
-          assert.equal(served.status, 200);
-          const b = SequenceEncoder.pad([enc.encode(text)], enc.padId);
-          const feeds: Record<string, ort.Tensor> = {};
-          for (const name of session.inputNames) {
-            feeds[name] = new ort.Tensor('int64', name === 'input_ids' ? b.inputIds : name === 'attention_mask' ? b.attentionMask : b.tokenTypeIds, [1, b.seqLen]);
+        for (const [repo, rule] of [
+          ['acme/tiny-toxic-q', 'sigmoid'],
+          ['acme/tiny-toxic-q-single', 'softmax'],
+        ] as const) {
+          const repoName = repo.split('/')[1];
+          const pulled = await npm(['run', 'model:pull', '--', repo, '--dtype', 'int8', '--label-map', labelMapFile], env);
+          assert.equal(pulled.code, 0, pulled.stderr);
+          assert.match(pulled.stdout, new RegExp(`from onnx/model_quantized\\.onnx into .*${repoName}-int8`));
+          assert.match(pulled.stdout, /classifier: MatMulInteger/);
+          assert.match(pulled.stdout, rule === 'softmax' ? /single-label \(a softmax over the labels\), 6 labels/ : /multi-label \(a sigmoid per label\), 6 labels/);
+          assert.ok(!hub.downloads().some((l) => l.url.includes(`${repo}/`) && l.url.endsWith('onnx/model.onnx')), 'the float file is not fetched');
+          const headId = /base head ([0-9a-f-]+) \(v1\)/.exec(pulled.stdout)![1];
+          assert.equal((await api(service, 'POST', `/v1/models/${headId}/activate`, {})).status, 200);
+          // One text per request: the graph quantizes activations per batch, so a text's int8 features depend on its batch.
+          const imported = await loadModelDir(path.join(dir, 'models', `${repoName}-int8`));
+          const session = await ort.InferenceSession.create(imported.onnxPath, { executionProviders: ['cpu'] });
+          const enc = new SequenceEncoder(imported.tokenizerJson, 256);
+          for (const text of TEXTS) {
+            const served = await api(service, 'POST', '/v1/moderate', { input: text });
+            assert.equal(served.status, 200);
+            const b = SequenceEncoder.pad([enc.encode(text)], enc.padId);
+            const feeds: Record<string, ort.Tensor> = {};
+            for (const name of session.inputNames) {
+              feeds[name] = new ort.Tensor('int64', name === 'input_ids' ? b.inputIds : name === 'attention_mask' ? b.attentionMask : b.tokenTypeIds, [1, b.seqLen]);
+            }
+            const out = await session.run(feeds);
+            const p = probabilities(out.logits.data as Float32Array, 0, LABELS.length, rule);
+            // The stated bound b on every logit (README, "int8"): a sigmoid moves at most b/4; a sum of softmax
+            // probabilities P at most 2P(1 − P)·b ≤ b/2.
+            const { bound } = activationQuantizationBound(out[imported.featuresOutput].data as Float32Array, imported.baseHead.weight, imported.baseHead.numLabels, imported.baseHead.dim);
+            const allowed = (1.01 * bound) / (rule === 'sigmoid' ? 4 : 2) + 1e-5;
+            for (const [label, cat] of Object.entries(LABEL_MAP)) {
+              if (!cat) continue;
+              const mine = LABELS.flatMap((l, i) => (LABEL_MAP[l] === cat ? [p[i]] : []));
+              const want = rule === 'sigmoid' ? Math.max(...mine) : mine.reduce((a, b) => a + b, 0);
+              const got = served.body.results[0].category_scores[cat];
+              assert.ok(Math.abs(got - want) <= allowed, `${repo} ${text} ${label}→${cat}: served ${got}, onnxruntime ${want}, allowed ${allowed}`);
+            }
           }
-          const out = await session.run(feeds);
-          const p = probabilities(out.logits.data as Float32Array, 0, LABELS.length, 'sigmoid');
-          // The stated bound on the logits (README, "int8"), and a sigmoid moves at most a quarter of that.
-          const { bound } = activationQuantizationBound(out[imported.featuresOutput].data as Float32Array, imported.baseHead.weight, imported.baseHead.numLabels, imported.baseHead.dim);
-          for (const [label, cat] of Object.entries(LABEL_MAP)) {
-            if (!cat) continue;
-            const want = Math.max(...LABELS.flatMap((l, i) => (LABEL_MAP[l] === cat ? [p[i]] : [])));
-            const got = served.body.results[0].category_scores[cat];
-            assert.ok(Math.abs(got - want) <= (1.01 * bound) / 4 + 1e-5, `${text} ${label}→${cat}: served ${got}, onnxruntime ${want}, bound ${bound / 4}`);
-          }
+          await session.release();
         }
-        await session.release();
       } finally {
         await service.stop('SIGTERM');
       }
@@ -245,7 +226,7 @@ describe('MODEL=<repo id> on a first start', () => {
   test('the pulled model serves when the Hub answers; the starter, with one log line why, when it does not', async () => {
     const s = await setUp('first');
     try {
-      await fs.writeFile(path.join(s.dir, 'policies', 'label-maps', 'acme--tiny-toxic.yaml'), Object.entries(LABEL_MAP).map(([k, v]) => `${k}: ${v ?? 'null'}`).join('\n'));
+      await fs.writeFile(path.join(s.dir, 'policies', 'label-maps', 'acme--tiny-toxic.yaml'), LABEL_MAP_YAML);
       const pulled = await startService(s.env({ MODEL: 'acme/tiny-toxic', DATA_DIR: path.join(s.dir, 'data-a') }));
       try {
         const ready = await api(pulled, 'GET', '/readyz');
