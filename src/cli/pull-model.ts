@@ -4,12 +4,12 @@
  * registers it exactly as model:import does (import-flow.ts), recording the repo, the commit and every
  * file's sha256 in the backbone's config (modtune.import.hub).
  */
-import { systemClock } from '../clock.js';
+import { mb, progressPrinter } from '../models/hub/progress.js';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigOrReport } from '../config.js';
 import { createLogger } from '../logger.js';
-import { defaultName, holdsPull, provenanceOf, pullModel, PullError, shippedLabelMap, type Dtype, type PullProgress } from '../models/hub/pull.js';
+import { defaultName, holdsPull, provenanceOf, pullModel, PullError, shippedLabelMap, type Dtype } from '../models/hub/pull.js';
 import { ImportError } from '../models/import/importer.js';
 import { importAndRegister, NAME_PATTERN } from './import-flow.js';
 import { resolveTarget, SERVER_OPTION, SERVER_USAGE, ServiceError } from './service.js';
@@ -30,28 +30,6 @@ Environment: HF_TOKEN (gated or private models), HF_ENDPOINT (a mirror or proxy;
 https://huggingface.co), HF_HUB_CACHE or HF_HOME (the download cache, shared with Python's huggingface_hub;
 default ~/.cache/huggingface/hub). An interrupted download resumes on the next pull; a revision pulled
 before is used from the cache when the Hub cannot be reached.`;
-
-const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
-
-/** A bar on a terminal, plain lines otherwise (logs, CI). */
-function progressPrinter(stream: NodeJS.WriteStream): (p: PullProgress) => void {
-  let last = 0;
-  return (p) => {
-    if (p.phase === 'cached') return void stream.write(`  ${p.file}: in the cache (${mb(p.total)})\n`);
-    if (!stream.isTTY) {
-      if (p.phase === 'start') stream.write(`  ${p.file}: fetching ${mb(p.total)}${p.done ? `, resuming at ${mb(p.done)}` : ''}\n`);
-      if (p.phase === 'done') stream.write(`  ${p.file}: done\n`);
-      return;
-    }
-    const now = systemClock.now();
-    if (p.phase === 'data' && now - last < 100) return;
-    last = now;
-    const width = 30;
-    const frac = p.total ? p.done / p.total : 1;
-    const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
-    stream.write(`\r  ${p.file} [${bar}] ${(100 * frac).toFixed(0).padStart(3)}% ${mb(p.done)} / ${mb(p.total)}${p.phase === 'done' ? '\n' : ''}`);
-  };
-}
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
