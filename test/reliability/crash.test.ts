@@ -19,10 +19,11 @@ import { openDatabase, type Database } from '../../src/db/connect.js';
 import { mulberry32 } from '../../src/random.js';
 import { quietLogger } from '../helpers/db.js';
 import { makeTexts } from '../helpers/feedback.js';
-import { baseEnv, sleep, startService, type ServiceProcess } from '../helpers/process.js';
+import { baseEnv, startService, type ServiceProcess } from '../helpers/process.js';
 import { reviewPolicyYaml } from '../helpers/policies.js';
 import { createScratchDatabase, serverDatabaseKinds, type ScratchDatabase } from '../helpers/scratch-database.js';
 import { TINY_MODEL_TEXTS, tinyModelDir } from '../helpers/tiny-model.js';
+import { holdFor, waitFor } from '../helpers/wait.js';
 
 const ADMIN = 'mt_crash_admin_key_0123456789abcdefghijk';
 const SEED = Number(process.env.CRASH_SEED ?? 20240611);
@@ -93,14 +94,14 @@ async function moderationClient(target: Target, key: string, texts: string[], se
   const rng = mulberry32(seed);
   while (!target.done) {
     if (!target.server) {
-      await sleep(20);
+      await waitFor(() => target.server !== null || target.done, 'the restarted server', 120_000, 20);
       continue;
     }
     const n = 1 + Math.floor(rng() * 6);
     const input = Array.from({ length: n }, () => texts[Math.floor(rng() * texts.length)]);
     const r = await call(target, 'POST', '/v1/moderate', key, { input });
     if (!r) {
-      await sleep(20);
+      await holdFor(20, 'a client backs off after a network error before it tries again');
       continue;
     }
     if (r.status >= 200 && r.status < 300) {
@@ -117,7 +118,7 @@ async function moderatorClient(target: Target, key: string, seed: number, acked:
   while (!target.done) {
     const claimed = await call(target, 'POST', '/v1/review/claim', key, { limit: 5 });
     if (!claimed || claimed.status !== 200 || (claimed.body as ClaimResponse).data.length === 0) {
-      await sleep(claimed ? 50 : 20);
+      await holdFor(claimed ? 50 : 20, 'a moderator paces its claims while the queue is empty or the server down');
       continue;
     }
     for (const task of (claimed.body as ClaimResponse).data) {
@@ -214,7 +215,7 @@ for (const kind of kinds) {
           target.cycle = cycle;
           target.server = server;
           const delay = 200 + Math.floor(rng() * 1300);
-          await sleep(delay);
+          await holdFor(delay, 'the server runs under load for a random while before the kill');
           assert.equal(server.child.exitCode, null, `the server exited by itself in cycle ${cycle}:\n${server.tail()}`);
           server.child.kill('SIGKILL');
           kills.push(Date.now());
@@ -228,7 +229,7 @@ for (const kind of kinds) {
         // A last stretch of load on the survivor, so the final state has post-crash work too.
         target.cycle = CYCLES + 1;
         target.server = server;
-        await sleep(500);
+        await holdFor(500, 'a last stretch of load on the survivor');
       } finally {
         target.done = true;
         await Promise.all(clients);

@@ -16,8 +16,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
-import { baseEnv, sleep, startService, waitFor, type ServiceProcess } from '../helpers/process.js';
+import { baseEnv, startService, type ServiceProcess } from '../helpers/process.js';
 import { TINY_MODEL_TEXTS, tinyModelDir } from '../helpers/tiny-model.js';
+import { holdFor, waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 /** The newest installed PostgreSQL's server binaries (Debian keeps each major version apart). */
@@ -109,14 +110,14 @@ class Load {
       this.moderation.push(
         await this.timed('/v1/moderate', { method: 'POST', headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ input }) }),
       );
-      await sleep(25);
+      await holdFor(25, 'each client paces its requests');
     }
   }
 
   private async poll(): Promise<void> {
     while (!this.stopped) {
       this.readyz.push(await this.timed('/readyz', {}));
-      await sleep(100);
+      await holdFor(100, '/readyz is polled at a steady pace, to time its answers');
     }
   }
 
@@ -216,12 +217,12 @@ describe('a PostgreSQL outage under load', { skip: reason }, () => {
       const { srv, ld } = await ensureService(t);
       // Steady state first: moderation answers 200.
       await waitFor(() => ld.moderation.some((s) => s.start > Date.now() - 1_000 && s.status === 200), 'moderation to answer 200 before the outage', 30_000);
-      await sleep(500);
+      await holdFor(500, 'half a second of steady load before the outage');
 
       const stopIssued = Date.now();
       await cluster.stop(mode);
       const down = Date.now();
-      await sleep(OUTAGE_MS);
+      await holdFor(OUTAGE_MS, 'the database stays down this long, under load');
       const upIssued = Date.now();
       await cluster.start();
       const up = Date.now();
@@ -234,7 +235,7 @@ describe('a PostgreSQL outage under load', { skip: reason }, () => {
       const recovered = recoveredBy();
       // A little more load after recovery: it must stay healthy.
       const settled = Date.now();
-      await sleep(1_500);
+      await holdFor(1_500, 'load after recovery: it must stay healthy');
 
       const during = ld.moderation.filter((s) => s.start >= down && s.end <= upIssued);
       const overlapping = ld.moderation.filter((s) => s.end >= stopIssued && s.start <= up);
