@@ -3,13 +3,13 @@
  * class-weighted L2 logistic regression on hashed word 1–2-grams and character 2–5-grams (log tf,
  * L2-normalised: src/inference/ngrams.ts), trained on exactly the labels the loop was given, its L2
  * chosen by the same k-fold cross-validation over the same grid. It is fitted by the trainer's own
- * machinery (src/tuning/fit.ts with no DPO term, no backbone, no reference), so the comparison isolates
+ * machinery (src/tuning/math/fit.ts with no DPO term, no backbone, no reference), so the comparison isolates
  * what the loop adds: the backbone's features, the reference head, DPO and calibration. Pure.
  */
 import { applyHead, type Head } from '../src/inference/head.js';
 import { NgramFeaturizer, type NgramConfig } from '../src/inference/ngrams.js';
 import { textSha256 } from '../src/review/split.js';
-import { fitHead, type FitCategory } from '../src/tuning/fit.js';
+import { fitHead, type FitCategory } from '../src/tuning/math/fit.js';
 
 export interface Labelled {
   text: string;

@@ -10,8 +10,8 @@
 import { parseArgs } from 'node:util';
 import { mulberry32 } from '../src/random.js';
 import { sparseRows, type SparseRow } from '../src/inference/ngrams.js';
-import { fitHead } from '../src/tuning/fit.js';
-import { ngramPenalty, objective, type CategoryProblem } from '../src/tuning/objective.js';
+import { fitHead } from '../src/tuning/math/fit.js';
+import { ngramPenalty, objective, type CategoryProblem } from '../src/tuning/math/objective.js';
 
 const { values } = parseArgs({
   options: {

@@ -246,7 +246,7 @@ const gateSchema = z.strictObject({
   confidence: z.number().min(0.5).lt(1).default(0.95),
 });
 
-/** The label-drift check before training (see src/tuning/drift.ts). */
+/** The label-drift check before training (see src/tuning/math/drift.ts). */
 const driftSchema = z.strictObject({
   enabled: z.boolean().default(true),
   /** A batch's agreement rate (with the active head, or with other reviewers) may move this much from its history. */

@@ -5,7 +5,7 @@
  * without weights. Each estimate carries its exact (Clopper–Pearson) interval and the counts it rests on.
  * Pure.
  */
-import { clopperPearson } from '../tuning/stats.js';
+import { clopperPearson } from '../tuning/math/stats.js';
 
 export interface Scored {
   score: number;

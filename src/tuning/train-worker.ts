@@ -1,6 +1,6 @@
 /**
  * Runs a training job off the main thread, so a long run never stalls scoring: the reference's logits,
- * the fit (search, calibration, final solve; src/tuning/fit.ts) and the evaluation of candidate and
+ * the fit (search, calibration, final solve; src/tuning/math/fit.ts) and the evaluation of candidate and
  * active head on the eval split. Texts come along: the n-gram features are computed here.
  * Input: the job in workerData (typed arrays transferred). Output: progress, then the result.
  */
@@ -8,10 +8,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Head } from '../inference/head.js';
 import { Scorer, type ProbabilityKind } from '../models/scorer.js';
 import type { LabelMapping } from '../policy/label-mapping.js';
-import { scoringInput, type EvalSet, type PackedItems, type TrainCategory } from './dataset.js';
-import { evaluateHeads, type EvalReport, type FreshEvidence } from './evaluate.js';
-import { fitHead, type CategoryChoice, type FitSettings, type FitStep, type OutOfFold } from './fit.js';
-import type { MeasureOptions } from './measure.js';
+import { scoringInput, type EvalSet, type PackedItems, type TrainCategory } from './math/dataset.js';
+import { evaluateHeads, type EvalReport, type FreshEvidence } from './math/evaluate.js';
+import { fitHead, type CategoryChoice, type FitSettings, type FitStep, type OutOfFold } from './math/fit.js';
+import type { MeasureOptions } from './math/measure.js';
 
 export interface TrainJob {
   /** DPO's frozen reference: the backbone's base head. */

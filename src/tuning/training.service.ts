@@ -29,11 +29,11 @@ import type { Policy } from '../policy/policy.js';
 import type { PolicyRegistry } from '../policy/registry.js';
 import { trainingProblems, type hyperparameterOverrides } from '../policy/schema.js';
 import * as reviews from '../review/review.repository.js';
-import { buildDataset, trainingBinding, type Dataset, type ItemInputs, type SettledCell, type TrainingBinding } from './dataset.js';
-import { checkCumulative, checkDrift, inHold, termsOf, type DriftRow, type HoldRange, type Verdict } from './drift.js';
-import { gate, measureOptions, type GateDecision } from './evaluate.js';
+import { buildDataset, trainingBinding, type Dataset, type ItemInputs, type SettledCell, type TrainingBinding } from './math/dataset.js';
+import { checkCumulative, checkDrift, inHold, termsOf, type DriftRow, type HoldRange, type Verdict } from './math/drift.js';
+import { gate, measureOptions, type GateDecision } from './math/evaluate.js';
 import type { TrainJob, TrainMessage } from './train-worker.js';
-import type { FitStep } from './fit.js';
+import type { FitStep } from './math/fit.js';
 import * as repo from './training.repository.js';
 import type { EventBus } from '../events.js';
 
@@ -513,7 +513,7 @@ export class TrainingService {
   }
 
   /**
-   * The label-drift check (src/tuning/drift.ts) on the verdicts settled since the last checked run (on a
+   * The label-drift check (src/tuning/math/drift.ts) on the verdicts settled since the last checked run (on a
    * deployment's first run: all of them, each moderator against the others), against the ones before,
    * and the cumulative check over the last runs' batches. Batches outside tolerance are stored as holds
    * and the run ends `held`.

@@ -1,7 +1,7 @@
 /** The threshold advisor's arithmetic on samples whose counts are known by construction. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { clopperPearson } from '../../src/tuning/stats.js';
+import { clopperPearson } from '../../src/tuning/math/stats.js';
 import { candidateThresholds, pointAt, suggest, type Scored } from '../../src/thresholds/advisor.js';
 
 /** 200 audited items: scores i/200; the top 40 (score ≥ 0.8) hold 36 positives, the rest 4. */

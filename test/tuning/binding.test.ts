@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parsePolicy } from '../../src/policy/loader.js';
 import { mapLabels } from '../../src/policy/label-mapping.js';
-import { trainingBinding } from '../../src/tuning/dataset.js';
+import { trainingBinding } from '../../src/tuning/math/dataset.js';
 
 const policy = parsePolicy('p', 'categories:\n  harassment: { flag: 0.5, block: 0.9 }\n  hate: { flag: 0.5, block: 0.9 }\n');
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mulberry32 } from '../../src/random.js';
-import { fitLogistic, plattTargets } from '../../src/tuning/calibration.js';
-import { sigmoid } from '../../src/tuning/dpo.js';
+import { fitLogistic, plattTargets } from '../../src/tuning/math/calibration.js';
+import { sigmoid } from '../../src/tuning/math/dpo.js';
 
 function draw(n: number, seed: number, f: (x: number, y: number) => number) {
   const rng = mulberry32(seed);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildDataset, isTrusted, trainingBinding, type ItemInputs, type SettledCell } from '../../src/tuning/dataset.js';
+import { buildDataset, isTrusted, trainingBinding, type ItemInputs, type SettledCell } from '../../src/tuning/math/dataset.js';
 
 const mapping = (sources: Record<string, number[]>) => ({ sources, unmapped: [], combine: 'max' as const });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { logSigmoid, nllGrad, nllLoss, pairLoss, pairLossGrad, pairRewards, type LossParams, type LossType } from '../../src/tuning/dpo.js';
-import { cellLoss, ngramPenalty, objective, parameterCount, rewards, type CategoryObjective, type CategoryProblem } from '../../src/tuning/objective.js';
+import { logSigmoid, nllGrad, nllLoss, pairLoss, pairLossGrad, pairRewards, type LossParams, type LossType } from '../../src/tuning/math/dpo.js';
+import { cellLoss, ngramPenalty, objective, parameterCount, rewards, type CategoryObjective, type CategoryProblem } from '../../src/tuning/math/objective.js';
 import { mulberry32 } from '../../src/random.js';
 
 const LOSSES: LossType[] = ['sigmoid', 'ipo', 'hinge', 'robust'];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkCumulative, checkDrift, dropTest, inHold, normalCdf, termsOf, type Verdict } from '../../src/tuning/drift.js';
+import { checkCumulative, checkDrift, dropTest, inHold, normalCdf, termsOf, type Verdict } from '../../src/tuning/math/drift.js';
 import { mulberry32 } from '../../src/random.js';
 
 const settings = { enabled: true, max_change: 0.2, max_p_value: 0.001, min_labels: 30, slices: { authors: true, terms: true }, cumulative_max_change: 0.05 };

@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import { applyHead, type Head } from '../../src/inference/head.js';
 import { DEFAULT_NGRAMS, ngramSource, type NgramConfig } from '../../src/inference/ngrams.js';
 import { mulberry32 } from '../../src/random.js';
-import { sigmoid } from '../../src/tuning/dpo.js';
-import { fitHead, stratifiedFolds, type FitCategory, type FitSettings } from '../../src/tuning/fit.js';
+import { sigmoid } from '../../src/tuning/math/dpo.js';
+import { fitHead, stratifiedFolds, type FitCategory, type FitSettings } from '../../src/tuning/math/fit.js';
 
 const NGRAMS: NgramConfig = { ...DEFAULT_NGRAMS, buckets: 1 << 16 };
 const WORDS = 'the a you we they are is was this that what when here there good bad day night road house music game team city water food friend story'.split(' ');

@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parsePolicy } from '../../src/policy/loader.js';
 import { mulberry32 } from '../../src/random.js';
-import { evaluateScores, gate, measureOptions, type EvalCells } from '../../src/tuning/evaluate.js';
-import { measureHead, type MeasureCells } from '../../src/tuning/measure.js';
+import { evaluateScores, gate, measureOptions, type EvalCells } from '../../src/tuning/math/evaluate.js';
+import { measureHead, type MeasureCells } from '../../src/tuning/math/measure.js';
 
 const shipped = parsePolicy('default', readFileSync('policies/default.yaml', 'utf8')).settings.gate;
 const CATEGORIES = ['hate', 'violence'];

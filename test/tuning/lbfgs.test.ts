@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { minimize } from '../../src/tuning/lbfgs.js';
+import { minimize } from '../../src/tuning/math/lbfgs.js';
 
 test('L-BFGS: an ill-conditioned quadratic reaches its minimiser (condition number 10^4)', () => {
   const n = 20;

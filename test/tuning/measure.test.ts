@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mulberry32 } from '../../src/random.js';
-import { compareHeads, effectiveItems, measureHead, type MeasureCells } from '../../src/tuning/measure.js';
-import { averagePrecision } from '../../src/tuning/stats.js';
+import { compareHeads, effectiveItems, measureHead, type MeasureCells } from '../../src/tuning/math/measure.js';
+import { averagePrecision } from '../../src/tuning/math/stats.js';
 
 /** Items with two categories each; `p` is the share of positives per category. */
 function cells(items: number, seed: number, p = { a: 0.3, b: 0.1 }): MeasureCells {

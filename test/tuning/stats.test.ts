@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { auroc, averagePrecision, binaryMetrics, binomialCdf, clopperPearson, mcnemarExact, pairedChangeInterval } from '../../src/tuning/stats.js';
-import { evaluateHeads, gate, verdictOf, type EvalReport } from '../../src/tuning/evaluate.js';
-import type { EvalSet } from '../../src/tuning/dataset.js';
+import { auroc, averagePrecision, binaryMetrics, binomialCdf, clopperPearson, mcnemarExact, pairedChangeInterval } from '../../src/tuning/math/stats.js';
+import { evaluateHeads, gate, verdictOf, type EvalReport } from '../../src/tuning/math/evaluate.js';
+import type { EvalSet } from '../../src/tuning/math/dataset.js';
 import { Scorer } from '../../src/models/scorer.js';
 
 test("McNemar's exact test: hand-computed values", () => {

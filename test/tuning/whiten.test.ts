@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mulberry32 } from '../../src/random.js';
 import { choleskyFactor as cholesky } from '../../src/models/starter/head-fit.js';
-import { fitScaling, fitWhitening, unwhiten, whitenRows } from '../../src/tuning/whiten.js';
+import { fitScaling, fitWhitening, unwhiten, whitenRows } from '../../src/tuning/math/whiten.js';
 
 test('Cholesky: L Lᵀ reproduces the matrix', () => {
   const A = Float64Array.from([4, 0, 0, 2, 5, 0, -2, 1, 6]); // lower triangle of a symmetric positive definite matrix

@@ -7,11 +7,11 @@
  * negation, agreements and disagreements alike, so every category sees both sides of its boundary.
  * Items carry their text too: the n-gram part of a head reads it (src/inference/ngrams.ts).
  */
-import { tokenRows, type TokenRows } from '../inference/head.js';
-import { ngramSource } from '../inference/ngrams.js';
-import type { ScoringInput } from '../models/scorer.js';
-import type { LabelMapping } from '../policy/label-mapping.js';
-import type { ReviewReason, Split } from '../db/schema/review.js';
+import { tokenRows, type TokenRows } from '../../inference/head.js';
+import { ngramSource } from '../../inference/ngrams.js';
+import type { ScoringInput } from '../../models/scorer.js';
+import type { LabelMapping } from '../../policy/label-mapping.js';
+import type { ReviewReason, Split } from '../../db/schema/review.js';
 
 /** One settled label with where it came from. */
 export interface SettledCell {

@@ -56,7 +56,7 @@ export interface Verdict {
   score?: number | null;
   /** The item's author, where the platform gave one. */
   author?: string | null;
-  /** The item's words (src/tuning/drift.ts termsOf), for term slices; empty where the text is gone. */
+  /** The item's words (src/tuning/math/drift.ts termsOf), for term slices; empty where the text is gone. */
   terms?: readonly string[];
 }
 

@@ -1,10 +1,10 @@
 /**
  * Evaluation of heads on the eval split and the promotion gate. Pure: the caller loads the eval cells.
  * Both heads are scored by the one scorer that serves them (src/models/scorer.ts), and compared by the
- * one measure the search also uses (src/tuning/measure.ts): AUPRC per category on items, and calibrated
+ * one measure the search also uses (src/tuning/math/measure.ts): AUPRC per category on items, and calibrated
  * accuracy at the policy's thresholds, with intervals over items.
  */
-import type { Scorer, ScoringInput } from '../models/scorer.js';
+import type { Scorer, ScoringInput } from '../../models/scorer.js';
 import { scoringInput, type EvalSet } from './dataset.js';
 import { compareHeads, effectiveItems, type Comparison, type Interval, type MeasureCells, type MeasureOptions } from './measure.js';
 import { binaryMetrics, mcnemarExact, pairedChangeInterval, type BinaryMetrics } from './stats.js';

@@ -23,8 +23,8 @@
  * thousand labels and one with forty want different settings. Deterministic: no Math.random, no clock.
  */
 import { createHash } from 'node:crypto';
-import type { Head, NgramHead } from '../inference/head.js';
-import type { NgramConfig, SparseRows } from '../inference/ngrams.js';
+import type { Head, NgramHead } from '../../inference/head.js';
+import type { NgramConfig, SparseRows } from '../../inference/ngrams.js';
 import { fitLogistic } from './calibration.js';
 import { logSigmoid, type LossType } from './dpo.js';
 import { minimize } from './lbfgs.js';

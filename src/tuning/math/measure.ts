@@ -13,7 +13,7 @@
  * (a paired bootstrap: both heads see the same resample) and the interval for the change is read off the
  * resampled changes. An item's categories move together, so cells are never treated as independent.
  */
-import { mulberry32 } from '../random.js';
+import { mulberry32 } from '../../random.js';
 
 /** Cells on items: cell j belongs to item `item[j]`, in category `category[j]`. */
 export interface MeasureCells {
