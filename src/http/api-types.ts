@@ -25,7 +25,7 @@ export interface MeJson {
 }
 export type MyStatsJson = Json<Awaited<ReturnType<import('../review/review.service.js').ReviewService['myStats']>>>;
 
-type RegistryService = import('../models/registry.service.js').RegistryService;
+type RegistryService = import('../admin/registry.service.js').RegistryService;
 type TrainingService = import('../tuning/training.service.js').TrainingService;
 type ReviewService = import('../review/review.service.js').ReviewService;
 type Row<F extends (...a: never[]) => unknown> = Awaited<ReturnType<F>> extends (infer U)[] ? U : never;

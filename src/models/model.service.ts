@@ -25,7 +25,7 @@ import { activateInTransaction, type ActivationActor } from './activation.js';
 import * as repo from './head.repository.js';
 import { defaultName, holdsPull, provenanceOf, pullModel, shippedLabelMap } from './hub/pull.js';
 import { importModel } from './import/importer.js';
-import { buildStarterModel } from './starter/build.js';
+import { buildStarterModel } from '../starter/build.js';
 
 export interface ActiveModel {
   backbone: repo.BackboneRow;

@@ -94,3 +94,17 @@ export function tsFiles(dir: string): string[] {
     .readdirSync(dir, { withFileTypes: true })
     .flatMap((e) => (e.isDirectory() ? tsFiles(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
 }
+
+/** The modules a file loads at run time (type-only imports left out), as written. */
+export function valueImports(src: string): string[] {
+  const code = strip(src, { strings: false });
+  const out: string[] = [];
+  for (const m of code.matchAll(/\b(import|export)\s+(type\s+)?([^'";]*?)\s*from\s*['"]([^'"]+)['"]/g)) {
+    if (m[2]) continue;
+    const braces = /^\{([^}]*)\}$/.exec(m[3].trim());
+    if (braces && braces[1].split(',').map((s) => s.trim()).filter(Boolean).every((s) => s.startsWith('type '))) continue;
+    out.push(m[4]);
+  }
+  for (const m of code.matchAll(/\bimport\s*(?:\(\s*)?['"]([^'"]+)['"]/g)) out.push(m[1]);
+  return out;
+}

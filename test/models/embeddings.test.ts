@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { scanGloveVectors } from '../../src/models/starter/embeddings.js';
+import { scanGloveVectors } from '../../src/starter/embeddings.js';
 
 /** A file in wink's layout: dim floats, then the l2 norm, then the word's index. */
 function winkFile(entries: [string, number[]][], dim: number): Buffer {

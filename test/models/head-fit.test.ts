@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { choleskyFactor, choleskySolve } from '../../src/tuning/math/cholesky.js';
 import {
-  choleskyFactor,
-  choleskySolve,
   fitLogistic,
   fitOneVsRest,
   logisticGradient,
   logisticLoss,
   sigmoid,
-} from '../../src/models/starter/head-fit.js';
+} from '../../src/starter/head-fit.js';
 import { mulberry32 } from '../../src/random.js';
 
 function close(actual: number, expected: number, tol: number, what = ''): void {

@@ -8,9 +8,9 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import ort from 'onnxruntime-node';
 import { decodeModel, tensorToFloat32 } from '../../src/inference/onnx/model.js';
 import { OPENAI_CATEGORIES } from '../../src/policy/categories.js';
-import { buildStarterModel, EmbeddingsMissingError, writeModelDir } from '../../src/models/starter/build.js';
-import { poolFeatures } from '../../src/models/starter/features.js';
-import { seedWords } from '../../src/models/starter/training-set.js';
+import { buildStarterModel, EmbeddingsMissingError, writeModelDir } from '../../src/starter/build.js';
+import { poolFeatures } from '../../src/starter/features.js';
+import { seedWords } from '../../src/starter/training-set.js';
 import { TINY_MODEL_TEXTS, TINY_VOCAB_SIZE, tinyModelDir } from '../helpers/tiny-model.js';
 
 ort.env.logLevel = 'fatal';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildEmbeddingTable, meanPoolFeatures, poolFeatures, sifWeights } from '../../src/models/starter/features.js';
+import { buildEmbeddingTable, meanPoolFeatures, poolFeatures, sifWeights } from '../../src/starter/features.js';
 
 describe('SIF weights', () => {
   it('follow a / (a + p) with Zipf p(r) = (1/r) / H(total)', () => {

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { Tokenizer } from '@huggingface/tokenizers';
 import ort from 'onnxruntime-node';
 import { OPENAI_CATEGORIES, type OpenAICategory } from '../../src/policy/categories.js';
-import { SANITY_PROBES } from '../../src/models/starter/seeds.js';
+import { SANITY_PROBES } from '../../src/starter/seeds.js';
 import { SequenceEncoder } from '../../src/inference/tokenizer.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
 

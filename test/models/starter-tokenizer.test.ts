@@ -9,7 +9,7 @@ import {
   PAD_ID,
   preTokenize,
   UNK_ID,
-} from '../../src/models/starter/tokenizer-json.js';
+} from '../../src/starter/tokenizer-json.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
 
 const WORDS = ['i', 'will', 'kill', 'you', '!', ',', '.', "'", 'don', 't', 'hello', 'world', 'k', 'ki'];

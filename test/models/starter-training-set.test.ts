@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OPENAI_CATEGORIES } from '../../src/policy/categories.js';
-import { PARENTS, SLOTS, TOXIC_GROUPS, withParents } from '../../src/models/starter/seeds.js';
+import { PARENTS, SLOTS, TOXIC_GROUPS, withParents } from '../../src/starter/seeds.js';
 import {
   chooseFillerWords,
   DEFAULT_SYNTHETIC,
@@ -9,7 +9,7 @@ import {
   labelMatrix,
   syntheticTrainingSet,
   toxicSeedWords,
-} from '../../src/models/starter/training-set.js';
+} from '../../src/starter/training-set.js';
 import { mulberry32 } from '../../src/random.js';
 
 const FILLER = {

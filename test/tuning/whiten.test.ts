@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mulberry32 } from '../../src/random.js';
-import { choleskyFactor as cholesky } from '../../src/models/starter/head-fit.js';
+import { choleskyFactor as cholesky } from '../../src/tuning/math/cholesky.js';
 import { fitScaling, fitWhitening, unwhiten, whitenRows } from '../../src/tuning/math/whiten.js';
 
 test('Cholesky: L Lᵀ reproduces the matrix', () => {

@@ -13,7 +13,7 @@
  * SentencePiece models normalise with a precompiled nmt_nfkc charsmap; these files use the NFKC normalizer
  * instead, which is what that charsmap mostly does.
  */
-import type { AddedTokenJson } from '../../src/models/starter/tokenizer-json.js';
+import type { AddedTokenJson } from '../../src/starter/tokenizer-json.js';
 import { trainBpe, type BpeWord } from './bpe.js';
 import type { Arch } from './spec.js';
 import { englishWords } from './words.js';

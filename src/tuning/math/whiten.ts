@@ -11,7 +11,7 @@
  * keeps directions with no variance from being free.
  */
 
-import { choleskyFactor } from '../../models/starter/head-fit.js';
+import { choleskyFactor } from './cholesky.js';
 
 /** How the backbone's features are transformed for training (see fitWhitening, fitScaling). */
 export type Standardize = 'whiten' | 'scale' | 'none';

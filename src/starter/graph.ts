@@ -2,8 +2,8 @@
  * The starter model's ONNX graph: Gather → masked mean pool → (optional L2 normalisation) → features →
  * Gemm head → logits. `features` is a graph output so the runtime can apply heads stored in the database.
  */
-import { DataType, } from '../../inference/onnx/schema.js';
-import { encodeModel, floatTensor, int64Tensor, node, valueInfo, type ModelProto } from '../../inference/onnx/model.js';
+import { DataType, } from '../inference/onnx/schema.js';
+import { encodeModel, floatTensor, int64Tensor, node, valueInfo, type ModelProto } from '../inference/onnx/model.js';
 
 export interface PooledClassifierSpec {
   /** Row-major [vocabSize, dim] embedding table (already weighted per token). */

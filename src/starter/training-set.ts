@@ -4,8 +4,8 @@
  * Randomness only picks which slot combinations and filler words to use; it comes from a seeded PRNG so the
  * same seeds and the same word list always give the same phrases, and therefore the same head.
  */
-import { OPENAI_CATEGORIES, type OpenAICategory } from '../../policy/categories.js';
-import { mulberry32 } from '../../random.js';
+import { OPENAI_CATEGORIES, type OpenAICategory } from '../policy/categories.js';
+import { mulberry32 } from '../random.js';
 import { BENIGN_GROUPS, BENIGN_PHRASES, SLOTS, TOXIC_GROUPS, withParents, type SeedGroup } from './seeds.js';
 import { preTokenize } from './tokenizer-json.js';
 

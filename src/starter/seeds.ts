@@ -8,7 +8,7 @@
  *
  * Templates use `{slot}` placeholders filled from {@link SLOTS}; `training-set.ts` expands them.
  */
-import type { OpenAICategory } from '../../policy/categories.js';
+import type { OpenAICategory } from '../policy/categories.js';
 
 export interface SeedGroup {
   /** What every phrase of the group is; parent categories are added by {@link withParents}. */

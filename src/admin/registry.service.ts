@@ -10,9 +10,9 @@ import { loadModelDir, type ModelDir } from '../inference/model-dir.js';
 import { getShadowStats } from '../moderation/shadow.repository.js';
 import type { PolicyRegistry } from '../policy/registry.js';
 import { runSummary } from '../tuning/training.repository.js';
-import type { ActivationActor } from './activation.js';
-import * as repo from './head.repository.js';
-import { registerBackbone } from './model.service.js';
+import type { ActivationActor } from '../models/activation.js';
+import * as repo from '../models/head.repository.js';
+import { registerBackbone } from '../models/model.service.js';
 
 const base64 = (a: Float32Array | Int32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 

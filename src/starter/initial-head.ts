@@ -2,7 +2,7 @@
  * Trains the starter model's initial head on the synthetic seed phrases (pure: the tokenizer comes in as
  * a function). Features are the graph's own: the normalised masked mean of the phrase's rows.
  */
-import { OPENAI_CATEGORIES } from '../../policy/categories.js';
+import { OPENAI_CATEGORIES } from '../policy/categories.js';
 import { poolFeatures } from './features.js';
 import { fitOneVsRest, type LogisticFit } from './head-fit.js';
 import { DEFAULT_SYNTHETIC, labelMatrix, syntheticTrainingSet, type FillerWords } from './training-set.js';
