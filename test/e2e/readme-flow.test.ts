@@ -19,30 +19,13 @@ import { LOCK_FILE } from '../../src/db/data-dir-lock.js';
 import { ensureBuilt } from '../helpers/build.js';
 import { testDatabases } from '../helpers/db.js';
 import { fixtureModelDir } from '../helpers/fixture-models.js';
-import { reviewPolicyYaml } from '../helpers/policies.js';
-import { baseEnv } from '../helpers/process.js';
 import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
-import { tinyModelDir } from '../helpers/tiny-model.js';
+import { npm, serviceDir } from '../helpers/service-dir.js';
+import { waitFor } from '../helpers/wait.js';
 
 const REPO = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const KEY = 'readme-flow-admin-key-0123456789abcdef';
 const LABEL_MAP = 'toxic: harassment\nsevere_toxic: harassment\ninsult: harassment\nthreat: violence\nidentity_hate: hate\nobscene: null\n';
-
-interface Done {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** `npm <args>` in the repository, as a user types it; resolves when it exits. */
-function npm(args: string[], env: Record<string, string>): Promise<Done> {
-  const child = spawn('npm', args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
-}
 
 interface Service {
   child: ChildProcess;
@@ -89,15 +72,17 @@ async function stop(s: Service): Promise<void> {
     return; // already gone
   }
   await s.exited;
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+  const gone = () => {
     try {
       process.kill(group, 0);
+      return false;
     } catch {
-      return;
+      return true;
     }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`the service did not exit within 30 s of SIGTERM:\n${s.output().slice(-3000)}`);
+  };
+  await waitFor(gone, 'every process of the group to exit after SIGTERM', 30_000).catch((err: Error) => {
+    throw new Error(`${err.message}:\n${s.output().slice(-3000)}`);
+  });
 }
 
 async function api<T = any>(s: Service, method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
@@ -124,27 +109,12 @@ for (const kind of testDatabases()) {
 
     before(async () => {
       await ensureBuilt();
-      dir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-readme-'));
       // MODEL_DIR inside a models directory of this test's own: imports land next to it, as in the README.
-      await fs.cp(await tinyModelDir(), path.join(dir, 'models', 'default'), { recursive: true });
-      labelMap = path.join(dir, 'labels.yaml');
-      await fs.writeFile(labelMap, LABEL_MAP);
-      // Three categories, all of which the imported model's labels feed (the shipped policy has 13).
-      await fs.mkdir(path.join(dir, 'policies'));
-      await fs.writeFile(path.join(dir, 'policies', 'default.yaml'), reviewPolicyYaml({ audit_rate: 0.01 }));
+      const s = await serviceDir('readme', { key: KEY, labelMap: LABEL_MAP });
+      dir = s.dir;
+      labelMap = s.labelMap;
       if (!embedded) scratch = await createScratchDatabase(process.env.TEST_DATABASE_URL!, 'readme');
-      env = baseEnv({
-        DATA_DIR: path.join(dir, 'data'),
-        MODEL_DIR: path.join(dir, 'models', 'default'),
-        MODEL_AUTO_BUILD: 'false',
-        POLICY_DIR: path.join(dir, 'policies'),
-        PORT: '0',
-        INFERENCE_WORKERS: '1',
-        ORT_THREADS: '1',
-        MODTUNE_ADMIN_KEY: KEY,
-        DATABASE_URL: scratch?.url,
-        ONNXRUNTIME_NODE_INSTALL: 'skip',
-      });
+      env = s.env({ DATABASE_URL: scratch?.url });
     });
     after(async () => {
       await scratch?.drop();

@@ -1,0 +1,68 @@
+/**
+ * A working directory for the real service and its CLIs, as a user sets one up from the README: the tiny
+ * model as models/default (imports land beside it), a review policy in policies/ (with the label-maps
+ * folder shipped label maps live in), and a label map file; `env` is the configuration that points the
+ * service there. And `npm`, to run the README's commands in the repository.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { reviewPolicyYaml } from './policies.js';
+import { baseEnv } from './process.js';
+import { tinyModelDir } from './tiny-model.js';
+
+const REPO = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface ServiceDir {
+  dir: string;
+  /** The label map file (labels.yaml) for `--label-map`. */
+  labelMap: string;
+  /** The service's environment: this directory, one inference worker, port 0, `key` as the admin key; `extra` on top (undefined: left out). */
+  env(extra?: Record<string, string | undefined>): Record<string, string>;
+}
+
+/** A fresh directory under the OS temp dir (named after `tag`); the caller removes `dir` when done. */
+export async function serviceDir(tag: string, opts: { key: string; labelMap: string }): Promise<ServiceDir> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `modtune-${tag}-`));
+  await fs.cp(await tinyModelDir(), path.join(dir, 'models', 'default'), { recursive: true });
+  await fs.mkdir(path.join(dir, 'policies', 'label-maps'), { recursive: true });
+  // Three categories, all of which an imported model's labels can feed (the shipped policy has 13).
+  await fs.writeFile(path.join(dir, 'policies', 'default.yaml'), reviewPolicyYaml({ audit_rate: 0.01 }));
+  const labelMap = path.join(dir, 'labels.yaml');
+  await fs.writeFile(labelMap, opts.labelMap);
+  return {
+    dir,
+    labelMap,
+    env: (extra = {}) =>
+      baseEnv({
+        DATA_DIR: path.join(dir, 'data'),
+        MODEL_DIR: path.join(dir, 'models', 'default'),
+        MODEL_AUTO_BUILD: 'false',
+        POLICY_DIR: path.join(dir, 'policies'),
+        PORT: '0',
+        INFERENCE_WORKERS: '1',
+        ORT_THREADS: '1',
+        MODTUNE_ADMIN_KEY: opts.key,
+        ONNXRUNTIME_NODE_INSTALL: 'skip',
+        ...extra,
+      }),
+  };
+}
+
+export interface NpmDone {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `npm <args>` in the repository, as a user types it; resolves when it exits. */
+export function npm(args: string[], env: Record<string, string>): Promise<NpmDone> {
+  const child = spawn('npm', args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+}
