@@ -4,29 +4,18 @@
  * labels move with their item, and the audit log says how many moved.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '../../src/db/connect.js';
 import type { DB } from '../../src/db/database.js';
 import { migrateTo, migrateToLatest } from '../../src/db/migrator.js';
 import { textSha256 } from '../../src/review/split.js';
-import { testDatabases } from '../helpers/db.js';
+import { seedPolicyAndHead, suiteDatabase, testDatabases } from '../helpers/db.js';
 
 
 /** Items as 0012 left them: each with a decision, a done task, one settled label and a stored side. */
 async function seed(db: Kysely<any>, items: { text: string; author?: string; split: 'train' | 'eval' }[]): Promise<string[]> {
   const id = () => crypto.randomUUID();
-  const backbone = id();
-  const head = id();
-  await db.insertInto('policy_versions').values({ name: 'p', version: 'v', source: '' }).execute();
-  await db
-    .insertInto('backbones')
-    .values({ id: backbone, name: 'b', sha256: id(), path: '/m', feature_dim: 2, labels: '["a"]', problem_type: 'multi_label', config: '{}' })
-    .execute();
-  await db
-    .insertInto('head_versions')
-    .values({ id: head, backbone_id: backbone, version: 1, status: 'active', source: 't', num_labels: 1, feature_dim: 2, weight: new Uint8Array(8), bias: new Uint8Array(4) })
-    .execute();
+  const { backbone, head } = await seedPolicyAndHead(db);
   const ids: string[] = [];
   for (const [k, x] of items.entries()) {
     const item = id();
@@ -50,15 +39,10 @@ async function seed(db: Kysely<any>, items: { text: string; author?: string; spl
 
 for (const kind of testDatabases()) {
   describe(`migration 0013: splits by group (${kind.name})`, { skip: kind.skip }, () => {
-    let d: Database;
-    before(async () => {
-      d = await kind.empty();
-    });
-    after(async () => {
-      await d?.destroy();
-    });
+    const database = suiteDatabase(kind, 'empty');
 
     test('reposts and one author’s items end on one side, labels move with them, the audit log counts the moves', async () => {
+      const d = database();
       const db = d.db as unknown as Kysely<any>;
       await migrateTo(db as DB, '0012_deployment_secrets');
       await db.insertInto('deployment_secrets').values({ name: 'split_salt', value: 'the deployment’s salt' }).execute();

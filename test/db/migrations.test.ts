@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { sql } from 'kysely';
 import type { Database } from '../../src/db/connect.js';
 import fs from 'node:fs';
 import { MIGRATIONS_DIR, migrateDownAll, migrateToLatest } from '../../src/db/migrator.js';
-import { testDatabases } from '../helpers/db.js';
+import { suiteDatabase, testDatabases } from '../helpers/db.js';
 
 const TABLES = [
   'api_keys',
@@ -42,15 +42,10 @@ async function tables(d: Database): Promise<string[]> {
 
 for (const kind of testDatabases()) {
   describe(`migrations on ${kind.name}`, { skip: kind.skip }, () => {
-    let d: Database;
-    before(async () => {
-      d = await kind.empty();
-    });
-    after(async () => {
-      await d?.destroy();
-    });
+    const database = suiteDatabase(kind, 'empty');
 
     test('up creates every table, is idempotent, down removes them, up again works', async () => {
+      const d = database();
       assert.deepEqual(await tables(d), []);
       assert.deepEqual(await migrateToLatest(d.db), MIGRATIONS);
       assert.ok(MIGRATIONS.length >= 2);
@@ -63,6 +58,7 @@ for (const kind of testDatabases()) {
     });
 
     test('the schema enforces one active head and valid enums', async () => {
+      const d = database();
       const bb = crypto.randomUUID();
       await d.db
         .insertInto('backbones')
@@ -92,6 +88,7 @@ for (const kind of testDatabases()) {
     });
 
     test('bytea and jsonb round-trip through the driver', async () => {
+      const d = database();
       const bytes = new Uint8Array([0, 1, 2, 250, 255]);
       const r = await sql<{ b: Uint8Array; j: { a: number[] }; n: number }>`
         select ${bytes}::bytea as b, ${JSON.stringify({ a: [1, 2] })}::jsonb as j, count(*) as n from api_keys`.execute(d.db);

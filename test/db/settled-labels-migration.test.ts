@@ -4,13 +4,12 @@
  * and a pair without its label stops the migration with nothing changed.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '../../src/db/connect.js';
 import type { DB } from '../../src/db/database.js';
 import { migrateTo as migrateToName, migrateToLatest } from '../../src/db/migrator.js';
 import { settledLabels } from '../../src/review/review.repository.js';
-import { testDatabases } from '../helpers/db.js';
+import { seedPolicyAndHead, suiteDatabase, testDatabases } from '../helpers/db.js';
 
 
 const migrateTo = (db: Kysely<any>, name: string) => migrateToName(db as DB, name);
@@ -19,22 +18,12 @@ const migrateTo = (db: Kysely<any>, name: string) => migrateToName(db as DB, nam
 async function seed(db: Kysely<any>, o: { orphanPair?: boolean } = {}): Promise<{ item: string; task: string; review: string }> {
   const id = () => crypto.randomUUID();
   const key = id();
-  const backbone = id();
-  const head = id();
   const item = id();
   const decision = id();
   const task = id();
   const review = id();
   await db.insertInto('api_keys').values({ id: key, name: 'm', role: 'moderator', prefix: 'x', key_hash: id() }).execute();
-  await db.insertInto('policy_versions').values({ name: 'p', version: 'v', source: '' }).execute();
-  await db
-    .insertInto('backbones')
-    .values({ id: backbone, name: 'b', sha256: id(), path: '/m', feature_dim: 2, labels: '["a"]', problem_type: 'multi_label', config: '{}' })
-    .execute();
-  await db
-    .insertInto('head_versions')
-    .values({ id: head, backbone_id: backbone, version: 1, status: 'active', source: 't', num_labels: 1, feature_dim: 2, weight: new Uint8Array(8), bias: new Uint8Array(4) })
-    .execute();
+  const { backbone, head } = await seedPolicyAndHead(db);
   await db.insertInto('content_items').values({ id: item, text: 't', text_sha256: 'h', text_length: 1 }).execute();
   await db
     .insertInto('decisions')
@@ -90,15 +79,10 @@ async function seed(db: Kysely<any>, o: { orphanPair?: boolean } = {}): Promise<
 
 for (const kind of testDatabases()) {
   describe(`migration 0005: preference pairs become settled labels (${kind.name})`, { skip: kind.skip }, () => {
-    let d: Database;
-    before(async () => {
-      d = await kind.empty();
-    });
-    after(async () => {
-      await d?.destroy();
-    });
+    const database = suiteDatabase(kind, 'empty');
 
     test('pairs stored before 0005 are still there after it (as labels), and down rebuilds them', async () => {
+      const d = database();
       const db = d.db as unknown as Kysely<any>;
       await migrateTo(db, '0004_reliability');
       const { item, task, review } = await seed(db);

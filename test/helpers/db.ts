@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely } from 'kysely';
 import { openDatabase, type Database } from '../../src/db/connect.js';
@@ -104,4 +105,41 @@ export function testDatabases(): (TestDatabaseKind & { skip: string | false })[]
     { ...pglite, skip: false },
     url ? { ...postgres(url), skip: false } : { ...skipped, skip: 'TEST_DATABASE_URL is not set: PostgreSQL part skipped' },
   ];
+}
+
+/**
+ * A database for the describe block this is called in: a fresh one of `kind` (`empty`, or `migrated` to
+ * the latest) opened in before() and destroyed in after(). Call the result in a test for the database.
+ */
+export function suiteDatabase(kind: TestDatabaseKind, state: 'empty' | 'migrated'): () => Database {
+  let database: Database | undefined;
+  before(async () => {
+    database = await kind[state]();
+  });
+  after(async () => {
+    await database?.destroy();
+  });
+  return () => {
+    if (!database) throw new Error('suiteDatabase: read in a test, after before() opened it');
+    return database;
+  };
+}
+
+/**
+ * The rows a decision hangs on, for migration tests seeding a database at an older schema (every
+ * migration since 0004 keeps these columns): policy p@v, a 2-dimensional backbone and its active head.
+ */
+export async function seedPolicyAndHead(db: Kysely<any>): Promise<{ backbone: string; head: string }> {
+  const backbone = crypto.randomUUID();
+  const head = crypto.randomUUID();
+  await db.insertInto('policy_versions').values({ name: 'p', version: 'v', source: '' }).execute();
+  await db
+    .insertInto('backbones')
+    .values({ id: backbone, name: 'b', sha256: crypto.randomUUID(), path: '/m', feature_dim: 2, labels: '["a"]', problem_type: 'multi_label', config: '{}' })
+    .execute();
+  await db
+    .insertInto('head_versions')
+    .values({ id: head, backbone_id: backbone, version: 1, status: 'active', source: 't', num_labels: 1, feature_dim: 2, weight: new Uint8Array(8), bias: new Uint8Array(4) })
+    .execute();
+  return { backbone, head };
 }

@@ -4,26 +4,20 @@
  * rollback; a clean active head, or one that changed meanwhile, is left alone.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Database } from '../../src/db/connect.js';
+import { describe, test } from 'node:test';
 import { rollBackPast } from '../../src/models/activation.js';
 import { activateInTransaction } from '../../src/models/activation.js';
 import * as heads from '../../src/models/head.repository.js';
-import { testDatabases } from '../helpers/db.js';
+import { suiteDatabase, testDatabases } from '../helpers/db.js';
 
 const weights = { numLabels: 1, dim: 2, weight: new Float32Array(2), bias: new Float32Array(1), lexical: null };
 
 for (const kind of testDatabases()) {
   describe(`rollBackPast (${kind.name})`, { skip: kind.skip }, () => {
-    let d: Database;
-    before(async () => {
-      d = await kind.migrated();
-    });
-    after(async () => {
-      await d?.destroy();
-    });
+    const database = suiteDatabase(kind, 'migrated');
 
     test('back to the newest ancestor trained only on labels before the held ones; nothing when clean or changed', async () => {
+      const d = database();
       const db = d.db;
       const backbone = crypto.randomUUID();
       await db
