@@ -4,6 +4,7 @@
  * OpenAI SDK and other real HTTP clients); otherwise supertest drives the express app directly.
  */
 import path from 'node:path';
+import { after, before } from 'node:test';
 import supertest from 'supertest';
 import { loadConfig } from '../../src/config.js';
 import type { Database } from '../../src/db/connect.js';
@@ -105,4 +106,27 @@ export async function startTestApp(
       if (ownsDatabase) await database.destroy();
     },
   };
+}
+
+/** What a suite's tests share: the app, and a client and a moderator key made on it. */
+export interface SuiteApp {
+  app: TestApp;
+  client: string;
+  moderator: string;
+}
+
+/**
+ * A test app for the describe block this is called in: started, with a client and a moderator key, in
+ * before(); closed in after(). `ready` hands them over once made (the suite keeps them in its own
+ * variables: `suiteApp(opts, (s) => ({ app, client, moderator } = s))`).
+ */
+export function suiteApp(opts: Parameters<typeof startTestApp>[0], ready: (s: SuiteApp) => void): void {
+  let app: TestApp | undefined;
+  before(async () => {
+    app = await startTestApp(opts);
+    ready({ app, client: await app.key('client'), moderator: await app.key('moderator') });
+  });
+  after(async () => {
+    await app?.close();
+  });
 }

@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { createLogger } from '../../src/logger.js';
-import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
+import { ADMIN_KEY, startTestApp, suiteApp, type TestApp } from '../helpers/app.js';
 import { makeTexts, moderateAndReview, waitForRun } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
@@ -17,22 +17,15 @@ describe('retention and data-subject requests', () => {
   let app: TestApp;
   let client: string;
   let moderator: string;
-  before(async () => {
-    app = await startTestApp({
-      policies: policies(
-        reviewPolicy('default', {}, {
-          retention: { text_days: 30 },
-          training: { l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7 },
-        }),
-      ),
-      env: { RATE_LIMIT_PER_SECOND: '0' },
-    });
-    client = await app.key('client');
-    moderator = await app.key('moderator');
-  });
-  after(async () => {
-    await app?.close();
-  });
+  suiteApp({
+    policies: policies(
+      reviewPolicy('default', {}, {
+        retention: { text_days: 30 },
+        training: { l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7 },
+      }),
+    ),
+    env: { RATE_LIMIT_PER_SECOND: '0' },
+  }, (s) => ({ app, client, moderator } = s));
 
   test('text older than text_days is purged with its token ids; labels and features stay; training still runs', async () => {
     const reviewed = await moderateAndReview(app, client, moderator, await makeTexts(160, 1));

@@ -3,31 +3,25 @@
  * than its predecessor would have (on the same stored features), the predecessor comes back by itself.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
+import { describe, test } from 'node:test';
+import { ADMIN_KEY, startTestApp, suiteApp, type TestApp } from '../helpers/app.js';
 import { makeTexts, moderateAndReview, waitForRun } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('promotion guard', () => {
   let app: TestApp;
   let client: string;
   let moderator: string;
-  before(async () => {
-    app = await startTestApp({
-      policies: policies(
-        reviewPolicy('default', { blind: 'audit' }, {
-          training: { l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7 },
-          gate: {},
-          guard: { enabled: true, window_verdicts: 20, max_agreement_drop: 0.05 },
-        }),
-      ),
-    });
-    client = await app.key('client');
-    moderator = await app.key('moderator');
-  });
-  after(async () => {
-    await app?.close();
-  });
+  suiteApp({
+    policies: policies(
+      reviewPolicy('default', { blind: 'audit' }, {
+        training: { l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7 },
+        gate: {},
+        guard: { enabled: true, window_verdicts: 20, max_agreement_drop: 0.05 },
+      }),
+    ),
+  }, (s) => ({ app, client, moderator } = s));
 
   const readyz = async () => (await app.request.get('/readyz')).body.model as { head_id: string; head_version: number };
 
@@ -43,8 +37,7 @@ describe('promotion guard', () => {
 
     // Moderators now disagree with what the new head learned (the predecessor agrees with them).
     await moderateAndReview(app, client, moderator, await makeTexts(30, 4), { invertAll: true });
-    const deadline = Date.now() + 10_000;
-    while ((await readyz()).head_id !== run.active_head_id && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await waitFor(async () => (await readyz()).head_id === run.active_head_id, 'the guard to roll back to the predecessor', 10_000, 100);
     assert.equal((await readyz()).head_id, run.active_head_id, 'rolled back to the predecessor');
 
     const after = await app.request.get(`/v1/models/${run.candidate_head_id}`).set('Authorization', `Bearer ${ADMIN_KEY}`);
@@ -78,12 +71,15 @@ describe('promotion guard', () => {
       assert.equal(run.status, 'promoted');
       await moderateAndReview(consistent, c, m, await makeTexts(30, 4));
       let guard: { status: string; agreement: number; predecessor_agreement: number } | undefined;
-      const deadline = Date.now() + 10_000;
-      while (Date.now() < deadline) {
-        guard = (await consistent.request.get(`/v1/models/${run.candidate_head_id}`).set('Authorization', `Bearer ${ADMIN_KEY}`)).body.metrics.guard;
-        if (guard?.status !== 'watching') break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitFor(
+        async () => {
+          guard = (await consistent.request.get(`/v1/models/${run.candidate_head_id}`).set('Authorization', `Bearer ${ADMIN_KEY}`)).body.metrics.guard;
+          return guard?.status !== 'watching';
+        },
+        'the guard to reach a verdict',
+        10_000,
+        100,
+      );
       assert.equal(guard?.status, 'passed', JSON.stringify(guard));
       assert.ok(guard!.agreement >= guard!.predecessor_agreement - 0.05);
       assert.equal((await consistent.request.get('/readyz')).body.model.head_id, run.candidate_head_id);

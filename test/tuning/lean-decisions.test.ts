@@ -4,8 +4,8 @@
  * (kept in item_features, so the next run reads them instead of running the model again).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
+import { describe, test } from 'node:test';
+import { ADMIN_KEY, suiteApp, type TestApp } from '../helpers/app.js';
 import { makeTexts, moderateAndReview, waitForRun } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
@@ -17,18 +17,11 @@ describe('decisions without review store no features; an appeal trains on recomp
   let moderator: string;
   // Routing's random draw: below the audit rate every decision is audited, above it none is.
   let draw = 0.1;
-  before(async () => {
-    app = await startTestApp({
-      policies: policies(reviewPolicy('default', { audit_rate: 0.5 }, { training: { l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7 } })),
-      random: () => draw,
-      env: { RATE_LIMIT_PER_SECOND: '0' },
-    });
-    client = await app.key('client');
-    moderator = await app.key('moderator');
-  });
-  after(async () => {
-    await app?.close();
-  });
+  suiteApp({
+    policies: policies(reviewPolicy('default', { audit_rate: 0.5 }, { training: { l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7 } })),
+    random: () => draw,
+    env: { RATE_LIMIT_PER_SECOND: '0' },
+  }, (s) => ({ app, client, moderator } = s));
 
   test('appealed items decided without review are recomputed once, then read from the cache', async () => {
     await moderateAndReview(app, client, moderator, await makeTexts(120, 1));

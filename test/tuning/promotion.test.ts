@@ -4,9 +4,9 @@
  * rollback naming the head it rolls back from is refused, and a rejected head stays marked rejected.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { insertHead } from '../../src/models/head.repository.js';
-import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
+import { ADMIN_KEY, suiteApp, type TestApp } from '../helpers/app.js';
 import { testDatabases } from '../helpers/db.js';
 import { makeTexts, moderateAndReview, waitForRun } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
@@ -19,14 +19,7 @@ for (const kind of testDatabases()) {
     let client: string;
     let moderator: string;
     const admin = { Authorization: `Bearer ${ADMIN_KEY}` };
-    before(async () => {
-      app = await startTestApp({ db: kind, policies: policies(reviewPolicy('default', {}, { training: TRAINING })) });
-      client = await app.key('client');
-      moderator = await app.key('moderator');
-    });
-    after(async () => {
-      await app?.close();
-    });
+    suiteApp({ db: kind, policies: policies(reviewPolicy('default', {}, { training: TRAINING })) }, (s) => ({ app, client, moderator } = s));
     const active = async () => (await app.request.get('/readyz')).body.model as { head_id: string; head_version: number };
 
     test('a rollback while a run trains makes the run superseded: it promotes nothing', async () => {

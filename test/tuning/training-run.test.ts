@@ -3,8 +3,8 @@
  * one on the eval split; a bad batch of labels is rejected by the gate and the active head stays.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
+import { describe, test } from 'node:test';
+import { ADMIN_KEY, suiteApp, type TestApp } from '../helpers/app.js';
 import { testDatabases } from '../helpers/db.js';
 import { makeTexts, MARKED, moderateAndReview, waitForRun } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
@@ -17,14 +17,7 @@ for (const kind of testDatabases()) {
     let client: string;
     let moderator: string;
     const admin = { Authorization: `Bearer ${ADMIN_KEY}` };
-    before(async () => {
-      app = await startTestApp({ db: kind, policies: policies(reviewPolicy('default', {}, { training: TRAINING })) });
-      client = await app.key('client');
-      moderator = await app.key('moderator');
-    });
-    after(async () => {
-      await app?.close();
-    });
+    suiteApp({ db: kind, policies: policies(reviewPolicy('default', {}, { training: TRAINING })) }, (s) => ({ app, client, moderator } = s));
 
     const violenceOf = async (text: string) => {
       const r = await app.request.post('/v1/moderate').set('Authorization', `Bearer ${client}`).send({ input: text });
