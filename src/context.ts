@@ -39,6 +39,7 @@ import { ReviewService, type Highlighter } from './review/review.service.js';
 import { PromotionGuard } from './tuning/guard.service.js';
 import { TrainingScheduler } from './tuning/scheduler.js';
 import { lastGate, notifyRunRequested, runCounts, TRAINING_REQUESTED_CHANNEL } from './tuning/training.repository.js';
+import { HoldService } from './tuning/holds.service.js';
 import { TrainingService } from './tuning/training.service.js';
 
 export type ProcessRole = 'api' | 'worker';
@@ -88,6 +89,7 @@ export interface AppParts {
   retention: RetentionService;
   /** The threshold advisor (reads only). */
   thresholds: ThresholdService;
+  holds: HoldService;
   jobs: BackgroundJobs | null;
 }
 
@@ -111,6 +113,7 @@ export class AppContext {
   readonly shadow: ShadowScorer;
   readonly retention: RetentionService;
   readonly thresholds: ThresholdService;
+  readonly holds: HoldService;
   readonly jobs: BackgroundJobs | null;
   private readonly lifecycle: Lifecycle;
 
@@ -132,6 +135,7 @@ export class AppContext {
     this.shadow = parts.shadow;
     this.retention = parts.retention;
     this.thresholds = parts.thresholds;
+    this.holds = parts.holds;
     this.jobs = parts.jobs;
   }
 
@@ -334,6 +338,7 @@ export class AppContext {
       shadow,
       retention,
       thresholds: new ThresholdService(database.db, models, clock),
+      holds: new HoldService(database.db),
       jobs,
     });
     // The last registration stops first: readiness turns red before anything else is stopped.

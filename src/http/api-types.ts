@@ -27,6 +27,7 @@ export type MyStatsJson = Json<Awaited<ReturnType<import('../review/review.servi
 
 type RegistryService = import('../admin/registry.service.js').RegistryService;
 type TrainingService = import('../tuning/training.service.js').TrainingService;
+type HoldService = import('../tuning/holds.service.js').HoldService;
 type ReviewService = import('../review/review.service.js').ReviewService;
 type Row<F extends (...a: never[]) => unknown> = Awaited<ReturnType<F>> extends (infer U)[] ? U : never;
 
@@ -47,7 +48,7 @@ export interface ActivationListJson {
 }
 /** GET /v1/label-holds. */
 export interface HoldListJson {
-  data: Json<Row<TrainingService['listHolds']>>[];
+  data: Json<Row<HoldService['listHolds']>>[];
 }
 /** GET /v1/review/stats. */
 export type ReviewStatsJson = Json<Awaited<ReturnType<ReviewService['stats']>>>;

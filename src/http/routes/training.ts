@@ -63,7 +63,7 @@ export function trainingRoutes(ctx: AppContext, json: RequestHandler[]): Router 
     if (status !== undefined && status !== 'held' && status !== 'accepted' && status !== 'discarded') {
       throw badRequest('invalid_request', 'status must be held, accepted or discarded');
     }
-    res.json({ data: await ctx.training.listHolds(status) });
+    res.json({ data: await ctx.holds.listHolds(status) });
   });
 
   for (const [path, decision] of [
@@ -73,7 +73,7 @@ export function trainingRoutes(ctx: AppContext, json: RequestHandler[]): Router 
     r.post(`/v1/label-holds/:id/${path}`, admin, ...json, async (req, res) => {
       const b = parseBody(noteBody, req.body ?? {});
       const p = res.locals.principal!;
-      res.json(await ctx.training.decideHold(idParam(req.params.id, 'label hold'), decision, { name: p.name, keyId: p.keyId, requestId: res.locals.requestId }, b.note ?? null));
+      res.json(await ctx.holds.decideHold(idParam(req.params.id, 'label hold'), decision, { name: p.name, keyId: p.keyId, requestId: res.locals.requestId }, b.note ?? null));
     });
   }
 
