@@ -19,6 +19,7 @@ import { disagreements, hasTie, resolveLabels } from './labels.js';
 /** The most reviewers a task can ask for (the schema's limit on required_reviews). */
 const MAX_REVIEWS = 10;
 import * as repo from './review.repository.js';
+import * as settledStore from './settled-labels.repository.js';
 import { PRIORITY } from './routing.js';
 import { EventBus } from '../events.js';
 
@@ -396,7 +397,7 @@ export class ReviewService {
         const split = await repo.ensureSplit(trx, task.item_id, salt, settings.review.eval_fraction);
         // A tie left at MAX_REVIEWS (or under `flag`) is flagged; under `drop` it gets no label.
         const resolved = resolveLabels(task.categories, verdicts, modelCategories, settings.review.ties === 'drop' ? 'drop' : 'flag');
-        await repo.insertLabels(trx, { taskId, itemId: task.item_id, decisionId: task.decision_id, split }, resolved);
+        await settledStore.insertLabels(trx, { taskId, itemId: task.item_id, decisionId: task.decision_id, split }, resolved);
         conflictSeen = resolved.some((l) => l.conflict);
         Object.assign(outcome, {
           task_status: 'done',
@@ -522,13 +523,13 @@ export class ReviewService {
       }
       if (last.first_label_id !== null) {
         const first = Number(last.first_label_id);
-        if (await repo.labelsTrained(trx, first)) {
+        if (await settledStore.labelsTrained(trx, first)) {
           throw conflict('already_trained', `a training run has already read the labels this verdict settled on review task ${taskId}; it can no longer be taken back (appeal the decision instead)`);
         }
-        if (await repo.laterLabels(trx, task.item_id, first)) {
+        if (await settledStore.laterLabels(trx, task.item_id, first)) {
           throw conflict('superseded', `labels settled on this item after your verdict (an appeal); it can no longer be taken back`);
         }
-        await repo.deleteTaskLabels(trx, taskId);
+        await settledStore.deleteTaskLabels(trx, taskId);
       }
       await repo.deleteReview(trx, last.id);
       const leaseSeconds = this.policies.settingsFor(task.policy_name).review.lease_seconds;
@@ -610,7 +611,7 @@ export class ReviewService {
     const byReason = await repo.queueDepth(this.db);
     const handling = await repo.handlingTimes(this.db, days);
     const multi = await repo.multiReviewVerdicts(this.db, days);
-    const settled = await repo.labelsSettledSince(this.db, days);
+    const settled = await settledStore.labelsSettledSince(this.db, days);
 
 
     const handlingByReason: Record<string, number | null> = {};
@@ -656,7 +657,7 @@ export class ReviewService {
     let left = filter.limit ?? Infinity;
     const page = 1000;
     while (left > 0) {
-      const rows = await repo.settledLabels(this.db, { afterId: after, limit: Math.min(page, left), split: filter.split, category: filter.category, withItem: true });
+      const rows = await settledStore.settledLabels(this.db, { afterId: after, limit: Math.min(page, left), split: filter.split, category: filter.category, withItem: true });
       for (const r of rows) {
         yield {
           id: Number(r.id),

@@ -17,7 +17,7 @@ import type { ModelService } from '../models/model.service.js';
 import { probabilityKind, Scorer } from '../models/scorer.js';
 import { decisionsSince } from '../moderation/moderation.repository.js';
 import { decide, type Policy } from '../policy/policy.js';
-import * as reviews from '../review/review.repository.js';
+import * as reviews from '../review/settled-labels.repository.js';
 import { isTrusted } from '../tuning/math/dataset.js';
 import { decisionInputs } from '../tuning/training.repository.js';
 import { candidateThresholds, curve, pointAt, suggest, type CurvePoint, type Scored, type Suggestion, type Target } from './advisor.js';

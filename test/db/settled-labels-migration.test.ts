@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../src/db/database.js';
 import { migrateTo as migrateToName, migrateToLatest } from '../../src/db/migrator.js';
-import { settledLabels } from '../../src/review/review.repository.js';
+import { settledLabels } from '../../src/review/settled-labels.repository.js';
 import { seedPolicyAndHead, suiteDatabase, testDatabases } from '../helpers/db.js';
 
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { settledLabels } from '../../src/review/review.repository.js';
+import { settledLabels } from '../../src/review/settled-labels.repository.js';
 import { splitForText } from '../../src/review/split.js';
 import { ADMIN_KEY, startTestApp, TEST_SPLIT_SALT, type TestApp } from '../helpers/app.js';
 import { testDatabases } from '../helpers/db.js';

@@ -5,7 +5,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { rollBackPast } from '../../models/activation.js';
 import type * as heads from '../../models/head.repository.js';
-import * as reviews from '../../review/review.repository.js';
+import * as reviews from '../../review/settled-labels.repository.js';
 import type { ItemInputs } from '../math/dataset.js';
 import { checkCumulative, checkDrift, inHold, termsOf, type DriftRow, type HoldRange, type Verdict } from '../math/drift.js';
 import * as repo from '../training.repository.js';

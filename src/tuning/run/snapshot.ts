@@ -4,7 +4,7 @@
  * checked run, and the dataset without held batches; with the snapshot the run records.
  */
 import { trustedKeyIds } from '../../auth/api-key.repository.js';
-import * as reviews from '../../review/review.repository.js';
+import * as reviews from '../../review/settled-labels.repository.js';
 import { buildDataset, type SettledCell } from '../math/dataset.js';
 import { inHold } from '../math/drift.js';
 import * as repo from '../training.repository.js';
