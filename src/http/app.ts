@@ -98,16 +98,12 @@ export function createApp(ctx: AppContext, pages: PageBundles): express.Express 
     express.json({ limit: ctx.config.limits.maxBodyBytes, strict: true, verify: keepRawBody }),
   ];
 
-  app.use(healthRoutes(ctx));
-  app.use(moderateRoutes(ctx, json));
-  app.use(moderationsRoutes(ctx, json));
-  app.use(decisionRoutes(ctx));
-  app.use(apiKeyRoutes(ctx, json));
-  app.use(reviewRoutes(ctx, json));
-  app.use(preferencePairRoutes(ctx));
-  app.use(trainingRoutes(ctx, optionalJson));
-  app.use(itemRoutes(ctx));
-  app.use(thresholdRoutes(ctx, json));
+  // Each route file declares its endpoints once (method, path, roles, body, query: endpoint.ts); the
+  // declarations mount them here and make the OpenAPI document.
+  const parsers = { json, optionalJson };
+  for (const routes of [healthRoutes, moderateRoutes, moderationsRoutes, decisionRoutes, apiKeyRoutes, reviewRoutes, preferencePairRoutes, trainingRoutes, itemRoutes, thresholdRoutes]) {
+    app.use(routes(ctx, parsers));
+  }
   app.use(notFoundHandler);
   app.use(errorHandler(ctx.logger.child({ subsystem: 'http' })));
   return app;

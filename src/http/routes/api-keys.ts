@@ -1,8 +1,8 @@
-import { Router, type RequestHandler } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import type { ApiKeyRow } from '../../auth/api-key.repository.js';
 import type { AppContext } from '../../context.js';
-import { requireRole } from '../middleware/auth.js';
+import { endpoint, mounter, type BodyParsers } from '../endpoint.js';
 import { idParam, parseBody, safeText } from '../validation.js';
 
 
@@ -27,17 +27,25 @@ const view = (k: ApiKeyRow) => ({
 
 export const trustBody = z.strictObject({ trusted: z.boolean() });
 
-export function apiKeyRoutes(ctx: AppContext, json: RequestHandler[]): Router {
+export const API_KEY_ENDPOINTS = {
+  getMe: endpoint({ method: 'get', path: '/v1/me', roles: ['client', 'moderator'], summary: 'Who this key is: {key_id, name, role}' }),
+  postAdminApiKeys: endpoint({ method: 'post', path: '/v1/admin/api-keys', roles: [], summary: 'Create a key (shown once)', body: createBody, status: 201 }),
+  getAdminApiKeys: endpoint({ method: 'get', path: '/v1/admin/api-keys', roles: [], summary: 'Keys without their secrets' }),
+  postAdminApiKeysIdTrust: endpoint({ method: 'post', path: '/v1/admin/api-keys/:id/trust', roles: [], summary: "Trust a moderator key (trusted eval set, senior queue), or stop", body: trustBody }),
+  deleteAdminApiKeysId: endpoint({ method: 'delete', path: '/v1/admin/api-keys/:id', roles: [], summary: 'Revoke a key' }),
+};
+
+export function apiKeyRoutes(ctx: AppContext, parsers: BodyParsers): Router {
   const r = Router();
-  const admin = requireRole(ctx.auth, 'admin');
+  const on = mounter(r, ctx.auth, parsers);
 
   // Who a key is (any valid key): what the review page and the dashboard check when someone signs in.
-  r.get('/v1/me', requireRole(ctx.auth, 'client', 'moderator'), (_req, res) => {
+  on(API_KEY_ENDPOINTS.getMe, (_req, res) => {
     const p = res.locals.principal!;
     res.json({ key_id: p.keyId, name: p.name, role: p.role });
   });
 
-  r.post('/v1/admin/api-keys', admin, ...json, async (req, res) => {
+  on(API_KEY_ENDPOINTS.postAdminApiKeys, async (req, res) => {
     const b = parseBody(createBody, req.body);
     const expiresAt = b.expires_at ? new Date(b.expires_at) : null;
     const { key, row } = await ctx.auth.createKey({ name: b.name, role: b.role, expiresAt }, res.locals.principal!, res.locals.requestId);
@@ -45,18 +53,18 @@ export function apiKeyRoutes(ctx: AppContext, json: RequestHandler[]): Router {
     res.status(201).json({ ...view(row), key });
   });
 
-  r.get('/v1/admin/api-keys', admin, async (_req, res) => {
+  on(API_KEY_ENDPOINTS.getAdminApiKeys, async (_req, res) => {
     res.json({ data: (await ctx.auth.listKeys()).map(view) });
   });
 
   // A trusted moderator's blind audit labels join the trusted eval set on their own (see the gate).
-  r.post('/v1/admin/api-keys/:id/trust', admin, ...json, async (req, res) => {
+  on(API_KEY_ENDPOINTS.postAdminApiKeysIdTrust, async (req, res) => {
     const id = idParam(req.params.id, 'API key');
     const b = parseBody(trustBody, req.body);
     res.json(view(await ctx.auth.setTrusted(id, b.trusted, res.locals.principal!, res.locals.requestId)));
   });
 
-  r.delete('/v1/admin/api-keys/:id', admin, async (req, res) => {
+  on(API_KEY_ENDPOINTS.deleteAdminApiKeysId, async (req, res) => {
     const id = idParam(req.params.id, 'API key');
     res.json(view(await ctx.auth.revokeKey(id, res.locals.principal!, res.locals.requestId)));
   });

@@ -1,12 +1,16 @@
 import { Router } from 'express';
 import type { AppContext } from '../../context.js';
+import { endpoint, mounter, type BodyParsers } from '../endpoint.js';
 import { idParam } from '../validation.js';
-import { requireRole } from '../middleware/auth.js';
 
+export const DECISION_ENDPOINTS = {
+  get: endpoint({ method: 'get', path: '/v1/decisions/:id', roles: ['client', 'moderator'], summary: 'A stored decision' }),
+};
 
-export function decisionRoutes(ctx: AppContext): Router {
+export function decisionRoutes(ctx: AppContext, parsers: BodyParsers): Router {
   const r = Router();
-  r.get('/v1/decisions/:id', requireRole(ctx.auth, 'client', 'moderator'), async (req, res) => {
+  const on = mounter(r, ctx.auth, parsers);
+  on(DECISION_ENDPOINTS.get, async (req, res) => {
     const id = idParam(req.params.id, 'decision');
     const d = await ctx.moderation.getDecision(id, res.locals.principal!);
     res.json({

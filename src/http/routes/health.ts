@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Router } from 'express';
 import type { AppContext } from '../../context.js';
+import { endpoint, mounter, type BodyParsers } from '../endpoint.js';
 import { openApiDocument } from '../openapi.js';
 
 /** The package's version, for the API document. */
@@ -10,13 +11,22 @@ function packageVersion(): string {
 
 let document: Record<string, unknown> | null = null;
 
-export function healthRoutes(ctx: AppContext): Router {
+export const HEALTH_ENDPOINTS = {
+  getHealthz: endpoint({ method: 'get', path: '/healthz', roles: ['public'], summary: 'Liveness: the process answers' }),
+  getReadyz: endpoint({ method: 'get', path: '/readyz', roles: ['public'], summary: 'Readiness: database reachable, model loaded, not draining (503 otherwise)' }),
+  getRoot: endpoint({ method: 'get', path: '/', roles: ['public'], summary: 'Where things are: the pages, the API document, readiness (links for a browser, JSON otherwise)' }),
+  getOpenapiJson: endpoint({ method: 'get', path: '/openapi.json', roles: ['public'], summary: 'This document' }),
+  getMetrics: endpoint({ method: 'get', path: '/metrics', roles: ['public'], summary: 'Prometheus metrics' }),
+};
+
+export function healthRoutes(ctx: AppContext, parsers: BodyParsers): Router {
   const r = Router();
-  r.get('/healthz', (_req, res) => {
+  const on = mounter(r, ctx.auth, parsers);
+  on(HEALTH_ENDPOINTS.getHealthz, (_req, res) => {
     res.json({ status: 'ok' });
   });
 
-  r.get('/readyz', async (_req, res) => {
+  on(HEALTH_ENDPOINTS.getReadyz, async (_req, res) => {
     const database: Record<string, unknown> = { kind: ctx.database.kind };
     try {
       await ctx.database.ping(1_000);
@@ -49,7 +59,7 @@ export function healthRoutes(ctx: AppContext): Router {
   });
 
   // The root says where things are: a browser gets links, anything else the same as JSON.
-  r.get('/', (req, res) => {
+  on(HEALTH_ENDPOINTS.getRoot, (req, res) => {
     const where = {
       name: 'modtune',
       pages: { review: '/review', dashboard: '/dashboard' },
@@ -68,12 +78,12 @@ export function healthRoutes(ctx: AppContext): Router {
     res.json(where);
   });
 
-  r.get('/openapi.json', (_req, res) => {
+  on(HEALTH_ENDPOINTS.getOpenapiJson, (_req, res) => {
     document ??= openApiDocument(packageVersion());
     res.json(document);
   });
 
-  r.get('/metrics', async (_req, res) => {
+  on(HEALTH_ENDPOINTS.getMetrics, async (_req, res) => {
     res.setHeader('Content-Type', ctx.metrics.registry.contentType);
     res.send(await ctx.metrics.registry.metrics());
   });

@@ -1,9 +1,9 @@
 /** Data-subject requests: items by the platform's external id or author id, everything stored about an item, deletion of an item or of an author's every item (admin). */
 import { Router } from 'express';
 import type { AppContext } from '../../context.js';
+import { endpoint, mounter, type BodyParsers } from '../endpoint.js';
 import { badRequest } from '../../errors.js';
 import { idParam } from '../validation.js';
-import { requireRole } from '../middleware/auth.js';
 
 
 const itemId = (raw: unknown): string => idParam(raw, 'item');
@@ -20,24 +20,46 @@ function lookup(query: Record<string, unknown>, method: string): { field: 'exter
   return { field, value: value.toWellFormed() };
 }
 
-export function itemRoutes(ctx: AppContext): Router {
+export const ITEM_ENDPOINTS = {
+  getItems: endpoint({
+    method: 'get',
+    path: '/v1/items',
+    roles: [],
+    summary: "The items stored under your platform's id, or of one author (exactly one of the two)",
+    query: [
+      { name: 'external_id', description: "Your platform's id of an item", schema: { type: 'string', minLength: 1, maxLength: 256 } },
+      { name: 'author_id', description: "Your platform's id of an author", schema: { type: 'string', minLength: 1, maxLength: 256 } },
+    ],
+  }),
+  deleteItems: endpoint({
+    method: 'delete',
+    path: '/v1/items',
+    roles: [],
+    summary: 'Delete every item of an author (a data-subject request in one call) and everything derived from them; answers the counts',
+    query: [{ name: 'author_id', description: "Your platform's id of the author", schema: { type: 'string', minLength: 1, maxLength: 256 }, required: true }],
+  }),
+  getItemsId: endpoint({ method: 'get', path: '/v1/items/:id', roles: [], summary: 'Everything stored about an item (data-subject access)' }),
+  deleteItemsId: endpoint({ method: 'delete', path: '/v1/items/:id', roles: [], summary: 'Delete an item and everything derived from it' }),
+};
+
+export function itemRoutes(ctx: AppContext, parsers: BodyParsers): Router {
   const r = Router();
-  const admin = requireRole(ctx.auth, 'admin');
-  r.get('/v1/items', admin, async (req, res) => {
+  const on = mounter(r, ctx.auth, parsers);
+  on(ITEM_ENDPOINTS.getItems, async (req, res) => {
     const { field, value } = lookup(req.query, 'GET');
     res.json({ data: field === 'external_id' ? await ctx.retention.itemsByExternalId(value) : await ctx.retention.itemsByAuthor(value) });
   });
   // A person's data-subject request in one call: every item of the author, and what was derived from them.
-  r.delete('/v1/items', admin, async (req, res) => {
+  on(ITEM_ENDPOINTS.deleteItems, async (req, res) => {
     const { field, value } = lookup(req.query, 'DELETE');
     if (field !== 'author_id') throw badRequest('invalid_request', 'DELETE /v1/items deletes by author_id (DELETE /v1/items?author_id=u-7); delete one item with DELETE /v1/items/:id');
     const out = await ctx.retention.deleteAuthor(value, { name: res.locals.principal!.name, keyId: res.locals.principal!.keyId }, res.locals.requestId);
     res.json({ deleted: { author_id: value, items: out.items, decisions: out.decisions, preference_pairs: out.pairs, comments: out.comments } });
   });
-  r.get('/v1/items/:id', admin, async (req, res) => {
+  on(ITEM_ENDPOINTS.getItemsId, async (req, res) => {
     res.json(await ctx.retention.item(itemId(req.params.id)));
   });
-  r.delete('/v1/items/:id', admin, async (req, res) => {
+  on(ITEM_ENDPOINTS.deleteItemsId, async (req, res) => {
     const id = itemId(req.params.id);
     const out = await ctx.retention.deleteItem(id, { name: res.locals.principal!.name, keyId: res.locals.principal!.keyId }, res.locals.requestId);
     res.json({ deleted: id, ...out });

@@ -1,9 +1,9 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
+import { endpoint, mounter, type BodyParsers, type JsonSchema } from '../endpoint.js';
 import { idempotencyKeyOf, rawBody, requestHash } from '../../idempotency/idempotency.js';
 import type { ModerationOutcome, ModerationRequest } from '../../moderation/moderation.service.js';
-import { requireRole } from '../middleware/auth.js';
 import { parseModerateInput } from '../inputs.js';
 import { parseBody } from '../validation.js';
 
@@ -57,9 +57,42 @@ export async function answerModeration(
   res.status(out.statusCode).json(out.body);
 }
 
-export function moderateRoutes(ctx: AppContext, json: RequestHandler[]): Router {
+/** `input` as the document describes it (the route checks it by hand, inputs.ts, to name the exact element at fault). */
+const MODERATE_INPUT: JsonSchema = {
+  description: 'A text, texts, or objects with the text and optional context and platform ids',
+  oneOf: [
+    { type: 'string' },
+    {
+      type: 'array',
+      items: {
+        oneOf: [
+          { type: 'string' },
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: ['text'],
+            properties: {
+              text: { type: 'string' },
+              context: { type: 'string' },
+              external_id: { type: 'string', maxLength: 256, minLength: 1 },
+              author_id: { type: 'string', maxLength: 256, minLength: 1 },
+              thread_id: { type: 'string', maxLength: 256, minLength: 1 },
+            },
+          },
+        ],
+      },
+    },
+  ],
+};
+
+export const MODERATE_ENDPOINTS = {
+  postModerate: endpoint({ method: 'post', path: '/v1/moderate', roles: ['client'], summary: 'Score and decide: per input the action, categories, scores, decision and review task ids', body: body, bodyOverrides: { input: MODERATE_INPUT } }),
+};
+
+export function moderateRoutes(ctx: AppContext, parsers: BodyParsers): Router {
   const r = Router();
-  r.post('/v1/moderate', requireRole(ctx.auth, 'client'), ...json, async (req, res) => {
+  const on = mounter(r, ctx.auth, parsers);
+  on(MODERATE_ENDPOINTS.postModerate, async (req, res) => {
     const b = parseBody(body, req.body);
     const inputs = parseModerateInput(b.input, ctx.config.limits);
     const request = { inputs, policy: b.policy, explain: b.explain === true, requestId: res.locals.requestId, clientKeyId: res.locals.principal!.keyId };

@@ -2,8 +2,8 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
+import { endpoint, mounter, type BodyParsers, type JsonSchema } from '../endpoint.js';
 import { OPENAI_CATEGORIES } from '../../policy/categories.js';
-import { requireRole } from '../middleware/auth.js';
 import { answerModeration } from './moderate.js';
 import { parseOpenAIInput } from '../inputs.js';
 import { parseBody } from '../validation.js';
@@ -13,9 +13,20 @@ export const body = z.object({
   model: z.string().max(256).optional(),
 });
 
-export function moderationsRoutes(ctx: AppContext, json: RequestHandler[]): Router {
+/** `input` as the document describes it (checked by hand in the route, as OpenAI does). */
+const OPENAI_INPUT: JsonSchema = {
+  description: "OpenAI's form: a string, strings, or text parts ({type: 'text', text})",
+  oneOf: [{ type: 'string' }, { type: 'array', items: { oneOf: [{ type: 'string' }, { type: 'object', properties: { type: { const: 'text' }, text: { type: 'string' } } }] } }],
+};
+
+export const MODERATIONS_ENDPOINTS = {
+  postModerations: endpoint({ method: 'post', path: '/v1/moderations', roles: ['client'], summary: 'OpenAI-compatible moderation; each result also has `modtune: {decision_id, item_id, external_id, action, review_task_id}`', body: body, bodyOverrides: { input: OPENAI_INPUT } }),
+};
+
+export function moderationsRoutes(ctx: AppContext, parsers: BodyParsers): Router {
   const r = Router();
-  r.post('/v1/moderations', requireRole(ctx.auth, 'client'), ...json, async (req, res) => {
+  const on = mounter(r, ctx.auth, parsers);
+  on(MODERATIONS_ENDPOINTS.postModerations, async (req, res) => {
     const b = parseBody(body, req.body);
     const inputs = parseOpenAIInput(b.input, ctx.config.limits);
     const request = { inputs, requestId: res.locals.requestId, clientKeyId: res.locals.principal!.keyId };

@@ -6,9 +6,9 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
+import { endpoint, mounter, queryParams, type BodyParsers } from '../endpoint.js';
 import { badRequest } from '../../errors.js';
 import type { PairRow } from '../../review/review.service.js';
-import { requireRole } from '../middleware/auth.js';
 import { fieldPath, safeText } from '../validation.js';
 
 export const query = z.strictObject({
@@ -28,9 +28,14 @@ export function trlPrompt(category: string, text: string, context: string | null
   ].join('\n');
 }
 
-export function preferencePairRoutes(ctx: AppContext): Router {
+export const PREFERENCE_PAIR_ENDPOINTS = {
+  getPreferencePairs: endpoint({ method: 'get', path: '/v1/preference-pairs', roles: [], summary: 'The settled labels as preference pairs (JSONL, or TRL prompts)', query: queryParams(query) }),
+};
+
+export function preferencePairRoutes(ctx: AppContext, parsers: BodyParsers): Router {
   const r = Router();
-  r.get('/v1/preference-pairs', requireRole(ctx.auth, 'admin'), async (req, res) => {
+  const on = mounter(r, ctx.auth, parsers);
+  on(PREFERENCE_PAIR_ENDPOINTS.getPreferencePairs, async (req, res) => {
     const parsed = query.safeParse(req.query);
     if (!parsed.success) {
       const i = parsed.error.issues[0];

@@ -2,9 +2,9 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
+import { endpoint, mounter, type BodyParsers } from '../endpoint.js';
 import { badRequest } from '../../errors.js';
 import type { Target } from '../../thresholds/advisor.js';
-import { requireRole } from '../middleware/auth.js';
 import { parseBody, UUID } from '../validation.js';
 
 const threshold = z.number().min(0).max(1);
@@ -23,10 +23,27 @@ function unit(raw: unknown, name: string): number | undefined {
   return x;
 }
 
-export function thresholdRoutes(ctx: AppContext, json: RequestHandler[]): Router {
+export const THRESHOLD_ENDPOINTS = {
+  getThresholds: endpoint({
+    method: 'get',
+    path: '/v1/thresholds',
+    roles: [],
+    summary: "The threshold advisor: per category, a head's precision and recall on the blind audit sample at each threshold, with 95% intervals and sample sizes; with a target, the threshold that meets it or why not",
+    query: [
+      { name: 'category', description: 'One category (default: all of the policy)', schema: { type: 'string' } },
+      { name: 'target_precision', description: 'Suggest the lowest threshold whose precision interval lies above this', schema: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 } },
+      { name: 'target_recall', description: 'Suggest the highest threshold whose recall interval lies above this', schema: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 } },
+      { name: 'head_id', description: 'A candidate head of the active backbone (default: the active head)', schema: { type: 'string' } },
+      { name: 'policy', description: 'The policy (default: the default policy)', schema: { type: 'string' } },
+    ],
+  }),
+  postThresholdsWhatIf: endpoint({ method: 'post', path: '/v1/thresholds/what-if', roles: [], summary: 'Proposed thresholds against the stored decisions of the last days: how many change action, with examples, and the policy file diff (changes nothing)', body: whatIfBody }),
+};
+
+export function thresholdRoutes(ctx: AppContext, parsers: BodyParsers): Router {
   const r = Router();
-  const admin = requireRole(ctx.auth, 'admin');
-  r.get('/v1/thresholds', admin, async (req, res) => {
+  const on = mounter(r, ctx.auth, parsers);
+  on(THRESHOLD_ENDPOINTS.getThresholds, async (req, res) => {
     const q = req.query;
     const precision = unit(q.target_precision, 'target_precision');
     const recall = unit(q.target_recall, 'target_recall');
@@ -41,7 +58,7 @@ export function thresholdRoutes(ctx: AppContext, json: RequestHandler[]): Router
     };
     res.json(await ctx.thresholds.advise({ policy: str(q.policy, 'policy'), category: str(q.category, 'category'), headId: headId as string | undefined, target }));
   });
-  r.post('/v1/thresholds/what-if', admin, ...json, async (req, res) => {
+  on(THRESHOLD_ENDPOINTS.postThresholdsWhatIf, async (req, res) => {
     const b = parseBody(whatIfBody, req.body);
     res.json(await ctx.thresholds.whatIf({ policy: b.policy, days: b.days ?? 7, thresholds: b.thresholds }));
   });

@@ -1,10 +1,10 @@
 import path from 'node:path';
-import { Router, type RequestHandler } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
+import { endpoint, mounter, type BodyParsers, type Param } from '../endpoint.js';
 import { badRequest } from '../../errors.js';
 import { hyperparameterOverrides, removedKeyProblems } from '../../policy/schema.js';
-import { requireRole } from '../middleware/auth.js';
 import { idParam, UUID, parseBody, safeText } from '../validation.js';
 
 
@@ -34,11 +34,35 @@ function limitOf(raw: unknown): number {
   return n;
 }
 
-export function trainingRoutes(ctx: AppContext, json: RequestHandler[]): Router {
-  const r = Router();
-  const admin = requireRole(ctx.auth, 'admin');
+const limit: Param = { name: 'limit', description: 'How many (1-500, default 50)', schema: { type: 'integer', minimum: 1, maximum: 500 } };
 
-  r.post('/v1/training/runs', admin, ...json, async (req, res) => {
+export const TRAINING_ENDPOINTS = {
+  postTrainingRuns: endpoint({ method: 'post', path: '/v1/training/runs', roles: [], summary: 'Start a training run (202 with its id)', body: runBody, status: 202, bodyOptional: true }),
+  getTrainingRuns: endpoint({ method: 'get', path: '/v1/training/runs', roles: [], summary: 'Runs, newest first, and the next scheduled one', query: [limit] }),
+  getTrainingRunsId: endpoint({ method: 'get', path: '/v1/training/runs/:id', roles: [], summary: 'A run: settings, data snapshot, metrics, eval report, gate decision' }),
+  getLabelHolds: endpoint({
+    method: 'get',
+    path: '/v1/label-holds',
+    roles: [],
+    summary: 'Batches of labels the drift check held',
+    query: [{ name: 'status', description: 'held, accepted or discarded', schema: { enum: ['held', 'accepted', 'discarded'] } }],
+  }),
+  postLabelHoldsIdAccept: endpoint({ method: 'post', path: '/v1/label-holds/:id/accept', roles: [], summary: 'Accept a held batch: its labels train and evaluate again', body: noteBody, bodyOptional: true }),
+  postLabelHoldsIdDiscard: endpoint({ method: 'post', path: '/v1/label-holds/:id/discard', roles: [], summary: 'Discard a held batch: its labels never train', body: noteBody, bodyOptional: true }),
+  getModels: endpoint({ method: 'get', path: '/v1/models', roles: [], summary: 'Head versions' }),
+  postModelsBackbones: endpoint({ method: 'post', path: '/v1/models/backbones', roles: [], summary: 'Register an imported model directory (201 new, 200 known)', body: backboneBody, status: 201, bodyOptional: true }),
+  getModelsIdWeights: endpoint({ method: 'get', path: '/v1/models/:id/weights', roles: [], summary: "A head's weights (base64) and its backbone's path and sha256" }),
+  getModelsActivations: endpoint({ method: 'get', path: '/v1/models/activations', roles: [], summary: 'The activation history, newest first', query: [limit] }),
+  getModelsId: endpoint({ method: 'get', path: '/v1/models/:id', roles: [], summary: 'A head version: lineage, hyperparameters, snapshot, metrics, activations, shadow statistics' }),
+  postModelsRollback: endpoint({ method: 'post', path: '/v1/models/rollback', roles: [], summary: 'Step back one activation; `expected_head_id` makes a retry safe', body: rollbackBody, bodyOptional: true }),
+  postModelsIdActivate: endpoint({ method: 'post', path: '/v1/models/:id/activate', roles: [], summary: 'Serve this head (an id, or a version of the active backbone)', body: reasonBody, bodyOptional: true }),
+};
+
+export function trainingRoutes(ctx: AppContext, parsers: BodyParsers): Router {
+  const r = Router();
+  const on = mounter(r, ctx.auth, parsers);
+
+  on(TRAINING_ENDPOINTS.postTrainingRuns, async (req, res) => {
     const removed = removedKeyProblems((req.body as { hyperparameters?: unknown } | undefined)?.hyperparameters);
     if (removed.keys.length) throw badRequest('invalid_request', `hyperparameters.${removed.keys[0]}: ${removed.problems[0]}`);
     const b = parseBody(runBody, req.body ?? {});
@@ -46,7 +70,7 @@ export function trainingRoutes(ctx: AppContext, json: RequestHandler[]): Router 
     res.status(202).setHeader('Location', `/v1/training/runs/${runId}`).json({ id: runId, status: 'queued' });
   });
 
-  r.get('/v1/training/runs', admin, async (req, res) => {
+  on(TRAINING_ENDPOINTS.getTrainingRuns, async (req, res) => {
     res.json({
       data: await ctx.training.listRuns(limitOf(req.query.limit)),
       scheduler: { enabled: ctx.scheduler !== null, next_run: ctx.scheduler?.nextRun ?? null },
@@ -54,11 +78,11 @@ export function trainingRoutes(ctx: AppContext, json: RequestHandler[]): Router 
     });
   });
 
-  r.get('/v1/training/runs/:id', admin, async (req, res) => {
+  on(TRAINING_ENDPOINTS.getTrainingRunsId, async (req, res) => {
     res.json(await ctx.training.getRun(idParam(req.params.id, 'training run')));
   });
 
-  r.get('/v1/label-holds', admin, async (req, res) => {
+  on(TRAINING_ENDPOINTS.getLabelHolds, async (req, res) => {
     const status = req.query.status;
     if (status !== undefined && status !== 'held' && status !== 'accepted' && status !== 'discarded') {
       throw badRequest('invalid_request', 'status must be held, accepted or discarded');
@@ -66,49 +90,49 @@ export function trainingRoutes(ctx: AppContext, json: RequestHandler[]): Router 
     res.json({ data: await ctx.holds.listHolds(status) });
   });
 
-  for (const [path, decision] of [
-    ['accept', 'accepted'],
-    ['discard', 'discarded'],
+  for (const [op, decision] of [
+    [TRAINING_ENDPOINTS.postLabelHoldsIdAccept, 'accepted'],
+    [TRAINING_ENDPOINTS.postLabelHoldsIdDiscard, 'discarded'],
   ] as const) {
-    r.post(`/v1/label-holds/:id/${path}`, admin, ...json, async (req, res) => {
+    on(op, async (req, res) => {
       const b = parseBody(noteBody, req.body ?? {});
       const p = res.locals.principal!;
       res.json(await ctx.holds.decideHold(idParam(req.params.id, 'label hold'), decision, { name: p.name, keyId: p.keyId, requestId: res.locals.requestId }, b.note ?? null));
     });
   }
 
-  r.get('/v1/models', admin, async (_req, res) => {
+  on(TRAINING_ENDPOINTS.getModels, async (_req, res) => {
     res.json({ data: await ctx.registry.list() });
   });
 
-  r.post('/v1/models/backbones', admin, ...json, async (req, res) => {
+  on(TRAINING_ENDPOINTS.postModelsBackbones, async (req, res) => {
     const b = parseBody(backboneBody, req.body);
     const p = res.locals.principal!;
     const out = await ctx.registry.register(b.path, b.name, path.dirname(ctx.config.model.dir), ctx.policies, { name: p.name, keyId: p.keyId, requestId: res.locals.requestId });
     res.status(out.registered ? 201 : 200).json(out);
   });
 
-  r.get('/v1/models/:id/weights', admin, async (req, res) => {
+  on(TRAINING_ENDPOINTS.getModelsIdWeights, async (req, res) => {
     res.json(await ctx.registry.weights(idParam(req.params.id, 'head version')));
   });
 
   // Before /v1/models/:id, which would read "activations" as an id.
-  r.get('/v1/models/activations', admin, async (req, res) => {
+  on(TRAINING_ENDPOINTS.getModelsActivations, async (req, res) => {
     res.json({ data: await ctx.registry.activations(limitOf(req.query.limit)) });
   });
 
-  r.get('/v1/models/:id', admin, async (req, res) => {
+  on(TRAINING_ENDPOINTS.getModelsId, async (req, res) => {
     res.json(await ctx.registry.get(idParam(req.params.id, 'head version')));
   });
 
-  r.post('/v1/models/rollback', admin, ...json, async (req, res) => {
+  on(TRAINING_ENDPOINTS.postModelsRollback, async (req, res) => {
     const b = parseBody(rollbackBody, req.body ?? {});
     const p = res.locals.principal!;
     const out = await ctx.models.rollback(b.reason ?? 'manual rollback', { name: p.name, keyId: p.keyId, requestId: res.locals.requestId }, b.expected_head_id);
     res.json({ active_head_id: out.headId, previous_head_id: out.previousId });
   });
 
-  r.post('/v1/models/:id/activate', admin, ...json, async (req, res) => {
+  on(TRAINING_ENDPOINTS.postModelsIdActivate, async (req, res) => {
     // A head id, or a version number of the active head's backbone.
     const raw = String(req.params.id);
     const headId = /^\d{1,9}$/.test(raw) ? await ctx.registry.idOfVersion(Number(raw)) : idParam(raw, 'head version');
