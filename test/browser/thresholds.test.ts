@@ -58,6 +58,17 @@ describe('threshold advisor on the dashboard', { skip: browserSkip }, () => {
     assert.deepEqual(shown, api.map((p) => p.threshold));
   });
 
+  test('a figure for each category with a moderator-flagged audit; the others named in one line', async () => {
+    const api = (await app.request.get('/v1/thresholds').set(admin)).body.categories as { category: string; sample: { audited_items: number; positives: number } }[];
+    const audited = api.filter((c) => c.sample.audited_items > 0);
+    const figures = await page.$$eval('#threshold-curves figure.pr-figure', (fs) => fs.map((f) => (f as HTMLElement).dataset.category));
+    const line = await page.locator('#threshold-curves .no-curve').textContent();
+    assert.deepEqual(
+      { figures, named: audited.filter((c) => line!.includes(`${c.category},`) || line!.endsWith(`${c.category}.`)).map((c) => c.category) },
+      { figures: audited.filter((c) => c.sample.positives > 0).map((c) => c.category), named: audited.filter((c) => c.sample.positives === 0).map((c) => c.category) },
+    );
+  });
+
   test('the curve marks the flag threshold now, its threshold readable in the point’s title', async () => {
     const flag = page.locator('#threshold-curves svg[data-category="violence"] .pr-point.flag');
     assert.match((await flag.locator('title').textContent())!, /^threshold 0\.5 \(the flag threshold now\): precision .*, recall \d+\.\d% \[\d+\.\d%, \d+\.\d%\]; \d+ of 120 audited items at or above it/);

@@ -827,7 +827,13 @@ function renderThresholds(body: AdviceJson) {
     );
     tbody.append(tr);
   }
-  $('threshold-curves').replaceChildren(...withSample.map((c) => curveFigure(c, body.head?.version)));
+  // A figure per category with a curve; the categories without one (no moderator-flagged audit yet) in one line.
+  const drawable = withSample.filter((c) => c.sample.positives > 0 && Array.isArray(c.curve) && c.curve.length > 0);
+  const without = withSample.filter((c) => !drawable.includes(c)).map((c) => c.category);
+  $('threshold-curves').replaceChildren(
+    ...drawable.map((c) => curveFigure(c, body.head?.version)),
+    ...(without.length ? [el('p', `No curve yet (no audited item flagged by moderators, so recall is undefined): ${without.join(', ')}.`, 'empty no-curve')] : []),
+  );
   const select = $<HTMLSelectElement>('advise-category');
   const chosen = select.value;
   select.replaceChildren(...cats.map((c) => Object.assign(el('option', c.category), { value: c.category })));
@@ -837,18 +843,14 @@ function renderThresholds(body: AdviceJson) {
 /**
  * A category's precision against recall on the audit sample, one point per threshold of the API's `curve`
  * (its <title> names the threshold and both intervals), each with its 95% intervals as whiskers (precision
- * up and down, recall left and right), the current flag threshold marked. Without a positive audit there is
- * no recall, so no curve: said instead.
+ * up and down, recall left and right), the current flag threshold marked. Only for a category with a
+ * moderator-flagged audit (without one, recall is undefined: the caller lists those instead).
  */
 function curveFigure(c: AdviceJson['categories'][number], version: number | undefined): HTMLElement {
   const figure = el('figure', undefined, 'pr-figure');
   figure.dataset.category = c.category;
   figure.append(el('figcaption', `${c.category}: precision against recall on ${c.sample.audited_items} audited items${isNum(version) ? `, head v${version}` : ''}; a point per threshold (hover for it), the flag threshold now ${thresholdText(c.flag)} marked`));
-  const points = Array.isArray(c.curve) ? c.curve : [];
-  if (c.sample.positives === 0 || points.length === 0) {
-    figure.append(el('p', `No audited item was flagged by moderators for ${c.category}: recall is undefined, so there is no curve yet.`, 'empty'));
-    return figure;
-  }
+  const points = c.curve;
   const svg = svgEl('svg', { role: 'img', 'data-chart': 'pr-curve', 'data-category': c.category, 'aria-label': `Precision against recall for ${c.category}, one point per threshold` });
   const y = frame(svg, { yDomain: [0, 1], yLabel: 'precision', xLabel: 'recall', yFormat: (t) => `${Math.round(t * 100)}%` });
   const x = (v: number) => M.left + (W - M.left - M.right) * v;
@@ -884,8 +886,18 @@ function curveFigure(c: AdviceJson['categories'][number], version: number | unde
       ),
     );
     g.append(dot);
-    // The label beside the mark: below it near the top (the legend's row), above it elsewhere.
-    if (isFlag) g.append(svgEl('text', { x: (px + 9).toFixed(1), y: (py < M.top + 24 ? py + 16 : py - 8).toFixed(1), class: 'flag-label' }, `flag ${thresholdText(p.threshold)}`));
+    // The label beside the mark: below it near the top (the legend's row), above it elsewhere; on the
+    // mark's left in the right half, so it never runs past the figure's edge.
+    if (isFlag) {
+      const right = px > (M.left + W - M.right) / 2;
+      g.append(
+        svgEl(
+          'text',
+          { x: (right ? px - 9 : px + 9).toFixed(1), y: (py < M.top + 24 ? py + 16 : py - 8).toFixed(1), class: 'flag-label', 'text-anchor': right ? 'end' : 'start' },
+          `flag ${thresholdText(p.threshold)}`,
+        ),
+      );
+    }
     series.append(g);
   }
   svg.append(whiskers, series);
