@@ -1,7 +1,7 @@
 /**
  * Databases for tests: PGlite always (started from a migrated template cached on disk, since a fresh
- * PGlite takes seconds to initialise), and PostgreSQL when TEST_DATABASE_URL is set, each suite in a
- * database of its own that is dropped afterwards.
+ * PGlite takes seconds to initialise), and PostgreSQL when TEST_DATABASE_URL is set (copied from a
+ * migrated template database on the server), each suite in a database of its own that is dropped afterwards.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -14,7 +14,7 @@ import { openDatabase, type Database } from '../../src/db/connect.js';
 import { PGliteDialect } from '../../src/db/pglite-dialect.js';
 import { MIGRATIONS_DIR, migrateToLatest } from '../../src/db/migrator.js';
 import { createLogger } from '../../src/logger.js';
-import { createScratchDatabase } from './scratch-database.js';
+import { admin, createScratchDatabase } from './scratch-database.js';
 
 export const quietLogger = () => createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
 
@@ -68,9 +68,48 @@ const pglite: TestDatabaseKind = {
   migrated: async () => openDatabase({ dataDir: 'memory://', loadDataDir: await pgliteTemplate(), logger: quietLogger(), embeddedThread: 'main' }),
 };
 
+/** The advisory lock (on the server's maintenance database) under which a template is built. */
+const TEMPLATE_LOCK = 0x6d74_7470; // "mttp"
+
+const pgTemplates = new Map<string, Promise<string>>();
+
+/**
+ * A migrated database on the PostgreSQL server at `url` to copy suites' databases from (immich's test kit
+ * does the same): named by the migrations' hash, built once by whichever test process asks first (under an
+ * advisory lock, under a temporary name renamed when complete, so a half-built one is never copied), and
+ * kept for the next run. A template left by older migrations stays until dropped by hand.
+ */
+function pgTemplate(url: string): Promise<string> {
+  let t = pgTemplates.get(url);
+  if (!t) {
+    t = (async () => {
+      const name = `modtune_tpl_${await migrationsHash()}`;
+      await admin(url, async (c) => {
+        await c.query('select pg_advisory_lock($1)', [TEMPLATE_LOCK]);
+        try {
+          if ((await c.query('select 1 from pg_database where datname = $1', [name])).rowCount) return;
+          const building = await createScratchDatabase(url, 'modtune_tpl_building');
+          const d = await openDatabase({ url: building.url, dataDir: 'unused', poolSize: 2, logger: quietLogger() });
+          try {
+            await migrateToLatest(d.db);
+          } finally {
+            await d.destroy();
+          }
+          await c.query(`alter database ${building.name} rename to ${name}`);
+        } finally {
+          await c.query('select pg_advisory_unlock($1)', [TEMPLATE_LOCK]);
+        }
+      });
+      return name;
+    })();
+    pgTemplates.set(url, t);
+  }
+  return t;
+}
+
 function postgres(url: string): TestDatabaseKind {
-  const create = async (): Promise<Database> => {
-    const scratch = await createScratchDatabase(url, 'modtune_test');
+  const create = async (template?: string): Promise<Database> => {
+    const scratch = await createScratchDatabase(url, 'modtune_test', template);
     const database = await openDatabase({ url: scratch.url, dataDir: 'unused', poolSize: 20, logger: quietLogger() });
     const destroy = database.destroy;
     database.destroy = async () => {
@@ -81,12 +120,8 @@ function postgres(url: string): TestDatabaseKind {
   };
   return {
     name: 'postgres',
-    empty: create,
-    migrated: async () => {
-      const d = await create();
-      await migrateToLatest(d.db);
-      return d;
-    },
+    empty: () => create(),
+    migrated: async () => create(await pgTemplate(url)),
   };
 }
 

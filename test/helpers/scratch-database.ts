@@ -14,7 +14,7 @@ export interface ScratchDatabase {
   drop(): Promise<void>;
 }
 
-async function admin<T>(serverUrl: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+export async function admin<T>(serverUrl: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: serverUrl });
   await c.connect();
   try {
@@ -24,11 +24,16 @@ async function admin<T>(serverUrl: string, fn: (c: pg.Client) => Promise<T>): Pr
   }
 }
 
-/** `prefix` says who made it (it shows in `\l` if a crash leaves it behind): lowercase letters, digits, `_`. */
-export async function createScratchDatabase(serverUrl: string, prefix: string): Promise<ScratchDatabase> {
+/**
+ * `prefix` says who made it (it shows in `\l` if a crash leaves it behind): lowercase letters, digits, `_`.
+ * `template`: a database to copy (PostgreSQL copies its files: a migrated template costs a file copy, not
+ * the migrations).
+ */
+export async function createScratchDatabase(serverUrl: string, prefix: string, template?: string): Promise<ScratchDatabase> {
   if (!/^[a-z][a-z0-9_]{0,30}$/.test(prefix)) throw new Error(`scratch database prefix '${prefix}' must be lowercase letters, digits and _`);
+  if (template !== undefined && !/^[a-z][a-z0-9_]{0,62}$/.test(template)) throw new Error(`template database '${template}' must be lowercase letters, digits and _`);
   const name = `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`;
-  await admin(serverUrl, (c) => c.query(`create database ${name}`));
+  await admin(serverUrl, (c) => c.query(`create database ${name}${template ? ` template ${template}` : ''}`));
   const u = new URL(serverUrl);
   u.pathname = `/${name}`;
   let dropped = false;
