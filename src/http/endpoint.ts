@@ -35,6 +35,12 @@ export interface Operation {
   query?: Param[];
   /** The success status (200 unless said). */
   status?: number;
+  /** What a success answers: a zod schema of the JSON body (output side), beside the declaration; absent only for a non-JSON answer. */
+  response?: ZodType;
+  /** The success response in words (the document's `description`; 'Success' unless said). */
+  responseDescription?: string;
+  /** A non-JSON success answer's content type (`text/plain`, `application/x-ndjson`, ...): described, with no JSON schema. */
+  responseContentType?: string;
 }
 
 /** Declares an operation (the identity, typed: the declarations stay literal objects). */
@@ -55,6 +61,11 @@ export function mounter(router: Router, auth: AuthService, parsers: BodyParsers)
     router[op.method](op.path, ...chain, handler);
   };
 }
+
+/** A time as JSON writes a Date (ISO 8601, UTC). */
+export const isoTime = z.iso.datetime();
+/** A JSON object whose fields are open-ended (reports, snapshots, settings): any keys. */
+export const jsonObject = z.record(z.string(), z.unknown());
 
 /** Query parameters from a zod object schema (input side). */
 export function queryParams(schema: ZodType): Param[] {

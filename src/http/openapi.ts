@@ -2,8 +2,9 @@
  * The OpenAPI 3.1 document served at /openapi.json, built from the endpoints' declarations beside their
  * handlers (endpoint.ts): the same objects mount the routes, so a route and its operation cannot drift
  * (test/http/openapi.test.ts checks the app's routes against them). Request bodies and the export's query
- * come from the routes' own zod schemas (z.toJSONSchema, input side). Responses are described in words (the README
- * has examples); they have no schemas.
+ * come from the routes' own zod schemas (z.toJSONSchema, input side); each success response from the zod
+ * schema declared beside its handler (output side; test/http/openapi.test.ts checks real answers against it),
+ * or, for the few answers that are not JSON (metrics, the pair export, the root page), its content type in words.
  */
 import { z, type ZodType } from 'zod';
 import { ERROR_CODES } from '../errors.js';
@@ -40,6 +41,17 @@ function bodySchema(op: Operation): JsonSchema {
   return rest;
 }
 
+/** The success response: the declared zod schema (output side) as JSON, or a non-JSON content type in words. */
+function successResponse(op: Operation): JsonSchema {
+  const description = op.responseDescription ?? 'Success';
+  if (op.response) {
+    const { $schema: _drop, ...schema } = z.toJSONSchema(op.response, { io: 'output', unrepresentable: 'any' }) as JsonSchema;
+    return { description, content: { 'application/json': { schema } } };
+  }
+  if (op.responseContentType) return { description, content: { [op.responseContentType]: { schema: { type: 'string' } } } };
+  return { description };
+}
+
 const toOpenApiPath = (p: string) => p.replace(/:([A-Za-z_]+)/g, '{$1}');
 
 /** The document, for the server at `version`. */
@@ -57,7 +69,7 @@ export function openApiDocument(version: string): JsonSchema {
       parameters: [...params, ...(op.query ?? []).map((q) => ({ name: q.name, in: 'query', required: q.required === true, description: q.description, schema: q.schema }))],
       ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: bodySchema(op) } } } } : {}),
       responses: {
-        [status]: { description: 'Success' },
+        [status]: successResponse(op),
         default: {
           description: 'An error: `{"error": {"code", "message"}}` (4xx names the problem; 401 no or bad key; 403 wrong role; 429 rate limited; 503 database or model unavailable)',
           content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },

@@ -53,6 +53,26 @@ describe('the OpenAPI document', () => {
     assert.deepEqual(pairs, ['format', 'split', 'category', 'after_id', 'limit']);
   });
 
+  test('every success response is described: a JSON schema from the declaration, or the content type of the three answers that are not JSON', () => {
+    // Not JSON: the root (HTML to a browser), the Prometheus text, the JSON-lines export.
+    const notJson: Record<string, string> = { 'GET /': 'text/html', 'GET /metrics': 'text/plain', 'GET /v1/preference-pairs': 'application/x-ndjson' };
+    const wrong: string[] = [];
+    for (const op of operations()) {
+      const route = `${op.method.toUpperCase()} ${op.path}`;
+      const documented = doc.paths[op.path.replace(/:([A-Za-z_]+)/g, '{$1}')][op.method].responses[String(op.status ?? 200)];
+      const content = documented?.content ?? {};
+      if (notJson[route]) {
+        if (!content[notJson[route]] || op.response) wrong.push(`${route}: expected ${notJson[route]} without a JSON schema`);
+      } else if (!op.response || !content['application/json']?.schema?.type || '$schema' in content['application/json'].schema) {
+        wrong.push(`${route}: no JSON response schema`);
+      }
+    }
+    assert.deepEqual(wrong, []);
+    const task = doc.paths['/v1/review/tasks/{id}'].get.responses['200'].content['application/json'].schema;
+    assert.ok(task.required.includes('decision') && task.properties.decision.properties.action.type.includes('null'), 'a blind task hides the action: nullable');
+    assert.ok(doc.paths['/v1/admin/api-keys'].post.responses['201'].content['application/json'].schema.required.includes('key'), 'the 201 carries the key');
+  });
+
   test('the bodies the tests send as valid examples are valid under the documented zod schemas', () => {
     for (const e of ENDPOINTS) {
       if (!e.example) continue;

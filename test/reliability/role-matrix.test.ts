@@ -80,6 +80,8 @@ for (const kind of testDatabases()) {
     // Syntactically a key (same prefix, same length, same alphabet) that the service never issued.
     const unknownKey = `mt_${randomBytes(32).toString('base64url')}`;
     const results: Result[] = [];
+    /** The admin's successful answer per route, for the response-schema checks after the rows. */
+    const adminAnswers = new Map<string, { status: number; body: unknown }>();
     let texts = 0;
 
     before(async () => {
@@ -398,6 +400,7 @@ for (const kind of testDatabases()) {
           const call = await row.prepare(who);
           const res = await send(method, call, headersOf(who));
           result.got[who] = res.status;
+          if (who === 'admin' && res.status >= 200 && res.status < 300) adminAnswers.set(row.route, { status: res.status, body: res.body });
           const want = row.expect[who];
           const code = res.status === 401 ? 'unauthorized' : res.status === 403 ? 'forbidden' : row.codes?.[who];
           if (res.status !== want) {
@@ -411,6 +414,25 @@ for (const kind of testDatabases()) {
           await row.settle?.(res);
         }
         assert.deepEqual(wrong, [], `${row.route}\n${wrong.join('\n')}`);
+      });
+    }
+
+    // Every JSON answer matches the zod schema its declaration gives the OpenAPI document (the admin's
+    // successful call of the row above). Not JSON, so no schema: GET / (HTML to a browser), /metrics, the pair export.
+    const NO_SUCCESSFUL_CALL: Record<string, string> = {
+      'POST /v1/models/rollback': 'the test app has no earlier head to roll back to (409); it answers the same schema as POST /v1/models/:id/activate, checked there',
+    };
+    for (const row of rows) {
+      const [method, path] = row.route.split(' ');
+      const op = operations().find((o) => o.method === method.toLowerCase() && o.path === path);
+      if (!op?.response) continue;
+      const schema = op.response;
+      test(`${row.route}: the admin's successful answer matches its declared response schema`, { skip: NO_SUCCESSFUL_CALL[row.route] }, () => {
+        const answer = adminAnswers.get(row.route);
+        assert.ok(answer, `${row.route}: the admin's call above answered no 2xx to check`);
+        const parsed = schema.safeParse(answer.body);
+        const issues = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
+        assert.deepEqual(issues, [], `${row.route} answered ${answer.status} off its declared response schema: ${issues.join('; ')}\n${JSON.stringify(answer.body).slice(0, 500)}`);
       });
     }
 

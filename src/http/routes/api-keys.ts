@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { ApiKeyRow } from '../../auth/api-key.repository.js';
 import type { AppContext } from '../../context.js';
-import { endpoint, mounter, type BodyParsers } from '../endpoint.js';
+import { endpoint, isoTime, mounter, type BodyParsers } from '../endpoint.js';
 import { idParam, parseBody, safeText } from '../validation.js';
 
 
@@ -25,14 +25,31 @@ const view = (k: ApiKeyRow) => ({
   trusted: k.trusted,
 });
 
+/** A key as the admin endpoints show it (never its secret). */
+export const keyView = z.object({
+  id: z.string(),
+  name: z.string(),
+  role: z.enum(['client', 'moderator', 'admin']),
+  prefix: z.string(),
+  created_at: isoTime,
+  created_by: z.string().nullable(),
+  expires_at: isoTime.nullable(),
+  revoked_at: isoTime.nullable(),
+  last_used_at: isoTime.nullable(),
+  trusted: z.boolean(),
+});
+export const meResponse = z.object({ key_id: z.string(), name: z.string(), role: z.enum(['client', 'moderator', 'admin']) });
+export const createdKeyResponse = keyView.extend({ key: z.string().describe('the key itself: shown in this answer and nowhere else, ever') });
+export const keyListResponse = z.object({ data: z.array(keyView) });
+
 export const trustBody = z.strictObject({ trusted: z.boolean() });
 
 export const API_KEY_ENDPOINTS = {
-  getMe: endpoint({ method: 'get', path: '/v1/me', roles: ['client', 'moderator'], summary: 'Who this key is: {key_id, name, role}' }),
-  postAdminApiKeys: endpoint({ method: 'post', path: '/v1/admin/api-keys', roles: [], summary: 'Create a key (shown once)', body: createBody, status: 201 }),
-  getAdminApiKeys: endpoint({ method: 'get', path: '/v1/admin/api-keys', roles: [], summary: 'Keys without their secrets' }),
-  postAdminApiKeysIdTrust: endpoint({ method: 'post', path: '/v1/admin/api-keys/:id/trust', roles: [], summary: "Trust a moderator key (trusted eval set, senior queue), or stop", body: trustBody }),
-  deleteAdminApiKeysId: endpoint({ method: 'delete', path: '/v1/admin/api-keys/:id', roles: [], summary: 'Revoke a key' }),
+  getMe: endpoint({ method: 'get', path: '/v1/me', roles: ['client', 'moderator'], summary: 'Who this key is: {key_id, name, role}', response: meResponse }),
+  postAdminApiKeys: endpoint({ method: 'post', path: '/v1/admin/api-keys', roles: [], summary: 'Create a key (shown once)', body: createBody, status: 201, response: createdKeyResponse, responseDescription: 'The new key, with its secret `key`' }),
+  getAdminApiKeys: endpoint({ method: 'get', path: '/v1/admin/api-keys', roles: [], summary: 'Keys without their secrets', response: keyListResponse }),
+  postAdminApiKeysIdTrust: endpoint({ method: 'post', path: '/v1/admin/api-keys/:id/trust', roles: [], summary: "Trust a moderator key (trusted eval set, senior queue), or stop", body: trustBody, response: keyView, responseDescription: 'The key as it is now' }),
+  deleteAdminApiKeysId: endpoint({ method: 'delete', path: '/v1/admin/api-keys/:id', roles: [], summary: 'Revoke a key', response: keyView, responseDescription: 'The revoked key' }),
 };
 
 export function apiKeyRoutes(ctx: AppContext, parsers: BodyParsers): Router {

@@ -1,10 +1,27 @@
 import { Router } from 'express';
+import { z } from 'zod';
 import type { AppContext } from '../../context.js';
-import { endpoint, mounter, type BodyParsers } from '../endpoint.js';
+import { endpoint, isoTime, mounter, type BodyParsers } from '../endpoint.js';
 import { idParam } from '../validation.js';
 
+export const decisionResponse = z.object({
+  id: z.string(),
+  item_id: z.string(),
+  external_id: z.string().nullable(),
+  request_id: z.string(),
+  action: z.enum(['allow', 'review', 'block']),
+  flagged: z.boolean(),
+  categories: z.record(z.string(), z.boolean()),
+  category_scores: z.record(z.string(), z.number()),
+  policy: z.object({ name: z.string(), version: z.string() }),
+  model: z.object({ backbone_id: z.string(), backbone: z.string(), head_id: z.string(), head_version: z.number().int() }),
+  token_count: z.number().int(),
+  truncated: z.boolean(),
+  created_at: isoTime,
+});
+
 export const DECISION_ENDPOINTS = {
-  get: endpoint({ method: 'get', path: '/v1/decisions/:id', roles: ['client', 'moderator'], summary: 'A stored decision' }),
+  get: endpoint({ method: 'get', path: '/v1/decisions/:id', roles: ['client', 'moderator'], summary: 'A stored decision', response: decisionResponse }),
 };
 
 export function decisionRoutes(ctx: AppContext, parsers: BodyParsers): Router {

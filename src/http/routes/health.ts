@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Router } from 'express';
+import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import { endpoint, mounter, type BodyParsers } from '../endpoint.js';
 import { openApiDocument } from '../openapi.js';
@@ -11,12 +12,35 @@ function packageVersion(): string {
 
 let document: Record<string, unknown> | null = null;
 
+export const healthResponse = z.object({ status: z.literal('ok') });
+/** What /readyz answers (503 carries the same shape with `status` not ready). */
+export const readyResponse = z.object({
+  status: z.enum(['ready', 'draining', 'unavailable']),
+  database: z.looseObject({ kind: z.string(), ok: z.boolean(), error: z.string().optional() }),
+  model: z.looseObject({
+    loaded: z.boolean(),
+    id: z.string().optional(),
+    backbone: z.string().optional(),
+    backbone_id: z.string().optional(),
+    head_id: z.string().optional(),
+    head_version: z.number().int().optional(),
+    provider: z.string().optional(),
+    workers: z.number().int().optional(),
+  }),
+  policies: z.array(z.object({ name: z.string(), version: z.string() })),
+});
+/** The OpenAPI document itself (open-ended: the fields every document has). */
+export const openApiResponse = z.looseObject({ openapi: z.string(), info: z.looseObject({ title: z.string(), version: z.string() }), paths: z.record(z.string(), z.unknown()) });
+
 export const HEALTH_ENDPOINTS = {
-  getHealthz: endpoint({ method: 'get', path: '/healthz', roles: ['public'], summary: 'Liveness: the process answers' }),
-  getReadyz: endpoint({ method: 'get', path: '/readyz', roles: ['public'], summary: 'Readiness: database reachable, model loaded, not draining (503 otherwise)' }),
-  getRoot: endpoint({ method: 'get', path: '/', roles: ['public'], summary: 'Where things are: the pages, the API document, readiness (links for a browser, JSON otherwise)' }),
-  getOpenapiJson: endpoint({ method: 'get', path: '/openapi.json', roles: ['public'], summary: 'This document' }),
-  getMetrics: endpoint({ method: 'get', path: '/metrics', roles: ['public'], summary: 'Prometheus metrics' }),
+  getHealthz: endpoint({ method: 'get', path: '/healthz', roles: ['public'], summary: 'Liveness: the process answers', response: healthResponse }),
+  getReadyz: endpoint({ method: 'get', path: '/readyz', roles: ['public'], summary: 'Readiness: database reachable, model loaded, not draining (503 otherwise)', response: readyResponse }),
+  getRoot: endpoint({ method: 'get', path: '/', roles: ['public'], summary: 'Where things are: the pages, the API document, readiness (links for a browser, JSON otherwise)',
+    responseContentType: 'text/html',
+    responseDescription: 'An HTML page of links when the client prefers HTML (a browser); otherwise JSON: {name, pages: {review, dashboard}, api: {openapi, ready, metrics}, docs}',
+  }),
+  getOpenapiJson: endpoint({ method: 'get', path: '/openapi.json', roles: ['public'], summary: 'This document', response: openApiResponse, responseDescription: 'This OpenAPI 3.1 document' }),
+  getMetrics: endpoint({ method: 'get', path: '/metrics', roles: ['public'], summary: 'Prometheus metrics', responseContentType: 'text/plain', responseDescription: 'The Prometheus text exposition format (version 0.0.4)' }),
 };
 
 export function healthRoutes(ctx: AppContext, parsers: BodyParsers): Router {

@@ -1,7 +1,8 @@
 /** Data-subject requests: items by the platform's external id or author id, everything stored about an item, deletion of an item or of an author's every item (admin). */
 import { Router } from 'express';
+import { z } from 'zod';
 import type { AppContext } from '../../context.js';
-import { endpoint, mounter, type BodyParsers } from '../endpoint.js';
+import { endpoint, isoTime, jsonObject, mounter, type BodyParsers } from '../endpoint.js';
 import { badRequest } from '../../errors.js';
 import { idParam } from '../validation.js';
 
@@ -20,6 +21,41 @@ function lookup(query: Record<string, unknown>, method: string): { field: 'exter
   return { field, value: value.toWellFormed() };
 }
 
+/** One stored item in a lookup by external or author id (no text). */
+const itemSummary = z.object({
+  id: z.string(),
+  external_id: z.string().nullable(),
+  author_id: z.string().nullable(),
+  client_key_id: z.string().nullable(),
+  text_length: z.number().int(),
+  created_at: isoTime,
+  text_purged_at: isoTime.nullable(),
+  decisions: z.number().int().describe('how many decisions it has'),
+});
+export const itemListResponse = z.object({ data: z.array(itemSummary) });
+export const authorDeletedResponse = z.object({
+  deleted: z.object({ author_id: z.string(), items: z.number().int(), decisions: z.number().int(), preference_pairs: z.number().int(), comments: z.number().int() }),
+});
+/** Everything stored about an item: the item, then its decisions, tasks, reviews, labels, pairs and comments (rows as stored). */
+export const itemResponse = z.object({
+  id: z.string(),
+  external_id: z.string().nullable(),
+  author_id: z.string().nullable(),
+  thread_id: z.string().nullable(),
+  text: z.string().nullable(),
+  context: z.string().nullable(),
+  text_sha256: z.string(),
+  text_purged_at: isoTime.nullable(),
+  created_at: isoTime,
+  decisions: z.array(jsonObject),
+  review_tasks: z.array(jsonObject),
+  reviews: z.array(jsonObject),
+  labels: z.array(jsonObject),
+  preference_pairs: z.array(z.object({ id: z.number().int(), category: z.string(), chosen: z.boolean(), rejected: z.boolean(), split: z.enum(['train', 'eval']) })),
+  comments: z.array(jsonObject),
+});
+export const itemDeletedResponse = z.object({ deleted: z.string().describe('the item id'), decisions: z.number().int(), pairs: z.number().int() });
+
 export const ITEM_ENDPOINTS = {
   getItems: endpoint({
     method: 'get',
@@ -30,6 +66,8 @@ export const ITEM_ENDPOINTS = {
       { name: 'external_id', description: "Your platform's id of an item", schema: { type: 'string', minLength: 1, maxLength: 256 } },
       { name: 'author_id', description: "Your platform's id of an author", schema: { type: 'string', minLength: 1, maxLength: 256 } },
     ],
+    response: itemListResponse,
+    responseDescription: 'The items, newest first (at most 100), without their text',
   }),
   deleteItems: endpoint({
     method: 'delete',
@@ -37,9 +75,10 @@ export const ITEM_ENDPOINTS = {
     roles: [],
     summary: 'Delete every item of an author (a data-subject request in one call) and everything derived from them; answers the counts',
     query: [{ name: 'author_id', description: "Your platform's id of the author", schema: { type: 'string', minLength: 1, maxLength: 256 }, required: true }],
+    response: authorDeletedResponse,
   }),
-  getItemsId: endpoint({ method: 'get', path: '/v1/items/:id', roles: [], summary: 'Everything stored about an item (data-subject access)' }),
-  deleteItemsId: endpoint({ method: 'delete', path: '/v1/items/:id', roles: [], summary: 'Delete an item and everything derived from it' }),
+  getItemsId: endpoint({ method: 'get', path: '/v1/items/:id', roles: [], summary: 'Everything stored about an item (data-subject access)', response: itemResponse }),
+  deleteItemsId: endpoint({ method: 'delete', path: '/v1/items/:id', roles: [], summary: 'Delete an item and everything derived from it', response: itemDeletedResponse }),
 };
 
 export function itemRoutes(ctx: AppContext, parsers: BodyParsers): Router {

@@ -14,6 +14,35 @@ export const body = z.strictObject({
   explain: z.boolean().optional(),
 });
 
+const wordShare = z.object({ word: z.string(), contribution: z.number() });
+/** With `explain`, per category: the deciding label's logit and its exact parts, and the words that moved it. */
+const categoryExplanation = z.object({
+  label: z.string(),
+  logit: z.number(),
+  parts: z.object({ bias: z.number(), backbone: z.number(), lexical: z.number(), ngrams: z.number() }),
+  words: z.array(wordShare),
+  backbone_words: z.array(wordShare).optional(),
+});
+export const moderateResponse = z.object({
+  id: z.string().describe('the request id'),
+  model: z.string(),
+  policy: z.object({ name: z.string(), version: z.string() }),
+  results: z.array(
+    z.object({
+      decision_id: z.string(),
+      item_id: z.string(),
+      external_id: z.string().nullable(),
+      action: z.enum(['allow', 'review', 'block']),
+      flagged: z.boolean(),
+      categories: z.record(z.string(), z.boolean()),
+      category_scores: z.record(z.string(), z.number()),
+      truncated: z.boolean(),
+      review_task_id: z.string().nullable().describe('set when the decision went to human review'),
+      explanation: z.record(z.string(), categoryExplanation).optional(),
+    }),
+  ),
+});
+
 function toResponse(out: ModerationOutcome) {
   return {
     id: out.requestId,
@@ -86,7 +115,7 @@ const MODERATE_INPUT: JsonSchema = {
 };
 
 export const MODERATE_ENDPOINTS = {
-  postModerate: endpoint({ method: 'post', path: '/v1/moderate', roles: ['client'], summary: 'Score and decide: per input the action, categories, scores, decision and review task ids', body: body, bodyOverrides: { input: MODERATE_INPUT } }),
+  postModerate: endpoint({ method: 'post', path: '/v1/moderate', roles: ['client'], summary: 'Score and decide: per input the action, categories, scores, decision and review task ids', body: body, bodyOverrides: { input: MODERATE_INPUT }, response: moderateResponse, responseDescription: 'One result per input, in order' }),
 };
 
 export function moderateRoutes(ctx: AppContext, parsers: BodyParsers): Router {

@@ -19,8 +19,30 @@ const OPENAI_INPUT: JsonSchema = {
   oneOf: [{ type: 'string' }, { type: 'array', items: { oneOf: [{ type: 'string' }, { type: 'object', properties: { type: { const: 'text' }, text: { type: 'string' } } }] } }],
 };
 
+const openaiCategory = z.enum(OPENAI_CATEGORIES);
+/** OpenAI's moderation response (all 13 categories, always), plus `modtune` per result. */
+export const moderationsResponse = z.object({
+  id: z.string(),
+  model: z.string(),
+  results: z.array(
+    z.object({
+      flagged: z.boolean(),
+      categories: z.record(openaiCategory, z.boolean()),
+      category_scores: z.record(openaiCategory, z.number()),
+      category_applied_input_types: z.record(openaiCategory, z.array(z.string())),
+      modtune: z.object({
+        decision_id: z.string(),
+        item_id: z.string(),
+        external_id: z.string().nullable(),
+        action: z.enum(['allow', 'review', 'block']),
+        review_task_id: z.string().nullable(),
+      }),
+    }),
+  ),
+});
+
 export const MODERATIONS_ENDPOINTS = {
-  postModerations: endpoint({ method: 'post', path: '/v1/moderations', roles: ['client'], summary: 'OpenAI-compatible moderation; each result also has `modtune: {decision_id, item_id, external_id, action, review_task_id}`', body: body, bodyOverrides: { input: OPENAI_INPUT } }),
+  postModerations: endpoint({ method: 'post', path: '/v1/moderations', roles: ['client'], summary: 'OpenAI-compatible moderation; each result also has `modtune: {decision_id, item_id, external_id, action, review_task_id}`', body: body, bodyOverrides: { input: OPENAI_INPUT }, response: moderationsResponse, responseDescription: "OpenAI's moderation response" }),
 };
 
 export function moderationsRoutes(ctx: AppContext, parsers: BodyParsers): Router {

@@ -29,7 +29,12 @@ export function trlPrompt(category: string, text: string, context: string | null
 }
 
 export const PREFERENCE_PAIR_ENDPOINTS = {
-  getPreferencePairs: endpoint({ method: 'get', path: '/v1/preference-pairs', roles: [], summary: 'The settled labels as preference pairs (JSONL, or TRL prompts)', query: queryParams(query) }),
+  getPreferencePairs: endpoint({ method: 'get', path: '/v1/preference-pairs', roles: [], summary: 'The settled labels as preference pairs (JSONL, or TRL prompts)',
+    query: queryParams(query),
+    responseContentType: 'application/x-ndjson',
+    responseDescription:
+      'JSON lines, one pair a line in settlement order. format=jsonl: {id, item_id, decision_id, task_id, category, chosen, rejected, model_label, agrees, split, reason, reviewers, votes_yes, votes_total, backbone_id, head_id, created_at, external_id}; format=trl: {prompt, chosen, rejected, pair_id, split} (pairs whose text was purged left out)',
+  }),
 };
 
 export function preferencePairRoutes(ctx: AppContext, parsers: BodyParsers): Router {

@@ -16,6 +16,42 @@ export const whatIfBody = z.strictObject({
   thresholds: z.record(z.string(), z.strictObject({ flag: threshold.optional(), block: threshold.nullable().optional() })).refine((t) => Object.keys(t).length > 0, 'give at least one category'),
 });
 
+const interval = z.object({ estimate: z.number().nullable(), lower: z.number(), upper: z.number() });
+const curvePoint = z.object({ threshold: z.number(), flagged: z.number().int(), truePositives: z.number().int(), precision: interval, recall: interval });
+const action = z.enum(['allow', 'review', 'block']);
+export const adviceResponse = z.object({
+  policy: z.string(),
+  head: z.object({ id: z.string(), version: z.number().int() }),
+  confidence: z.number(),
+  categories: z.array(
+    z.object({
+      category: z.string(),
+      flag: z.number(),
+      block: z.number().nullable(),
+      sample: z.object({ audited_items: z.number().int(), positives: z.number().int(), trusted_items: z.number().int(), left_out_other_backbone: z.number().int() }),
+      at_flag: curvePoint,
+      curve: z.array(curvePoint),
+      suggestion: z
+        .discriminatedUnion('met', [
+          z.object({ met: z.literal(true), threshold: z.number(), point: curvePoint, rule: z.string() }),
+          z.object({ met: z.literal(false), reason: z.string(), moreAudits: z.number().int().nullable() }),
+        ])
+        .optional()
+        .describe('only with a target'),
+    }),
+  ),
+});
+export const whatIfResponse = z.object({
+  policy: z.string(),
+  days: z.number().int(),
+  decisions: z.number().int(),
+  truncated: z.boolean(),
+  actions: z.object({ current: z.record(action, z.number().int()), proposed: z.record(action, z.number().int()) }),
+  changes: z.array(z.object({ move: z.string().describe("'allow→review' and the like"), decisions: z.number().int(), example_decision_ids: z.array(z.string()) })),
+  policy_diff: z.string(),
+  note: z.string(),
+});
+
 function unit(raw: unknown, name: string): number | undefined {
   if (raw === undefined) return undefined;
   const x = Number(raw);
@@ -36,8 +72,9 @@ export const THRESHOLD_ENDPOINTS = {
       { name: 'head_id', description: 'A candidate head of the active backbone (default: the active head)', schema: { type: 'string' } },
       { name: 'policy', description: 'The policy (default: the default policy)', schema: { type: 'string' } },
     ],
+    response: adviceResponse,
   }),
-  postThresholdsWhatIf: endpoint({ method: 'post', path: '/v1/thresholds/what-if', roles: [], summary: 'Proposed thresholds against the stored decisions of the last days: how many change action, with examples, and the policy file diff (changes nothing)', body: whatIfBody }),
+  postThresholdsWhatIf: endpoint({ method: 'post', path: '/v1/thresholds/what-if', roles: [], summary: 'Proposed thresholds against the stored decisions of the last days: how many change action, with examples, and the policy file diff (changes nothing)', body: whatIfBody, response: whatIfResponse }),
 };
 
 export function thresholdRoutes(ctx: AppContext, parsers: BodyParsers): Router {

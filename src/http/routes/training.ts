@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
-import { endpoint, mounter, type BodyParsers, type Param } from '../endpoint.js';
+import { endpoint, isoTime, jsonObject, mounter, type BodyParsers, type Param } from '../endpoint.js';
 import { badRequest } from '../../errors.js';
 import { hyperparameterOverrides, removedKeyProblems } from '../../policy/schema.js';
 import { idParam, UUID, parseBody, safeText } from '../validation.js';
@@ -27,6 +27,150 @@ export const rollbackBody = z.strictObject({
   expected_head_id: z.string().regex(UUID, 'expected_head_id must be a head id').optional(),
 });
 
+const runStatus = z.enum(['queued', 'running', 'promoted', 'rejected', 'failed', 'skipped', 'superseded', 'held']);
+/** The fields every run has, in the list and alone (settings, snapshot and gate are open-ended JSON). */
+const runFields = {
+  id: z.string(),
+  trigger: z.enum(['cron', 'api', 'cli']),
+  scheduled_for: isoTime.nullable(),
+  status: runStatus,
+  policy_name: z.string(),
+  policy_version: z.string(),
+  hyperparameters: jsonObject,
+  reference_head_id: z.string().nullable(),
+  active_head_id: z.string().nullable(),
+  candidate_head_id: z.string().nullable(),
+  data_snapshot: jsonObject.nullable(),
+  gate: jsonObject.nullable(),
+  error: z.string().nullable(),
+  replica: z.string().nullable(),
+  created_at: isoTime,
+  started_at: isoTime.nullable(),
+  finished_at: isoTime.nullable(),
+};
+export const runStartedResponse = z.object({ id: z.string(), status: z.literal('queued') });
+export const runListResponse = z.object({
+  data: z.array(
+    z.looseObject({
+      ...runFields,
+      candidate_accuracy: z.number().nullable(),
+      active_accuracy: z.number().nullable(),
+      candidate_auprc: z.number().nullable(),
+      active_auprc: z.number().nullable(),
+      logged_steps: z.number().int().nullable(),
+      final_loss: z.number().nullable(),
+      final_margin: z.number().nullable(),
+      categories: z.array(jsonObject).nullable(),
+      candidate_status: z.string().nullable().describe("what became of the run's head: its status now"),
+      rolled_back_at: isoTime.nullable(),
+    }),
+  ),
+  scheduler: z.object({ enabled: z.boolean(), next_run: isoTime.nullable() }),
+  next_scheduled_run: isoTime.nullable().describe('the same as scheduler.next_run (kept for older clients)'),
+});
+export const runResponse = z.looseObject({ ...runFields, requested_by: z.string().nullable(), metrics: jsonObject, eval_report: jsonObject.nullable() });
+export const holdResponse = z.object({
+  id: z.string(),
+  training_run_id: z.string(),
+  category: z.string(),
+  moderator_key_id: z.string().nullable(),
+  from_label_id: z.number().int(),
+  to_label_id: z.number().int(),
+  labels: z.number().int(),
+  reason: z.string(),
+  status: z.enum(['held', 'accepted', 'discarded']),
+  decided_by: z.string().nullable(),
+  decided_at: isoTime.nullable(),
+  note: z.string().nullable(),
+  created_at: isoTime,
+});
+export const holdListResponse = z.object({ data: z.array(holdResponse) });
+const headStatus = z.enum(['base', 'candidate', 'active', 'retired', 'rejected']);
+export const headListResponse = z.object({
+  data: z.array(
+    z.object({
+      id: z.string(),
+      backbone_id: z.string(),
+      backbone: z.string(),
+      version: z.number().int(),
+      parent_id: z.string().nullable(),
+      status: headStatus,
+      source: z.string(),
+      metrics: jsonObject,
+      training_run_id: z.string().nullable(),
+      created_at: isoTime,
+      promoted_at: isoTime.nullable(),
+      retired_at: isoTime.nullable(),
+      active: z.boolean(),
+    }),
+  ),
+});
+export const backboneRegisteredResponse = z.object({
+  registered: z.boolean().describe('true: new (201); false: known already (200)'),
+  backbone: z.object({ id: z.string(), name: z.string(), path: z.string(), sha256: z.string() }),
+  base_head: z.object({ id: z.string(), version: z.number().int() }),
+  activation_warning: z.string().nullable(),
+});
+const base64 = z.base64();
+export const weightsResponse = z.object({
+  id: z.string(),
+  version: z.number().int(),
+  status: headStatus,
+  backbone: z.object({ id: z.string(), name: z.string(), path: z.string(), sha256: z.string() }),
+  num_labels: z.number().int(),
+  dim: z.number().int(),
+  weight: base64.describe('little-endian float32'),
+  bias: base64.describe('little-endian float32'),
+  lexical: z.object({ tokens: base64, weight: base64 }).nullable(),
+  ngrams: z.object({ config: jsonObject, rows: base64, buckets: base64, weight: base64 }).nullable(),
+});
+export const activationListResponse = z.object({
+  data: z.array(
+    z.object({
+      id: z.number().int(),
+      at: isoTime,
+      head_id: z.string(),
+      head_version: z.number().int(),
+      previous_head_id: z.string().nullable(),
+      previous_version: z.number().int().nullable(),
+      rollback: z.boolean(),
+      reason: z.string(),
+      actor: z.string(),
+    }),
+  ),
+});
+export const headResponse = z.object({
+  id: z.string(),
+  version: z.number().int(),
+  status: headStatus,
+  source: z.string(),
+  backbone: z.looseObject({ id: z.string(), name: z.string(), sha256: z.string(), labels: z.array(z.string()), feature_dim: z.number().int() }).nullable(),
+  parent_id: z.string().nullable(),
+  lineage: z.array(z.object({ id: z.string(), version: z.number().int(), status: z.string(), source: z.string() })),
+  hyperparameters: jsonObject,
+  lexical_tokens: z.number().int(),
+  ngrams: z.object({ config: jsonObject, labels: z.array(z.string()), buckets: z.number().int() }).nullable(),
+  data_snapshot: jsonObject.nullable(),
+  metrics: jsonObject,
+  training_run: jsonObject.nullable(),
+  activations: z.array(z.looseObject({ head_id: z.string(), previous_head_id: z.string().nullable(), at: isoTime })),
+  shadow: z
+    .object({
+      against_head_id: z.string(),
+      decisions: z.number().int(),
+      action_differs: z.number().int(),
+      action_difference_rate: z.number().nullable(),
+      category_flips: z.record(z.string(), z.number()),
+      updated_at: isoTime,
+    })
+    .nullable(),
+  created_at: isoTime,
+  promoted_at: isoTime.nullable(),
+  retired_at: isoTime.nullable(),
+});
+export const activateResponse = z.object({ active_head_id: z.string(), previous_head_id: z.string().nullable().describe('null when no head was active') });
+export const rollbackResponse = z.object({ active_head_id: z.string(), previous_head_id: z.string() });
+
 function limitOf(raw: unknown): number {
   if (raw === undefined) return 50;
   const n = Number(raw);
@@ -37,25 +181,26 @@ function limitOf(raw: unknown): number {
 const limit: Param = { name: 'limit', description: 'How many (1-500, default 50)', schema: { type: 'integer', minimum: 1, maximum: 500 } };
 
 export const TRAINING_ENDPOINTS = {
-  postTrainingRuns: endpoint({ method: 'post', path: '/v1/training/runs', roles: [], summary: 'Start a training run (202 with its id)', body: runBody, status: 202, bodyOptional: true }),
-  getTrainingRuns: endpoint({ method: 'get', path: '/v1/training/runs', roles: [], summary: 'Runs, newest first, and the next scheduled one', query: [limit] }),
-  getTrainingRunsId: endpoint({ method: 'get', path: '/v1/training/runs/:id', roles: [], summary: 'A run: settings, data snapshot, metrics, eval report, gate decision' }),
+  postTrainingRuns: endpoint({ method: 'post', path: '/v1/training/runs', roles: [], summary: 'Start a training run (202 with its id)', body: runBody, status: 202, bodyOptional: true, response: runStartedResponse, responseDescription: 'Queued (Location: the run)' }),
+  getTrainingRuns: endpoint({ method: 'get', path: '/v1/training/runs', roles: [], summary: 'Runs, newest first, and the next scheduled one', query: [limit], response: runListResponse }),
+  getTrainingRunsId: endpoint({ method: 'get', path: '/v1/training/runs/:id', roles: [], summary: 'A run: settings, data snapshot, metrics, eval report, gate decision', response: runResponse }),
   getLabelHolds: endpoint({
     method: 'get',
     path: '/v1/label-holds',
     roles: [],
     summary: 'Batches of labels the drift check held',
     query: [{ name: 'status', description: 'held, accepted or discarded', schema: { enum: ['held', 'accepted', 'discarded'] } }],
+    response: holdListResponse,
   }),
-  postLabelHoldsIdAccept: endpoint({ method: 'post', path: '/v1/label-holds/:id/accept', roles: [], summary: 'Accept a held batch: its labels train and evaluate again', body: noteBody, bodyOptional: true }),
-  postLabelHoldsIdDiscard: endpoint({ method: 'post', path: '/v1/label-holds/:id/discard', roles: [], summary: 'Discard a held batch: its labels never train', body: noteBody, bodyOptional: true }),
-  getModels: endpoint({ method: 'get', path: '/v1/models', roles: [], summary: 'Head versions' }),
-  postModelsBackbones: endpoint({ method: 'post', path: '/v1/models/backbones', roles: [], summary: 'Register an imported model directory (201 new, 200 known)', body: backboneBody, status: 201, bodyOptional: true }),
-  getModelsIdWeights: endpoint({ method: 'get', path: '/v1/models/:id/weights', roles: [], summary: "A head's weights (base64) and its backbone's path and sha256" }),
-  getModelsActivations: endpoint({ method: 'get', path: '/v1/models/activations', roles: [], summary: 'The activation history, newest first', query: [limit] }),
-  getModelsId: endpoint({ method: 'get', path: '/v1/models/:id', roles: [], summary: 'A head version: lineage, hyperparameters, snapshot, metrics, activations, shadow statistics' }),
-  postModelsRollback: endpoint({ method: 'post', path: '/v1/models/rollback', roles: [], summary: 'Step back one activation; `expected_head_id` makes a retry safe', body: rollbackBody, bodyOptional: true }),
-  postModelsIdActivate: endpoint({ method: 'post', path: '/v1/models/:id/activate', roles: [], summary: 'Serve this head (an id, or a version of the active backbone)', body: reasonBody, bodyOptional: true }),
+  postLabelHoldsIdAccept: endpoint({ method: 'post', path: '/v1/label-holds/:id/accept', roles: [], summary: 'Accept a held batch: its labels train and evaluate again', body: noteBody, bodyOptional: true, response: holdResponse, responseDescription: 'The hold, decided' }),
+  postLabelHoldsIdDiscard: endpoint({ method: 'post', path: '/v1/label-holds/:id/discard', roles: [], summary: 'Discard a held batch: its labels never train', body: noteBody, bodyOptional: true, response: holdResponse, responseDescription: 'The hold, decided' }),
+  getModels: endpoint({ method: 'get', path: '/v1/models', roles: [], summary: 'Head versions', response: headListResponse }),
+  postModelsBackbones: endpoint({ method: 'post', path: '/v1/models/backbones', roles: [], summary: 'Register an imported model directory (201 new, 200 known)', body: backboneBody, status: 201, bodyOptional: true, response: backboneRegisteredResponse, responseDescription: 'The backbone and its base head (201 new; 200, the same body, when known already)' }),
+  getModelsIdWeights: endpoint({ method: 'get', path: '/v1/models/:id/weights', roles: [], summary: "A head's weights (base64) and its backbone's path and sha256", response: weightsResponse }),
+  getModelsActivations: endpoint({ method: 'get', path: '/v1/models/activations', roles: [], summary: 'The activation history, newest first', query: [limit], response: activationListResponse }),
+  getModelsId: endpoint({ method: 'get', path: '/v1/models/:id', roles: [], summary: 'A head version: lineage, hyperparameters, snapshot, metrics, activations, shadow statistics', response: headResponse }),
+  postModelsRollback: endpoint({ method: 'post', path: '/v1/models/rollback', roles: [], summary: 'Step back one activation; `expected_head_id` makes a retry safe', body: rollbackBody, bodyOptional: true, response: rollbackResponse }),
+  postModelsIdActivate: endpoint({ method: 'post', path: '/v1/models/:id/activate', roles: [], summary: 'Serve this head (an id, or a version of the active backbone)', body: reasonBody, bodyOptional: true, response: activateResponse }),
 };
 
 export function trainingRoutes(ctx: AppContext, parsers: BodyParsers): Router {
