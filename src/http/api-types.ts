@@ -55,5 +55,6 @@ export type ReviewStatsJson = Json<Awaited<ReturnType<ReviewService['stats']>>>;
 /** What POST /v1/models/:id/activate and /v1/models/rollback answer. */
 export interface ActivationResultJson {
   active_head_id: string;
-  previous_head_id: string;
+  /** null when no head was active before (the first activation). */
+  previous_head_id: string | null;
 }
