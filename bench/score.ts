@@ -103,7 +103,8 @@ async function rawThroughput(model: ModelDir, corpus: string[], o: { batch: numb
   if (o.sorted) encoded = [...encoded].sort((a, b) => a.ids.length - b.ids.length);
   const batches = Array.from({ length: Math.floor(encoded.length / o.batch) }, (_, i) => encoded.slice(i * o.batch, (i + 1) * o.batch));
   const pool = await WorkerPool.start(
-    { onnxPath: model.onnxPath, providers: PROVIDERS, threads: o.threads, featuresOutput: model.featuresOutput, logitsOutput: model.logitsOutput, tokenizerJson: model.tokenizerJson, maxLength: enc.maxLength },
+    // onnxruntime's own defaults (its thread pools spin while they wait), as a program calling it plainly would have.
+    { onnxPath: model.onnxPath, providers: PROVIDERS, threads: o.threads, allowSpinning: true, featuresOutput: model.featuresOutput, logitsOutput: model.logitsOutput, tokenizerJson: model.tokenizerJson, maxLength: enc.maxLength },
     o.workers,
     log,
   );

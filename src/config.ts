@@ -57,6 +57,7 @@ const envSchema = z.object({
   BATCH_BUCKET_BY_LENGTH: bool.default(true),
   BATCH_LENGTH_RATIO: z.coerce.number().min(1).max(100).default(1.25),
   INFERENCE_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  ORT_ALLOW_SPINNING: bool.default(false),
   MAX_TEXT_LENGTH: int(1, 1_000_000).default(20_000),
   MAX_CONTEXT_LENGTH: int(1, 1_000_000).default(20_000),
   MAX_INPUTS: int(1, 10_000).default(64),
@@ -119,6 +120,7 @@ export interface Config {
     bucketByLength: boolean;
     lengthRatio: number;
     inferenceTimeoutMs: number;
+    allowSpinning: boolean;
   };
   limits: { maxTextLength: number; maxContextLength: number; maxInputs: number; maxBodyBytes: number };
   adminKey?: string;
@@ -202,6 +204,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       bucketByLength: e.BATCH_BUCKET_BY_LENGTH,
       lengthRatio: e.BATCH_LENGTH_RATIO,
       inferenceTimeoutMs: e.INFERENCE_TIMEOUT_MS,
+      allowSpinning: e.ORT_ALLOW_SPINNING,
     },
     limits: {
       maxTextLength: e.MAX_TEXT_LENGTH,

@@ -22,6 +22,7 @@ export interface ProbeRequest {
   maxLength: number;
   batchMaxSize: number;
   layouts: Layout[];
+  allowSpinning: boolean;
 }
 
 export type ProbeReply =
@@ -70,6 +71,7 @@ async function measure(req: ProbeRequest): Promise<ProbeReply> {
         onnxPath: model.onnxPath,
         providers: req.providers,
         threads: layout.threads,
+        allowSpinning: req.allowSpinning,
         featuresOutput: model.featuresOutput,
         logitsOutput: model.logitsOutput,
         tokenizerJson: model.tokenizerJson,

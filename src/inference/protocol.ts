@@ -8,6 +8,12 @@ export interface WorkerInit {
   onnxPath: string;
   providers: Provider[];
   threads: number;
+  /**
+   * Whether onnxruntime's thread pools spin while they wait for work (its default). Spinning buys a little
+   * latency between parallel sections and burns CPU whenever a session waits between batches, which a
+   * server's sessions do: off unless ORT_ALLOW_SPINNING says so.
+   */
+  allowSpinning?: boolean;
   featuresOutput: string;
   logitsOutput: string;
   /** The tokenizer: workers tokenize the texts they score, so the request path does not. */

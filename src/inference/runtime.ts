@@ -49,6 +49,8 @@ export interface RuntimeOptions {
   lengthRatio?: number;
   /** A batch that has not come back after this long fails with InferenceTimeout; the pool enforces it and replaces the worker. */
   inferenceTimeoutMs?: number;
+  /** onnxruntime's thread pools spin while waiting for work (WorkerInit.allowSpinning; default off). */
+  allowSpinning?: boolean;
   onBatch?: (s: BatchStats) => void;
   /** Batch waits and the shutdown's grace period read this clock (default: the real one). */
   clock?: Clock;
@@ -146,7 +148,7 @@ export class ModelRuntime {
       const layouts = [...opts.layouts].sort((a, b) => a.workers - b.workers);
       try {
         const started = performance.now();
-        const probe = await probeLayouts({ modelDir: model.dir, providers: opts.providers, maxLength, batchMaxSize: opts.batchMaxSize, layouts });
+        const probe = await probeLayouts({ modelDir: model.dir, providers: opts.providers, maxLength, batchMaxSize: opts.batchMaxSize, layouts, allowSpinning: opts.allowSpinning ?? false });
         const points: LayoutPoint[] = probe.measured.map((m) => ({ workers: m.workers, threads: m.threads, size: m.calibration.size, msPerText: Math.min(...m.calibration.points.map((p) => p.msPerText)) }));
         const chosen = chooseLayout(points);
         layout = { workers: chosen.workers, threads: chosen.threads };
@@ -165,6 +167,7 @@ export class ModelRuntime {
         onnxPath: model.onnxPath,
         providers: opts.providers,
         threads: layout.threads,
+        allowSpinning: opts.allowSpinning ?? false,
         featuresOutput: model.featuresOutput,
         logitsOutput: model.logitsOutput,
         tokenizerJson: model.tokenizerJson,

@@ -65,6 +65,8 @@ async function main(): Promise<void> {
         intraOpNumThreads: init.threads,
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
+        // Session config entries (onnxruntime_session_options_config_keys.h): "0" stops the pools spinning.
+        ...(init.allowSpinning ? {} : { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }),
       }),
     );
   } catch (err) {

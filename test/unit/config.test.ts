@@ -12,6 +12,7 @@ test('defaults: loopback, port 8080, embedded database under ./data, GPU provide
   assert.equal(c.database.url, undefined);
   assert.equal(c.database.dataDir, path.resolve('/srv/app/data'));
   assert.equal(c.database.embeddedSharedBuffers, 32 * 1024 * 1024);
+  assert.equal(c.inference.allowSpinning, false, "onnxruntime's pools do not spin while they wait");
   assert.deepEqual(c.inference.providers, ['cuda', 'webgpu', 'cpu']);
   assert.ok(c.inference.workers >= 1 && c.inference.threadsPerWorker >= 1);
   // Room for MAX_INPUTS texts and contexts at their length limits, three UTF-8 bytes a character.
@@ -35,6 +36,7 @@ test('values are parsed: sizes, lists, booleans; empty strings count as unset', 
   const c = loadConfig({ MAX_BODY_SIZE: '512kb', EXECUTION_PROVIDERS: ' CPU ', LOG_CONTENT: 'true', PORT: '', DATA_DIR: '/var/lib/modtune', EMBEDDED_SHARED_BUFFERS: '64mb' });
   assert.equal(c.limits.maxBodyBytes, 512 * 1024);
   assert.equal(c.database.embeddedSharedBuffers, 64 * 1024 * 1024);
+  assert.equal(loadConfig({ ORT_ALLOW_SPINNING: 'true' }).inference.allowSpinning, true);
   assert.deepEqual(c.inference.providers, ['cpu']);
   assert.equal(c.log.content, true);
   assert.equal(c.port, 8080);
