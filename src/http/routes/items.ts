@@ -36,14 +36,18 @@ export const itemListResponse = z.object({ data: z.array(itemSummary) });
 export const authorDeletedResponse = z.object({
   deleted: z.object({ author_id: z.string(), items: z.number().int(), decisions: z.number().int(), preference_pairs: z.number().int(), comments: z.number().int() }),
 });
-/** Everything stored about an item: the item, then its decisions, tasks, reviews, labels, pairs and comments (rows as stored). */
-export const itemResponse = z.object({
+/** An item's ids and text as the API shows them (here, and in a review task's `item`). */
+export const itemFields = z.object({
   id: z.string(),
   external_id: z.string().nullable(),
   author_id: z.string().nullable(),
   thread_id: z.string().nullable(),
   text: z.string().nullable(),
   context: z.string().nullable(),
+});
+
+/** Everything stored about an item: the item, then its decisions, tasks, reviews, labels, pairs and comments (rows as stored). */
+export const itemResponse = itemFields.extend({
   text_sha256: z.string(),
   text_purged_at: isoTime.nullable(),
   created_at: isoTime,

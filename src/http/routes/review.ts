@@ -7,6 +7,7 @@ import { REVIEW_REASONS } from '../../review/review.service.js';
 import type { ReviewReason } from '../../db/schema/review.js';
 import { idempotencyKeyOf, rawBody, requestHash } from '../../idempotency/idempotency.js';
 import { idParam, parseBody, safeText } from '../validation.js';
+import { itemFields } from './items.js';
 
 
 export const claimBody = z.strictObject({
@@ -37,15 +38,7 @@ export const taskResponse = z.object({
   reason,
   priority: z.number(),
   status: z.string(),
-  item: z.object({
-    id: z.string(),
-    external_id: z.string().nullable(),
-    author_id: z.string().nullable(),
-    thread_id: z.string().nullable(),
-    text: z.string().nullable(),
-    context: z.string().nullable(),
-    text_purged: z.boolean(),
-  }),
+  item: itemFields.extend({ text_purged: z.boolean() }),
   why: z.object({ summary: z.string(), categories: z.array(z.object({ category: z.string(), score: z.number(), threshold: z.number(), kind: z.enum(['flag', 'block']) })) }),
   graphic: z.boolean(),
   history: z.array(
