@@ -4,7 +4,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { DB } from '../db/database.js';
 import type { Role } from '../db/schema/api-keys.js';
-import { systemClock, type Clock } from '../clock.js';
+import { epochMs, systemClock, type Clock } from '../clock.js';
 import { badRequest, forbidden, notFound, unauthorized } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { recordAudit } from '../audit/audit.repository.js';
@@ -70,7 +70,7 @@ export class AuthService {
     const key = await this.lookup(hashKey(m[1]));
     if (!key) throw unauthorized('API key not recognised');
     if (key.revokedAt) throw unauthorized('API key has been revoked');
-    if (key.expiresAt && key.expiresAt.getTime() <= this.clock.date().getTime()) throw unauthorized('API key has expired');
+    if (key.expiresAt && key.expiresAt.getTime() <= epochMs(this.clock)) throw unauthorized('API key has expired');
     this.touch(key.id);
     return { keyId: key.id, name: key.name, role: key.role };
   }
@@ -101,7 +101,7 @@ export class AuthService {
     action: 'api_key.created' | 'api_key.recovered' = 'api_key.created',
     actorName?: string,
   ): Promise<{ key: string; row: keys.ApiKeyRow }> {
-    if (input.expiresAt && input.expiresAt.getTime() <= this.clock.date().getTime()) throw badRequest('invalid_request', 'expires_at must be in the future');
+    if (input.expiresAt && input.expiresAt.getTime() <= epochMs(this.clock)) throw badRequest('invalid_request', 'expires_at must be in the future');
     const key = generateKey();
     const row = await this.db.transaction().execute(async (trx) => {
       const row = await keys.insertKey(trx, {

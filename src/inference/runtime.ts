@@ -128,13 +128,13 @@ export class ModelRuntime {
   /** The layout calibration chose and what it measured (null when only one layout was run). */
   layout: (Layout & { points: LayoutPoint[] }) | null = null;
   private batcher!: DynamicBatcher<Pending, Row>;
-  private clock: Clock = systemClock;
   private encoderCache: SequenceEncoder | null = null;
 
   private constructor(
     readonly model: ModelDir,
     readonly maxLength: number,
     private readonly pool: WorkerPool,
+    private readonly clock: Clock,
   ) {}
 
   static async start(model: ModelDir, opts: RuntimeOptions, log: Logger): Promise<ModelRuntime> {
@@ -183,8 +183,7 @@ export class ModelRuntime {
     );
     const unknown = pool.inputs.filter((i) => !KNOWN_INPUTS.has(i.name));
     if (opts.inferenceTimeoutMs) pool.runTimeoutMs = opts.inferenceTimeoutMs;
-    const runtime = new ModelRuntime(model, maxLength, pool);
-    runtime.clock = opts.clock ?? systemClock;
+    const runtime = new ModelRuntime(model, maxLength, pool, opts.clock ?? systemClock);
     runtime.layout = measured?.layout ?? null;
     let maxBatch = opts.batchMaxSize;
     try {
