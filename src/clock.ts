@@ -3,7 +3,7 @@
  * for what is stored or compared with stored times (expiries, leases, "the last N days"). Passed in
  * through the context's overrides, so tests move time by hand (test/helpers/fake-clock.ts) instead of
  * racing the real one on a busy machine or backdating rows. Nothing else in `src/` reads the time
- * (test/architecture/time.test.ts): the browser pages, which run in the user's browser, are the exception.
+ * (test/architecture/time-boundary.small.test.ts): the browser pages, which run in the user's browser, are the exception.
  */
 export interface Clock {
   /** Milliseconds on a monotonic clock (only differences mean anything). */

@@ -4,7 +4,7 @@
  */
 /**
  * Every code the API answers with: clients branch on these, so they are a closed list (adding one is an
- * API change; the compiler refuses a code that is not here, and test/http/errors.test.ts checks the
+ * API change; the compiler refuses a code that is not here, and test/http/errors.medium.test.ts checks the
  * OpenAPI description lists them all).
  */
 export const ERROR_CODES = [

@@ -17,7 +17,7 @@ export interface HeadParams {
   zeroFeatureNegatives: number;
 }
 
-/** Tuned by hand against the sanity probes (see test/models/starter-sanity.test.ts). */
+/** Tuned by hand against the sanity probes (see test/starter/starter-sanity.medium.test.ts). */
 export const DEFAULT_HEAD_PARAMS: HeadParams = {
   l2: 1e-5,
   positiveShare: 0.1,

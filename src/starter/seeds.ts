@@ -414,7 +414,7 @@ export const BENIGN_PHRASES: readonly string[] = [
 ];
 
 /**
- * Texts whose expected scores the tests check (test/models/starter-sanity.test.ts), kept here so every
+ * Texts whose expected scores the tests check (test/starter/starter-sanity.medium.test.ts), kept here so every
  * model, however small, has their words. `high`: these categories score ≥ 0.5; `maxAll`: every category
  * scores below it. Several toxic ones also occur verbatim in the training phrases; the benign and identity
  * ones do not.

@@ -13,10 +13,11 @@ import { Kysely } from 'kysely';
 import { openDatabase, type Database } from '../../src/db/connect.js';
 import { PGliteDialect } from '../../src/db/pglite-dialect.js';
 import { MIGRATIONS_DIR, migrateToLatest } from '../../src/db/migrator.js';
-import { createLogger } from '../../src/logger.js';
 import { admin, createScratchDatabase } from './scratch-database.js';
 
-export const quietLogger = () => createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+import { quietLogger } from './logger.js';
+
+export { quietLogger };
 
 export interface TestDatabaseKind {
   name: 'pglite' | 'postgres';
@@ -60,7 +61,7 @@ function pgliteTemplate(): Promise<Blob> {
 /**
  * In-process tests run PGlite on the test's own thread: a database thread costs each open about a second
  * more (it compiles PGlite's WebAssembly again), and suites open hundreds. The thread itself is tested in
- * test/db/pglite-thread.test.ts, and every test that starts the real service process runs on it.
+ * test/db/pglite-thread.medium.test.ts, and every test that starts the real service process runs on it.
  */
 const pglite: TestDatabaseKind = {
   name: 'pglite',

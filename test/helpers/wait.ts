@@ -3,7 +3,7 @@
  * fixed pause that hopes the condition holds by then); `holdFor` is a deliberate real-time pause, for
  * where the duration itself is the point (a fault that must last N ms against a real process, pacing
  * load), and says why. Code that takes a Clock is driven by the FakeClock (fake-clock.ts) instead.
- * test/unit/test-waits.test.ts fails on a raw sleep, or a hand-written `Date.now()` deadline loop,
+ * test/architecture/test-waits.small.test.ts fails on a raw sleep, or a hand-written `Date.now()` deadline loop,
  * anywhere else in test/.
  */
 

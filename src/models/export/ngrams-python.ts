@@ -2,7 +2,7 @@
  * `modtune_ngrams.py`, written into every export of a head with an n-gram part: the n-gram features
  * and their logits in plain Python (standard library only), step for step what src/inference/ngrams.ts
  * and addNgramLogits compute, so a model served elsewhere (transformers, onnxruntime in Python) can add
- * the part ONNX cannot carry. test/models/export.test.ts runs it against the service's scores.
+ * the part ONNX cannot carry. test/models/export.medium.test.ts runs it against the service's scores.
  */
 export const NGRAMS_PY = String.raw`"""The n-gram part of a head exported by modtune (see config.json, modtune.ngrams).
 

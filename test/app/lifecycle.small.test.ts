@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EventBus } from '../../src/events.js';
 import { Lifecycle } from '../../src/lifecycle.js';
-import { quietLogger } from '../helpers/db.js';
+import { quietLogger } from '../helpers/logger.js';
 import { settle } from '../helpers/fake-clock.js';
 
 test('Lifecycle stops newest first, passes the grace, keeps going past a failure, and runs once', async () => {

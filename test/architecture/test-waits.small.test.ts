@@ -123,8 +123,8 @@ test('the scanner finds sleeps and deadline loops, not timeouts, fake-clock slee
 
 test('only the helpers that implement waiting are exempt', () => {
   assert.equal(covered('test/helpers/wait.ts'), false);
-  assert.equal(covered('test/thresholds/thresholds-api.test.ts'), true);
-  assert.equal(covered('test/e2e/cli-usage.test.ts'), true);
-  assert.equal(covered('test/e2e/readme-flow.test.ts'), true);
-  assert.equal(covered('test/unit/batcher.test.ts'), true);
+  assert.equal(covered('test/thresholds/thresholds-api.medium.test.ts'), true);
+  assert.equal(covered('test/app/cli-usage.e2e.test.ts'), true);
+  assert.equal(covered('test/app/readme-flow.e2e.test.ts'), true);
+  assert.equal(covered('test/inference/batcher.small.test.ts'), true);
 });
