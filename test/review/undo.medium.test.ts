@@ -6,7 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { labelSnapshot } from '../../src/review/settled-labels.repository.js';
+import { updateRun } from '../../src/tuning/training.repository.js';
 import { testDatabases } from '../helpers/db.js';
+import { auditEvents, countRows, taskLabels, taskReviews, taskRow } from '../helpers/factories.js';
 import { waitForRun } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
@@ -42,8 +45,8 @@ for (const kind of testDatabases()) {
       await app.request.post('/v1/moderate').set(as(client)).send({ input: ['undo me'] });
       const t = await claimOne(mod);
       await verdict(mod, t, ['hate']);
-      const labelsBefore = await app.database.db.selectFrom('review_labels').select('id').where('task_id', '=', t.id).execute();
-      assert.equal(labelsBefore.length, 3);
+      const db = app.database.db;
+      assert.equal((await taskLabels(db, t.id)).length, 3);
 
       assert.equal((await app.request.post(`/v1/review/tasks/${t.id}/undo`).set(as(other))).status, 409, 'not the other moderator’s to undo');
       const u = await app.request.post(`/v1/review/tasks/${t.id}/undo`).set(as(mod));
@@ -52,19 +55,19 @@ for (const kind of testDatabases()) {
       assert.equal(u.body.status, 'open');
       assert.deepEqual(u.body.reviews, { required: 1, done: 0 });
       assert.ok(new Date(u.body.lease.expires_at).getTime() > Date.now(), 'leased again, with a fresh lease');
-      const row = await app.database.db.selectFrom('review_tasks').select(['status', 'reviews_done', 'completed_at', 'leased_to']).where('id', '=', t.id).executeTakeFirstOrThrow();
+      const row = await taskRow(db, t.id);
       assert.equal(row.status, 'open');
       assert.equal(row.completed_at, null);
-      assert.equal((await app.database.db.selectFrom('review_labels').select('id').where('task_id', '=', t.id).execute()).length, 0);
-      assert.equal((await app.database.db.selectFrom('reviews').select('id').where('task_id', '=', t.id).execute()).length, 0);
-      const audit = await app.database.db.selectFrom('audit_events').select('action').where('subject_id', '=', t.id).where('action', '=', 'review.undone').execute();
+      assert.equal((await taskLabels(db, t.id)).length, 0);
+      assert.equal((await taskReviews(db, t.id)).length, 0);
+      const audit = await auditEvents(db, { subjectId: t.id, action: 'review.undone' });
       assert.equal(audit.length, 1);
       assert.equal((await app.request.post(`/v1/review/tasks/${t.id}/undo`).set(as(mod))).status, 409, 'nothing left to undo');
 
       // The moderator gives it again, differently: the new labels are what counts.
       const again = await verdict(mod, t, []);
       assert.equal(again.task_status, 'done');
-      const labels = await app.database.db.selectFrom('review_labels').select(['category', 'label']).where('task_id', '=', t.id).execute();
+      const labels = await taskLabels(db, t.id);
       assert.ok(labels.every((l) => l.label === false));
     });
 
@@ -86,24 +89,25 @@ for (const kind of testDatabases()) {
       await app.request.post('/v1/moderate').set(as(client)).send({ input: ['trained on'] });
       const t = await claimOne(mod);
       await verdict(mod, t, []);
-      const maxId = await app.database.db.selectFrom('review_labels').select((eb) => eb.fn.max('id').as('m')).executeTakeFirstOrThrow();
+      const db = app.database.db;
+      const maxId = await labelSnapshot(db);
       const run = await app.request.post('/v1/training/runs').set(as(await app.key('admin'))).send({});
       assert.equal(run.status, 202);
       await waitForRun(app, run.body.id);
       // Whatever the run decided, it recorded what it read (a run skipped for too few pairs reads nothing).
-      await app.database.db.updateTable('training_runs').set({ data_snapshot: JSON.stringify({ max_label_id: Number(maxId.m) }) }).where('id', '=', run.body.id).execute();
+      await updateRun(db, run.body.id, { dataSnapshot: { max_label_id: maxId } });
       const u = await app.request.post(`/v1/review/tasks/${t.id}/undo`).set(as(mod));
       assert.equal(u.status, 409);
       assert.equal(u.body.error.code, 'already_trained');
-      assert.equal((await app.database.db.selectFrom('reviews').select('id').where('task_id', '=', t.id).execute()).length, 1, 'nothing removed');
+      assert.equal((await taskReviews(db, t.id)).length, 1, 'nothing removed');
     });
 
     test("a moderator's own numbers: verdicts in 24 h and 7 days, median handling, agreement with settled labels", async () => {
       const me = await app.request.get('/v1/review/stats/me').set(as(mod));
       assert.equal(me.status, 200);
-      const reviews = await app.database.db.selectFrom('reviews as r').innerJoin('api_keys as k', 'k.id', 'r.moderator_key_id').select('r.id').where('k.id', '=', me.body.key_id).execute();
-      assert.equal(me.body.verdicts.last_24h, reviews.length);
-      assert.equal(me.body.verdicts.last_7_days, reviews.length);
+      const reviews = await countRows(app.database.db, 'reviews', { moderator_key_id: me.body.key_id });
+      assert.equal(me.body.verdicts.last_24h, reviews);
+      assert.equal(me.body.verdicts.last_7_days, reviews);
       assert.equal(typeof me.body.median_handling_ms, 'number');
       // One double-reviewed task, settled as both reviewers said: its 3 categories, all matching.
       assert.deepEqual(me.body.agreement_with_settled, { cells: 3, rate: 1 });
