@@ -35,6 +35,8 @@ export interface Operation {
   query?: Param[];
   /** The success status (200 unless said). */
   status?: number;
+  /** Other success statuses that answer the same body (a registration found already: 200 beside 201). */
+  alsoStatus?: readonly number[];
   /** What a success answers: a zod schema of the JSON body (output side), beside the declaration; absent only for a non-JSON answer. */
   response?: ZodType;
   /** The success response in words (the document's `description`; 'Success' unless said). */

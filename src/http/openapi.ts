@@ -52,7 +52,8 @@ function successResponse(op: Operation): JsonSchema {
   return { description };
 }
 
-const toOpenApiPath = (p: string) => p.replace(/:([A-Za-z_]+)/g, '{$1}');
+/** An express pattern as an OpenAPI path (`:id` → `{id}`). */
+export const toOpenApiPath = (p: string) => p.replace(/:([A-Za-z_]+)/g, '{$1}');
 
 /** The document, for the server at `version`. */
 export function openApiDocument(version: string): JsonSchema {
@@ -60,7 +61,7 @@ export function openApiDocument(version: string): JsonSchema {
   for (const op of operations()) {
     const p = toOpenApiPath(op.path);
     const params = [...op.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
-    const status = String(op.status ?? 200);
+    const success = Object.fromEntries([op.status ?? 200, ...(op.alsoStatus ?? [])].map((status) => [String(status), successResponse(op)]));
     paths[p] ??= {};
     paths[p][op.method] = {
       summary: op.summary,
@@ -69,7 +70,7 @@ export function openApiDocument(version: string): JsonSchema {
       parameters: [...params, ...(op.query ?? []).map((q) => ({ name: q.name, in: 'query', required: q.required === true, description: q.description, schema: q.schema }))],
       ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: bodySchema(op) } } } } : {}),
       responses: {
-        [status]: successResponse(op),
+        ...success,
         default: {
           description: 'An error: `{"error": {"code", "message"}}` (4xx names the problem; 401 no or bad key; 403 wrong role; 429 rate limited; 503 database or model unavailable)',
           content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },

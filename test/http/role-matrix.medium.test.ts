@@ -12,6 +12,7 @@ import { testDatabases } from '../helpers/db.js';
 import { operations } from '../../src/http/openapi.js';
 import { appRoutes, ENDPOINTS, PAGES, PUBLIC_ROUTES, routeOf } from '../helpers/endpoints.js';
 import { waitForRun } from '../helpers/feedback.js';
+import { generateClient, typeCheck, typedAnswer } from '../helpers/generated-client.js';
 import { insertHolds } from '../../src/tuning/training.repository.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 import { waitFor } from '../helpers/wait.js';
@@ -435,6 +436,33 @@ for (const kind of testDatabases()) {
         assert.deepEqual(issues, [], `${row.route} answered ${answer.status} off its declared response schema: ${issues.join('; ')}\n${JSON.stringify(answer.body).slice(0, 500)}`);
       });
     }
+
+    // A client generated from the served document (openapi-typescript), as an API user would make one,
+    // and every answer above typed with its response type: the compiler is the check (exact objects: an
+    // answer's field the document does not describe is an error too).
+    const jsonAnswers = () =>
+      rows.flatMap((row) => {
+        const [method, path] = row.route.split(' ');
+        const op = operations().find((o) => o.method === method.toLowerCase() && o.path === path);
+        const answer = adminAnswers.get(row.route);
+        return op?.response && answer ? [{ method, path, answer }] : [];
+      });
+    test("a client generated from /openapi.json type-checks against every route's successful answer", async () => {
+      const client = await generateClient((await app.request.get('/openapi.json')).body);
+      const answers = jsonAnswers().map(({ method, path, answer }, i) => typedAnswer(`answer${i}`, method, path, answer.status, answer.body));
+      const described = operations().filter((o) => o.response).length;
+      assert.equal(answers.length, described - Object.keys(NO_SUCCESSFUL_CALL).length, 'every route with a JSON answer but the skipped one is typed');
+      assert.deepEqual(await typeCheck(client, answers.join('\n')), []);
+    });
+
+    test('the generated client refuses an answer off the document (a key whose role is a number)', async () => {
+      const client = await generateClient((await app.request.get('/openapi.json')).body);
+      const me = adminAnswers.get('GET /v1/me');
+      assert.ok(me);
+      const errors = await typeCheck(client, typedAnswer('me', 'GET', '/v1/me', me.status, { ...(me.body as object), role: 42 }));
+      assert.equal(errors.length, 1, errors.join('\n'));
+      assert.match(errors[0], /^answers\.ts:2: .*number/);
+    });
 
     test('a revoked key is refused on its very next request', async () => {
       const created = await app.request.post('/v1/admin/api-keys').set(admin).send({ name: 'revoked soon', role: 'moderator' });
