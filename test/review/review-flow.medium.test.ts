@@ -6,6 +6,7 @@ import { bytesToFloat32 } from '../../src/inference/head.js';
 import { splitForText } from '../../src/review/split.js';
 import { ADMIN_KEY, startTestApp, TEST_SPLIT_SALT, type TestApp } from '../helpers/app.js';
 import { testDatabases } from '../helpers/db.js';
+import { auditEvents, expireLease, taskLabels, taskReviews, taskRow } from '../helpers/factories.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
 for (const kind of testDatabases()) {
@@ -100,7 +101,7 @@ for (const kind of testDatabases()) {
         pairs.map((p) => ({ category: p.category, chosen: p.chosen, rejected: p.rejected, agrees: p.agrees })).sort((a, b) => b.category.localeCompare(a.category)),
         expected.sort((a, b) => b.category.localeCompare(a.category)),
       );
-      const reviewer = await app.database.db.selectFrom('reviews').select('moderator_key_id').where('task_id', '=', r.review_task_id!).executeTakeFirstOrThrow();
+      const [reviewer] = await taskReviews(app.database.db, r.review_task_id!);
       for (const p of pairs) {
         assert.equal(p.split, expectedSplit);
         assert.equal(p.item_id, r.item_id);
@@ -140,7 +141,7 @@ for (const kind of testDatabases()) {
       assert.equal((await app.request.post(`/v1/review/tasks/${id}/release`).set(as(modA))).status, 200);
       await claimTask(modB, id);
       // The lease runs out: the task goes back to the queue and modC may take it; modB may not submit.
-      await app.database.db.updateTable('review_tasks').set({ lease_expires_at: sql<Date>`now() - interval '1 second'` }).where('id', '=', id).execute();
+      await expireLease(app.database.db, id);
       await claimTask(modC, id);
       assert.equal((await verdict(modB, id, { violence: false, harassment: true, hate: false })).status, 409);
       const ok = await verdict(modC, id, { violence: false, harassment: true, hate: false });
@@ -149,7 +150,7 @@ for (const kind of testDatabases()) {
       assert.equal(closed.status, 409);
       assert.equal(closed.body.error.code, 'task_closed');
 
-      const audit = await app.database.db.selectFrom('audit_events').select(['action', 'actor_key_id']).where('subject_id', '=', id).orderBy('id').execute();
+      const audit = await auditEvents(app.database.db, { subjectId: id });
       const actions = audit.map((a) => a.action);
       assert.ok(actions.includes('review.claimed') && actions.includes('review.released') && actions.includes('review.verdict'), actions.join(','));
       assert.ok(audit.every((a) => a.actor_key_id), 'every event names its actor');
@@ -188,9 +189,9 @@ for (const kind of testDatabases()) {
       assert.deepEqual(byCat.violence, { category: 'violence', label: true, model_label: r.categories.violence, conflict: true });
       assert.equal(byCat.harassment.label, true);
       assert.equal(byCat.hate.conflict, false);
-      const task = await app.database.db.selectFrom('review_tasks').select(['conflict', 'reviews_done', 'status']).where('id', '=', id).executeTakeFirstOrThrow();
-      assert.deepEqual(task, { conflict: true, reviews_done: 3, status: 'done' });
-      const conflictEvent = await app.database.db.selectFrom('audit_events').select('details').where('subject_id', '=', id).where('action', '=', 'review.conflict').executeTakeFirst();
+      const { conflict, reviews_done, status } = await taskRow(app.database.db, id);
+      assert.deepEqual({ conflict, reviews_done, status }, { conflict: true, reviews_done: 3, status: 'done' });
+      const [conflictEvent] = await auditEvents(app.database.db, { subjectId: id, action: 'review.conflict' });
       assert.deepEqual(conflictEvent?.details, { categories: ['violence', 'harassment'] });
     });
 
@@ -250,15 +251,15 @@ for (const kind of testDatabases()) {
       assert.equal(split.status, 200);
       assert.equal(split.body.task_status, 'open', 'a 1–1 split on violence settles nothing');
       assert.equal(split.body.escalated, true);
-      const task = await app.database.db.selectFrom('review_tasks').select(['required_reviews', 'reviews_done', 'status']).where('id', '=', id).executeTakeFirstOrThrow();
-      assert.deepEqual(task, { required_reviews: 3, reviews_done: 2, status: 'open' });
-      assert.equal(await app.database.db.selectFrom('review_labels').select('category').where('task_id', '=', id).executeTakeFirst(), undefined);
+      const { required_reviews, reviews_done, status } = await taskRow(app.database.db, id);
+      assert.deepEqual({ required_reviews, reviews_done, status }, { required_reviews: 3, reviews_done: 2, status: 'open' });
+      assert.deepEqual(await taskLabels(app.database.db, id), []);
       await claimTask(modC, id);
       const third = await verdict(modC, id, { violence: false, harassment: true, hate: false });
       assert.equal(third.body.task_status, 'done');
       const violence = third.body.labels.find((l: { category: string }) => l.category === 'violence');
       assert.deepEqual([violence.label, violence.conflict], [false, true], 'two of three say no');
-      const audit = await app.database.db.selectFrom('audit_events').select('details').where('action', '=', 'review.escalated').where('subject_id', '=', id).executeTakeFirstOrThrow();
+      const [audit] = await auditEvents(app.database.db, { action: 'review.escalated', subjectId: id });
       assert.deepEqual(audit.details, { reviews: 2, required_reviews: 3 });
     });
 
@@ -282,7 +283,7 @@ for (const kind of testDatabases()) {
       await app.request.post(`/v1/review/tasks/${next[0].id}/release`).set(as(modB));
       const t = await app.request.get(`/v1/review/tasks/${res.body.review_task_id}`).set(as(modA));
       assert.equal(t.body.appeal_reason, 'My post was <b>wrongly</b> blocked');
-      const ev = await app.database.db.selectFrom('audit_events').select('action').where('subject_id', '=', r.decision_id).execute();
+      const ev = await auditEvents(app.database.db, { subjectId: r.decision_id });
       assert.deepEqual(ev.map((e) => e.action), ['review.appealed']);
     });
 
