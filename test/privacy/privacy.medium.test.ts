@@ -7,7 +7,10 @@ import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { createLogger } from '../../src/logger.js';
+import { insertComment } from '../../src/review/review.repository.js';
+import { saveItemFeatures } from '../../src/tuning/training.repository.js';
 import { ADMIN_KEY, startTestApp, suiteApp, type TestApp } from '../helpers/app.js';
+import { auditEvents, countRows } from '../helpers/factories.js';
 import { makeTexts, moderateAndReview, waitForRun } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
@@ -36,13 +39,10 @@ describe('retention and data-subject requests', () => {
       .set({ created_at: sql`now() - interval '31 days'` })
       .where('id', '!=', fresh.body.results[0].item_id)
       .execute();
-    const labelsBefore = Number((await sql<{ n: number }>`select count(*) as n from review_labels`.execute(app.database.db)).rows[0].n);
+    const labelsBefore = await countRows(app.database.db, 'review_labels');
     // Features a training run kept for another backbone (item_features) carry token ids too.
     const backboneId = app.server.ctx.models.active.backbone.id;
-    await app.database.db
-      .insertInto('item_features')
-      .values({ item_id: reviewed[0].itemId, backbone_id: backboneId, features: new Uint8Array(8), token_ids: new Uint8Array([1, 0, 0, 0]) })
-      .execute();
+    await saveItemFeatures(app.database.db, backboneId, [{ itemId: reviewed[0].itemId, features: new Uint8Array(8), tokenIds: new Uint8Array([1, 0, 0, 0]) }]);
     const out = await app.server.ctx.retention.run();
     assert.equal(out.purged.default, reviewed.length);
     const old = await app.database.db.selectFrom('content_items').select(['text', 'context', 'text_purged_at', 'text_sha256']).where('id', '=', reviewed[0].itemId).executeTakeFirstOrThrow();
@@ -52,7 +52,7 @@ describe('retention and data-subject requests', () => {
     assert.match(old.text_sha256, /^[0-9a-f]{64}$/, 'the hash stays (duplicate detection, audit)');
     const kept = await app.database.db.selectFrom('content_items').select('text').where('id', '=', fresh.body.results[0].item_id).executeTakeFirstOrThrow();
     assert.equal(kept.text, 'have a nice day');
-    assert.equal(Number((await sql<{ n: number }>`select count(*) as n from review_labels`.execute(app.database.db)).rows[0].n), labelsBefore);
+    assert.equal(await countRows(app.database.db, 'review_labels'), labelsBefore);
     // Token ids are the text in another form: purged with it. Features stay.
     const decision = await app.database.db.selectFrom('decisions').select(['token_ids', 'features']).where('item_id', '=', reviewed[0].itemId).executeTakeFirstOrThrow();
     assert.equal(decision.token_ids, null);
@@ -62,7 +62,7 @@ describe('retention and data-subject requests', () => {
     assert.equal(kept8.features.byteLength, 8);
     const freshDecision = await app.database.db.selectFrom('decisions').select('token_ids').where('item_id', '=', fresh.body.results[0].item_id).executeTakeFirstOrThrow();
     assert.ok(freshDecision.token_ids && freshDecision.token_ids.byteLength > 0, 'the fresh item keeps its token ids');
-    const audit = await app.database.db.selectFrom('audit_events').select('details').where('action', '=', 'retention.purged').executeTakeFirstOrThrow();
+    const [audit] = await auditEvents(app.database.db, { action: 'retention.purged' });
     assert.deepEqual(audit.details, { days: 30, items: reviewed.length });
 
     // Training reads the stored features, so purged items still train (the backbone's part: their text, and
@@ -118,10 +118,9 @@ describe('retention and data-subject requests', () => {
     assert.equal(del.status, 200);
     assert.equal(del.body.decisions, 1);
     for (const table of ['content_items', 'decisions', 'review_tasks', 'reviews', 'review_labels', 'item_splits'] as const) {
-      const n = await sql<{ n: number }>`select count(*) as n from ${sql.table(table)} where ${sql.ref(table === 'content_items' ? 'id' : 'item_id')} = ${itemId}`.execute(app.database.db);
-      assert.equal(Number(n.rows[0].n), 0, `${table} still holds the item`);
+      assert.equal(await countRows(app.database.db, table, { [table === 'content_items' ? 'id' : 'item_id']: itemId }), 0, `${table} still holds the item`);
     }
-    const audit = await app.database.db.selectFrom('audit_events').select(['actor', 'details']).where('action', '=', 'item.deleted').where('subject_id', '=', itemId).executeTakeFirstOrThrow();
+    const [audit] = await auditEvents(app.database.db, { action: 'item.deleted', subjectId: itemId });
     assert.ok(!JSON.stringify(audit).includes('kill you'), 'the audit record keeps no text');
     assert.equal((await app.request.get(`/v1/items/${itemId}`).set(admin)).status, 404);
     assert.equal((await app.request.delete(`/v1/items/${itemId}`).set(admin)).status, 404);
@@ -137,10 +136,8 @@ describe('retention and data-subject requests', () => {
     assert.equal(m.status, 200);
     const theirs = m.body.results.slice(0, 3).map((r: { item_id: string }) => r.item_id).sort();
     // A moderator's comment about the author goes with them.
-    await app.database.db
-      .insertInto('subject_comments')
-      .values({ id: crypto.randomUUID(), item_id: theirs[0], author_id: 'u-7', thread_id: null, moderator_key_id: (await app.database.db.selectFrom('api_keys').select('id').where('role', '=', 'moderator').executeTakeFirstOrThrow()).id, text: 'repeat offender' })
-      .execute();
+    const moderatorId = (await app.database.db.selectFrom('api_keys').select('id').where('role', '=', 'moderator').executeTakeFirstOrThrow()).id;
+    await insertComment(app.database.db, { id: crypto.randomUUID(), itemId: theirs[0], authorId: 'u-7', threadId: null, moderator: moderatorId, text: 'repeat offender' });
     const listed = await app.request.get('/v1/items?author_id=u-7').set(admin);
     assert.equal(listed.status, 200);
     assert.deepEqual(listed.body.data.map((i: { id: string }) => i.id).sort(), theirs);
