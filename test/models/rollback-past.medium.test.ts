@@ -9,8 +9,7 @@ import { rollBackPast } from '../../src/models/activation.js';
 import { activateInTransaction } from '../../src/models/activation.js';
 import * as heads from '../../src/models/head.repository.js';
 import { suiteDatabase, testDatabases } from '../helpers/db.js';
-
-const weights = { numLabels: 1, dim: 2, weight: new Float32Array(2), bias: new Float32Array(1), lexical: null };
+import { auditEvents, createBackbone, createHead } from '../helpers/factories.js';
 
 for (const kind of testDatabases()) {
   describe(`rollBackPast (${kind.name})`, { skip: kind.skip }, () => {
@@ -19,16 +18,11 @@ for (const kind of testDatabases()) {
     test('back to the newest ancestor trained only on labels before the held ones; nothing when clean or changed', async () => {
       const d = database();
       const db = d.db;
-      const backbone = crypto.randomUUID();
-      await db
-        .insertInto('backbones')
-        .values({ id: backbone, name: 'b', sha256: crypto.randomUUID(), path: '/m', feature_dim: 2, labels: '["violence"]', problem_type: 'multi_label', config: '{}' })
-        .execute();
+      const backbone = await createBackbone(db, { featureDim: 2, labels: ['violence'] });
       // base (no labels) ← v2 (labels ≤ 100) ← v3 (≤ 200) ← v4 (≤ 300), v4 active.
       const ids: string[] = [];
       for (const [k, upTo] of [null, 100, 200, 300].entries()) {
-        const id = crypto.randomUUID();
-        await heads.insertHead(db, { id, backboneId: backbone, parentId: ids[k - 1] ?? null, status: 'candidate', source: k === 0 ? 'starter' : 'dpo', head: weights, dataSnapshot: upTo === null ? null : { max_label_id: upTo } });
+        const { id } = await createHead(db, backbone, { parentId: ids[k - 1] ?? null, source: k === 0 ? 'starter' : 'dpo', dim: 2, dataSnapshot: upTo === null ? null : { max_label_id: upTo } });
         ids.push(id);
       }
       await db.transaction().execute((trx) => activateInTransaction(trx, ids[3], 'test', { name: 'test' }));
@@ -43,7 +37,7 @@ for (const kind of testDatabases()) {
       const back = await rollBackPast(db, await active(), 150, { name: 'training run x' }, { training_run_id: 'x' });
       assert.deepEqual(back, { id: ids[1], version: 2 }, 'v3 and v4 trained on labels after 150; v2 did not');
       assert.equal((await active()).id, ids[1]);
-      const audit = await db.selectFrom('audit_events').select(['actor', 'details']).where('action', '=', 'head.activated').orderBy('id', 'desc').executeTakeFirstOrThrow();
+      const audit = (await auditEvents(db, { action: 'head.activated' })).at(-1)!;
       assert.equal(audit.actor, 'training run x');
       assert.equal(audit.details.rollback, true);
       assert.equal(audit.details.held_after_label_id, 150);
