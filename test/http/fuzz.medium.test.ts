@@ -9,16 +9,16 @@
  * status is kept, and the property fails at its end listing them.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import fc from 'fast-check';
-import { sql } from 'kysely';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDatabases } from '../helpers/db.js';
+import { createHead } from '../helpers/factories.js';
 import { ENDPOINTS, pathFor, routeOf, type Endpoint, type Fixture } from '../helpers/endpoints.js';
 import { waitForRun } from '../helpers/feedback.js';
 import { insertHolds } from '../../src/tuning/training.repository.js';
+import { getHead } from '../../src/models/head.repository.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
 function envInt(name: string, fallback: number): number {
@@ -708,11 +708,14 @@ for (const kind of testDatabases()) describe(`fuzzing the HTTP API (${kind.name}
         name: 'a NUL character in the reason of a rollback (with an earlier head to go back to)',
         req: async () => {
           // A second head of the same backbone (a copy of the active one), activated, makes a rollback possible.
-          const active = await fixture('head');
-          const copy = randomUUID();
-          await sql`insert into head_versions (id, backbone_id, version, parent_id, status, source, num_labels, feature_dim, weight, bias, hyperparameters, metrics)
-            select ${copy}, backbone_id, (select max(version) + 1 from head_versions), id, 'candidate', 'fuzz copy', num_labels, feature_dim, weight, bias, hyperparameters, metrics
-            from head_versions where id = ${active}`.execute(app.database.db);
+          const active = (await getHead(app.database.db, await fixture('head')))!;
+          const { id: copy } = await createHead(app.database.db, active.backboneId, {
+            parentId: active.id,
+            source: 'fuzz copy',
+            weights: active,
+            hyperparameters: active.hyperparameters,
+            metrics: active.metrics,
+          });
           await must('POST', `/v1/models/${copy}/activate`, { reason: 'a head to roll back from' });
           return { method: 'POST', url: '/v1/models/rollback', headers: jsonHeaders(), body: Buffer.from('{"reason":"\\u0000"}') };
         },
