@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { hashKey } from '../../src/auth/keys.js';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
+import { auditEvents } from '../helpers/factories.js';
 
 describe('admin API keys', () => {
   let app: TestApp;
@@ -26,7 +27,7 @@ describe('admin API keys', () => {
     assert.ok(listed.body.data.some((k: { id: string; key?: string }) => k.id === res.body.id && k.key === undefined));
     const use = await app.request.post('/v1/moderate').set('Authorization', `Bearer ${res.body.key}`).send({ input: 'hi' });
     assert.equal(use.status, 200);
-    const audit = await app.database.db.selectFrom('audit_events').selectAll().where('subject_id', '=', res.body.id).execute();
+    const audit = await auditEvents(app.database.db, { subjectId: res.body.id });
     assert.deepEqual(audit.map((a) => a.action), ['api_key.created']);
     assert.equal(audit[0].actor, 'bootstrap admin (MODTUNE_ADMIN_KEY)');
   });
@@ -61,7 +62,7 @@ describe('admin API keys', () => {
     assert.equal(listed.body.data.find((k: { id: string }) => k.id === created.body.id).trusted, true);
     const off = await app.request.post(`/v1/admin/api-keys/${created.body.id}/trust`).set(admin).send({ trusted: false });
     assert.equal(off.body.trusted, false);
-    const audit = await app.database.db.selectFrom('audit_events').select('action').where('subject_id', '=', created.body.id).orderBy('id').execute();
+    const audit = await auditEvents(app.database.db, { subjectId: created.body.id });
     assert.deepEqual(audit.map((a) => a.action), ['api_key.created', 'api_key.trusted', 'api_key.untrusted']);
 
     const bad = await app.request.post(`/v1/admin/api-keys/${created.body.id}/trust`).set(admin).send({ trusted: 'yes' });
