@@ -13,6 +13,7 @@ import { parsePolicy } from '../../src/policy/loader.js';
 import { OPENAI_CATEGORIES } from '../../src/policy/categories.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { browserSkip, CATEGORY_KEYS, launchBrowser, openReview } from '../helpers/browser.js';
+import { heldTaskId, leaseTo, taskReviews, taskRow } from '../helpers/factories.js';
 import { openAiCategories, policies, reviewPolicyYaml } from '../helpers/policies.js';
 
 const POLICY = reviewPolicyYaml({ lease_seconds: 600 }, {}, openAiCategories());
@@ -35,8 +36,11 @@ describe('review console: a shift on the keyboard', { skip: browserSkip }, () =>
     await page.locator('#key').fill(key);
     await page.keyboard.press('Enter');
   };
-  const heldTask = async () =>
-    (await app.database.db.selectFrom('review_tasks').select('id').where('leased_to', '=', moderatorId).where('status', '=', 'open').executeTakeFirstOrThrow()).id;
+  const heldTask = async () => {
+    const id = await heldTaskId(app.database.db, moderatorId);
+    assert.ok(id, 'the moderator holds a task');
+    return id;
+  };
 
   before(async () => {
     app = await startTestApp({ listen: true, policies: policies(parsePolicy('default', POLICY)) });
@@ -89,7 +93,7 @@ describe('review console: a shift on the keyboard', { skip: browserSkip }, () =>
     await page.keyboard.press('s');
     // The verdict is stored before the next task is claimed: wait for the page to move on.
     await page.waitForFunction((prev) => document.getElementById('content')?.textContent !== prev || !document.getElementById('idle')!.hidden, shown);
-    const review = await app.database.db.selectFrom('reviews').select('labels').where('task_id', '=', taskId).executeTakeFirstOrThrow();
+    const [review] = await taskReviews(app.database.db, taskId);
     const labels = typeof review.labels === 'string' ? JSON.parse(review.labels) : review.labels;
     assert.deepEqual(OPENAI_CATEGORIES.map((c) => labels[c]), toggled, 'the database holds the verdict as toggled, category by category');
     await page.close();
@@ -103,7 +107,7 @@ describe('review console: a shift on the keyboard', { skip: browserSkip }, () =>
     const taskId = await heldTask();
     // The lease ran out meanwhile and another moderator claimed the task.
     const other = (await app.request.get('/v1/me').set('Authorization', `Bearer ${await app.key('moderator')}`)).body.key_id;
-    await app.database.db.updateTable('review_tasks').set({ leased_to: other }).where('id', '=', taskId).execute();
+    await leaseTo(app.database.db, taskId, other);
     await page.keyboard.press('s');
     await page.locator('#idle').waitFor({ state: 'visible' });
     assert.match((await page.locator('#idle-message').textContent()) ?? '', /leased to another moderator\. Press N to claim the next task/);
@@ -156,10 +160,10 @@ describe('review console: a shift on the keyboard', { skip: browserSkip }, () =>
     await page.keyboard.press('u');
     await page.waitForFunction(() => /Verdict taken back/.test(document.getElementById('status')?.textContent ?? ''));
     assert.equal(await page.locator('#content').textContent(), first);
-    assert.equal((await app.database.db.selectFrom('reviews').select('id').where('task_id', '=', firstId).execute()).length, 0, 'the verdict is gone');
+    assert.equal((await taskReviews(app.database.db, firstId)).length, 0, 'the verdict is gone');
     await page.keyboard.press('s');
     await page.waitForFunction(() => /Verdict saved|claimed|empty/.test(document.getElementById('status')?.textContent ?? ''));
-    assert.equal((await app.database.db.selectFrom('reviews').select('id').where('task_id', '=', firstId).execute()).length, 1, 'given again');
+    assert.equal((await taskReviews(app.database.db, firstId)).length, 1, 'given again');
     await page.close();
   });
   test('at 390 px (a phone) nothing is wider than the screen', async () => {
@@ -326,7 +330,7 @@ describe('review console: graphic content stays blurred until revealed; the queu
     await page.keyboard.press('Enter');
     // The confirmation stays with the next claim's line instead of being replaced by it.
     await page.waitForFunction(() => /^Escalated to a senior moderator \("is this a threat\? needs a senior look"\)\. (Task .* claimed|Queue empty)/.test(document.getElementById('status')?.textContent ?? ''));
-    const row = await app.database.db.selectFrom('review_tasks').select(['escalated_at', 'escalation_comment', 'leased_to']).where('id', '=', taskId).executeTakeFirstOrThrow();
+    const row = await taskRow(app.database.db, taskId);
     assert.ok(row.escalated_at);
     assert.equal(row.escalation_comment, 'is this a threat? needs a senior look');
     assert.equal(row.leased_to, null, 'given up for a senior');
