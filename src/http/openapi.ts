@@ -1,9 +1,9 @@
 /**
  * The OpenAPI 3.1 document served at /openapi.json, built from the endpoints' declarations beside their
  * handlers (endpoint.ts): the same objects mount the routes, so a route and its operation cannot drift
- * (test/http/openapi.medium.test.ts checks the app's routes against them). Request bodies and the export's query
+ * (test/http/openapi.controller.test.ts checks the app's routes against them). Request bodies and the export's query
  * come from the routes' own zod schemas (z.toJSONSchema, input side); each success response from the zod
- * schema declared beside its handler (output side; test/http/openapi.medium.test.ts checks real answers against it),
+ * schema declared beside its handler (output side; test/http/role-matrix.medium.test.ts checks real answers against it, and compiles a generated client against them),
  * or, for the few answers that are not JSON (metrics, the pair export, the root page), its content type in words.
  */
 import { z, type ZodType } from 'zod';

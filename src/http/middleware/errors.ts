@@ -52,6 +52,13 @@ function fromInference(err: unknown): AppError | null {
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) {
+      // A handler that finished after its request's deadline had answered 503 (deadline in request.ts):
+      // its answer has nowhere to go. Said once in the log, not thrown as a stack to stderr.
+      if ((err as NodeJS.ErrnoException)?.code === 'ERR_HTTP_HEADERS_SENT') {
+        log.warn({ requestId: res.locals.requestId, method: req.method, path: req.path }, 'the request finished after it had been answered (its deadline answered 503 first)');
+        return;
+      }
+      // A failure mid-answer (a stream that broke): express closes the connection, so the client sees it cut.
       next(err);
       return;
     }

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { bundlePages } from '../../src/http/pages/bundle.js';
+import { controllerApp } from '../helpers/controller.js';
 
 function files(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
@@ -35,42 +37,33 @@ test('no raw SQL strings with interpolated values in src/', () => {
 });
 
 test('the security headers and CSP are on every response', async () => {
-  const { startTestApp } = await import('../helpers/app.js');
-  const app = await startTestApp();
-  try {
-    for (const p of ['/healthz', '/review/', '/dashboard/', '/v1/nothing']) {
-      const r = await app.request.get(p);
-      const csp = r.headers['content-security-policy'];
-      assert.match(csp, /default-src 'self'/, p);
-      assert.match(csp, /script-src 'self'/, p);
-      assert.match(csp, /object-src 'none'/, p);
-      assert.match(csp, /frame-ancestors 'none'/, p);
-      assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/, p);
-      assert.equal(r.headers['x-content-type-options'], 'nosniff', p);
-      assert.ok(r.headers['strict-transport-security'], p);
-      assert.equal(r.headers['x-frame-options'], 'SAMEORIGIN', p);
-      assert.equal(r.headers['x-powered-by'], undefined, p);
-    }
-  } finally {
-    await app.close();
+  const app = controllerApp();
+  for (const p of ['/healthz', '/review/', '/dashboard/', '/v1/nothing']) {
+    const r = await app.request.get(p);
+    const csp = r.headers['content-security-policy'];
+    assert.match(csp, /default-src 'self'/, p);
+    assert.match(csp, /script-src 'self'/, p);
+    assert.match(csp, /object-src 'none'/, p);
+    assert.match(csp, /frame-ancestors 'none'/, p);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/, p);
+    assert.equal(r.headers['x-content-type-options'], 'nosniff', p);
+    assert.ok(r.headers['strict-transport-security'], p);
+    assert.equal(r.headers['x-frame-options'], 'SAMEORIGIN', p);
+    assert.equal(r.headers['x-powered-by'], undefined, p);
   }
 });
 
 test('the pages run bundled scripts built from their TypeScript; the sources are not served', async () => {
-  const { startTestApp } = await import('../helpers/app.js');
-  const app = await startTestApp();
-  try {
-    for (const p of ['/review/review.js', '/dashboard/dashboard.js']) {
-      const r = await app.request.get(p);
-      assert.equal(r.status, 200, p);
-      assert.match(r.headers['content-type'], /javascript/);
-      assert.doesNotMatch(r.text, /^\s*import\s/m, `${p} is one module: its imports were bundled in`);
-      assert.doesNotMatch(r.text, /: (string|number|boolean)\b[,)]/, `${p} carries no type annotations`);
-    }
-    for (const p of ['/review/review.ts', '/dashboard/dashboard.ts', '/review/page.js', '/review/../shared/page.ts']) {
-      assert.equal((await app.request.get(p)).status, 404, p);
-    }
-  } finally {
-    await app.close();
+  // The scripts as the server bundles them at start (from the sources, in tests).
+  const app = controllerApp({ pages: await bundlePages() });
+  for (const p of ['/review/review.js', '/dashboard/dashboard.js']) {
+    const r = await app.request.get(p);
+    assert.equal(r.status, 200, p);
+    assert.match(r.headers['content-type'], /javascript/);
+    assert.doesNotMatch(r.text, /^\s*import\s/m, `${p} is one module: its imports were bundled in`);
+    assert.doesNotMatch(r.text, /: (string|number|boolean)\b[,)]/, `${p} carries no type annotations`);
+  }
+  for (const p of ['/review/review.ts', '/dashboard/dashboard.ts', '/review/page.js', '/review/../shared/page.ts']) {
+    assert.equal((await app.request.get(p)).status, 404, p);
   }
 });
