@@ -16,6 +16,7 @@ import { parsePolicy } from '../../src/policy/loader.js';
 import { mulberry32 } from '../../src/random.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { browserSkip, CATEGORY_KEYS, launchBrowser, openReview } from '../helpers/browser.js';
+import { countRows, heldTaskId, leaseTo } from '../helpers/factories.js';
 import { openAiCategories, policies, reviewPolicyYaml } from '../helpers/policies.js';
 import { TINY_MODEL_TEXTS } from '../helpers/tiny-model.js';
 
@@ -50,8 +51,7 @@ describe('a scripted shift of 200 tasks on the keyboard', { skip: browserSkip },
     for (let batch = 0; ; batch++) {
       const input = Array.from({ length: 32 }, (_, i) => `${TINY_MODEL_TEXTS[(batch * 32 + i) % TINY_MODEL_TEXTS.length]} (${batch}.${i})`);
       assert.equal((await app.request.post('/v1/moderate').set(as(client)).send({ input })).status, 200);
-      const open = await app.database.db.selectFrom('review_tasks').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-      if (Number(open.n) >= 190) break;
+      if ((await countRows(app.database.db, 'review_tasks')) >= 190) break;
     }
     browser = await launchBrowser();
     page = await browser.newPage();
@@ -62,8 +62,7 @@ describe('a scripted shift of 200 tasks on the keyboard', { skip: browserSkip },
   });
 
   const current = () => page.locator('#content').textContent().then((t) => t ?? '');
-  const heldTask = async () =>
-    (await app.database.db.selectFrom('review_tasks').select('id').where('leased_to', '=', moderatorId).where('status', '=', 'open').orderBy('leased_at', 'desc').executeTakeFirst())?.id;
+  const heldTask = () => heldTaskId(app.database.db, moderatorId);
 
   /** Presses the keys that turn the shown checkboxes into `want` (only those that differ). */
   async function setVerdict(want: Record<string, boolean>): Promise<void> {
@@ -110,7 +109,7 @@ describe('a scripted shift of 200 tasks on the keyboard', { skip: browserSkip },
         // The lease ran out while the moderator looked, and another moderator took the task.
         const id = await heldTask();
         const other = (await app.request.get('/v1/me').set(as(await app.key('moderator')))).body.key_id;
-        await app.database.db.updateTable('review_tasks').set({ leased_to: other }).where('id', '=', id!).execute();
+        await leaseTo(app.database.db, id!, other);
         await setVerdict(want);
         await page.keyboard.press('s');
         await page.locator('#idle').waitFor({ state: 'visible' });
