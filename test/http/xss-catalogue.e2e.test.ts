@@ -11,9 +11,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { v7 as uuidv7 } from 'uuid';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
+import { updateRun } from '../../src/tuning/training.repository.js';
 import { browserSkip, launchBrowser, openReview } from '../helpers/browser.js';
+import { createBackbone, createHead } from '../helpers/factories.js';
 import { waitForRun } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
@@ -140,22 +141,14 @@ describe('XSS catalogue', { skip: browserSkip }, () => {
       await waitForRun(app, r.body.id);
     }
     for (let i = 0; i < ids.length; i++) {
-      await app.database.db
-        .updateTable('training_runs')
-        .set({
-          error: PAYLOADS[i],
-          gate: JSON.stringify({ passed: false, checks: [{ check: PAYLOADS[i + 4], passed: false, detail: PAYLOADS[i + 8] }], reasons: [PAYLOADS[i + 8]] }),
-        })
-        .where('id', '=', ids[i])
-        .execute();
+      await updateRun(app.database.db, ids[i], {
+        error: PAYLOADS[i],
+        gate: { passed: false, checks: [{ check: PAYLOADS[i + 4], passed: false, detail: PAYLOADS[i + 8] }], reasons: [PAYLOADS[i + 8]] },
+      });
     }
     // A backbone named by a hostile operator, with a head that has an accuracy to chart.
-    const bb = uuidv7();
-    await app.database.db.insertInto('backbones').values({ id: bb, name: PAYLOADS[12], sha256: 'x'.repeat(64), path: '/nowhere', feature_dim: 1, labels: '["violence"]', problem_type: 'multi_label', config: '{}' }).execute();
-    await app.database.db
-      .insertInto('head_versions')
-      .values({ id: uuidv7(), backbone_id: bb, version: 1, parent_id: null, status: 'rejected', source: PAYLOADS[13], num_labels: 1, feature_dim: 1, weight: new Uint8Array(4), bias: new Uint8Array(4), metrics: JSON.stringify({ eval_accuracy: 0.5 }), training_run_id: null, promoted_at: null, retired_at: null })
-      .execute();
+    const bb = await createBackbone(app.database.db, { name: PAYLOADS[12], sha256: 'x'.repeat(64), path: '/nowhere', labels: ['violence'] });
+    await createHead(app.database.db, bb, { status: 'rejected', source: PAYLOADS[13], metrics: { eval_accuracy: 0.5 } });
 
     const dash = await browser.newPage();
     dash.on('dialog', (d) => {
