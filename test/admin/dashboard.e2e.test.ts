@@ -15,7 +15,7 @@ import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
 import { browserSkip, launchBrowser } from '../helpers/browser.js';
 import { makeTexts, moderateAndReview, waitForRun } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
-import { insertHolds } from '../../src/tuning/training.repository.js';
+import { insertHolds, updateRun } from '../../src/tuning/training.repository.js';
 
 const TRAINING = { l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7 };
 const GATE = { max_recall_drop: 0.05 };
@@ -52,7 +52,7 @@ describe('admin dashboard', { skip: browserSkip }, () => {
     // 1. No pairs yet: skipped. Its error column then carries markup, as a hostile value would.
     runs.skipped = await startRun();
     assert.equal(runs.skipped.status, 'skipped');
-    await app.database.db.updateTable('training_runs').set({ error: PAYLOAD }).where('id', '=', runs.skipped.id).execute();
+    await updateRun(app.database.db, runs.skipped.id, { error: PAYLOAD });
 
     // 2. Consistent feedback: promoted, with metrics.
     await moderateAndReview(app, client, moderator, await makeTexts(200, 1));
