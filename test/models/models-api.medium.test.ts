@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
+import { auditEvents, countRows } from '../helpers/factories.js';
 import { importModel } from '../../src/models/import/importer.js';
 import { quietLogger } from '../helpers/db.js';
 import { fixtureModelDir } from '../helpers/fixture-models.js';
@@ -32,7 +33,7 @@ describe('model registration and weights over the API', () => {
   });
 
   test('a path outside the models directory, a relative path or a directory that is no model is refused (400), and nothing is stored', async () => {
-    const before = await app.database.db.selectFrom('backbones').select('id').execute();
+    const before = await countRows(app.database.db, 'backbones');
     for (const [p, code, message] of [
       ['/etc', 'invalid_request', /must be an absolute path inside .*the server's models directory/],
       [path.join(root, '..', path.basename(root) + '-other', 'x'), 'invalid_request', /inside/],
@@ -47,7 +48,7 @@ describe('model registration and weights over the API', () => {
     const bad = await app.request.post('/v1/models/backbones').set(admin).send({ path: path.join(root, 'bert'), name: '../evil' });
     assert.equal(bad.status, 400);
     assert.match(bad.body.error.message, /name must be/);
-    assert.equal((await app.database.db.selectFrom('backbones').select('id').execute()).length, before.length);
+    assert.equal(await countRows(app.database.db, 'backbones'), before);
   });
 
   test('a model directory inside it is registered once (201, audited), then found (200)', async () => {
@@ -60,7 +61,7 @@ describe('model registration and weights over the API', () => {
     const again = await app.request.post('/v1/models/backbones').set(admin).send({ path: path.join(root, 'bert'), name: 'bert-again' });
     assert.equal(again.status, 200);
     assert.deepEqual([again.body.registered, again.body.backbone.id, again.body.base_head.id], [false, first.body.backbone.id, first.body.base_head.id]);
-    const audit = await app.database.db.selectFrom('audit_events').select(['action', 'actor']).where('subject_id', '=', first.body.backbone.id).execute();
+    const audit = await auditEvents(app.database.db, { subjectId: first.body.backbone.id });
     assert.deepEqual(audit.map((a) => a.action), ['backbone.registered']);
     assert.notEqual(audit[0].actor, 'system', 'the admin who registered it is named');
   });
