@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ADMIN_KEY, startTestApp, suiteApp, type TestApp } from '../helpers/app.js';
+import { auditEvents } from '../helpers/factories.js';
 import { makeTexts, moderateAndReview, waitForRun } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 import { waitFor } from '../helpers/wait.js';
@@ -46,9 +47,9 @@ describe('promotion guard', () => {
     assert.ok(guard.verdicts >= 20);
     assert.ok(guard.predecessor_agreement - guard.agreement > 0.05, JSON.stringify(guard));
     assert.equal(after.body.status, 'retired');
-    const events = await app.database.db.selectFrom('audit_events').select(['actor', 'details']).where('action', '=', 'head.activated').orderBy('id', 'desc').limit(1).execute();
-    assert.equal(events[0].actor, 'promotion guard');
-    assert.match((events[0].details as { reason: string }).reason, /^promotion guard: live agreement/);
+    const last = (await auditEvents(app.database.db, { action: 'head.activated' })).at(-1)!;
+    assert.equal(last.actor, 'promotion guard');
+    assert.match((last.details as { reason: string }).reason, /^promotion guard: live agreement/);
   });
 
   test('consistent live verdicts: the guard passes and the head stays', async () => {
