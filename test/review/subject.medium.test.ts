@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { testDatabases } from '../helpers/db.js';
+import { auditEvents } from '../helpers/factories.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
 for (const kind of testDatabases()) {
@@ -147,7 +148,7 @@ describe('escalation to a senior moderator, and comments on a subject', () => {
     assert.equal(s.id, first.id);
     assert.equal(s.escalation.comment, 'coded slur? not sure');
     assert.match(String(s.escalation.by), /moderator/);
-    const audit = await app.database.db.selectFrom('audit_events').select('action').where('subject_id', '=', first.id).where('action', '=', 'review.escalated_to_senior').execute();
+    const audit = await auditEvents(app.database.db, { subjectId: first.id, action: 'review.escalated_to_senior' });
     assert.equal(audit.length, 1);
     await app.request.post(`/v1/review/tasks/${s.id}/release`).set(as(senior));
     // Only the lease holder escalates.
