@@ -9,6 +9,7 @@ import { settledLabels } from '../../src/review/settled-labels.repository.js';
 import { splitForText } from '../../src/review/split.js';
 import { ADMIN_KEY, startTestApp, TEST_SPLIT_SALT, type TestApp } from '../helpers/app.js';
 import { testDatabases } from '../helpers/db.js';
+import { countRows } from '../helpers/factories.js';
 import { waitForRun } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
@@ -89,8 +90,7 @@ for (const kind of testDatabases()) {
       assert.equal(run.status, 'rejected', `${run.status}: ${run.error}`);
       assert.equal(run.gate.evidence.verdict, 'undecided', JSON.stringify(run.gate.reasons));
       assert.equal(run.data_snapshot.settled_labels, all.length);
-      const rows = await app.database.db.selectFrom('review_labels').select('id').execute();
-      assert.ok(rows.length > all.length, 'the replaced labels are kept in history, just not trained on');
+      assert.ok((await countRows(app.database.db, 'review_labels')) > all.length, 'the replaced labels are kept in history, just not trained on');
       const trainCells = all.filter((c) => c.split === 'train').length;
       assert.equal(run.data_snapshot.pairs, trainCells);
     });
