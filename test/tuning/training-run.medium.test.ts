@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ADMIN_KEY, suiteApp, type TestApp } from '../helpers/app.js';
 import { testDatabases } from '../helpers/db.js';
+import { auditEvents, countRows } from '../helpers/factories.js';
 import { makeTexts, MARKED, moderateAndReview, waitForRun } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
@@ -152,13 +153,12 @@ for (const kind of testDatabases()) {
       const act = await app.request.post(`/v1/models/${rb.body.previous_head_id}/activate`).set(admin).send({ reason: 'back to the tuned head' });
       assert.equal(act.status, 200);
       assert.equal(await headVersion(), from);
-      const events = await app.database.db.selectFrom('audit_events').select(['action', 'details']).where('action', '=', 'head.activated').orderBy('id').execute();
+      const events = await auditEvents(app.database.db, { action: 'head.activated' });
       assert.deepEqual(
         events.slice(-2).map((e) => (e.details as { reason: string }).reason),
         ['manual rollback', 'back to the tuned head'],
       );
-      const active = await app.database.db.selectFrom('head_versions').select('id').where('status', '=', 'active').execute();
-      assert.equal(active.length, 1);
+      assert.equal(await countRows(app.database.db, 'head_versions', { status: 'active' }), 1);
       assert.equal((await app.request.post('/v1/models/01a2188c-0000-7000-8000-000000000000/activate').set(admin)).status, 404);
     });
 
