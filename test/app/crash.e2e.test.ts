@@ -10,8 +10,6 @@
  * CRASH_SEED picks the kill schedule and the texts; CRASH_CYCLES the number of kills (default 10).
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { after, before, describe, test } from 'node:test';
@@ -19,10 +17,11 @@ import { openDatabase, type Database } from '../../src/db/connect.js';
 import { mulberry32 } from '../../src/random.js';
 import { quietLogger } from '../helpers/db.js';
 import { makeTexts } from '../helpers/feedback.js';
-import { baseEnv, startService, type ServiceProcess } from '../helpers/process.js';
+import { startService, type ServiceProcess } from '../helpers/process.js';
 import { reviewPolicyYaml } from '../helpers/policies.js';
-import { createScratchDatabase, serverDatabaseKinds, type ScratchDatabase } from '../helpers/scratch-database.js';
-import { TINY_MODEL_TEXTS, tinyModelDir } from '../helpers/tiny-model.js';
+import { serverDatabaseKinds } from '../helpers/scratch-database.js';
+import { processWorkspace, tinyServiceEnv, type ProcessWorkspace } from '../helpers/service-dir.js';
+import { TINY_MODEL_TEXTS } from '../helpers/tiny-model.js';
 import { holdFor, waitFor } from '../helpers/wait.js';
 
 const ADMIN = 'mt_crash_admin_key_0123456789abcdefghijk';
@@ -142,27 +141,15 @@ for (const kind of kinds) {
     let dir: string;
     let dbUrl: string | undefined;
     let env: Record<string, string>;
-    let scratch: ScratchDatabase | undefined;
+    let workspace: ProcessWorkspace | undefined;
     const started: ServiceProcess[] = [];
 
     before(async () => {
-      dir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-reliability-crash-'));
-      await fs.mkdir(path.join(dir, 'policies'));
-      await fs.writeFile(path.join(dir, 'policies', 'default.yaml'), POLICY);
-      if (kind.url) {
-        scratch = await createScratchDatabase(kind.url, 'modtune_reliability_crash');
-        dbUrl = scratch.url;
-      }
-      env = baseEnv({
-        DATA_DIR: path.join(dir, 'data'),
+      workspace = await processWorkspace('reliability-crash', POLICY, kind.url);
+      ({ dir, dbUrl } = workspace);
+      env = await tinyServiceEnv(path.join(dir, 'data'), ADMIN, {
         DATABASE_URL: dbUrl,
-        MODEL_DIR: await tinyModelDir(),
-        MODEL_AUTO_BUILD: 'false',
         POLICY_DIR: path.join(dir, 'policies'),
-        PORT: '0',
-        MODTUNE_ADMIN_KEY: ADMIN,
-        INFERENCE_WORKERS: '1',
-        ORT_THREADS: '1',
         RATE_LIMIT_PER_SECOND: '0',
         TRAINING_SCHEDULER: 'false',
         EXECUTION_PROVIDERS: 'cpu',
@@ -172,8 +159,7 @@ for (const kind of kinds) {
 
     after(async () => {
       for (const s of started) await s.stop('SIGKILL');
-      await fs.rm(dir, { recursive: true, force: true });
-      await scratch?.drop();
+      await workspace?.remove();
     });
 
     test(`${CYCLES} SIGKILLs under load: every acknowledged decision and verdict is stored intact`, { timeout: 240_000 }, async (t) => {

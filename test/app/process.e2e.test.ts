@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ensureBuilt } from '../helpers/build.js';
 import { runNode, waitFor, type Running } from '../helpers/process.js';
-import { tinyModelDir } from '../helpers/tiny-model.js';
+import { tinyServiceEnv } from '../helpers/service-dir.js';
 
 const run = (env: Record<string, string>): Running => runNode(['dist/main.js'], env);
 
@@ -27,14 +27,7 @@ describe('the service process', () => {
   before(async () => {
     await ensureBuilt();
     dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-e2e-'));
-    env = {
-      DATA_DIR: dataDir,
-      MODEL_DIR: await tinyModelDir(),
-      MODEL_AUTO_BUILD: 'false',
-      PORT: '0',
-      INFERENCE_WORKERS: '1',
-      ORT_THREADS: '1',
-    };
+    env = await tinyServiceEnv(dataDir, undefined);
   });
   after(async () => {
     await fs.rm(dataDir, { recursive: true, force: true });

@@ -11,8 +11,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { baseEnv, startService, waitFor } from '../helpers/process.js';
-import { tinyModelDir } from '../helpers/tiny-model.js';
+import { startService, waitFor } from '../helpers/process.js';
+import { tinyServiceEnv } from '../helpers/service-dir.js';
 
 const KEY = 'shutdown-lossless-admin-key-0123456789';
 const BODY = JSON.stringify({ input: Array.from({ length: 8 }, (_, i) => `a message of some length to score, number ${i}`) });
@@ -46,18 +46,7 @@ after(async () => {
 });
 
 const start = async (n: number) =>
-  startService(
-    baseEnv({
-      DATA_DIR: path.join(dir, `data-${n}`),
-      MODEL_DIR: await tinyModelDir(),
-      MODEL_AUTO_BUILD: 'false',
-      PORT: '0',
-      INFERENCE_WORKERS: '1',
-      ORT_THREADS: '1',
-      MODTUNE_ADMIN_KEY: KEY,
-      RATE_LIMIT_PER_SECOND: '0',
-    }),
-  );
+  startService(await tinyServiceEnv(path.join(dir, `data-${n}`), KEY, { RATE_LIMIT_PER_SECOND: '0' }));
 
 /**
  * One trial on fresh connections: 24 new connections at once, then `signal` as soon as they are sent

@@ -11,9 +11,9 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { baseEnv, startService, type ServiceProcess } from '../helpers/process.js';
+import { startService, type ServiceProcess } from '../helpers/process.js';
+import { tinyServiceEnv } from '../helpers/service-dir.js';
 import { holdFor, waitFor } from '../helpers/wait.js';
-import { tinyModelDir } from '../helpers/tiny-model.js';
 
 const KEY = 'shutdown-test-admin-key-0123456789abcdef';
 const DRAIN_MS = 1_500;
@@ -58,14 +58,7 @@ let service: ServiceProcess;
 before(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-shutdown-'));
   service = await startService(
-    baseEnv({
-      DATA_DIR: path.join(dir, 'data'),
-      MODEL_DIR: await tinyModelDir(),
-      MODEL_AUTO_BUILD: 'false',
-      PORT: '0',
-      INFERENCE_WORKERS: '1',
-      ORT_THREADS: '1',
-      MODTUNE_ADMIN_KEY: KEY,
+    await tinyServiceEnv(path.join(dir, 'data'), KEY, {
       LOG_LEVEL: 'info',
       SHUTDOWN_DRAIN_MS: String(DRAIN_MS),
       SHUTDOWN_TIMEOUT_MS: '5000',

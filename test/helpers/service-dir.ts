@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { reviewPolicyYaml } from './policies.js';
 import { baseEnv } from './process.js';
+import { createScratchDatabase } from './scratch-database.js';
 import { tinyModelDir } from './tiny-model.js';
 
 const REPO = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -48,6 +49,49 @@ export async function serviceDir(tag: string, opts: { key: string; labelMap: str
         ONNXRUNTIME_NODE_INSTALL: 'skip',
         ...extra,
       }),
+  };
+}
+
+/**
+ * The real service's environment on the tiny model: its data in `dataDir`, one inference worker of one
+ * thread, port 0, `adminKey` as the admin key (undefined: none, so a first start makes one); `extra` on top
+ * (undefined: left out).
+ */
+export async function tinyServiceEnv(dataDir: string, adminKey: string | undefined, extra: Record<string, string | undefined> = {}): Promise<Record<string, string>> {
+  return baseEnv({
+    DATA_DIR: dataDir,
+    MODEL_DIR: await tinyModelDir(),
+    MODEL_AUTO_BUILD: 'false',
+    PORT: '0',
+    INFERENCE_WORKERS: '1',
+    ORT_THREADS: '1',
+    MODTUNE_ADMIN_KEY: adminKey,
+    ...extra,
+  });
+}
+
+export interface ProcessWorkspace {
+  /** A fresh directory under the OS temp dir with `policies/default.yaml`. */
+  dir: string;
+  /** A scratch database of its own on the PostgreSQL server, when one was given; else undefined (PGlite in `dir`). */
+  dbUrl: string | undefined;
+  /** Removes the directory and drops the scratch database. */
+  remove(): Promise<void>;
+}
+
+/** Where a test runs real processes on one policy: a directory named after `tag`, and on PostgreSQL (`serverUrl`) a database named after it. */
+export async function processWorkspace(tag: string, policyYaml: string, serverUrl: string | undefined): Promise<ProcessWorkspace> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `modtune-${tag}-`));
+  await fs.mkdir(path.join(dir, 'policies'));
+  await fs.writeFile(path.join(dir, 'policies', 'default.yaml'), policyYaml);
+  const scratch = serverUrl ? await createScratchDatabase(serverUrl, `modtune_${tag.replaceAll('-', '_')}`) : undefined;
+  return {
+    dir,
+    dbUrl: scratch?.url,
+    async remove() {
+      await fs.rm(dir, { recursive: true, force: true });
+      await scratch?.drop();
+    },
   };
 }
 

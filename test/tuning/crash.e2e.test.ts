@@ -5,8 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openDatabase, type Database } from '../../src/db/connect.js';
@@ -15,7 +13,9 @@ import { startTestApp } from '../helpers/app.js';
 import { quietLogger } from '../helpers/db.js';
 import { makeTexts, moderateAndReview } from '../helpers/feedback.js';
 import { reviewPolicyYaml } from '../helpers/policies.js';
-import { createScratchDatabase, serverDatabaseKinds, type ScratchDatabase } from '../helpers/scratch-database.js';
+import { baseEnv } from '../helpers/process.js';
+import { serverDatabaseKinds } from '../helpers/scratch-database.js';
+import { processWorkspace, type ProcessWorkspace } from '../helpers/service-dir.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -27,28 +27,21 @@ for (const kind of kinds) {
     let dir: string;
     let env: Record<string, string>;
     let dbUrl: string | undefined;
-    let scratch: ScratchDatabase | undefined;
+    let workspace: ProcessWorkspace | undefined;
 
     const open = (): Promise<Database> => openDatabase({ url: dbUrl, dataDir: path.join(dir, 'data'), logger: quietLogger() });
 
     before(async () => {
-      dir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-crash-'));
-      await fs.mkdir(path.join(dir, 'policies'));
-      await fs.writeFile(path.join(dir, 'policies', 'default.yaml'), POLICY);
-      if (kind.url) {
-        scratch = await createScratchDatabase(kind.url, 'modtune_crash');
-        dbUrl = scratch.url;
-      }
-      env = {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '/tmp',
+      workspace = await processWorkspace('crash', POLICY, kind.url);
+      ({ dir, dbUrl } = workspace);
+      env = baseEnv({
         DATA_DIR: path.join(dir, 'data'),
         MODEL_DIR: await tinyModelDir(),
         MODEL_AUTO_BUILD: 'false',
         POLICY_DIR: path.join(dir, 'policies'),
         LOG_LEVEL: 'warn',
-        ...(dbUrl ? { DATABASE_URL: dbUrl } : {}),
-      };
+        DATABASE_URL: dbUrl,
+      });
       // Seed: a server in this process scores and reviews enough items for a run, then closes.
       const database = await open();
       await migrateToLatest(database.db);
@@ -59,8 +52,7 @@ for (const kind of kinds) {
       await database.destroy();
     });
     after(async () => {
-      await fs.rm(dir, { recursive: true, force: true });
-      await scratch?.drop();
+      await workspace?.remove();
     });
 
     test('SIGKILL during training: active head unchanged, the run is failed after restart', async () => {
