@@ -42,7 +42,7 @@ const HEAVY = [
   /^onnxruntime-node$/,
   /^pg$/,
   /^node:(child_process|net|http|worker_threads)$/,
-  /\/helpers\/(app|db|scratch-database|process|build|browser|service-dir|tiny-model|model-cache|fake-hub|feedback)\.js$/,
+  /\/helpers\/(app|db|factories|scratch-database|process|build|browser|service-dir|tiny-model|model-cache|fake-hub|feedback)\.js$/,
   /\/src\/(server|context|db\/connect|inference\/runtime)\.js$/,
 ];
 
