@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
-import { browserSkip, launchBrowser } from '../helpers/browser.js';
+import { browserSkip, launchBrowser, watchPage } from '../helpers/browser.js';
 import { makeTexts, moderateAndReview, waitForRun } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 import { insertHolds, updateRun } from '../../src/tuning/training.repository.js';
@@ -77,18 +77,7 @@ describe('admin dashboard', { skip: browserSkip }, () => {
 
     browser = await launchBrowser();
     page = await browser.newPage();
-    page.on('dialog', (d) => {
-      if (acceptDialogs) {
-        confirmed.push(d.message());
-        void d.accept();
-        return;
-      }
-      dialogs.push(d.message());
-      void d.dismiss();
-    });
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') consoleErrors.push(msg.text());
-    });
+    watchPage(page, { dialogs, consoleErrors, confirmed, accept: () => acceptDialogs });
   });
   after(async () => {
     await browser?.close();

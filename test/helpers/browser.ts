@@ -31,3 +31,22 @@ export async function openReview(page: Page, baseUrl: string | undefined, key: s
   await page.keyboard.press('Enter');
   await page.locator('#idle').waitFor({ state: 'visible' });
 }
+
+/**
+ * Records what a page says outside itself: each dialog's message (dismissed, or accepted into
+ * `confirmed` while `accept()` says so) and each console error, for tests that assert there were none.
+ */
+export function watchPage(page: Page, into: { dialogs: string[]; consoleErrors?: string[]; confirmed?: string[]; accept?: () => boolean }): void {
+  page.on('dialog', (d) => {
+    if (into.accept?.()) {
+      into.confirmed?.push(d.message());
+      void d.accept();
+      return;
+    }
+    into.dialogs.push(d.message());
+    void d.dismiss();
+  });
+  page.on('console', (m) => {
+    if (m.type() === 'error') into.consoleErrors?.push(m.text());
+  });
+}

@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
 import { updateRun } from '../../src/tuning/training.repository.js';
-import { browserSkip, launchBrowser, openReview } from '../helpers/browser.js';
+import { browserSkip, launchBrowser, openReview, watchPage } from '../helpers/browser.js';
 import { createBackbone, createHead } from '../helpers/factories.js';
 import { waitForRun } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
@@ -54,10 +54,7 @@ describe('XSS catalogue', { skip: browserSkip }, () => {
     app = await startTestApp({ listen: true, policies: policies(reviewPolicy('default')), env: { RATE_LIMIT_PER_SECOND: '0' } });
     browser = await launchBrowser();
     page = await browser.newPage();
-    page.on('dialog', (d) => {
-      dialogs.push(d.message());
-      void d.dismiss();
-    });
+    watchPage(page, { dialogs });
   });
   after(async () => {
     await browser?.close();

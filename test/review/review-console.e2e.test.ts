@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { parsePolicy } from '../../src/policy/loader.js';
 import { OPENAI_CATEGORIES } from '../../src/policy/categories.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { browserSkip, CATEGORY_KEYS, launchBrowser, openReview } from '../helpers/browser.js';
+import { browserSkip, CATEGORY_KEYS, launchBrowser, openReview, watchPage } from '../helpers/browser.js';
 import { heldTaskId, leaseTo, taskReviews, taskRow } from '../helpers/factories.js';
 import { openAiCategories, policies, reviewPolicyYaml } from '../helpers/policies.js';
 
@@ -296,10 +296,7 @@ describe('review console: graphic content stays blurred until revealed; the queu
   test('M comments on the subject (shown as text); Z escalates to a senior moderator with a reason and moves on; both ask inline, no dialog', async () => {
     const page = await browser.newPage();
     const dialogs: string[] = [];
-    page.on('dialog', (d) => {
-      dialogs.push(d.message());
-      void d.dismiss();
-    });
+    watchPage(page, { dialogs });
     await openReview(page, app.baseUrl, moderator);
     await page.keyboard.press('n');
     await page.locator('#task').waitFor({ state: 'visible' });

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { browserSkip, launchBrowser } from '../helpers/browser.js';
+import { browserSkip, launchBrowser, watchPage } from '../helpers/browser.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
 const PAYLOADS = [
@@ -42,13 +42,7 @@ describe('review page', { skip: browserSkip }, () => {
     assert.equal(second.status, 200);
     browser = await launchBrowser();
     page = await browser.newPage();
-    page.on('dialog', (d) => {
-      dialogs.push(d.message());
-      void d.dismiss();
-    });
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(m.text());
-    });
+    watchPage(page, { dialogs, consoleErrors });
   });
   after(async () => {
     await browser?.close();
