@@ -45,65 +45,70 @@ function watchListens(database: Database): { database: Database; open: Set<strin
   return { database: watched, open };
 }
 
-const [kind, server] = testDatabases();
+for (const kind of testDatabases()) {
+  describe(`the context's lifecycle and roles (${kind.name})`, { skip: kind.skip }, () => {
+    test('destroy() stops everything the context started, the API-key LISTEN included, and leaves the caller\'s database open', async () => {
+      const owned = await kind.migrated();
+      try {
+        const { database, open } = watchListens(owned);
+        const ctx = await AppContext.fromConfig(await config({ MODTUNE_ADMIN_KEY: ADMIN_KEY }), { database, logger: quietLogger() });
+        assert.deepEqual(ctx.components, ['readiness', 'training schedule', 'retention', 'queued-run sweep', 'training requests', 'review listener', 'promotion guard', 'shadow statistics', 'training', 'api-key listener', 'inference']);
+        assert.ok(open.has(API_KEYS_CHANNEL), `the API-key channel is listened to (${[...open]})`);
+        assert.ok(open.has(REVIEW_COMPLETED_CHANNEL), `the guard listens for reviews completed elsewhere (${[...open]})`);
+        await ctx.destroy(0);
+        assert.equal(ctx.draining, true);
+        assert.equal(ctx.models.loaded, false, 'inference stopped');
+        assert.equal(open.size, 0, `every LISTEN stopped (${[...open]})`);
+        await owned.ping();
+      } finally {
+        await owned.destroy();
+      }
+    });
 
-test('destroy() stops everything the context started, the API-key LISTEN included, and leaves the caller\'s database open', async () => {
-  const owned = await kind.migrated();
-  try {
-    const { database, open } = watchListens(owned);
-    const ctx = await AppContext.fromConfig(await config({ MODTUNE_ADMIN_KEY: ADMIN_KEY }), { database, logger: quietLogger() });
-    assert.deepEqual(ctx.components, ['readiness', 'training schedule', 'retention', 'queued-run sweep', 'training requests', 'review listener', 'promotion guard', 'shadow statistics', 'training', 'api-key listener', 'inference']);
-    assert.ok(open.has(API_KEYS_CHANNEL), `the API-key channel is listened to (${[...open]})`);
-    assert.ok(open.has(REVIEW_COMPLETED_CHANNEL), `the guard listens for reviews completed elsewhere (${[...open]})`);
-    await ctx.destroy(0);
-    assert.equal(ctx.draining, true);
-    assert.equal(ctx.models.loaded, false, 'inference stopped');
-    assert.equal(open.size, 0, `every LISTEN stopped (${[...open]})`);
-    await owned.ping();
-  } finally {
-    await owned.destroy();
-  }
-});
+    test('a start that fails half-way unwinds what it had started, through the same lifecycle', async () => {
+      const owned = await kind.migrated();
+      try {
+        const { database, open } = watchListens(owned);
+        // No admin key configured and none stored: the first key is generated and announced; make that fail.
+        const overrides: ContextOverrides = {
+          database,
+          logger: quietLogger(),
+          announceAdminKey: () => {
+            throw new Error('could not show the key');
+          },
+        };
+        await assert.rejects(AppContext.fromConfig(await config(), overrides), /could not show the key/);
+        assert.equal(open.size, 0, 'the API-key LISTEN opened before the failure was stopped');
+        await owned.ping();
+      } finally {
+        await owned.destroy();
+      }
+    });
 
-test('a start that fails half-way unwinds what it had started, through the same lifecycle', async () => {
-  const owned = await kind.migrated();
-  try {
-    const { database, open } = watchListens(owned);
-    // No admin key configured and none stored: the first key is generated and announced; make that fail.
-    const overrides: ContextOverrides = {
-      database,
-      logger: quietLogger(),
-      announceAdminKey: () => {
-        throw new Error('could not show the key');
-      },
-    };
-    await assert.rejects(AppContext.fromConfig(await config(), overrides), /could not show the key/);
-    assert.equal(open.size, 0, 'the API-key LISTEN opened before the failure was stopped');
-    await owned.ping();
-  } finally {
-    await owned.destroy();
-  }
-});
+    test('roles: BACKGROUND_JOBS=false leaves the jobs to a worker; a worker runs the jobs and no HTTP-side parts', async () => {
+      const owned = await kind.migrated();
+      try {
+        const api = await AppContext.fromConfig(await config({ MODTUNE_ADMIN_KEY: ADMIN_KEY, BACKGROUND_JOBS: 'false' }), { database: owned, logger: quietLogger() });
+        assert.equal(api.jobs, null);
+        assert.equal(api.scheduler, null);
+        assert.deepEqual(api.components, ['readiness', 'shadow statistics', 'training', 'api-key listener', 'inference']);
+        await api.destroy(0);
 
-test('roles: BACKGROUND_JOBS=false leaves the jobs to a worker; a worker runs the jobs and no HTTP-side parts', async () => {
-  const owned = await kind.migrated();
-  try {
-    const api = await AppContext.fromConfig(await config({ MODTUNE_ADMIN_KEY: ADMIN_KEY, BACKGROUND_JOBS: 'false' }), { database: owned, logger: quietLogger() });
-    assert.equal(api.jobs, null);
-    assert.equal(api.scheduler, null);
-    assert.deepEqual(api.components, ['readiness', 'shadow statistics', 'training', 'api-key listener', 'inference']);
-    await api.destroy(0);
+        const worker = await AppContext.fromConfig(await config(), { database: owned, logger: quietLogger(), role: 'worker' });
+        assert.equal(worker.role, 'worker');
+        assert.ok(worker.jobs?.guard);
+        assert.ok(worker.scheduler?.nextRun instanceof Date, 'the training schedule is armed in the worker');
+        assert.deepEqual(worker.components, ['readiness', 'training schedule', 'retention', 'queued-run sweep', 'training requests', 'review listener', 'promotion guard', 'training', 'inference']);
+        await worker.destroy(0);
+      } finally {
+        await owned.destroy();
+      }
+    });
+  });
+}
 
-    const worker = await AppContext.fromConfig(await config(), { database: owned, logger: quietLogger(), role: 'worker' });
-    assert.equal(worker.role, 'worker');
-    assert.ok(worker.jobs?.guard);
-    assert.ok(worker.scheduler?.nextRun instanceof Date, 'the training schedule is armed in the worker');
-    assert.deepEqual(worker.components, ['readiness', 'training schedule', 'retention', 'queued-run sweep', 'training requests', 'review listener', 'promotion guard', 'training', 'inference']);
-    await worker.destroy(0);
-  } finally {
-    await owned.destroy();
-  }
-});
+/** Processes that hear one another through NOTIFY: PGlite serves one process and its LISTEN is a no-op, so these run on PostgreSQL only. */
+const [, server] = testDatabases();
 
 test('a review completed on an API replica without the jobs prompts the worker\'s guard at once, not at its next interval', { skip: server.skip }, async () => {
   const owned = await server.migrated();

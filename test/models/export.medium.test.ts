@@ -24,7 +24,7 @@ import { importModel } from '../../src/models/import/importer.js';
 import { registerBackbone } from '../../src/models/model.service.js';
 import { mulberry32 } from '../../src/random.js';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
-import { quietLogger } from '../helpers/db.js';
+import { quietLogger, testDatabases } from '../helpers/db.js';
 import { fixtureModelDir } from '../helpers/fixture-models.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
@@ -100,191 +100,197 @@ const check = (labels: string[], texts: string[], got: Float32Array[], results: 
     }),
   );
 
-describe('model export', () => {
-  let app: TestApp;
-  let dir: string;
-  before(async () => {
-    app = await startTestApp();
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-export-lexical-'));
+for (const kind of testDatabases()) {
+  describe(`model export (${kind.name})`, { skip: kind.skip }, () => {
+    let app: TestApp;
+    let dir: string;
+    before(async () => {
+      app = await startTestApp({ db: kind });
+      dir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-export-lexical-'));
+    });
+    after(async () => {
+      await app?.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    });
+
+
+    test('a linear head: onnxruntime gives the service’s scores; the export is a model directory whose classifier is the head', async () => {
+      const active = app.server.ctx.models.active;
+      const backbone = (await getBackbone(app.database.db, active.backbone.id))!;
+      const model = await loadModelDir(backbone.path);
+      const tuned = { ...tunedHead(active.head, model, 2), lexical: null };
+      const { id, results } = await activateAndServe(app, tuned, backbone.id, active.head.id, TEXTS);
+      const head = (await getHead(app.database.db, id))!;
+      const out = await exportHead(model, head, path.join(dir, 'linear-tuned'), backbone.name);
+      assert.deepEqual((await fs.readdir(out)).sort(), ['config.json', 'model.onnx', 'tokenizer.json']);
+      const config = JSON.parse(await fs.readFile(path.join(out, 'config.json'), 'utf8'));
+      assert.equal(config.modtune.export.head_id, id);
+      assert.equal(config.modtune.lexical, undefined);
+      assert.deepEqual(config.id2label, model.config.id2label);
+      check(model.labels, TEXTS, await ortLogits(path.join(out, 'model.onnx'), model, TEXTS), results, 'linear export');
+      const reloaded = await loadModelDir(out);
+      assert.ok(reloaded.baseHead.weight.every((w, i) => Math.abs(w - tuned.weight[i]) < 1e-6));
+      assert.equal(reloaded.baseHead.lexical, null);
+      assert.notEqual(reloaded.sha256, model.sha256);
+    });
+
+    test('a lexical part: onnxruntime gives the served scores; the export loads back into modtune; a second export replaces the table', async () => {
+      const active = app.server.ctx.models.active;
+      const backbone = (await getBackbone(app.database.db, active.backbone.id))!;
+      const model = await loadModelDir(backbone.path);
+      const head = tunedHead(active.head, model, 3);
+      const { id, results } = await activateAndServe(app, head, backbone.id, active.head.id, TEXTS);
+      const stored = (await getHead(app.database.db, id))!;
+      assert.deepEqual([...stored.lexical!.tokens], [...head.lexical!.tokens], 'the lexical part is stored with the head');
+
+      const out = await exportHead(model, stored, path.join(dir, 'tuned'), backbone.name);
+      const config = JSON.parse(await fs.readFile(path.join(out, 'config.json'), 'utf8'));
+      assert.deepEqual(config.modtune.lexical, { table: 'modtune_lexical/table' });
+      const logits = await ortLogits(path.join(out, 'model.onnx'), model, TEXTS);
+      check(model.labels, TEXTS, logits, results, 'export');
+      // Without its lexical part the head gives other scores: the check above is not vacuous.
+      const linearOnly = await exportHead(model, { ...stored, lexical: null }, path.join(dir, 'linear'), backbone.name);
+      const plain = await ortLogits(path.join(linearOnly, 'model.onnx'), model, TEXTS);
+      assert.ok(plain.some((l, i) => l.some((x, k) => Math.abs(x - logits[i][k]) > 1e-3)));
+
+      // The export is a model directory modtune reads back, lexical part included, and its runtime verifies it.
+      const reloaded = await loadModelDir(out);
+      assert.deepEqual([...reloaded.baseHead.lexical!.tokens], [...stored.lexical!.tokens]);
+      assert.ok(reloaded.baseHead.lexical!.weight.every((w, i) => Math.abs(w - stored.lexical!.weight[i]) < 1e-6));
+      const runtime = await ModelRuntime.start(reloaded, { providers: ['cpu'], workers: 1, threadsPerWorker: 1, maxSequenceLength: 64, batchMaxSize: 8, batchMaxWaitMs: 0 }, quietLogger());
+      assert.ok(runtime.verifiedMaxAbsDiff < 1e-4);
+      await runtime.stop();
+
+      // Exporting a head of the exported model replaces the table: the graph adds one lexical part, not two.
+      const again = tunedHead(reloaded.baseHead, reloaded, 9);
+      const second = await exportHead(reloaded, { ...again, id: 'again', version: 2 }, path.join(dir, 'again'), 'tuned');
+      const secondLogits = await ortLogits(path.join(second, 'model.onnx'), reloaded, TEXTS);
+      const expected = await (async () => {
+        const { applyHead, tokenRows } = await import('../../src/inference/head.js');
+        const rt = await ModelRuntime.start(reloaded, { providers: ['cpu'], workers: 1, threadsPerWorker: 1, maxSequenceLength: 256, batchMaxSize: 8, batchMaxWaitMs: 0 }, quietLogger());
+        const e = await rt.embed(TEXTS.map((text) => ({ text })));
+        await rt.stop();
+        return applyHead(again, e.features, TEXTS.length, tokenRows(TEXTS.map((_, i) => e.tokens.ids.subarray(e.tokens.offsets[i], e.tokens.offsets[i + 1]))));
+      })();
+      secondLogits.forEach((l, i) => l.forEach((x, k) => assert.ok(Math.abs(x - expected[i * again.numLabels + k]) < 1e-4, `re-export text ${i} label ${k}: ${x} vs ${expected[i * again.numLabels + k]}`)));
+    });
   });
-  after(async () => {
-    await app?.close();
-    await fs.rm(dir, { recursive: true, force: true });
-  });
+}
 
+for (const kind of testDatabases()) {
+  describe(`export of a head with an n-gram part (${kind.name})`, { skip: kind.skip }, () => {
+    let app: TestApp;
+    let dir: string;
+    before(async () => {
+      app = await startTestApp({ db: kind });
+      dir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-export-ngrams-'));
+    });
+    after(async () => {
+      await app?.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    });
 
-  test('a linear head: onnxruntime gives the service’s scores; the export is a model directory whose classifier is the head', async () => {
-    const active = app.server.ctx.models.active;
-    const backbone = (await getBackbone(app.database.db, active.backbone.id))!;
-    const model = await loadModelDir(backbone.path);
-    const tuned = { ...tunedHead(active.head, model, 2), lexical: null };
-    const { id, results } = await activateAndServe(app, tuned, backbone.id, active.head.id, TEXTS);
-    const head = (await getHead(app.database.db, id))!;
-    const out = await exportHead(model, head, path.join(dir, 'linear-tuned'), backbone.name);
-    assert.deepEqual((await fs.readdir(out)).sort(), ['config.json', 'model.onnx', 'tokenizer.json']);
-    const config = JSON.parse(await fs.readFile(path.join(out, 'config.json'), 'utf8'));
-    assert.equal(config.modtune.export.head_id, id);
-    assert.equal(config.modtune.lexical, undefined);
-    assert.deepEqual(config.id2label, model.config.id2label);
-    check(model.labels, TEXTS, await ortLogits(path.join(out, 'model.onnx'), model, TEXTS), results, 'linear export');
-    const reloaded = await loadModelDir(out);
-    assert.ok(reloaded.baseHead.weight.every((w, i) => Math.abs(w - tuned.weight[i]) < 1e-6));
-    assert.equal(reloaded.baseHead.lexical, null);
-    assert.notEqual(reloaded.sha256, model.sha256);
-  });
+    test('model.onnx carries the backbone and the linear part; the n-gram file adds the rest: onnxruntime + the file (in TypeScript and in its own Python) give the served scores; modtune reads it back', async () => {
+      const active = app.server.ctx.models.active;
+      const backbone = (await getBackbone(app.database.db, active.backbone.id))!;
+      const model = await loadModelDir(backbone.path);
+      const rows = [model.labels.indexOf('violence'), model.labels.indexOf('harassment')];
+      const head = withNgrams({ ...tunedHead(active.head, model, 5), lexical: null }, rows, 6);
+      const { id, results } = await activateAndServe(app, head, backbone.id, active.head.id, TEXTS);
+      const stored = (await getHead(app.database.db, id))!;
+      assert.deepEqual([...stored.ngrams!.buckets], [...head.ngrams!.buckets], 'the n-gram part is stored with the head');
 
-  test('a lexical part: onnxruntime gives the served scores; the export loads back into modtune; a second export replaces the table', async () => {
-    const active = app.server.ctx.models.active;
-    const backbone = (await getBackbone(app.database.db, active.backbone.id))!;
-    const model = await loadModelDir(backbone.path);
-    const head = tunedHead(active.head, model, 3);
-    const { id, results } = await activateAndServe(app, head, backbone.id, active.head.id, TEXTS);
-    const stored = (await getHead(app.database.db, id))!;
-    assert.deepEqual([...stored.lexical!.tokens], [...head.lexical!.tokens], 'the lexical part is stored with the head');
+      const out = await exportHead(model, stored, path.join(dir, 'tuned'), backbone.name);
+      assert.deepEqual((await fs.readdir(out)).sort(), ['config.json', 'model.onnx', 'modtune_ngrams.json', 'modtune_ngrams.py', 'tokenizer.json']);
+      const config = JSON.parse(await fs.readFile(path.join(out, 'config.json'), 'utf8'));
+      assert.deepEqual(config.modtune.ngrams, { file: 'modtune_ngrams.json', python: 'modtune_ngrams.py' });
+      assert.deepEqual(Object.keys(config.modtune.export.carries), ['model.onnx', 'modtune_ngrams.json']);
+      assert.deepEqual(config.modtune.export.carries['model.onnx'], ['backbone', 'linear head']);
+      const graph = await ortLogits(path.join(out, 'model.onnx'), model, TEXTS);
 
-    const out = await exportHead(model, stored, path.join(dir, 'tuned'), backbone.name);
-    const config = JSON.parse(await fs.readFile(path.join(out, 'config.json'), 'utf8'));
-    assert.deepEqual(config.modtune.lexical, { table: 'modtune_lexical/table' });
-    const logits = await ortLogits(path.join(out, 'model.onnx'), model, TEXTS);
-    check(model.labels, TEXTS, logits, results, 'export');
-    // Without its lexical part the head gives other scores: the check above is not vacuous.
-    const linearOnly = await exportHead(model, { ...stored, lexical: null }, path.join(dir, 'linear'), backbone.name);
-    const plain = await ortLogits(path.join(linearOnly, 'model.onnx'), model, TEXTS);
-    assert.ok(plain.some((l, i) => l.some((x, k) => Math.abs(x - logits[i][k]) > 1e-3)));
-
-    // The export is a model directory modtune reads back, lexical part included, and its runtime verifies it.
-    const reloaded = await loadModelDir(out);
-    assert.deepEqual([...reloaded.baseHead.lexical!.tokens], [...stored.lexical!.tokens]);
-    assert.ok(reloaded.baseHead.lexical!.weight.every((w, i) => Math.abs(w - stored.lexical!.weight[i]) < 1e-6));
-    const runtime = await ModelRuntime.start(reloaded, { providers: ['cpu'], workers: 1, threadsPerWorker: 1, maxSequenceLength: 64, batchMaxSize: 8, batchMaxWaitMs: 0 }, quietLogger());
-    assert.ok(runtime.verifiedMaxAbsDiff < 1e-4);
-    await runtime.stop();
-
-    // Exporting a head of the exported model replaces the table: the graph adds one lexical part, not two.
-    const again = tunedHead(reloaded.baseHead, reloaded, 9);
-    const second = await exportHead(reloaded, { ...again, id: 'again', version: 2 }, path.join(dir, 'again'), 'tuned');
-    const secondLogits = await ortLogits(path.join(second, 'model.onnx'), reloaded, TEXTS);
-    const expected = await (async () => {
-      const { applyHead, tokenRows } = await import('../../src/inference/head.js');
-      const rt = await ModelRuntime.start(reloaded, { providers: ['cpu'], workers: 1, threadsPerWorker: 1, maxSequenceLength: 256, batchMaxSize: 8, batchMaxWaitMs: 0 }, quietLogger());
-      const e = await rt.embed(TEXTS.map((text) => ({ text })));
-      await rt.stop();
-      return applyHead(again, e.features, TEXTS.length, tokenRows(TEXTS.map((_, i) => e.tokens.ids.subarray(e.tokens.offsets[i], e.tokens.offsets[i + 1]))));
-    })();
-    secondLogits.forEach((l, i) => l.forEach((x, k) => assert.ok(Math.abs(x - expected[i * again.numLabels + k]) < 1e-4, `re-export text ${i} label ${k}: ${x} vs ${expected[i * again.numLabels + k]}`)));
-  });
-});
-
-describe('export of a head with an n-gram part', () => {
-  let app: TestApp;
-  let dir: string;
-  before(async () => {
-    app = await startTestApp();
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-export-ngrams-'));
-  });
-  after(async () => {
-    await app?.close();
-    await fs.rm(dir, { recursive: true, force: true });
-  });
-
-  test('model.onnx carries the backbone and the linear part; the n-gram file adds the rest: onnxruntime + the file (in TypeScript and in its own Python) give the served scores; modtune reads it back', async () => {
-    const active = app.server.ctx.models.active;
-    const backbone = (await getBackbone(app.database.db, active.backbone.id))!;
-    const model = await loadModelDir(backbone.path);
-    const rows = [model.labels.indexOf('violence'), model.labels.indexOf('harassment')];
-    const head = withNgrams({ ...tunedHead(active.head, model, 5), lexical: null }, rows, 6);
-    const { id, results } = await activateAndServe(app, head, backbone.id, active.head.id, TEXTS);
-    const stored = (await getHead(app.database.db, id))!;
-    assert.deepEqual([...stored.ngrams!.buckets], [...head.ngrams!.buckets], 'the n-gram part is stored with the head');
-
-    const out = await exportHead(model, stored, path.join(dir, 'tuned'), backbone.name);
-    assert.deepEqual((await fs.readdir(out)).sort(), ['config.json', 'model.onnx', 'modtune_ngrams.json', 'modtune_ngrams.py', 'tokenizer.json']);
-    const config = JSON.parse(await fs.readFile(path.join(out, 'config.json'), 'utf8'));
-    assert.deepEqual(config.modtune.ngrams, { file: 'modtune_ngrams.json', python: 'modtune_ngrams.py' });
-    assert.deepEqual(Object.keys(config.modtune.export.carries), ['model.onnx', 'modtune_ngrams.json']);
-    assert.deepEqual(config.modtune.export.carries['model.onnx'], ['backbone', 'linear head']);
-    const graph = await ortLogits(path.join(out, 'model.onnx'), model, TEXTS);
-
-    // model.onnx alone gives other scores than the service: it does not carry the n-gram part...
-    const C = model.labels.length;
-    const fromFile = new Float64Array(TEXTS.length * C);
-    addNgramLogits(stored.ngrams!, C, new NgramFeaturizer(stored.ngrams!.config).rows(TEXTS), TEXTS.length, fromFile);
-    assert.ok(fromFile.some((x) => Math.abs(x) > 0.1), 'the n-gram part moves the logits: the checks below are not vacuous');
-    // ...and with it, the served scores (≤ 1e-5).
-    check(model.labels, TEXTS, graph.map((l, i) => Float32Array.from(l, (x, k) => x + fromFile[i * C + k])), results, 'onnxruntime + n-gram file');
-    // The export's own Python computes the same n-gram logits from the file alone.
-    const py = await pythonNgramLogits(out, TEXTS);
-    if (py) {
-      py.forEach((l, i) => l.forEach((x, k) => assert.ok(Math.abs(x - fromFile[i * C + k]) < 1e-6, `python, '${TEXTS[i]}' label ${k}: ${x} vs ${fromFile[i * C + k]}`)));
-      // Past the 4,096-character cap, with astral characters, entities, a URL and a mention on the way.
-      const long = [`${'I will find you 😀 &amp; @someone https://x.y/z '.repeat(120)} kill you`];
-      const pyLong = (await pythonNgramLogits(out, long))!;
-      const tsLong = new Float64Array(C);
-      addNgramLogits(stored.ngrams!, C, new NgramFeaturizer(stored.ngrams!.config).rows(long), 1, tsLong);
-      pyLong[0].forEach((x, k) => assert.ok(Math.abs(x - tsLong[k]) < 1e-6, `python, the long text, label ${k}: ${x} vs ${tsLong[k]}`));
-      check(model.labels, TEXTS, graph.map((l, i) => Float32Array.from(l, (x, k) => x + py[i][k])), results, 'onnxruntime + modtune_ngrams.py');
-    }
-
-    // modtune reads the export back with its n-gram part; serving it gives the same scores.
-    const reloaded = await loadModelDir(out);
-    assert.deepEqual([...reloaded.baseHead.ngrams!.rows], [...rows].sort((a, b) => a - b));
-    assert.deepEqual([...reloaded.baseHead.ngrams!.buckets], [...stored.ngrams!.buckets]);
-    const runtime = await ModelRuntime.start(reloaded, { providers: ['cpu'], workers: 1, threadsPerWorker: 1, maxSequenceLength: 256, batchMaxSize: 8, batchMaxWaitMs: 0 }, quietLogger());
-    assert.ok(runtime.verifiedMaxAbsDiff < 1e-4, 'the graph check leaves the n-gram part out');
-    const e = await runtime.embed(TEXTS.map((text) => ({ text })), [reloaded.baseHead.ngrams!.config]);
-    await runtime.stop();
-    const { applyHead } = await import('../../src/inference/head.js');
-    const again = applyHead(reloaded.baseHead, e.features, TEXTS.length, null, [...e.ngrams.values()][0]);
-    check(model.labels, TEXTS, TEXTS.map((_, i) => Float32Array.from(again.subarray(i * C, (i + 1) * C))), results, 'the export served by modtune');
-    // The n-gram file is part of the backbone's identity.
-    assert.notEqual(reloaded.sha256, (await loadModelDir(await exportHead(model, { ...stored, ngrams: null }, path.join(dir, 'plain'), backbone.name))).sha256);
-  });
-});
-
-describe('export of a lexical head on an imported BERT classifier, read by transformers.js', () => {
-  let app: TestApp;
-  let dir: string;
-  const LABEL_MAP = { toxic: 'harassment', severe_toxic: null, insult: null, threat: 'violence', identity_hate: 'hate', obscene: null };
-  before(async () => {
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-export-tfjs-'));
-    app = await startTestApp({ policies: policies(reviewPolicy('default')) });
-  });
-  after(async () => {
-    await app?.close();
-    await fs.rm(dir, { recursive: true, force: true });
-  });
-
-  test('transformers.js loads the export (tokenizer files included) and, with the n-gram file, gives the served scores', async () => {
-    const imported = await importModel({ sourceDir: await fixtureModelDir('bert', { seed: 5 }), outDir: path.join(dir, 'bert'), labelMap: LABEL_MAP, logger: quietLogger() });
-    const { backbone, head: base } = await app.database.db.transaction().execute((trx) => registerBackbone(trx, imported.model, 'import', 'bert'));
-    const labels = imported.model.labels;
-    const head = withNgrams(tunedHead(base, imported.model, 4), [labels.indexOf('toxic'), labels.indexOf('threat')], 7);
-    const { id, results } = await activateAndServe(app, head, backbone.id, base.id, TEXTS);
-    const stored = (await getHead(app.database.db, id))!;
-    const out = await exportHead(imported.model, stored, path.join(dir, 'export', 'tuned-bert'), 'bert');
-    const C = labels.length;
-    const ngramLogits = new Float64Array(TEXTS.length * C);
-    addNgramLogits(stored.ngrams!, C, new NgramFeaturizer(stored.ngrams!.config).rows(TEXTS), TEXTS.length, ngramLogits);
-    const py = await pythonNgramLogits(out, TEXTS);
-    const files = (await fs.readdir(out)).sort();
-    for (const f of ['config.json', 'model.onnx', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json']) assert.ok(files.includes(f), `${f} in ${files}`);
-
-    const { env, AutoModelForSequenceClassification, AutoTokenizer } = await import('@huggingface/transformers');
-    env.allowRemoteModels = false;
-    env.localModelPath = path.join(dir, 'export');
-    const tokenizer = await AutoTokenizer.from_pretrained('tuned-bert', { local_files_only: true });
-    const model = await AutoModelForSequenceClassification.from_pretrained('tuned-bert', { local_files_only: true, subfolder: '', dtype: 'fp32', device: 'cpu' });
-    for (let i = 0; i < TEXTS.length; i++) {
-      const inputs = await tokenizer(TEXTS[i]);
-      const logits = (await model(inputs)).logits.data as Float32Array;
-      // transformers.js runs model.onnx; the n-gram part comes from the export's file (its Python where python3 is installed).
-      const extra = (k: number) => (py ? py[i][k] : ngramLogits[i * C + k]);
-      const p = (label: string) => sigmoid(logits[labels.indexOf(label)] + extra(labels.indexOf(label)));
-      const served = results[i].category_scores;
-      for (const [label, category] of [['toxic', 'harassment'], ['threat', 'violence'], ['identity_hate', 'hate']]) {
-        assert.ok(Math.abs(p(label) - served[category]) < 1e-5, `'${TEXTS[i]}' ${category}: transformers.js ${p(label)} vs service ${served[category]}`);
+      // model.onnx alone gives other scores than the service: it does not carry the n-gram part...
+      const C = model.labels.length;
+      const fromFile = new Float64Array(TEXTS.length * C);
+      addNgramLogits(stored.ngrams!, C, new NgramFeaturizer(stored.ngrams!.config).rows(TEXTS), TEXTS.length, fromFile);
+      assert.ok(fromFile.some((x) => Math.abs(x) > 0.1), 'the n-gram part moves the logits: the checks below are not vacuous');
+      // ...and with it, the served scores (≤ 1e-5).
+      check(model.labels, TEXTS, graph.map((l, i) => Float32Array.from(l, (x, k) => x + fromFile[i * C + k])), results, 'onnxruntime + n-gram file');
+      // The export's own Python computes the same n-gram logits from the file alone.
+      const py = await pythonNgramLogits(out, TEXTS);
+      if (py) {
+        py.forEach((l, i) => l.forEach((x, k) => assert.ok(Math.abs(x - fromFile[i * C + k]) < 1e-6, `python, '${TEXTS[i]}' label ${k}: ${x} vs ${fromFile[i * C + k]}`)));
+        // Past the 4,096-character cap, with astral characters, entities, a URL and a mention on the way.
+        const long = [`${'I will find you 😀 &amp; @someone https://x.y/z '.repeat(120)} kill you`];
+        const pyLong = (await pythonNgramLogits(out, long))!;
+        const tsLong = new Float64Array(C);
+        addNgramLogits(stored.ngrams!, C, new NgramFeaturizer(stored.ngrams!.config).rows(long), 1, tsLong);
+        pyLong[0].forEach((x, k) => assert.ok(Math.abs(x - tsLong[k]) < 1e-6, `python, the long text, label ${k}: ${x} vs ${tsLong[k]}`));
+        check(model.labels, TEXTS, graph.map((l, i) => Float32Array.from(l, (x, k) => x + py[i][k])), results, 'onnxruntime + modtune_ngrams.py');
       }
-    }
-    await model.dispose();
+
+      // modtune reads the export back with its n-gram part; serving it gives the same scores.
+      const reloaded = await loadModelDir(out);
+      assert.deepEqual([...reloaded.baseHead.ngrams!.rows], [...rows].sort((a, b) => a - b));
+      assert.deepEqual([...reloaded.baseHead.ngrams!.buckets], [...stored.ngrams!.buckets]);
+      const runtime = await ModelRuntime.start(reloaded, { providers: ['cpu'], workers: 1, threadsPerWorker: 1, maxSequenceLength: 256, batchMaxSize: 8, batchMaxWaitMs: 0 }, quietLogger());
+      assert.ok(runtime.verifiedMaxAbsDiff < 1e-4, 'the graph check leaves the n-gram part out');
+      const e = await runtime.embed(TEXTS.map((text) => ({ text })), [reloaded.baseHead.ngrams!.config]);
+      await runtime.stop();
+      const { applyHead } = await import('../../src/inference/head.js');
+      const again = applyHead(reloaded.baseHead, e.features, TEXTS.length, null, [...e.ngrams.values()][0]);
+      check(model.labels, TEXTS, TEXTS.map((_, i) => Float32Array.from(again.subarray(i * C, (i + 1) * C))), results, 'the export served by modtune');
+      // The n-gram file is part of the backbone's identity.
+      assert.notEqual(reloaded.sha256, (await loadModelDir(await exportHead(model, { ...stored, ngrams: null }, path.join(dir, 'plain'), backbone.name))).sha256);
+    });
   });
-});
+}
+
+for (const kind of testDatabases()) {
+  describe(`export of a lexical head on an imported BERT classifier, read by transformers.js (${kind.name})`, { skip: kind.skip }, () => {
+    let app: TestApp;
+    let dir: string;
+    const LABEL_MAP = { toxic: 'harassment', severe_toxic: null, insult: null, threat: 'violence', identity_hate: 'hate', obscene: null };
+    before(async () => {
+      dir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-export-tfjs-'));
+      app = await startTestApp({ db: kind, policies: policies(reviewPolicy('default')) });
+    });
+    after(async () => {
+      await app?.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    });
+
+    test('transformers.js loads the export (tokenizer files included) and, with the n-gram file, gives the served scores', async () => {
+      const imported = await importModel({ sourceDir: await fixtureModelDir('bert', { seed: 5 }), outDir: path.join(dir, 'bert'), labelMap: LABEL_MAP, logger: quietLogger() });
+      const { backbone, head: base } = await app.database.db.transaction().execute((trx) => registerBackbone(trx, imported.model, 'import', 'bert'));
+      const labels = imported.model.labels;
+      const head = withNgrams(tunedHead(base, imported.model, 4), [labels.indexOf('toxic'), labels.indexOf('threat')], 7);
+      const { id, results } = await activateAndServe(app, head, backbone.id, base.id, TEXTS);
+      const stored = (await getHead(app.database.db, id))!;
+      const out = await exportHead(imported.model, stored, path.join(dir, 'export', 'tuned-bert'), 'bert');
+      const C = labels.length;
+      const ngramLogits = new Float64Array(TEXTS.length * C);
+      addNgramLogits(stored.ngrams!, C, new NgramFeaturizer(stored.ngrams!.config).rows(TEXTS), TEXTS.length, ngramLogits);
+      const py = await pythonNgramLogits(out, TEXTS);
+      const files = (await fs.readdir(out)).sort();
+      for (const f of ['config.json', 'model.onnx', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json']) assert.ok(files.includes(f), `${f} in ${files}`);
+
+      const { env, AutoModelForSequenceClassification, AutoTokenizer } = await import('@huggingface/transformers');
+      env.allowRemoteModels = false;
+      env.localModelPath = path.join(dir, 'export');
+      const tokenizer = await AutoTokenizer.from_pretrained('tuned-bert', { local_files_only: true });
+      const model = await AutoModelForSequenceClassification.from_pretrained('tuned-bert', { local_files_only: true, subfolder: '', dtype: 'fp32', device: 'cpu' });
+      for (let i = 0; i < TEXTS.length; i++) {
+        const inputs = await tokenizer(TEXTS[i]);
+        const logits = (await model(inputs)).logits.data as Float32Array;
+        // transformers.js runs model.onnx; the n-gram part comes from the export's file (its Python where python3 is installed).
+        const extra = (k: number) => (py ? py[i][k] : ngramLogits[i * C + k]);
+        const p = (label: string) => sigmoid(logits[labels.indexOf(label)] + extra(labels.indexOf(label)));
+        const served = results[i].category_scores;
+        for (const [label, category] of [['toxic', 'harassment'], ['threat', 'violence'], ['identity_hate', 'hate']]) {
+          assert.ok(Math.abs(p(label) - served[category]) < 1e-5, `'${TEXTS[i]}' ${category}: transformers.js ${p(label)} vs service ${served[category]}`);
+        }
+      }
+      await model.dispose();
+    });
+  });
+}
