@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
-import { browserSkip, launchBrowser, watchPage } from '../helpers/browser.js';
+import { browserSkip, expectStrictPage, launchBrowser, watchPage } from '../helpers/browser.js';
 import { makeTexts, moderateAndReview, waitForRun } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 import { insertHolds, updateRun } from '../../src/tuning/training.repository.js';
@@ -85,13 +85,7 @@ describe('admin dashboard', { skip: browserSkip }, () => {
   });
 
   test('the page is served with a strict CSP, no inline script and no inline style', async () => {
-    const res = await page.goto(`${app.baseUrl}/dashboard`);
-    assert.equal(res?.status(), 200);
-    const csp = res!.headers()['content-security-policy'];
-    assert.match(csp, /script-src 'self'/);
-    assert.match(csp, /style-src 'self'/);
-    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
-    assert.equal(await page.evaluate(() => [...document.scripts].filter((s) => !s.src).length), 0);
+    await expectStrictPage(page, `${app.baseUrl}/dashboard`, { styles: true });
     assert.equal(await page.locator('[style], style').count(), 0);
     assert.equal(await page.locator('#login').isVisible(), true);
   });

@@ -2,6 +2,7 @@
  * Debian's chromium driven by playwright-core (which downloads no browser of its own). Tests that need
  * it skip with a clear message where it is not installed; CI installs it (.ci/run).
  */
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
@@ -49,4 +50,18 @@ export function watchPage(page: Page, into: { dialogs: string[]; consoleErrors?:
   page.on('console', (m) => {
     if (m.type() === 'error') into.consoleErrors?.push(m.text());
   });
+}
+
+/**
+ * Opens `url` and checks what both pages promise: 200, a CSP that lets only the page's own scripts run
+ * (and, with `styles`, only its own style sheets), no unsafe-inline or unsafe-eval, no inline script.
+ */
+export async function expectStrictPage(page: Page, url: string, o: { styles?: boolean } = {}): Promise<void> {
+  const res = await page.goto(url);
+  assert.equal(res?.status(), 200);
+  const csp = res!.headers()['content-security-policy'];
+  assert.match(csp, /script-src 'self'/);
+  if (o.styles) assert.match(csp, /style-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+  assert.equal(await page.evaluate(() => [...document.scripts].filter((s) => !s.src).length), 0, 'no inline script');
 }

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { browserSkip, launchBrowser, watchPage } from '../helpers/browser.js';
+import { browserSkip, expectStrictPage, launchBrowser, watchPage } from '../helpers/browser.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
 
 const PAYLOADS = [
@@ -50,13 +50,7 @@ describe('review page', { skip: browserSkip }, () => {
   });
 
   test('the page is served with a strict CSP and no inline script', async () => {
-    const res = await page.goto(`${app.baseUrl}/review`);
-    assert.equal(res?.status(), 200);
-    const csp = res!.headers()['content-security-policy'];
-    assert.match(csp, /script-src 'self'/);
-    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
-    const inline = await page.evaluate(() => [...document.scripts].filter((s) => !s.src).length);
-    assert.equal(inline, 0);
+    await expectStrictPage(page, `${app.baseUrl}/review`);
   });
 
   test('sign in, claim with N, hostile content shows as text, toggle with keys, submit, next task', async () => {

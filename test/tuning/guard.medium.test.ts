@@ -11,6 +11,16 @@ import { makeTexts, moderateAndReview, waitForRun } from '../helpers/feedback.js
 import { policies, reviewPolicy } from '../helpers/policies.js';
 import { waitFor } from '../helpers/wait.js';
 
+/** Blind audits, the shipped gate, and the guard on: a 20-verdict window, at most 0.05 of agreement lost. */
+const guardPolicies = () =>
+  policies(
+    reviewPolicy('default', { blind: 'audit' }, {
+      training: { l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7 },
+      gate: {},
+      guard: { enabled: true, window_verdicts: 20, max_agreement_drop: 0.05 },
+    }),
+  );
+
 for (const kind of testDatabases()) {
   describe(`promotion guard (${kind.name})`, { skip: kind.skip }, () => {
     let app: TestApp;
@@ -18,13 +28,7 @@ for (const kind of testDatabases()) {
     let moderator: string;
     suiteApp({
       db: kind,
-      policies: policies(
-        reviewPolicy('default', { blind: 'audit' }, {
-          training: { l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7 },
-          gate: {},
-          guard: { enabled: true, window_verdicts: 20, max_agreement_drop: 0.05 },
-        }),
-      ),
+      policies: guardPolicies(),
     }, (s) => ({ app, client, moderator } = s));
 
     const readyz = async () => (await app.request.get('/readyz')).body.model as { head_id: string; head_version: number };
@@ -59,13 +63,7 @@ for (const kind of testDatabases()) {
       // Back to the tuned head's lineage with a fresh promotion: a new run on the same (now larger) data.
       const consistent = await startTestApp({
         db: kind,
-        policies: policies(
-          reviewPolicy('default', { blind: 'audit' }, {
-            training: { l2: [1, 0.1], folds: 3, min_pairs: 10, seed: 7 },
-            gate: {},
-            guard: { enabled: true, window_verdicts: 20, max_agreement_drop: 0.05 },
-          }),
-        ),
+        policies: guardPolicies(),
       });
       try {
         const c = await consistent.key('client');
