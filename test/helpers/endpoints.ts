@@ -1,8 +1,10 @@
 /**
- * The HTTP API as one table, walked by the role matrix and by the fuzzer, and a way to list the routes
- * the express app really has, so that a new endpoint that nobody added here fails the role matrix.
+ * The HTTP API as the role matrix and the fuzzer walk it: the declared endpoints (src/http/routes/*.ts,
+ * through openapi.ts's operations()) with the data the tests call them with, and a way to list the
+ * routes the express app really has.
  */
 import type express from 'express';
+import { operations } from '../../src/http/openapi.js';
 
 export type Method = 'GET' | 'POST' | 'DELETE';
 
@@ -23,50 +25,29 @@ export interface Endpoint {
   query?: Record<string, string[]>;
 }
 
-export const ENDPOINTS: readonly Endpoint[] = [
-  {
-    method: 'POST',
-    path: '/v1/moderate',
-    body: 'json',
-    example: { input: [{ text: 'have a nice day', context: 'reply to post 17', external_id: 'c-42' }], policy: 'default' },
-  },
-  { method: 'POST', path: '/v1/moderations', body: 'json', example: { input: ['have a nice day'], model: 'omni-moderation-latest' } },
-  { method: 'GET', path: '/v1/decisions/:id', id: 'decision' },
-  { method: 'POST', path: '/v1/decisions/:id/appeal', id: 'decision', body: 'json', example: { reason: 'please look at this again' } },
-  { method: 'POST', path: '/v1/review/claim', body: 'json', example: { reasons: ['audit'], limit: 1 } },
-  { method: 'GET', path: '/v1/review/tasks/:id', id: 'task' },
-  {
-    method: 'POST',
-    path: '/v1/review/tasks/:id/verdict',
-    id: 'task',
-    body: 'json',
-    example: { categories: { violence: false, harassment: false, hate: false }, notes: 'looked fine' },
-  },
-  { method: 'POST', path: '/v1/review/tasks/:id/release', id: 'task' },
-  { method: 'POST', path: '/v1/review/tasks/:id/undo', id: 'task' },
-  { method: 'POST', path: '/v1/review/tasks/:id/escalate', id: 'task', body: 'json', example: { comment: 'needs a senior look' } },
-  { method: 'POST', path: '/v1/review/tasks/:id/comments', id: 'task', body: 'json', example: { comment: 'same text in five threads' } },
-  { method: 'GET', path: '/v1/review/stats/me' },
-  { method: 'GET', path: '/v1/review/stats', query: { days: ['30', '1', '3650'] } },
-  {
-    method: 'GET',
-    path: '/v1/preference-pairs',
-    query: { format: ['jsonl', 'trl'], split: ['train', 'eval'], category: ['violence'], after_id: ['0', '10'], limit: ['1', '100'] },
-  },
-  {
-    method: 'POST',
-    path: '/v1/admin/api-keys',
-    body: 'json',
-    example: { name: 'fuzz', role: 'client', expires_at: '2099-01-01T00:00:00Z' },
-  },
-  { method: 'GET', path: '/v1/me' },
-  { method: 'GET', path: '/v1/admin/api-keys' },
-  { method: 'POST', path: '/v1/admin/api-keys/:id/trust', id: 'apiKey', body: 'json', example: { trusted: true } },
-  { method: 'DELETE', path: '/v1/admin/api-keys/:id', id: 'apiKey' },
-  {
-    method: 'POST',
-    path: '/v1/training/runs',
-    body: 'optional',
+/**
+ * What the tests need to call each endpoint, beside what its declaration says (method, path, body,
+ * roles: src/http/routes/*.ts): what `:id` names, a valid example body, valid query values. A route
+ * without an entry needs none of them.
+ */
+const TEST_DATA: Record<string, Pick<Endpoint, 'id' | 'example' | 'query'>> = {
+  'POST /v1/moderate': { example: { input: [{ text: 'have a nice day', context: 'reply to post 17', external_id: 'c-42' }], policy: 'default' } },
+  'POST /v1/moderations': { example: { input: ['have a nice day'], model: 'omni-moderation-latest' } },
+  'GET /v1/decisions/:id': { id: 'decision' },
+  'POST /v1/decisions/:id/appeal': { id: 'decision', example: { reason: 'please look at this again' } },
+  'POST /v1/review/claim': { example: { reasons: ['audit'], limit: 1 } },
+  'GET /v1/review/tasks/:id': { id: 'task' },
+  'POST /v1/review/tasks/:id/verdict': { id: 'task', example: { categories: { violence: false, harassment: false, hate: false }, notes: 'looked fine' } },
+  'POST /v1/review/tasks/:id/release': { id: 'task' },
+  'POST /v1/review/tasks/:id/undo': { id: 'task' },
+  'POST /v1/review/tasks/:id/escalate': { id: 'task', example: { comment: 'needs a senior look' } },
+  'POST /v1/review/tasks/:id/comments': { id: 'task', example: { comment: 'same text in five threads' } },
+  'GET /v1/review/stats': { query: { days: ['30', '1', '3650'] } },
+  'GET /v1/preference-pairs': { query: { format: ['jsonl', 'trl'], split: ['train', 'eval'], category: ['violence'], after_id: ['0', '10'], limit: ['1', '100'] } },
+  'POST /v1/admin/api-keys': { example: { name: 'fuzz', role: 'client', expires_at: '2099-01-01T00:00:00Z' } },
+  'POST /v1/admin/api-keys/:id/trust': { id: 'apiKey', example: { trusted: true } },
+  'DELETE /v1/admin/api-keys/:id': { id: 'apiKey' },
+  'POST /v1/training/runs': {
     // min_pairs far above what any test gathers: a valid request queues a run that is skipped at once.
     example: {
       hyperparameters: {
@@ -89,28 +70,40 @@ export const ENDPOINTS: readonly Endpoint[] = [
       },
     },
   },
-  { method: 'GET', path: '/v1/training/runs', query: { limit: ['1', '50', '500'] } },
-  { method: 'GET', path: '/v1/training/runs/:id', id: 'run' },
-  { method: 'GET', path: '/v1/label-holds', query: { status: ['held', 'accepted', 'discarded'] } },
-  { method: 'POST', path: '/v1/label-holds/:id/accept', id: 'hold', body: 'optional', example: { note: 'checked with the team' } },
-  { method: 'POST', path: '/v1/label-holds/:id/discard', id: 'hold', body: 'optional', example: { note: 'a bulk import gone wrong' } },
-  { method: 'GET', path: '/v1/models' },
-  { method: 'POST', path: '/v1/models/backbones', body: 'json', example: { path: '/srv/models/imported', name: 'imported' } },
-  { method: 'GET', path: '/v1/models/:id/weights', id: 'head' },
-  { method: 'GET', path: '/v1/models/activations', query: { limit: ['1', '50', '500'] } },
-  { method: 'GET', path: '/v1/models/:id', id: 'head' },
-  { method: 'POST', path: '/v1/models/:id/activate', id: 'head', body: 'optional', example: { reason: 'fuzz activation' } },
-  { method: 'POST', path: '/v1/models/rollback', body: 'optional', example: { reason: 'fuzz rollback' } },
-  { method: 'GET', path: '/v1/items', query: { external_id: ['c-42', 'x'] } },
-  { method: 'DELETE', path: '/v1/items', query: { author_id: ['u-nobody', 'x'] } },
-  { method: 'GET', path: '/v1/thresholds', query: { category: ['violence'], target_precision: ['0.9', '0.5'], target_recall: ['0.8'] } },
-  { method: 'POST', path: '/v1/thresholds/what-if', body: 'json', example: { thresholds: { violence: { flag: 0.4 } }, days: 7 } },
-  { method: 'GET', path: '/v1/items/:id', id: 'item' },
-  { method: 'DELETE', path: '/v1/items/:id', id: 'item' },
-];
+  'GET /v1/training/runs': { query: { limit: ['1', '50', '500'] } },
+  'GET /v1/training/runs/:id': { id: 'run' },
+  'GET /v1/label-holds': { query: { status: ['held', 'accepted', 'discarded'] } },
+  'POST /v1/label-holds/:id/accept': { id: 'hold', example: { note: 'checked with the team' } },
+  'POST /v1/label-holds/:id/discard': { id: 'hold', example: { note: 'a bulk import gone wrong' } },
+  'POST /v1/models/backbones': { example: { path: '/srv/models/imported', name: 'imported' } },
+  'GET /v1/models/:id/weights': { id: 'head' },
+  'GET /v1/models/activations': { query: { limit: ['1', '50', '500'] } },
+  'GET /v1/models/:id': { id: 'head' },
+  'POST /v1/models/:id/activate': { id: 'head', example: { reason: 'fuzz activation' } },
+  'POST /v1/models/rollback': { example: { reason: 'fuzz rollback' } },
+  'GET /v1/items': { query: { external_id: ['c-42', 'x'] } },
+  'DELETE /v1/items': { query: { author_id: ['u-nobody', 'x'] } },
+  'GET /v1/thresholds': { query: { category: ['violence'], target_precision: ['0.9', '0.5'], target_recall: ['0.8'] } },
+  'POST /v1/thresholds/what-if': { example: { thresholds: { violence: { flag: 0.4 } }, days: 7 } },
+  'GET /v1/items/:id': { id: 'item' },
+  'DELETE /v1/items/:id': { id: 'item' },
+};
 
-/** Routes that answer without a key. */
-export const PUBLIC_ROUTES: readonly string[] = ['GET /', 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json'];
+const declared = new Map(operations().map((o) => [`${o.method.toUpperCase()} ${o.path}`, o]));
+for (const route of Object.keys(TEST_DATA)) if (!declared.has(route)) throw new Error(`test/helpers/endpoints.ts: ${route} is not a declared endpoint`);
+
+/** Every endpoint that needs a key, from the declarations, with the tests' data for it. */
+export const ENDPOINTS: readonly Endpoint[] = [...declared]
+  .filter(([, o]) => !o.roles.includes('public'))
+  .map(([route, o]) => ({
+    method: o.method.toUpperCase() as Method,
+    path: o.path,
+    ...(o.body ? { body: o.bodyOptional ? ('optional' as const) : ('json' as const) } : {}),
+    ...TEST_DATA[route],
+  }));
+
+/** Routes that answer without a key (declared `public`). */
+export const PUBLIC_ROUTES: readonly string[] = [...declared].filter(([, o]) => o.roles.includes('public')).map(([route]) => route);
 
 /** Static pages (served by express.static, so they are not routes). */
 export const PAGES: readonly string[] = ['/review/', '/dashboard/'];
