@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
@@ -29,7 +30,26 @@ function installedPgBin(): string {
   return versions.length ? path.join(root, versions[0], 'bin') : path.join(root, '<version>', 'bin');
 }
 const PG_BIN = process.env.PG_BIN ?? installedPgBin();
-const PG_PORT = 55432;
+/**
+ * A port for the throwaway cluster, free now and below the kernel's ephemeral range (32768 and up here),
+ * so no outgoing connection of the suite can hold it. With the fixed port 55432, inside that range, the
+ * cluster's start failed in one suite run of ten in a loop (its log was removed with its directory, so
+ * the cause is inferred: an outgoing connection holding the port is the one this rules out; a failed start
+ * now carries the log's tail).
+ */
+async function freePort(): Promise<number> {
+  const [ephemeralFrom] = (await fs.readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '32768')).trim().split(/\s+/).map(Number);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * (Math.min(ephemeralFrom, 32_768) - 20_000));
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = net.createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port between 20000 and the ephemeral range for the throwaway PostgreSQL');
+}
 const ADMIN = 'mt_outage_admin_key_0123456789abcdefghij';
 const CLIENTS = 4;
 /** What the brief promises: a failing request answers within ~2 s, the first 503 within 1 s of the stop, recovery within 5 s. */
@@ -48,7 +68,10 @@ function whyNot(): string | false {
 /** A PostgreSQL cluster in a temporary directory, owned and run by the postgres user. */
 class Cluster {
   readonly data: string;
-  constructor(readonly base: string) {
+  constructor(
+    readonly base: string,
+    readonly port: number,
+  ) {
     this.data = path.join(base, 'data');
   }
 
@@ -63,12 +86,19 @@ class Cluster {
 
   async start(): Promise<void> {
     // -l: the server's own output goes to a file, not into pg_ctl's pipes (which would then never close).
-    await this.asPostgres('pg_ctl', [
-      '-D', this.data,
-      '-l', path.join(this.base, 'server.log'),
-      '-o', `-p ${PG_PORT} -k ${this.base} -c listen_addresses=127.0.0.1`,
-      '-w', '-t', '30', 'start',
-    ]);
+    const log = path.join(this.base, 'server.log');
+    try {
+      await this.asPostgres('pg_ctl', [
+        '-D', this.data,
+        '-l', log,
+        '-o', `-p ${this.port} -k ${this.base} -c listen_addresses=127.0.0.1`,
+        '-w', '-t', '30', 'start',
+      ]);
+    } catch (err) {
+      // pg_ctl says only "examine the log output": the log is about to be removed with the directory.
+      const tail = (await fs.readFile(log, 'utf8').catch(() => '(no server log)')).split('\n').slice(-15).join('\n');
+      throw new Error(`${(err as Error).message}\nserver.log (port ${this.port}):\n${tail}`);
+    }
   }
 
   async stop(mode: 'immediate' | 'fast'): Promise<void> {
@@ -163,7 +193,7 @@ describe('a PostgreSQL outage under load', { skip: reason }, () => {
     const uid = Number((await run('id', ['-u', 'postgres'])).stdout.trim());
     const gid = Number((await run('id', ['-g', 'postgres'])).stdout.trim());
     await fs.chown(base, uid, gid);
-    cluster = new Cluster(base);
+    cluster = new Cluster(base, await freePort());
     try {
       await cluster.init();
     } catch (err) {
@@ -180,7 +210,7 @@ describe('a PostgreSQL outage under load', { skip: reason }, () => {
     await load?.stop();
     server = await startService(
       baseEnv({
-        DATABASE_URL: `postgres://postgres@127.0.0.1:${PG_PORT}/postgres`,
+        DATABASE_URL: `postgres://postgres@127.0.0.1:${cluster.port}/postgres`,
         MODEL_DIR: await tinyModelDir(),
         MODEL_AUTO_BUILD: 'false',
         PORT: '0',
