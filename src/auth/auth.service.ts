@@ -33,6 +33,14 @@ const CACHE_TTL_MS = 5_000;
 /** Where a revocation is announced (context.ts listens on it). */
 export { API_KEYS_CHANNEL } from './api-key.repository.js';
 
+/** The key an `Authorization: Bearer <key>` header carries, or a 401 saying what is wrong with the header. */
+export function bearerKey(header: string | undefined): string {
+  if (!header) throw unauthorized('missing Authorization header; send "Authorization: Bearer <api key>"');
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!m) throw unauthorized('Authorization header must be "Bearer <api key>"');
+  return m[1];
+}
+
 export class AuthService {
   private readonly touched = new Map<string, number>();
   private readonly cache = new Map<string, { key: keys.ApiKeyRow; at: number }>();
@@ -64,10 +72,7 @@ export class AuthService {
 
   /** Resolves an Authorization header to a principal, or throws 401 saying what is wrong. */
   async authenticate(header: string | undefined): Promise<Principal> {
-    if (!header) throw unauthorized('missing Authorization header; send "Authorization: Bearer <api key>"');
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!m) throw unauthorized('Authorization header must be "Bearer <api key>"');
-    const key = await this.lookup(hashKey(m[1]));
+    const key = await this.lookup(hashKey(bearerKey(header)));
     if (!key) throw unauthorized('API key not recognised');
     if (key.revokedAt) throw unauthorized('API key has been revoked');
     if (key.expiresAt && key.expiresAt.getTime() <= epochMs(this.clock)) throw unauthorized('API key has expired');

@@ -8,7 +8,7 @@
  */
 import type express from 'express';
 import supertest from 'supertest';
-import { AuthService, type Principal } from '../../src/auth/auth.service.js';
+import { AuthService, bearerKey, type Principal } from '../../src/auth/auth.service.js';
 import { RateLimiter } from '../../src/auth/rate-limit.js';
 import { loadConfig } from '../../src/config.js';
 import type { AppContext } from '../../src/context.js';
@@ -38,19 +38,17 @@ export interface ControllerApp {
 }
 
 /**
- * Authentication with fixed keys: the real header rules and role check (AuthService's own `authorize`),
- * the key table in memory instead of the database.
+ * Authentication with fixed keys: the real header rules (`bearerKey`) and role check (AuthService's own
+ * `authorize`), the key table in memory instead of the database.
  */
 function fakeAuth(limiter: RateLimiter): Pick<AuthService, 'authenticate' | 'authorize' | 'limiter'> {
   return {
     limiter,
     async authenticate(header: string | undefined): Promise<Principal> {
-      if (!header) throw unauthorized('missing Authorization header; send "Authorization: Bearer <api key>"');
-      const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      if (!m) throw unauthorized('Authorization header must be "Bearer <api key>"');
-      const role = /^mt_controller_(admin|client|moderator)(?:_\w+)?$/.exec(m[1])?.[1] as Role | undefined;
+      const key = bearerKey(header);
+      const role = /^mt_controller_(admin|client|moderator)(?:_\w+)?$/.exec(key)?.[1] as Role | undefined;
       if (!role) throw unauthorized('API key not recognised');
-      return { keyId: m[1], name: role, role };
+      return { keyId: key, name: role, role };
     },
     authorize: AuthService.prototype.authorize,
   };

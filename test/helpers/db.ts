@@ -13,9 +13,8 @@ import { Kysely } from 'kysely';
 import { openDatabase, type Database } from '../../src/db/connect.js';
 import { PGliteDialect } from '../../src/db/pglite-dialect.js';
 import { MIGRATIONS_DIR, migrateToLatest } from '../../src/db/migrator.js';
-import { admin, createScratchDatabase } from './scratch-database.js';
-
 import { quietLogger } from './logger.js';
+import { admin, createScratchDatabase } from './scratch-database.js';
 
 export { quietLogger };
 

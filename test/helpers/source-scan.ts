@@ -95,16 +95,21 @@ export function tsFiles(dir: string): string[] {
     .flatMap((e) => (e.isDirectory() ? tsFiles(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
 }
 
-/** The modules a file loads at run time (type-only imports left out), as written. */
+/**
+ * The modules a file loads at run time (type-only imports left out), as written. Statements are found in
+ * the code with comments and string contents blanked (an import written inside a string, as the
+ * boundary tests' self-checks do, loads nothing); each specifier is read back from the source.
+ */
 export function valueImports(src: string): string[] {
-  const code = strip(src, { strings: false });
+  const code = strip(src, { strings: true });
+  const specifier = (m: RegExpExecArray | RegExpMatchArray, group: number) => src.slice(m.indices![group][0], m.indices![group][1]);
   const out: string[] = [];
-  for (const m of code.matchAll(/\b(import|export)\s+(type\s+)?([^'";]*?)\s*from\s*['"]([^'"]+)['"]/g)) {
+  for (const m of code.matchAll(/\b(import|export)\s+(type\s+)?([^'";]*?)\s*from\s*['"]([^'"]+)['"]/dg)) {
     if (m[2]) continue;
     const braces = /^\{([^}]*)\}$/.exec(m[3].trim());
     if (braces && braces[1].split(',').map((s) => s.trim()).filter(Boolean).every((s) => s.startsWith('type '))) continue;
-    out.push(m[4]);
+    out.push(specifier(m, 4));
   }
-  for (const m of code.matchAll(/\bimport\s*(?:\(\s*)?['"]([^'"]+)['"]/g)) out.push(m[1]);
+  for (const m of code.matchAll(/\bimport\s*(?:\(\s*)?['"]([^'"]+)['"]/dg)) out.push(specifier(m, 1));
   return out;
 }
