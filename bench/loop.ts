@@ -8,7 +8,7 @@
  * set (activated briefly, then rolled back) so the table shows whether rejecting it was right.
  *
  * Training and gate settings are the shipped policies/default.yaml's; `--set key=value` overrides one
- * (`--set rpo_alpha=0`, `--set lexical=false`, `--set gate.min_improvement=0.005`) for ablations.
+ * (`--set rpo_alpha=0`, `--set lexical=false`, `--set gate.max_auprc_drop=0.01`) for ablations.
  * Results and discussion: docs/EXPERIMENTS.md.
  *
  * Needs the datasets (outside the repository: docs/EXPERIMENTS.md, "The data"; exits with code 2 when absent). Never

@@ -2,7 +2,7 @@
  * `npm run bench:soak [-- --minutes 10 --database-url postgres://... --clients 16 --moderators 2
  *                        --train-every 2 --sample-every 30 --warmup 2 --out results.json]`
  *
- * A mixed-load soak against the real server process (`node --import tsx src/main.ts`, the starter model
+ * A mixed-load soak against the real server process (`node dist/main.js`, built by `npm run build`, the starter model
  * in models/default, embedded PGlite in a fresh temporary directory, or with --database-url a fresh
  * database on that PostgreSQL server, dropped at the end,
  * the shipped policies): moderation from `--clients` concurrent clients with mixed batch sizes,

@@ -52,7 +52,7 @@ const reviewSchema = z.strictObject({
    * is read as `flag` / `drop`.)
    */
   ties: z.enum(['escalate', 'flag', 'drop']).default('escalate'),
-  /** Fraction of reviewed items held out (by a hash of the item id) for the accuracy gate. */
+  /** Fraction of reviewed items held out for the accuracy gate, by split group (src/review/split.ts: author, thread or normalised text, with a deployment's salt). */
   eval_fraction: z.number().gt(0).lt(1).default(0.2),
 });
 
@@ -192,7 +192,7 @@ const trainingObject = z.strictObject({
   class_weights: z.enum(['none', 'balanced']).default('none'),
   /** `all`: every settled label is a pair; `disagreements`: only where moderators overruled the model (for comparison). */
   pairs: z.enum(['all', 'disagreements']).default('all'),
-  /** false: no cross-validation; the first l2 (and β), calibrated on the train cells themselves (for comparison). */
+  /** false: no cross-validation; the strongest l2 (and the first β), calibrated on the train cells themselves (for comparison). */
   select: z.boolean().default(true),
   min_pairs: z.number().int().min(1).default(50),
   seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
