@@ -3,8 +3,9 @@
  * variable. Nothing else reads modtune's settings from process.env. Three places read the environment
  * for something that is not a setting: inference/providers.ts (the Vulkan loader's own variables, to
  * tell a hardware GPU from a software one), db/data-dir-lock.ts (npm_lifecycle_event, to name the
- * command holding an embedded database) and cli/build-model.ts (MODEL_DIR as the default --out, so the
- * model lands where `npm start` will look).
+ * command holding an embedded database), cli/build-model.ts (MODEL_DIR as the default --out, so the
+ * model lands where `npm start` will look) and models/hub/pull.ts with cli/pull-model.ts (the Hub
+ * client's own HF_ENDPOINT, HF_TOKEN and cache variables, read when a model is pulled).
  */
 import os from 'node:os';
 import path from 'node:path';
