@@ -28,8 +28,9 @@ async function main(): Promise<void> {
     process.stderr.write(`modtune worker: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   }
-  ctx.logger.info({ jobs: ctx.components }, 'worker running');
+  // Handled before `worker running` is logged, so a signal sent on that line stops the worker in order.
   exitOnSignals('modtune worker', ctx.logger, () => ctx.destroy());
+  ctx.logger.info({ jobs: ctx.components }, 'worker running');
 }
 
 void main();

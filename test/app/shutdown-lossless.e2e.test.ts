@@ -11,7 +11,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { startService, waitFor } from '../helpers/process.js';
+import { ensureBuilt } from '../helpers/build.js';
+import { runNode, startService, waitFor } from '../helpers/process.js';
 import { tinyServiceEnv } from '../helpers/service-dir.js';
 
 const KEY = 'shutdown-lossless-admin-key-0123456789';
@@ -112,4 +113,28 @@ test('SIGINT (Ctrl-C) while keep-alive clients send: every request answered, the
   const r = await keepAliveTrial(11, 'SIGINT');
   assert.deepEqual(r.outcomes.filter((o) => o.status !== 200), [], 'no request reset or refused');
   assert.equal(r.code, 0, r.tail);
+});
+
+// The moment a supervisor learns the port is the moment it may stop the server. A hook loaded into the
+// service signals its own process as its HTTP server emits `listening`, before the `listening` line is
+// logged: with no handler in place yet the default action ends the process at once (killed by SIGTERM,
+// every queued connection reset); with the handlers installed before the server starts, it drains.
+test('SIGTERM at the instant the server listens: handled, a clean drain and exit 0', async () => {
+  await ensureBuilt();
+  const hook = path.join(dir, 'signal-on-listening.mjs');
+  await fs.writeFile(
+    hook,
+    `import net from 'node:net';
+const emit = net.Server.prototype.emit;
+net.Server.prototype.emit = function (event, ...args) {
+  if (event === 'listening') process.kill(process.pid, 'SIGTERM');
+  return emit.call(this, event, ...args);
+};
+`,
+  );
+  const env = await tinyServiceEnv(path.join(dir, 'data-12'), KEY);
+  const service = runNode(['--import', hook, 'dist/main.js'], env);
+  const code = await service.exited;
+  assert.equal(code, 0, `exit code (null: ended by the signal itself)\n${service.stdout().slice(-2000)}${service.stderr().slice(-2000)}`);
+  assert.match(service.stdout(), /"signal":"SIGTERM".*"msg":"signal received"/);
 });
