@@ -2,9 +2,9 @@
  * Domain events: what one feature tells the others after it has committed something. The publisher
  * does not know who listens (review does not know the promotion guard exists; training does not know
  * about shadow scoring or the serving runtime): the composition root (context.ts) and the background
- * jobs (src/jobs/) subscribe, never a feature. Events are notifications of committed facts: a listener that fails is logged
- * and does not undo or fail the publisher's work (every listener also has a slower path — polling —
- * that catches up).
+ * jobs (src/jobs/) subscribe, never a feature. Events are notifications of committed facts: a listener
+ * that fails is logged and does not undo or fail the publisher's work (every listener also has a slower
+ * path — polling — that catches up).
  */
 import type { Logger } from './logger.js';
 
