@@ -3,7 +3,7 @@ import type { ApiKeysTable, IdempotencyKeysTable } from './schema/api-keys.js';
 import type { AuditEventsTable } from './schema/audit-events.js';
 import type { BackbonesTable } from './schema/backbones.js';
 import type { ContentItemsTable } from './schema/content-items.js';
-import type { DecisionsTable, ItemFeaturesTable } from './schema/decisions.js';
+import type { DecisionsTable, ItemFeaturesTable, ItemScoresTable } from './schema/decisions.js';
 import type { HeadActivationsTable, HeadVersionsTable } from './schema/head-versions.js';
 import type { PolicyVersionsTable } from './schema/policy-versions.js';
 import type { LabelHoldsTable, ShadowStatsTable, TrainingRunsTable } from './schema/training.js';
@@ -19,6 +19,7 @@ export interface DatabaseSchema {
   content_items: ContentItemsTable;
   decisions: DecisionsTable;
   item_features: ItemFeaturesTable;
+  item_scores: ItemScoresTable;
   review_tasks: ReviewTasksTable;
   reviews: ReviewsTable;
   item_splits: ItemSplitsTable;

@@ -139,8 +139,11 @@ export async function verdicts(db: Executor, range: { from: number; to: number; 
     .innerJoin('content_items as i', 'i.id', 'l.item_id')
     .innerJoin('decisions as d', 'd.id', 'l.decision_id')
     .innerJoin('head_versions as h', 'h.id', 'd.head_id')
+    .leftJoin('item_scores as s', (j) => j.onRef('s.item_id', '=', 'l.item_id').onRef('s.category', '=', 'l.category'))
     .select([
       sql<number | null>`(d.category_scores ->> l.category)::float8`.as('model_score'),
+      // Where the serving head was not calibrated: the out-of-fold score a later run kept (migration 0017).
+      's.score as oof_score',
       // Whether the serving head's scores are calibrated on moderators' labels (a tuned head with Platt scaling).
       sql<boolean>`(h.source = 'dpo' and coalesce(h.hyperparameters ->> 'calibration', '') = 'platt')`.as('model_calibrated'),
       'l.id as label_id',

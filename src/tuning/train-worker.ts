@@ -46,6 +46,11 @@ export type TrainMessage =
       stopped: string;
       report: EvalReport;
       seconds: number;
+      /**
+       * Each train cell's out-of-fold score (σ of the calibrated served logit of fold models that never saw
+       * it), per searched category; only with Platt calibration, where a score is the chance moderators flag.
+       */
+      outOfFold: { category: string; item: Int32Array; score: Float32Array }[];
     }
   | { type: 'error'; message: string };
 
@@ -124,6 +129,10 @@ try {
   const active = new Scorer(job.active, job.kind, job.mapping);
   const fresh = job.newTrainEvidence ? freshEvidence(job, active.logits(trainInput), result.outOfFold) : undefined;
   const report = evaluateHeads(active, new Scorer(head, job.kind, job.mapping), job.eval, job.measure, fresh);
+  const outOfFold =
+    job.settings.calibration === 'platt'
+      ? result.outOfFold.map((o) => ({ category: o.category, item: Int32Array.from(o.item), score: Float32Array.from(o.logit, (z) => 1 / (1 + Math.exp(-z))) }))
+      : [];
   const transfer = [
     head.weight.buffer,
     head.bias.buffer,
@@ -140,8 +149,9 @@ try {
       stopped: result.stopped,
       report,
       seconds,
+      outOfFold,
     } satisfies TrainMessage,
-    [...new Set(transfer)],
+    [...new Set([...transfer, ...outOfFold.flatMap((o) => [o.item.buffer, o.score.buffer])])],
   );
 } catch (err) {
   port.postMessage({ type: 'error', message: (err as Error).message } satisfies TrainMessage);

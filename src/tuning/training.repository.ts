@@ -215,6 +215,20 @@ export async function saveItemFeatures(db: Executor, backboneId: string, rows: {
 }
 
 /**
+ * Keeps out-of-fold scores of items no calibrated head scored (migration 0017); an item's first kept score
+ * stays (a later run's fold models may have trained on the item as an earlier run's did not).
+ */
+export async function saveItemScores(db: Executor, runId: string, rows: { itemId: string; category: string; score: number }[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += 1000) {
+    await db
+      .insertInto('item_scores')
+      .values(rows.slice(i, i + 1000).map((r) => ({ item_id: r.itemId, category: r.category, score: r.score, training_run_id: runId })))
+      .onConflict((oc) => oc.columns(['item_id', 'category']).doNothing())
+      .execute();
+  }
+}
+
+/**
  * The last run that trained (promoted or rejected) on a backbone: the highest label id it saw. A
  * superseded run does not count: its candidate was compared with a head that is no longer active.
  */

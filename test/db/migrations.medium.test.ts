@@ -17,6 +17,7 @@ const TABLES = [
   'head_versions',
   'idempotency_keys',
   'item_features',
+  'item_scores',
   'item_splits',
   'label_holds',
   'policy_versions',

@@ -45,7 +45,8 @@ export interface Reviewed {
 /**
  * Moderates the texts (every decision audited by the test policy), then works the queue: violence is
  * the truth (`marked`) except that `invertTrain` flips it on train-split items (a bad batch of labels)
- * `invertAll` everywhere and `invertEvery` on every nth task answered (a slow poisoner's share); harassment and hate are where the task starts (the model's labels, or
+ * `invertAll` everywhere, `invertEvery` on every nth task answered (a slow poisoner's share), and `neverFlag`
+ * makes it never flagged; harassment and hate are where the task starts (the model's labels, or
  * unticked on a blind task).
  */
 export async function moderateAndReview(
@@ -53,7 +54,7 @@ export async function moderateAndReview(
   client: string,
   moderator: string,
   texts: { text: string; marked: boolean }[],
-  opts: { invertTrain?: boolean; invertAll?: boolean; invertEvery?: number } = {},
+  opts: { invertTrain?: boolean; invertAll?: boolean; invertEvery?: number; neverFlag?: boolean } = {},
 ): Promise<Reviewed[]> {
   let answered = 0;
   const byTask = new Map<string, Reviewed>();
@@ -75,7 +76,8 @@ export async function moderateAndReview(
       // `start`: the model's labels, or all unticked on a blind task.
       const truth = item ? item.marked : t.start.violence;
       const nth = opts.invertEvery !== undefined && answered++ % opts.invertEvery === 0;
-      const violence = opts.invertAll || nth || (opts.invertTrain && item?.split === 'train') ? !truth : truth;
+      const inverted = opts.invertAll || nth || (opts.invertTrain && item?.split === 'train') ? !truth : truth;
+      const violence = opts.neverFlag ? false : inverted;
       const v = await app.request
         .post(`/v1/review/tasks/${t.id}/verdict`)
         .set('Authorization', `Bearer ${moderator}`)

@@ -25,6 +25,14 @@ export interface DecisionsTable {
 }
 
 /** A reviewed item's features on a backbone other than the one that scored it (migration 0014). */
+/** Out-of-fold scores of reviewed items a calibrated head did not serve (migration 0017): the drift check's expected flags. */
+export interface ItemScoresTable {
+  item_id: string;
+  category: string;
+  score: number;
+  training_run_id: string;
+}
+
 export interface ItemFeaturesTable {
   item_id: string;
   backbone_id: string;

@@ -26,9 +26,15 @@ runId: string,
   windowStarts: number[],
   anyHold: HoldRange[],
   excluded: HoldRange[],
-): Promise<{ rows: DriftRow[]; batch_verdicts: number; history_verdicts: number; windows: { from: number; runs: number; verdicts: number }[] } | null> {
+): Promise<{
+  summary: { rows: DriftRow[]; batch_verdicts: number; history_verdicts: number; windows: { from: number; runs: number; verdicts: number }[] } | null;
+  unscored: Set<string>;
+}> {
   const settings = setting.policy.settings.drift;
-  if (!settings.enabled) return null;
+  // Items with a verdict no calibrated head scored (served by the starter or an imported head) and no kept
+  // out-of-fold score yet: this run keeps theirs (pipeline.ts), so later checks can count those verdicts.
+  const unscored = new Set<string>();
+  if (!settings.enabled) return { summary: null, unscored };
   // An item's words, once per item (its verdicts come back once per category and per window).
   const termsCache = new Map<string, string[]>();
   const termsOfItem = (id: string) => {
@@ -37,8 +43,9 @@ runId: string,
     return t;
   };
   // Each verdict against the decision of the head that served its item: that head had not seen the label.
-  const toVerdict = (r: Awaited<ReturnType<typeof reviews.verdicts>>[number]): Verdict | null =>
-    setting.policy.rules[r.category]
+  const toVerdict = (r: Awaited<ReturnType<typeof reviews.verdicts>>[number]): Verdict | null => {
+    if (!r.model_calibrated && r.oof_score === null) unscored.add(r.item_id);
+    return setting.policy.rules[r.category]
       ? {
           labelId: Number(r.label_id),
           taskId: r.task_id,
@@ -47,12 +54,14 @@ runId: string,
           verdict: r.verdict,
           model: r.model_label,
           // Only a calibrated head's scores say how many items moderators should flag (a starter's or an
-          // imported head's do not: against them, honest labels look like a collapse or a flood).
-          score: r.model_calibrated ? r.model_score : null,
+          // imported head's do not: against them, honest labels look like a collapse or a flood). Where the
+          // serving head was not calibrated, the out-of-fold score the first run that trained on the item kept.
+          score: r.model_calibrated ? r.model_score : (r.oof_score ?? null),
           author: r.author_id,
           terms: termsOfItem(r.item_id),
         }
       : null;
+  };
   const keep = (holdRanges: HoldRange[]) => (v: Verdict | null): v is Verdict => v !== null && !inHold(v.labelId, v.category, [v.moderator], holdRanges);
   const load = async (from: number, to: number, limit = Number.MAX_SAFE_INTEGER) => (await reviews.verdicts(ctx.database.db, { from, to, limit })).map(toVerdict);
   const batchVerdicts = (await load(batch.from, batch.to)).filter(keep(anyHold));
@@ -116,7 +125,7 @@ runId: string,
         holds.map((h) => h.reason).join(' | '),
     );
   }
-  return { rows: tested, batch_verdicts: batchVerdicts.length, history_verdicts: history.length, windows };
+  return { summary: { rows: tested, batch_verdicts: batchVerdicts.length, history_verdicts: history.length, windows }, unscored };
 }
 
 /** {@link rollBackPast} for a run, announced so this process serves the head at once. */

@@ -60,7 +60,7 @@ export async function takeSnapshot(ctx: RunContext, runId: string, setting: RunS
   // Window starts, shortest window first: this batch alone (at the cumulative threshold), then the end of each
   // earlier run's batch, up to cumulative_runs − 1 runs back; each with labels before it.
   const windowStarts = runs > 0 && from > 0 ? [from, ...checked.slice(1, runs).map((c) => c.maxLabelId).filter((x) => x > 0 && x < from)] : [];
-  const drift = await driftCheck(ctx, runId, setting, inputs.items, { from, to: maxLabelId }, windowStarts, holds.map(ranges), excluded);
+  const { summary: drift, unscored } = await driftCheck(ctx, runId, setting, inputs.items, { from, to: maxLabelId }, windowStarts, holds.map(ranges), excluded);
   const cells = settled.filter((c) => !inHold(c.id, c.category, c.reviewers, excluded));
   const dataset = buildDataset(cells, inputs.items, reference.dim, binding, {
     thresholds: Object.fromEntries(Object.entries(policy.rules).map(([c, r]) => [c, r.flag])),
@@ -92,5 +92,5 @@ export async function takeSnapshot(ctx: RunContext, runId: string, setting: RunS
     dpo_reference_head_id: reference.id,
     forced: force,
   };
-  return { dataset, snapshot };
+  return { dataset, snapshot, unscored };
 }
