@@ -63,7 +63,7 @@ function slices(p: Poisoned): string {
   const reasons = p.reasons.slice(p.reasons.indexOf('): ') + 3);
   for (const piece of reasons.split(/; | \| /)) {
     const who = /^moderator /.test(piece) ? 'moderator' : /with the word/.test(piece) ? 'word' : /on author /.test(piece) ? 'author' : /^all moderators/.test(piece) ? 'category' : null;
-    const flags = / flagged \S+ on \d+ of \d+ items/.test(piece) ? ', flags vs expected' : '';
+    const flags = / flagged \S+ on \d+ of \d+ items/.test(piece) ? ', flags vs expected' : / flags rank against the serving head's scores/.test(piece) ? ', flags ranked against scores' : '';
     if (!who) continue;
     const region = piece.includes('the serving head flagged') ? ', flagged items' : piece.includes('the serving head did not flag') ? ', cleared items' : '';
     kinds.add(`${who}${region}${flags}${piece.includes('over the last') ? ', cumulative' : piece.includes("cumulative check's threshold") ? ', batch at the cumulative threshold' : ''}`);

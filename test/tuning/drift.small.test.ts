@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkCumulative, checkDrift, dropTest, inHold, normalCdf, termsOf, type Verdict } from '../../src/tuning/math/drift.js';
+import { aucOf, checkCumulative, checkDrift, dropTest, inHold, normalCdf, termsOf, type Verdict } from '../../src/tuning/math/drift.js';
 import { mulberry32 } from '../../src/random.js';
 
 const settings = { enabled: true, max_change: 0.2, max_p_value: 0.001, min_labels: 30, slices: { authors: true, terms: true }, cumulative_max_change: 0.05 };
@@ -208,4 +208,69 @@ test('a rare category: never flagging it is held by flags against the head’s e
   assert.deepEqual(r.holds.map((h) => [h.category, h.moderator]), [['hate', 'n']]);
   assert.match(r.holds[0].reason, /moderator n flagged hate on 0 of 500 items in this batch where the serving head's scores expected \d+\.\d/);
   assert.ok(!r.rows.some((x) => x.moderator === 'n' && x.against === 'model' && x.finding), 'agreement with the decision alone does not find it');
+});
+
+/** Verdicts with calibrated-looking scores: half the items positive, the head's threshold (0.9) above almost every score. */
+function scoredWorld(o: { n: number; from: number; seed: number; word: (i: number) => boolean; label?: (honest: boolean, i: number, rng: () => number) => boolean }): Verdict[] {
+  const rng = mulberry32(o.seed);
+  return Array.from({ length: o.n }, (_, i) => {
+    const truth = rng() < 0.5;
+    const score = truth ? 0.3 + 0.6 * rng() : 0.6 * rng();
+    const honest = rng() < 0.9 ? truth : !truth;
+    return {
+      labelId: o.from + i + 1,
+      taskId: `t${o.from + i}`,
+      category: 'hate',
+      moderator: 'a',
+      model: score >= 0.9,
+      score,
+      verdict: o.label ? o.label(honest, i, rng) : honest,
+      terms: o.word(i) ? ['w', 'common'] : ['common'],
+    };
+  });
+}
+
+test('one word’s texts inverted, too few of them flagged by the head for its flagged region: held by how the flags rank against its scores', () => {
+  const word = (i: number) => i % 5 === 0;
+  const history = scoredWorld({ n: 1500, from: 0, seed: 40, word });
+  const honest = scoredWorld({ n: 300, from: 5000, seed: 41, word });
+  assert.deepEqual(checkDrift(history, honest, settings).holds, [], 'an honest night is not held');
+  const inverted = scoredWorld({ n: 300, from: 5000, seed: 41, word, label: (h, i) => (word(i) ? !h : h) });
+  const r = checkDrift(history, inverted, settings);
+  // Inverting half-positive texts keeps their number of flags, and the head flags almost none of them:
+  // neither the flags-against-expected row nor the flagged region's agreement can see it.
+  assert.deepEqual(r.findings.map((f) => [f.against, f.slice.kind, f.slice.value]), [['ranking', 'term', 'w']]);
+  assert.deepEqual(r.holds.map((h) => [h.category, h.moderator]), [['hate', null]]);
+  assert.match(r.holds[0].reason, /on items with the word "w", moderators' hate flags rank against the serving head's scores in this batch: AUC 0\.\d\d \(\d+ flagged of 60\) against 0\.\d\d before/);
+  const row = r.findings[0];
+  assert.ok(row.batch.rate! < 0.5 && row.history.rate! > 0.7, JSON.stringify(row));
+});
+
+test('moderators teaching the head a word it does not rank (flags its items whatever their score) are not held for it', () => {
+  const word = (i: number) => i % 5 === 0;
+  const history = scoredWorld({ n: 1500, from: 0, seed: 42, word });
+  // On the word's items, flags as often as before but unrelated to the head's scores: AUC about 0.5.
+  const batch = scoredWorld({ n: 600, from: 5000, seed: 43, word, label: (h, i, rng) => (word(i) ? rng() < 0.5 : h) });
+  const r = checkDrift(history, batch, settings);
+  assert.deepEqual(r.holds, []);
+  const row = r.rows.find((x) => x.against === 'ranking' && x.slice.value === 'w')!;
+  // The drop is large and significant; what keeps it from a finding is that the flags are not turned against the scores.
+  assert.ok(row.change! < -0.2 && row.p_value! <= row.threshold, JSON.stringify(row));
+  assert.ok(row.batch.rate! + 1.645 * row.se!.batch >= 0.5, JSON.stringify(row));
+});
+
+test('aucOf: ranks with ties at half, Hanley–McNeil standard error; null without five of each', () => {
+  const v = (score: number, verdict: boolean, i: number): Verdict => ({ labelId: i, taskId: `t${i}`, category: 'hate', moderator: 'a', model: false, score, verdict });
+  // Flagged 0.9, 0.8, 0.5, 0.4, 0.3; cleared 0.5, 0.2, 0.1, 0.1, 0.0: 22.5 of 25 pairs ranked right (one tie at 0.5).
+  const vs = [0.9, 0.8, 0.5, 0.4, 0.3].map((s, i) => v(s, true, i)).concat([0.5, 0.2, 0.1, 0.1, 0.0].map((s, i) => v(s, false, 10 + i)));
+  const a = aucOf(vs);
+  assert.equal(a.auc, 22.5 / 25);
+  assert.equal(a.n, 10);
+  assert.equal(a.positives, 5);
+  const A = 0.9;
+  const q1 = A / (2 - A);
+  const q2 = (2 * A * A) / (1 + A);
+  assert.ok(Math.abs(a.se - Math.sqrt((A * (1 - A) + 4 * (q1 - A * A) + 4 * (q2 - A * A)) / 25)) < 1e-12);
+  assert.equal(aucOf(vs.slice(0, 9)).auc, null, 'four cleared');
+  assert.equal(aucOf(vs.map((x) => ({ ...x, score: null }))).auc, null, 'unscored verdicts do not count');
 });

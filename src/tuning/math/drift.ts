@@ -33,6 +33,14 @@
  * author or a word, measured against its own history, a move either way is a finding (a word's texts
  * inverted gain flags on their negatives as they lose them on their positives).
  *
+ * An inverted slice keeps about as many flags as before, on other items: the ones the head scores low.
+ * So each author and word is also tested on how its flags rank against the serving head's calibrated
+ * scores (`ranking` rows: the AUC of the scores, flagged items against cleared ones), against its own
+ * history; a finding is a drop beyond `max_change` at the slices' shared p, to an AUC whose one-sided 95 %
+ * upper bound is below 0.5. Below 0.5 the moderators flag what the head scores low and clear what it
+ * scores high: labels turned around. Moderators teaching the head a word it misses flag items it scores
+ * low without clearing those it scores high, which leaves the AUC near 0.5 or above.
+ *
  * The cumulative check ({@link checkCumulative}) does the same for the moderator and category slices over
  * the last few runs' batches together, against the history before them, with a smaller `max_change`:
  * a slow poisoner who stays under the nightly threshold still moves the window.
@@ -84,9 +92,11 @@ export interface DriftRow {
   /**
    * `model`: verdicts vs the serving head's decision; `moderators`: vs the other reviewers of the same task;
    * `expected`: how many items the slice flagged against how many the serving head's scores expected
-   * (`batch.rate`, `history.rate`: flags ÷ expected flags; `expected` gives the sums).
+   * (`batch.rate`, `history.rate`: flags ÷ expected flags; `expected` gives the sums); `ranking`: how the
+   * slice's flags rank against the serving head's scores (`batch.rate`, `history.rate`: the AUC of the scores,
+   * flagged items against cleared ones; `agree`: the flags).
    */
-  against: 'model' | 'moderators' | 'expected';
+  against: 'model' | 'moderators' | 'expected' | 'ranking';
   /** `batch`: this run's new labels; `cumulative`: the last runs' batches together. */
   scope: 'batch' | 'cumulative';
   category: string;
@@ -99,6 +109,8 @@ export interface DriftRow {
   history: Rate;
   /** `expected` rows: the sums of the serving head's scores the flags are set against. */
   expected?: { batch: number; history: number };
+  /** `ranking` rows: the AUCs' standard errors (Hanley and McNeil). */
+  se?: { batch: number; history: number };
   change: number | null;
   /** One-sided: how likely a drop this large is if the slice labels like its comparator. */
   p_value: number | null;
@@ -230,10 +242,33 @@ class Rows {
     return pending;
   }
 
+  /**
+   * How the slice's flags rank against the serving head's calibrated scores: the AUC (Mann–Whitney) of the
+   * scores of flagged items against cleared ones, in the batch and in the comparator, with Hanley and
+   * McNeil's standard errors; the p-value is one-sided for a drop (normal approximation). A finding also
+   * needs the batch's AUC confidently below 0.5 (the flags turned against the head's ranking), see {@link finds}.
+   */
+  addRanking(category: string, slice: DriftRow['slice'], all: Verdict[], allHistory: Verdict[]): Pending {
+    const b = aucOf(all);
+    const h = aucOf(allHistory);
+    const batch = { n: b.n, agree: b.positives, rate: b.auc };
+    const history = { n: h.n, agree: h.positives, rate: h.auc };
+    const change = b.auc !== null && h.auc !== null ? b.auc - h.auc : null;
+    const p = change === null ? null : 1 - normalCdf(-change / Math.sqrt(b.se ** 2 + h.se ** 2 || Number.MIN_VALUE));
+    const row = { against: 'ranking' as const, scope: this.scope, category, moderator: slice.kind === 'moderator' ? slice.value : null, slice, region: 'all' as const, batch, history, se: { batch: b.se, history: h.se }, change, p_value: p };
+    const pending = { row, eligible: b.n >= this.s.min_labels && h.n >= this.s.min_labels && change !== null };
+    this.pending.push(pending);
+    return pending;
+  }
+
   /** Whether a row is a finding at p-value `threshold`: enough verdicts, moved beyond `max_change`, significant. */
   finds({ row, eligible, twoSided }: Pending, threshold: number): boolean {
     const moved = twoSided ? Math.abs(row.change!) > this.maxChange : row.change! < -this.maxChange;
-    return this.s.enabled && eligible && moved && row.p_value! <= threshold;
+    // A ranking row is a finding only where the flags rank against the head's scores: the AUC's one-sided
+    // 95 % upper bound below 0.5. Flags the head's scores do not rank at all (AUC 0.5: moderators teaching
+    // it a word it misses) pass that bound one time in twenty, and then still need the drop.
+    const turned = row.against !== 'ranking' || row.batch.rate! + 1.645 * row.se!.batch < 0.5;
+    return this.s.enabled && eligible && moved && turned && row.p_value! <= threshold;
   }
 
   /** Decides every row: author and term slices share max_p_value among the slices of their kind tested. */
@@ -251,6 +286,32 @@ class Rows {
       return { ...p.row, threshold, finding: this.finds(p, threshold) };
     });
   }
+}
+
+/**
+ * The AUC of the calibrated scores of flagged verdicts against cleared ones (ties count half), from ranks,
+ * with Hanley and McNeil's (1982) standard error; null without 5 of each. Only verdicts with a score.
+ */
+export function aucOf(vs: Verdict[]): { n: number; positives: number; auc: number | null; se: number } {
+  const scored = vs.filter((v) => v.score !== null && v.score !== undefined).sort((a, b) => a.score! - b.score!);
+  const n = scored.length;
+  const positives = scored.filter((v) => v.verdict).length;
+  const negatives = n - positives;
+  if (positives < 5 || negatives < 5) return { n, positives, auc: null, se: 0 };
+  // Sum of the flagged verdicts' ranks (1-based, ties given their mean rank).
+  let rankSum = 0;
+  for (let i = 0; i < n; ) {
+    let j = i;
+    while (j + 1 < n && scored[j + 1].score === scored[i].score) j++;
+    const rank = (i + j) / 2 + 1;
+    for (let k = i; k <= j; k++) if (scored[k].verdict) rankSum += rank;
+    i = j + 1;
+  }
+  const auc = (rankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
+  const q1 = auc / (2 - auc);
+  const q2 = (2 * auc * auc) / (1 + auc);
+  const se = Math.sqrt(Math.max(0, auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)) / (positives * negatives));
+  return { n, positives, auc, se };
 }
 
 /** Verdicts by each of their keys (a verdict with several keys is in several groups). */
@@ -339,6 +400,8 @@ export function checkDrift(history: Verdict[], batch: Verdict[], s: DriftSetting
         // Flags against the head's expectation, either way: against the slice's own history, flagging a
         // word's or an author's items far more than before is as suspicious as far less.
         rows.addExpected(cat, { kind, value: k }, vs, own, true);
+        // How its flags rank against the head's scores: turned around (AUC below 0.5) is an inverted slice.
+        rows.addRanking(cat, { kind, value: k }, vs, own);
       }
     };
     if (slices.authors) sliceBy('author', (v) => (v.author ? [v.author] : []));
@@ -383,6 +446,14 @@ const REGION_WORDS: Record<Region, string> = {
 };
 
 export function describe(r: DriftRow, runs?: number): string {
+  if (r.against === 'ranking') {
+    const who = r.slice.kind === 'author' ? `on author ${r.slice.value}'s items, moderators'` : r.slice.kind === 'term' ? `on items with the word "${r.slice.value}", moderators'` : "moderators'";
+    const auc = (x: number | null) => (x === null ? 'n/a' : x.toFixed(2));
+    return (
+      `${who} ${r.category} flags rank against the serving head's scores ${whenOf(r, runs)}: AUC ${auc(r.batch.rate)} (${r.batch.agree} flagged of ${r.batch.n}) ` +
+      `against ${auc(r.history.rate)} before (${r.history.agree} of ${r.history.n}; one-sided p = ${r.p_value === null ? 'n/a' : r.p_value.toExponential(2)}, needs ≤ ${r.threshold.toExponential(1)})`
+    );
+  }
   if (r.against === 'expected') {
     const who = r.slice.kind === 'moderator' ? `moderator ${r.slice.value}` : r.slice.kind === 'author' ? `on author ${r.slice.value}'s items, moderators` : r.slice.kind === 'term' ? `on items with the word "${r.slice.value}", moderators` : 'all moderators';
     const when = whenOf(r, runs);
