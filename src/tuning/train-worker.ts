@@ -9,6 +9,7 @@ import type { Head } from '../inference/head.js';
 import { Scorer, type ProbabilityKind } from '../models/scorer.js';
 import type { LabelMapping } from '../policy/label-mapping.js';
 import { scoringInput, type EvalSet, type PackedItems, type TrainCategory } from './math/dataset.js';
+import { sigmoid } from './math/dpo.js';
 import { evaluateHeads, type EvalReport, type FreshEvidence } from './math/evaluate.js';
 import { fitHead, type CategoryChoice, type FitSettings, type FitStep, type OutOfFold } from './math/fit.js';
 import type { MeasureOptions } from './math/measure.js';
@@ -131,7 +132,7 @@ try {
   const report = evaluateHeads(active, new Scorer(head, job.kind, job.mapping), job.eval, job.measure, fresh);
   const outOfFold =
     job.settings.calibration === 'platt'
-      ? result.outOfFold.map((o) => ({ category: o.category, item: Int32Array.from(o.item), score: Float32Array.from(o.logit, (z) => 1 / (1 + Math.exp(-z))) }))
+      ? result.outOfFold.map((o) => ({ category: o.category, item: Int32Array.from(o.item), score: Float32Array.from(o.logit, sigmoid) }))
       : [];
   const transfer = [
     head.weight.buffer,

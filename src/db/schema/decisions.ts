@@ -24,7 +24,6 @@ export interface DecisionsTable {
   created_at: Generated<Date>;
 }
 
-/** A reviewed item's features on a backbone other than the one that scored it (migration 0014). */
 /** Out-of-fold scores of reviewed items a calibrated head did not serve (migration 0017): the drift check's expected flags. */
 export interface ItemScoresTable {
   item_id: string;
@@ -33,6 +32,7 @@ export interface ItemScoresTable {
   training_run_id: string;
 }
 
+/** A reviewed item's features on a backbone other than the one that scored it (migration 0014). */
 export interface ItemFeaturesTable {
   item_id: string;
   backbone_id: string;

@@ -128,6 +128,28 @@ runId: string,
   return { summary: { rows: tested, batch_verdicts: batchVerdicts.length, history_verdicts: history.length, windows }, unscored };
 }
 
+/**
+ * After the fit: the out-of-fold scores of the train items the check found unscored (no calibrated head
+ * served them), kept for the checks of later runs (migration 0017). An item's cells of one category share
+ * its fold, so they share the score: one row each.
+ */
+export async function keepItemScores(
+  ctx: RunContext,
+  runId: string,
+  trainItemIds: string[],
+  outOfFold: { category: string; item: Int32Array; score: Float32Array }[],
+  unscored: Set<string>,
+): Promise<void> {
+  const scores = new Map<string, { itemId: string; category: string; score: number }>();
+  for (const o of outOfFold) {
+    o.item.forEach((k, j) => {
+      const itemId = trainItemIds[k];
+      if (unscored.has(itemId)) scores.set(`${itemId}\u0000${o.category}`, { itemId, category: o.category, score: o.score[j] });
+    });
+  }
+  if (scores.size) await repo.saveItemScores(ctx.database.db, runId, [...scores.values()]);
+}
+
 /** {@link rollBackPast} for a run, announced so this process serves the head at once. */
 async function rollBackPastFor(ctx: RunContext, runId: string, active: heads.HeadRow, labelId: number): Promise<{ id: string; version: number } | null> {
   const back = await rollBackPast(ctx.database.db, active, labelId, { name: `training run ${runId}` }, { training_run_id: runId });

@@ -7,6 +7,7 @@
 import type { Policy } from '../../policy/policy.js';
 import * as repo from '../training.repository.js';
 import { SkipRun, type Hyperparameters, type RunContext, type RunOutcome, type Say } from './context.js';
+import { keepItemScores } from './drift-check.js';
 import { jobOf, progressTo, type FitWorker } from './fit.js';
 import { recordOutcome } from './record.js';
 import { runSetting } from './setting.js';
@@ -29,16 +30,6 @@ export async function trainRun(ctx: RunContext, fitter: FitWorker, runId: string
     throw new SkipRun(`no category has labels to train on: ${Object.entries(d.skipped).map(([c, why]) => `'${c}' ${why}`).join('; ')}`);
   }
   const result = await fitter.run(jobOf(setting, data.dataset, hp), progressTo(say));
-  // Out-of-fold scores for the train items no calibrated head scored: the drift check's expected flags
-  // for their verdicts from the next run on (a deployment's first nights were served by the starter).
-  // (An item's cells of one category share its fold, so they share the score: one row each.)
-  const scores = new Map<string, { itemId: string; category: string; score: number }>();
-  for (const o of result.outOfFold) {
-    o.item.forEach((k, j) => {
-      const itemId = d.trainItemIds[k];
-      if (data.unscored.has(itemId)) scores.set(`${itemId}\u0000${o.category}`, { itemId, category: o.category, score: o.score[j] });
-    });
-  }
-  if (scores.size) await repo.saveItemScores(ctx.database.db, runId, [...scores.values()]);
+  await keepItemScores(ctx, runId, d.trainItemIds, result.outOfFold, data.unscored);
   return recordOutcome(ctx, runId, setting, data.snapshot, hp, result, say);
 }
