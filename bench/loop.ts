@@ -954,6 +954,13 @@ if (POISON) {
     // The night's test of each moderator's flags against the serving head's expectation in the target
     // category: how near a hold it came (its p-value against the threshold), for attacks that stay under it.
     for (const r of run.data_snapshot?.drift?.rows ?? []) {
+      // An author's or a word's ranking row that came near (the snapshot keeps those at p ≤ 0.01); no word is printed.
+      if (r.category === TARGET && r.scope === 'batch' && r.against === 'ranking' && (r.slice.kind === 'author' || r.slice.kind === 'term')) {
+        say(
+          `round ${label}: ${r.slice.kind === 'author' ? `author ${r.slice.value}` : 'a word'}: ${r.batch.n} scored verdicts, ${r.batch.agree} flagged; ` +
+            `AUC ${r.batch.rate?.toFixed(2)} ± ${r.se?.batch.toFixed(2)} against ${r.history.rate?.toFixed(2)} on ${r.history.n} earlier (p ${r.p_value?.toExponential(1)} against ${r.threshold?.toExponential(1)}: ${r.finding ? 'found' : 'not found'})`,
+        );
+      }
       if (r.category !== TARGET || r.scope !== 'batch' || r.slice.kind !== 'moderator' || r.against !== 'expected' || !r.expected) continue;
       say(
         `round ${label}: ${moderatorName(r.moderator)} flagged ${TARGET} on ${r.batch.agree} of ${r.batch.n} where the head expected ${r.expected.batch.toFixed(1)}; ` +

@@ -255,6 +255,8 @@ const driftSchema = z.strictObject({
   max_p_value: z.number().gt(0).max(1).default(0.001),
   /** Fewer verdicts than this on either side: no finding. */
   min_labels: z.number().int().min(1).default(30),
+  /** An author's or a word's ranking row (the AUC of the head's scores, flagged against cleared) from this many scored verdicts on each side, 5 flagged and 5 cleared among them. */
+  min_ranked: z.number().int().min(10).default(20),
   /** How many of the most recent verdicts before the batch form its history. */
   history: z.number().int().min(1).default(20_000),
   /** Slices tested beside each moderator and the category: each author, each word, with min_labels verdicts in the batch. */

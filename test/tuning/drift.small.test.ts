@@ -246,6 +246,22 @@ test('one word’s texts inverted, too few of them flagged by the head for its f
   assert.ok(row.batch.rate! < 0.5 && row.history.rate! > 0.7, JSON.stringify(row));
 });
 
+test('a slice under min_labels but with min_ranked scored verdicts is judged by its ranking alone: 25 inverted texts are held', () => {
+  const word = (i: number) => i % 12 === 0;
+  const shipped = { ...settings, min_ranked: 20 };
+  const history = scoredWorld({ n: 1500, from: 0, seed: 44, word });
+  const honest = scoredWorld({ n: 300, from: 5000, seed: 45, word });
+  assert.deepEqual(checkDrift(history, honest, shipped).holds, [], 'an honest night is not held');
+  const inverted = scoredWorld({ n: 300, from: 5000, seed: 45, word, label: (h, i) => (word(i) ? !h : h) });
+  const r = checkDrift(history, inverted, shipped);
+  assert.deepEqual(r.findings.map((f) => [f.against, f.slice.kind, f.slice.value, f.batch.n]), [['ranking', 'term', 'w', 25]]);
+  // The word's agreement and flags rows are reported but not judged: 25 verdicts are under min_labels.
+  const others = r.rows.filter((x) => x.slice.value === 'w' && x.against !== 'ranking');
+  assert.ok(others.length === 2 && others.every((x) => !x.tested), JSON.stringify(others));
+  // Ranking rows need min_labels too where min_ranked is not set: then nothing judges these 25 texts.
+  assert.deepEqual(checkDrift(history, inverted, settings).findings, []);
+});
+
 test('moderators teaching the head a word it does not rank (flags its items whatever their score) are not held for it', () => {
   const word = (i: number) => i % 5 === 0;
   const history = scoredWorld({ n: 1500, from: 0, seed: 42, word });

@@ -77,6 +77,11 @@ export interface DriftSettings {
   slices?: { authors: boolean; terms: boolean };
   /** The cumulative check's largest allowed drop (default 0.05). */
   cumulative_max_change?: number;
+  /**
+   * An author's or a word's ranking row needs this many scored verdicts in the batch and in its history
+   * (default: min_labels), 5 flagged and 5 cleared among them: the AUC's error is what its sample size gives.
+   */
+  min_ranked?: number;
 }
 
 export interface Rate {
@@ -116,6 +121,8 @@ export interface DriftRow {
   p_value: number | null;
   /** The p-value a finding needs (max_p_value, over the number of slices of its kind tested). */
   threshold: number;
+  /** Enough verdicts on both sides for the row to be judged (min_labels; min_ranked for ranking rows). */
+  tested: boolean;
   finding: boolean;
 }
 
@@ -186,7 +193,7 @@ const agrees = (v: Verdict) => v.verdict === v.model;
 
 /** Rows under construction: a finding is decided once every row of its family is known (Bonferroni). */
 interface Pending {
-  row: Omit<DriftRow, 'threshold' | 'finding'>;
+  row: Omit<DriftRow, 'threshold' | 'tested' | 'finding'>;
   eligible: boolean;
   /** A move either way is a finding (an author's or a word's flags against their own history), not only a drop. */
   twoSided?: boolean;
@@ -256,7 +263,8 @@ class Rows {
     const change = b.auc !== null && h.auc !== null ? b.auc - h.auc : null;
     const p = change === null ? null : 1 - normalCdf(-change / Math.sqrt(b.se ** 2 + h.se ** 2 || Number.MIN_VALUE));
     const row = { against: 'ranking' as const, scope: this.scope, category, moderator: slice.kind === 'moderator' ? slice.value : null, slice, region: 'all' as const, batch, history, se: { batch: b.se, history: h.se }, change, p_value: p };
-    const pending = { row, eligible: b.n >= this.s.min_labels && h.n >= this.s.min_labels && change !== null };
+    const min = this.s.min_ranked ?? this.s.min_labels;
+    const pending = { row, eligible: b.n >= min && h.n >= min && change !== null };
     this.pending.push(pending);
     return pending;
   }
@@ -283,7 +291,7 @@ class Rows {
     return this.pending.map((p) => {
       const family = p.row.slice.kind === 'author' || p.row.slice.kind === 'term' ? Math.max(1, tested.get(p.row.slice.kind)?.size ?? 1) : 1;
       const threshold = this.s.max_p_value / family;
-      return { ...p.row, threshold, finding: this.finds(p, threshold) };
+      return { ...p.row, threshold, tested: p.eligible, finding: this.finds(p, threshold) };
     });
   }
 }
@@ -387,7 +395,8 @@ export function checkDrift(history: Verdict[], batch: Verdict[], s: DriftSetting
       const groups = groupBy(rest, keysOf);
       const histories = groupBy(hist, keysOf);
       for (const [k, vs] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-        if (vs.length < s.min_labels) continue;
+        // Agreement and flags rows need min_labels verdicts, a ranking row min_ranked (each row says).
+        if (vs.length < Math.min(s.min_labels, s.min_ranked ?? s.min_labels)) continue;
         // Against the slice's own history only: a word or an author the head flags and moderators clear
         // night after night is a false positive being corrected, not an attack, and a word new to the
         // history has nothing to be compared with (other words' items label differently for honest reasons).

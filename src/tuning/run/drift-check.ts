@@ -94,9 +94,7 @@ runId: string,
   }
   // The snapshot keeps the moderator and category rows that were tested (enough verdicts on both sides),
   // and the author and term rows that came near a finding (one-sided p ≤ 0.01).
-  const tested = rows.filter(
-    (r) => r.batch.n >= settings.min_labels && r.history.n >= settings.min_labels && (r.slice.kind === 'moderator' || r.slice.kind === 'category' || (r.p_value ?? 1) <= 0.01),
-  );
+  const tested = rows.filter((r) => r.tested && (r.slice.kind === 'moderator' || r.slice.kind === 'category' || (r.p_value ?? 1) <= 0.01));
   if (holds.length > 0) {
     await repo.insertHolds(
       ctx.database.db,
