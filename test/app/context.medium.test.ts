@@ -138,7 +138,8 @@ test('a review completed on an API replica without the jobs prompts the worker\'
 
     // What the review service publishes after a task reaches done.
     await api.events.emit('review.task_completed', { taskId: first });
-    await until(() => workerPokes.n === 1, 'the worker\'s guard prompted by the API replica\'s completed review');
+    // The worker and this test listen on connections of their own: either may hear the NOTIFY first.
+    await until(() => workerPokes.n === 1 && heard.length > 0, 'the worker\'s guard prompted by the API replica\'s completed review, and the announcement heard');
     assert.deepEqual(heard, [first]);
 
     // An API process that runs the guard itself prompts its own and announces nothing; it hears the others.
