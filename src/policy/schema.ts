@@ -259,7 +259,7 @@ const driftSchema = z.strictObject({
   min_ranked: z.number().int().min(10).default(20),
   /** How many of the most recent verdicts before the batch form its history. */
   history: z.number().int().min(1).default(20_000),
-  /** Slices tested beside each moderator and the category: each author, each word, with min_labels verdicts in the batch. */
+  /** Slices tested beside each moderator and the category: each author, each word, with min_labels verdicts in the batch (min_ranked for the ranking row). */
   slices: z.strictObject({ authors: z.boolean().default(true), terms: z.boolean().default(true) }).default({ authors: true, terms: true }),
   /** The cumulative check: the last this-many runs' batches together against the history before them (0: off)... */
   cumulative_runs: z.number().int().min(0).default(5),

@@ -191,6 +191,9 @@ const REGIONS: { region: Region; keep: (v: Verdict) => boolean }[] = [
 ];
 const agrees = (v: Verdict) => v.verdict === v.model;
 
+/** The verdicts a ranking row needs on each side: min_ranked, else min_labels. */
+const rankedFloor = (s: DriftSettings) => s.min_ranked ?? s.min_labels;
+
 /** Rows under construction: a finding is decided once every row of its family is known (Bonferroni). */
 interface Pending {
   row: Omit<DriftRow, 'threshold' | 'tested' | 'finding'>;
@@ -263,7 +266,7 @@ class Rows {
     const change = b.auc !== null && h.auc !== null ? b.auc - h.auc : null;
     const p = change === null ? null : 1 - normalCdf(-change / Math.sqrt(b.se ** 2 + h.se ** 2 || Number.MIN_VALUE));
     const row = { against: 'ranking' as const, scope: this.scope, category, moderator: slice.kind === 'moderator' ? slice.value : null, slice, region: 'all' as const, batch, history, se: { batch: b.se, history: h.se }, change, p_value: p };
-    const min = this.s.min_ranked ?? this.s.min_labels;
+    const min = rankedFloor(this.s);
     const pending = { row, eligible: b.n >= min && h.n >= min && change !== null };
     this.pending.push(pending);
     return pending;
@@ -396,7 +399,7 @@ export function checkDrift(history: Verdict[], batch: Verdict[], s: DriftSetting
       const histories = groupBy(hist, keysOf);
       for (const [k, vs] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
         // Agreement and flags rows need min_labels verdicts, a ranking row min_ranked (each row says).
-        if (vs.length < Math.min(s.min_labels, s.min_ranked ?? s.min_labels)) continue;
+        if (vs.length < Math.min(s.min_labels, rankedFloor(s))) continue;
         // Against the slice's own history only: a word or an author the head flags and moderators clear
         // night after night is a false positive being corrected, not an attack, and a word new to the
         // history has nothing to be compared with (other words' items label differently for honest reasons).
