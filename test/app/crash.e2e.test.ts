@@ -15,7 +15,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { openDatabase, type Database } from '../../src/db/connect.js';
 import { mulberry32 } from '../../src/random.js';
-import { quietLogger } from '../helpers/db.js';
+import { quietLogger, seedEmbeddedDatabase } from '../helpers/db.js';
 import { makeTexts } from '../helpers/feedback.js';
 import { startService, type ServiceProcess } from '../helpers/process.js';
 import { reviewPolicyYaml } from '../helpers/policies.js';
@@ -147,6 +147,7 @@ for (const kind of kinds) {
     before(async () => {
       workspace = await processWorkspace('reliability-crash', POLICY, kind.url);
       ({ dir, dbUrl } = workspace);
+      if (!dbUrl) await seedEmbeddedDatabase(path.join(dir, 'data'));
       env = await tinyServiceEnv(path.join(dir, 'data'), ADMIN, {
         DATABASE_URL: dbUrl,
         POLICY_DIR: path.join(dir, 'policies'),

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ensureBuilt } from '../helpers/build.js';
+import { seedEmbeddedDatabase } from '../helpers/db.js';
 import { runNode, startService, waitFor } from '../helpers/process.js';
 import { tinyServiceEnv } from '../helpers/service-dir.js';
 
@@ -46,8 +47,11 @@ after(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-const start = async (n: number) =>
-  startService(await tinyServiceEnv(path.join(dir, `data-${n}`), KEY, { RATE_LIMIT_PER_SECOND: '0' }));
+/** A service on a data directory of its own, `data-n`, holding a migrated copy of the embedded database. */
+const start = async (n: number) => {
+  await seedEmbeddedDatabase(path.join(dir, `data-${n}`));
+  return startService(await tinyServiceEnv(path.join(dir, `data-${n}`), KEY, { RATE_LIMIT_PER_SECOND: '0' }));
+};
 
 /**
  * One trial on fresh connections: 24 new connections at once, then `signal` as soon as they are sent
@@ -132,6 +136,7 @@ net.Server.prototype.emit = function (event, ...args) {
 };
 `,
   );
+  await seedEmbeddedDatabase(path.join(dir, 'data-12'));
   const env = await tinyServiceEnv(path.join(dir, 'data-12'), KEY);
   const service = runNode(['--import', hook, 'dist/main.js'], env);
   const code = await service.exited;

@@ -11,6 +11,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { seedEmbeddedDatabase } from '../helpers/db.js';
 import { startService, type ServiceProcess } from '../helpers/process.js';
 import { tinyServiceEnv } from '../helpers/service-dir.js';
 import { holdFor, waitFor } from '../helpers/wait.js';
@@ -57,6 +58,7 @@ let dir: string;
 let service: ServiceProcess;
 before(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-shutdown-'));
+  await seedEmbeddedDatabase(path.join(dir, 'data'));
   service = await startService(
     await tinyServiceEnv(path.join(dir, 'data'), KEY, {
       LOG_LEVEL: 'info',

@@ -17,7 +17,7 @@ import { loadModelDir } from '../../src/inference/model-dir.js';
 import { activationQuantizationBound } from '../../src/inference/onnx/quantized.js';
 import { SequenceEncoder } from '../../src/inference/tokenizer.js';
 import { ensureBuilt } from '../helpers/build.js';
-import { testDatabases } from '../helpers/db.js';
+import { seedEmbeddedDatabase, testDatabases } from '../helpers/db.js';
 import { FakeHub, transformersJsFiles } from '../helpers/fake-hub.js';
 import { startService, type ServiceProcess } from '../helpers/process.js';
 import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
@@ -112,6 +112,7 @@ for (const kind of testDatabases()) {
       const s = await setUp(kind.name);
       dir = s.dir;
       if (kind.name !== 'pglite') scratch = await createScratchDatabase(process.env.TEST_DATABASE_URL!, 'hubpull');
+      else await seedEmbeddedDatabase(path.join(dir, 'data'));
       env = s.env(scratch ? { DATABASE_URL: scratch.url } : {});
     });
     after(async () => {
@@ -227,6 +228,8 @@ describe('MODEL=<repo id> on a first start', () => {
     const s = await setUp('first');
     try {
       await fs.writeFile(path.join(s.dir, 'policies', 'label-maps', 'acme--tiny-toxic.yaml'), LABEL_MAP_YAML);
+      // A first start is one with no model in the database: a migrated copy of the embedded one has none.
+      for (const d of ['data-a', 'data-b']) await seedEmbeddedDatabase(path.join(s.dir, d));
       const pulled = await startService(s.env({ MODEL: 'acme/tiny-toxic', DATA_DIR: path.join(s.dir, 'data-a') }));
       try {
         const ready = await api(pulled, 'GET', '/readyz');

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { openDatabase, type Database } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import { startTestApp } from '../helpers/app.js';
-import { quietLogger } from '../helpers/db.js';
+import { quietLogger, seedEmbeddedDatabase } from '../helpers/db.js';
 import { makeTexts, moderateAndReview } from '../helpers/feedback.js';
 import { reviewPolicyYaml } from '../helpers/policies.js';
 import { baseEnv } from '../helpers/process.js';
@@ -34,6 +34,7 @@ for (const kind of kinds) {
     before(async () => {
       workspace = await processWorkspace('crash', POLICY, kind.url);
       ({ dir, dbUrl } = workspace);
+      if (!dbUrl) await seedEmbeddedDatabase(path.join(dir, 'data'));
       env = baseEnv({
         DATA_DIR: path.join(dir, 'data'),
         MODEL_DIR: await tinyModelDir(),

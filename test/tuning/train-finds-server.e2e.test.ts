@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { seedEmbeddedDatabase } from '../helpers/db.js';
 import { baseEnv, runNode, startService } from '../helpers/process.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
 
@@ -26,8 +27,10 @@ after(async () => {
 
 const registrations = async () => (await fs.readdir(path.join(runtimeDir, 'modtune')).catch(() => [] as string[])).filter((n) => n.endsWith('.json'));
 
-const startServer = async (dataDir: string) =>
-  startService(
+/** The service on `dataDir`, a migrated copy of the embedded database (this test is about the CLI, not a first start). */
+const startServer = async (dataDir: string) => {
+  await seedEmbeddedDatabase(dataDir);
+  return startService(
     baseEnv({
       DATA_DIR: dataDir,
       XDG_RUNTIME_DIR: runtimeDir,
@@ -38,6 +41,7 @@ const startServer = async (dataDir: string) =>
       ORT_THREADS: '1',
     }),
   );
+};
 
 /** `npm run train` on an empty DATA_DIR of its own. */
 async function trainOnEmptyDir(name: string): Promise<{ code: number | null; stderr: string; dir: string }> {
