@@ -203,6 +203,14 @@ for (const kind of kinds) {
           target.server = server;
           const delay = 200 + Math.floor(rng() * 1300);
           await holdFor(delay, 'the server runs under load for a random while before the kill');
+          // The random hold sets when the kill lands; on a busy machine it can end before the load has done
+          // anything (a suite at concurrency 3 got 4 verdicts in 10 cycles), so the kill also waits for this
+          // cycle's share of acknowledged work: a crash with nothing acknowledged before it tests nothing.
+          await waitFor(
+            () => decisions.filter((d) => d.cycle === cycle).length >= 5 && verdicts.some((v) => v.cycle === cycle),
+            `cycle ${cycle}: five decisions and a verdict acknowledged before the kill`,
+            60_000,
+          );
           assert.equal(server.child.exitCode, null, `the server exited by itself in cycle ${cycle}:\n${server.tail()}`);
           server.child.kill('SIGKILL');
           kills.push(Date.now());
@@ -298,8 +306,6 @@ for (const kind of kinds) {
       t.diagnostic(`${kind.name}: after a clean restart, ${sample.length - httpMismatches.length}/${sample.length} sampled decisions served intact over HTTP`);
       assert.equal(lostDecisions.length, 0, `${lostDecisions.length} acknowledged decisions are missing, e.g.\n${lostDecisions.slice(0, 10).join('\n')}`);
       assert.equal(lostVerdicts.length, 0, `${lostVerdicts.length} acknowledged verdicts are missing, e.g.\n${lostVerdicts.slice(0, 10).join('\n')}`);
-      assert.ok(decisions.length >= CYCLES * 5, `the load was too thin to mean anything: ${decisions.length} decisions acknowledged`);
-      assert.ok(verdicts.length >= CYCLES, `the moderator got too little done to mean anything: ${verdicts.length} verdicts`);
       assert.equal(target.statuses.get('500') ?? 0, 0, `internal errors during the run (${statuses})`);
       assert.equal(httpMismatches.length, 0, `acknowledged decisions as served after the clean restart:\n${httpMismatches.join('\n')}`);
     });
