@@ -28,7 +28,7 @@ import { createScratchDatabase } from '../test/helpers/scratch-database.js';
 import { benchTexts } from './davidson.js';
 import { benchModel, peerModel } from './models.js';
 import { memory } from './proc-cpu.js';
-import { freePort, startProcess, stop } from './processes.js';
+import { driveModerate, freePort, startProcess, stop, waitReady } from './processes.js';
 
 const { values } = parseArgs({ options: { models: { type: 'string', default: 'starter,minilm' }, texts: { type: 'string', default: '600' } } });
 const ROOT = path.resolve('.');
@@ -38,21 +38,6 @@ const WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'modtune-bench-memory-'));
 const log = createLogger('warn');
 const MAX_LENGTH = 128;
 
-
-/** Sends the texts one per request (as bench:score does), 8 requests at a time; every answer must be a 200. */
-async function drive(port: number, input: string[], auth: boolean): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      while (next < input.length) {
-        const body = JSON.stringify({ input: input[next++] });
-        const r = await fetch(`http://127.0.0.1:${port}/v1/moderate`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${ADMIN}` } : {}) }, body });
-        if (!r.ok) throw new Error(`moderate: HTTP ${r.status} ${await r.text()}`);
-        await r.arrayBuffer();
-      }
-    }),
-  );
-}
 
 interface Measured {
   label: string;
@@ -85,11 +70,7 @@ async function service(label: string, modelDir: string, policyDir: string, env: 
     null,
   );
   try {
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`${label}: the service exited during start-up`);
-      if (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitReady(child, port, label);
     // What serves: the layout the start measured and chose, with its measurements (ms per text), else the
     // one given (read before the load's logs).
     const line = output().split('\n').find((l) => l.includes('inference layout:'));
@@ -97,7 +78,7 @@ async function service(label: string, modelDir: string, policyDir: string, env: 
     const sessions = logged
       ? `chose ${/inference layout: ([^(]+?) \(/.exec(logged.msg)?.[1]}; ms per text: ${Object.entries(logged.msPerText).map(([k, v]) => `${k.replace('x', ' × ')} ${v}`).join(', ')}`
       : 'as given';
-    await drive(port, input, true);
+    await driveModerate(port, input, ADMIN);
     const m = memory(child.pid!);
     return { label: `${label} (${sessions})`, rss: m.rssMb, peak: m.peakMb };
   } finally {
@@ -116,7 +97,7 @@ async function peer(m: Awaited<ReturnType<typeof benchModel>>, input: string[]):
   await peerModel(m, peerRoot, MAX_LENGTH);
   const { child, port } = await startProcess(process.execPath, [path.join(peerDir, 'server.mjs'), peerRoot, m.name, String(os.availableParallelism())], {}, /"port":(\d+)/);
   try {
-    await drive(port, input, false);
+    await driveModerate(port, input);
     const r = memory(child.pid!);
     return { label: 'transformers.js peer (1 session, stores nothing)', rss: r.rssMb, peak: r.peakMb };
   } finally {

@@ -28,6 +28,33 @@ export async function startProcess(
   return { child, port, output };
 }
 
+/**
+ * Sends the texts to /v1/moderate one per request, 8 requests at a time (`bearer`: the key to send, if any);
+ * every answer must be a 200.
+ */
+export async function driveModerate(port: number, input: string[], bearer?: string): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < input.length) {
+        const body = JSON.stringify({ input: input[next++] });
+        const r = await fetch(`http://127.0.0.1:${port}/v1/moderate`, { method: 'POST', headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) }, body });
+        if (!r.ok) throw new Error(`moderate: HTTP ${r.status} ${await r.text()}`);
+        await r.arrayBuffer();
+      }
+    }),
+  );
+}
+
+/** Resolves once the service on `port` answers /readyz with a 200; throws if `child` exits first. */
+export async function waitReady(child: ChildProcess, port: number, what: string): Promise<void> {
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${what}: the service exited during start-up`);
+    if (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   await new Promise<void>((resolve) => {

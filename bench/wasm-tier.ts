@@ -19,27 +19,13 @@ import { createLogger } from '../src/logger.js';
 import { benchTexts } from './davidson.js';
 import { benchModel } from './models.js';
 import { memory, meter } from './proc-cpu.js';
-import { freePort, startProcess, stop } from './processes.js';
+import { driveModerate, freePort, startProcess, stop, waitReady } from './processes.js';
 
 const { values } = parseArgs({ options: { texts: { type: 'string', default: '1500' }, rounds: { type: 'string', default: '4' }, repeats: { type: 'string', default: '2' } } });
 const ROUNDS = Number(values.rounds);
 const ROOT = path.resolve('.');
 const ADMIN = `mt_bench_${'w'.repeat(40)}`;
 const WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'modtune-bench-wasm-tier-'));
-
-async function drive(port: number, input: string[]): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      while (next < input.length) {
-        const body = JSON.stringify({ input: input[next++] });
-        const r = await fetch(`http://127.0.0.1:${port}/v1/moderate`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` }, body });
-        if (!r.ok) throw new Error(`moderate: HTTP ${r.status} ${await r.text()}`);
-        await r.arrayBuffer();
-      }
-    }),
-  );
-}
 
 async function run(flags: string[], modelDir: string, input: string[]): Promise<string> {
   const port = await freePort();
@@ -60,16 +46,12 @@ async function run(flags: string[], modelDir: string, input: string[]): Promise<
     null,
   );
   try {
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`node ${flags.join(' ')} dist/main.js exited during start-up`);
-      if (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitReady(child, port, `node ${flags.join(' ')} dist/main.js`);
     const m = meter(child.pid!);
     const rounds: string[] = [];
     let before = m.read();
     for (let r = 0; r < ROUNDS; r++) {
-      await drive(port, input);
+      await driveModerate(port, input, ADMIN);
       const now = m.read();
       const total = Object.keys(now).reduce((s, k) => s + now[k as keyof typeof now] - before[k as keyof typeof before], 0);
       rounds.push(`${(total / input.length).toFixed(2)} / ${((now.pglite - before.pglite) / input.length).toFixed(2)}`);

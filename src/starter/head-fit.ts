@@ -233,7 +233,7 @@ function accumulateHessian(
   hessian: Float64Array,
 ): void {
   const size = dim + 1;
-  const B = 8;
+  const B = 8; // the products below are written out for eight rows: change both together
   // rows[j * size + a]: example j's row extended with a trailing 1 for the bias; c[j] its weight. Slots past
   // the end of the data stay zero.
   const rows = new Float64Array(B * size);

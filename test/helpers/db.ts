@@ -68,8 +68,8 @@ function pgliteTemplate(): Promise<Blob> {
 
 /**
  * Gives a service process's DATA_DIR a migrated embedded database copied from the template, so the process
- * opens it as a restart would instead of creating the cluster, reopening it and migrating it (on this
- * machine about 8 of a fresh start's 13 CPU-seconds). For tests of something other than the first start:
+ * opens it as a restart would instead of creating the cluster, reopening it and migrating it (seconds of
+ * CPU a start). For tests of something other than the first start:
  * that one is tested as a user meets it (test/app/process.e2e.test.ts, the README flow, the compiled build).
  */
 export async function seedEmbeddedDatabase(dataDir: string): Promise<void> {
@@ -102,7 +102,7 @@ const pgTemplates = new Map<string, Promise<string>>();
  * advisory lock, under a temporary name renamed when complete, so a half-built one is never copied), and
  * kept for the next run. A template left by older migrations stays until dropped by hand.
  */
-export function pgTemplate(url: string): Promise<string> {
+function pgTemplate(url: string): Promise<string> {
   let t = pgTemplates.get(url);
   if (!t) {
     t = (async () => {
