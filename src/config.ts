@@ -1,11 +1,15 @@
 /**
  * Configuration, read once from the environment and validated as a whole: one error names every bad
- * variable. Nothing else reads modtune's settings from process.env. Three places read the environment
- * for something that is not a setting: inference/providers.ts (the Vulkan loader's own variables, to
- * tell a hardware GPU from a software one), db/data-dir-lock.ts (npm_lifecycle_event, to name the
- * command holding an embedded database), cli/build-model.ts (MODEL_DIR as the default --out, so the
- * model lands where `npm start` will look) and models/hub/pull.ts with cli/pull-model.ts (the Hub
- * client's own HF_ENDPOINT, HF_TOKEN and cache variables, read when a model is pulled).
+ * variable. Two CLIs read one setting each without going through it: cli/build-model.ts (MODEL_DIR as
+ * the default --out, so the model lands where `npm start` will look; building needs no other setting)
+ * and cli/service.ts (MODTUNE_ADMIN_KEY, to reach the admin API of a server that holds the data
+ * directory). Other reads of the environment are not modtune's settings: inference/providers.ts (the
+ * Vulkan loader's own variables, to tell a hardware GPU from a software one), db/data-dir-lock.ts
+ * (npm_lifecycle_event, to name the command holding an embedded database), db/server-registry.ts
+ * (XDG_RUNTIME_DIR, where running servers announce themselves), inference/layout-probe.ts (its own
+ * MODTUNE_LAYOUT_PROBE, set on the child process it forks) and models/hub/pull.ts with
+ * cli/pull-model.ts (the Hub client's own HF_ENDPOINT, HF_TOKEN and cache variables, read when a model is
+ * pulled).
  */
 import os from 'node:os';
 import path from 'node:path';
