@@ -26,7 +26,7 @@ import { parsePolicy } from '../src/policy/loader.js';
 import type { Policy } from '../src/policy/policy.js';
 import { ModtuneServer } from '../src/server.js';
 import { mulberry32 } from '../src/random.js';
-import { termsOf, type DriftRow } from '../src/tuning/math/drift.js';
+import { termsOf, type DriftRow, type NearRow } from '../src/tuning/math/drift.js';
 import { auroc, averagePrecision } from '../src/tuning/math/stats.js';
 import { fitSupervised, type Labelled } from './supervised.js';
 import { DAVIDSON_PATH, HATE, labelsFor, loadDavidson, moderatorClass, NEITHER, OFFENSIVE, type DavidsonClass } from './davidson.js';
@@ -653,6 +653,7 @@ interface Run {
     };
     checks: { check: string; passed: boolean; detail: string }[];
     reasons: string[];
+    drift_near?: Pick<NearRow, 'slice' | 'against' | 'region' | 'p_value' | 'threshold'>[];
   } | null;
 }
 
@@ -699,7 +700,14 @@ function shortReasons(run: Run): string {
   }
   if (!run.gate) return run.error ? run.error.slice(0, 60) : '';
   const failed = run.gate.checks.filter((c) => !c.passed);
-  if (failed.length === 0) return '—';
+  // The drift check's slices nearest a hold (not held): "author, flags ranked against scores, p 8.9e-4 / 1.0e-3".
+  const near = (run.gate.drift_near ?? []).map(
+    (n) =>
+      `${n.slice.kind === 'term' ? 'word' : n.slice.kind}, ${n.against === 'ranking' ? 'flags ranked against scores' : n.against === 'expected' ? 'flags vs expected' : n.against === 'moderators' ? 'against co-reviewers' : 'agreement'}` +
+      `${n.region === 'model_yes' ? ', flagged items' : n.region === 'model_no' ? ', cleared items' : ''}, p ${n.p_value.toExponential(1)} / ${n.threshold.toExponential(1)}`,
+  );
+  const nearly = near.length ? `; nearest a hold, not held: ${near.join('; ')}` : '';
+  if (failed.length === 0) return `—${nearly}`;
   const r = run.eval_report!;
   return failed
     .map((c) => {
@@ -712,7 +720,7 @@ function shortReasons(run: Run): string {
       }
       return c.check;
     })
-    .join('; ');
+    .join('; ') + nearly;
 }
 
 /** What each category's search chose: "hate: b 30 ×0.30, l 0.3 ×0.97, β 0.010". */

@@ -106,6 +106,9 @@ for (const kind of testDatabases()) {
       await moderateAndReview(app, client, moderators.honest.key, await makeTexts(200, 4));
       const clean = await run();
       assert.equal(clean.status, 'promoted', `${clean.status}: ${clean.error}`);
+      // The slices the check found nearest a hold (none held) stand beside the gate's decision, as its snapshot has them.
+      assert.ok(Array.isArray(clean.data_snapshot.drift.near));
+      assert.deepEqual(clean.gate.drift_near, clean.data_snapshot.drift.near);
       await moderateAndReview(app, client, moderators.honest.key, await makeTexts(240, 5), { invertEvery: 9 });
       const held = await run();
       assert.equal(held.status, 'held', `${held.status}: ${held.error}`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { aucOf, checkCumulative, checkDrift, dropTest, inHold, normalCdf, termsOf, type Verdict } from '../../src/tuning/math/drift.js';
+import { aucOf, checkCumulative, checkDrift, dropTest, inHold, nearest, normalCdf, termsOf, type Verdict } from '../../src/tuning/math/drift.js';
 import { mulberry32 } from '../../src/random.js';
 
 const settings = { enabled: true, max_change: 0.2, max_p_value: 0.001, min_labels: 30, slices: { authors: true, terms: true }, cumulative_max_change: 0.05 };
@@ -273,6 +273,22 @@ test('moderators teaching the head a word it does not rank (flags its items what
   // The drop is large and significant; what keeps it from a finding is that the flags are not turned against the scores.
   assert.ok(row.change! < -0.2 && row.p_value! <= row.threshold, JSON.stringify(row));
   assert.ok(row.batch.rate! + 1.645 * row.se!.batch >= 0.5, JSON.stringify(row));
+});
+
+test('nearest: a slice that came near a hold without being held is named first; a slice that was held is not among them', () => {
+  const word = (i: number) => i % 5 === 0;
+  const history = scoredWorld({ n: 1500, from: 0, seed: 42, word });
+  // Moderators flag the word's items whatever the head's score (the test above): significant, not turned, not held.
+  const teaching = checkDrift(history, scoredWorld({ n: 600, from: 5000, seed: 43, word, label: (h, i, rng) => (word(i) ? rng() < 0.5 : h) }), settings);
+  assert.deepEqual(teaching.holds, []);
+  const near = nearest(teaching.rows);
+  assert.deepEqual([near[0].against, near[0].slice.kind, near[0].slice.value], ['ranking', 'term', 'w']);
+  assert.match(near[0].reason, /^on items with the word "w", moderators' hate flags rank against the serving head's scores in this batch: AUC 0\.\d\d/);
+  assert.ok(near.length <= 3 && near.every((n, k) => n.p_value <= 0.01 && (k === 0 || n.p_value / n.threshold >= near[k - 1].p_value / near[k - 1].threshold)), JSON.stringify(near));
+  // The same word's texts inverted is a finding and held: it is not named again as near.
+  const inverted = checkDrift(history, scoredWorld({ n: 300, from: 5000, seed: 41, word, label: (h, i) => (word(i) ? !h : h) }), settings);
+  assert.equal(inverted.holds.length, 1);
+  assert.equal(nearest(inverted.rows).some((n) => n.against === 'ranking' && n.slice.value === 'w'), false);
 });
 
 test('aucOf: ranks with ties at half, Hanley–McNeil standard error; null without five of each', () => {

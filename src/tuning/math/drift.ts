@@ -492,6 +492,36 @@ export function describe(r: DriftRow, runs?: number): string {
   );
 }
 
+/** How near a finding a row must come for a run to keep it and name it (one-sided p at most this). */
+export const NEAR_P = 0.01;
+
+/** A row that came near a finding without being one, as a run reports it. */
+export interface NearRow {
+  category: string;
+  slice: DriftRow['slice'];
+  against: DriftRow['against'];
+  region: Region;
+  p_value: number;
+  threshold: number;
+  /** {@link describe}'s sentence. */
+  reason: string;
+}
+
+/**
+ * The batch's rows nearest a finding without being one: judged (enough verdicts), not a finding, one-sided
+ * p ≤ {@link NEAR_P}; nearest first by p over the threshold the row needed. Nothing is held for them: they
+ * are where an admin looks when the check found nothing to hold, above all when the gate was not convinced
+ * either (a slice too small to be significant is what a targeted attacker aims for). With many slices
+ * tested some come this near by chance on honest nights, so a run names them as leads, not findings.
+ */
+export function nearest(rows: readonly DriftRow[], limit = 3): NearRow[] {
+  return rows
+    .filter((r) => r.scope === 'batch' && r.tested && !r.finding && r.p_value !== null && r.p_value <= NEAR_P)
+    .sort((a, b) => a.p_value! / a.threshold - b.p_value! / b.threshold)
+    .slice(0, limit)
+    .map((r) => ({ category: r.category, slice: r.slice, against: r.against, region: r.region, p_value: r.p_value!, threshold: r.threshold, reason: describe(r) }));
+}
+
 /** A held batch as stored: one category, one moderator or all, settled labels from < id <= to. */
 export interface HoldRange {
   category: string;

@@ -7,7 +7,7 @@ import { rollBackPast } from '../../models/activation.js';
 import type * as heads from '../../models/head.repository.js';
 import * as reviews from '../../review/settled-labels.repository.js';
 import type { ItemInputs } from '../math/dataset.js';
-import { checkCumulative, checkDrift, inHold, termsOf, type DriftRow, type HoldRange, type Verdict } from '../math/drift.js';
+import { checkCumulative, checkDrift, inHold, NEAR_P, nearest, termsOf, type DriftRow, type HoldRange, type NearRow, type Verdict } from '../math/drift.js';
 import * as repo from '../training.repository.js';
 import { HeldRun, type RunContext, type RunSetting } from './context.js';
 
@@ -27,7 +27,14 @@ runId: string,
   anyHold: HoldRange[],
   excluded: HoldRange[],
 ): Promise<{
-  summary: { rows: DriftRow[]; batch_verdicts: number; history_verdicts: number; windows: { from: number; runs: number; verdicts: number }[] } | null;
+  summary: {
+    rows: DriftRow[];
+    /** This batch's rows nearest a finding without being one (math/drift.ts nearest): named in the run's outcome. */
+    near: NearRow[];
+    batch_verdicts: number;
+    history_verdicts: number;
+    windows: { from: number; runs: number; verdicts: number }[];
+  } | null;
   unscored: Set<string>;
 }> {
   const settings = setting.policy.settings.drift;
@@ -93,8 +100,8 @@ runId: string,
     }
   }
   // The snapshot keeps the moderator and category rows that were tested (enough verdicts on both sides),
-  // and the author and term rows that came near a finding (one-sided p ≤ 0.01).
-  const tested = rows.filter((r) => r.tested && (r.slice.kind === 'moderator' || r.slice.kind === 'category' || (r.p_value ?? 1) <= 0.01));
+  // and the author and term rows that came near a finding (one-sided p ≤ NEAR_P).
+  const tested = rows.filter((r) => r.tested && (r.slice.kind === 'moderator' || r.slice.kind === 'category' || (r.p_value ?? 1) <= NEAR_P));
   if (holds.length > 0) {
     await repo.insertHolds(
       ctx.database.db,
@@ -123,7 +130,7 @@ runId: string,
         holds.map((h) => h.reason).join(' | '),
     );
   }
-  return { summary: { rows: tested, batch_verdicts: batchVerdicts.length, history_verdicts: history.length, windows }, unscored };
+  return { summary: { rows: tested, near: nearest(rows), batch_verdicts: batchVerdicts.length, history_verdicts: history.length, windows }, unscored };
 }
 
 /**

@@ -31,5 +31,5 @@ export async function trainRun(ctx: RunContext, fitter: FitWorker, runId: string
   }
   const result = await fitter.run(jobOf(setting, data.dataset, hp), progressTo(say));
   await keepItemScores(ctx, runId, d.trainItemIds, result.outOfFold, data.unscored);
-  return recordOutcome(ctx, runId, setting, data.snapshot, hp, result, say);
+  return recordOutcome(ctx, runId, setting, data.snapshot, hp, result, data.snapshot.drift?.near ?? [], say);
 }

@@ -5,6 +5,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { activateInTransaction } from '../../models/activation.js';
 import * as heads from '../../models/head.repository.js';
+import type { NearRow } from '../math/drift.js';
 import { gate, type GateDecision } from '../math/evaluate.js';
 import type { TrainMessage } from '../train-worker.js';
 import * as repo from '../training.repository.js';
@@ -17,6 +18,7 @@ export async function recordOutcome(
   dataSnapshot: Record<string, unknown>,
   hp: Hyperparameters,
   result: Extract<TrainMessage, { type: 'done' }>,
+  near: NearRow[],
   say: Say,
 ): Promise<RunOutcome> {
   const { policy, active, backbone } = setting;
@@ -70,7 +72,9 @@ export async function recordOutcome(
       candidateHeadId: candidateId,
       metrics,
       evalReport: result.report as unknown as Record<string, unknown>,
-      gate: decision as unknown as Record<string, unknown>,
+      // The drift check's nearest rows beside the gate's decision: where to look when a batch found nothing
+      // to hold and the candidate still did not convince the gate (or did).
+      gate: { ...decision, drift_near: near } as unknown as Record<string, unknown>,
       status: outcome,
       error: outcome === 'superseded' ? `the gate passed, but the active head changed during the run (from ${active.id} to ${activeNow ?? 'none'}); nothing was promoted` : null,
       finished: true,
@@ -79,6 +83,7 @@ export async function recordOutcome(
       await activateInTransaction(trx, candidateId, 'training run passed the gate', { name: `training run ${runId}` }, { training_run_id: runId });
     }
   });
+  if (near.length) say('drift', `label drift: nothing held; nearest a finding (not held): ${near.map((r) => r.reason).join(' | ')}`);
   say(
     outcome,
     outcome === 'promoted'

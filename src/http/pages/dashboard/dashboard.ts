@@ -29,6 +29,8 @@ interface Gate {
   evidence?: Evidence;
   checks?: { check: string; passed: boolean; detail: string }[];
   reasons?: string[];
+  /** The label-drift check's rows nearest a finding, not held (src/tuning/math/drift.ts nearest). */
+  drift_near?: { reason: string }[];
 }
 interface Snapshot {
   pairs?: number;
@@ -360,6 +362,16 @@ function gateCell(run: RunRow) {
       td.append(ul);
     } else if (checks.length) {
       td.append(document.createTextNode(` all ${checks.length} checks`));
+    }
+    const near = Array.isArray(gate.drift_near) ? gate.drift_near : [];
+    if (near.length) {
+      // Leads, not findings: the slices of this batch nearest a label-drift hold.
+      const details = document.createElement('details');
+      details.append(el('summary', `label drift: ${near.length} slice${near.length === 1 ? '' : 's'} near a hold (not held)`));
+      const ul = el('ul', undefined, 'drift-near');
+      for (const r of near) ul.append(el('li', String(r.reason)));
+      details.append(ul);
+      td.append(details);
     }
     if (checks.length) {
       const details = document.createElement('details');
