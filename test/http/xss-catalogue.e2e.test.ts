@@ -128,7 +128,7 @@ describe('XSS catalogue', { skip: browserSkip }, () => {
     t.diagnostic(`${PAYLOADS.length} payloads in text, context and notes, 1 in an appeal reason: 0 executed`);
   });
 
-  test('dashboard: payloads in run errors, gate reasons and backbone names show as text', async () => {
+  test('dashboard: payloads in run errors, gate reasons, drift slices and backbone names show as text', async () => {
     const admin = { Authorization: `Bearer ${ADMIN_KEY}` };
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) {
@@ -140,7 +140,13 @@ describe('XSS catalogue', { skip: browserSkip }, () => {
     for (let i = 0; i < ids.length; i++) {
       await updateRun(app.database.db, ids[i], {
         error: PAYLOADS[i],
-        gate: { passed: false, checks: [{ check: PAYLOADS[i + 4], passed: false, detail: PAYLOADS[i + 8] }], reasons: [PAYLOADS[i + 8]] },
+        gate: {
+          passed: false,
+          checks: [{ check: PAYLOADS[i + 4], passed: false, detail: PAYLOADS[i + 8] }],
+          reasons: [PAYLOADS[i + 8]],
+          // A drift row's sentence names a word or an author the platform sent: text too.
+          drift_near: [{ reason: PAYLOADS[i + 14] }],
+        },
       });
     }
     // A backbone named by a hostile operator, with a head that has an accuracy to chart.
@@ -157,7 +163,7 @@ describe('XSS catalogue', { skip: browserSkip }, () => {
     await dash.keyboard.press('Enter');
     await dash.waitForFunction(() => /Updated/.test(document.body.textContent ?? ''));
     // Every section drawn (the payloads in them as text): then nothing injected can still be waiting to run.
-    const shown = [PAYLOADS[0], PAYLOADS[8], PAYLOADS[12], PAYLOADS[13]];
+    const shown = [PAYLOADS[0], PAYLOADS[8], PAYLOADS[12], PAYLOADS[13], PAYLOADS[14]];
     await dash.waitForFunction((ps) => ps.every((p) => (document.body.textContent ?? '').includes(p)), shown).catch(() => undefined);
     const body = (await dash.locator('body').textContent()) ?? '';
     for (const p of shown) assert.ok(body.includes(p), `not shown as text: ${p}`);
