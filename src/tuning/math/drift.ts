@@ -492,8 +492,14 @@ export function describe(r: DriftRow, runs?: number): string {
   );
 }
 
-/** How near a finding a row must come for a run to keep it and name it (one-sided p at most this). */
+/** How near a finding an author's or a word's row must come for a run's snapshot to keep it (one-sided p at most this). */
 export const NEAR_P = 0.01;
+/**
+ * How near its threshold a row's p must come for a run to name it ({@link nearest}): within this factor.
+ * Relative, not absolute: a word's threshold is max_p_value over the hundreds of words tested, where an
+ * absolute p ≤ 0.01 comes by chance to a few words every night.
+ */
+export const NEAR_FACTOR = 10;
 
 /** A row that came near a finding without being one, as a run reports it. */
 export interface NearRow {
@@ -509,14 +515,15 @@ export interface NearRow {
 
 /**
  * The batch's rows nearest a finding without being one: judged (enough verdicts), not a finding, one-sided
- * p ≤ {@link NEAR_P}; nearest first by p over the threshold the row needed. Nothing is held for them: they
+ * p within {@link NEAR_FACTOR} of the threshold the row needed; nearest first by p over that threshold.
+ * Nothing is held for them: they
  * are where an admin looks when the check found nothing to hold, above all when the gate was not convinced
  * either (a slice too small to be significant is what a targeted attacker aims for). With many slices
  * tested some come this near by chance on honest nights, so a run names them as leads, not findings.
  */
 export function nearest(rows: readonly DriftRow[], limit = 3): NearRow[] {
   return rows
-    .filter((r) => r.scope === 'batch' && r.tested && !r.finding && r.p_value !== null && r.p_value <= NEAR_P)
+    .filter((r) => r.scope === 'batch' && r.tested && !r.finding && r.p_value !== null && r.p_value <= NEAR_FACTOR * r.threshold)
     .sort((a, b) => a.p_value! / a.threshold - b.p_value! / b.threshold)
     .slice(0, limit)
     .map((r) => ({ category: r.category, slice: r.slice, against: r.against, region: r.region, p_value: r.p_value!, threshold: r.threshold, reason: describe(r) }));
