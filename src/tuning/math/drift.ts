@@ -516,10 +516,9 @@ export interface NearRow {
 /**
  * The batch's rows nearest a finding without being one: judged (enough verdicts), not a finding, one-sided
  * p within {@link NEAR_FACTOR} of the threshold the row needed; nearest first by p over that threshold.
- * Nothing is held for them: they
- * are where an admin looks when the check found nothing to hold, above all when the gate was not convinced
- * either (a slice too small to be significant is what a targeted attacker aims for). With many slices
- * tested some come this near by chance on honest nights, so a run names them as leads, not findings.
+ * Nothing is held for them: they are where an admin looks when the check found nothing to hold, above all
+ * when the gate was not convinced either (a slice too small to be significant is what a targeted attacker
+ * aims for). Some come this near by chance on honest nights, so a run names them as leads, not findings.
  */
 export function nearest(rows: readonly DriftRow[], limit = 3): NearRow[] {
   return rows
