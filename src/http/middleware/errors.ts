@@ -10,10 +10,16 @@ import type { Logger } from '../../logger.js';
 
 const DB_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
 
+/**
+ * The database is down, or cannot take this request now: its connection refused or cut, or (SQLSTATE
+ * class 53, insufficient resources) the server at its connection limit ("sorry, too many clients
+ * already", a role's or a database's CONNECTION LIMIT), out of memory or out of disk. The request did
+ * nothing; the client may retry. A 500 would say the service has a bug.
+ */
 export function isDatabaseUnavailable(err: unknown): boolean {
   const e = err as { code?: string; message?: string } | null;
   if (!e) return false;
-  if (e.code && DB_DOWN_CODES.has(e.code)) return true;
+  if (e.code && (DB_DOWN_CODES.has(e.code) || /^53[0-9A-Z]{3}$/.test(e.code))) return true;
   return /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|read ECONNRESET|is not queryable|the database system is (starting up|shutting down|not yet accepting connections|in recovery mode)/i.test(
     e.message ?? '',
   );
