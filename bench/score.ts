@@ -1,6 +1,6 @@
 /**
  * `[BENCH_DATABASE_URL=postgres://…] npm run bench:score [-- --models starter,minilm --clients 1,8,32,64
- *   --duration 10 --no-peer --databases pglite,postgres --cpu-prof DIR]`
+ *   --duration 10 --no-peer --databases pglite,postgres --cpu-prof DIR --service-env KEY=VALUE ...]`
  *
  * Scoring throughput and latency, every ratio measured in one run on one machine:
  *   1. raw onnxruntime-node, batched (the limit: no HTTP, no tokenizer, no database);
@@ -46,8 +46,17 @@ const { values } = parseArgs({
     databases: { type: 'string' },
     /** Write V8 CPU profiles of the service (first database, batching on) under this directory. */
     'cpu-prof': { type: 'string' },
+    /** Settings for the service with batching on (e.g. BATCH_LENGTH_RATIO=1.5), beside its defaults; repeatable. */
+    'service-env': { type: 'string', multiple: true, default: [] },
   },
 });
+const SERVICE_ENV: Record<string, string> = Object.fromEntries(
+  (values['service-env'] as string[]).map((kv) => {
+    const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(kv);
+    if (!m) throw new Error(`--service-env takes KEY=VALUE (an environment variable of the service), got '${kv}'`);
+    return [m[1], m[2]];
+  }),
+);
 const MODELS = values.models!.split(',');
 const CLIENTS = values.clients!.split(',').map(Number);
 const DURATION = Number(values.duration);
@@ -383,8 +392,8 @@ async function benchModel(name: string, corpus: string[]): Promise<string[]> {
   let onFirst: LoadResult[] = [];
   const rss: number[] = [];
   for (const db of DATABASES) {
-    process.stdout.write(`== ${name}: service on ${db}, batching on\n`);
-    const on = await startService(m, {}, db);
+    process.stdout.write(`== ${name}: service on ${db}, batching on${Object.keys(SERVICE_ENV).length ? ` (${Object.entries(SERVICE_ENV).map(([k, v]) => `${k}=${v}`).join(' ')})` : ''}\n`);
+    const on = await startService(m, SERVICE_ENV, db);
     await warm(on.port, corpus);
     const onResults: LoadResult[] = [];
     let batchTimeMs = NaN;
@@ -468,7 +477,8 @@ async function benchModel(name: string, corpus: string[]): Promise<string[]> {
 async function main() {
   const { texts: corpus, source } = await benchTexts(3000, 7);
   const out: string[] = [
-    `bench:score — ${new Date().toISOString()} — ${os.cpus()[0]?.model ?? 'cpu'} × ${CORES}, Node ${process.version}, ${DURATION} s per load, max length ${MAX_LENGTH}, texts: ${source}`,
+    `bench:score — ${new Date().toISOString()} — ${os.cpus()[0]?.model ?? 'cpu'} × ${CORES}, Node ${process.version}, ${DURATION} s per load, max length ${MAX_LENGTH}, texts: ${source}` +
+      (Object.keys(SERVICE_ENV).length ? `; the service with batching on: ${Object.entries(SERVICE_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''),
     '',
   ];
   try {
