@@ -64,11 +64,9 @@ describe('PostgreSQL out of connections', { skip: url ? false : 'TEST_DATABASE_U
     // The pool first finds its connections dead (a 503 by that path too), then asks for new ones and is
     // refused by the limit: every answer is a 503, until one was refused by the limit.
     const refused = () => warnings.some((w) => w.msg === 'database unavailable' && /too many connections for role/.test(w.err ?? ''));
-    const statuses: number[] = [];
     await waitFor(
       async () => {
         const res = await moderate('a text while no connection can be had');
-        statuses.push(res.status);
         assert.equal(res.status, 503, `answered ${res.status}: ${JSON.stringify(res.body)}`);
         assert.equal(res.body.error.code, 'database_unavailable');
         assert.equal(res.headers['retry-after'], '1');
@@ -77,7 +75,6 @@ describe('PostgreSQL out of connections', { skip: url ? false : 'TEST_DATABASE_U
       'a request refused by the connection limit',
       10_000,
     );
-    assert.ok(statuses.length >= 1);
     assert.equal(warnings.filter((w) => w.msg === 'unhandled error').length, 0, 'no request was a 500');
 
     // The limit lifts: the same process answers again, and only the two acknowledged decisions exist.
