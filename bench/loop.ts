@@ -47,6 +47,7 @@ const USAGE = `usage: npm run bench:loop -- [--dataset davidson|ethos] [--rounds
                          flip-positives, term, author or slow (what each does: POISON_KINDS in bench/loop.ts);
                          without --rounds, as many clean rounds as the data leaves room for (up to the default)
   [--poison-items N]     items per attack round (default: --per-round; slow on ETHOS: what the data allows)
+  [--slow-share F]       slow: the share of each night's items inverted (default 0.1)
   [--duplicates F]       a share F of each round's items are reposts of earlier ones (case and spacing changed);
                          the bench asserts every repost lands on its original's side of the split
   [--authors N]          items come from N authors (a few prolific), sent as author_id (the author poison sets 300)`;
@@ -70,6 +71,7 @@ function parseCli() {
         force: { type: 'boolean', default: false },
         poison: { type: 'string' },
         'poison-items': { type: 'string' },
+        'slow-share': { type: 'string' },
         duplicates: { type: 'string' },
         authors: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -109,7 +111,7 @@ const POISON_KINDS = {
   'flip-positives': "the existing moderator labels the target category's positives negative for a round",
   term: "the target category inverted on every text with one word (the round's commonest word among its target positives that is in at most a third of its texts)",
   author: "the target category inverted on the items of the round's most prolific authors (at least a tenth of the round; needs authors, 300 by default)",
-  slow: "5 nights, each inverting the target category on a random 10 % of the night's items, by the existing moderator (under the nightly threshold; the cumulative check's case)",
+  slow: "5 nights, each inverting the target category on a random 10 % (--slow-share) of the night's items, by the existing moderator (under the nightly threshold; the cumulative check's case)",
 } as const;
 type PoisonKind = keyof typeof POISON_KINDS;
 const POISONS = Object.keys(POISON_KINDS) as PoisonKind[];
@@ -215,6 +217,9 @@ const INVERTED = args['no-inverted'] || args.poison !== undefined
 const POISON = args.poison as PoisonKind | undefined;
 if (POISON !== undefined && !POISONS.includes(POISON)) fail(`--poison must be one of ${POISONS.join(', ')}, got '${POISON}'`);
 const POISON_ROUNDS = POISON === 'slow' ? 5 : POISON ? 1 : 0;
+const SLOW_SHARE = args['slow-share'] === undefined ? 0.1 : Number(args['slow-share']);
+if (!(SLOW_SHARE > 0 && SLOW_SHARE <= 1)) fail(`--slow-share must be a share in (0, 1], got '${args['slow-share']}'`);
+if (args['slow-share'] !== undefined && POISON !== 'slow') fail('--slow-share is for --poison slow');
 const DUPLICATES = args.duplicates === undefined ? 0 : Number(args.duplicates);
 if (!(DUPLICATES >= 0 && DUPLICATES < 1)) fail(`--duplicates must be a share in [0, 1), got '${args.duplicates}'`);
 /** Originals a number of round places uses (the rest are reposts). */
@@ -936,10 +941,10 @@ async function attackFor(kind: PoisonKind, batch: Item[], night: number): Promis
     }
     return { attack: { label: (i, h) => (i.author && chosen.has(i.author) ? flip(h, [TARGET]) : h), changed: 0 }, what: `${TARGET} inverted on the ${covered} items of ${chosen.size} authors` };
   }
-  // slow: a seeded 10 % of the night's items.
+  // slow: a seeded share of the night's items (10 % unless --slow-share).
   const rng = mulberry32((SEED * 6007 + night) >>> 0);
-  const hit = batch.map(() => rng() < 0.1);
-  return { attack: { label: (_i, h, k) => (hit[k] ? flip(h, [TARGET]) : h), changed: 0 }, what: `night ${night}: ${TARGET} inverted on 10 % of the items` };
+  const hit = batch.map(() => rng() < SLOW_SHARE);
+  return { attack: { label: (_i, h, k) => (hit[k] ? flip(h, [TARGET]) : h), changed: 0 }, what: `night ${night}: ${TARGET} inverted on ${Math.round(SLOW_SHARE * 100)} % of the items` };
 }
 
 const POISONED: { round: string; kind: PoisonKind; what: string; changed: number; status: string; holds: string[]; reasons: string }[] = [];
