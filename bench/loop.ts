@@ -38,6 +38,8 @@ const USAGE = `usage: npm run bench:loop -- [--dataset davidson|ethos] [--rounds
                          --set l2=1,0.1 (a list)  --set ngrams.min_df=1  --set gate.max_auprc_drop=0.05
   [--no-inverted] [--inverted-items N]   the bad-batch round (Davidson only by default)
   [--moderators N]       N moderators take turns on the queue (default 1)
+  [--audit-reviews N]    each item is reviewed by N different moderators (review.audit_reviews_per_task; default 1);
+                         an even split asks one more (ties: escalate), so N >= 2 needs --moderators N+1 or more
   [--bad-moderator]      one more round, before the inverted one, in which the last of the moderators inverts
                          every label it gives (needs --moderators 2 or more)
   [--keep-held]          leave held batches undecided (by default the bench discards them, as an admin would)
@@ -66,6 +68,7 @@ function parseCli() {
         'inverted-items': { type: 'string' },
         'all-data-first': { type: 'boolean', default: false },
         moderators: { type: 'string', default: '1' },
+        'audit-reviews': { type: 'string', default: '1' },
         'bad-moderator': { type: 'boolean', default: false },
         'keep-held': { type: 'boolean', default: false },
         force: { type: 'boolean', default: false },
@@ -236,6 +239,10 @@ const ROUNDS =
     : Math.max(1, Math.min(D.defaults.rounds, Math.floor((D.items.length - HELDOUT - originalsFor(POISON_ROUNDS * POISON_ITEMS)) / originalsFor(PER_ROUND))));
 const AUTHORS = args.authors !== undefined ? whole('authors', args.authors, 0) : POISON === 'author' ? 300 : 0;
 const MODERATORS = whole('moderators', args.moderators, 1);
+const AUDIT_REVIEWS = whole('audit-reviews', args['audit-reviews'], 1);
+if (AUDIT_REVIEWS < 1) fail('--audit-reviews must be 1 or more');
+if (AUDIT_REVIEWS > 1 && POISON === 'never-flag') fail('--audit-reviews above 1 does not combine with --poison never-flag (its new key reviews every item alone)');
+if (AUDIT_REVIEWS > 1 && MODERATORS < AUDIT_REVIEWS + 1) fail(`--audit-reviews ${AUDIT_REVIEWS} needs --moderators ${AUDIT_REVIEWS + 1} or more (a tie asks one more moderator)`);
 const BAD_MODERATOR = args['bad-moderator'];
 if (BAD_MODERATOR && MODERATORS < 2) fail('--bad-moderator needs --moderators 2 or more');
 const CHUNK = 64; // MAX_INPUTS default
@@ -342,7 +349,7 @@ const policyYaml = (o: { review: Record<string, unknown>; block: number | null; 
 const mainPolicy = parsePolicy(
   'default',
   policyYaml({
-    review: { audit_rate: 1, reviews_per_task: 1, audit_reviews_per_task: 1 },
+    review: { audit_rate: 1, reviews_per_task: 1, audit_reviews_per_task: AUDIT_REVIEWS },
     block: null,
     extra: [`training: ${JSON.stringify(TRAINING)}`, `gate: ${JSON.stringify(GATE)}`],
   }),
@@ -549,7 +556,8 @@ let repostsChecked = 0;
 async function moderateAndReview(batch: Item[], round: number, invert: boolean, badModerator = false, attack?: Attack): Promise<RoundStats> {
   // The moderators' draws are made here, in batch order, so the queue's order cannot change them.
   const rng = mulberry32((SEED * 7919 + round) >>> 0);
-  const labels = new Map<string, { item: Item; k: number; text: string; mod: Record<string, boolean>; truth: Record<string, boolean>; model: Record<string, boolean> }>();
+  // With --audit-reviews N each item has N + 1 draws (one per moderator who may review it, a tie's third included).
+  const labels = new Map<string, { item: Item; k: number; text: string; draws: Record<string, boolean>[]; reviews: number; truth: Record<string, boolean>; model: Record<string, boolean> }>();
   let t = performance.now();
   const results = await moderate(
     batch.map((x) => (x.author ? { text: x.text, author_id: x.author } : x.text)),
@@ -558,10 +566,12 @@ async function moderateAndReview(batch: Item[], round: number, invert: boolean, 
   const moderateSeconds = (performance.now() - t) / 1000;
   results.forEach((r, i) => {
     if (!r.review_task_id) throw new Error('the main policy audits every decision, yet a decision opened no review task');
-    const drawn = batch[i].draw(rng);
-    const mod = invert ? Object.fromEntries(D.categories.map((c) => [c, !drawn[c]])) : drawn;
+    const draws = Array.from({ length: AUDIT_REVIEWS === 1 ? 1 : AUDIT_REVIEWS + 1 }, () => {
+      const drawn = batch[i].draw(rng);
+      return invert ? Object.fromEntries(D.categories.map((c) => [c, !drawn[c]])) : drawn;
+    });
     // The model's decision comes from the moderation response: audit tasks are blind by default.
-    labels.set(r.review_task_id, { item: batch[i], k: i, text: batch[i].text, mod, truth: batch[i].truth, model: r.categories });
+    labels.set(r.review_task_id, { item: batch[i], k: i, text: batch[i].text, draws, reviews: 0, truth: batch[i].truth, model: r.categories });
   });
 
   const stats: RoundStats = {
@@ -576,29 +586,37 @@ async function moderateAndReview(batch: Item[], round: number, invert: boolean, 
     seconds: { moderate: moderateSeconds, review: 0 },
   };
   t = performance.now();
-  for (let turn = 0; ; turn++) {
-    // Only audit tasks: the ones this round's moderation opened (held-out scoring opens none). The
-    // moderators take turns, 50 tasks at a time.
+  // Only audit tasks: the ones this round's moderation opened (held-out scoring opens none). The
+  // moderators take turns, 50 tasks at a time; the round ends when none of them can claim one (a task a
+  // moderator reviewed already is not theirs to claim again).
+  for (let turn = 0, idle = 0; ; turn++) {
     const moderator = attack?.reviewer ?? MODERATOR_KEYS[turn % MODERATOR_KEYS.length];
     const inverts = badModerator && moderator === MODERATOR_KEYS[MODERATOR_KEYS.length - 1];
     const claimed = await call<{ data: { id: string }[] }>('POST', '/v1/review/claim', moderator.key, { reasons: ['audit'], limit: 50 });
-    if (claimed.data.length === 0) break;
+    if (claimed.data.length === 0) {
+      if (attack?.reviewer || ++idle >= MODERATOR_KEYS.length) break;
+      continue;
+    }
+    idle = 0;
     for (const task of claimed.data) {
       const l = labels.get(task.id);
       if (!l) throw new Error(`claimed review task ${task.id}, which this round did not open`);
-      labels.delete(task.id);
-      if (inverts) l.mod = Object.fromEntries(D.categories.map((c) => [c, !l.mod[c]]));
+      let mod = l.draws[l.reviews++];
+      if (!mod) throw new Error(`review task ${task.id} asked for more reviews than the bench drew labels for`);
+      if (inverts) mod = Object.fromEntries(D.categories.map((c) => [c, !mod[c]]));
       if (attack && (attack.reviewer || moderator === MODERATOR_KEYS[0])) {
-        const poisoned = attack.label(l.item, l.mod, l.k);
-        attack.changed += D.categories.filter((c) => poisoned[c] !== l.mod[c]).length;
-        l.mod = poisoned;
+        const poisoned = attack.label(l.item, mod, l.k);
+        attack.changed += D.categories.filter((c) => poisoned[c] !== mod[c]).length;
+        mod = poisoned;
       }
-      const v = await call<{ preference_pairs: number; disagreements: number; split?: string; labels?: { category: string; label: boolean | null; model_label: boolean }[] }>(
+      const v = await call<{ task_status: string; preference_pairs: number; disagreements: number; split?: string; labels?: { category: string; label: boolean | null; model_label: boolean }[] }>(
         'POST',
         `/v1/review/tasks/${task.id}/verdict`,
         moderator.key,
-        { categories: l.mod },
+        { categories: mod },
       );
+      const done = v.task_status === 'done';
+      if (done) labels.delete(task.id);
       stats.labels += v.preference_pairs;
       stats.disagreements += v.disagreements;
       for (const x of v.labels ?? []) {
@@ -615,13 +633,17 @@ async function moderateAndReview(batch: Item[], round: number, invert: boolean, 
           if (side !== v.split) throw new Error(`a repost landed on the ${v.split} side and its original on the ${side} side: the split leaks`);
         }
       }
-      if (v.split === 'eval') stats.evalItems++;
-      // The supervised reference learns from exactly the train-split labels the loop was given.
-      else if (v.split === 'train') GIVEN.push({ text: l.text, labels: { ...l.mod } });
+      if (done && v.split === 'eval') stats.evalItems++;
+      // The supervised reference learns from exactly the train-split labels the loop was given: the
+      // settled ones (one review: the moderator's own).
+      else if (done && v.split === 'train') {
+        const settled = AUDIT_REVIEWS === 1 ? mod : Object.fromEntries((v.labels ?? []).map((x) => [x.category, x.label]));
+        if (D.categories.every((c) => typeof settled[c] === 'boolean')) GIVEN.push({ text: l.text, labels: { ...(settled as Record<string, boolean>) } });
+      }
       for (const c of D.categories) {
         stats.cells++;
-        if (l.mod[c] === l.truth[c]) stats.moderatorMatchesTruth++;
-        if (l.mod[c] === l.model[c]) stats.moderatorMatchesModel++;
+        if (mod[c] === l.truth[c]) stats.moderatorMatchesTruth++;
+        if (mod[c] === l.model[c]) stats.moderatorMatchesModel++;
       }
     }
   }
