@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { aucOf, checkCumulative, checkDrift, dropTest, inHold, nearest, normalCdf, termsOf, type DriftRow, type Verdict } from '../../src/tuning/math/drift.js';
+import { aucOf, checkCumulative, checkDrift, describe, dropTest, inHold, nearest, normalCdf, termsOf, type DriftRow, type Verdict } from '../../src/tuning/math/drift.js';
 import { mulberry32 } from '../../src/random.js';
 
 const settings = { enabled: true, max_change: 0.2, max_p_value: 0.001, min_labels: 30, slices: { authors: true, terms: true }, cumulative_max_change: 0.05 };
@@ -82,6 +82,34 @@ test('a moderator who disagrees with the other reviewers of the same tasks is na
   );
   assert.ok(r.rows.some((x) => x.against === 'model' && x.moderator === 'd' && x.finding), 'd also moved away from the head');
   assert.ok(r.rows.some((x) => x.against === 'model' && x.moderator === 'e' && !x.finding));
+});
+
+test("an honest moderator whose co-reviewer inverts is not named for it; the one who inverts is", () => {
+  // Three moderators review in pairs (a with b, a with c, b with c), 30 tasks a pair; the serving head
+  // decides every item right. Before, every pair agreed 90 % of the time; now a inverts, so a disagrees on
+  // all its tasks, and b and c on half of theirs (their tasks with a), though they still label right.
+  const pair = (task: string, id: number, truth: boolean, ma: string, va: boolean, mb: string, vb: boolean): Verdict[] => [
+    { labelId: id, taskId: task, category: 'violence', moderator: ma, model: truth, verdict: va },
+    { labelId: id, taskId: task, category: 'violence', moderator: mb, model: truth, verdict: vb },
+  ];
+  const pairs = [['a', 'b'], ['a', 'c'], ['b', 'c']] as const;
+  const history = pairs.flatMap(([x, y], p) =>
+    Array.from({ length: 40 }, (_, i) => pair(`h${p}-${i}`, p * 100 + i, i % 2 === 0, x, i % 2 === 0, y, i % 10 === 0 ? i % 2 !== 0 : i % 2 === 0)).flat(),
+  );
+  const batch = pairs.flatMap(([x, y], p) =>
+    Array.from({ length: 30 }, (_, i) => pair(`b${p}-${i}`, 1000 + p * 100 + i, i % 2 === 0, x, x === 'a' ? i % 2 !== 0 : i % 2 === 0, y, i % 2 === 0)).flat(),
+  );
+  const r = checkDrift(history, batch, settings);
+  const peers = r.rows.filter((x) => x.against === 'moderators');
+  assert.deepEqual(peers.filter((x) => x.finding).map((x) => x.moderator), ['a']);
+  // b and c, judged on their tasks with each other (a's left out), agree as before.
+  for (const m of ['b', 'c']) {
+    const row = peers.find((x) => x.moderator === m)!;
+    assert.deepEqual([row.left_out, row.batch.n, row.batch.rate], [['a'], 30, 1]);
+  }
+  assert.deepEqual(r.holds.map((h) => h.moderator), ['a']);
+  assert.equal(peers.find((x) => x.moderator === 'a')!.left_out, undefined, 'the first one found is judged on all its pairs');
+  assert.match(describe(peers.find((x) => x.moderator === 'b')!), /moderator b's violence labels agree with the other reviewers of the same tasks, leaving out moderator a \(who also disagreed with theirs\), 100\.0% of the time/);
 });
 
 test('inHold: a label is held by a batch of its category, id range and (if named) moderator', () => {

@@ -116,6 +116,11 @@ export interface DriftRow {
   expected?: { batch: number; history: number };
   /** `ranking` rows: the AUCs' standard errors (Hanley and McNeil). */
   se?: { batch: number; history: number };
+  /**
+   * `moderators` rows: co-reviewers whose pairs this batch row leaves out, because they too disagreed with
+   * their co-reviewers (the moderator is judged on the tasks shared with the others).
+   */
+  left_out?: string[];
   change: number | null;
   /** One-sided: how likely a drop this large is if the slice labels like its comparator. */
   p_value: number | null;
@@ -164,16 +169,16 @@ export function dropTest(a: Rate, b: Rate): number {
   return 1 - normalCdf(-d / se);
 }
 
-/** Each verdict's agreement with the other reviewers of its task (one entry per pair of reviewers). */
-function peerAgreements(verdicts: Verdict[]): { v: Verdict; agrees: boolean }[] {
+/** Each verdict's agreement with the other reviewers of its task (one entry per pair of reviewers, `peer` the other one). */
+function peerAgreements(verdicts: Verdict[]): { v: Verdict; peer: string; agrees: boolean }[] {
   const byTask = new Map<string, Verdict[]>();
   for (const v of verdicts) {
     const key = `${v.taskId}\u0000${v.category}`;
     byTask.set(key, [...(byTask.get(key) ?? []), v]);
   }
-  const out: { v: Verdict; agrees: boolean }[] = [];
+  const out: { v: Verdict; peer: string; agrees: boolean }[] = [];
   for (const vs of byTask.values()) {
-    for (const v of vs) for (const o of vs) if (o !== v) out.push({ v, agrees: v.verdict === o.verdict });
+    for (const v of vs) for (const o of vs) if (o !== v) out.push({ v, peer: o.moderator, agrees: v.verdict === o.verdict });
   }
   return out;
 }
@@ -369,6 +374,30 @@ export function checkDrift(history: Verdict[], batch: Verdict[], s: DriftSetting
     const mine = batch.filter(inCat);
     const moderators = [...new Set(mine.map((v) => v.moderator))].sort();
     const hPeers = peersHistory.filter((x) => inCat(x.v)).map((x) => x.agrees);
+    const peersOf = (m: string, leaveOut: ReadonlySet<string> = new Set()) =>
+      peersBatch.filter((x) => inCat(x.v) && x.v.moderator === m && !leaveOut.has(x.peer)).map((x) => x.agrees);
+    // An honest moderator whose co-reviewer inverts agrees less with their co-reviewers too. So the
+    // moderators who disagree with their co-reviewers are taken strongest first (smallest p): each after the
+    // first is judged again without their pairs with those already found, and is named only if they still
+    // disagree (the one who inverts does, the honest co-reviewer does not). Where that leaves fewer than
+    // min_labels pairs (two moderators who only reviewed with each other), both stay named.
+    const scratch = new Rows(s, 'batch', s.max_change);
+    const peerRow = (m: string, pairs: boolean[]) => scratch.add('moderators', cat, { kind: 'moderator', value: m }, 'all', pairs, hPeers);
+    const suspects = moderators
+      .map((m) => ({ m, first: peerRow(m, peersOf(m)) }))
+      .filter((x) => scratch.finds(x.first, s.max_p_value))
+      .sort((a, b) => a.first.row.p_value! - b.first.row.p_value! || (a.m < b.m ? -1 : 1));
+    const leftOut = new Map<string, Set<string>>();
+    const named: string[] = [];
+    for (const { m } of suspects) {
+      const without = new Set(named);
+      const pairs = without.size ? peersOf(m, without) : [];
+      if (pairs.length >= s.min_labels) {
+        leftOut.set(m, without);
+        if (!scratch.finds(peerRow(m, pairs), s.max_p_value)) continue;
+      }
+      named.push(m);
+    }
     const flagged = new Set<string>();
     for (const m of moderators) {
       const theirs = mine.filter((v) => v.moderator === m);
@@ -378,14 +407,9 @@ export function checkDrift(history: Verdict[], batch: Verdict[], s: DriftSetting
         rows.add('model', cat, { kind: 'moderator', value: m }, region, theirs.filter(keep).map(agrees), others.filter(keep).map(agrees)),
       );
       const expected = rows.addExpected(cat, { kind: 'moderator', value: m }, theirs, others);
-      const peers = rows.add(
-        'moderators',
-        cat,
-        { kind: 'moderator', value: m },
-        'all',
-        peersBatch.filter((x) => inCat(x.v) && x.v.moderator === m).map((x) => x.agrees),
-        hPeers,
-      );
+      const without = leftOut.get(m);
+      const peers = rows.add('moderators', cat, { kind: 'moderator', value: m }, 'all', peersOf(m, without), hPeers);
+      if (without) peers.row.left_out = [...without].sort();
       // Provisional (before Bonferroni, which moderator rows do not use): decides who the later slices leave out.
       if ([...found, expected, peers].some((x) => rows.finds(x, s.max_p_value))) flagged.add(m);
     }
@@ -484,7 +508,12 @@ export function describe(r: DriftRow, runs?: number): string {
         : r.slice.kind === 'term'
           ? `${r.category} labels on items with the word "${r.slice.value}"`
           : `all moderators' ${r.category} labels`;
-  const what = r.against === 'model' ? "agree with the serving head's decision" : 'agree with the other reviewers of the same tasks';
+  const what =
+    r.against === 'model'
+      ? "agree with the serving head's decision"
+      : r.left_out?.length
+        ? `agree with the other reviewers of the same tasks, leaving out ${r.left_out.map((m) => `moderator ${m}`).join(' and ')} (who also disagreed with theirs),`
+        : 'agree with the other reviewers of the same tasks';
   const when = whenOf(r, runs);
   return (
     `${who}${REGION_WORDS[r.region]} ${what} ${pct(r.batch.rate)} of the time ${when} (${r.batch.agree}/${r.batch.n}) against ${pct(r.history.rate)} ` +
