@@ -95,7 +95,8 @@ export type SliceKind = 'moderator' | 'category' | 'author' | 'term';
 
 export interface DriftRow {
   /**
-   * `model`: verdicts vs the serving head's decision; `moderators`: vs the other reviewers of the same task;
+   * `model`: verdicts vs the serving head's decision; `moderators`: vs the other reviewers of the same task
+   * (less those in `left_out`);
    * `expected`: how many items the slice flagged against how many the serving head's scores expected
    * (`batch.rate`, `history.rate`: flags ÷ expected flags; `expected` gives the sums); `ranking`: how the
    * slice's flags rank against the serving head's scores (`batch.rate`, `history.rate`: the AUC of the scores,
