@@ -57,6 +57,8 @@ const SERVICE_ENV: Record<string, string> = Object.fromEntries(
     return [m[1], m[2]];
   }),
 );
+/** The settings as given, for the output ('' without any). */
+const SERVICE_ENV_TEXT = Object.entries(SERVICE_ENV).map(([k, v]) => `${k}=${v}`).join(' ');
 const MODELS = values.models!.split(',');
 const CLIENTS = values.clients!.split(',').map(Number);
 const DURATION = Number(values.duration);
@@ -392,7 +394,7 @@ async function benchModel(name: string, corpus: string[]): Promise<string[]> {
   let onFirst: LoadResult[] = [];
   const rss: number[] = [];
   for (const db of DATABASES) {
-    process.stdout.write(`== ${name}: service on ${db}, batching on${Object.keys(SERVICE_ENV).length ? ` (${Object.entries(SERVICE_ENV).map(([k, v]) => `${k}=${v}`).join(' ')})` : ''}\n`);
+    process.stdout.write(`== ${name}: service on ${db}, batching on${SERVICE_ENV_TEXT ? ` (${SERVICE_ENV_TEXT})` : ''}\n`);
     const on = await startService(m, SERVICE_ENV, db);
     await warm(on.port, corpus);
     const onResults: LoadResult[] = [];
@@ -478,7 +480,7 @@ async function main() {
   const { texts: corpus, source } = await benchTexts(3000, 7);
   const out: string[] = [
     `bench:score — ${new Date().toISOString()} — ${os.cpus()[0]?.model ?? 'cpu'} × ${CORES}, Node ${process.version}, ${DURATION} s per load, max length ${MAX_LENGTH}, texts: ${source}` +
-      (Object.keys(SERVICE_ENV).length ? `; the service with batching on: ${Object.entries(SERVICE_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''),
+      (SERVICE_ENV_TEXT ? `; the service with batching on: ${SERVICE_ENV_TEXT}` : ''),
     '',
   ];
   try {

@@ -384,8 +384,9 @@ export function checkDrift(history: Verdict[], batch: Verdict[], s: DriftSetting
     // min_labels pairs (two moderators who only reviewed with each other), both stay named.
     const scratch = new Rows(s, 'batch', s.max_change);
     const peerRow = (m: string, pairs: boolean[]) => scratch.add('moderators', cat, { kind: 'moderator', value: m }, 'all', pairs, hPeers);
+    const allPairs = new Map(moderators.map((m) => [m, peersOf(m)]));
     const suspects = moderators
-      .map((m) => ({ m, first: peerRow(m, peersOf(m)) }))
+      .map((m) => ({ m, first: peerRow(m, allPairs.get(m)!) }))
       .filter((x) => scratch.finds(x.first, s.max_p_value))
       .sort((a, b) => a.first.row.p_value! - b.first.row.p_value! || (a.m < b.m ? -1 : 1));
     const leftOut = new Map<string, Set<string>>();
@@ -409,7 +410,7 @@ export function checkDrift(history: Verdict[], batch: Verdict[], s: DriftSetting
       );
       const expected = rows.addExpected(cat, { kind: 'moderator', value: m }, theirs, others);
       const without = leftOut.get(m);
-      const peers = rows.add('moderators', cat, { kind: 'moderator', value: m }, 'all', peersOf(m, without), hPeers);
+      const peers = rows.add('moderators', cat, { kind: 'moderator', value: m }, 'all', without ? peersOf(m, without) : allPairs.get(m)!, hPeers);
       if (without) peers.row.left_out = [...without].sort();
       // Provisional (before Bonferroni, which moderator rows do not use): decides who the later slices leave out.
       if ([...found, expected, peers].some((x) => rows.finds(x, s.max_p_value))) flagged.add(m);
