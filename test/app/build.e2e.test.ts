@@ -10,7 +10,6 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { openDatabase, type Database } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
@@ -20,8 +19,8 @@ import { quietLogger } from '../helpers/db.js';
 import { baseEnv, startService } from '../helpers/process.js';
 import { createScratchDatabase, serverDatabaseKinds, type ScratchDatabase } from '../helpers/scratch-database.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
+import { REPO } from '../helpers/repo.js';
 
-const REPO = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const KEY = 'build-test-admin-key-0123456789abcdef';
 
 function node(args: string[], opts: { env: Record<string, string>; cwd?: string }): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -13,7 +13,6 @@ import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { LOCK_FILE } from '../../src/db/data-dir-lock.js';
 import { ensureBuilt } from '../helpers/build.js';
@@ -22,8 +21,8 @@ import { fixtureModelDir } from '../helpers/fixture-models.js';
 import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
 import { npm, serviceDir } from '../helpers/service-dir.js';
 import { waitFor } from '../helpers/wait.js';
+import { REPO } from '../helpers/repo.js';
 
-const REPO = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const KEY = 'readme-flow-admin-key-0123456789abcdef';
 const LABEL_MAP = 'toxic: harassment\nsevere_toxic: harassment\ninsult: harassment\nthreat: violence\nidentity_hate: hate\nobscene: null\n';
 

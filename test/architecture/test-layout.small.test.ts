@@ -12,9 +12,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { LEVELS } from '../../scripts/test-selection.js';
 import { ROOT, valueImports } from '../helpers/source-scan.js';
 
-const LEVELS = ['small', 'controller', 'medium', 'e2e'] as const;
 /** Folders named for a kind of test rather than a feature. */
 const KIND_FOLDERS = new Set(['unit', 'e2e', 'browser', 'reliability', 'integration', 'medium', 'small', 'controller']);
 

@@ -10,15 +10,14 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { openDatabase } from '../../src/db/connect.js';
 import { ensureBuilt } from '../helpers/build.js';
 import { quietLogger } from '../helpers/db.js';
 import { baseEnv, startService } from '../helpers/process.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
+import { REPO } from '../helpers/repo.js';
 
-const REPO = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });

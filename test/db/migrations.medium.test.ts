@@ -30,8 +30,8 @@ const TABLES = [
 ];
 const MIGRATIONS = fs
   .readdirSync(MIGRATIONS_DIR)
-  .filter((f) => f.endsWith('.ts'))
-  .map((f) => f.replace(/\.ts$/, ''))
+  .filter((f) => /\.(ts|js)$/.test(f)) // .ts under tsx, .js in dist/migrations (npm test runs the build)
+  .map((f) => f.replace(/\.(ts|js)$/, ''))
   .sort();
 
 async function tables(d: Database): Promise<string[]> {

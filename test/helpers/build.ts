@@ -9,10 +9,10 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { isZombie } from '../../src/db/data-dir-lock.js';
+import { REPO } from './repo.js';
 
-const REPO = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const STAMP = path.join(REPO, 'dist', '.built');
 const SOURCES = ['src', 'migrations', 'scripts/build.ts'];
 const LOCK = path.join(os.tmpdir(), `modtune-build-${createHash('sha256').update(REPO).digest('hex').slice(0, 12)}.lock`);
@@ -42,13 +42,14 @@ async function upToDate(): Promise<boolean> {
   return true;
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` is running (a zombie, killed and not yet reaped, is not). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+  return !isZombie(pid);
 }
 
 async function build(): Promise<void> {
@@ -62,7 +63,7 @@ async function build(): Promise<void> {
       const holder = Number(await fs.readFile(LOCK, 'utf8').catch(() => ''));
       const age = await fs.stat(LOCK).then((s) => Date.now() - s.mtimeMs, () => 0);
       // A dead holder's lock is taken over; an empty one is being written this instant, unless it is old.
-      if (holder > 0 ? !alive(holder) : age > 10_000) await fs.rm(LOCK, { force: true });
+      if (holder > 0 ? !processAlive(holder) : age > 10_000) await fs.rm(LOCK, { force: true });
       else await new Promise((r) => setTimeout(r, 200));
       continue;
     }

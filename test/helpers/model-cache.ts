@@ -8,10 +8,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { REPO } from './repo.js';
 
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ROOT = join(tmpdir(), 'modtune-test-models');
 const FILES = ['model.onnx', 'tokenizer.json', 'config.json'];
 

@@ -7,10 +7,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ensureBuilt } from './build.js';
+import { REPO } from './repo.js';
 
-const REPO = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TAIL_LINES = 200;
 const PROBLEM_LINES = 1_000;
 

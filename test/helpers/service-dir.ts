@@ -8,13 +8,12 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { reviewPolicyYaml } from './policies.js';
 import { baseEnv } from './process.js';
 import { createScratchDatabase } from './scratch-database.js';
 import { tinyModelDir } from './tiny-model.js';
+import { REPO } from './repo.js';
 
-const REPO = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface ServiceDir {
   dir: string;

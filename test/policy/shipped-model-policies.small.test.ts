@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { loadPolicies } from '../../src/policy/loader.js';
 import { LabelMappingError, mapLabels } from '../../src/policy/label-mapping.js';
+import { REPO } from '../helpers/repo.js';
 
-const POLICIES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'policies');
+const POLICIES = path.join(REPO, 'policies');
 const JIGSAW = ['toxic', 'severe_toxic', 'obscene', 'threat', 'insult', 'identity_hate'];
 
 test('the toxic-bert label map names its six labels and only default-policy categories; the default policy alone cannot bind to it', async () => {

@@ -18,13 +18,19 @@ const ENTRIES: Record<string, string> = {
   '/dashboard/dashboard.js': './dashboard/dashboard.ts',
 };
 
+/**
+ * Where the pages' TypeScript is: beside this file under tsx; from dist/http/pages/, the checkout's
+ * src/http/pages/ (the tests, which load the build, compare the two; an image has no sources to bundle).
+ */
+const SOURCES = new URL(COMPILED ? '../../../src/http/pages/' : './', import.meta.url);
+
 /** Bundles every page's script from its TypeScript sources (esbuild is loaded only for this). */
 export async function bundleFromSources(): Promise<Map<string, string>> {
   const { build } = await import('esbuild');
   const out = new Map<string, string>();
   for (const [url, entry] of Object.entries(ENTRIES)) {
     const r = await build({
-      entryPoints: [fileURLToPath(new URL(entry, import.meta.url))],
+      entryPoints: [fileURLToPath(new URL(entry, SOURCES))],
       bundle: true,
       format: 'esm',
       target: 'es2022',

@@ -1,0 +1,92 @@
+/**
+ * `npm test` and its levels (`npm run test:small`, …): node's test runner on the suite compiled to JavaScript.
+ *
+ * Why compiled: under tsx every test process, and every worker thread it starts (inference, the embedded
+ * database), loads the TypeScript through tsx's loader, about two CPU-seconds more per process than the same
+ * modules compiled (docs/RELIABILITY.md, "CI time"), and the suite is bound by CPU on two cores. So this:
+ *  1. builds dist/ when it is older than the sources (the build `npm start` and the image run; the e2e tests
+ *     spawn it already, and now the in-process tests load it too);
+ *  2. compiles test/ and tools/ (esbuild, one file per source, source maps) into .test-build/run-PID/, where
+ *     `src` is a link to dist/, so a test's `../../src/x.js` import loads the build;
+ *  3. runs node's test runner on the compiled test files from the repository root, with source maps on, so a
+ *     failure's stack names the .ts line; then removes its folder (and those of runs that are gone).
+ *
+ *   npm test [-- [small|controller|medium|e2e|test/…/x.test.ts]... [--test-runner-flag...]]
+ *
+ * Levels and files narrow the run; arguments starting with `--` go to node (`--test-name-pattern=…`,
+ * `--test-reporter=tap`, `--test-concurrency=N`; 2 unless given). `node --import tsx --test test/x.test.ts`
+ * still runs one file under tsx, as `npm run dev` runs the service.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { build } from 'esbuild';
+import { ensureBuilt, processAlive } from '../test/helpers/build.js';
+import { REPO } from '../test/helpers/repo.js';
+import { selectTests, type Selection } from './test-selection.js';
+
+const OUT_ROOT = path.join(REPO, '.test-build');
+/** Compiled alongside the tests: what they import from outside src/. */
+const COMPILED_DIRS = ['test', 'tools', 'scripts'];
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await fs.readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await filesUnder(p)));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}
+
+/** Removes the folders of earlier runs whose process is gone (a run killed before it could clean up). */
+async function removeStale(): Promise<void> {
+  for (const name of await fs.readdir(OUT_ROOT).catch(() => [] as string[])) {
+    const pid = Number(/^run-(\d+)$/.exec(name)?.[1] ?? 0);
+    if (pid > 0 && pid !== process.pid && processAlive(pid)) continue;
+    await fs.rm(path.join(OUT_ROOT, name), { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<number> {
+  const all = (await filesUnder(path.join(REPO, 'test')))
+    .map((f) => path.relative(REPO, f).split(path.sep).join('/'))
+    .filter((f) => f.endsWith('.test.ts'))
+    .sort();
+  let selection: Selection;
+  try {
+    selection = selectTests(process.argv.slice(2), all, REPO, process.cwd());
+  } catch (err) {
+    process.stderr.write(`npm test: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const { files, flags } = selection;
+
+  await ensureBuilt();
+  await removeStale();
+  const out = path.join(OUT_ROOT, `run-${process.pid}`);
+  const sources = (await Promise.all(COMPILED_DIRS.map((d) => filesUnder(path.join(REPO, d))))).flat();
+  await build({
+    entryPoints: sources.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')),
+    outbase: REPO,
+    outdir: out,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    sourcemap: true,
+    sourcesContent: false,
+    logLevel: 'warning',
+  });
+  await fs.symlink(path.relative(out, path.join(REPO, 'dist')), path.join(out, 'src'));
+
+  const concurrency = flags.some((f) => f.startsWith('--test-concurrency')) ? [] : ['--test-concurrency=2'];
+  const compiled = files.map((f) => path.join(out, f.replace(/\.ts$/, '.js')));
+  const child = spawn(process.execPath, ['--enable-source-maps', '--test', ...concurrency, ...flags, ...compiled], { cwd: REPO, stdio: 'inherit' });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
+  const code = await new Promise<number>((resolve) => child.on('exit', (c, sig) => resolve(c ?? 128 + (sig ? os.constants.signals[sig] : 0))));
+  await fs.rm(out, { recursive: true, force: true });
+  return code;
+}
+
+process.exitCode = await main();
