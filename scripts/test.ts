@@ -83,7 +83,10 @@ async function main(): Promise<number> {
   const concurrency = flags.some((f) => f.startsWith('--test-concurrency')) ? [] : ['--test-concurrency=2'];
   const compiled = files.map((f) => path.join(out, f.replace(/\.ts$/, '.js')));
   const child = spawn(process.execPath, ['--enable-source-maps', '--test', ...concurrency, ...flags, ...compiled], { cwd: REPO, stdio: 'inherit' });
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
+  // Ctrl-C reaches the runner from the terminal (one process group): wait for it to stop its tests. A
+  // SIGTERM sent to this process alone is passed on.
+  process.on('SIGINT', () => undefined);
+  process.on('SIGTERM', () => child.kill('SIGTERM'));
   const code = await new Promise<number>((resolve) => child.on('exit', (c, sig) => resolve(c ?? 128 + (sig ? os.constants.signals[sig] : 0))));
   await fs.rm(out, { recursive: true, force: true });
   return code;
