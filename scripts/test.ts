@@ -2,8 +2,9 @@
  * `npm test` and its levels (`npm run test:small`, …): node's test runner on the suite compiled to JavaScript.
  *
  * Why compiled: under tsx every test process, and every worker thread it starts (inference, the embedded
- * database), loads the TypeScript through tsx's loader, about two CPU-seconds more per process than the same
- * modules compiled (docs/RELIABILITY.md, "CI time"), and the suite is bound by CPU on two cores. So this:
+ * database), loads the TypeScript through tsx's loader: the service's modules took about 1.7 CPU-seconds more
+ * a process than compiled, the whole suite 16 % more CPU (docs/RELIABILITY.md, "The suite compiled"), and
+ * the suite is bound by CPU on two cores. So this:
  *  1. builds dist/ when it is older than the sources (the build `npm start` and the image run; the e2e tests
  *     spawn it already, and now the in-process tests load it too);
  *  2. compiles test/ and tools/ (esbuild, one file per source, source maps) into .test-build/run-PID/, where
