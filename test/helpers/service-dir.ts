@@ -14,7 +14,6 @@ import { createScratchDatabase } from './scratch-database.js';
 import { tinyModelDir } from './tiny-model.js';
 import { REPO } from './repo.js';
 
-
 export interface ServiceDir {
   dir: string;
   /** The label map file (labels.yaml) for `--label-map`. */

@@ -389,13 +389,14 @@ export function checkDrift(history: Verdict[], batch: Verdict[], s: DriftSetting
       .map((m) => ({ m, first: peerRow(m, allPairs.get(m)!) }))
       .filter((x) => scratch.finds(x.first, s.max_p_value))
       .sort((a, b) => a.first.row.p_value! - b.first.row.p_value! || (a.m < b.m ? -1 : 1));
-    const leftOut = new Map<string, Set<string>>();
+    /** Moderators judged without some co-reviewers: who was left out, and the pairs that remain. */
+    const leftOut = new Map<string, { without: Set<string>; pairs: boolean[] }>();
     const named: string[] = [];
     for (const { m } of suspects) {
       const without = new Set(named);
       const pairs = without.size ? peersOf(m, without) : [];
       if (pairs.length >= s.min_labels) {
-        leftOut.set(m, without);
+        leftOut.set(m, { without, pairs });
         if (!scratch.finds(peerRow(m, pairs), s.max_p_value)) continue;
       }
       named.push(m);
@@ -409,9 +410,9 @@ export function checkDrift(history: Verdict[], batch: Verdict[], s: DriftSetting
         rows.add('model', cat, { kind: 'moderator', value: m }, region, theirs.filter(keep).map(agrees), others.filter(keep).map(agrees)),
       );
       const expected = rows.addExpected(cat, { kind: 'moderator', value: m }, theirs, others);
-      const without = leftOut.get(m);
-      const peers = rows.add('moderators', cat, { kind: 'moderator', value: m }, 'all', without ? peersOf(m, without) : allPairs.get(m)!, hPeers);
-      if (without) peers.row.left_out = [...without].sort();
+      const judged = leftOut.get(m);
+      const peers = rows.add('moderators', cat, { kind: 'moderator', value: m }, 'all', judged?.pairs ?? allPairs.get(m)!, hPeers);
+      if (judged) peers.row.left_out = [...judged.without].sort();
       // Provisional (before Bonferroni, which moderator rows do not use): decides who the later slices leave out.
       if ([...found, expected, peers].some((x) => rows.finds(x, s.max_p_value))) flagged.add(m);
     }
