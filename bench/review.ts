@@ -17,6 +17,8 @@ import { parsePolicy } from '../src/policy/loader.js';
 import { PolicyRegistry } from '../src/policy/registry.js';
 import { ReviewService } from '../src/review/review.service.js';
 import { createScratchDatabase } from '../test/helpers/scratch-database.js';
+import { packScores } from '../src/db/stored-columns.js';
+import { createHash } from 'node:crypto';
 
 const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
 if (!url) {
@@ -49,15 +51,15 @@ async function seed(database: Database, moderators: number): Promise<Principal[]
   const head = uuidv7();
   await db.insertInto('backbones').values({ id: backbone, name: 'bench', sha256: randomBytes(8).toString('hex'), path: '/dev/null', feature_dim: 4, labels: JSON.stringify(CATEGORIES), problem_type: 'multi_label', config: '{}' }).execute();
   await db.insertInto('head_versions').values({ id: head, backbone_id: backbone, version: 1, parent_id: null, status: 'active', source: 'bench', num_labels: 3, feature_dim: 4, weight: new Uint8Array(48), bias: new Uint8Array(12), training_run_id: null, promoted_at: null, retired_at: null }).execute();
-  await db.insertInto('policy_versions').values({ name: 'default', version: 'bench', source: '' }).execute();
+  await db.insertInto('policy_versions').values({ name: 'default', version: 'bench', source: '', categories: CATEGORIES }).execute();
   const features = float32ToBytes(Float32Array.from([0.1, 0.2, 0.3, 0.4]));
   for (let i = 0; i < TASKS; i += 500) {
     const n = Math.min(500, TASKS - i);
     const items = Array.from({ length: n }, () => ({ item: uuidv7(), decision: uuidv7(), task: uuidv7() }));
-    await db.insertInto('content_items').values(items.map((x, j) => ({ id: x.item, external_id: null, text: `bench text ${i + j}`, context: null, text_sha256: 'x', text_length: 10, client_key_id: null, text_purged_at: null }))).execute();
+    await db.insertInto('content_items').values(items.map((x, j) => ({ id: x.item, external_id: null, text: `bench text ${i + j}`, context: null, text_sha256: createHash('sha256').update(`bench text ${i + j}`).digest(), text_length: 10, client_key_id: null, text_purged_at: null }))).execute();
     await db
       .insertInto('decisions')
-      .values(items.map((x) => ({ id: x.decision, item_id: x.item, request_id: 'bench', policy_name: 'default', policy_version: 'bench', backbone_id: backbone, head_id: head, action: 'review' as const, flagged: true, category_scores: JSON.stringify({ violence: 0.6, harassment: 0.1, hate: 0.1 }), categories: JSON.stringify({ violence: true, harassment: false, hate: false }), features, token_count: 3, truncated: false, client_key_id: null })))
+      .values(items.map((x) => ({ id: x.decision, item_id: x.item, request_id: 'bench', policy_name: 'default', policy_version: 'bench', backbone_id: backbone, head_id: head, action: 'review' as const, flagged: true, ...packScores(CATEGORIES, { violence: 0.6, harassment: 0.1, hate: 0.1 }, { violence: true, harassment: false, hate: false }, 'bench'), features, token_count: 3, truncated: false, client_key_id: null })))
       .execute();
     await db
       .insertInto('review_tasks')

@@ -33,6 +33,8 @@ export interface WriterStats {
 export class DecisionWriter {
   private queue: Pending[] = [];
   private running: Promise<void> | null = null;
+  /** The category order of each policy version written so far (read once from this database). */
+  private readonly orders = new Map<string, string[]>();
 
   constructor(
     private readonly db: DB,
@@ -65,7 +67,7 @@ export class DecisionWriter {
       }
       const started = performance.now();
       try {
-        await this.db.transaction().execute((trx) => insert(trx, batch.map((p) => p.rows)));
+        await this.db.transaction().execute((trx) => insert(trx, batch.map((p) => p.rows), this.orders));
         this.opts.onCommit?.({ requests: batch.length, rows, ms: performance.now() - started });
         for (const p of batch) p.resolve();
       } catch (err) {
@@ -76,7 +78,7 @@ export class DecisionWriter {
         // Isolate the failure: each request on its own.
         for (const p of batch) {
           try {
-            await this.db.transaction().execute((trx) => insert(trx, [p.rows]));
+            await this.db.transaction().execute((trx) => insert(trx, [p.rows], this.orders));
             p.resolve();
           } catch (e) {
             p.reject(e as Error);
@@ -87,12 +89,13 @@ export class DecisionWriter {
   }
 }
 
-async function insert(trx: Executor, all: DecisionRows[]): Promise<void> {
+async function insert(trx: Executor, all: DecisionRows[], orders: Map<string, string[]>): Promise<void> {
   for (const r of all) if (r.idempotency) await store(trx, r.idempotency.ref, r.idempotency.response);
   await insertItemsAndDecisions(
     trx,
     all.flatMap((r) => r.items),
     all.flatMap((r) => r.decisions),
+    orders,
   );
   await insertTasks(
     trx,

@@ -1,5 +1,7 @@
 import type { Executor } from '../db/database.js';
+import { categoryFlagsOf, categoryScoresOf, hashBytes, packScores } from '../db/stored-columns.js';
 import type { Action } from '../db/schema/decisions.js';
+import { policyCategories, policyKey } from '../policy/policy.repository.js';
 
 export interface NewItem {
   id: string;
@@ -30,11 +32,23 @@ export interface NewDecision {
   tokenIds: Uint8Array | null;
   tokenCount: number;
   truncated: boolean;
-  clientKeyId: string | null;
 }
 
-export async function insertItemsAndDecisions(db: Executor, items: NewItem[], decisions: NewDecision[]): Promise<void> {
+/**
+ * Stores items and their decisions. `orders` caches the policy versions' category orders read for this
+ * database (a recorded version's never change), so a caller that keeps it reads each version once.
+ */
+export async function insertItemsAndDecisions(db: Executor, items: NewItem[], decisions: NewDecision[], orders: Map<string, string[]> = new Map()): Promise<void> {
   if (items.length === 0) return;
+  const missing = new Map(
+    decisions.filter((d) => !orders.has(policyKey(d.policyName, d.policyVersion))).map((d) => [policyKey(d.policyName, d.policyVersion), { name: d.policyName, version: d.policyVersion }]),
+  );
+  if (missing.size > 0) for (const [k, v] of await policyCategories(db, [...missing.values()])) orders.set(k, v);
+  const packed = decisions.map((d) => {
+    const order = orders.get(policyKey(d.policyName, d.policyVersion));
+    if (!order) throw new Error(`decision ${d.id}: policy ${d.policyName}@${d.policyVersion} is not recorded`);
+    return packScores(order, d.categoryScores, d.categories, `decision ${d.id}`);
+  });
   await db
     .insertInto('content_items')
     .values(
@@ -45,7 +59,7 @@ export async function insertItemsAndDecisions(db: Executor, items: NewItem[], de
         thread_id: i.threadId,
         text: i.text,
         context: i.context,
-        text_sha256: i.textSha256,
+        text_sha256: hashBytes(i.textSha256),
         text_length: i.text.length,
         client_key_id: i.clientKeyId,
         text_purged_at: null,
@@ -55,7 +69,7 @@ export async function insertItemsAndDecisions(db: Executor, items: NewItem[], de
   await db
     .insertInto('decisions')
     .values(
-      decisions.map((d) => ({
+      decisions.map((d, i) => ({
         id: d.id,
         item_id: d.itemId,
         request_id: d.requestId,
@@ -65,13 +79,12 @@ export async function insertItemsAndDecisions(db: Executor, items: NewItem[], de
         head_id: d.headId,
         action: d.action,
         flagged: d.flagged,
-        category_scores: JSON.stringify(d.categoryScores),
-        categories: JSON.stringify(d.categories),
+        scores: packed[i].scores,
+        flags: packed[i].flags,
         features: d.features,
         token_ids: d.tokenIds,
         token_count: d.tokenCount,
         truncated: d.truncated,
-        client_key_id: d.clientKeyId,
       })),
     )
     .execute();
@@ -96,12 +109,12 @@ export async function getDecision(db: Executor, id: string) {
       'h.version as head_version',
       'd.action',
       'd.flagged',
-      'd.categories',
-      'd.category_scores',
+      categoryFlagsOf('d').as('categories'),
+      categoryScoresOf('d').as('category_scores'),
       'd.token_count',
       'd.truncated',
       'd.created_at',
-      'd.client_key_id',
+      'i.client_key_id',
     ])
     .where('d.id', '=', id)
     .executeTakeFirst();
@@ -110,12 +123,12 @@ export async function getDecision(db: Executor, id: string) {
 /** The decisions under a policy since `since`, oldest first (the threshold advisor's what-if), at most `limit`. */
 export async function decisionsSince(db: Executor, policyName: string, since: Date, limit: number) {
   return db
-    .selectFrom('decisions')
-    .select(['id', 'item_id', 'action', 'category_scores', 'created_at'])
-    .where('policy_name', '=', policyName)
-    .where('created_at', '>=', since)
-    .orderBy('created_at')
-    .orderBy('id')
+    .selectFrom('decisions as d')
+    .select(['d.id', 'd.item_id', 'd.action', categoryScoresOf('d').as('category_scores'), 'd.created_at'])
+    .where('d.policy_name', '=', policyName)
+    .where('d.created_at', '>=', since)
+    .orderBy('d.created_at')
+    .orderBy('d.id')
     .limit(limit)
     .execute();
 }

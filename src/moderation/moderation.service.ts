@@ -207,7 +207,6 @@ export class ModerationService {
         tokenIds: route ? int32ToBytes(embedded.tokens.ids.subarray(embedded.tokens.offsets[r], embedded.tokens.offsets[r + 1])) : null,
         tokenCount: embedded.tokenCounts[r],
         truncated: embedded.truncated[r],
-        clientKeyId: req.clientKeyId,
       });
       const reviewTaskId = route ? uuidv7() : null;
       if (route) {

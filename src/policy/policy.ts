@@ -37,6 +37,16 @@ export interface Policy {
   settings: PolicyFile;
 }
 
+/**
+ * A score as decisions carry it: 6 decimal places. The flag, block and uncertainty tests use it, the API
+ * answers with it, and a decision stores it as float4 (migration 0018), which keeps 6 decimal places
+ * exactly: what a client was told, what the decision says later and what the threshold advisor replays
+ * are one number.
+ */
+export function roundScore(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
+
 export function decide(policy: Policy, scores: Record<string, number>): Decision {
   const categories: Record<string, boolean> = {};
   const categoryScores: Record<string, number> = {};
@@ -45,7 +55,7 @@ export function decide(policy: Policy, scores: Record<string, number>): Decision
   let flagged = false;
   for (const cat of policy.categories) {
     const rule = policy.rules[cat];
-    const score = scores[cat] ?? 0;
+    const score = roundScore(scores[cat] ?? 0);
     categoryScores[cat] = score;
     const hit = score >= rule.flag;
     categories[cat] = hit;

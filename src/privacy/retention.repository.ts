@@ -1,6 +1,7 @@
 /** What privacy needs from the database: purging text past retention, and one item's data (to show or delete). */
 import { sql } from 'kysely';
 import type { Executor } from '../db/database.js';
+import { categoryFlagsOf, categoryScoresOf, textSha256Of } from '../db/stored-columns.js';
 
 /**
  * Purges the raw text and context of items a decision under `policyName` was made on, older than
@@ -54,15 +55,15 @@ async function itemsWhere(db: Executor, column: 'external_id' | 'author_id', val
 }
 
 export async function getItem(db: Executor, id: string) {
-  return db.selectFrom('content_items').selectAll().where('id', '=', id).executeTakeFirst();
+  return db.selectFrom('content_items as c').selectAll('c').select(textSha256Of('c').as('text_sha256')).where('c.id', '=', id).executeTakeFirst();
 }
 
 export async function itemDecisions(db: Executor, itemId: string) {
   return db
-    .selectFrom('decisions')
-    .select(['id', 'request_id', 'policy_name', 'policy_version', 'head_id', 'action', 'flagged', 'categories', 'category_scores', 'created_at'])
-    .where('item_id', '=', itemId)
-    .orderBy('created_at')
+    .selectFrom('decisions as d')
+    .select(['d.id', 'd.request_id', 'd.policy_name', 'd.policy_version', 'd.head_id', 'd.action', 'd.flagged', categoryFlagsOf('d').as('categories'), categoryScoresOf('d').as('category_scores'), 'd.created_at'])
+    .where('d.item_id', '=', itemId)
+    .orderBy('d.created_at')
     .execute();
 }
 

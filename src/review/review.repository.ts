@@ -4,6 +4,7 @@ import { notify, type Executor } from '../db/database.js';
 import { REVIEW_REASONS, type ReviewReason, type Split } from '../db/schema/review.js';
 import type { ResolvedLabel } from './labels.js';
 import { assignSplit, groupKeys } from './split.js';
+import { categoryFlagsOf, categoryScoresOf, textSha256Of } from '../db/stored-columns.js';
 
 export interface NewTask {
   id: string;
@@ -147,8 +148,8 @@ export async function taskDetails(db: Executor, ids: string[]) {
       'i.text_purged_at',
       'd.action',
       'd.flagged',
-      'd.categories as model_categories',
-      'd.category_scores',
+      categoryFlagsOf('d').as('model_categories'),
+      categoryScoresOf('d').as('category_scores'),
       'd.head_id',
       'd.created_at as decided_at',
     ])
@@ -267,7 +268,7 @@ export async function splitSalt(db: Executor, fresh: () => string): Promise<stri
 export async function ensureSplit(db: Executor, itemId: string, salt: string, evalFraction: number): Promise<Split> {
   const stored = await db.selectFrom('item_splits').select('split').where('item_id', '=', itemId).executeTakeFirst();
   if (stored) return stored.split;
-  const item = await db.selectFrom('content_items').select(['text', 'text_sha256', 'author_id', 'thread_id']).where('id', '=', itemId).executeTakeFirstOrThrow();
+  const item = await db.selectFrom('content_items as c').select(['c.text', textSha256Of('c').as('text_sha256'), 'c.author_id', 'c.thread_id']).where('c.id', '=', itemId).executeTakeFirstOrThrow();
   const keys = groupKeys({ text: item.text, textSha256: item.text_sha256, authorId: item.author_id, threadId: item.thread_id });
   await sql`select pg_advisory_xact_lock(hashtext(${keys.text}))`.execute(db);
   const known = async (column: 'text_key' | 'group_key', key: string) =>
@@ -342,7 +343,7 @@ export async function subjectHistory(db: Executor, subject: { itemId: string; au
       'i.text',
       'i.created_at',
       sql<string | null>`(select d.action from decisions d where d.item_id = i.id order by d.created_at desc limit 1)`.as('action'),
-      sql<Record<string, boolean> | null>`(select d.categories from decisions d where d.item_id = i.id order by d.created_at desc limit 1)`.as('model_categories'),
+      sql<Record<string, boolean> | null>`(select ${categoryFlagsOf('d')} from decisions d where d.item_id = i.id order by d.created_at desc limit 1)`.as('model_categories'),
       sql<string[] | null>`(select coalesce(array_agg(l.category order by l.category) filter (where l.label), '{}') from review_labels l
         where l.item_id = i.id and l.id = (select max(l2.id) from review_labels l2 where l2.item_id = i.id and l2.category = l.category)
         having count(*) > 0)`.as('verdict'),
@@ -397,7 +398,7 @@ export async function subjectComments(db: Executor, s: { itemId: string; authorI
 
 /** The model's labels on a decision (what a settled verdict is compared with). */
 export async function decisionCategories(db: Executor, decisionId: string): Promise<Record<string, boolean>> {
-  const r = await db.selectFrom('decisions').select(['categories']).where('id', '=', decisionId).executeTakeFirstOrThrow();
+  const r = await db.selectFrom('decisions as d').select(categoryFlagsOf('d').as('categories')).where('d.id', '=', decisionId).executeTakeFirstOrThrow();
   return r.categories;
 }
 
@@ -466,9 +467,10 @@ export async function releaseTask(db: Executor, taskId: string): Promise<void> {
 /** What an appeal of a decision needs to know about it. */
 export async function decisionToAppeal(db: Executor, decisionId: string) {
   return db
-    .selectFrom('decisions')
-    .select(['id', 'item_id', 'policy_name', 'policy_version', 'categories', 'client_key_id'])
-    .where('id', '=', decisionId)
+    .selectFrom('decisions as d')
+    .innerJoin('content_items as i', 'i.id', 'd.item_id')
+    .select(['d.id', 'd.item_id', 'd.policy_name', 'd.policy_version', categoryFlagsOf('d').as('categories'), 'i.client_key_id'])
+    .where('d.id', '=', decisionId)
     .executeTakeFirst();
 }
 

@@ -8,6 +8,7 @@ import { sql } from 'kysely';
 import type { Executor } from '../db/database.js';
 import type { ReviewReason, Split } from '../db/schema/review.js';
 import type { ResolvedLabel } from './labels.js';
+import { categoryScoreOf } from '../db/stored-columns.js';
 
 const daysAgo = (days: number) => sql<Date>`now() - ${days} * interval '1 day'`;
 
@@ -141,7 +142,7 @@ export async function verdicts(db: Executor, range: { from: number; to: number; 
     .innerJoin('head_versions as h', 'h.id', 'd.head_id')
     .leftJoin('item_scores as s', (j) => j.onRef('s.item_id', '=', 'l.item_id').onRef('s.category', '=', 'l.category'))
     .select([
-      sql<number | null>`(d.category_scores ->> l.category)::float8`.as('model_score'),
+      categoryScoreOf('d', sql<string>`l.category`).as('model_score'),
       // Where the serving head was not calibrated: the out-of-fold score a later run kept (migration 0017).
       's.score as oof_score',
       // Whether the serving head's scores are calibrated on moderators' labels (a tuned head with Platt scaling).

@@ -2,6 +2,7 @@
 import { sql } from 'kysely';
 import { notify, type Executor } from '../db/database.js';
 import type { HoldStatus, RunStatus, RunTrigger } from '../db/schema/training.js';
+import { textSha256Of } from '../db/stored-columns.js';
 
 export async function insertRun(
   db: Executor,
@@ -179,7 +180,7 @@ export async function decisionInputs(db: Executor, decisionIds: string[]) {
       .selectFrom('decisions as d')
       .innerJoin('content_items as i', 'i.id', 'd.item_id')
       .leftJoin('item_splits as s', 's.item_id', 'd.item_id')
-      .select(['d.id', 'd.item_id', 'd.backbone_id', 'd.features', 'd.token_ids', 'i.text', 'i.context', 'i.text_sha256', 's.group_key'])
+      .select(['d.id', 'd.item_id', 'd.backbone_id', 'd.features', 'd.token_ids', 'i.text', 'i.context', textSha256Of('i').as('text_sha256'), 's.group_key'])
       .where('d.id', 'in', decisionIds.slice(i, i + 2000))
       .execute();
     out.push(...rows);

@@ -23,6 +23,7 @@ import { serverDatabaseKinds } from '../helpers/scratch-database.js';
 import { processWorkspace, tinyServiceEnv, type ProcessWorkspace } from '../helpers/service-dir.js';
 import { TINY_MODEL_TEXTS } from '../helpers/tiny-model.js';
 import { holdFor, waitFor } from '../helpers/wait.js';
+import { categoryScoresOf } from '../../src/db/stored-columns.js';
 
 const ADMIN = 'mt_crash_admin_key_0123456789abcdefghijk';
 const SEED = Number(process.env.CRASH_SEED ?? 20240611);
@@ -259,7 +260,7 @@ for (const kind of kinds) {
             .selectFrom('decisions as d')
             .leftJoin('content_items as i', 'i.id', 'd.item_id')
             .innerJoin('backbones as b', 'b.id', 'd.backbone_id')
-            .select(['d.id', 'd.item_id', 'd.category_scores', 'd.features', 'i.id as item_row', 'i.text', 'b.feature_dim'])
+            .select(['d.id', 'd.item_id', categoryScoresOf('d').as('category_scores'), 'd.features', 'i.id as item_row', 'i.text', 'b.feature_dim'])
             .where('d.id', 'in', chunk.map((d) => d.decisionId))
             .execute();
           const byId = new Map(rows.map((r) => [r.id, r]));

@@ -23,12 +23,12 @@ for (const kind of testDatabases()) {
       const d = database();
       // 4,000 items with a decision each, one in twenty past a 30-day retention, and the planner's
       // statistics: the age at which a deployment's purge runs, where the index is what keeps it cheap.
-      const { backbone, head } = await seedPolicyAndHead(d.db);
+      const { backbone, head } = await seedPolicyAndHead(d.db, { categories: [] });
       await sql`insert into content_items (id, text, text_sha256, text_length, created_at)
-        select gen_random_uuid(), 'text ' || g, md5(g::text), 8, now() - case when g % 20 = 0 then interval '40 days' else interval '1 day' end
+        select gen_random_uuid(), 'text ' || g, sha256(convert_to('text ' || g, 'UTF8')), 8, now() - case when g % 20 = 0 then interval '40 days' else interval '1 day' end
         from generate_series(1, 4000) g`.execute(d.db);
-      await sql`insert into decisions (id, item_id, request_id, policy_name, policy_version, backbone_id, head_id, action, flagged, category_scores, categories, token_count, truncated)
-        select gen_random_uuid(), id, 'r', 'p', 'v', ${backbone}, ${head}, 'allow', false, '{}', '{}', 2, false from content_items`.execute(d.db);
+      await sql`insert into decisions (id, item_id, request_id, policy_name, policy_version, backbone_id, head_id, action, flagged, scores, flags, token_count, truncated)
+        select gen_random_uuid(), id, 'r', 'p', 'v', ${backbone}, ${head}, 'allow', false, '{}', '', 2, false from content_items`.execute(d.db);
       await sql`analyze`.execute(d.db);
       // The repository's own statement, compiled as it is sent, then explained.
       const sent: CompiledQuery[] = [];

@@ -187,11 +187,12 @@ export function suiteDatabase(kind: TestDatabaseKind, state: 'empty' | 'migrated
 /**
  * The rows a decision hangs on, for migration tests seeding a database at an older schema (every
  * migration since 0004 keeps these columns): policy p@v, a 2-dimensional backbone and its active head.
+ * From 0018 on, a policy version records its categories: give them.
  */
-export async function seedPolicyAndHead(db: Kysely<any>): Promise<{ backbone: string; head: string }> {
+export async function seedPolicyAndHead(db: Kysely<any>, o: { categories?: string[] } = {}): Promise<{ backbone: string; head: string }> {
   const backbone = crypto.randomUUID();
   const head = crypto.randomUUID();
-  await db.insertInto('policy_versions').values({ name: 'p', version: 'v', source: '' }).execute();
+  await db.insertInto('policy_versions').values({ name: 'p', version: 'v', source: '', ...(o.categories ? { categories: o.categories } : {}) }).execute();
   await db
     .insertInto('backbones')
     .values({ id: backbone, name: 'b', sha256: crypto.randomUUID(), path: '/m', feature_dim: 2, labels: '["a"]', problem_type: 'multi_label', config: '{}' })

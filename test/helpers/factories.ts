@@ -88,9 +88,9 @@ export async function createHead(db: Executor, backboneId: string, o: HeadOverri
  */
 export async function seedModel(
   db: Executor,
-  o: { policy?: { name: string; version: string }; backbone?: BackboneOverrides; head?: HeadOverrides } = {},
+  o: { policy?: { name: string; version: string; categories?: string[] }; backbone?: BackboneOverrides; head?: HeadOverrides } = {},
 ): Promise<{ policyName: string; policyVersion: string; backboneId: string; headId: string }> {
-  const policy = o.policy ?? { name: 'p', version: 'v' };
+  const policy = { categories: ['x'], ...(o.policy ?? { name: 'p', version: 'v' }) };
   await recordPolicyVersion(db, { ...policy, source: '' });
   const backboneId = await createBackbone(db, o.backbone);
   const { id: headId } = await createHead(db, backboneId, { status: 'active', ...o.head });
@@ -144,7 +144,6 @@ export function newDecision(itemId: string, model: DecisionModel, o: Partial<New
     tokenIds: new Uint8Array(4),
     tokenCount: 1,
     truncated: false,
-    clientKeyId: null,
     ...o,
   };
 }

@@ -43,8 +43,24 @@ for (const kind of testDatabases()) {
       const before = await count();
       const results = await Promise.allSettled([rows(), rows(), rows({ badPolicy: true }), rows(), rows()].map((w) => writer.write(w)));
       assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
-      assert.match(String((results[2] as PromiseRejectedResult).reason), /foreign key|violates/);
+      assert.match(String((results[2] as PromiseRejectedResult).reason), /policy p@no-such-version is not recorded/);
       assert.equal((await count()) - before, 4);
+    });
+
+    test('a policy version\'s category order is read once per writer, and its decisions are stored in it', async () => {
+      const writer = new DecisionWriter(d.db);
+      await writer.write(rows());
+      // The service never changes a recorded version's categories; here the row is changed behind the
+      // writer's back: a writer that read it again would refuse category x.
+      await d.db.updateTable('policy_versions').set({ categories: ['y'] }).where('name', '=', model.policyName).where('version', '=', model.policyVersion).execute();
+      try {
+        await writer.write(rows());
+        await assert.rejects(new DecisionWriter(d.db).write(rows()), /category 'x' is not one of the policy version's recorded categories \(y\)/);
+      } finally {
+        await d.db.updateTable('policy_versions').set({ categories: ['x'] }).where('name', '=', model.policyName).where('version', '=', model.policyVersion).execute();
+      }
+      const stored = await d.db.selectFrom('decisions').select(['scores', 'flags']).orderBy('id', 'desc').limit(2).execute();
+      assert.deepEqual(stored, [{ scores: [0.1], flags: '0' }, { scores: [0.1], flags: '0' }]);
     });
   });
 }

@@ -4,6 +4,7 @@ import { bytesToFloat32 } from '../../src/inference/head.js';
 import { OPENAI_CATEGORIES } from '../../src/policy/categories.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { testDatabases } from '../helpers/db.js';
+import { categoryFlagsOf, categoryScoresOf, textSha256Of } from '../../src/db/stored-columns.js';
 
 for (const kind of testDatabases()) {
   describe(`POST /v1/moderate (${kind.name})`, { skip: kind.skip }, () => {
@@ -57,7 +58,7 @@ for (const kind of testDatabases()) {
           .selectFrom('decisions as d')
           .innerJoin('content_items as i', 'i.id', 'd.item_id')
           .selectAll('d')
-          .select(['i.text', 'i.context', 'i.text_sha256'])
+          .select(['i.text', 'i.context', textSha256Of('i').as('text_sha256'), categoryScoresOf('d').as('category_scores'), categoryFlagsOf('d').as('categories')])
           .where('d.id', '=', r.decision_id)
           .executeTakeFirstOrThrow();
         assert.equal(row.item_id, r.item_id);

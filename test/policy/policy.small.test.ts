@@ -98,6 +98,14 @@ test('decide: block beats review beats allow; uncertainty band around the flag t
   assert.deepEqual(decide(p, {}).categoryScores, { hate: 0, violence: 0 });
 });
 
+test('decide: scores are kept to 6 decimal places, and the thresholds test the score it reports', () => {
+  const p = parsePolicy('p', 'categories:\n  hate: { flag: 0.5, block: 0.9 }\n  violence: { flag: 0.4, block: null }\n');
+  const d = decide(p, { hate: 0.4999996, violence: 0.123456789 });
+  assert.deepEqual(d.categoryScores, { hate: 0.5, violence: 0.123457 });
+  assert.deepEqual(d.categories, { hate: true, violence: false }, 'flagged at the 0.5 it reports, not at 0.4999996 below it');
+  assert.deepEqual(decide(p, { hate: 0.4999994, violence: 0 }).categories.hate, false);
+});
+
 test('removed training and gate settings are refused with what replaced them; searched settings take a number or a list', () => {
   const got = problems(() =>
     parsePolicy(

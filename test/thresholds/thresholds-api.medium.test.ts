@@ -10,6 +10,7 @@ import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDatabases } from '../helpers/db.js';
 import { makeTexts, moderateAndReview, waitForRun, type Reviewed } from '../helpers/feedback.js';
 import { policies, reviewPolicy } from '../helpers/policies.js';
+import { categoryScoresOf } from '../../src/db/stored-columns.js';
 
 for (const kind of testDatabases()) {
   describe(`threshold advisor (${kind.name})`, { skip: kind.skip }, () => {
@@ -62,7 +63,7 @@ for (const kind of testDatabases()) {
     });
 
     test('what-if: decisions that would change action, with examples, and the policy diff; nothing changes', async () => {
-      const scores = await app.database.db.selectFrom('decisions').select(['category_scores', 'action']).execute();
+      const scores = await app.database.db.selectFrom('decisions as d').select([categoryScoresOf('d').as('category_scores'), 'd.action']).execute();
       // Dropping violence's flag to 0: every decision not already flagged or blocked would be flagged.
       const r = await app.request.post('/v1/thresholds/what-if').set(admin).send({ thresholds: { violence: { flag: 0.01 } } });
       assert.equal(r.status, 200, JSON.stringify(r.body));

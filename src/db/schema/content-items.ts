@@ -1,4 +1,4 @@
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 export interface ContentItemsTable {
   id: string;
@@ -8,7 +8,8 @@ export interface ContentItemsTable {
   thread_id: string | null;
   text: string | null;
   context: string | null;
-  text_sha256: string;
+  /** SHA-256 of the text as 32 bytes (0019); read as hex with `textSha256Of`. */
+  text_sha256: ColumnType<Uint8Array, Uint8Array, never>;
   text_length: number;
   client_key_id: string | null;
   created_at: Generated<Date>;

@@ -12,15 +12,16 @@ export interface DecisionsTable {
   head_id: string;
   action: Action;
   flagged: boolean;
-  category_scores: ColumnType<Record<string, number>, string, string>;
-  categories: ColumnType<Record<string, boolean>, string, string>;
+  /** Per-category scores in the order of its policy version's `categories` (0018); read as an object with `categoryScoresOf`. */
+  scores: (number | null)[];
+  /** Per-category flags, one bit each ('1' flagged) in the same order (0018); read as an object with `categoryFlagsOf`. */
+  flags: string;
   /** Float32 LE features; null where the item did not go to review (0015): a run that needs them recomputes them. */
   features: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
   /** Int32 LE token ids the text was scored with; null for decisions made before 0005, purged by retention, or not reviewed (0015). */
   token_ids: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
   token_count: number;
   truncated: boolean;
-  client_key_id: string | null;
   created_at: Generated<Date>;
 }
 
