@@ -4,12 +4,13 @@
  * against a fresh database; prints verdicts per second and claim/verdict latency percentiles per N.
  * This measures the queue and the database, not HTTP. Needs BENCH_DATABASE_URL or TEST_DATABASE_URL.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { Principal } from '../src/auth/auth.service.js';
 import { openDatabase, type Database } from '../src/db/connect.js';
+import { packScores } from '../src/db/stored-columns.js';
 import { migrateToLatest } from '../src/db/migrator.js';
 import { float32ToBytes } from '../src/inference/head.js';
 import { createLogger } from '../src/logger.js';
@@ -17,8 +18,6 @@ import { parsePolicy } from '../src/policy/loader.js';
 import { PolicyRegistry } from '../src/policy/registry.js';
 import { ReviewService } from '../src/review/review.service.js';
 import { createScratchDatabase } from '../test/helpers/scratch-database.js';
-import { packScores } from '../src/db/stored-columns.js';
-import { createHash } from 'node:crypto';
 
 const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
 if (!url) {
