@@ -11,10 +11,24 @@ import { sql, type RawBuilder } from 'kysely';
  * record is refused: it would be lost.
  */
 export function packScores(categories: readonly string[], scores: Record<string, number>, flags: Record<string, boolean>, what: string): { scores: (number | null)[]; flags: string } {
-  for (const k of [...Object.keys(scores), ...Object.keys(flags)]) {
-    if (!categories.includes(k)) throw new Error(`${what}: category '${k}' is not one of the policy version's recorded categories (${categories.join(', ')})`);
+  // One pass over the categories (this runs for every decision the service writes); the keys are counted,
+  // and only a decision that names a category outside them is searched for which.
+  const packed: (number | null)[] = new Array<number | null>(categories.length);
+  let bits = '';
+  let found = 0;
+  for (let i = 0; i < categories.length; i++) {
+    const s = scores[categories[i]];
+    const f = flags[categories[i]];
+    packed[i] = s ?? null;
+    if (s !== undefined) found++;
+    if (f !== undefined) found++;
+    bits += f ? '1' : '0';
   }
-  return { scores: categories.map((c) => scores[c] ?? null), flags: categories.map((c) => (flags[c] ? '1' : '0')).join('') };
+  if (found !== Object.keys(scores).length + Object.keys(flags).length) {
+    const k = [...Object.keys(scores), ...Object.keys(flags)].find((x) => !categories.includes(x));
+    throw new Error(`${what}: category '${k}' is not one of the policy version's recorded categories (${categories.join(', ')})`);
+  }
+  return { scores: packed, flags: bits };
 }
 
 /** A decision's scores as the object the API answers with (`d` the decisions table's alias). */
