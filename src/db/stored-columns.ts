@@ -1,7 +1,7 @@
 /**
  * The compact forms a decision and its item are stored in, and the SQL that reads them back as the API's
  * objects: the per-category scores and flags in their policy version's category order (migration 0018)
- * and the text hash as bytes (0019). Every repository that reads those columns goes through these.
+ * and the text hash as bytes (0019, read as hex). Every repository that reads those columns goes through these.
  */
 import { sql, type RawBuilder } from 'kysely';
 
@@ -49,10 +49,4 @@ export function categoryScoreOf(d: string, category: RawBuilder<string>): RawBui
 /** An item's text hash as hex, what every reader gets (`i` the content_items table's alias). */
 export function textSha256Of(i: string): RawBuilder<string> {
   return sql<string>`encode(${sql.ref(`${i}.text_sha256`)}, 'hex')`;
-}
-
-/** A hex SHA-256 as the 32 bytes stored (migration 0019); anything else is refused rather than cut short. */
-export function hashBytes(hex: string): Uint8Array {
-  if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`an item's text hash must be 64 lowercase hex characters, got '${hex.slice(0, 80)}'`);
-  return Buffer.from(hex, 'hex');
 }

@@ -1,5 +1,5 @@
 import type { Executor } from '../db/database.js';
-import { categoryFlagsOf, categoryScoresOf, hashBytes, packScores } from '../db/stored-columns.js';
+import { categoryFlagsOf, categoryScoresOf, packScores } from '../db/stored-columns.js';
 import type { Action } from '../db/schema/decisions.js';
 import { policyCategories, policyKey } from '../policy/policy.repository.js';
 
@@ -10,7 +10,8 @@ export interface NewItem {
   threadId: string | null;
   text: string;
   context: string | null;
-  textSha256: string;
+  /** SHA-256 of the text, its 32 bytes (migration 0019). */
+  textSha256: Uint8Array;
   clientKeyId: string | null;
 }
 
@@ -40,12 +41,14 @@ export interface NewDecision {
  */
 export async function insertItemsAndDecisions(db: Executor, items: NewItem[], decisions: NewDecision[], orders: Map<string, string[]> = new Map()): Promise<void> {
   if (items.length === 0) return;
-  const missing = new Map(
-    decisions.filter((d) => !orders.has(policyKey(d.policyName, d.policyVersion))).map((d) => [policyKey(d.policyName, d.policyVersion), { name: d.policyName, version: d.policyVersion }]),
-  );
+  const keys = decisions.map((d) => policyKey(d.policyName, d.policyVersion));
+  const missing = new Map<string, { name: string; version: string }>();
+  decisions.forEach((d, i) => {
+    if (!orders.has(keys[i])) missing.set(keys[i], { name: d.policyName, version: d.policyVersion });
+  });
   if (missing.size > 0) for (const [k, v] of await policyCategories(db, [...missing.values()])) orders.set(k, v);
-  const packed = decisions.map((d) => {
-    const order = orders.get(policyKey(d.policyName, d.policyVersion));
+  const packed = decisions.map((d, i) => {
+    const order = orders.get(keys[i]);
     if (!order) throw new Error(`decision ${d.id}: policy ${d.policyName}@${d.policyVersion} is not recorded`);
     return packScores(order, d.categoryScores, d.categories, `decision ${d.id}`);
   });
@@ -59,7 +62,7 @@ export async function insertItemsAndDecisions(db: Executor, items: NewItem[], de
         thread_id: i.threadId,
         text: i.text,
         context: i.context,
-        text_sha256: hashBytes(i.textSha256),
+        text_sha256: i.textSha256,
         text_length: i.text.length,
         client_key_id: i.clientKeyId,
         text_purged_at: null,

@@ -20,7 +20,7 @@ import { getDecision, type NewDecision, type NewItem } from './moderation.reposi
 import { notFound } from '../errors.js';
 import type { NewTask } from '../review/review.repository.js';
 import { routeDecision } from '../review/routing.js';
-import { textSha256 } from '../review/split.js';
+import { textSha256Bytes } from '../review/split.js';
 import { explainCategory, occlusionWords, textNgrams, withoutWord, type CategoryExplanation } from './explain.js';
 import type { ShadowScorer } from './shadow.js';
 
@@ -185,7 +185,7 @@ export class ModerationService {
         threadId: input.threadId ?? null,
         text: input.text,
         context: input.context ?? null,
-        textSha256: textSha256(input.text),
+        textSha256: textSha256Bytes(input.text),
         clientKeyId: req.clientKeyId,
       });
       const route = routeDecision(d, policy, this.random);

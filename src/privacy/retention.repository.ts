@@ -55,7 +55,11 @@ async function itemsWhere(db: Executor, column: 'external_id' | 'author_id', val
 }
 
 export async function getItem(db: Executor, id: string) {
-  return db.selectFrom('content_items as c').selectAll('c').select(textSha256Of('c').as('text_sha256')).where('c.id', '=', id).executeTakeFirst();
+  return db
+    .selectFrom('content_items as c')
+    .select(['c.id', 'c.external_id', 'c.author_id', 'c.thread_id', 'c.text', 'c.context', textSha256Of('c').as('text_sha256'), 'c.text_length', 'c.client_key_id', 'c.created_at', 'c.text_purged_at'])
+    .where('c.id', '=', id)
+    .executeTakeFirst();
 }
 
 export async function itemDecisions(db: Executor, itemId: string) {

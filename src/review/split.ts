@@ -11,9 +11,14 @@ export function splitFor(key: string, evalFraction: number): Split {
   return u < evalFraction ? 'eval' : 'train';
 }
 
-/** The sha256 (hex) items store for their text. */
+/** The sha256 of an item's text, as the 32 bytes items store (migration 0019). */
+export function textSha256Bytes(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** The sha256 of an item's text in hex, as readers get it (the grouped split's key once the text is purged). */
 export function textSha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return textSha256Bytes(text).toString('hex');
 }
 
 /** Characters that render as nothing: a repost padded with them is the same text. */

@@ -16,6 +16,7 @@ import { insertBackbone, insertHead } from '../../src/models/head.repository.js'
 import { recordPolicyVersion } from '../../src/policy/policy.repository.js';
 import { insertTasks, type NewTask } from '../../src/review/review.repository.js';
 import { insertLabels } from '../../src/review/settled-labels.repository.js';
+import { textSha256Bytes } from '../../src/review/split.js';
 
 // ---- The model a decision hangs on: a policy version, a backbone, a head ----
 
@@ -108,7 +109,7 @@ export function newItem(o: Partial<NewItem> = {}): NewItem {
     authorId: null,
     threadId: null,
     context: null,
-    textSha256: createHash('sha256').update(text).digest('hex'),
+    textSha256: textSha256Bytes(text),
     clientKeyId: null,
     ...o,
     text,
