@@ -129,22 +129,36 @@ export function effectiveItems(cells: MeasureCells): number {
 
 /** Mean over items (weighted by `weight`) of the share of each item's cells decided right. */
 function itemAccuracy(cells: MeasureCells, scores: ArrayLike<number>, weight: Float64Array): number | null {
-  const right = new Float64Array(cells.items);
-  const count = new Float64Array(cells.items);
-  for (let j = 0; j < cells.truth.length; j++) {
-    const i = cells.item[j];
-    count[i]++;
-    if (scores[j] >= cells.threshold[j] === cells.truth[j]) right[i]++;
+  return new ItemAccuracy(cells, scores).at(weight);
+}
+
+/**
+ * One head's cells decided right, counted per item once, so that each bootstrap resample's accuracy is a
+ * pass over items, not over cells: the counts do not depend on the weights.
+ */
+class ItemAccuracy {
+  private readonly right: Float64Array;
+  private readonly count: Float64Array;
+  constructor(cells: MeasureCells, scores: ArrayLike<number>) {
+    this.right = new Float64Array(cells.items);
+    this.count = new Float64Array(cells.items);
+    for (let j = 0; j < cells.truth.length; j++) {
+      const i = cells.item[j];
+      this.count[i]++;
+      if (scores[j] >= cells.threshold[j] === cells.truth[j]) this.right[i]++;
+    }
   }
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < cells.items; i++) {
-    if (count[i] === 0) continue;
-    const w = weight[i];
-    num += (w * right[i]) / count[i];
-    den += w;
+  at(weight: Float64Array): number | null {
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < this.count.length; i++) {
+      if (this.count[i] === 0) continue;
+      const w = weight[i];
+      num += (w * this.right[i]) / this.count[i];
+      den += w;
+    }
+    return den > 0 ? num / den : null;
   }
-  return den > 0 ? num / den : null;
 }
 
 /**
@@ -152,35 +166,34 @@ function itemAccuracy(cells: MeasureCells, scores: ArrayLike<number>, weight: Fl
  * AP = Σ over thresholds (distinct scores, highest first) of ΔRecall · Precision, as scikit-learn.
  */
 class SortedCategory {
-  readonly order: Int32Array;
-  /** groupEnd[k]: whether order[k] is the last cell of its run of tied scores. */
-  readonly groupEnd: Uint8Array;
-  constructor(
-    private readonly cells: MeasureCells,
-    idx: number[],
-    scores: ArrayLike<number>,
-  ) {
-    this.order = Int32Array.from(idx).sort((a, b) => scores[b] - scores[a] || a - b);
-    this.groupEnd = Uint8Array.from(this.order, (j, k) => (k + 1 === this.order.length || scores[this.order[k + 1]] !== scores[j] ? 1 : 0));
+  /** Per position in score order: the cell's item, and 1 when the cell is positive. */
+  private readonly itemAt: Int32Array;
+  private readonly positiveAt: Uint8Array;
+  /** The positive cells' items, in score order. */
+  private readonly positiveItems: Int32Array;
+  /** groupEnd[k]: whether position k is the last of its run of tied scores. */
+  private readonly groupEnd: Uint8Array;
+  constructor(cells: MeasureCells, idx: number[], scores: ArrayLike<number>) {
+    const order = Int32Array.from(idx).sort((a, b) => scores[b] - scores[a] || a - b);
+    this.groupEnd = Uint8Array.from(order, (j, k) => (k + 1 === order.length || scores[order[k + 1]] !== scores[j] ? 1 : 0));
+    this.itemAt = Int32Array.from(order, (j) => cells.item[j]);
+    this.positiveAt = Uint8Array.from(order, (j) => (cells.truth[j] ? 1 : 0));
+    this.positiveItems = this.itemAt.filter((_, k) => this.positiveAt[k] === 1);
   }
   /** AUPRC with each cell counted `weight[its item]` times; null without positives. */
   auprc(weight: Float64Array): number | null {
     let totalPositives = 0;
-    for (let k = 0; k < this.order.length; k++) {
-      const j = this.order[k];
-      if (this.cells.truth[j]) totalPositives += weight[this.cells.item[j]];
-    }
+    for (let k = 0; k < this.positiveItems.length; k++) totalPositives += weight[this.positiveItems[k]];
     if (totalPositives === 0) return null;
     let tp = 0;
     let fp = 0;
     let prevRecall = 0;
     let ap = 0;
-    for (let k = 0; k < this.order.length; k++) {
-      const j = this.order[k];
-      const w = weight[this.cells.item[j]];
-      if (this.cells.truth[j]) tp += w;
+    for (let k = 0; k < this.itemAt.length; k++) {
+      const w = weight[this.itemAt[k]];
+      if (this.positiveAt[k] === 1) tp += w;
       else fp += w;
-      if (!this.groupEnd[k] || tp + fp === 0) continue;
+      if (this.groupEnd[k] === 0 || tp + fp === 0) continue;
       const recall = tp / totalPositives;
       ap += (recall - prevRecall) * (tp / (tp + fp));
       prevRecall = recall;
@@ -210,6 +223,8 @@ export function compareHeads(cells: MeasureCells, active: ArrayLike<number>, can
   const c = measureHead(cells, candidate, o.minPositives);
   const sortedA = ranked.map((r) => new SortedCategory(cells, groups.get(r.category)!, active));
   const sortedC = ranked.map((r) => new SortedCategory(cells, groups.get(r.category)!, candidate));
+  const accuracyA = new ItemAccuracy(cells, active);
+  const accuracyC = new ItemAccuracy(cells, candidate);
   const rng = mulberry32(o.seed);
   const traffic = itemWeights(cells);
   const weight = new Float64Array(cells.items);
@@ -234,8 +249,8 @@ export function compareHeads(cells: MeasureCells, active: ArrayLike<number>, can
       used++;
     }
     if (used > 0) dRank.push(sum / used);
-    const accA = itemAccuracy(cells, active, weight);
-    const accC = itemAccuracy(cells, candidate, weight);
+    const accA = accuracyA.at(weight);
+    const accC = accuracyC.at(weight);
     if (accA !== null && accC !== null) dAcc.push(accC - accA);
   }
   const interval = (estimate: number | null, draws: number[]): Interval | null => {
