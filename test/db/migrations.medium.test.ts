@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { sql } from 'kysely';
 import type { Database } from '../../src/db/connect.js';
 import fs from 'node:fs';
-import { MIGRATIONS_DIR, migrateDownAll, migrateToLatest } from '../../src/db/migrator.js';
+import { MIGRATIONS_DIR, migrateDownAll, migrateTo, migrateToLatest } from '../../src/db/migrator.js';
 import { suiteDatabase, testDatabases } from '../helpers/db.js';
 
 const TABLES = [
@@ -34,6 +34,11 @@ const MIGRATIONS = fs
   .map((f) => f.replace(/\.(ts|js)$/, ''))
   .sort();
 
+/** Whether kysely's migration lock table exists: its migrator makes it whenever it runs. */
+async function lockTable(d: Database): Promise<boolean> {
+  return (await sql<{ present: boolean }>`select to_regclass('kysely_migration_lock') is not null as present`.execute(d.db)).rows[0].present;
+}
+
 async function tables(d: Database): Promise<string[]> {
   const r = await sql<{ table_name: string }>`
     select table_name from information_schema.tables
@@ -55,6 +60,24 @@ for (const kind of testDatabases()) {
       assert.deepEqual(await migrateDownAll(d.db), [...MIGRATIONS].reverse());
       assert.deepEqual(await tables(d), []);
       await migrateToLatest(d.db);
+      assert.deepEqual(await tables(d), TABLES);
+    });
+
+    test('an up-to-date database is left alone; a pending migration still runs; one recorded but not on disk is still refused', async () => {
+      const d = database(); // migrated to the latest by the test before
+      await sql`drop table kysely_migration_lock`.execute(d.db);
+      assert.deepEqual(await migrateToLatest(d.db), []);
+      assert.equal(await lockTable(d), false, 'the migrator ran on an up-to-date database');
+
+      await migrateTo(d.db, MIGRATIONS[MIGRATIONS.length - 2]);
+      await sql`drop table kysely_migration_lock`.execute(d.db);
+      assert.deepEqual(await migrateToLatest(d.db), [MIGRATIONS[MIGRATIONS.length - 1]]);
+      assert.equal(await lockTable(d), true, 'the pending migration was applied by the migrator');
+
+      await sql`insert into kysely_migration (name, timestamp) values ('9999_not_on_disk', '2026-12-07T00:00:00.000Z')`.execute(d.db);
+      await assert.rejects(migrateToLatest(d.db), /9999_not_on_disk/);
+      await sql`delete from kysely_migration where name = '9999_not_on_disk'`.execute(d.db);
+      assert.deepEqual(await migrateToLatest(d.db), []);
       assert.deepEqual(await tables(d), TABLES);
     });
 
