@@ -27,7 +27,7 @@ describe('the service process', () => {
   before(async () => {
     await ensureBuilt();
     dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-e2e-'));
-    env = await tinyServiceEnv(dataDir, undefined);
+    env = await tinyServiceEnv(dataDir, undefined, { BATCH_CALIBRATE: undefined });
   });
   after(async () => {
     await fs.rm(dataDir, { recursive: true, force: true });

@@ -113,7 +113,7 @@ for (const kind of testDatabases()) {
       dir = s.dir;
       labelMap = s.labelMap;
       if (!embedded) scratch = await createScratchDatabase(process.env.TEST_DATABASE_URL!, 'readme');
-      env = s.env({ DATABASE_URL: scratch?.url });
+      env = s.env({ DATABASE_URL: scratch?.url, BATCH_CALIBRATE: undefined });
     });
     after(async () => {
       await scratch?.drop();

@@ -17,6 +17,7 @@ import { quietLogger } from '../helpers/db.js';
 import { baseEnv, startService } from '../helpers/process.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
 import { REPO } from '../helpers/repo.js';
+import { NO_CALIBRATION } from '../helpers/service-dir.js';
 
 function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -43,7 +44,7 @@ after(async () => {
 test('a first start on a busy port, then a free one: every start says how to get in; admin-key recovers access', async () => {
   const modelDir = await tinyModelDir();
   const env = (extra: Record<string, string> = {}) =>
-    baseEnv({ DATA_DIR: path.join(dir, 'data'), MODEL_DIR: modelDir, MODEL_AUTO_BUILD: 'false', INFERENCE_WORKERS: '1', ORT_THREADS: '1', LOG_LEVEL: 'info', ...extra });
+    baseEnv({ DATA_DIR: path.join(dir, 'data'), MODEL_DIR: modelDir, MODEL_AUTO_BUILD: 'false', INFERENCE_WORKERS: '1', ORT_THREADS: '1', LOG_LEVEL: 'info', ...NO_CALIBRATION, ...extra });
 
   // 1. The port is taken: the key is generated and printed, then the start fails.
   const first = await run(['dist/main.js'], env({ PORT: String((busy.address() as net.AddressInfo).port) }));

@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 import { baseEnv, startService, type ServiceProcess } from '../helpers/process.js';
 import { TINY_MODEL_TEXTS, tinyModelDir } from '../helpers/tiny-model.js';
 import { holdFor, waitFor } from '../helpers/wait.js';
+import { NO_CALIBRATION } from '../helpers/service-dir.js';
 
 const run = promisify(execFile);
 /** The newest installed PostgreSQL's server binaries (Debian keeps each major version apart). */
@@ -216,6 +217,7 @@ describe('a PostgreSQL outage under load', { skip: reason }, () => {
         PORT: '0',
         MODTUNE_ADMIN_KEY: ADMIN,
         INFERENCE_WORKERS: '1',
+        ...NO_CALIBRATION,
         ORT_THREADS: '1',
         EXECUTION_PROVIDERS: 'cpu',
         RATE_LIMIT_PER_SECOND: '0',

@@ -18,7 +18,10 @@ export interface ServiceDir {
   dir: string;
   /** The label map file (labels.yaml) for `--label-map`. */
   labelMap: string;
-  /** The service's environment: this directory, one inference worker, port 0, `key` as the admin key; `extra` on top (undefined: left out). */
+  /**
+   * The service's environment: this directory, one inference worker, port 0, `key` as the admin key, batch
+   * calibration off (NO_CALIBRATION); `extra` on top (undefined: left out).
+   */
   env(extra?: Record<string, string | undefined>): Record<string, string>;
 }
 
@@ -45,15 +48,26 @@ export async function serviceDir(tag: string, opts: { key: string; labelMap: str
         ORT_THREADS: '1',
         MODTUNE_ADMIN_KEY: opts.key,
         ONNXRUNTIME_NODE_INSTALL: 'skip',
+        ...NO_CALIBRATION,
         ...extra,
       }),
   };
 }
 
 /**
+ * Batch calibration off for the service processes the tests start, as for the in-process apps
+ * (helpers/app.ts): it measures batches for about 0.6 s at each start (about 0.8 CPU-seconds with the tiny
+ * model, whose batches cost next to nothing), and most of these tests start the service many times for
+ * something else (SIGKILL, SIGTERM, pulls). Calibration is tested in test/inference/ and in-process
+ * (test/http/health.medium.test.ts); the tests of a start as a user meets it (test/app/process.e2e.test.ts,
+ * the README flow) keep it on by passing `BATCH_CALIBRATE: undefined`.
+ */
+export const NO_CALIBRATION = { BATCH_CALIBRATE: 'false' } as const;
+
+/**
  * The real service's environment on the tiny model: its data in `dataDir`, one inference worker of one
- * thread, port 0, `adminKey` as the admin key (undefined: none, so a first start makes one); `extra` on top
- * (undefined: left out).
+ * thread, port 0, `adminKey` as the admin key (undefined: none, so a first start makes one), batch
+ * calibration off (NO_CALIBRATION); `extra` on top (undefined: left out).
  */
 export async function tinyServiceEnv(dataDir: string, adminKey: string | undefined, extra: Record<string, string | undefined> = {}): Promise<Record<string, string>> {
   return baseEnv({
@@ -64,6 +78,7 @@ export async function tinyServiceEnv(dataDir: string, adminKey: string | undefin
     INFERENCE_WORKERS: '1',
     ORT_THREADS: '1',
     MODTUNE_ADMIN_KEY: adminKey,
+    ...NO_CALIBRATION,
     ...extra,
   });
 }

@@ -18,6 +18,9 @@ import { makeTexts, moderateAndReview } from '../helpers/feedback.js';
 import { waitFor } from '../helpers/process.js';
 import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
+import { NO_CALIBRATION } from '../helpers/service-dir.js';
+import { ensureBuilt } from '../helpers/build.js';
+import { REPO } from '../helpers/repo.js';
 
 const url = process.env.TEST_DATABASE_URL;
 
@@ -47,7 +50,8 @@ describe('two replicas on one PostgreSQL', { skip: url ? false : 'TEST_DATABASE_
   }
 
   async function startReplica(i: number): Promise<Replica> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, ['dist/main.js'], {
+      cwd: REPO,
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '/tmp',
@@ -57,6 +61,7 @@ describe('two replicas on one PostgreSQL', { skip: url ? false : 'TEST_DATABASE_
         POLICY_DIR: path.join(dir, 'live'),
         PORT: '0',
         INFERENCE_WORKERS: '1',
+        ...NO_CALIBRATION,
         ORT_THREADS: '1',
         HEAD_POLL_MS: '1000',
       },
@@ -96,6 +101,7 @@ describe('two replicas on one PostgreSQL', { skip: url ? false : 'TEST_DATABASE_
   }
 
   before(async () => {
+    await ensureBuilt();
     scratch = await createScratchDatabase(url!, 'modtune_replicas');
     dbUrl = scratch.url;
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'modtune-replicas-'));

@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import { seedEmbeddedDatabase } from '../helpers/db.js';
 import { baseEnv, runNode, startService } from '../helpers/process.js';
 import { tinyModelDir } from '../helpers/tiny-model.js';
+import { NO_CALIBRATION } from '../helpers/service-dir.js';
 
 let root: string;
 let runtimeDir: string;
@@ -38,6 +39,7 @@ const startServer = async (dataDir: string) => {
       MODEL_AUTO_BUILD: 'false',
       PORT: '0',
       INFERENCE_WORKERS: '1',
+      ...NO_CALIBRATION,
       ORT_THREADS: '1',
     }),
   );
