@@ -266,21 +266,29 @@ export async function splitSalt(db: Executor, fresh: () => string): Promise<stri
  * group (split.ts), under a transaction lock on its text's key so two reposts settling at once take one side.
  */
 export async function ensureSplit(db: Executor, itemId: string, salt: string, evalFraction: number): Promise<Split> {
-  const stored = await db.selectFrom('item_splits').select('split').where('item_id', '=', itemId).executeTakeFirst();
-  if (stored) return stored.split;
-  const item = await db.selectFrom('content_items as c').select(['c.text', textSha256Of('c').as('text_sha256'), 'c.author_id', 'c.thread_id']).where('c.id', '=', itemId).executeTakeFirstOrThrow();
+  const item = await db
+    .selectFrom('content_items as c')
+    .leftJoin('item_splits as s', 's.item_id', 'c.id')
+    .select(['s.split', 'c.text', textSha256Of('c').as('text_sha256'), 'c.author_id', 'c.thread_id'])
+    .where('c.id', '=', itemId)
+    .executeTakeFirstOrThrow();
+  if (item.split) return item.split;
   const keys = groupKeys({ text: item.text, textSha256: item.text_sha256, authorId: item.author_id, threadId: item.thread_id });
   await sql`select pg_advisory_xact_lock(hashtext(${keys.text}))`.execute(db);
-  const known = async (column: 'text_key' | 'group_key', key: string) =>
-    (await db.selectFrom('item_splits').select('split').where(column, '=', key).orderBy('assigned_at').limit(1).executeTakeFirst())?.split ?? null;
-  const split = assignSplit(salt, keys, evalFraction, { byText: await known('text_key', keys.text), byGroup: await known('group_key', keys.group) });
-  await db
+  const first = (column: 'text_key' | 'group_key', key: string) =>
+    db.selectFrom('item_splits').select('split').where(column, '=', key).orderBy('assigned_at').limit(1);
+  const known = await db
+    .selectNoFrom([first('text_key', keys.text).as('by_text'), first('group_key', keys.group).as('by_group')])
+    .executeTakeFirstOrThrow();
+  const split = assignSplit(salt, keys, evalFraction, { byText: known.by_text ?? null, byGroup: known.by_group ?? null });
+  const inserted = await db
     .insertInto('item_splits')
     .values({ item_id: itemId, split, eval_fraction: evalFraction, text_key: keys.text, group_key: keys.group })
     .onConflict((oc) => oc.column('item_id').doNothing())
-    .execute();
-  const row = await db.selectFrom('item_splits').select('split').where('item_id', '=', itemId).executeTakeFirstOrThrow();
-  return row.split;
+    .returning('split')
+    .executeTakeFirst();
+  // Nothing inserted: another transaction assigned this item first; its split stands.
+  return inserted?.split ?? (await db.selectFrom('item_splits').select('split').where('item_id', '=', itemId).executeTakeFirstOrThrow()).split;
 }
 
 /**
@@ -377,23 +385,38 @@ export async function insertComment(db: Executor, c: { id: string; itemId: strin
     .execute();
 }
 
-/** Comments on the item, its author or its thread, newest first, with who wrote them. */
-export async function subjectComments(db: Executor, s: { itemId: string; authorId: string | null; threadId: string | null }, limit: number) {
-  return db
-    .selectFrom('subject_comments as c')
-    .innerJoin('api_keys as k', 'k.id', 'c.moderator_key_id')
-    .select(['c.id', 'c.item_id', 'c.author_id', 'c.thread_id', 'c.text', 'c.created_at', 'k.name as moderator'])
-    .where((eb) =>
-      eb.or([
-        eb('c.item_id', '=', s.itemId),
-        ...(s.authorId ? [eb('c.author_id', '=', s.authorId)] : []),
-        ...(s.threadId ? [eb('c.thread_id', '=', s.threadId)] : []),
-      ]),
-    )
-    .orderBy('c.created_at', 'desc')
-    .orderBy('c.id', 'desc')
-    .limit(limit)
-    .execute();
+export interface CommentRow {
+  id: string;
+  item_id: string;
+  author_id: string | null;
+  thread_id: string | null;
+  text: string;
+  created_at: Date;
+  moderator: string;
+}
+
+/**
+ * For each subject, the comments on its item, its author or its thread, newest first (at most `limit`),
+ * with who wrote them: one statement for a whole claim (a lateral join per subject) instead of one per task.
+ */
+export async function subjectComments(db: Executor, subjects: { itemId: string; authorId: string | null; threadId: string | null }[], limit: number): Promise<CommentRow[][]> {
+  if (subjects.length === 0) return [];
+  const rows = await sql<CommentRow & { ord: string }>`
+    select s.ord, c.id, c.item_id, c.author_id, c.thread_id, c.text, c.created_at, c.moderator
+    from unnest(${subjects.map((x) => x.itemId)}::uuid[], ${subjects.map((x) => x.authorId)}::text[], ${subjects.map((x) => x.threadId)}::text[])
+      with ordinality as s(item_id, author_id, thread_id, ord)
+    cross join lateral (
+      select c.id, c.item_id, c.author_id, c.thread_id, c.text, c.created_at, k.name as moderator
+      from subject_comments c
+      inner join api_keys k on k.id = c.moderator_key_id
+      where c.item_id = s.item_id or c.author_id = s.author_id or c.thread_id = s.thread_id
+      order by c.created_at desc, c.id desc
+      limit ${limit}
+    ) c
+    order by s.ord, c.created_at desc, c.id desc`.execute(db);
+  const out: CommentRow[][] = subjects.map(() => []);
+  for (const { ord, ...row } of rows.rows) out[Number(ord) - 1].push(row);
+  return out;
 }
 
 /** The model's labels on a decision (what a settled verdict is compared with). */

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { epochMs, systemClock, type Clock } from '../clock.js';
 import { v7 as uuidv7 } from 'uuid';
-import { recordAudit } from '../audit/audit.repository.js';
+import { recordAudit, recordAudits } from '../audit/audit.repository.js';
 import type { Principal } from '../auth/auth.service.js';
 import type { DB } from '../db/database.js';
 import { REVIEW_REASONS, type ReviewReason, type Split } from '../db/schema/review.js';
@@ -107,7 +107,7 @@ export interface TaskView {
 
 type EarlierRow = Awaited<ReturnType<typeof repo.earlierReviews>>[number];
 type SubjectRow = repo.SubjectRow;
-type CommentRow = Awaited<ReturnType<typeof repo.subjectComments>>[number];
+type CommentRow = repo.CommentRow;
 
 /** Escalated tasks come before everything but appeals (100). */
 const ESCALATED_PRIORITY = 90;
@@ -306,9 +306,7 @@ export class ReviewService {
       const held = await repo.heldTaskIds(trx, p.keyId, opts.limit, opts.reasons);
       const senior = await repo.isSenior(trx, p.keyId);
       const fresh = held.length < opts.limit ? await repo.leaseTasks(trx, p.keyId, opts.limit - held.length, opts.reasons, senior) : [];
-      for (const id of fresh) {
-        await recordAudit(trx, { actor: p.name, actorKeyId: p.keyId, action: 'review.claimed', subjectType: 'review_task', subjectId: id, requestId });
-      }
+      await recordAudits(trx, fresh.map((id) => ({ actor: p.name, actorKeyId: p.keyId, action: 'review.claimed', subjectType: 'review_task', subjectId: id, requestId })));
       return [...held, ...fresh];
     });
     return this.views(await repo.taskDetails(this.db, ids));
@@ -326,7 +324,7 @@ export class ReviewService {
     const histories = await Promise.all(
       tasks.map((t) => repo.subjectHistory(this.db, { itemId: t.item_id, authorId: t.author_id, threadId: t.thread_id, before: t.item_created_at }, HISTORY_ITEMS)),
     );
-    const comments = await Promise.all(tasks.map((t) => repo.subjectComments(this.db, { itemId: t.item_id, authorId: t.author_id, threadId: t.thread_id }, HISTORY_ITEMS)));
+    const comments = await repo.subjectComments(this.db, tasks.map((t) => ({ itemId: t.item_id, authorId: t.author_id, threadId: t.thread_id })), HISTORY_ITEMS);
     const highlights = await Promise.all(
       tasks.map(async (t) => {
         const blind = isBlind(t.reason, this.policies.settingsFor(t.policy_name).review.blind);

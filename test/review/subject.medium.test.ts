@@ -165,6 +165,12 @@ describe('escalation to a senior moderator, and comments on a subject', () => {
     assert.deepEqual((await view('c1')).map((x) => x.about), ['this item']);
     assert.deepEqual((await view('c2')).map((x) => x.about), ['author']);
     assert.deepEqual((await view('c3')).map((x) => x.about), ['thread']);
+    // A claim of several tasks gives each its own subject's comments (one statement for them all).
+    const claimed = (await app.request.post('/v1/review/claim').set(as(mod)).send({ limit: 10 })).body.data as { item: { text: string }; comments: { about: string }[] }[];
+    const abouts = new Map(claimed.map((t) => [t.item.text, t.comments.map((x) => x.about)]));
+    assert.deepEqual([abouts.get('c1'), abouts.get('c2'), abouts.get('c3')], [['this item'], ['author'], ['thread']]);
+    assert.deepEqual(claimed.filter((t) => !['c1', 'c2', 'c3'].includes(t.item.text)).flatMap((t) => t.comments), []);
+    assert.ok(claimed.length > 3, `${claimed.length} tasks claimed`);
     const item = await app.request.get(`/v1/items/${byText.get('c1')!.item.id}`).set(as(await app.key('admin')));
     assert.deepEqual(item.body.comments.map((x: { text: string }) => x.text), ['this account posts the same thing everywhere']);
     assert.equal((await app.request.post(`/v1/review/tasks/${byText.get('c1')!.id}/comments`).set(as(mod)).send({ comment: '   ' })).status, 400);
