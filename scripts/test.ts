@@ -29,6 +29,17 @@ import { filesUnder, isSource, NODE_MODULES } from './compile.js';
 import { selectTests, type Selection } from './test-selection.js';
 
 const OUT_ROOT = path.join(REPO, '.test-build');
+
+/**
+ * V8 flags for the test processes (node's test runner passes its own to every test file's process; the
+ * service processes the tests spawn get none, and run as `npm start` does). `--liftoff-only`: V8 compiles
+ * WebAssembly with its baseline compiler only, without re-compiling the hot functions with its optimising
+ * one. The in-process tests run PGlite (9 MB of WebAssembly) for seconds at a time, too short for those
+ * compiles to pay back: the medium tests took 11-12 % fewer CPU-seconds with it, in two runs each way
+ * (docs/RELIABILITY.md, "CI time"). What the code does is the same either way; the service keeps V8's
+ * default (docs/PERFORMANCE.md, "V8's baseline tier only").
+ */
+const TEST_PROCESS_FLAGS = ['--liftoff-only'];
 /** Compiled alongside the tests: what they import from outside src/. */
 const COMPILED_DIRS = ['test', 'tools', 'scripts'];
 
@@ -61,7 +72,7 @@ async function main(): Promise<number> {
 
   const concurrency = flags.some((f) => f.startsWith('--test-concurrency')) ? [] : ['--test-concurrency=2'];
   const compiled = files.map((f) => path.join(out, f.replace(/\.ts$/, '.js')));
-  const child = spawn(process.execPath, ['--enable-source-maps', '--test', ...concurrency, ...flags, ...compiled], { cwd: REPO, stdio: 'inherit' });
+  const child = spawn(process.execPath, ['--enable-source-maps', ...TEST_PROCESS_FLAGS, '--test', ...concurrency, ...flags, ...compiled], { cwd: REPO, stdio: 'inherit' });
   // Ctrl-C reaches the runner from the terminal (one process group): wait for it to stop its tests. A
   // SIGTERM sent to this process alone is passed on.
   process.on('SIGINT', () => undefined);
