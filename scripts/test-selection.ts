@@ -34,3 +34,18 @@ export function selectTests(args: string[], all: string[], repo: string, cwd: st
   }
   return { files: [...files].sort(), flags };
 }
+
+/**
+ * The order the runner starts files in (two at a time): the slowest levels first, each level in path order.
+ * The process-level (e2e) files take the longest and some wait on the clock (the replicas test waits for a
+ * whole-minute cron slot), so started early, other files fill the other slot meanwhile; the small files,
+ * quickest, come last, so the two slots finish close together instead of one core idling while the other
+ * finishes a long file.
+ */
+export function runOrder(files: string[]): string[] {
+  const rank = (f: string) => {
+    const level = LEVELS.findIndex((l) => f.endsWith(`.${l}.test.ts`));
+    return level === -1 ? LEVELS.length : LEVELS.length - 1 - level;
+  };
+  return [...files].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}

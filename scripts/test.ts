@@ -26,7 +26,7 @@ import { build } from 'esbuild';
 import { ensureBuilt, processAlive } from '../test/helpers/build.js';
 import { REPO } from '../test/helpers/repo.js';
 import { filesUnder, isSource, NODE_MODULES } from './compile.js';
-import { selectTests, type Selection } from './test-selection.js';
+import { runOrder, selectTests, type Selection } from './test-selection.js';
 
 const OUT_ROOT = path.join(REPO, '.test-build');
 
@@ -71,7 +71,7 @@ async function main(): Promise<number> {
   await fs.symlink(path.relative(out, path.join(REPO, 'dist')), path.join(out, 'src'));
 
   const concurrency = flags.some((f) => f.startsWith('--test-concurrency')) ? [] : ['--test-concurrency=2'];
-  const compiled = files.map((f) => path.join(out, f.replace(/\.ts$/, '.js')));
+  const compiled = runOrder(files).map((f) => path.join(out, f.replace(/\.ts$/, '.js')));
   const child = spawn(process.execPath, ['--enable-source-maps', ...TEST_PROCESS_FLAGS, '--test', ...concurrency, ...flags, ...compiled], { cwd: REPO, stdio: 'inherit' });
   // Ctrl-C reaches the runner from the terminal (one process group): wait for it to stop its tests. A
   // SIGTERM sent to this process alone is passed on.

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { selectTests } from '../../scripts/test-selection.js';
+import { runOrder, selectTests } from '../../scripts/test-selection.js';
 
 const REPO = '/repo';
 const ALL = ['test/a/x.small.test.ts', 'test/a/y.medium.test.ts', 'test/b/z.e2e.test.ts', 'test/b/w.small.test.ts'];
@@ -26,4 +26,16 @@ test('a level picks the files named for it; a file is found from the working dir
 test('a path that is not a test file, or an unknown level, is refused by name', () => {
   assert.throws(() => selectTests(['test/a/x.ts'], ALL, REPO, REPO), /^Error: test\/a\/x\.ts: not a test file under test\/, nor a level \(small, controller, medium, e2e\)$/);
   assert.throws(() => selectTests(['large'], ALL, REPO, REPO), /^Error: large: not a test file/);
+});
+
+test('files start slowest level first (e2e, medium, controller, small), each level in path order', () => {
+  const files = ['test/a/x.small.test.ts', 'test/b/y.e2e.test.ts', 'test/a/z.medium.test.ts', 'test/a/w.e2e.test.ts', 'test/c/v.controller.test.ts', 'test/a/u.medium.test.ts'];
+  assert.deepEqual(runOrder(files), [
+    'test/a/w.e2e.test.ts',
+    'test/b/y.e2e.test.ts',
+    'test/a/u.medium.test.ts',
+    'test/a/z.medium.test.ts',
+    'test/c/v.controller.test.ts',
+    'test/a/x.small.test.ts',
+  ]);
 });
