@@ -35,8 +35,8 @@ const OUT_ROOT = path.join(REPO, '.test-build');
  * service processes the tests spawn get none, and run as `npm start` does). `--liftoff-only`: V8 compiles
  * WebAssembly with its baseline compiler only, without re-compiling the hot functions with its optimising
  * one. The in-process tests run PGlite (9 MB of WebAssembly) for seconds at a time, too short for those
- * compiles to pay back: the medium tests took 11-12 % fewer CPU-seconds with it, in two runs each way
- * (docs/RELIABILITY.md, "CI time"). What the code does is the same either way; the service keeps V8's
+ * compiles to pay back: the medium tests took fewer CPU-seconds with it, in two runs each way
+ * (docs/RELIABILITY.md, "A cheaper suite"). What the code does is the same either way; the service keeps V8's
  * default (docs/PERFORMANCE.md, "V8's baseline tier only").
  */
 const TEST_PROCESS_FLAGS = ['--liftoff-only'];
