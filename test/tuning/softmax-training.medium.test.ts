@@ -17,6 +17,7 @@ import { quietLogger, testDatabases } from '../helpers/db.js';
 import { makeTexts, waitForRun } from '../helpers/feedback.js';
 import { fixtureModelDir } from '../helpers/fixture-models.js';
 import { policies, reviewPolicyYaml } from '../helpers/policies.js';
+import { waitFor } from '../helpers/wait.js';
 
 const POLICY = parsePolicy(
   'default',
@@ -63,6 +64,10 @@ for (const kind of testDatabases()) {
       }
       const run = await waitForRun(app, (await app.request.post('/v1/training/runs').set(admin).send({})).body.id);
       assert.equal(run.status, 'promoted', `${run.status}: ${run.error} ${JSON.stringify(run.gate?.reasons)}`);
+      // The run's row says promoted when its transaction commits; the service swaps to the new head just
+      // after (the head.promoted event). Probe once it serves it.
+      const serving = async () => (await app.request.get('/readyz')).body.model?.head_id as string | undefined;
+      await waitFor(async () => (await serving()) === run.candidate_head_id, 'the service to serve the promoted head', 10_000, 50);
       // The tuned model separates the marked texts from the plain ones that share their words.
       const probe = await app.request.post('/v1/moderate').set('Authorization', `Bearer ${client}`).send({ input: ['the weather is lovely today zebra', 'the weather is not lovely today zebra'] });
       const [marked, plain] = probe.body.results.map((x: { category_scores: { violence: number } }) => x.category_scores.violence);
