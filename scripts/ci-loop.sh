@@ -45,6 +45,9 @@ for i in $(seq 1 "${n}"); do
   total=$((total + secs))
   counts="$(grep -E '^(#|ℹ) (pass|fail|skipped) ' "${out}/run-${i}.log" | awk '{printf "%s %s  ", $2, $3}')"
   printf 'run %2d: exit %d in %dm%02ds  %s\n' "${i}" "${code}" $((secs / 60)) $((secs % 60)) "${counts}"
+  # .ci/run's steps, as it timed them ("== npm ci took 22 s (22 s in all)").
+  steps="$(sed -nE 's/^== (.*) took ([0-9]+) s \(.*/\1 \2 s/p' "${out}/run-${i}.log" | paste -sd ';' | sed 's/;/; /g')"
+  [ -n "${steps}" ] && echo "        ${steps}"
   if [ "${code}" -ne 0 ]; then
     failed=$((failed + 1))
     grep -E '^not ok|^# Subtest|✖' "${out}/run-${i}.log" | grep -B1 -E '^not ok|✖' | head -20 | sed 's/^/        /'
