@@ -37,6 +37,12 @@ export function baseEnv(extra: Record<string, string | undefined>): Record<strin
   return env;
 }
 
+/** Under scripts/suite-profile.ts, the processes the tests start are profiled too; otherwise `env` as given. */
+function profiled(env: Record<string, string>): Record<string, string> {
+  const dir = process.env.SUITE_PROFILE_DIR;
+  return dir ? { ...env, SUITE_PROFILE_DIR: dir, NODE_OPTIONS: process.env.NODE_OPTIONS ?? '' } : env;
+}
+
 /**
  * Spawns the service (from `cwd`'s dist/, the repository's by default) and resolves once it logged
  * `listening` (LOG_LEVEL must be info or lower for that line). Rejects with its output if it exits
@@ -44,7 +50,7 @@ export function baseEnv(extra: Record<string, string | undefined>): Record<strin
  */
 export async function startService(env: Record<string, string>, opts: { timeoutMs?: number; cwd?: string } = {}): Promise<ServiceProcess> {
   await ensureBuilt();
-  const child = spawn(process.execPath, ['dist/main.js'], { cwd: opts.cwd ?? REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['dist/main.js'], { cwd: opts.cwd ?? REPO, env: profiled(env), stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
   const problems: string[] = [];
   const problemCounts = new Map<string, number>();
@@ -127,7 +133,7 @@ export interface Running {
 
 /** `node <args>` in the repository with exactly `env` on top of PATH and HOME (baseEnv). */
 export function runNode(args: string[], env: Record<string, string>): Running {
-  const child = spawn(process.execPath, args, { cwd: REPO, env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: REPO, env: profiled(baseEnv(env)), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
