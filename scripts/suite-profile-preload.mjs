@@ -12,10 +12,7 @@ if (dir) {
   session.post('Profiler.enable');
   session.post('Profiler.setSamplingInterval', { interval: 2000 });
   session.post('Profiler.start');
-  let written = false;
-  process.on('exit', () => {
-    if (written) return;
-    written = true;
+  process.once('exit', () => {
     // The inspector answers on this thread, synchronously: the profile is written before the exit.
     session.post('Profiler.stop', (err, result) => {
       if (err) return;

@@ -82,10 +82,11 @@ export function tally(profiles: Iterable<Written>): Totals {
       const frame = nodes.get(id)!.callFrame;
       if (frame.functionName === '(idle)') return;
       const us = w.profile.timeDeltas[i] ?? 0;
+      const kind = kindOf(frame);
       t.all += us;
-      add(t.byKind, kindOf(frame), us);
+      add(t.byKind, kind, us);
       add(t.byProcess, proc, us);
-      add(t.byFunction, `${frame.functionName || '(anonymous)'} (${kindOf(frame)}${frame.url ? `, ${path.basename(frame.url)}:${frame.lineNumber + 1}` : ''})`, us);
+      add(t.byFunction, `${frame.functionName || '(anonymous)'} (${kind}${frame.url ? `, ${path.basename(frame.url)}:${frame.lineNumber + 1}` : ''})`, us);
     });
   }
   return t;
